@@ -1,0 +1,212 @@
+//! The command line: `run` and `check` (more subcommands join as they land).
+//! Parses arguments, loads the workload, picks the target, runs, writes the
+//! result and prints the summary. Bad input exits 2; other failures exit 1.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::backend::{Backend, MemoryBackend, NoopBackend};
+use crate::driver::{self, ProgressMode, RunOptions};
+use crate::metrics::RunResult;
+use crate::report;
+use crate::workload::{Stop, Workload, WorkloadError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tikv-bench",
+    version,
+    about = "A load generator and benchmarking harness for TiKV"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a workload file and write its result.
+    Run(RunArgs),
+    /// Check workload files without running them (exit 2 on the first bad one).
+    Check {
+        /// Workload files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// An in-process ordered map: no network, no transactions.
+    Memory,
+    /// Answers every op at once: measures the harness itself.
+    Noop,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workload file (YAML).
+    pub workload: PathBuf,
+    /// Directory for result.json [default: reports/<name>-<time>/].
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// What to run against.
+    #[arg(long, value_enum, default_value_t = Target::Memory)]
+    pub target: Target,
+    /// Progress display on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// Override the workload's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the measured phase's length (e.g. 30s); clears `operations`.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Override the measured phase's op count; clears `duration`.
+    #[arg(long)]
+    pub operations: Option<u64>,
+    /// Override the warmup (e.g. 0s).
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Override the number of workers.
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+    /// Override the target rate in ops/s (open loop).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Skip the load phase (the records are already there).
+    #[arg(long)]
+    pub no_load: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e}; write e.g. 500ms, 2s, 1m"))
+}
+
+/// Input the user must fix: exits 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// The exit code for an error: 2 for bad input, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> ExitCode {
+    if err.downcast_ref::<WorkloadError>().is_some() || err.downcast_ref::<BadInput>().is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { files } => {
+            for f in &files {
+                let w = Workload::load(f)?;
+                println!(
+                    "{}: ok: '{}', {} op(s), {}",
+                    f.display(),
+                    w.name,
+                    w.ops.len(),
+                    describe(&w)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run(args) => run(args).await,
+    }
+}
+
+fn describe(w: &Workload) -> String {
+    let stop = match w.stop {
+        Stop::Duration(d) => format!("{} measured", humantime::format_duration(d)),
+        Stop::Operations(n) => format!("{n} measured ops"),
+    };
+    let pace = match w.rate {
+        Some(r) => format!("open loop at {r} ops/s"),
+        None => "closed loop".into(),
+    };
+    format!("{} workers, {pace}, {stop}", w.concurrency)
+}
+
+/// Applies command-line overrides to a checked workload.
+pub fn apply_overrides(w: &mut Workload, a: &RunArgs) -> Result<(), BadInput> {
+    if let Some(s) = a.seed {
+        w.seed = s;
+    }
+    if let Some(d) = a.warmup {
+        w.warmup = d;
+    }
+    match (a.duration, a.operations) {
+        (Some(_), Some(_)) => {
+            return Err(BadInput("give --duration or --operations, not both".into()));
+        }
+        (Some(d), None) if d.is_zero() => {
+            return Err(BadInput("--duration must be greater than zero".into()));
+        }
+        (Some(d), None) => w.stop = Stop::Duration(d),
+        (None, Some(0)) => return Err(BadInput("--operations must be at least 1".into())),
+        (None, Some(n)) => w.stop = Stop::Operations(n),
+        (None, None) => {}
+    }
+    if let Some(c) = a.concurrency {
+        if c == 0 {
+            return Err(BadInput("--concurrency must be at least 1".into()));
+        }
+        w.concurrency = c;
+    }
+    if let Some(r) = a.rate {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(BadInput(format!(
+                "--rate must be a positive number of ops/s, got {r}"
+            )));
+        }
+        w.rate = Some(r);
+    }
+    Ok(())
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut workload = Workload::load(&args.workload)?;
+    apply_overrides(&mut workload, &args)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&workload.name));
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("{}: cannot create output directory", out.display()))?;
+    let opts = RunOptions {
+        progress: args.progress,
+        workload_file: Some(args.workload.display().to_string()),
+        skip_load: args.no_load,
+        ..RunOptions::default()
+    };
+    let result = match args.target {
+        Target::Memory => execute(&workload, MemoryBackend::new(), &opts).await?,
+        Target::Noop => execute(&workload, NoopBackend, &opts).await?,
+    };
+    let path = out.join("result.json");
+    result.save(&path)?;
+    print!("{}", report::text::summary(&result));
+    println!("result: {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn execute<B: Backend>(
+    w: &Workload,
+    backend: B,
+    opts: &RunOptions,
+) -> anyhow::Result<RunResult> {
+    driver::run(w, Arc::new(backend), opts).await
+}
+
+/// `reports/<name>-<UTC time>/`, unique to the second.
+fn default_out(name: &str) -> PathBuf {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp: String = now.chars().filter(|c| c.is_ascii_digit()).collect();
+    let (date, time) = stamp.split_at(8.min(stamp.len()));
+    Path::new("reports").join(format!("{name}-{date}-{time}"))
+}

@@ -1,0 +1,225 @@
+//! Runs a [`Workload`] against a [`Backend`]: the load phase, then the
+//! workers through warmup and the measured phase, with a collector merging
+//! their reports and a progress display reading the collector's view.
+
+pub mod progress;
+pub mod retry;
+pub mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+pub use progress::ProgressMode;
+pub use retry::TimeSource;
+pub use worker::{Pacing, StopAt};
+
+use crate::backend::{Backend, Events, Op};
+use crate::metrics::result::LoadResult;
+use crate::metrics::{Clock, Collector, RunInfo, RunResult};
+use crate::workload::keys::{KeyFormat, SharedKeys};
+use crate::workload::stream::{STREAM_JITTER_BASE, ValuePool, rng_for};
+use crate::workload::{Stop, Workload};
+use progress::{Phase, Progress};
+use retry::Backoff;
+
+/// How to run, beyond what the workload says.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub progress: ProgressMode,
+    pub time: TimeSource,
+    /// The workload file, recorded in the result.
+    pub workload_file: Option<String>,
+    /// Skip the load phase (the data is already there).
+    pub skip_load: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            progress: ProgressMode::Off,
+            time: TimeSource::System,
+            workload_file: None,
+            skip_load: false,
+        }
+    }
+}
+
+/// Runs the workload and returns its result. Fails only on setup errors
+/// (a load phase that cannot write); failed ops are counted, not fatal.
+pub async fn run<B: Backend>(
+    workload: &Workload,
+    backend: Arc<B>,
+    opts: &RunOptions,
+) -> anyhow::Result<RunResult> {
+    let time = opts.time;
+    let clock = Clock::new(time.now());
+    let started_unix_us = clock.unix_us(time.now());
+    let progress = Progress::start(opts.progress);
+    let keys = SharedKeys::new(&workload.keys);
+    let values = ValuePool::new(workload.seed, workload.values.size);
+
+    let load = if opts.skip_load || workload.load.records == 0 {
+        LoadResult::default()
+    } else {
+        load(workload, &backend, &values, time, &progress).await?
+    };
+
+    let start = time.now();
+    let measure_start = start + workload.warmup;
+    let pacing = match workload.rate {
+        None => Pacing::Closed,
+        Some(rate) => Pacing::Open {
+            interval: Duration::from_secs_f64(f64::from(workload.concurrency) / rate),
+        },
+    };
+    let workers = workload.concurrency as usize;
+    let mut collector = Collector::new(workload.ops.len(), workers);
+    progress.set(Phase::Run {
+        start,
+        measure_start,
+        stop: workload.stop,
+        live: collector.live(),
+    });
+    let shared = Arc::new(worker::Shared {
+        workload: workload.clone(),
+        backend,
+        keys,
+        values,
+        clock,
+        time,
+        pacing,
+        measure_start,
+        start,
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handles: Vec<_> = (0..workers)
+        .map(|id| {
+            let stop = match workload.stop {
+                Stop::Duration(d) => StopAt::Time(measure_start + d),
+                Stop::Operations(n) => StopAt::Quota(share(n, id, workers)),
+            };
+            tokio::spawn(worker::run(shared.clone(), id, stop, tx.clone()))
+        })
+        .collect();
+    drop(tx);
+    while let Some(report) = rx.recv().await {
+        collector.add(report);
+    }
+    let ended = time.now();
+    for (id, h) in handles.into_iter().enumerate() {
+        h.await.with_context(|| format!("worker {id} failed"))?;
+    }
+    progress.finish();
+
+    let summary = collector.finish();
+    Ok(RunResult::build(
+        workload,
+        &summary,
+        RunInfo {
+            workload_file: opts.workload_file.clone(),
+            target: shared.backend.target(),
+            started_unix_us,
+            measure_start_unix_us: clock.unix_us(measure_start),
+            ended_unix_us: clock.unix_us(ended).max(clock.unix_us(measure_start)),
+            warmup_s: workload.warmup.as_secs_f64(),
+            load,
+        },
+    ))
+}
+
+/// Worker `i`'s share of `n` items split over `parts`.
+pub fn share(n: u64, i: usize, parts: usize) -> u64 {
+    let parts = parts as u64;
+    n / parts + u64::from((i as u64) < n % parts)
+}
+
+/// Writes records `0..load.records` into each key space the ops use, in
+/// batches, from `load.concurrency` tasks. A batch that still fails after
+/// the retry policy stops the run: measuring over missing data is useless.
+async fn load<B: Backend>(
+    workload: &Workload,
+    backend: &Arc<B>,
+    values: &ValuePool,
+    time: TimeSource,
+    progress: &Progress,
+) -> anyhow::Result<LoadResult> {
+    let l = workload.load;
+    let started = time.now();
+    let done = Arc::new(AtomicU64::new(0));
+    let spaces = usize::from(workload.uses_raw()) + usize::from(workload.uses_txn());
+    progress.set(Phase::Load {
+        done: done.clone(),
+        total: l.records * spaces as u64,
+    });
+    let tasks = l
+        .concurrency
+        .min(l.records.div_ceil(u64::from(l.batch)).max(1) as u32) as usize;
+    let mut set = tokio::task::JoinSet::new();
+    let mut from = 0;
+    for t in 0..tasks {
+        let n = share(l.records, t, tasks);
+        let range = from..from + n;
+        from += n;
+        let (backend, values, done) = (backend.clone(), values.clone(), done.clone());
+        let (format, policy) = (
+            KeyFormat::new(&workload.keys),
+            workload.client.retry.clone(),
+        );
+        let (raw, txn, seed) = (workload.uses_raw(), workload.uses_txn(), workload.seed);
+        set.spawn(async move {
+            let mut backoff = Backoff::new(rng_for(seed, STREAM_JITTER_BASE - 1 - t as u64));
+            let mut events = Events::default();
+            let mut pairs = Vec::with_capacity(l.batch as usize);
+            let mut next = range.start;
+            while next < range.end {
+                let end = (next + u64::from(l.batch)).min(range.end);
+                pairs.clear();
+                pairs.extend((next..end).map(|i| (format.key(i), values.for_index(i).to_vec())));
+                let ops = [raw.then_some(Op::BatchPut { pairs: &pairs }), txn.then_some(Op::TxnBatchPut { pairs: &pairs })];
+                for op in ops.into_iter().flatten() {
+                    let deadline = time.now() + policy.budget;
+                    let out = retry::execute(&*backend, op, true, &policy, &mut backoff, deadline, time, &mut events, |_, _| {}).await;
+                    if let Err(e) = out.result {
+                        anyhow::bail!(
+                            "load phase: writing records {next}..{end} failed after {} attempt(s): {e}",
+                            out.attempts
+                        );
+                    }
+                    done.fetch_add(end - next, Ordering::Relaxed);
+                }
+                next = end;
+            }
+            Ok(())
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        joined.context("load task failed")??;
+    }
+    Ok(LoadResult {
+        records: l.records,
+        duration_s: elapsed_s(started, time.now()),
+    })
+}
+
+fn elapsed_s(from: Instant, to: Instant) -> f64 {
+    (to.saturating_duration_since(from).as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn shares_add_up_and_differ_by_at_most_one() {
+        for n in [0u64, 1, 7, 100, 1001] {
+            for parts in [1usize, 2, 3, 16] {
+                let s: Vec<u64> = (0..parts).map(|i| share(n, i, parts)).collect();
+                assert_eq!(s.iter().sum::<u64>(), n);
+                assert!(s.iter().max().unwrap() - s.iter().min().unwrap() <= 1);
+            }
+        }
+    }
+}

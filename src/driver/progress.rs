@@ -1,0 +1,188 @@
+//! Progress on stderr while a run goes: a bar on a terminal, a plain line
+//! every few seconds otherwise (logs, CI), or nothing. Reads the
+//! collector's running view; never touches the workers.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::watch;
+
+use crate::metrics::Live;
+use crate::workload::Stop;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// A bar on a terminal, lines otherwise.
+    Auto,
+    Bar,
+    Lines,
+    Off,
+}
+
+/// What the run is doing, for the display.
+#[derive(Debug, Clone)]
+pub enum Phase {
+    Idle,
+    Load {
+        done: Arc<AtomicU64>,
+        total: u64,
+    },
+    Run {
+        start: Instant,
+        measure_start: Instant,
+        stop: Stop,
+        live: Arc<Mutex<Live>>,
+    },
+}
+
+/// A handle on the display task.
+pub struct Progress {
+    tx: watch::Sender<Phase>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Seconds between plain progress lines.
+const LINE_EVERY: Duration = Duration::from_secs(5);
+
+impl Progress {
+    pub fn start(mode: ProgressMode) -> Progress {
+        let (tx, rx) = watch::channel(Phase::Idle);
+        let mode = match mode {
+            ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
+            ProgressMode::Auto => ProgressMode::Lines,
+            m => m,
+        };
+        let task = match mode {
+            ProgressMode::Off | ProgressMode::Auto => None,
+            ProgressMode::Bar => Some(tokio::spawn(bar(rx))),
+            ProgressMode::Lines => Some(tokio::spawn(lines(rx))),
+        };
+        Progress { tx, task }
+    }
+
+    pub fn set(&self, phase: Phase) {
+        self.tx.send_replace(phase);
+    }
+
+    /// Stops the display and clears the bar.
+    pub fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.tx.send_replace(Phase::Idle);
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One line describing the phase, and the fraction done.
+fn describe(phase: &Phase, now: Instant) -> Option<(String, f64)> {
+    match phase {
+        Phase::Idle => None,
+        Phase::Load { done, total } => {
+            let d = done.load(Ordering::Relaxed);
+            Some((
+                format!("load {d}/{total} records"),
+                d as f64 / (*total).max(1) as f64,
+            ))
+        }
+        Phase::Run {
+            start,
+            measure_start,
+            stop,
+            live,
+        } => {
+            let live = live.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if now < *measure_start {
+                let total = measure_start.duration_since(*start).as_secs_f64();
+                let el = now.duration_since(*start).as_secs_f64();
+                return Some((format!("warmup {el:.1}s/{total:.1}s"), el / total.max(1e-9)));
+            }
+            let el = now.duration_since(*measure_start).as_secs_f64();
+            let (head, frac) = match stop {
+                Stop::Duration(d) => {
+                    let t = d.as_secs_f64();
+                    (format!("run {el:.1}s/{t:.1}s"), el / t)
+                }
+                Stop::Operations(n) => (
+                    format!("run {}/{n} ops", live.measured_ops),
+                    live.measured_ops as f64 / (*n).max(1) as f64,
+                ),
+            };
+            let rate = match live.last_second {
+                Some((_, ops, p99)) => format!("  {ops} ops/s  p99 {}", fmt_us(p99)),
+                None => String::new(),
+            };
+            Some((
+                format!(
+                    "{head}{rate}  errors {}  retries {}",
+                    live.errors, live.retries
+                ),
+                frac,
+            ))
+        }
+    }
+}
+
+/// Microseconds as a short human figure: 850us, 1.24ms, 2.10s.
+pub fn fmt_us(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us}us"),
+        1_000..1_000_000 => format!("{:.2}ms", us as f64 / 1e3),
+        _ => format!("{:.2}s", us as f64 / 1e6),
+    }
+}
+
+/// Clears the bar when the display task ends or is aborted.
+struct ClearOnDrop(ProgressBar);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+async fn bar(rx: watch::Receiver<Phase>) {
+    let guard = ClearOnDrop(ProgressBar::new(1000));
+    let pb = &guard.0;
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        let phase = rx.borrow().clone();
+        match describe(&phase, Instant::now()) {
+            Some((msg, frac)) => {
+                pb.set_position((frac.clamp(0.0, 1.0) * 1000.0) as u64);
+                pb.set_message(msg);
+            }
+            None => pb.set_message(""),
+        }
+    }
+}
+
+async fn lines(rx: watch::Receiver<Phase>) {
+    let mut tick = tokio::time::interval(LINE_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let phase = rx.borrow().clone();
+        if let Some((msg, _)) = describe(&phase, Instant::now()) {
+            eprintln!("tikv-bench: {msg}");
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The worker loop: the one loop every worker runs, whatever the pacing,
+//! stop condition or retry policy, which it reads as data.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::retry::{self, Backoff, TimeSource};
+use crate::backend::{Backend, Events};
+use crate::metrics::{Clock, Completion, Recorder, Report};
+use crate::workload::Workload;
+use crate::workload::keys::SharedKeys;
+use crate::workload::stream::{Generator, STREAM_JITTER_BASE, ValuePool, rng_for};
+
+/// When to start each op.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pacing {
+    /// Start the next op as soon as the last one finishes.
+    Closed,
+    /// Start ops on a fixed schedule, one every `interval` per worker;
+    /// latency runs from the scheduled start.
+    Open { interval: Duration },
+}
+
+/// When the worker stops issuing ops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StopAt {
+    /// No op is started at or after this instant.
+    Time(Instant),
+    /// After this many measured ops.
+    Quota(u64),
+}
+
+/// What every worker shares.
+pub struct Shared<B> {
+    pub workload: Workload,
+    pub backend: Arc<B>,
+    pub keys: Arc<SharedKeys>,
+    pub values: ValuePool,
+    pub clock: Clock,
+    pub time: TimeSource,
+    pub pacing: Pacing,
+    /// Ops intended to start before this are warmup.
+    pub measure_start: Instant,
+    /// The instant the schedule starts (open loop).
+    pub start: Instant,
+}
+
+/// Runs worker `id` until its stop condition, then sends its final report.
+pub async fn run<B: Backend>(
+    ctx: Arc<Shared<B>>,
+    id: usize,
+    stop: StopAt,
+    tx: UnboundedSender<Report>,
+) {
+    let w = &ctx.workload;
+    let time = ctx.time;
+    let policy = &w.client.retry;
+    let workers = w.concurrency as usize;
+    let mut stream = Generator::new(w, ctx.keys.clone(), ctx.values.clone(), id as u64);
+    let mut backoff = Backoff::new(rng_for(w.seed, STREAM_JITTER_BASE + id as u64));
+    let mut rec = Recorder::new(
+        id,
+        w.ops.len(),
+        ctx.clock,
+        time.now(),
+        ctx.measure_start,
+        ctx.pacing != Pacing::Closed,
+    );
+    let mutates: Vec<bool> = w.ops.iter().map(|o| o.kind.mutates()).collect();
+    let mut events = Events::default();
+    let mut measured_started = 0u64;
+    // Open loop: worker i's schedule is offset by i/workers of an interval,
+    // so the workers' sends interleave instead of bunching.
+    let mut next_slot = match ctx.pacing {
+        Pacing::Closed => ctx.start,
+        Pacing::Open { interval } => ctx.start + interval.mul_f64(id as f64 / workers as f64),
+    };
+    let send = |r: Option<Report>| {
+        if let Some(r) = r {
+            // The collector outlives the workers; a send can only fail when
+            // the run is being torn down, and then nothing is lost that matters.
+            let _ = tx.send(r);
+        }
+    };
+
+    let mut now = time.now();
+    loop {
+        let intended = match ctx.pacing {
+            Pacing::Closed => now,
+            Pacing::Open { interval } => {
+                let slot = next_slot;
+                next_slot += interval;
+                slot
+            }
+        };
+        if let StopAt::Time(end) = stop
+            && intended >= end
+        {
+            break;
+        }
+        let measured = rec.measured(intended);
+        if let StopAt::Quota(q) = stop
+            && measured
+        {
+            if measured_started >= q {
+                break;
+            }
+            measured_started += 1;
+        }
+        if intended > now {
+            send(rec.tick(now));
+            tokio::time::sleep_until(intended.into()).await;
+            now = time.now();
+        }
+        let (op_index, op) = stream.next_op();
+        let start = now;
+        let deadline = start + policy.budget;
+        let outcome = retry::execute(
+            &*ctx.backend,
+            op,
+            mutates[op_index],
+            policy,
+            &mut backoff,
+            deadline,
+            time,
+            &mut events,
+            |kind, delay| rec.retry(op_index, intended, kind, delay),
+        )
+        .await;
+        now = time.now();
+        send(rec.record(
+            op_index,
+            &events,
+            Completion {
+                result: &outcome.result,
+                undetermined: outcome.undetermined,
+                intended,
+                start,
+                end: now,
+            },
+        ));
+        events.clear();
+    }
+    send(Some(rec.finish()));
+}

@@ -1,0 +1,25 @@
+//! tikv-bench: a load generator and benchmarking harness for TiKV.
+//!
+//! # Layout
+//!
+//! Data flows one way, and the module tree says so:
+//!
+//! - [`workload`]: YAML -> `WorkloadSpec` (plain serde) -> [`workload::Workload`]
+//!   (checked, typed); key distributions and the per-worker op generator.
+//! - [`driver`]: runs a workload: load phase, warmup, measured phase; the one
+//!   worker loop with pacing (closed or open loop), stop condition and retry
+//!   policy as data; progress display.
+//! - [`backend`]: the [`backend::Backend`] trait the driver is written
+//!   against, the op and error vocabulary, and the simple backends (an
+//!   in-memory map, a no-op).
+//! - [`metrics`]: per-worker recorders -> collector -> summary; the versioned
+//!   result file with exact (histogram) latencies.
+//! - [`report`]: renderers of a result (the text summary).
+//! - [`cli`]: the subcommands (`run`, `check`).
+
+pub mod backend;
+pub mod cli;
+pub mod driver;
+pub mod metrics;
+pub mod report;
+pub mod workload;

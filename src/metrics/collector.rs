@@ -1,0 +1,160 @@
+//! Merges the workers' per-second reports into run totals and a per-second
+//! timeline. A second is final once every running worker has reported past
+//! it; final seconds are reduced to counts, percentiles and an encoded
+//! histogram, so memory stays bounded however long the run.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use super::hist::{self, Hist, Percentiles, new_hist};
+use super::recorder::{OpStats, Report};
+
+/// One op in one second of the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecondOp {
+    pub ok: u64,
+    pub failed: u64,
+    pub latency: Percentiles,
+    /// The second's latency histogram, encoded (see [`hist::encode`]).
+    pub histogram: String,
+}
+
+/// One wall-clock second of the measured phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Second {
+    pub unix_s: i64,
+    /// Per op, indexed like the workload's ops; `None` when idle.
+    pub ops: Vec<Option<SecondOp>>,
+    /// All ops together.
+    pub all: Percentiles,
+}
+
+/// Everything the workers measured.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub ops: Vec<OpStats>,
+    pub warmup: Vec<OpStats>,
+    pub timeline: Vec<Second>,
+}
+
+/// A running view for progress displays, updated once per report.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub measured_ops: u64,
+    pub warmup_ops: u64,
+    pub errors: u64,
+    pub retries: u64,
+    /// The last final second: ops completed and p99 in microseconds.
+    pub last_second: Option<(i64, u64, u64)>,
+}
+
+pub struct Collector {
+    nops: usize,
+    totals: Vec<OpStats>,
+    warmup: Vec<OpStats>,
+    pending: BTreeMap<i64, Vec<OpStats>>,
+    /// Per worker: the last second it reported, and whether it finished.
+    marks: Vec<(i64, bool)>,
+    timeline: Vec<Second>,
+    live: Arc<Mutex<Live>>,
+}
+
+impl Collector {
+    pub fn new(nops: usize, workers: usize) -> Collector {
+        Collector {
+            nops,
+            totals: (0..nops).map(|_| OpStats::default()).collect(),
+            warmup: (0..nops).map(|_| OpStats::default()).collect(),
+            pending: BTreeMap::new(),
+            marks: vec![(i64::MIN, false); workers],
+            timeline: Vec::new(),
+            live: Arc::default(),
+        }
+    }
+
+    pub fn live(&self) -> Arc<Mutex<Live>> {
+        self.live.clone()
+    }
+
+    pub fn add(&mut self, r: Report) {
+        let mut live_delta = (0u64, 0u64, 0u64);
+        if !r.ops.is_empty() {
+            let slot = self
+                .pending
+                .entry(r.second)
+                .or_insert_with(|| (0..self.nops).map(|_| OpStats::default()).collect());
+            for (i, s) in r.ops.iter().enumerate() {
+                live_delta.0 += s.total();
+                live_delta.1 += s.failed + s.unknown;
+                live_delta.2 += s.retry_count();
+                slot[i].merge(s);
+                self.totals[i].merge(s);
+            }
+        }
+        let mut warm = 0;
+        if let Some(w) = &r.warmup {
+            for (i, s) in w.iter().enumerate() {
+                warm += s.total();
+                self.warmup[i].merge(s);
+            }
+        }
+        self.marks[r.worker] = (r.second, r.last);
+        self.finalize(false);
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.measured_ops += live_delta.0;
+        live.errors += live_delta.1;
+        live.retries += live_delta.2;
+        live.warmup_ops += warm;
+        if let Some(last) = self.timeline.last() {
+            let ops: u64 = last.ops.iter().flatten().map(|o| o.ok + o.failed).sum();
+            live.last_second = Some((last.unix_s, ops, last.all.p99));
+        }
+    }
+
+    /// Turns pending seconds that no running worker can still add to into
+    /// timeline entries; with `all`, every pending second.
+    fn finalize(&mut self, all: bool) {
+        let watermark = self
+            .marks
+            .iter()
+            .filter(|(_, done)| !done)
+            .map(|(s, _)| *s)
+            .min()
+            .unwrap_or(i64::MAX);
+        while let Some(entry) = self.pending.first_entry() {
+            // A worker's report for second s means it has moved past s, so
+            // s is final once every running worker has reported s or later.
+            if !all && *entry.key() > watermark {
+                break;
+            }
+            let (unix_s, stats) = entry.remove_entry();
+            let mut all: Hist = new_hist();
+            let ops = stats
+                .into_iter()
+                .map(|s| {
+                    hist::add(&mut all, &s.latency);
+                    (s.total() > 0).then(|| SecondOp {
+                        ok: s.ok,
+                        failed: s.failed + s.unknown,
+                        latency: Percentiles::of(&s.latency),
+                        histogram: hist::encode(&s.latency),
+                    })
+                })
+                .collect();
+            self.timeline.push(Second {
+                unix_s,
+                ops,
+                all: Percentiles::of(&all),
+            });
+        }
+    }
+
+    pub fn finish(mut self) -> Summary {
+        self.finalize(true);
+        Summary {
+            ops: self.totals,
+            warmup: self.warmup,
+            timeline: self.timeline,
+        }
+    }
+}

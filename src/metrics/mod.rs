@@ -1,0 +1,11 @@
+//! Measurement: per-worker recorders (no locks, no sends per op), the
+//! collector that merges their per-second reports, and the result file.
+
+pub mod collector;
+pub mod hist;
+pub mod recorder;
+pub mod result;
+
+pub use collector::{Collector, Live, Summary};
+pub use recorder::{Clock, Completion, OpStats, Recorder, Report};
+pub use result::{RunInfo, RunResult, SCHEMA};

@@ -1,0 +1,320 @@
+//! What one worker records: per op, counts, errors by kind, retries and
+//! latency histograms, kept in plain fields it alone owns. At each
+//! wall-clock second boundary the worker hands the finished second to the
+//! collector as one [`Report`]; nothing is shared or sent per operation.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::hist::{Hist, new_hist};
+use crate::backend::{ErrorKind, Events, OpError, Outcome};
+
+/// Maps monotonic instants to wall-clock time, fixed once per run so that
+/// every worker (and every driver process, to the clock's accuracy) cuts
+/// intervals at the same wall-clock seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    base: Instant,
+    base_unix_us: i64,
+}
+
+impl Clock {
+    /// Pins `base` (an instant from the run's time source) to the system's
+    /// wall-clock time now.
+    pub fn new(base: Instant) -> Clock {
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Clock {
+            base,
+            base_unix_us: unix.as_micros() as i64,
+        }
+    }
+
+    pub fn unix_us(&self, t: Instant) -> i64 {
+        match t.checked_duration_since(self.base) {
+            Some(d) => self.base_unix_us + d.as_micros() as i64,
+            None => self.base_unix_us - self.base.duration_since(t).as_micros() as i64,
+        }
+    }
+
+    /// The wall-clock second `t` falls in.
+    pub fn second(&self, t: Instant) -> i64 {
+        self.unix_us(t).div_euclid(1_000_000)
+    }
+
+    /// The instant wall-clock second `s` begins.
+    pub fn start_of(&self, s: i64) -> Instant {
+        let us = s * 1_000_000 - self.base_unix_us;
+        if us >= 0 {
+            self.base + Duration::from_micros(us as u64)
+        } else {
+            self.base - Duration::from_micros(us.unsigned_abs())
+        }
+    }
+}
+
+/// One op's figures over some span (an interval, a phase, a whole run).
+#[derive(Debug, Clone)]
+pub struct OpStats {
+    /// Successful ops: latency from the intended start (closed loop: the
+    /// actual start), retries and backoff included.
+    pub latency: Hist,
+    /// Successful ops: service time from the actual start (open loop only).
+    pub service: Option<Hist>,
+    /// Failed and unknown-outcome ops: latency as above.
+    pub failed_latency: Option<Hist>,
+    pub ok: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    /// Final errors by kind (failed + unknown).
+    pub errors: [u64; ErrorKind::COUNT],
+    /// Attempts that were retried, by the kind of error that caused them.
+    pub retries: [u64; ErrorKind::COUNT],
+    pub backoff_us: u64,
+    pub not_found: u64,
+    pub cas_mismatch: u64,
+    pub events: Events,
+    /// The first message seen for each error kind.
+    pub samples: Vec<(ErrorKind, String)>,
+}
+
+impl Default for OpStats {
+    fn default() -> Self {
+        OpStats {
+            latency: new_hist(),
+            service: None,
+            failed_latency: None,
+            ok: 0,
+            failed: 0,
+            unknown: 0,
+            errors: [0; ErrorKind::COUNT],
+            retries: [0; ErrorKind::COUNT],
+            backoff_us: 0,
+            not_found: 0,
+            cas_mismatch: 0,
+            events: Events::default(),
+            samples: Vec::new(),
+        }
+    }
+}
+
+impl OpStats {
+    pub fn total(&self) -> u64 {
+        self.ok + self.failed + self.unknown
+    }
+
+    pub fn retry_count(&self) -> u64 {
+        self.retries.iter().sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total() == 0 && self.retry_count() == 0 && self.events.is_empty()
+    }
+
+    /// Adds everything in `other` into `self` (exact: histograms are added).
+    pub fn merge(&mut self, other: &OpStats) {
+        super::hist::add(&mut self.latency, &other.latency);
+        merge_opt(&mut self.service, &other.service);
+        merge_opt(&mut self.failed_latency, &other.failed_latency);
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.unknown += other.unknown;
+        for k in 0..ErrorKind::COUNT {
+            self.errors[k] += other.errors[k];
+            self.retries[k] += other.retries[k];
+        }
+        self.backoff_us += other.backoff_us;
+        self.not_found += other.not_found;
+        self.cas_mismatch += other.cas_mismatch;
+        self.events.merge(&other.events);
+        for (kind, msg) in &other.samples {
+            if !self.samples.iter().any(|(k, _)| k == kind) {
+                self.samples.push((*kind, msg.clone()));
+            }
+        }
+    }
+}
+
+fn merge_opt(dst: &mut Option<Hist>, src: &Option<Hist>) {
+    if let Some(s) = src {
+        super::hist::add(dst.get_or_insert_with(new_hist), s);
+    }
+}
+
+/// What a worker sends to the collector when a second ends.
+#[derive(Debug)]
+pub struct Report {
+    pub worker: usize,
+    /// The wall-clock second the stats cover; the worker has reported
+    /// everything up to and including it.
+    pub second: i64,
+    /// Measured stats per op, indexed like the workload's ops (empty when
+    /// the worker completed nothing measured in that second).
+    pub ops: Vec<OpStats>,
+    /// The worker's warmup stats, sent once with its last report.
+    pub warmup: Option<Vec<OpStats>>,
+    /// The worker has finished.
+    pub last: bool,
+}
+
+/// How one attempt-loop ended, as the recorder needs it.
+pub struct Completion<'a> {
+    pub result: &'a Result<Outcome, OpError>,
+    /// Some attempt's outcome is unknown (a timeout after sending).
+    pub undetermined: bool,
+    pub intended: Instant,
+    pub start: Instant,
+    pub end: Instant,
+}
+
+/// One worker's recorder.
+#[derive(Debug)]
+pub struct Recorder {
+    worker: usize,
+    clock: Clock,
+    measure_start: Instant,
+    open_loop: bool,
+    nops: usize,
+    second: i64,
+    next_boundary: Instant,
+    current: Vec<OpStats>,
+    touched: bool,
+    warmup: Vec<OpStats>,
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
+impl Recorder {
+    pub fn new(
+        worker: usize,
+        nops: usize,
+        clock: Clock,
+        now: Instant,
+        measure_start: Instant,
+        open_loop: bool,
+    ) -> Recorder {
+        let second = clock.second(now);
+        Recorder {
+            worker,
+            clock,
+            measure_start,
+            open_loop,
+            nops,
+            second,
+            next_boundary: clock.start_of(second + 1),
+            current: fresh(nops),
+            touched: false,
+            warmup: fresh(nops),
+        }
+    }
+
+    /// Whether an op intended to start at `t` is measured (not warmup).
+    #[inline]
+    pub fn measured(&self, intended: Instant) -> bool {
+        intended >= self.measure_start
+    }
+
+    /// Records a finished op. Returns a report when `c.end` crossed into a
+    /// new second; the caller sends it.
+    #[inline]
+    pub fn record(&mut self, op: usize, events: &Events, c: Completion<'_>) -> Option<Report> {
+        let report = self.tick(c.end);
+        let measured = self.measured(c.intended);
+        let stats = if measured {
+            self.touched = true;
+            &mut self.current[op]
+        } else {
+            &mut self.warmup[op]
+        };
+        let latency = micros(c.end.saturating_duration_since(c.intended));
+        match c.result {
+            Ok(outcome) => {
+                stats.ok += 1;
+                stats.latency.saturating_record(latency);
+                if self.open_loop {
+                    let service = micros(c.end.saturating_duration_since(c.start));
+                    stats
+                        .service
+                        .get_or_insert_with(new_hist)
+                        .saturating_record(service);
+                }
+                match outcome {
+                    Outcome::Done => {}
+                    Outcome::NotFound => stats.not_found += 1,
+                    Outcome::Mismatch => stats.cas_mismatch += 1,
+                }
+            }
+            Err(e) => {
+                if c.undetermined || e.undetermined {
+                    stats.unknown += 1;
+                } else {
+                    stats.failed += 1;
+                }
+                stats.errors[e.kind as usize] += 1;
+                stats
+                    .failed_latency
+                    .get_or_insert_with(new_hist)
+                    .saturating_record(latency);
+                if !stats.samples.iter().any(|(k, _)| *k == e.kind) {
+                    stats.samples.push((e.kind, e.message.clone()));
+                }
+            }
+        }
+        if !events.is_empty() {
+            stats.events.merge(events);
+        }
+        report
+    }
+
+    /// Counts a retry of `op` caused by `kind`, after sleeping `backoff`.
+    pub fn retry(&mut self, op: usize, intended: Instant, kind: ErrorKind, backoff: Duration) {
+        let stats = if self.measured(intended) {
+            self.touched = true;
+            &mut self.current[op]
+        } else {
+            &mut self.warmup[op]
+        };
+        stats.retries[kind as usize] += 1;
+        stats.backoff_us += micros(backoff);
+    }
+
+    /// Closes the current second if `now` is past it. Called after each op
+    /// and before a worker sleeps, so idle workers still report.
+    #[inline]
+    pub fn tick(&mut self, now: Instant) -> Option<Report> {
+        if now < self.next_boundary {
+            return None;
+        }
+        let report = self.take(false);
+        self.second = self.clock.second(now);
+        self.next_boundary = self.clock.start_of(self.second + 1);
+        Some(report)
+    }
+
+    fn take(&mut self, last: bool) -> Report {
+        let ops = if self.touched {
+            self.touched = false;
+            std::mem::replace(&mut self.current, fresh(self.nops))
+        } else {
+            Vec::new()
+        };
+        Report {
+            worker: self.worker,
+            second: self.second,
+            ops,
+            warmup: last.then(|| std::mem::take(&mut self.warmup)),
+            last,
+        }
+    }
+
+    /// The final report: the current second and the warmup stats.
+    pub fn finish(mut self) -> Report {
+        self.take(true)
+    }
+}
+
+fn fresh(n: usize) -> Vec<OpStats> {
+    (0..n).map(|_| OpStats::default()).collect()
+}

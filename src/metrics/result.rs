@@ -1,0 +1,365 @@
+//! The result file, `result.json`: versioned (`"schema":
+//! "tikv-bench/result/v1"`), self-describing (the workload as run, seed,
+//! target, times, tool version), and exact (every latency figure comes with
+//! the histogram it was read from, so results from several drivers merge by
+//! adding histograms, never by averaging percentiles).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::collector::Summary;
+use super::hist::{self, Percentiles};
+use super::recorder::OpStats;
+use crate::backend::{ErrorKind, TargetInfo};
+use crate::workload::Workload;
+
+pub const SCHEMA: &str = "tikv-bench/result/v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub schema: String,
+    pub tool: Tool,
+    /// The workload's name.
+    pub name: String,
+    /// The file the workload came from, when it came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_file: Option<String>,
+    /// The workload as run, every default filled in, in the file format.
+    pub workload: serde_json::Value,
+    pub seed: u64,
+    pub target: TargetInfo,
+    /// `closed` (each worker waits for its op) or `open` (fixed rate).
+    pub mode: String,
+    pub concurrency: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub ended_at: String,
+    pub load: LoadResult,
+    pub warmup: PhaseResult,
+    pub measured: PhaseResult,
+    /// Per op name.
+    pub ops: BTreeMap<String, OpResult>,
+    /// One entry per wall-clock second of the measured phase.
+    pub timeline: Vec<Interval>,
+    /// Later sections (cluster snapshots, checks) add named blocks here.
+    #[serde(default, flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Tool {
+    pub fn current() -> Tool {
+        Tool {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LoadResult {
+    pub records: u64,
+    pub duration_s: f64,
+}
+
+/// Totals over a phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct PhaseResult {
+    pub duration_s: f64,
+    pub ops: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    pub retries: u64,
+    /// Completed ops (ok, failed or unknown) per second.
+    pub ops_per_s: f64,
+    /// Successful ops per second.
+    pub ok_per_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpResult {
+    #[serde(rename = "type")]
+    pub op_type: String,
+    pub ok: u64,
+    pub failed: u64,
+    /// Ops whose effect is unknown (a timeout after sending).
+    pub unknown: u64,
+    pub ok_per_s: f64,
+    /// Final errors by kind, failed and unknown together.
+    pub errors: BTreeMap<String, u64>,
+    /// The first message seen of each error kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_samples: BTreeMap<String, String>,
+    /// Extra attempts made, in all and by the error that caused them.
+    pub retries: u64,
+    pub retries_by_kind: BTreeMap<String, u64>,
+    /// Time slept between attempts, in microseconds.
+    pub backoff_us: u64,
+    /// Successful ops with a notable result: `not_found`, `cas_mismatch`.
+    pub outcomes: BTreeMap<String, u64>,
+    /// What the backend reported on the way: lock waits, reroutes, rows.
+    pub events: BTreeMap<String, u64>,
+    /// Successful ops, from the intended start (closed loop: actual start).
+    pub latency_us: Percentiles,
+    pub histogram: String,
+    /// Successful ops, from the actual start (open loop only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_us: Option<Percentiles>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_histogram: Option<String>,
+    /// Failed and unknown ops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_latency_us: Option<Percentiles>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_histogram: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// The wall-clock second (Unix time) this interval lies in.
+    pub unix_s: i64,
+    /// Start of the interval, seconds after the measured phase began.
+    pub t_s: f64,
+    /// Length of the part of the second inside the measured phase.
+    pub span_s: f64,
+    /// All ops: completed per second and latency figures.
+    pub ops_per_s: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub ops: BTreeMap<String, IntervalOp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalOp {
+    pub ok: u64,
+    pub failed: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    pub histogram: String,
+}
+
+/// The times and facts of a run that the summary does not hold.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub workload_file: Option<String>,
+    pub target: TargetInfo,
+    pub started_unix_us: i64,
+    pub measure_start_unix_us: i64,
+    pub ended_unix_us: i64,
+    pub warmup_s: f64,
+    pub load: LoadResult,
+}
+
+fn rfc3339(unix_us: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(unix_us.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn kind_map(counts: &[u64; ErrorKind::COUNT]) -> BTreeMap<String, u64> {
+    ErrorKind::ALL
+        .iter()
+        .filter(|k| counts[**k as usize] > 0)
+        .map(|k| (k.as_str().to_string(), counts[*k as usize]))
+        .collect()
+}
+
+fn rate(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        round3(n as f64 / secs)
+    } else {
+        0.0
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn phase(stats: &[OpStats], duration_s: f64) -> PhaseResult {
+    let ok: u64 = stats.iter().map(|s| s.ok).sum();
+    let failed: u64 = stats.iter().map(|s| s.failed).sum();
+    let unknown: u64 = stats.iter().map(|s| s.unknown).sum();
+    let ops = ok + failed + unknown;
+    PhaseResult {
+        duration_s: round3(duration_s),
+        ops,
+        ok,
+        failed,
+        unknown,
+        retries: stats.iter().map(|s| s.retry_count()).sum(),
+        ops_per_s: rate(ops, duration_s),
+        ok_per_s: rate(ok, duration_s),
+    }
+}
+
+fn op_result(kind: &str, s: &OpStats, secs: f64) -> OpResult {
+    let outcomes = [("not_found", s.not_found), ("cas_mismatch", s.cas_mismatch)]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| (k.to_string(), n))
+        .collect();
+    OpResult {
+        op_type: kind.to_string(),
+        ok: s.ok,
+        failed: s.failed,
+        unknown: s.unknown,
+        ok_per_s: rate(s.ok, secs),
+        errors: kind_map(&s.errors),
+        error_samples: s
+            .samples
+            .iter()
+            .map(|(k, m)| (k.as_str().to_string(), m.clone()))
+            .collect(),
+        retries: s.retry_count(),
+        retries_by_kind: kind_map(&s.retries),
+        backoff_us: s.backoff_us,
+        outcomes,
+        events: s.events.iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        latency_us: Percentiles::of(&s.latency),
+        histogram: hist::encode(&s.latency),
+        service_us: s.service.as_ref().map(Percentiles::of),
+        service_histogram: s.service.as_ref().map(hist::encode),
+        failed_latency_us: s.failed_latency.as_ref().map(Percentiles::of),
+        failed_histogram: s.failed_latency.as_ref().map(hist::encode),
+    }
+}
+
+impl RunResult {
+    pub fn build(workload: &Workload, summary: &Summary, info: RunInfo) -> RunResult {
+        let measured_s = (info.ended_unix_us - info.measure_start_unix_us) as f64 / 1e6;
+        let names: Vec<&str> = workload.ops.iter().map(|o| o.name.as_str()).collect();
+        let ops = workload
+            .ops
+            .iter()
+            .zip(&summary.ops)
+            .map(|(o, s)| (o.name.clone(), op_result(o.kind.type_name(), s, measured_s)))
+            .collect();
+        let timeline = summary
+            .timeline
+            .iter()
+            .map(|sec| {
+                let from = (sec.unix_s * 1_000_000).max(info.measure_start_unix_us);
+                let to = ((sec.unix_s + 1) * 1_000_000)
+                    .min(info.ended_unix_us)
+                    .max(from);
+                let span_s = (to - from) as f64 / 1e6;
+                let total: u64 = sec.ops.iter().flatten().map(|o| o.ok + o.failed).sum();
+                Interval {
+                    unix_s: sec.unix_s,
+                    t_s: round3((sec.unix_s * 1_000_000 - info.measure_start_unix_us) as f64 / 1e6),
+                    span_s: round3(span_s),
+                    ops_per_s: rate(total, span_s),
+                    p50_us: sec.all.p50,
+                    p99_us: sec.all.p99,
+                    ops: sec
+                        .ops
+                        .iter()
+                        .zip(&names)
+                        .filter_map(|(o, name)| {
+                            o.as_ref().map(|o| {
+                                (
+                                    name.to_string(),
+                                    IntervalOp {
+                                        ok: o.ok,
+                                        failed: o.failed,
+                                        p50_us: o.latency.p50,
+                                        p99_us: o.latency.p99,
+                                        max_us: o.latency.max,
+                                        histogram: o.histogram.clone(),
+                                    },
+                                )
+                            })
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        RunResult {
+            schema: SCHEMA.into(),
+            tool: Tool::current(),
+            name: workload.name.clone(),
+            workload_file: info.workload_file,
+            workload: serde_json::to_value(workload).unwrap_or(serde_json::Value::Null),
+            seed: workload.seed,
+            target: info.target,
+            mode: if workload.rate.is_some() {
+                "open"
+            } else {
+                "closed"
+            }
+            .into(),
+            concurrency: workload.concurrency,
+            rate: workload.rate,
+            started_at: rfc3339(info.started_unix_us),
+            ended_at: rfc3339(info.ended_unix_us),
+            load: info.load,
+            warmup: phase(&summary.warmup, info.warmup_s),
+            measured: phase(&summary.ops, measured_s),
+            ops,
+            timeline,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Writes the result as pretty JSON.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let json = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, json + "\n")
+            .map_err(|e| anyhow::anyhow!("{}: cannot write result: {e}", path.display()))
+    }
+
+    /// Reads a result file, checking its schema.
+    pub fn load(path: &Path) -> anyhow::Result<RunResult> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read result: {e}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: not a JSON result file: {e}", path.display()))?;
+        match value.get("schema").and_then(|s| s.as_str()) {
+            Some(SCHEMA) => {}
+            Some(other) => anyhow::bail!(
+                "{}: result schema '{other}' is not supported; this tikv-bench reads '{SCHEMA}'",
+                path.display()
+            ),
+            None => anyhow::bail!(
+                "{}: no \"schema\" field: not a tikv-bench result",
+                path.display()
+            ),
+        }
+        serde_json::from_value(value)
+            .map_err(|e| anyhow::anyhow!("{}: malformed result: {e}", path.display()))
+    }
+}
+
+impl RunResult {
+    /// Op names in the order the workload lists them.
+    pub fn op_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .workload
+            .get("ops")
+            .and_then(|o| o.as_array())
+            .map(|ops| {
+                ops.iter()
+                    .filter_map(|o| o.get("name").and_then(|n| n.as_str()).map(String::from))
+                    .filter(|n| self.ops.contains_key(n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for k in self.ops.keys() {
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+        names
+    }
+}

@@ -1,0 +1,119 @@
+//! The summary table printed after a run.
+
+use std::fmt::Write as _;
+
+use crate::driver::progress::fmt_us;
+use crate::metrics::RunResult;
+
+/// A few lines: what ran, the totals, one row per op, the errors.
+pub fn summary(r: &RunResult) -> String {
+    let mut out = String::new();
+    let mode = match r.rate {
+        Some(rate) => format!("open loop at {rate} ops/s"),
+        None => "closed loop".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "{} on {} ({}), seed {}, {}, {} workers",
+        r.name, r.target.kind, r.target.description, r.seed, mode, r.concurrency
+    );
+    let m = &r.measured;
+    let _ = writeln!(
+        out,
+        "measured {:.2}s: {} ops ({:.1} ops/s), {} ok, {} failed, {} unknown, {} retries (warmup {:.1}s, {} ops excluded)",
+        m.duration_s,
+        m.ops,
+        m.ops_per_s,
+        m.ok,
+        m.failed,
+        m.unknown,
+        m.retries,
+        r.warmup.duration_s,
+        r.warmup.ops
+    );
+    let latency_from = if r.rate.is_some() {
+        "from intended start"
+    } else {
+        "per op"
+    };
+    let _ = writeln!(out, "latency {latency_from}:");
+    let header = [
+        "op", "type", "ok", "ok/s", "p50", "p90", "p99", "p99.9", "max", "failed", "unknown",
+        "retries",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    for name in r.op_names() {
+        let o = &r.ops[&name];
+        let l = &o.latency_us;
+        rows.push(vec![
+            name.clone(),
+            o.op_type.clone(),
+            o.ok.to_string(),
+            format!("{:.1}", o.ok_per_s),
+            fmt_us(l.p50),
+            fmt_us(l.p90),
+            fmt_us(l.p99),
+            fmt_us(l.p999),
+            fmt_us(l.max),
+            o.failed.to_string(),
+            o.unknown.to_string(),
+            o.retries.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|row| row[c].len()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c < 2 {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
+            } else {
+                let _ = write!(line, "{cell:>w$}  ", w = widths[c]);
+            }
+        }
+        let _ = writeln!(out, "  {}", line.trim_end());
+    }
+    for name in r.op_names() {
+        let o = &r.ops[&name];
+        if let Some(s) = &o.service_us {
+            let _ = writeln!(
+                out,
+                "  {name}: service time p50 {} p99 {} max {}",
+                fmt_us(s.p50),
+                fmt_us(s.p99),
+                fmt_us(s.max)
+            );
+        }
+        if !o.errors.is_empty() {
+            let errs: Vec<String> = o.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let _ = writeln!(out, "  {name}: errors: {}", errs.join(", "));
+            for (k, msg) in &o.error_samples {
+                let _ = writeln!(out, "    e.g. {k}: {msg}");
+            }
+        }
+        if !o.retries_by_kind.is_empty() {
+            let rs: Vec<String> = o
+                .retries_by_kind
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {name}: retries: {} (backoff {})",
+                rs.join(", "),
+                fmt_us(o.backoff_us)
+            );
+        }
+        let notes: Vec<String> = o
+            .outcomes
+            .iter()
+            .chain(o.events.iter())
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        if !notes.is_empty() {
+            let _ = writeln!(out, "  {name}: {}", notes.join(", "));
+        }
+    }
+    out
+}

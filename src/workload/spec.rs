@@ -1,0 +1,194 @@
+//! The workload file as written: plain serde types, every field optional
+//! where the schema has a default, unknown fields rejected. Values that need
+//! checking beyond their type keep their position (`Spanned`) so that
+//! `check` can point at them. Nothing here is interpreted; see `checked.rs`.
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde_saphyr::Spanned;
+
+pub type Sp<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    pub name: Sp<String>,
+    pub description: Option<String>,
+    pub seed: Option<u64>,
+    pub keys: Option<KeysSpec>,
+    pub values: Option<ValuesSpec>,
+    pub load: Option<LoadSpec>,
+    pub warmup: Option<Sp<String>>,
+    pub duration: Option<Sp<String>>,
+    pub operations: Option<Sp<i64>>,
+    pub concurrency: Option<Sp<i64>>,
+    pub rate: Option<Sp<f64>>,
+    pub ops: Sp<Vec<OpSpec>>,
+    pub client: Option<ClientSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DistributionName {
+    Uniform,
+    Zipfian,
+    Latest,
+    Hotspot,
+    Sequential,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysSpec {
+    pub records: Option<Sp<i64>>,
+    pub prefix: Option<Sp<String>>,
+    pub size: Option<Sp<i64>>,
+    pub distribution: Option<Sp<DistributionName>>,
+    pub theta: Option<Sp<f64>>,
+    pub scramble: Option<Sp<bool>>,
+    pub hot_set: Option<Sp<f64>>,
+    pub hot_ops: Option<Sp<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValuesSpec {
+    pub size: Option<Sp<RangeSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    pub records: Option<Sp<i64>>,
+    pub batch: Option<Sp<i64>>,
+    pub concurrency: Option<Sp<i64>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpType {
+    Get,
+    Put,
+    Scan,
+    BatchDelete,
+    Cas,
+    Txn,
+}
+
+impl OpType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpType::Get => "get",
+            OpType::Put => "put",
+            OpType::Scan => "scan",
+            OpType::BatchDelete => "batch_delete",
+            OpType::Cas => "cas",
+            OpType::Txn => "txn",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockName {
+    Optimistic,
+    Pessimistic,
+}
+
+/// One entry of the op mix. Fields that belong to one op type only are
+/// checked against the type in `checked.rs`, so every field keeps its
+/// position (a tagged enum would lose them).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpSpec {
+    pub name: Option<Sp<String>>,
+    #[serde(rename = "type")]
+    pub op_type: Sp<OpType>,
+    pub weight: Sp<i64>,
+    /// put: write new keys past the end of the key space.
+    pub insert: Option<Sp<bool>>,
+    /// scan: rows per scan.
+    pub length: Option<Sp<RangeSpec>>,
+    /// batch_delete: keys per request.
+    pub batch: Option<Sp<i64>>,
+    /// txn: keys read.
+    pub reads: Option<Sp<i64>>,
+    /// txn: keys read and rewritten.
+    pub writes: Option<Sp<i64>>,
+    /// txn: lock mode.
+    pub lock: Option<Sp<LockName>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    pub pool_size: Option<Sp<i64>>,
+    pub connect_timeout: Option<Sp<String>>,
+    pub request_timeout: Option<Sp<String>>,
+    pub retry: Option<RetrySpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JitterName {
+    None,
+    Full,
+    Equal,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    pub max_attempts: Option<Sp<i64>>,
+    pub base_delay: Option<Sp<String>>,
+    pub multiplier: Option<Sp<f64>>,
+    pub max_delay: Option<Sp<String>>,
+    pub jitter: Option<Sp<JitterName>>,
+    pub budget: Option<Sp<String>>,
+    pub on: Option<Vec<Sp<String>>>,
+}
+
+/// A size: either one number or `{min: A, max: B}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeSpec {
+    pub min: u64,
+    pub max: u64,
+}
+
+impl<'de> Deserialize<'de> for RangeSpec {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RangeSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number or a map {min: N, max: M}")
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RangeSpec, E> {
+                Ok(RangeSpec { min: v, max: v })
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RangeSpec, E> {
+                u64::try_from(v)
+                    .map(|v| RangeSpec { min: v, max: v })
+                    .map_err(|_| E::custom(format!("size must not be negative, got {v}")))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RangeSpec, A::Error> {
+                let (mut min, mut max) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "min" => min = Some(map.next_value::<u64>()?),
+                        "max" => max = Some(map.next_value::<u64>()?),
+                        other => return Err(de::Error::unknown_field(other, &["min", "max"])),
+                    }
+                }
+                let min = min.ok_or_else(|| de::Error::missing_field("min"))?;
+                let max = max.ok_or_else(|| de::Error::missing_field("max"))?;
+                Ok(RangeSpec { min, max })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
