@@ -21,12 +21,26 @@ pub fn new_hist() -> Hist {
     Histogram::new(SIGFIG).expect("3 significant digits is a valid precision")
 }
 
+/// Records one value, growing the histogram when the value is beyond its
+/// current range (`saturating_record` would clamp it instead).
+#[inline]
+pub fn record(h: &mut Hist, v: u64) {
+    if h.record(v).is_err() {
+        h.saturating_record(v);
+    }
+}
+
 /// Adds `src` into `dst`. Both auto-resize, so addition cannot overflow the
 /// range; it can only fail on counts past u64::MAX, which we saturate away.
 pub fn add(dst: &mut Hist, src: &Hist) {
     if dst.add(src).is_err() {
         for v in src.iter_recorded() {
-            dst.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+            if dst
+                .record_n(v.value_iterated_to(), v.count_at_value())
+                .is_err()
+            {
+                dst.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+            }
         }
     }
 }
@@ -114,6 +128,20 @@ mod tests {
         back.record(3_600_000_000).unwrap();
         assert_eq!(back.len(), 2);
         assert!(back.max() >= 3_600_000_000 && back.max() <= 3_604_000_000);
+    }
+
+    #[test]
+    fn large_values_grow_the_histogram_instead_of_clamping() {
+        let mut small = new_hist();
+        record(&mut small, 1_000_000);
+        assert!(
+            small.max() >= 1_000_000 && small.max() < 1_001_000,
+            "{}",
+            small.max()
+        );
+        let mut sum = new_hist();
+        add(&mut sum, &small);
+        assert_eq!(sum.max(), small.max());
     }
 
     #[test]

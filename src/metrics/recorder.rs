@@ -232,13 +232,10 @@ impl Recorder {
         match c.result {
             Ok(outcome) => {
                 stats.ok += 1;
-                stats.latency.saturating_record(latency);
+                super::hist::record(&mut stats.latency, latency);
                 if self.open_loop {
                     let service = micros(c.end.saturating_duration_since(c.start));
-                    stats
-                        .service
-                        .get_or_insert_with(new_hist)
-                        .saturating_record(service);
+                    super::hist::record(stats.service.get_or_insert_with(new_hist), service);
                 }
                 match outcome {
                     Outcome::Done => {}
@@ -253,10 +250,7 @@ impl Recorder {
                     stats.failed += 1;
                 }
                 stats.errors[e.kind as usize] += 1;
-                stats
-                    .failed_latency
-                    .get_or_insert_with(new_hist)
-                    .saturating_record(latency);
+                super::hist::record(stats.failed_latency.get_or_insert_with(new_hist), latency);
                 if !stats.samples.iter().any(|(k, _)| *k == e.kind) {
                     stats.samples.push((e.kind, e.message.clone()));
                 }

@@ -56,7 +56,7 @@ enum Kind {
     Uniform,
     Zipfian {
         zipf: Zipf<f64>,
-        scramble: Option<u64>,
+        scramble: Option<(u64, u64)>,
     },
     Latest {
         theta: f64,
@@ -88,6 +88,12 @@ fn scatter_multiplier(n: u64) -> u64 {
     m % n
 }
 
+/// The bijection of `0..n` used to scramble ranks: `(rank * m + offset) mod n`
+/// with `m` coprime to `n`; the offset keeps rank 0 off index 0.
+fn scatter(rank: u64, m: u64, offset: u64, n: u64) -> u64 {
+    ((u128::from(rank) * u128::from(m) + u128::from(offset)) % u128::from(n)) as u64
+}
+
 fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {
         (a, b) = (b, a % b);
@@ -102,7 +108,7 @@ impl KeyChooser {
             Distribution::Uniform => Kind::Uniform,
             Distribution::Zipfian { theta, scramble } => Kind::Zipfian {
                 zipf: zipf(n, theta),
-                scramble: scramble.then(|| scatter_multiplier(n)),
+                scramble: scramble.then(|| (scatter_multiplier(n), n / 3)),
             },
             Distribution::Latest { theta } => Kind::Latest {
                 theta,
@@ -130,7 +136,7 @@ impl KeyChooser {
             Kind::Zipfian { zipf, scramble } => {
                 let rank = (zipf.sample(rng) as u64 - 1).min(n - 1);
                 match scramble {
-                    Some(m) => ((u128::from(rank) * u128::from(*m)) % u128::from(n)) as u64,
+                    Some((m, offset)) => scatter(rank, *m, *offset, n),
                     None => rank,
                 }
             }
@@ -237,7 +243,7 @@ mod tests {
             let m = scatter_multiplier(n);
             let mut seen = vec![false; n as usize];
             for r in 0..n {
-                let i = ((u128::from(r) * u128::from(m)) % u128::from(n)) as usize;
+                let i = scatter(r, m, n / 3, n) as usize;
                 assert!(!seen[i], "n={n} collides at {i}");
                 seen[i] = true;
             }

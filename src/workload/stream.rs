@@ -114,8 +114,12 @@ pub struct Generator {
     values: ValuePool,
     rng: Rng,
     key: Vec<u8>,
+    /// Key buffers; only ever grow, so their allocations are reused.
     keys: Vec<Vec<u8>>,
     reads: Vec<Vec<u8>>,
+    /// How many of `keys` and `reads` the current op uses.
+    nkeys: usize,
+    nreads: usize,
     picked: Vec<u64>,
     value: (usize, usize),
 }
@@ -138,6 +142,8 @@ impl Generator {
             key: Vec::new(),
             keys: Vec::new(),
             reads: Vec::new(),
+            nkeys: 0,
+            nreads: 0,
             picked: Vec::new(),
             value: (0, 0),
         }
@@ -181,14 +187,16 @@ impl Generator {
                 start: &self.key,
                 limit: self.value.1 as u32,
             },
-            OpKind::BatchDelete { .. } => Op::BatchDelete { keys: &self.keys },
+            OpKind::BatchDelete { .. } => Op::BatchDelete {
+                keys: &self.keys[..self.nkeys],
+            },
             OpKind::Cas => Op::Cas {
                 key: &self.key,
                 value: self.values.slice(self.value),
             },
             OpKind::Txn { lock, .. } => Op::Txn {
-                reads: &self.reads,
-                writes: &self.keys,
+                reads: &self.reads[..self.nreads],
+                writes: &self.keys[..self.nkeys],
                 value: self.values.slice(self.value),
                 lock,
             },
@@ -214,17 +222,21 @@ impl Generator {
             }
             self.picked.push(idx);
         }
-        fill(&mut self.keys, &self.picked[..n], &self.format);
-        fill(&mut self.reads, &self.picked[n..], &self.format);
+        self.nkeys = fill(&mut self.keys, &self.picked[..n], &self.format);
+        self.nreads = fill(&mut self.reads, &self.picked[n..], &self.format);
     }
 }
 
-/// Writes the keys of `indices` into `out`, reusing its buffers.
-fn fill(out: &mut Vec<Vec<u8>>, indices: &[u64], format: &KeyFormat) {
-    out.resize_with(indices.len(), Vec::new);
+/// Writes the keys of `indices` into the first buffers of `out`, growing it
+/// when needed but never shrinking it. Returns how many buffers are in use.
+fn fill(out: &mut Vec<Vec<u8>>, indices: &[u64], format: &KeyFormat) -> usize {
+    if out.len() < indices.len() {
+        out.resize_with(indices.len(), Vec::new);
+    }
     for (buf, &idx) in out.iter_mut().zip(indices) {
         format.write(idx, buf);
     }
+    indices.len()
 }
 
 #[cfg(test)]

@@ -1,1 +1,149 @@
-//! placeholder
+//! The binary: exit codes, error output and the result file, as a user
+//! sees them.
+
+use std::process::{Command, Output};
+
+use crate::util::{bin, root, shipped_workloads};
+
+fn tikv_bench(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn run_quickstart_writes_a_result_with_every_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = tikv_bench(&[
+        "run",
+        "workloads/quickstart.yaml",
+        "--out",
+        out.to_str().unwrap(),
+        "--duration",
+        "1s",
+        "--warmup",
+        "200ms",
+        "--progress",
+        "lines",
+    ]);
+    assert!(o.status.success(), "exit {:?}\n{}", o.status, stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("quickstart on memory"), "{stdout}");
+    assert!(stdout.contains("result: "), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(json["schema"], "tikv-bench/result/v1");
+    assert_eq!(json["workload_file"], "workloads/quickstart.yaml");
+    assert_eq!(
+        json["workload"]["duration"], "1s",
+        "overrides are part of the workload as run"
+    );
+    let ops = json["ops"].as_object().unwrap();
+    assert_eq!(ops.len(), 7);
+    for (name, op) in ops {
+        assert!(op["ok"].as_u64().unwrap() > 0, "op {name} has no successes");
+        assert!(op["histogram"].as_str().is_some_and(|h| !h.is_empty()));
+        assert!(op["latency_us"]["p999"].is_u64());
+    }
+    assert!(!json["timeline"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn check_accepts_every_shipped_workload() {
+    let files: Vec<String> = shipped_workloads()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut args = vec!["check"];
+    args.extend(files.iter().map(String::as_str));
+    let o = tikv_bench(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        files.len()
+    );
+}
+
+/// Corrupted files: each exits 2 with FILE:LINE:COL and never panics.
+#[test]
+fn corrupted_workloads_exit_2_with_a_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("syntax.yaml", "name: x\nops: [\n", ":2:6: "),
+        (
+            "field.yaml",
+            "name: x\nconcurency: 3\nops: [{type: get, weight: 1}]\n",
+            ":2:1: unknown field",
+        ),
+        (
+            "dist.yaml",
+            "name: x\nkeys: {distribution: zipfain}\nops: [{type: get, weight: 1}]\n",
+            ":2:22: unknown variant `zipfain`",
+        ),
+        (
+            "zero.yaml",
+            "name: x\nops: [{type: get, weight: 0}]\n",
+            ":2:6: every op has weight 0",
+        ),
+        (
+            "neg.yaml",
+            "name: x\nconcurrency: -2\nops: [{type: get, weight: 1}]\n",
+            ":2:14: concurrency must be",
+        ),
+    ];
+    for (file, text, want) in cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        for cmd in ["check", "run"] {
+            let o = tikv_bench(
+                &[cmd, path.to_str().unwrap(), "--progress", "off"]
+                    [..if cmd == "check" { 2 } else { 4 }],
+            );
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{cmd} {file}: {err}");
+            assert!(
+                err.starts_with(&format!("tikv-bench: {}{want}", path.display())),
+                "{cmd} {file}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_file_exits_2_and_names_it() {
+    let o = tikv_bench(&["run", "workloads/no-such-file.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("workloads/no-such-file.yaml: cannot read workload file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_overrides_exit_2() {
+    for args in [
+        &["run", "workloads/quickstart.yaml", "--concurrency", "0"][..],
+        &["run", "workloads/quickstart.yaml", "--duration", "fast"][..],
+        &["run", "workloads/quickstart.yaml", "--rate", "-5"][..],
+        &[
+            "run",
+            "workloads/quickstart.yaml",
+            "--duration",
+            "1s",
+            "--operations",
+            "5",
+        ][..],
+    ] {
+        let o = tikv_bench(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}

@@ -1,1 +1,387 @@
-//! placeholder
+//! The driver: pacing, stop conditions, warmup, retries, error accounting,
+//! determinism and the timeline. Time-dependent tests run on tokio's paused
+//! clock, so they are exact and take no wall time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tikv_bench::backend::{
+    Backend, ErrorKind, Events, MemoryBackend, Op, OpError, Outcome, TargetInfo,
+};
+use tikv_bench::driver::{self, RunOptions, TimeSource};
+use tikv_bench::metrics::{RunResult, hist};
+
+use crate::util::workload;
+
+fn paused() -> RunOptions {
+    RunOptions {
+        time: TimeSource::Tokio,
+        ..RunOptions::default()
+    }
+}
+
+async fn run_with<B: Backend>(yaml: &str, backend: B, opts: &RunOptions) -> RunResult {
+    driver::run(&workload(yaml), Arc::new(backend), opts)
+        .await
+        .expect("run succeeds")
+}
+
+/// Answers at once, except that call number `at` takes `stall`.
+struct Stall {
+    calls: AtomicU64,
+    at: u64,
+    stall: Duration,
+}
+
+impl Backend for Stall {
+    async fn execute(&self, _op: Op<'_>, _events: &mut Events) -> Result<Outcome, OpError> {
+        if self.calls.fetch_add(1, Ordering::Relaxed) == self.at {
+            tokio::time::sleep(self.stall).await;
+        }
+        Ok(Outcome::Done)
+    }
+
+    fn target(&self) -> TargetInfo {
+        TargetInfo {
+            kind: "stall".into(),
+            description: "test".into(),
+        }
+    }
+}
+
+/// How many recorded latencies are at least `us`.
+fn slower_than(encoded: &str, us: u64) -> u64 {
+    let h = hist::decode(encoded).unwrap();
+    h.len() - h.count_between(0, us - 1)
+}
+
+const ONE_WORKER: &str =
+    "name: t\nload: {records: 0}\nconcurrency: 1\nops:\n  - {name: read, type: get, weight: 1}\n";
+
+#[tokio::test(start_paused = true)]
+async fn open_loop_charges_a_stall_to_the_ops_queued_behind_it() {
+    // 100 ops/s for 5 s; op 50 stalls for 1 s, so about 100 ops that were
+    // due during the stall start late.
+    let yaml = format!("{ONE_WORKER}rate: 100\nduration: 5s\n");
+    let backend = Stall {
+        calls: AtomicU64::new(0),
+        at: 50,
+        stall: Duration::from_secs(1),
+    };
+    let r = run_with(&yaml, backend, &paused()).await;
+    let read = &r.ops["read"];
+    assert_eq!(r.mode, "open");
+    assert_eq!(
+        read.ok, 500,
+        "the schedule, not the stall, sets the op count"
+    );
+    let service = read.service_us.expect("open loop records service time");
+    // Service time: one op of 1 s, the rest instant.
+    assert_eq!(service.max / 1000, 1000);
+    assert_eq!(service.p99, 0);
+    // Corrected latency: the ~100 ops due during the stall waited up to 1 s.
+    let l = read.latency_us;
+    assert!(
+        l.p90 >= 500_000,
+        "p90 {} should show the queue behind the stall",
+        l.p90
+    );
+    assert!(l.p50 < 1_000, "p50 {} should be untouched", l.p50);
+    let late = slower_than(&read.histogram, 10_000);
+    assert!((95..=105).contains(&late), "{late} ops started late");
+}
+
+#[tokio::test(start_paused = true)]
+async fn closed_loop_latency_is_service_time() {
+    let yaml = format!("{ONE_WORKER}operations: 300\n");
+    let backend = Stall {
+        calls: AtomicU64::new(0),
+        at: 50,
+        stall: Duration::from_secs(1),
+    };
+    let r = run_with(&yaml, backend, &paused()).await;
+    let read = &r.ops["read"];
+    assert_eq!(r.mode, "closed");
+    assert!(read.service_us.is_none());
+    assert_eq!(read.ok, 300);
+    // Only the stalled op itself is slow: nothing queues in a closed loop.
+    assert_eq!(slower_than(&read.histogram, 10_000), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn warmup_is_excluded_and_the_rate_is_kept() {
+    let yaml = format!("{ONE_WORKER}rate: 200\nwarmup: 1s\nduration: 2s\n");
+    let backend = Stall {
+        calls: AtomicU64::new(0),
+        at: u64::MAX,
+        stall: Duration::ZERO,
+    };
+    let r = run_with(&yaml, backend, &paused()).await;
+    assert_eq!(r.warmup.ops, 200);
+    assert_eq!(r.measured.ops, 400);
+    assert_eq!(r.ops["read"].ok, 400);
+    assert!(
+        (r.measured.ops_per_s - 200.0).abs() < 2.0,
+        "{}",
+        r.measured.ops_per_s
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_loop_spreads_the_rate_over_workers() {
+    let yaml = "name: t\nload: {records: 0}\nconcurrency: 8\nrate: 1000\nduration: 3s\nops:\n  - {name: read, type: get, weight: 1}\n";
+    let backend = Stall {
+        calls: AtomicU64::new(0),
+        at: u64::MAX,
+        stall: Duration::ZERO,
+    };
+    let r = run_with(yaml, backend, &paused()).await;
+    assert_eq!(r.measured.ops, 3000);
+    // Every full second of the timeline carries its share.
+    let full: Vec<_> = r
+        .timeline
+        .iter()
+        .filter(|i| (i.span_s - 1.0).abs() < 1e-9)
+        .collect();
+    assert!(full.len() >= 2);
+    for i in full {
+        assert_eq!(i.ops["read"].ok, 1000, "second {}", i.unix_s);
+    }
+}
+
+#[tokio::test]
+async fn an_op_count_stops_the_run_exactly() {
+    let yaml = "name: t\nconcurrency: 3\noperations: 1000\nkeys: {records: 100}\nops:\n  - {name: read, type: get, weight: 3}\n  - {name: write, type: put, weight: 1}\n";
+    let r = run_with(yaml, MemoryBackend::new(), &RunOptions::default()).await;
+    assert_eq!(r.measured.ops, 1000);
+    assert_eq!(r.ops["read"].ok + r.ops["write"].ok, 1000);
+    // The timeline holds every op exactly once.
+    let in_timeline: u64 = r
+        .timeline
+        .iter()
+        .flat_map(|i| i.ops.values())
+        .map(|o| o.ok + o.failed)
+        .sum();
+    assert_eq!(in_timeline, 1000);
+}
+
+/// Fails each op `fails` times with `kind`, then succeeds; counts attempts.
+struct Flaky {
+    fails: u64,
+    kind: ErrorKind,
+    undetermined: bool,
+    attempts: Mutex<std::collections::HashMap<Vec<u8>, u64>>,
+}
+
+impl Flaky {
+    fn new(fails: u64, kind: ErrorKind, undetermined: bool) -> Flaky {
+        Flaky {
+            fails,
+            kind,
+            undetermined,
+            attempts: Mutex::default(),
+        }
+    }
+}
+
+impl Backend for Flaky {
+    async fn execute(&self, op: Op<'_>, _events: &mut Events) -> Result<Outcome, OpError> {
+        let key = match op {
+            Op::Get { key } | Op::Put { key, .. } => key.to_vec(),
+            _ => return Ok(Outcome::Done),
+        };
+        let mut seen = self.attempts.lock().unwrap();
+        let n = seen.entry(key).or_insert(0);
+        *n += 1;
+        if *n <= self.fails {
+            return Err(OpError {
+                kind: self.kind,
+                undetermined: self.undetermined,
+                message: format!("attempt {n} fails"),
+            });
+        }
+        *n = 0;
+        Ok(Outcome::Done)
+    }
+
+    fn target(&self) -> TargetInfo {
+        TargetInfo {
+            kind: "flaky".into(),
+            description: "test".into(),
+        }
+    }
+}
+
+const RETRYING: &str = "name: t\nload: {records: 0}\nconcurrency: 1\noperations: 50\nkeys: {records: 1000000}\nops:\n  - {name: read, type: get, weight: 1}\nclient:\n  retry: {max_attempts: 4, base_delay: 1ms, max_delay: 8ms, jitter: none, on: [server_is_busy]}\n";
+
+#[tokio::test(start_paused = true)]
+async fn retries_follow_the_policy_and_are_counted() {
+    let r = run_with(
+        RETRYING,
+        Flaky::new(2, ErrorKind::ServerIsBusy, false),
+        &paused(),
+    )
+    .await;
+    let read = &r.ops["read"];
+    assert_eq!(read.ok, 50);
+    assert_eq!(read.failed, 0);
+    assert_eq!(read.retries, 100);
+    assert_eq!(read.retries_by_kind["server_is_busy"], 100);
+    // Two sleeps per op: 1 ms then 2 ms, no jitter.
+    assert_eq!(read.backoff_us, 50 * 3_000);
+    // The backoff is part of the latency.
+    assert!(read.latency_us.min >= 3_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_op_that_exhausts_its_attempts_fails_by_kind_and_the_run_goes_on() {
+    let r = run_with(
+        RETRYING,
+        Flaky::new(10, ErrorKind::ServerIsBusy, false),
+        &paused(),
+    )
+    .await;
+    let read = &r.ops["read"];
+    assert_eq!(read.ok, 0);
+    assert_eq!(read.failed, 50);
+    assert_eq!(read.errors["server_is_busy"], 50);
+    assert_eq!(
+        read.retries, 150,
+        "three retries each, four attempts in all"
+    );
+    assert!(read.error_samples["server_is_busy"].contains("attempt"));
+    assert_eq!(r.measured.failed, 50);
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_outside_the_policy_are_not_retried() {
+    let r = run_with(
+        RETRYING,
+        Flaky::new(1, ErrorKind::WriteConflict, false),
+        &paused(),
+    )
+    .await;
+    let read = &r.ops["read"];
+    assert_eq!(read.retries, 0);
+    assert_eq!(read.errors["write_conflict"], 50);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_outcome_is_counted_apart_even_when_a_later_attempt_fails() {
+    let yaml = RETRYING.replace("on: [server_is_busy]", "on: [timeout]");
+    let r = run_with(&yaml, Flaky::new(10, ErrorKind::Timeout, true), &paused()).await;
+    let read = &r.ops["read"];
+    assert_eq!(read.unknown, 50);
+    assert_eq!(read.failed, 0);
+    assert_eq!(r.measured.unknown, 50);
+}
+
+/// Never answers.
+struct Hang;
+
+impl Backend for Hang {
+    async fn execute(&self, _op: Op<'_>, _events: &mut Events) -> Result<Outcome, OpError> {
+        std::future::pending().await
+    }
+
+    fn target(&self) -> TargetInfo {
+        TargetInfo {
+            kind: "hang".into(),
+            description: "test".into(),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_backend_cannot_stall_the_run_past_the_retry_budget() {
+    let yaml = "name: t\nload: {records: 0}\nconcurrency: 2\nduration: 1s\nops:\n  - {name: write, type: put, weight: 1}\nclient:\n  retry: {budget: 3s}\n";
+    let start = tokio::time::Instant::now();
+    let r = run_with(yaml, Hang, &paused()).await;
+    assert!(
+        start.elapsed() <= Duration::from_secs(4),
+        "took {:?}",
+        start.elapsed()
+    );
+    let w = &r.ops["write"];
+    assert_eq!(w.ok, 0);
+    assert_eq!(w.unknown, 2, "a put that timed out may have been applied");
+    assert_eq!(w.errors["timeout"], 2);
+}
+
+/// Records every op it sees, in order.
+#[derive(Default, Clone)]
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+impl Backend for Capture {
+    async fn execute(&self, op: Op<'_>, _events: &mut Events) -> Result<Outcome, OpError> {
+        self.0.lock().unwrap().push(format!("{op:?}"));
+        Ok(Outcome::Done)
+    }
+
+    fn target(&self) -> TargetInfo {
+        TargetInfo {
+            kind: "capture".into(),
+            description: "test".into(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_op_stream() {
+    let yaml = "name: t\nseed: 11\nload: {records: 0}\nconcurrency: 1\noperations: 300\nkeys: {records: 500, distribution: zipfian}\nops:\n  - {type: get, weight: 5}\n  - {type: put, weight: 3}\n  - {type: scan, weight: 1}\n  - {type: txn, weight: 1, writes: 2, reads: 1}\n";
+    let stream = |yaml: String| async move {
+        let cap = Capture::default();
+        run_with(&yaml, cap.clone(), &RunOptions::default()).await;
+        let ops = cap.0.lock().unwrap().clone();
+        ops
+    };
+    let a = stream(yaml.to_string()).await;
+    let b = stream(yaml.to_string()).await;
+    assert_eq!(a.len(), 300);
+    assert_eq!(a, b);
+    let c = stream(yaml.replace("seed: 11", "seed: 12")).await;
+    assert_ne!(a, c);
+}
+
+#[tokio::test]
+async fn results_round_trip_through_the_file_and_histograms_match_counts() {
+    let yaml = "name: t\nconcurrency: 2\noperations: 2000\nkeys: {records: 100}\nops:\n  - {name: read, type: get, weight: 1}\n  - {name: write, type: put, weight: 1}\n";
+    let r = run_with(yaml, MemoryBackend::new(), &RunOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("result.json");
+    r.save(&path).unwrap();
+    let back = RunResult::load(&path).unwrap();
+    assert_eq!(back, r);
+    for o in r.ops.values() {
+        assert_eq!(hist::decode(&o.histogram).unwrap().len(), o.ok);
+        assert_eq!(o.latency_us.count, o.ok);
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(json["schema"], "tikv-bench/result/v1");
+    for field in ["ok", "errors", "retries", "latency_us", "histogram"] {
+        assert!(
+            json["ops"]["read"].get(field).is_some(),
+            "missing ops.read.{field}"
+        );
+    }
+    for p in ["p50", "p90", "p99", "p999", "max"] {
+        assert!(
+            json["ops"]["read"]["latency_us"][p].is_u64(),
+            "missing latency_us.{p}"
+        );
+    }
+    for field in ["workload", "seed", "target", "started_at", "tool"] {
+        assert!(json.get(field).is_some(), "missing {field}");
+    }
+}
+
+#[tokio::test]
+async fn a_result_of_another_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    std::fs::write(&path, r#"{"schema": "tikv-bench/result/v9"}"#).unwrap();
+    let err = RunResult::load(&path).unwrap_err().to_string();
+    assert!(err.contains("v9") && err.contains("not supported"), "{err}");
+}

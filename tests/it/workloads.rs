@@ -1,1 +1,231 @@
-//! placeholder
+//! Workload files: every shipped file parses, round-trips through its
+//! as-run form and runs briefly; bad files are refused with the position
+//! of the value at fault.
+
+use std::time::Duration;
+
+use tikv_bench::backend::MemoryBackend;
+use tikv_bench::workload::{Workload, WorkloadError};
+
+use crate::util::{run, shipped_workloads, shorten};
+
+#[test]
+fn the_shipped_files_include_the_promised_set() {
+    let names: Vec<String> = shipped_workloads()
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in [
+        "quickstart",
+        "ycsb-a",
+        "ycsb-b",
+        "ycsb-c",
+        "ycsb-e",
+        "batch-delete",
+        "contention-optimistic",
+        "contention-pessimistic",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "workloads/{want}.yaml is missing"
+        );
+    }
+}
+
+#[test]
+fn quickstart_has_every_op_type() {
+    let w = Workload::load(&crate::util::root().join("workloads/quickstart.yaml")).unwrap();
+    let mut types: Vec<&str> = w.ops.iter().map(|o| o.kind.type_name()).collect();
+    types.sort_unstable();
+    types.dedup();
+    assert_eq!(types, ["batch_delete", "cas", "get", "put", "scan", "txn"]);
+}
+
+#[test]
+fn the_contention_pair_differs_only_in_lock_mode() {
+    let root = crate::util::root();
+    let opt = Workload::load(&root.join("workloads/contention-optimistic.yaml")).unwrap();
+    let pes = Workload::load(&root.join("workloads/contention-pessimistic.yaml")).unwrap();
+    let strip = |w: &Workload| {
+        let yaml = w.to_yaml();
+        yaml.replace("pessimistic", "MODE")
+            .replace("optimistic", "MODE")
+    };
+    assert_eq!(strip(&opt), strip(&pes));
+    assert_ne!(opt.ops, pes.ops);
+}
+
+#[test]
+fn every_shipped_file_round_trips_through_its_as_run_form() {
+    for path in shipped_workloads() {
+        let w = Workload::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let again = Workload::parse(&w.to_yaml(), "as-run.yaml").unwrap_or_else(|e| {
+            panic!(
+                "{}: as-run form does not parse: {e}\n{}",
+                path.display(),
+                w.to_yaml()
+            )
+        });
+        assert_eq!(again, w, "{}", path.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_file_runs_briefly_and_every_op_succeeds() {
+    for path in shipped_workloads() {
+        let mut w = Workload::load(&path).unwrap();
+        shorten(&mut w, Duration::from_millis(300));
+        let r = run(&w, MemoryBackend::new()).await;
+        for op in &w.ops {
+            let o = &r.ops[&op.name];
+            assert!(
+                o.ok > 0,
+                "{}: op {} never succeeded",
+                path.display(),
+                op.name
+            );
+            assert_eq!(
+                o.failed + o.unknown,
+                0,
+                "{}: op {} failed",
+                path.display(),
+                op.name
+            );
+        }
+    }
+}
+
+/// (file text, expected "line:column", a fragment of the message)
+const BAD: &[(&str, &str, &str)] = &[
+    ("name: x\nops: [\n", "2:6", "unclosed bracket"),
+    (
+        "name: x\nkeys: {distribution: zipfain}\nops: [{type: get, weight: 1}]\n",
+        "2:22",
+        "expected one of uniform, zipfian, latest, hotspot, sequential",
+    ),
+    (
+        "name: x\nconcurency: 4\nops: [{type: get, weight: 1}]\n",
+        "2:1",
+        "unknown field `concurency`",
+    ),
+    (
+        "name: x\nops:\n  - {type: get, weight: 0}\n  - {type: put, weight: 0}\n",
+        "3:3",
+        "every op has weight 0",
+    ),
+    (
+        "name: x\nconcurrency: -4\nops: [{type: get, weight: 1}]\n",
+        "2:14",
+        "concurrency must be between 1 and 100000, got -4",
+    ),
+    (
+        "name: x\nops: [{type: gett, weight: 1}]\n",
+        "2:14",
+        "expected one of get, put, scan, batch_delete, cas, txn",
+    ),
+    (
+        "name: x\nops: [{type: txn, weight: 1, lock: optimistc}]\n",
+        "2:36",
+        "expected one of optimistic, pessimistic",
+    ),
+    ("name: x\nops: []\n", "2:6", "'ops' is empty"),
+    (
+        "name: x\nwarmup: soon\nops: [{type: get, weight: 1}]\n",
+        "2:9",
+        "cannot read 'soon' as a duration",
+    ),
+    (
+        "name: x\nduration: 1s\noperations: 5\nops: [{type: get, weight: 1}]\n",
+        "3:13",
+        "either 'duration' or 'operations'",
+    ),
+    (
+        "name: x\nkeys: {distribution: uniform, theta: 0.5}\nops: [{type: get, weight: 1}]\n",
+        "2:38",
+        "'theta' applies only",
+    ),
+    (
+        "name: x\nkeys: {distribution: hotspot, hot_set: 1.5}\nops: [{type: get, weight: 1}]\n",
+        "2:40",
+        "hot_set must be in (0, 1]",
+    ),
+    (
+        "name: x\nkeys: {records: 1000, size: 6}\nops: [{type: get, weight: 1}]\n",
+        "2:17",
+        "need more than the 2 digits",
+    ),
+    (
+        "name: x\nvalues: {size: {min: 10, max: 5}}\nops: [{type: get, weight: 1}]\n",
+        "2:16",
+        "1 <= min <= max",
+    ),
+    (
+        "name: x\nops: [{type: get, weight: 1, batch: 3}]\n",
+        "2:37",
+        "'batch' applies only to batch_delete ops, not to 'get'",
+    ),
+    (
+        "name: x\nops: [{type: get, weight: 1}, {type: get, weight: 1}]\n",
+        "2:38",
+        "needs a 'name'",
+    ),
+    (
+        "name: x\nrate: 0\nops: [{type: get, weight: 1}]\n",
+        "2:7",
+        "rate must be a positive number",
+    ),
+    (
+        "name: x\nops: [{type: get, weight: 1}]\nclient: {retry: {on: [timeout, write_confict]}}\n",
+        "3:32",
+        "choose from: timeout, unavailable",
+    ),
+    (
+        "name: x\nops: [{type: get, weight: 1}]\nclient: {retry: {jitter: some}}\n",
+        "3:26",
+        "expected one of none, full, equal",
+    ),
+    (
+        "name: bad name!\nops: [{type: get, weight: 1}]\n",
+        "1:7",
+        "invalid name",
+    ),
+    (
+        "ops: [{type: get, weight: 1}]\n",
+        "1:1",
+        "missing field `name`",
+    ),
+];
+
+#[test]
+fn bad_files_are_refused_with_file_line_column_and_choices() {
+    for (text, at, fragment) in BAD {
+        let err = Workload::parse(text, "bad.yaml").expect_err(text);
+        let msg = err.to_string();
+        let first = msg.lines().next().unwrap();
+        assert!(
+            first.starts_with(&format!("bad.yaml:{at}: ")),
+            "for {text:?} expected bad.yaml:{at}:, got:\n{msg}"
+        );
+        assert!(
+            msg.contains(fragment),
+            "for {text:?} expected {fragment:?} in:\n{msg}"
+        );
+        assert!(matches!(err, WorkloadError::Invalid { .. }));
+    }
+}
+
+#[test]
+fn every_problem_in_a_file_is_reported_at_once() {
+    let text = "name: x\nkeys: {records: 0, theta: 2}\nconcurrency: 0\nops: [{type: txn, weight: 1, reads: 0, writes: 0}]\n";
+    let err = Workload::parse(text, "bad.yaml").unwrap_err();
+    let lines: Vec<(u64, u64)> = err
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.column))
+        .collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    assert!(
+        lines.windows(2).all(|w| w[0] <= w[1]),
+        "diagnostics are sorted by position: {lines:?}"
+    );
+}
