@@ -51,6 +51,9 @@ pub struct Workload {
     pub rate: Option<f64>,
     pub ops: Vec<OpConfig>,
     pub client: ClientConfig,
+    /// Parameters to vary over several runs (see `sweep.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -278,6 +281,76 @@ impl Default for RetryPolicy {
     }
 }
 
+/// A swept parameter and the values it takes, in the order run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    pub params: Vec<(SweepParam, Vec<SweepValue>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepParam {
+    Lock,
+    Concurrency,
+    Rate,
+    Theta,
+    HotSet,
+    HotOps,
+    PoolSize,
+}
+
+impl SweepParam {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepParam::Lock => "lock",
+            SweepParam::Concurrency => "concurrency",
+            SweepParam::Rate => "rate",
+            SweepParam::Theta => "theta",
+            SweepParam::HotSet => "hot_set",
+            SweepParam::HotOps => "hot_ops",
+            SweepParam::PoolSize => "pool_size",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SweepValue {
+    Lock(LockMode),
+    Int(u64),
+    Float(f64),
+}
+
+impl SweepValue {
+    pub fn to_json(self) -> serde_json::Value {
+        match self {
+            SweepValue::Lock(l) => l.as_str().into(),
+            SweepValue::Int(n) => n.into(),
+            SweepValue::Float(x) => x.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SweepValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SweepValue::Lock(l) => f.write_str(l.as_str()),
+            SweepValue::Int(n) => write!(f, "{n}"),
+            SweepValue::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+impl Serialize for Sweep {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.params.len()))?;
+        for (p, values) in &self.params {
+            let vs: Vec<serde_json::Value> = values.iter().map(|v| v.to_json()).collect();
+            m.serialize_entry(p.as_str(), &vs)?;
+        }
+        m.end()
+    }
+}
+
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&humantime::format_duration(*d).to_string())
 }
@@ -459,6 +532,7 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
 
     let ops = check_ops(&mut c, spec.ops, &keys);
     let client = check_client(&mut c, spec.client);
+    let sweep = spec.sweep.and_then(|s| check_sweep(&mut c, s, &keys, &ops));
 
     if diags.is_empty() {
         Ok(Workload {
@@ -474,6 +548,7 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
             rate,
             ops,
             client,
+            sweep,
         })
     } else {
         Err(diags)
@@ -805,5 +880,129 @@ fn check_retry(c: &mut Checker, r: RetrySpec) -> RetryPolicy {
             .as_ref()
             .map_or(d.budget, |b| c.duration(b, "retry.budget", false)),
         on,
+    }
+}
+
+/// Upper bound on the cells of one sweep.
+pub const MAX_SWEEP_CELLS: usize = 1000;
+
+fn check_sweep(c: &mut Checker, s: SweepSpec, keys: &KeySpace, ops: &[OpConfig]) -> Option<Sweep> {
+    let mut params: Vec<(SweepParam, Vec<SweepValue>)> = Vec::new();
+    let dist = keys.distribution.name();
+    // Each parameter: its values checked one by one, and whether it means
+    // anything for this workload at all.
+    if let Some(v) = s.lock {
+        if !ops.iter().any(|o| o.kind.transactional()) {
+            c.err(&v, "sweeping 'lock' needs at least one txn op");
+        }
+        let vals = v
+            .value
+            .iter()
+            .map(|l| {
+                SweepValue::Lock(match l {
+                    LockName::Optimistic => LockMode::Optimistic,
+                    LockName::Pessimistic => LockMode::Pessimistic,
+                })
+            })
+            .collect();
+        params.push((SweepParam::Lock, vals));
+    }
+    let ints =
+        |c: &mut Checker, v: &Sp<Vec<Sp<i64>>>, lo: i64, hi: i64, what: &str| -> Vec<SweepValue> {
+            v.value
+                .iter()
+                .map(|x| SweepValue::Int(c.int::<u64>(x, lo, hi, what)))
+                .collect()
+        };
+    if let Some(v) = &s.concurrency {
+        params.push((
+            SweepParam::Concurrency,
+            ints(c, v, 1, 100_000, "sweep.concurrency"),
+        ));
+    }
+    if let Some(v) = &s.rate {
+        let vals = v
+            .value
+            .iter()
+            .map(|r| {
+                if !(r.value.is_finite() && r.value > 0.0) {
+                    c.err(
+                        r,
+                        format!("sweep.rate values must be positive ops/s, got {}", r.value),
+                    );
+                }
+                SweepValue::Float(r.value)
+            })
+            .collect();
+        params.push((SweepParam::Rate, vals));
+    }
+    if let Some(v) = &s.theta {
+        if !matches!(
+            keys.distribution,
+            Distribution::Zipfian { .. } | Distribution::Latest { .. }
+        ) {
+            c.err(
+                v,
+                format!("sweeping 'theta' needs the zipfian or latest distribution, not {dist}"),
+            );
+        }
+        let vals = v
+            .value
+            .iter()
+            .map(|t| {
+                if !(t.value.is_finite() && t.value > 0.0 && t.value <= 10.0) {
+                    c.err(t, format!("theta must be in (0, 10], got {}", t.value));
+                }
+                SweepValue::Float(t.value)
+            })
+            .collect();
+        params.push((SweepParam::Theta, vals));
+    }
+    for (param, spec, lo_open) in [
+        (SweepParam::HotSet, &s.hot_set, true),
+        (SweepParam::HotOps, &s.hot_ops, false),
+    ] {
+        let Some(v) = spec else { continue };
+        if !matches!(keys.distribution, Distribution::Hotspot { .. }) {
+            c.err(
+                v,
+                format!(
+                    "sweeping '{}' needs the hotspot distribution, not {dist}",
+                    param.as_str()
+                ),
+            );
+        }
+        let vals = v
+            .value
+            .iter()
+            .map(|f| SweepValue::Float(c.fraction(f, lo_open, param.as_str())))
+            .collect();
+        params.push((param, vals));
+    }
+    if let Some(v) = &s.pool_size {
+        params.push((SweepParam::PoolSize, ints(c, v, 1, 1024, "sweep.pool_size")));
+    }
+    let mut cells = 1usize;
+    for (p, vals) in &params {
+        if vals.is_empty() {
+            c.diags.push(Diagnostic::at(
+                0,
+                0,
+                format!("sweep.{} lists no values", p.as_str()),
+            ));
+        }
+        cells = cells.saturating_mul(vals.len().max(1));
+    }
+    if cells > MAX_SWEEP_CELLS {
+        c.diags.push(Diagnostic::at(
+            0,
+            0,
+            format!("the sweep has {cells} combinations; at most {MAX_SWEEP_CELLS} are allowed"),
+        ));
+    }
+    if params.is_empty() {
+        None
+    } else {
+        Some(Sweep { params })
     }
 }

@@ -10,6 +10,7 @@ mod checked;
 pub mod keys;
 pub mod spec;
 pub mod stream;
+pub mod sweep;
 
 use std::path::Path;
 

@@ -25,6 +25,22 @@ pub struct WorkloadSpec {
     pub rate: Option<Sp<f64>>,
     pub ops: Sp<Vec<OpSpec>>,
     pub client: Option<ClientSpec>,
+    pub sweep: Option<SweepSpec>,
+}
+
+/// Parameters to vary: `run` executes every combination of the values
+/// listed, on the same seed. Parameters are applied in this field order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Lock mode of every txn op.
+    pub lock: Option<Sp<Vec<LockName>>>,
+    pub concurrency: Option<Sp<Vec<Sp<i64>>>>,
+    pub rate: Option<Sp<Vec<Sp<f64>>>>,
+    pub theta: Option<Sp<Vec<Sp<f64>>>>,
+    pub hot_set: Option<Sp<Vec<Sp<f64>>>>,
+    pub hot_ops: Option<Sp<Vec<Sp<f64>>>>,
+    pub pool_size: Option<Sp<Vec<Sp<i64>>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
