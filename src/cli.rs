@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::backend::{Backend, MemoryBackend, NoopBackend};
+use crate::backend::{Backend, InprocBackend, MemoryBackend, NoopBackend};
 use crate::driver::{self, ProgressMode, RunOptions};
 use crate::metrics::RunResult;
 use crate::report;
@@ -45,6 +45,8 @@ pub enum Target {
     Memory,
     /// Answers every op at once: measures the harness itself.
     Noop,
+    /// The storage engine in this process, no network.
+    Inproc,
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +189,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let result = match args.target {
         Target::Memory => execute(&workload, MemoryBackend::new(), &opts).await?,
         Target::Noop => execute(&workload, NoopBackend, &opts).await?,
+        Target::Inproc => execute(&workload, InprocBackend::default(), &opts).await?,
     };
     let path = out.join("result.json");
     result.save(&path)?;

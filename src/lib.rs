@@ -11,7 +11,11 @@
 //!   policy as data; progress display.
 //! - [`backend`]: the [`backend::Backend`] trait the driver is written
 //!   against, the op and error vocabulary, and the simple backends (an
-//!   in-memory map, a no-op).
+//!   in-memory map, a no-op) and the in-process engine backend.
+//! - [`client`]: the client side of the transaction protocol, written once
+//!   against a transport trait (in-process now, gRPC later).
+//! - [`storage`]: the MVCC / Percolator engine: raw and transactional key
+//!   spaces, timestamps, latches, lock waits, deadlock detection.
 //! - [`metrics`]: per-worker recorders -> collector -> summary; the versioned
 //!   result file with exact (histogram) latencies.
 //! - [`report`]: renderers of a result (the text summary).
@@ -19,7 +23,9 @@
 
 pub mod backend;
 pub mod cli;
+pub mod client;
 pub mod driver;
 pub mod metrics;
 pub mod report;
+pub mod storage;
 pub mod workload;

@@ -6,12 +6,14 @@
 //! waits, reroutes, rows scanned) into the op's [`Events`]. The in-memory map
 //! here, the storage engine and the gRPC client all sit behind this one trait.
 
+mod inproc;
 mod memory;
 mod noop;
 
 use std::fmt;
 use std::future::Future;
 
+pub use inproc::InprocBackend;
 pub use memory::MemoryBackend;
 pub use noop::NoopBackend;
 

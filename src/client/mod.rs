@@ -1,0 +1,218 @@
+//! The client side of the TiKV transaction protocol, written once against
+//! the [`Transport`] trait: the in-process transport here
+//! ([`inproc::Inproc`], straight onto a [`Storage`]) and the gRPC transport
+//! run the same code.
+//!
+//! - [`Transport`]: the key-set level calls of the protocol (timestamps,
+//!   reads, prewrite, commit, pessimistic lock and rollback, rollback,
+//!   check_txn_status, resolve_lock, heartbeat) and their [`Error`].
+//! - [`txn::Txn`]: a transaction: snapshot reads that resolve the locks they
+//!   meet, pessimistic `get_for_update` with retries, buffered writes, and
+//!   two-phase commit; every failure path rolls back what it wrote.
+//!
+//! [`Storage`]: crate::storage::Storage
+
+pub mod inproc;
+mod resolve;
+pub mod txn;
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::backend::{ErrorKind, OpError};
+use crate::storage::{
+    CheckTxnStatusRequest, ConflictReason, KeyError, KvPair, PessimisticLockRequest,
+    PrewriteRequest, TxnStatus,
+};
+
+pub use inproc::Inproc;
+pub use txn::{Txn, TxnOptions};
+
+/// Why a transport call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The engine refused the request for key-level reasons (at least one;
+    /// several when a prewrite or lock request met several locks).
+    #[error("{}", join(.0))]
+    Key(Vec<KeyError>),
+    /// Not about keys: a region error, a timeout, an unreachable store.
+    #[error("{kind}: {message}")]
+    Rpc {
+        /// What kind of failure.
+        kind: ErrorKind,
+        /// Details.
+        message: String,
+        /// The request may or may not have taken effect.
+        undetermined: bool,
+    },
+}
+
+fn join(errs: &[KeyError]) -> String {
+    match errs {
+        [] => "key error (none given)".into(),
+        [one] => one.to_string(),
+        [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
+    }
+}
+
+impl Error {
+    /// One key error.
+    pub fn key(e: KeyError) -> Error {
+        Error::Key(vec![e])
+    }
+
+    /// The first key error, if this is one.
+    pub fn key_error(&self) -> Option<&KeyError> {
+        match self {
+            Error::Key(errs) => errs.first(),
+            Error::Rpc { .. } => None,
+        }
+    }
+
+    /// The driver's name for it.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Key(errs) => errs.first().map_or(ErrorKind::Other, error_kind),
+            Error::Rpc { kind, .. } => *kind,
+        }
+    }
+
+    /// True when the outcome is unknown (a timeout after sending).
+    pub fn undetermined(&self) -> bool {
+        matches!(
+            self,
+            Error::Rpc {
+                undetermined: true,
+                ..
+            }
+        )
+    }
+
+    /// As the driver's error.
+    pub fn to_op_error(&self) -> OpError {
+        OpError {
+            kind: self.kind(),
+            undetermined: self.undetermined(),
+            message: self.to_string(),
+        }
+    }
+}
+
+impl From<Vec<KeyError>> for Error {
+    fn from(errs: Vec<KeyError>) -> Error {
+        Error::Key(errs)
+    }
+}
+
+impl From<KeyError> for Error {
+    fn from(e: KeyError) -> Error {
+        Error::key(e)
+    }
+}
+
+/// The driver's [`ErrorKind`] for a key error.
+pub fn error_kind(e: &KeyError) -> ErrorKind {
+    match e {
+        KeyError::Locked(_) => ErrorKind::KeyIsLocked,
+        KeyError::Conflict(_) => ErrorKind::WriteConflict,
+        KeyError::Deadlock { .. } => ErrorKind::Deadlock,
+        KeyError::AlreadyExist { .. } => ErrorKind::AlreadyExist,
+        KeyError::TxnNotFound { .. } => ErrorKind::TxnNotFound,
+        KeyError::CommitTsExpired { .. } => ErrorKind::CommitTsExpired,
+        e if e.is_txn_lock_not_found() => ErrorKind::TxnLockNotFound,
+        KeyError::Retryable(_) | KeyError::Abort(_) => ErrorKind::Other,
+    }
+}
+
+/// What a pessimistic lock request got, and how long it waited for other
+/// transactions (reported even when it failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockReply {
+    /// The values (one per key, if asked for), or why not.
+    pub result: Result<Vec<Option<Vec<u8>>>, Error>,
+    /// Time spent waiting for another transaction's lock.
+    pub waited: Duration,
+}
+
+/// The protocol's transactional calls, at key-set level. A transport routes
+/// each call to wherever its keys live (and splits it if they live in
+/// several places); the protocol code above it does not care.
+pub trait Transport: Send + Sync {
+    /// A fresh timestamp.
+    fn timestamp(&self) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// `KvGet` at `version`, reading past the locks of `resolved_locks`.
+    fn kv_get(
+        &self,
+        key: &[u8],
+        version: u64,
+        resolved_locks: &[u64],
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send;
+
+    /// `KvBatchGet` at `version`: found keys and locked keys (with errors).
+    fn kv_batch_get(
+        &self,
+        keys: &[Vec<u8>],
+        version: u64,
+        resolved_locks: &[u64],
+    ) -> impl Future<Output = Result<Vec<KvPair>, Error>> + Send;
+
+    /// `KvPrewrite`.
+    fn prewrite(&self, req: &PrewriteRequest) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// `KvCommit`; returns the commit_ts.
+    fn commit(
+        &self,
+        keys: &[Vec<u8>],
+        start_version: u64,
+        commit_version: u64,
+    ) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// `KvPessimisticLock`.
+    fn pessimistic_lock(
+        &self,
+        req: &PessimisticLockRequest,
+    ) -> impl Future<Output = LockReply> + Send;
+
+    /// `KVPessimisticRollback`.
+    fn pessimistic_rollback(
+        &self,
+        keys: &[Vec<u8>],
+        start_version: u64,
+        for_update_ts: u64,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// `KvBatchRollback`.
+    fn batch_rollback(
+        &self,
+        keys: &[Vec<u8>],
+        start_version: u64,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// `KvCheckTxnStatus`.
+    fn check_txn_status(
+        &self,
+        req: &CheckTxnStatusRequest,
+    ) -> impl Future<Output = Result<TxnStatus, Error>> + Send;
+
+    /// `KvResolveLock` on `keys` (commit_version 0: roll back).
+    fn resolve_lock(
+        &self,
+        start_version: u64,
+        commit_version: u64,
+        keys: &[Vec<u8>],
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// `KvTxnHeartBeat`; returns the lock's TTL.
+    fn txn_heart_beat(
+        &self,
+        primary_lock: &[u8],
+        start_version: u64,
+        advise_lock_ttl: u64,
+    ) -> impl Future<Output = Result<u64, Error>> + Send;
+}
+
+/// True for a pessimistic lock's "retry with a fresh for_update_ts".
+pub(crate) fn is_pessimistic_retry(e: &KeyError) -> bool {
+    e.conflict_reason() == Some(ConflictReason::PessimisticRetry)
+}

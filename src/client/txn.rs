@@ -1,0 +1,465 @@
+//! A transaction over any [`Transport`]: Percolator two-phase commit with
+//! optimistic or pessimistic locking.
+//!
+//! - `begin` takes a start_ts. `get` reads the snapshot at start_ts; a lock
+//!   in the way is resolved (its primary's status decides: commit it, roll
+//!   it back, read past it if its commit was pushed after us, or back off
+//!   while it lives), then the read is retried, a bounded number of times.
+//! - `get_for_update` (pessimistic) locks the key with a fresh
+//!   for_update_ts and returns its newest value; when the engine answers
+//!   `WriteConflict(PessimisticRetry)` (a newer write, or a wait that ended
+//!   with the holder's release) it locks again with a fresh for_update_ts,
+//!   a bounded number of times. `Deadlock` aborts.
+//! - `put` / `delete` buffer. `commit` prewrites every mutation (locks met
+//!   are resolved and the prewrite retried), takes a commit_ts, commits the
+//!   primary (retrying with a fresh commit_ts when a reader pushed the
+//!   lock's min_commit_ts), then the secondaries.
+//! - Any failure rolls the transaction back before it is returned, so a
+//!   failed transaction leaves no lock behind (unless the process dies, when
+//!   the locks' TTL lets others resolve them).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::resolve::{Resolved, backoff, resolve};
+use super::{Error, Transport, is_pessimistic_retry};
+use crate::backend::{Events, LockMode};
+use crate::storage::{
+    KeyError, LockInfo, Mutation, MutationOp, PessimisticAction, PessimisticLockRequest,
+    PrewriteRequest,
+};
+
+/// The protocol's knobs, with the defaults of a TiDB-like client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnOptions {
+    /// TTL of the transaction's locks, ms.
+    pub lock_ttl: u64,
+    /// Pessimistic lock wait, ms: 0 = the engine's default, negative = do
+    /// not wait.
+    pub wait_timeout: i64,
+    /// Times one `get_for_update` may lock again after `PessimisticRetry`
+    /// or a lock wait timeout.
+    pub lock_retries: u32,
+    /// Times one read or prewrite may resolve locks and retry.
+    pub resolve_attempts: u32,
+    /// First backoff while a lock's holder is alive.
+    pub backoff_base: Duration,
+    /// Longest such backoff.
+    pub backoff_max: Duration,
+    /// Times the primary commit may retry after `CommitTsExpired`.
+    pub commit_retries: u32,
+}
+
+impl Default for TxnOptions {
+    fn default() -> TxnOptions {
+        TxnOptions {
+            lock_ttl: 3_000,
+            wait_timeout: 0,
+            lock_retries: 64,
+            resolve_attempts: 16,
+            backoff_base: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(32),
+            commit_retries: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Active,
+    /// Prewrite was sent (locks may exist on every mutation key).
+    Prewriting,
+    Committed(u64),
+    RolledBack,
+}
+
+/// One transaction. Methods that fail roll the transaction back first.
+#[derive(Debug)]
+pub struct Txn<'t, T: Transport> {
+    t: &'t T,
+    opts: TxnOptions,
+    mode: LockMode,
+    start_ts: u64,
+    /// The largest for_update_ts used so far.
+    for_update_ts: u64,
+    /// Buffered writes: `None` deletes.
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Keys holding our pessimistic locks, in locking order.
+    locked: Vec<Vec<u8>>,
+    /// The primary: the first key locked (pessimistic) or chosen at commit.
+    primary: Option<Vec<u8>>,
+    /// Transactions whose locks our reads may pass (pushed past start_ts).
+    resolved: Vec<u64>,
+    state: State,
+}
+
+impl<'t, T: Transport> Txn<'t, T> {
+    /// Starts a transaction.
+    pub async fn begin(t: &'t T, mode: LockMode, opts: TxnOptions) -> Result<Txn<'t, T>, Error> {
+        let start_ts = t.timestamp().await?;
+        Ok(Txn {
+            t,
+            opts,
+            mode,
+            start_ts,
+            for_update_ts: 0,
+            writes: BTreeMap::new(),
+            locked: Vec::new(),
+            primary: None,
+            resolved: Vec::new(),
+            state: State::Active,
+        })
+    }
+
+    /// The start_ts.
+    pub fn start_ts(&self) -> u64 {
+        self.start_ts
+    }
+
+    /// The commit_ts, once committed (0 for a read-only transaction).
+    pub fn commit_ts(&self) -> Option<u64> {
+        match self.state {
+            State::Committed(ts) => Some(ts),
+            _ => None,
+        }
+    }
+
+    fn check_active(&self) -> Result<(), Error> {
+        match self.state {
+            State::Active => Ok(()),
+            s => Err(Error::key(KeyError::Abort(format!(
+                "transaction {} is no longer active ({s:?})",
+                self.start_ts
+            )))),
+        }
+    }
+
+    /// Reads `key`: our own buffered write if any, else the snapshot at
+    /// start_ts.
+    pub async fn get(&mut self, key: &[u8], events: &mut Events) -> Result<Option<Vec<u8>>, Error> {
+        self.check_active()?;
+        if let Some(v) = self.writes.get(key) {
+            return Ok(v.clone());
+        }
+        match self.snapshot_get(key, events).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.fail(e, events).await),
+        }
+    }
+
+    async fn snapshot_get(
+        &mut self,
+        key: &[u8],
+        events: &mut Events,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let mut attempt = 0;
+        loop {
+            let err = match self.t.kv_get(key, self.start_ts, &self.resolved).await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let Some(KeyError::Locked(lock)) = err.key_error() else {
+                return Err(err);
+            };
+            attempt += 1;
+            if attempt > self.opts.resolve_attempts {
+                return Err(err);
+            }
+            let lock = lock.clone();
+            match resolve(self.t, &lock, self.start_ts, events).await? {
+                Resolved::Gone => {}
+                Resolved::Pushed => self.resolved.push(lock.lock_version),
+                Resolved::Alive => self.pause(attempt).await,
+            }
+        }
+    }
+
+    /// Locks `key` for this transaction and reads its newest value
+    /// (pessimistic mode; optimistic transactions just read).
+    pub async fn get_for_update(
+        &mut self,
+        key: &[u8],
+        events: &mut Events,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        self.check_active()?;
+        if self.mode == LockMode::Optimistic {
+            return self.get(key, events).await;
+        }
+        match self.lock_key(key, events).await {
+            Ok(v) => {
+                if let Some(w) = self.writes.get(key) {
+                    return Ok(w.clone());
+                }
+                Ok(v)
+            }
+            Err(e) => Err(self.fail(e, events).await),
+        }
+    }
+
+    async fn lock_key(
+        &mut self,
+        key: &[u8],
+        events: &mut Events,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let mut retries = 0;
+        loop {
+            let for_update_ts = self.t.timestamp().await?;
+            self.for_update_ts = self.for_update_ts.max(for_update_ts);
+            let req = PessimisticLockRequest {
+                keys: vec![key.to_vec()],
+                primary_lock: self.primary.clone().unwrap_or_else(|| key.to_vec()),
+                start_version: self.start_ts,
+                lock_ttl: self.opts.lock_ttl,
+                for_update_ts,
+                is_first_lock: self.locked.is_empty(),
+                wait_timeout: self.opts.wait_timeout,
+                return_values: true,
+            };
+            let reply = self.t.pessimistic_lock(&req).await;
+            if !reply.waited.is_zero() {
+                events.add("lock_waits", 1);
+                events.add("lock_wait_us", reply.waited.as_micros() as u64);
+            }
+            let err = match reply.result {
+                Ok(mut values) => {
+                    if self.primary.is_none() {
+                        self.primary = Some(key.to_vec());
+                    }
+                    if !self.locked.iter().any(|k| k == key) {
+                        self.locked.push(key.to_vec());
+                    }
+                    return Ok(values.pop().flatten());
+                }
+                Err(e) => e,
+            };
+            let lock: Option<LockInfo> = match err.key_error() {
+                Some(e) if is_pessimistic_retry(e) => {
+                    events.add("pessimistic_retries", 1);
+                    None
+                }
+                Some(KeyError::Deadlock { .. }) => {
+                    events.add("deadlocks", 1);
+                    return Err(err);
+                }
+                Some(KeyError::Locked(l)) => {
+                    if !reply.waited.is_zero() {
+                        events.add("lock_wait_timeouts", 1);
+                    }
+                    Some(l.clone())
+                }
+                _ => return Err(err),
+            };
+            retries += 1;
+            if retries > self.opts.lock_retries {
+                return Err(err);
+            }
+            if let Some(lock) = lock {
+                // The wait timed out (or we were told not to wait): the
+                // holder may be dead; resolve, and back off if it lives.
+                if resolve(self.t, &lock, 0, events).await? == Resolved::Alive {
+                    self.pause(retries).await;
+                }
+            }
+        }
+    }
+
+    /// Buffers a write of `value` to `key`.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.writes.insert(key.to_vec(), Some(value.to_vec()));
+    }
+
+    /// Buffers a delete of `key`.
+    pub fn delete(&mut self, key: &[u8]) {
+        self.writes.insert(key.to_vec(), None);
+    }
+
+    /// Commits: returns the commit_ts (0 when there was nothing to write).
+    pub async fn commit(&mut self, events: &mut Events) -> Result<u64, Error> {
+        self.check_active()?;
+        if self.writes.is_empty() && self.locked.is_empty() {
+            self.state = State::Committed(0);
+            return Ok(0);
+        }
+        match self.two_phase(events).await {
+            Ok(ts) => {
+                self.state = State::Committed(ts);
+                Ok(ts)
+            }
+            // The primary may have committed: leave the locks to resolvers.
+            Err(e) if e.undetermined() => {
+                self.state = State::RolledBack;
+                Err(e)
+            }
+            Err(e) => Err(self.fail(e, events).await),
+        }
+    }
+
+    fn mutations(&self) -> (Vec<Mutation>, Vec<PessimisticAction>) {
+        let mut muts = Vec::with_capacity(self.writes.len() + self.locked.len());
+        let mut actions = Vec::new();
+        let pessimistic = self.mode == LockMode::Pessimistic;
+        let action = |k: &[u8]| {
+            if self.locked.iter().any(|l| l == k) {
+                PessimisticAction::DoPessimisticCheck
+            } else {
+                PessimisticAction::SkipPessimisticCheck
+            }
+        };
+        for (k, v) in &self.writes {
+            muts.push(match v {
+                Some(v) => Mutation::put(k.clone(), v.clone()),
+                None => Mutation::delete(k.clone()),
+            });
+            if pessimistic {
+                actions.push(action(k));
+            }
+        }
+        // Locked but unwritten keys commit as Lock records (and so release).
+        for k in &self.locked {
+            if !self.writes.contains_key(k) {
+                muts.push(Mutation::of(MutationOp::Lock, k.clone()));
+                actions.push(PessimisticAction::DoPessimisticCheck);
+            }
+        }
+        (muts, actions)
+    }
+
+    async fn two_phase(&mut self, events: &mut Events) -> Result<u64, Error> {
+        let (mutations, pessimistic_actions) = self.mutations();
+        let primary = match &self.primary {
+            Some(p) => p.clone(),
+            None => mutations[0].key.clone(),
+        };
+        self.primary = Some(primary.clone());
+        let req = PrewriteRequest {
+            txn_size: mutations.len() as u64,
+            mutations,
+            primary_lock: primary.clone(),
+            start_version: self.start_ts,
+            lock_ttl: self.opts.lock_ttl,
+            pessimistic_actions,
+            for_update_ts: self.for_update_ts,
+            min_commit_ts: 0,
+        };
+        self.state = State::Prewriting;
+        self.prewrite(&req, events).await?;
+
+        let mut commit_ts = self.t.timestamp().await?;
+        let mut retries = 0;
+        loop {
+            match self
+                .t
+                .commit(std::slice::from_ref(&primary), self.start_ts, commit_ts)
+                .await
+            {
+                Ok(_) => break,
+                Err(e) => match e.key_error() {
+                    Some(KeyError::CommitTsExpired { .. })
+                        if retries < self.opts.commit_retries =>
+                    {
+                        retries += 1;
+                        commit_ts = self.t.timestamp().await?;
+                    }
+                    _ => return Err(e),
+                },
+            }
+        }
+        // Committed. Secondaries left locked would be resolved by readers,
+        // but we finish them now; a failure here does not undo the commit.
+        let secondaries: Vec<Vec<u8>> = req
+            .mutations
+            .iter()
+            .map(|m| m.key.clone())
+            .filter(|k| *k != primary)
+            .collect();
+        if !secondaries.is_empty()
+            && self
+                .t
+                .commit(&secondaries, self.start_ts, commit_ts)
+                .await
+                .is_err()
+        {
+            // One more try; then the locks are the resolvers' business.
+            let _ = self.t.commit(&secondaries, self.start_ts, commit_ts).await;
+        }
+        Ok(commit_ts)
+    }
+
+    async fn prewrite(&mut self, req: &PrewriteRequest, events: &mut Events) -> Result<(), Error> {
+        let mut attempt = 0;
+        loop {
+            let err = match self.t.prewrite(req).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let locks: Vec<LockInfo> = match &err {
+                Error::Key(errs) => errs
+                    .iter()
+                    .map_while(|e| match e {
+                        KeyError::Locked(l) => Some(l.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                Error::Rpc { .. } => Vec::new(),
+            };
+            let all_locks = matches!(&err, Error::Key(errs) if errs.len() == locks.len());
+            if locks.is_empty() || !all_locks {
+                if matches!(err.key_error(), Some(KeyError::Conflict(_))) {
+                    events.add("write_conflicts", 1);
+                }
+                return Err(err);
+            }
+            attempt += 1;
+            if attempt > self.opts.resolve_attempts {
+                return Err(err);
+            }
+            let mut alive = false;
+            for lock in &locks {
+                alive |= resolve(self.t, lock, 0, events).await? == Resolved::Alive;
+            }
+            if alive {
+                self.pause(attempt).await;
+            }
+        }
+    }
+
+    /// Rolls back: removes every lock this transaction may hold.
+    pub async fn rollback(&mut self, _events: &mut Events) -> Result<(), Error> {
+        let r = match self.state {
+            State::Committed(_) | State::RolledBack => return Ok(()),
+            State::Prewriting => {
+                let mut keys: Vec<Vec<u8>> = self.writes.keys().cloned().collect();
+                keys.extend(
+                    self.locked
+                        .iter()
+                        .filter(|k| !self.writes.contains_key(*k))
+                        .cloned(),
+                );
+                self.t.batch_rollback(&keys, self.start_ts).await
+            }
+            State::Active if !self.locked.is_empty() => {
+                self.t
+                    .pessimistic_rollback(&self.locked, self.start_ts, self.for_update_ts)
+                    .await
+            }
+            State::Active => Ok(()),
+        };
+        self.state = State::RolledBack;
+        r
+    }
+
+    /// Rolls back after `err` and returns it.
+    async fn fail(&mut self, err: Error, events: &mut Events) -> Error {
+        // The original error is what the caller needs; a failed rollback
+        // leaves locks that their TTL will let others resolve.
+        let _ = self.rollback(events).await;
+        err
+    }
+
+    async fn pause(&self, attempt: u32) {
+        let d = backoff(self.opts.backoff_base, self.opts.backoff_max, attempt);
+        if !d.is_zero() {
+            tokio::time::sleep(d).await;
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! The storage engine: an in-memory MVCC store in the shape of TiKV's
+//! Percolator implementation, shared by the in-process backend and (later)
+//! the gRPC stand-in cluster.
+//!
+//! It owns:
+//! - [`tso`]: the timestamp oracle (physical ms << 18 + logical);
+//! - [`raw`]: the raw key space (no versions; CAS);
+//! - `mvcc`: the transactional key space (lock, write and data column
+//!   families) and the Percolator actions on it;
+//! - [`latches`]: per-key latches that serialize commands on the same keys
+//!   (never held across a wait);
+//! - [`lock_manager`]: pessimistic lock waits, wake-ups and the wait-for
+//!   graph that detects deadlocks;
+//! - [`errors`]: key errors in the protocol's shapes.
+//!
+//! [`Storage`] is the facade: one method per protocol request, taking the
+//! request's fields as plain Rust values and answering in the protocol's
+//! shapes. Raw and transactional keys live in separate spaces, as in TiKV.
+
+pub mod errors;
+pub mod latches;
+pub mod lock_manager;
+mod mvcc;
+pub mod raw;
+pub mod tso;
+mod types;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use errors::{ConflictReason, KeyError, LockInfo, LockType, WaitForEntry, WriteConflict};
+pub use types::{
+    Action, CheckTxnStatusRequest, KvPair, Mutation, MutationOp, PessimisticAction,
+    PessimisticLockRequest, PessimisticLockResponse, PrewriteRequest, TxnStatus,
+};
+
+use latches::Latches;
+use lock_manager::{LockManager, WaitEnd};
+use mvcc::{LockFailure, Mvcc, Released};
+use raw::Raw;
+use tso::Tso;
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The wait for a held pessimistic lock when the request says 0, and
+    /// the ceiling on what a request may ask for (TiKV's
+    /// `wait-for-lock-timeout`, 1 s).
+    pub wait_timeout: Duration,
+    /// After a release wakes the oldest waiter, how long the others wait
+    /// before they are woken too (TiKV's `wake-up-delay-duration`, 20 ms).
+    pub wake_up_delay: Duration,
+    /// Latch slots (rounded up to a power of two).
+    pub latch_slots: usize,
+    /// Values up to this many bytes live inline in lock and write records.
+    pub short_value_max: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            wait_timeout: Duration::from_millis(1000),
+            wake_up_delay: Duration::from_millis(20),
+            latch_slots: 4096,
+            short_value_max: 255,
+        }
+    }
+}
+
+/// What the engine counted. Bumped only on the paths they count (waits,
+/// deadlocks, conflicts), never on a plain read or write.
+#[derive(Debug, Default)]
+pub struct Stats {
+    lock_waits: AtomicU64,
+    lock_wait_us: AtomicU64,
+    wait_timeouts: AtomicU64,
+    deadlocks: AtomicU64,
+    write_conflicts: AtomicU64,
+}
+
+/// A copy of [`Stats`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Pessimistic lock requests that waited for another transaction.
+    pub lock_waits: u64,
+    /// Total time they waited, µs.
+    pub lock_wait_us: u64,
+    /// Waits that ended by timeout (answered `KeyIsLocked`).
+    pub wait_timeouts: u64,
+    /// Requests refused with `Deadlock`.
+    pub deadlocks: u64,
+    /// `WriteConflict` answers from prewrite or pessimistic lock, including
+    /// the `PessimisticRetry` of woken waiters.
+    pub write_conflicts: u64,
+}
+
+impl Stats {
+    fn bump(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The counts now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            lock_waits: g(&self.lock_waits),
+            lock_wait_us: g(&self.lock_wait_us),
+            wait_timeouts: g(&self.wait_timeouts),
+            deadlocks: g(&self.deadlocks),
+            write_conflicts: g(&self.write_conflicts),
+        }
+    }
+}
+
+/// The engine.
+#[derive(Debug)]
+pub struct Storage {
+    config: Config,
+    tso: Tso,
+    raw: Raw,
+    mvcc: Mvcc,
+    latches: Latches,
+    locks: LockManager,
+    stats: Stats,
+}
+
+impl Default for Storage {
+    fn default() -> Storage {
+        Storage::new(Config::default())
+    }
+}
+
+impl Storage {
+    /// An empty engine.
+    pub fn new(config: Config) -> Storage {
+        Storage {
+            tso: Tso::new(),
+            raw: Raw::new(config.latch_slots),
+            mvcc: Mvcc::new(config.short_value_max),
+            latches: Latches::new(config.latch_slots),
+            locks: LockManager::new(config.wake_up_delay),
+            stats: Stats::default(),
+            config,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The timestamp oracle.
+    pub fn tso(&self) -> &Tso {
+        &self.tso
+    }
+
+    /// One fresh timestamp.
+    pub fn timestamp(&self) -> u64 {
+        self.tso.next()
+    }
+
+    /// The raw key space.
+    pub fn raw(&self) -> &Raw {
+        &self.raw
+    }
+
+    /// What the engine counted so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Pessimistic lock requests waiting right now.
+    pub fn lock_waiters(&self) -> usize {
+        self.locks.waiters()
+    }
+
+    /// Edges in the wait-for graph right now.
+    pub fn wait_for_edges(&self) -> usize {
+        self.locks.edges()
+    }
+
+    /// Locks in the lock CF right now.
+    pub fn lock_count(&self) -> usize {
+        self.mvcc.lock_count()
+    }
+
+    /// Write records and spilled values kept (all versions, no GC).
+    pub fn version_count(&self) -> (usize, usize) {
+        self.mvcc.version_count()
+    }
+
+    /// The lock on a transactional key (for tests and checks).
+    pub fn lock_info(&self, key: &[u8]) -> Option<LockInfo> {
+        self.mvcc.lock(key).map(|l| l.info(key))
+    }
+
+    // Reads.
+
+    /// `KvGet`: the value of `key` at `version`. `resolved_locks` lists
+    /// transactions whose locks the caller may read past (their
+    /// min_commit_ts was pushed beyond `version`).
+    pub fn kv_get(
+        &self,
+        key: &[u8],
+        version: u64,
+        resolved_locks: &[u64],
+    ) -> Result<Option<Vec<u8>>, KeyError> {
+        self.mvcc.get(key, version, resolved_locks)
+    }
+
+    /// `KvBatchGet`: the keys that have values at `version`, in request
+    /// order, and the keys hidden by locks, with their errors.
+    pub fn kv_batch_get(
+        &self,
+        keys: &[Vec<u8>],
+        version: u64,
+        resolved_locks: &[u64],
+    ) -> Vec<KvPair> {
+        keys.iter()
+            .filter_map(|k| match self.mvcc.get(k, version, resolved_locks) {
+                Ok(Some(v)) => Some(KvPair {
+                    key: k.clone(),
+                    value: Ok(v),
+                }),
+                Ok(None) => None,
+                Err(e) => Some(KvPair {
+                    key: k.clone(),
+                    value: Err(e),
+                }),
+            })
+            .collect()
+    }
+
+    /// `KvScan` at `version`: at most `limit` pairs. Forward: keys in
+    /// `start_key ..end_key`; reverse: `start_key` is the exclusive upper
+    /// bound and `end_key` the inclusive lower bound (as TiKV). Empty bounds
+    /// are unbounded.
+    #[allow(clippy::too_many_arguments)]
+    pub fn kv_scan(
+        &self,
+        start_key: &[u8],
+        end_key: &[u8],
+        limit: u32,
+        version: u64,
+        key_only: bool,
+        reverse: bool,
+        resolved_locks: &[u64],
+    ) -> Vec<KvPair> {
+        self.mvcc.scan(
+            start_key,
+            end_key,
+            limit as usize,
+            version,
+            key_only,
+            reverse,
+            resolved_locks,
+        )
+    }
+
+    /// `KvScanLock`: locks with ts <= `max_version` in `start_key ..end_key`,
+    /// at most `limit` (0: all).
+    pub fn scan_lock(
+        &self,
+        max_version: u64,
+        start_key: &[u8],
+        end_key: &[u8],
+        limit: u32,
+    ) -> Vec<LockInfo> {
+        self.mvcc
+            .scan_locks(max_version, start_key, end_key, limit as usize)
+    }
+
+    // Writes.
+
+    /// `KvPrewrite`. All mutations are written, or none: on locks, every lock
+    /// met is reported; on any other error, that error alone.
+    pub fn prewrite(&self, req: &PrewriteRequest) -> Result<(), Vec<KeyError>> {
+        let r = {
+            let _g = self
+                .latches
+                .acquire(req.mutations.iter().map(|m| m.key.as_slice()));
+            self.mvcc.prewrite(req)
+        };
+        if let Err(errs) = &r {
+            self.count_conflicts(errs);
+        }
+        r
+    }
+
+    /// `KvCommit`: returns the commit_ts.
+    pub fn commit(
+        &self,
+        keys: &[Vec<u8>],
+        start_version: u64,
+        commit_version: u64,
+    ) -> Result<u64, KeyError> {
+        let mut released = Vec::new();
+        let r = {
+            let _g = self.latches.acquire(keys.iter().map(|k| k.as_slice()));
+            self.mvcc
+                .commit(keys, start_version, commit_version, &mut released)
+        };
+        self.finish(start_version, released);
+        r.map(|()| commit_version)
+    }
+
+    /// `KvBatchRollback`.
+    pub fn batch_rollback(&self, keys: &[Vec<u8>], start_version: u64) -> Result<(), KeyError> {
+        let mut released = Vec::new();
+        let r = {
+            let _g = self.latches.acquire(keys.iter().map(|k| k.as_slice()));
+            self.mvcc.batch_rollback(keys, start_version, &mut released)
+        };
+        self.finish(start_version, released);
+        r
+    }
+
+    /// `KvPessimisticLock`: locks every key or none. A key held by another
+    /// transaction makes the request wait (see [`lock_manager`]) unless
+    /// `wait_timeout` is negative; the wait ends in `WriteConflict
+    /// (PessimisticRetry)` when the holder releases, `KeyIsLocked` on
+    /// timeout, or `Deadlock` at once when waiting would close a cycle.
+    pub async fn pessimistic_lock(&self, req: &PessimisticLockRequest) -> PessimisticLockResponse {
+        let reply = |result, waited| PessimisticLockResponse { result, waited };
+        let (handle, held) = {
+            let _g = self.latches.acquire(req.keys.iter().map(|k| k.as_slice()));
+            match self.mvcc.acquire_pessimistic(req) {
+                Ok(values) => return reply(Ok(values), Duration::ZERO),
+                Err(LockFailure::Err(e)) => {
+                    let errs = vec![e];
+                    self.count_conflicts(&errs);
+                    return reply(Err(errs), Duration::ZERO);
+                }
+                Err(LockFailure::Held(info)) => {
+                    let Some(timeout) = self.wait_timeout(req.wait_timeout) else {
+                        return reply(Err(vec![KeyError::Locked(info)]), Duration::ZERO);
+                    };
+                    // Registered under the latch: the holder cannot release
+                    // the lock (it needs the latch) before we are listed.
+                    match self.locks.wait_for(
+                        req.start_version,
+                        info.lock_version,
+                        &info.key,
+                        timeout,
+                    ) {
+                        Ok(h) => (h, info),
+                        Err(e) => {
+                            Stats::bump(&self.stats.deadlocks, 1);
+                            return reply(Err(vec![e]), Duration::ZERO);
+                        }
+                    }
+                }
+            }
+        };
+        let began = tokio::time::Instant::now();
+        let end = handle.wait().await;
+        let waited = began.elapsed();
+        Stats::bump(&self.stats.lock_waits, 1);
+        Stats::bump(&self.stats.lock_wait_us, waited.as_micros() as u64);
+        let err = match end {
+            WaitEnd::Woken { commit_ts } => {
+                Stats::bump(&self.stats.write_conflicts, 1);
+                KeyError::Conflict(WriteConflict {
+                    start_ts: req.start_version,
+                    conflict_ts: held.lock_version,
+                    key: held.key.clone(),
+                    primary: req.primary_lock.clone(),
+                    conflict_commit_ts: commit_ts,
+                    reason: ConflictReason::PessimisticRetry,
+                })
+            }
+            WaitEnd::TimedOut => {
+                Stats::bump(&self.stats.wait_timeouts, 1);
+                KeyError::Locked(held)
+            }
+        };
+        reply(Err(vec![err]), waited)
+    }
+
+    /// `KVPessimisticRollback`: removes the pessimistic locks of
+    /// `start_version` (with for_update_ts <= `for_update_ts`) on `keys`.
+    pub fn pessimistic_rollback(
+        &self,
+        keys: &[Vec<u8>],
+        start_version: u64,
+        for_update_ts: u64,
+    ) -> Result<(), KeyError> {
+        let mut released = Vec::new();
+        {
+            let _g = self.latches.acquire(keys.iter().map(|k| k.as_slice()));
+            self.mvcc
+                .pessimistic_rollback(keys, start_version, for_update_ts, &mut released);
+        }
+        self.wake(released);
+        Ok(())
+    }
+
+    /// `KvCheckTxnStatus`: see [`TxnStatus`] for the three outcomes.
+    pub fn check_txn_status(&self, req: &CheckTxnStatusRequest) -> Result<TxnStatus, KeyError> {
+        let mut released = Vec::new();
+        let r = {
+            let _g = self.latches.acquire_one(&req.primary_key);
+            self.mvcc.check_txn_status(req, &mut released)
+        };
+        if !released.is_empty() {
+            self.locks.txn_finished(req.lock_ts);
+        }
+        self.wake(released);
+        r
+    }
+
+    /// `KvResolveLock`: commits (at `commit_version`) or rolls back (when it
+    /// is 0) the locks of `start_version` on `keys`, or, when `keys` is
+    /// empty, on every key in `start_key ..end_key` (empty end: unbounded).
+    pub fn resolve_lock(
+        &self,
+        start_version: u64,
+        commit_version: u64,
+        keys: &[Vec<u8>],
+        start_key: &[u8],
+        end_key: &[u8],
+    ) -> Result<(), KeyError> {
+        let scanned: Vec<Vec<u8>>;
+        let keys = if keys.is_empty() {
+            scanned = self
+                .mvcc
+                .scan_locks(u64::MAX, start_key, end_key, 0)
+                .into_iter()
+                .filter(|l| l.lock_version == start_version)
+                .map(|l| l.key)
+                .collect();
+            &scanned
+        } else {
+            keys
+        };
+        let mut released = Vec::new();
+        let r = {
+            let _g = self.latches.acquire(keys.iter().map(|k| k.as_slice()));
+            keys.iter().try_for_each(|k| {
+                self.mvcc
+                    .resolve_key(k, start_version, commit_version, &mut released)
+            })
+        };
+        self.wake(released);
+        r
+    }
+
+    /// `KvTxnHeartBeat`: raises the primary lock's TTL to at least
+    /// `advise_lock_ttl`; returns the TTL.
+    pub fn txn_heart_beat(
+        &self,
+        primary_lock: &[u8],
+        start_version: u64,
+        advise_lock_ttl: u64,
+    ) -> Result<u64, KeyError> {
+        let _g = self.latches.acquire_one(primary_lock);
+        self.mvcc
+            .txn_heart_beat(primary_lock, start_version, advise_lock_ttl)
+    }
+
+    fn wait_timeout(&self, ms: i64) -> Option<Duration> {
+        match ms {
+            ..0 => None,
+            0 => Some(self.config.wait_timeout),
+            ms => Some(Duration::from_millis(ms as u64).min(self.config.wait_timeout)),
+        }
+    }
+
+    fn finish(&self, start_ts: u64, released: Vec<Released>) {
+        if !released.is_empty() {
+            self.locks.txn_finished(start_ts);
+        }
+        self.wake(released);
+    }
+
+    fn wake(&self, released: Vec<Released>) {
+        for (key, lock_ts, commit_ts) in released {
+            self.locks.wake(&key, lock_ts, commit_ts);
+        }
+    }
+
+    fn count_conflicts(&self, errs: &[KeyError]) {
+        let n = errs
+            .iter()
+            .filter(|e| matches!(e, KeyError::Conflict(_)))
+            .count();
+        if n > 0 {
+            Stats::bump(&self.stats.write_conflicts, n as u64);
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! Percolator over three column families, each an ordered concurrent map:
+//!
+//! - lock CF: key -> [`Lock`] (at most one per key);
+//! - write CF: (key, commit_ts) newest first -> [`Write`] (`Put`, `Delete`,
+//!   `Lock`, `Rollback`, pointing at the start_ts whose data it commits);
+//! - data CF: (key, start_ts) -> value, for values too long to live inline
+//!   in the lock and write records (short values do, as in TiKV).
+//!
+//! This file holds the records and the read path; the write actions live
+//! beside it (`prewrite`, `commit`, `pessimistic`, `status`). Every write
+//! action runs under the latches of its keys (see `latches`); reads take no
+//! latch. The order of writes keeps reads consistent without one: a
+//! prewrite puts its data before its lock, a commit puts its write record
+//! before it removes the lock.
+
+mod commit;
+mod pessimistic;
+mod prewrite;
+mod status;
+
+use std::cmp::Reverse;
+use std::ops::Bound;
+
+use crossbeam_skiplist::SkipMap;
+
+use super::errors::{KeyError, LockInfo, LockType};
+use super::types::KvPair;
+
+pub(crate) use commit::Released;
+pub(crate) use pessimistic::LockFailure;
+
+/// A lock in the lock CF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    /// The transaction's primary key.
+    pub primary: Vec<u8>,
+    /// The transaction's start_ts.
+    pub ts: u64,
+    /// Time to live, ms from `physical(ts)`.
+    pub ttl: u64,
+    /// What it commits as.
+    pub kind: LockType,
+    /// The for_update_ts (pessimistic transactions), else 0.
+    pub for_update_ts: u64,
+    /// The smallest commit_ts allowed.
+    pub min_commit_ts: u64,
+    /// Keys in the transaction.
+    pub txn_size: u64,
+    /// The value, when short enough to live in the lock.
+    pub short_value: Option<Vec<u8>>,
+}
+
+impl Lock {
+    /// The lock as reported to others.
+    pub fn info(&self, key: &[u8]) -> LockInfo {
+        LockInfo {
+            primary_lock: self.primary.clone(),
+            lock_version: self.ts,
+            key: key.to_vec(),
+            lock_ttl: self.ttl,
+            txn_size: self.txn_size,
+            lock_type: self.kind,
+            lock_for_update_ts: self.for_update_ts,
+            min_commit_ts: self.min_commit_ts,
+        }
+    }
+
+    /// True when the TTL has run out by `current_ts`.
+    pub fn expired(&self, current_ts: u64) -> bool {
+        use super::tso::physical;
+        physical(self.ts).saturating_add(self.ttl) < physical(current_ts)
+    }
+}
+
+/// The kind of a write record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// A committed value.
+    Put,
+    /// A committed delete.
+    Delete,
+    /// A committed lock-only mutation (no value change).
+    Lock,
+    /// The transaction `start_ts` was rolled back on this key (stored at
+    /// commit_ts == start_ts).
+    Rollback,
+}
+
+/// A record in the write CF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// What it records.
+    pub kind: WriteKind,
+    /// The start_ts of the transaction it belongs to.
+    pub start_ts: u64,
+    /// The value, when short.
+    pub short_value: Option<Vec<u8>>,
+    /// A rollback of another transaction whose start_ts equals this
+    /// record's commit_ts landed here too.
+    pub overlapped_rollback: bool,
+    /// A rollback record that must never be collapsed (a primary's).
+    pub protected: bool,
+}
+
+impl Write {
+    fn new(kind: WriteKind, start_ts: u64, short_value: Option<Vec<u8>>) -> Write {
+        Write {
+            kind,
+            start_ts,
+            short_value,
+            overlapped_rollback: false,
+            protected: false,
+        }
+    }
+}
+
+/// What the write CF says about one transaction on one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// Committed at this commit_ts.
+    Committed(u64),
+    /// Rolled back.
+    RolledBack,
+    /// Nothing.
+    None,
+}
+
+type WriteKey = (Vec<u8>, Reverse<u64>);
+
+/// The three column families.
+#[derive(Debug)]
+pub struct Mvcc {
+    locks: SkipMap<Vec<u8>, Lock>,
+    writes: SkipMap<WriteKey, Write>,
+    data: SkipMap<(Vec<u8>, u64), Vec<u8>>,
+    short_value_max: usize,
+}
+
+impl Mvcc {
+    /// Empty column families; values up to `short_value_max` bytes live
+    /// inline in locks and write records.
+    pub fn new(short_value_max: usize) -> Mvcc {
+        Mvcc {
+            locks: SkipMap::new(),
+            writes: SkipMap::new(),
+            data: SkipMap::new(),
+            short_value_max,
+        }
+    }
+
+    /// The lock on `key`.
+    pub fn lock(&self, key: &[u8]) -> Option<Lock> {
+        self.locks.get(key).map(|e| e.value().clone())
+    }
+
+    /// Number of locks.
+    pub fn lock_count(&self) -> usize {
+        self.locks.len()
+    }
+
+    /// Number of write records and data entries (versions kept).
+    pub fn version_count(&self) -> (usize, usize) {
+        (self.writes.len(), self.data.len())
+    }
+
+    /// The newest write record of `key` with commit_ts <= `ts`.
+    pub fn seek_write(&self, key: &[u8], ts: u64) -> Option<(u64, Write)> {
+        let from = (key.to_vec(), Reverse(ts));
+        let e = self.writes.lower_bound(Bound::Included(&from))?;
+        let (k, Reverse(commit_ts)) = e.key();
+        (k.as_slice() == key).then(|| (*commit_ts, e.value().clone()))
+    }
+
+    /// The value of `key` visible at `ts` (skipping lock and rollback
+    /// records), ignoring locks.
+    pub fn value_at(&self, key: &[u8], ts: u64) -> Option<Vec<u8>> {
+        let from = (key.to_vec(), Reverse(ts));
+        for e in self.writes.range(from..) {
+            let (k, _) = e.key();
+            if k.as_slice() != key {
+                return None;
+            }
+            let w = e.value();
+            match w.kind {
+                WriteKind::Put => return Some(self.load_value(key, w)),
+                WriteKind::Delete => return None,
+                WriteKind::Lock | WriteKind::Rollback => continue,
+            }
+        }
+        None
+    }
+
+    fn load_value(&self, key: &[u8], w: &Write) -> Vec<u8> {
+        match &w.short_value {
+            Some(v) => v.clone(),
+            None => self
+                .data
+                .get(&(key.to_vec(), w.start_ts))
+                .map(|e| e.value().clone())
+                // A Put record always has its data: written at prewrite,
+                // removed only by a rollback, which leaves no Put record.
+                .unwrap_or_default(),
+        }
+    }
+
+    /// What the write CF records for transaction `start_ts` on `key`.
+    pub fn txn_record(&self, key: &[u8], start_ts: u64) -> Record {
+        let from = (key.to_vec(), Reverse(u64::MAX));
+        for e in self.writes.range(from..) {
+            let (k, Reverse(commit_ts)) = e.key();
+            if k.as_slice() != key || *commit_ts < start_ts {
+                break;
+            }
+            let w = e.value();
+            if w.start_ts == start_ts {
+                return match w.kind {
+                    WriteKind::Rollback => Record::RolledBack,
+                    _ => Record::Committed(*commit_ts),
+                };
+            }
+            if *commit_ts == start_ts && w.overlapped_rollback {
+                return Record::RolledBack;
+            }
+        }
+        Record::None
+    }
+
+    /// Snapshot read of `key` at `ts`. A lock blocks it only if it is at or
+    /// before `ts`, is not a `Lock` or pessimistic lock, and its txn is not
+    /// in `resolved` (locks the caller knows commit after `ts`).
+    pub fn get(&self, key: &[u8], ts: u64, resolved: &[u64]) -> Result<Option<Vec<u8>>, KeyError> {
+        if let Some(e) = self.locks.get(key) {
+            check_read_lock(key, e.value(), ts, resolved)?;
+        }
+        Ok(self.value_at(key, ts))
+    }
+
+    /// Snapshot scan at `ts`: at most `limit` keys with values. Forward:
+    /// keys in `start ..end`. Reverse: `start` is the exclusive upper bound,
+    /// `end` the inclusive lower bound. Empty bounds are unbounded. A
+    /// blocking lock appears as a pair with its error.
+    #[allow(clippy::too_many_arguments)]
+    pub fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        ts: u64,
+        key_only: bool,
+        reverse: bool,
+        resolved: &[u64],
+    ) -> Vec<KvPair> {
+        let mut out = Vec::new();
+        // Keys come from the lock CF and the write CF, merged.
+        let mut cursor: Option<Vec<u8>> = None;
+        while out.len() < limit {
+            let next = if reverse {
+                let hi = cursor.as_deref().unwrap_or(start);
+                self.prev_key(hi, end)
+            } else {
+                let lo = cursor.as_deref();
+                self.next_key(lo.unwrap_or(start), lo.is_some(), end)
+            };
+            let Some(key) = next else { break };
+            match self.get(&key, ts, resolved) {
+                Ok(Some(v)) => out.push(KvPair {
+                    key: key.clone(),
+                    value: Ok(if key_only { Vec::new() } else { v }),
+                }),
+                Ok(None) => {}
+                Err(e) => out.push(KvPair {
+                    key: key.clone(),
+                    value: Err(e),
+                }),
+            }
+            cursor = Some(key);
+        }
+        out
+    }
+
+    /// The smallest key >= `from` (> when `exclusive`) below `end` (empty:
+    /// unbounded) in either CF.
+    fn next_key(&self, from: &[u8], exclusive: bool, end: &[u8]) -> Option<Vec<u8>> {
+        let lock_key = {
+            let b = if exclusive {
+                Bound::Excluded(from)
+            } else {
+                Bound::Included(from)
+            };
+            self.locks
+                .range::<[u8], _>((b, Bound::Unbounded))
+                .next()
+                .map(|e| e.key().clone())
+        };
+        let write_key = {
+            // (from, Reverse(0)) is the last version slot of `from`.
+            let lo = if exclusive {
+                Bound::Excluded((from.to_vec(), Reverse(0)))
+            } else {
+                Bound::Included((from.to_vec(), Reverse(u64::MAX)))
+            };
+            self.writes
+                .range((lo, Bound::Unbounded))
+                .next()
+                .map(|e| e.key().0.clone())
+        };
+        let k = match (lock_key, write_key) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        (end.is_empty() || k.as_slice() < end).then_some(k)
+    }
+
+    /// The largest key < `before` (empty: unbounded) and >= `lowest`.
+    fn prev_key(&self, before: &[u8], lowest: &[u8]) -> Option<Vec<u8>> {
+        let hi: Bound<&[u8]> = if before.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(before)
+        };
+        let lock_key = self
+            .locks
+            .range::<[u8], _>((Bound::Unbounded, hi))
+            .next_back()
+            .map(|e| e.key().clone());
+        let whi = if before.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded((before.to_vec(), Reverse(u64::MAX)))
+        };
+        let write_key = self
+            .writes
+            .range((Bound::Unbounded, whi))
+            .next_back()
+            .map(|e| e.key().0.clone());
+        let k = match (lock_key, write_key) {
+            (Some(a), Some(b)) => a.max(b),
+            (a, b) => a.or(b)?,
+        };
+        (k.as_slice() >= lowest).then_some(k)
+    }
+
+    /// Locks with ts <= `max_version` in `start ..end` (empty end:
+    /// unbounded), at most `limit` (0: no limit).
+    pub fn scan_locks(
+        &self,
+        max_version: u64,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Vec<LockInfo> {
+        let hi: Bound<&[u8]> = if end.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(end)
+        };
+        let limit = if limit == 0 { usize::MAX } else { limit };
+        self.locks
+            .range::<[u8], _>((Bound::Included(start), hi))
+            .filter(|e| e.value().ts <= max_version)
+            .take(limit)
+            .map(|e| e.value().info(e.key()))
+            .collect()
+    }
+
+    // Low-level writes, used by the actions under latches.
+
+    fn put_lock(&self, key: &[u8], lock: Lock) {
+        self.locks.insert(key.to_vec(), lock);
+    }
+
+    fn remove_lock(&self, key: &[u8]) {
+        self.locks.remove(key);
+    }
+
+    fn put_write(&self, key: &[u8], commit_ts: u64, w: Write) {
+        self.writes.insert((key.to_vec(), Reverse(commit_ts)), w);
+    }
+
+    fn remove_write(&self, key: &[u8], commit_ts: u64) {
+        self.writes.remove(&(key.to_vec(), Reverse(commit_ts)));
+    }
+
+    fn put_data(&self, key: &[u8], start_ts: u64, value: Vec<u8>) {
+        self.data.insert((key.to_vec(), start_ts), value);
+    }
+
+    fn remove_data(&self, key: &[u8], start_ts: u64) {
+        self.data.remove(&(key.to_vec(), start_ts));
+    }
+
+    /// Splits a value into (inline, spilled) by size.
+    fn place_value(&self, value: &[u8]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+        if value.len() <= self.short_value_max {
+            (Some(value.to_vec()), None)
+        } else {
+            (None, Some(value.to_vec()))
+        }
+    }
+}
+
+fn check_read_lock(key: &[u8], lock: &Lock, ts: u64, resolved: &[u64]) -> Result<(), KeyError> {
+    let blocks = lock.ts <= ts
+        && matches!(lock.kind, LockType::Put | LockType::Del)
+        && !resolved.contains(&lock.ts);
+    if blocks {
+        Err(KeyError::Locked(lock.info(key)))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! Pessimistic locks: taken key by key as a transaction runs, checked
+//! against for_update_ts, removed by pessimistic rollback. Waiting for a
+//! held lock is the facade's business (it needs the lock manager and must
+//! drop the latches first); this file only says who holds it.
+
+use super::{Lock, Mvcc, Record, Released};
+use crate::storage::errors::{ConflictReason, KeyError, LockInfo, LockType, WriteConflict};
+use crate::storage::types::PessimisticLockRequest;
+
+/// Why a pessimistic lock request could not take its locks.
+#[derive(Debug)]
+pub enum LockFailure {
+    /// Another transaction holds this lock: wait for it, or report it.
+    Held(LockInfo),
+    /// Any other error.
+    Err(KeyError),
+}
+
+impl Mvcc {
+    /// Takes pessimistic locks on every key of `req`, all or none (caller
+    /// holds the latches). Returns the values if asked.
+    pub fn acquire_pessimistic(
+        &self,
+        req: &PessimisticLockRequest,
+    ) -> Result<Vec<Option<Vec<u8>>>, LockFailure> {
+        let start_ts = req.start_version;
+        if start_ts == 0 || req.for_update_ts < start_ts {
+            return Err(LockFailure::Err(KeyError::Abort(format!(
+                "pessimistic lock: bad timestamps (start_ts {start_ts}, for_update_ts {})",
+                req.for_update_ts
+            ))));
+        }
+        let mut writes: Vec<(usize, Lock)> = Vec::new();
+        for (i, key) in req.keys.iter().enumerate() {
+            match self.lock(key) {
+                Some(lock) if lock.ts != start_ts => {
+                    return Err(LockFailure::Held(lock.info(key)));
+                }
+                Some(lock) => {
+                    // Ours already: refresh a pessimistic lock; a prewrite
+                    // lock stays as it is.
+                    if lock.kind == LockType::PessimisticLock {
+                        let mut l = lock;
+                        l.ttl = l.ttl.max(req.lock_ttl);
+                        l.for_update_ts = l.for_update_ts.max(req.for_update_ts);
+                        l.min_commit_ts = l.min_commit_ts.max(l.for_update_ts + 1);
+                        writes.push((i, l));
+                    }
+                    continue;
+                }
+                None => {}
+            }
+            if let Some((commit_ts, w)) = self.seek_write(key, u64::MAX)
+                && commit_ts > req.for_update_ts
+            {
+                return Err(LockFailure::Err(KeyError::Conflict(WriteConflict {
+                    start_ts,
+                    conflict_ts: w.start_ts,
+                    key: key.clone(),
+                    primary: req.primary_lock.clone(),
+                    conflict_commit_ts: commit_ts,
+                    reason: ConflictReason::PessimisticRetry,
+                })));
+            }
+            match self.txn_record(key, start_ts) {
+                Record::RolledBack => {
+                    return Err(LockFailure::Err(KeyError::Abort(format!(
+                        "PessimisticLockRolledBack: transaction {start_ts} was rolled back on key '{}'",
+                        crate::storage::errors::show(key)
+                    ))));
+                }
+                Record::Committed(ts) => {
+                    return Err(LockFailure::Err(KeyError::Abort(format!(
+                        "pessimistic lock: transaction {start_ts} already committed at {ts} on key '{}'",
+                        crate::storage::errors::show(key)
+                    ))));
+                }
+                Record::None => {}
+            }
+            writes.push((
+                i,
+                Lock {
+                    primary: req.primary_lock.clone(),
+                    ts: start_ts,
+                    ttl: req.lock_ttl,
+                    kind: LockType::PessimisticLock,
+                    for_update_ts: req.for_update_ts,
+                    min_commit_ts: req.for_update_ts.saturating_add(1),
+                    txn_size: 0,
+                    short_value: None,
+                },
+            ));
+        }
+        for (i, lock) in writes {
+            self.put_lock(&req.keys[i], lock);
+        }
+        if !req.return_values {
+            return Ok(Vec::new());
+        }
+        Ok(req
+            .keys
+            .iter()
+            .map(|k| self.value_at(k, u64::MAX))
+            .collect())
+    }
+
+    /// Removes the pessimistic locks of `start_ts` on `keys` whose
+    /// for_update_ts is at most `for_update_ts`; prewrite locks and other
+    /// transactions' locks are left alone.
+    pub fn pessimistic_rollback(
+        &self,
+        keys: &[Vec<u8>],
+        start_ts: u64,
+        for_update_ts: u64,
+        released: &mut Vec<Released>,
+    ) {
+        for key in keys {
+            if let Some(lock) = self.lock(key)
+                && lock.ts == start_ts
+                && lock.kind == LockType::PessimisticLock
+                && lock.for_update_ts <= for_update_ts
+            {
+                self.remove_lock(key);
+                released.push((key.clone(), start_ts, 0));
+            }
+        }
+    }
+}

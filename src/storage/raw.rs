@@ -1,0 +1,278 @@
+//! The raw key space: plain key -> value, no versions, no transactions.
+//! Writes to a key take that key's latch, so a compare-and-swap is atomic
+//! with respect to every other write of the same key; reads take nothing.
+
+use std::ops::Bound;
+
+use crossbeam_skiplist::SkipMap;
+
+use super::latches::Latches;
+
+/// One pair returned by a raw scan or batch get.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
+/// What a compare-and-swap found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CasResult {
+    /// True when the comparison held and the new value was written.
+    pub succeed: bool,
+    /// True when the key had no value before.
+    pub previous_not_exist: bool,
+    /// The value before (empty when it did not exist).
+    pub previous_value: Vec<u8>,
+}
+
+/// The raw key space.
+#[derive(Debug)]
+pub struct Raw {
+    map: SkipMap<Vec<u8>, Vec<u8>>,
+    latches: Latches,
+}
+
+impl Raw {
+    /// An empty key space with `latch_slots` latch slots.
+    pub fn new(latch_slots: usize) -> Raw {
+        Raw {
+            map: SkipMap::new(),
+            latches: Latches::new(latch_slots),
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.map.get(key).map(|e| e.value().clone())
+    }
+
+    /// The pairs of the keys that have values, in request order.
+    pub fn batch_get(&self, keys: &[Vec<u8>]) -> Vec<Pair> {
+        keys.iter()
+            .filter_map(|k| self.get(k).map(|v| (k.clone(), v)))
+            .collect()
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: &[u8], value: &[u8]) {
+        let _g = self.latches.acquire_one(key);
+        self.map.insert(key.to_vec(), value.to_vec());
+    }
+
+    /// Sets every pair.
+    pub fn batch_put(&self, pairs: &[Pair]) {
+        let _g = self
+            .latches
+            .acquire(pairs.iter().map(|(k, _)| k.as_slice()));
+        for (k, v) in pairs {
+            self.map.insert(k.clone(), v.clone());
+        }
+    }
+
+    /// Removes `key` (absent keys are fine).
+    pub fn delete(&self, key: &[u8]) {
+        let _g = self.latches.acquire_one(key);
+        self.map.remove(key);
+    }
+
+    /// Removes every key in `keys`.
+    pub fn batch_delete(&self, keys: &[Vec<u8>]) {
+        let _g = self.latches.acquire(keys.iter().map(|k| k.as_slice()));
+        for k in keys {
+            self.map.remove(k.as_slice());
+        }
+    }
+
+    /// Removes every key in `start ..end` (an empty `end` means no upper
+    /// bound). Not atomic as a whole: concurrent writes inside the range may
+    /// survive, as with TiKV's delete range.
+    pub fn delete_range(&self, start: &[u8], end: &[u8]) {
+        let keys: Vec<Vec<u8>> = self
+            .map
+            .range::<[u8], _>((Bound::Included(start), upper(end)))
+            .map(|e| e.key().clone())
+            .collect();
+        self.batch_delete(&keys);
+    }
+
+    /// Scans at most `limit` pairs (0 means none). Forward: keys in
+    /// `start ..end`, ascending. Reverse (as in TiKV's RawScan): `start` is
+    /// the exclusive upper bound and `end` the inclusive lower bound, keys
+    /// descending. An empty bound is unbounded. With `key_only` the values
+    /// are empty.
+    pub fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        key_only: bool,
+        reverse: bool,
+    ) -> Vec<Pair> {
+        let take = |e: crossbeam_skiplist::map::Entry<'_, Vec<u8>, Vec<u8>>| {
+            let v = if key_only {
+                Vec::new()
+            } else {
+                e.value().clone()
+            };
+            (e.key().clone(), v)
+        };
+        if reverse {
+            let range = (Bound::Included(end), upper(start));
+            self.map
+                .range::<[u8], _>(range)
+                .rev()
+                .take(limit)
+                .map(take)
+                .collect()
+        } else {
+            let range = (Bound::Included(start), upper(end));
+            self.map
+                .range::<[u8], _>(range)
+                .take(limit)
+                .map(take)
+                .collect()
+        }
+    }
+
+    /// Writes `value` if the key currently has no value
+    /// (`previous_not_exist`) or has exactly `previous_value`.
+    pub fn compare_and_swap(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        previous_not_exist: bool,
+        previous_value: &[u8],
+    ) -> CasResult {
+        let _g = self.latches.acquire_one(key);
+        let current = self.map.get(key).map(|e| e.value().clone());
+        let succeed = match &current {
+            None => previous_not_exist,
+            Some(v) => !previous_not_exist && v.as_slice() == previous_value,
+        };
+        if succeed {
+            self.map.insert(key.to_vec(), value.to_vec());
+        }
+        CasResult {
+            succeed,
+            previous_not_exist: current.is_none(),
+            previous_value: current.unwrap_or_default(),
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// An exclusive upper bound; empty means unbounded.
+fn upper(end: &[u8]) -> Bound<&[u8]> {
+    if end.is_empty() {
+        Bound::Unbounded
+    } else {
+        Bound::Excluded(end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn filled() -> Raw {
+        let r = Raw::new(16);
+        for k in ["a", "b", "c", "d"] {
+            r.put(k.as_bytes(), format!("v{k}").as_bytes());
+        }
+        r
+    }
+
+    fn keys(pairs: &[Pair]) -> Vec<String> {
+        pairs
+            .iter()
+            .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn point_and_batch_ops() {
+        let r = filled();
+        assert_eq!(r.get(b"b"), Some(b"vb".to_vec()));
+        assert_eq!(r.get(b"z"), None);
+        let got = r.batch_get(&[b"z".to_vec(), b"a".to_vec()]);
+        assert_eq!(got, vec![(b"a".to_vec(), b"va".to_vec())]);
+        r.batch_delete(&[b"a".to_vec(), b"z".to_vec()]);
+        r.delete(b"b");
+        assert_eq!(r.len(), 2);
+        r.batch_put(&[(b"x".to_vec(), b"1".to_vec())]);
+        assert_eq!(r.get(b"x"), Some(b"1".to_vec()));
+    }
+
+    #[test]
+    fn scans_respect_bounds_limit_direction_and_key_only() {
+        let r = filled();
+        assert_eq!(keys(&r.scan(b"b", b"", 10, false, false)), ["b", "c", "d"]);
+        assert_eq!(keys(&r.scan(b"a", b"c", 10, false, false)), ["a", "b"]);
+        assert_eq!(keys(&r.scan(b"", b"", 2, false, false)), ["a", "b"]);
+        // Reverse: start is the exclusive upper bound, end the lower bound.
+        assert_eq!(keys(&r.scan(b"d", b"b", 10, false, true)), ["c", "b"]);
+        assert_eq!(keys(&r.scan(b"", b"", 3, false, true)), ["d", "c", "b"]);
+        let ko = r.scan(b"", b"", 10, true, false);
+        assert!(ko.iter().all(|(_, v)| v.is_empty()));
+        assert!(r.scan(b"", b"", 0, false, false).is_empty());
+    }
+
+    #[test]
+    fn delete_range_removes_exactly_the_range() {
+        let r = filled();
+        r.delete_range(b"b", b"d");
+        assert_eq!(keys(&r.scan(b"", b"", 10, false, false)), ["a", "d"]);
+        r.delete_range(b"", b"");
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn cas_compares_with_the_current_value() {
+        let r = Raw::new(16);
+        let c = r.compare_and_swap(b"k", b"1", true, b"");
+        assert!(c.succeed && c.previous_not_exist);
+        let c = r.compare_and_swap(b"k", b"2", true, b"");
+        assert!(!c.succeed && !c.previous_not_exist);
+        assert_eq!(c.previous_value, b"1");
+        let c = r.compare_and_swap(b"k", b"2", false, b"0");
+        assert!(!c.succeed);
+        let c = r.compare_and_swap(b"k", b"2", false, b"1");
+        assert!(c.succeed);
+        assert_eq!(r.get(b"k"), Some(b"2".to_vec()));
+    }
+
+    #[test]
+    fn concurrent_cas_increments_lose_nothing() {
+        let r = Arc::new(Raw::new(16));
+        r.put(b"n", b"0");
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let r = r.clone();
+                std::thread::spawn(move || {
+                    let mut done = 0;
+                    while done < 500 {
+                        let cur = r.get(b"n").unwrap_or_default();
+                        let n: u64 = String::from_utf8_lossy(&cur).parse().unwrap_or(0);
+                        let next = (n + 1).to_string();
+                        if r.compare_and_swap(b"n", next.as_bytes(), false, &cur)
+                            .succeed
+                        {
+                            done += 1;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().expect("thread");
+        }
+        assert_eq!(r.get(b"n"), Some(b"2000".to_vec()));
+    }
+}
