@@ -489,3 +489,6 @@ impl Storage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
