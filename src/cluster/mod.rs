@@ -2,4 +2,5 @@
 //! each on its own loopback listener, serving the real PD and TiKV gRPC
 //! protocols over the storage engine.
 
+pub mod config;
 pub mod regions;

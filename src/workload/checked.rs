@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::Diagnostic;
 use super::spec::*;
 use crate::backend::{ErrorKind, LockMode};
+pub use crate::cluster::config::{Config as ClusterConfig, Faults, Outage};
 
 pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_RECORDS: u64 = 10_000;
@@ -51,6 +52,8 @@ pub struct Workload {
     pub rate: Option<f64>,
     pub ops: Vec<OpConfig>,
     pub client: ClientConfig,
+    /// The embedded cluster this workload runs on by default.
+    pub cluster: ClusterConfig,
     /// Parameters to vary over several runs (see `sweep.rs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,
@@ -532,6 +535,9 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
 
     let ops = check_ops(&mut c, spec.ops, &keys);
     let client = check_client(&mut c, spec.client);
+    let cluster = spec
+        .cluster
+        .map_or_else(ClusterConfig::default, |s| check_cluster(&mut c, s));
     let sweep = spec.sweep.and_then(|s| check_sweep(&mut c, s, &keys, &ops));
 
     if diags.is_empty() {
@@ -548,6 +554,7 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
             rate,
             ops,
             client,
+            cluster,
             sweep,
         })
     } else {
@@ -1004,5 +1011,66 @@ fn check_sweep(c: &mut Checker, s: SweepSpec, keys: &KeySpace, ops: &[OpConfig])
         None
     } else {
         Some(Sweep { params })
+    }
+}
+
+fn check_cluster(c: &mut Checker, s: ClusterSpec) -> ClusterConfig {
+    let d = ClusterConfig::default();
+    let stores: u32 = s
+        .stores
+        .as_ref()
+        .map_or(d.stores, |n| c.int(n, 1, 16, "cluster.stores"));
+    let region_max_keys = s.region_max_keys.as_ref().map_or(d.region_max_keys, |n| {
+        c.int(n, 10, i64::MAX, "cluster.region_max_keys")
+    });
+    let lock_wait_timeout = s
+        .lock_wait_timeout
+        .as_ref()
+        .map_or(d.lock_wait_timeout, |t| {
+            let v = c.duration(t, "cluster.lock_wait_timeout", false);
+            if v > Duration::from_secs(60) {
+                c.err(t, "cluster.lock_wait_timeout must be at most 60s");
+            }
+            v
+        });
+    let faults = match s.faults {
+        None => Faults::default(),
+        Some(f) => Faults {
+            split_every: f
+                .split_every
+                .as_ref()
+                .map(|v| c.duration(v, "faults.split_every", false)),
+            transfer_leader_every: f
+                .transfer_leader_every
+                .as_ref()
+                .map(|v| c.duration(v, "faults.transfer_leader_every", false)),
+            store_offline: f.store_offline.map(|o| Outage {
+                store: c.int(&o.store, 1, i64::from(stores), "faults.store_offline.store"),
+                after: c.duration(&o.after, "faults.store_offline.after", true),
+                duration: c.duration(&o.duration, "faults.store_offline.for", false),
+                failover: o.failover.as_ref().map_or(Outage::DEFAULT_FAILOVER, |v| {
+                    c.duration(v, "faults.store_offline.failover", true)
+                }),
+            }),
+            busy: f.busy.as_ref().map_or(0.0, |b| {
+                if !(b.value.is_finite() && (0.0..1.0).contains(&b.value)) {
+                    c.err(
+                        b,
+                        format!("faults.busy is a probability in [0, 1), got {}", b.value),
+                    );
+                }
+                b.value
+            }),
+            latency: f
+                .latency
+                .as_ref()
+                .map_or(Duration::ZERO, |v| c.duration(v, "faults.latency", true)),
+        },
+    };
+    ClusterConfig {
+        stores,
+        region_max_keys,
+        lock_wait_timeout,
+        faults,
     }
 }

@@ -25,7 +25,39 @@ pub struct WorkloadSpec {
     pub rate: Option<Sp<f64>>,
     pub ops: Sp<Vec<OpSpec>>,
     pub client: Option<ClientSpec>,
+    pub cluster: Option<ClusterSpec>,
     pub sweep: Option<SweepSpec>,
+}
+
+/// The embedded stand-in cluster (ignored when running against another
+/// target).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    pub stores: Option<Sp<i64>>,
+    pub region_max_keys: Option<Sp<i64>>,
+    pub lock_wait_timeout: Option<Sp<String>>,
+    pub faults: Option<FaultsSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsSpec {
+    pub split_every: Option<Sp<String>>,
+    pub transfer_leader_every: Option<Sp<String>>,
+    pub store_offline: Option<OutageSpec>,
+    pub busy: Option<Sp<f64>>,
+    pub latency: Option<Sp<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutageSpec {
+    pub store: Sp<i64>,
+    pub after: Sp<String>,
+    #[serde(rename = "for")]
+    pub duration: Sp<String>,
+    pub failover: Option<Sp<String>>,
 }
 
 /// Parameters to vary: `run` executes every combination of the values

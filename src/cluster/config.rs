@@ -1,0 +1,106 @@
+//! What a stand-in cluster looks like and which faults it injects. Set by
+//! the `cluster:` section of a workload file or by `serve` flags.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// The shape of the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    /// Stores, each with its own listener.
+    pub stores: u32,
+    /// A region splits once it holds more keys than this.
+    pub region_max_keys: u64,
+    /// How long a pessimistic lock request waits when it asks for the
+    /// default (TiKV's is 1 s).
+    #[serde(serialize_with = "ser_duration")]
+    pub lock_wait_timeout: Duration,
+    pub faults: Faults,
+}
+
+impl Config {
+    pub const DEFAULT_STORES: u32 = 3;
+    pub const DEFAULT_REGION_MAX_KEYS: u64 = 20_000;
+    pub const DEFAULT_LOCK_WAIT_TIMEOUT: Duration = Duration::from_secs(1);
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            stores: Self::DEFAULT_STORES,
+            region_max_keys: Self::DEFAULT_REGION_MAX_KEYS,
+            lock_wait_timeout: Self::DEFAULT_LOCK_WAIT_TIMEOUT,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Faults the cluster injects while it runs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Faults {
+    /// Split a region (the one with the most keys) this often.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_duration"
+    )]
+    pub split_every: Option<Duration>,
+    /// Move a region's leadership to another of its peers this often.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_duration"
+    )]
+    pub transfer_leader_every: Option<Duration>,
+    /// Take one store offline for a window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_offline: Option<Outage>,
+    /// Probability that a store answers a request with ServerIsBusy.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub busy: f64,
+    /// Added to every store request.
+    #[serde(
+        skip_serializing_if = "Duration::is_zero",
+        serialize_with = "ser_duration"
+    )]
+    pub latency: Duration,
+}
+
+impl Faults {
+    pub fn any(&self) -> bool {
+        *self != Faults::default()
+    }
+}
+
+/// A store outage: store `store` (1-based) goes offline `after` the cluster
+/// starts, for `duration`. Its regions' leaderships move to other stores
+/// after `failover` (an election), unless `failover` is longer than the
+/// outage.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Outage {
+    pub store: u32,
+    #[serde(serialize_with = "ser_duration")]
+    pub after: Duration,
+    #[serde(rename = "for", serialize_with = "ser_duration")]
+    pub duration: Duration,
+    #[serde(serialize_with = "ser_duration")]
+    pub failover: Duration,
+}
+
+impl Outage {
+    pub const DEFAULT_FAILOVER: Duration = Duration::from_millis(300);
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(*d).to_string())
+}
+
+fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration(d, s),
+        None => s.serialize_none(),
+    }
+}
