@@ -6,4 +6,6 @@ mod util;
 mod cli;
 mod distributions;
 mod driver;
+mod storage;
+mod txn;
 mod workloads;

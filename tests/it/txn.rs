@@ -1,0 +1,268 @@
+//! The client transaction protocol over the in-process transport: lock
+//! resolution on reads, conflicts, pessimistic waits and retries, deadlocks,
+//! and that every failure leaves no lock behind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tikv_bench::backend::{ErrorKind, Events, LockMode};
+use tikv_bench::client::{Inproc, Txn, TxnOptions};
+use tikv_bench::storage::tso::{compose, physical};
+use tikv_bench::storage::{Mutation, PrewriteRequest, Storage};
+
+fn setup() -> (Arc<Storage>, Inproc) {
+    let s = Arc::new(Storage::default());
+    (s.clone(), Inproc::new(s))
+}
+
+/// Commits `pairs` in one optimistic transaction.
+async fn write(t: &Inproc, pairs: &[(&[u8], &[u8])]) -> u64 {
+    let mut ev = Events::default();
+    let mut txn = Txn::begin(t, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .expect("begin");
+    for (k, v) in pairs {
+        txn.put(k, v);
+    }
+    txn.commit(&mut ev).await.expect("commit")
+}
+
+/// A timestamp `age_ms` in the past: older than any the oracle hands out.
+fn past(s: &Storage, age_ms: u64, logical: u64) -> u64 {
+    compose(physical(s.timestamp()) - age_ms, logical)
+}
+
+/// Commits `value` to `key` with timestamps 20 s in the past.
+fn old_write(s: &Storage, key: &[u8], value: &[u8]) {
+    let ts = past(s, 20_000, 0);
+    s.prewrite(&PrewriteRequest {
+        mutations: vec![Mutation::put(key, value)],
+        primary_lock: key.to_vec(),
+        start_version: ts,
+        lock_ttl: 100,
+        ..PrewriteRequest::default()
+    })
+    .expect("prewrite");
+    s.commit(&[key.to_vec()], ts, ts + 1).expect("commit");
+}
+
+/// Prewrites p and s as transaction `ts` with `ttl`, never committed.
+fn abandoned(s: &Storage, ts: u64, ttl: u64) -> u64 {
+    s.prewrite(&PrewriteRequest {
+        mutations: vec![Mutation::put("p", "new"), Mutation::put("s", "new")],
+        primary_lock: b"p".to_vec(),
+        start_version: ts,
+        lock_ttl: ttl,
+        txn_size: 2,
+        ..PrewriteRequest::default()
+    })
+    .expect("prewrite");
+    ts
+}
+
+#[tokio::test]
+async fn a_read_resolves_an_abandoned_expired_lock() {
+    let (s, t) = setup();
+    old_write(&s, b"s", b"old");
+    abandoned(&s, past(&s, 10_000, 0), 100);
+    let mut ev = Events::default();
+    let mut txn = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .expect("begin");
+    assert_eq!(txn.get(b"s", &mut ev).await, Ok(Some(b"old".to_vec())));
+    assert_eq!(ev.get("locks_resolved"), 1);
+    // The primary was rolled back by the check; the secondary by the reader.
+    assert_eq!(s.lock_info(b"s"), None);
+    assert_eq!(s.lock_info(b"p"), None);
+}
+
+#[tokio::test]
+async fn a_read_commits_the_secondary_of_a_committed_primary() {
+    let (s, t) = setup();
+    let ts = abandoned(&s, past(&s, 10_000, 0), 100);
+    let commit_ts = s.timestamp();
+    s.commit(&[b"p".to_vec()], ts, commit_ts).expect("primary");
+    let mut ev = Events::default();
+    let mut txn = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .expect("begin");
+    assert_eq!(txn.get(b"s", &mut ev).await, Ok(Some(b"new".to_vec())));
+    assert_eq!(ev.get("locks_resolved"), 1);
+    assert_eq!(s.lock_count(), 0);
+}
+
+#[tokio::test]
+async fn a_read_passes_a_live_lock_by_pushing_its_commit() {
+    let (s, t) = setup();
+    write(&t, &[(b"s", b"old")]).await;
+    let writer = abandoned(&s, s.timestamp(), 60_000);
+    let mut ev = Events::default();
+    let mut txn = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .expect("begin");
+    assert_eq!(txn.get(b"s", &mut ev).await, Ok(Some(b"old".to_vec())));
+    assert_eq!(ev.get("locks_resolved"), 0);
+    // The lock is still there, its commit pushed past the reader.
+    let lock = s.lock_info(b"p").expect("primary still locked");
+    assert!(lock.min_commit_ts > txn.start_ts());
+    assert_eq!(lock.lock_version, writer);
+}
+
+#[tokio::test]
+async fn optimistic_conflict_fails_the_later_committer_and_leaves_no_lock() {
+    let (s, t) = setup();
+    write(&t, &[(b"k", b"0")]).await;
+    let opts = TxnOptions::default();
+    let mut ev = Events::default();
+    let mut a = Txn::begin(&t, LockMode::Optimistic, opts).await.expect("a");
+    let mut b = Txn::begin(&t, LockMode::Optimistic, opts).await.expect("b");
+    for txn in [&mut a, &mut b] {
+        txn.get(b"k", &mut ev).await.expect("read");
+        txn.put(b"k", b"x");
+        txn.put(b"other", b"x");
+    }
+    a.commit(&mut ev).await.expect("first wins");
+    let err = b.commit(&mut ev).await.expect_err("second conflicts");
+    assert_eq!(err.kind(), ErrorKind::WriteConflict);
+    assert_eq!(ev.get("write_conflicts"), 1);
+    assert_eq!(s.lock_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pessimistic_waiter_retries_after_the_holder_commits() {
+    let (s, t) = setup();
+    write(&t, &[(b"k", b"0")]).await;
+    let opts = TxnOptions::default();
+    let mut ev = Events::default();
+    let mut a = Txn::begin(&t, LockMode::Pessimistic, opts)
+        .await
+        .expect("a");
+    assert_eq!(
+        a.get_for_update(b"k", &mut ev).await,
+        Ok(Some(b"0".to_vec()))
+    );
+    let t2 = t.clone();
+    let b = tokio::spawn(async move {
+        let mut ev = Events::default();
+        let mut b = Txn::begin(&t2, LockMode::Pessimistic, opts)
+            .await
+            .expect("b");
+        let seen = b
+            .get_for_update(b"k", &mut ev)
+            .await
+            .expect("locked at last");
+        b.put(b"k", b"2");
+        b.commit(&mut ev).await.expect("commit");
+        (seen, ev)
+    });
+    while s.lock_waiters() == 0 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    a.put(b"k", b"1");
+    a.commit(&mut ev).await.expect("a commits");
+    let (seen, ev_b) = b.await.expect("task");
+    assert_eq!(
+        seen,
+        Some(b"1".to_vec()),
+        "b read a's write after the retry"
+    );
+    assert_eq!(ev_b.get("lock_waits"), 1);
+    assert_eq!(ev_b.get("lock_wait_us"), 30_000);
+    assert_eq!(ev_b.get("pessimistic_retries"), 1);
+    assert_eq!(s.lock_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadlock_aborts_the_closing_txn_and_the_other_proceeds() {
+    let (s, t) = setup();
+    let opts = TxnOptions::default();
+    let mut ev = Events::default();
+    let mut a = Txn::begin(&t, LockMode::Pessimistic, opts)
+        .await
+        .expect("a");
+    let mut b = Txn::begin(&t, LockMode::Pessimistic, opts)
+        .await
+        .expect("b");
+    a.get_for_update(b"x", &mut ev).await.expect("a locks x");
+    b.get_for_update(b"y", &mut ev).await.expect("b locks y");
+    let first = async {
+        let mut ev = Events::default();
+        a.get_for_update(b"y", &mut ev)
+            .await
+            .expect("a gets y at last");
+        a.put(b"x", b"a");
+        a.put(b"y", b"a");
+        a.commit(&mut ev).await.expect("a commits");
+        ev
+    };
+    let second = async {
+        // a waits for b first; b waiting for a closes the cycle.
+        while s.lock_waiters() == 0 {
+            tokio::task::yield_now().await;
+        }
+        let mut ev = Events::default();
+        (b.get_for_update(b"x", &mut ev).await, ev)
+    };
+    let (ev_a, (r_b, ev_b)) = tokio::join!(first, second);
+    assert_eq!(r_b.expect_err("deadlock").kind(), ErrorKind::Deadlock);
+    assert_eq!(ev_b.get("deadlocks"), 1);
+    assert_eq!(ev_a.get("pessimistic_retries"), 1);
+    assert_eq!(s.lock_count(), 0);
+    let now = s.timestamp();
+    assert_eq!(s.kv_get(b"y", now, &[]), Ok(Some(b"a".to_vec())));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lock_wait_that_keeps_timing_out_fails_with_key_is_locked() {
+    let (s, t) = setup();
+    let mut ev = Events::default();
+    let mut a = Txn::begin(&t, LockMode::Pessimistic, TxnOptions::default())
+        .await
+        .expect("a");
+    a.get_for_update(b"k", &mut ev).await.expect("a locks");
+    a.get_for_update(b"own", &mut ev).await.expect("a locks");
+    let opts = TxnOptions {
+        wait_timeout: 50,
+        lock_retries: 2,
+        ..TxnOptions::default()
+    };
+    let mut b = Txn::begin(&t, LockMode::Pessimistic, opts)
+        .await
+        .expect("b");
+    b.get_for_update(b"mine", &mut ev).await.expect("b locks");
+    let mut ev_b = Events::default();
+    let err = b
+        .get_for_update(b"k", &mut ev_b)
+        .await
+        .expect_err("gives up");
+    assert_eq!(err.kind(), ErrorKind::KeyIsLocked);
+    assert_eq!(ev_b.get("lock_wait_timeouts"), 3);
+    assert_eq!(ev_b.get("lock_waits"), 3);
+    // b rolled its own lock back; a's are untouched.
+    assert_eq!(s.lock_info(b"mine"), None);
+    assert!(s.lock_info(b"k").is_some() && s.lock_info(b"own").is_some());
+    a.rollback(&mut ev).await.expect("rollback");
+    assert_eq!(s.lock_count(), 0);
+}
+
+#[tokio::test]
+async fn reads_see_own_writes_and_read_only_commits_are_free() {
+    let (s, t) = setup();
+    let mut ev = Events::default();
+    let mut txn = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .expect("begin");
+    txn.put(b"k", b"v");
+    assert_eq!(txn.get(b"k", &mut ev).await, Ok(Some(b"v".to_vec())));
+    txn.delete(b"k");
+    assert_eq!(txn.get(b"k", &mut ev).await, Ok(None));
+    txn.rollback(&mut ev).await.expect("rollback");
+    assert!(txn.get(b"k", &mut ev).await.is_err(), "inactive");
+    let mut ro = Txn::begin(&t, LockMode::Pessimistic, TxnOptions::default())
+        .await
+        .expect("begin");
+    ro.get(b"k", &mut ev).await.expect("read");
+    assert_eq!(ro.commit(&mut ev).await, Ok(0));
+    assert_eq!(s.version_count(), (0, 0));
+}
