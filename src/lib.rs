@@ -19,6 +19,8 @@
 //! - [`metrics`]: per-worker recorders -> collector -> summary; the versioned
 //!   result file with exact (histogram) latencies.
 //! - [`report`]: renderers of a result (the text summary).
+//! - [`proto`]: our kvproto subset, generated from `proto/`: the TiKV and PD
+//!   wire types with their gRPC clients and servers.
 //! - [`cli`]: the subcommands (`run`, `check`).
 
 pub mod backend;
@@ -26,6 +28,7 @@ pub mod cli;
 pub mod client;
 pub mod driver;
 pub mod metrics;
+pub mod proto;
 pub mod report;
 pub mod storage;
 pub mod workload;
