@@ -6,6 +6,7 @@ mod util;
 mod cli;
 mod distributions;
 mod driver;
+mod proto_wire;
 mod storage;
 mod txn;
 mod workloads;
