@@ -21,11 +21,16 @@
 //! - [`report`]: renderers of a result (the text summary).
 //! - [`proto`]: our kvproto subset, generated from `proto/`: the TiKV and PD
 //!   wire types with their gRPC clients and servers.
+//! - [`cluster`]: the stand-in cluster: PD and stores serving the TiKV gRPC
+//!   protocol over the storage engine; the region table.
+//! - [`codec`]: TiKV's memcomparable key encoding.
 //! - [`cli`]: the subcommands (`run`, `check`).
 
 pub mod backend;
 pub mod cli;
 pub mod client;
+pub mod cluster;
+pub mod codec;
 pub mod driver;
 pub mod metrics;
 pub mod proto;
