@@ -1,4 +1,17 @@
 //! Renderers of results, each a function of a [`RunResult`]: the text
-//! summary printed after a run (HTML and PNG reports come later).
+//! summary printed after a run ([`text`]), the report of one result
+//! ([`html`]: `report.html` with PNG charts), and the comparison of several
+//! ([`compare`]: `compare.html`, the contention chart, deltas). [`plot`]
+//! draws every chart; [`page`] holds the HTML pieces both pages share.
+//!
+//! [`RunResult`]: crate::metrics::RunResult
 
+pub mod compare;
+pub mod figures;
+pub mod html;
+pub mod page;
+pub mod plot;
 pub mod text;
+
+pub use compare::compare_to_dir;
+pub use html::write;

@@ -1,0 +1,633 @@
+//! Chart drawing: panels of lines or bars on plotters' bitmap backend, PNG
+//! out. Axes are laid out here rather than by plotters (linear with round
+//! steps, decades, fixed ticks, categories), so every chart in the reports
+//! has one look and the drawing code one coordinate type: plot coordinates
+//! are plain `f64`, log axes are drawn in `log10` of the value.
+
+use std::error::Error;
+use std::path::Path;
+
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::prelude::*;
+
+pub use plotters::style::RGBColor;
+
+/// The font family asked of fontconfig (DejaVu Sans on Debian).
+const FONT: &str = "sans-serif";
+
+/// Series colours, in order (the Tableau 10 palette: distinct, colour-blind
+/// tolerant, readable on white).
+pub const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// How an axis maps values to the plot.
+#[derive(Debug, Clone)]
+pub enum Scale {
+    /// Linear, from zero (or the data's minimum when it is negative).
+    Linear,
+    /// Decades; values at or below zero sit on the floor of the axis.
+    Log,
+    /// Log when the positive values span more than two decades, else linear.
+    Auto,
+    /// Ticks at given plot coordinates with given labels; the axis runs from
+    /// the first to the last. The caller transforms its data.
+    Fixed(Vec<(f64, String)>),
+    /// Ticks at the given data values (a sweep's few settings), on a log
+    /// or linear axis that spans them with a little room either side.
+    Values { log: bool, at: Vec<f64> },
+    /// Named slots at 0, 1, 2, ...; bars stand on them.
+    Categories(Vec<String>),
+}
+
+/// How tick labels print a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Number,
+    /// A fraction shown as a percentage.
+    Percent,
+    /// Microseconds, shown as µs, ms or s.
+    Micros,
+}
+
+#[derive(Debug, Clone)]
+pub struct Axis {
+    pub desc: String,
+    pub scale: Scale,
+    pub unit: Unit,
+}
+
+impl Axis {
+    pub fn new(desc: impl Into<String>, scale: Scale, unit: Unit) -> Axis {
+        Axis {
+            desc: desc.into(),
+            scale,
+            unit,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Lines,
+    /// Lines with a dot on every point (few points, e.g. a sweep).
+    LinesPoints,
+    /// Bars on the categorical axis, x or y; series at one slot share it.
+    Bars,
+}
+
+/// Where the series names go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legend {
+    None,
+    /// In a column right of the plot, where it never hides data.
+    Right,
+}
+
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub color: RGBColor,
+    /// Data coordinates (category index on a categorical axis).
+    pub points: Vec<(f64, f64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pub title: String,
+    pub x: Axis,
+    pub y: Axis,
+    pub mark: Mark,
+    pub legend: Legend,
+    pub series: Vec<Series>,
+}
+
+/// One PNG: panels in a grid, filled row by row.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub size: (u32, u32),
+    pub grid: (usize, usize),
+    pub panels: Vec<Panel>,
+    /// One row of series names above all panels (taken from the first
+    /// panel), for grids whose panels share their series.
+    pub shared_legend: bool,
+}
+
+impl Chart {
+    /// Draws the chart into a PNG file.
+    pub fn draw(&self, path: &Path) -> anyhow::Result<()> {
+        self.draw_inner(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot draw chart: {e}", path.display()))
+    }
+
+    fn draw_inner(&self, path: &Path) -> Result<(), Box<dyn Error>> {
+        let root = BitMapBackend::new(path, self.size).into_drawing_area();
+        root.fill(&WHITE)?;
+        let areas = match self.panels.first() {
+            Some(first) if self.shared_legend => {
+                let (top, rest) = root.split_vertically(34);
+                draw_legend_row(first, &top)?;
+                rest.split_evenly(self.grid)
+            }
+            _ => root.split_evenly(self.grid),
+        };
+        for (panel, area) in self.panels.iter().zip(&areas) {
+            draw_panel(panel, area)?;
+        }
+        root.present()?;
+        Ok(())
+    }
+}
+
+/// A linear plot coordinate with our own ticks (plotters' `f64` range
+/// picks its own, and its key-point wrapper cannot take a label formatter).
+#[derive(Debug, Clone)]
+struct Coord {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for Coord {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let f = (v - self.lo) / (self.hi - self.lo);
+        limit.0 + (f * (limit.1 - limit.0) as f64).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+/// An axis laid out: the plot range, ticks with labels, and the transform.
+struct Laid {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<(f64, String)>,
+    log: bool,
+    /// Log axes: the value drawn for zero and below.
+    floor: f64,
+    categorical: bool,
+}
+
+impl Laid {
+    fn to_plot(&self, v: f64) -> f64 {
+        if self.log {
+            v.max(self.floor).log10()
+        } else {
+            v
+        }
+    }
+
+    fn coord(&self) -> Coord {
+        Coord {
+            lo: self.lo,
+            hi: self.hi,
+            ticks: self.ticks.iter().map(|t| t.0).collect(),
+        }
+    }
+
+    fn label(&self, v: f64) -> String {
+        self.ticks
+            .iter()
+            .find(|t| (t.0 - v).abs() <= 1e-9 * (1.0 + v.abs()))
+            .map(|t| t.1.clone())
+            .unwrap_or_default()
+    }
+
+    /// Where bars start: zero, or the floor of a log axis.
+    fn base(&self) -> f64 {
+        if self.log {
+            self.lo
+        } else {
+            0.0_f64.max(self.lo)
+        }
+    }
+}
+
+fn lay_out(axis: &Axis, values: impl Iterator<Item = f64>) -> Laid {
+    let values: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+    match &axis.scale {
+        Scale::Fixed(ticks) => Laid {
+            lo: ticks.first().map_or(0.0, |t| t.0),
+            hi: ticks.last().map_or(1.0, |t| t.0),
+            ticks: ticks.clone(),
+            log: false,
+            floor: 0.0,
+            categorical: false,
+        },
+        Scale::Categories(names) => Laid {
+            lo: -0.5,
+            hi: names.len().max(1) as f64 - 0.5,
+            ticks: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (i as f64, n.clone()))
+                .collect(),
+            log: false,
+            floor: 0.0,
+            categorical: true,
+        },
+        Scale::Log => log_axis(&values, axis.unit),
+        Scale::Values { log, at } => values_axis(*log, at, axis.unit),
+        Scale::Linear => linear_axis(&values, axis.unit),
+        Scale::Auto => {
+            let pos = values.iter().copied().filter(|v| *v > 0.0);
+            let (min, max) = pos.fold((f64::MAX, 0.0_f64), |(a, b), v| (a.min(v), b.max(v)));
+            if max > 0.0 && max / min > 300.0 {
+                log_axis(&values, axis.unit)
+            } else {
+                linear_axis(&values, axis.unit)
+            }
+        }
+    }
+}
+
+fn linear_axis(values: &[f64], unit: Unit) -> Laid {
+    let max = values.iter().copied().fold(0.0_f64, f64::max);
+    let min = values.iter().copied().fold(0.0_f64, f64::min);
+    let span = if max - min > 0.0 { max - min } else { 1.0 };
+    let step = nice_step(span / 5.0);
+    let lo = (min / step).floor() * step;
+    let mut hi = (max / step).ceil() * step;
+    if hi <= lo {
+        hi = lo + step;
+    }
+    // Headroom so the top point does not sit on the frame.
+    if max > 0.0 && hi - max < step * 0.15 {
+        hi += step;
+    }
+    let n = ((hi - lo) / step).round() as i64;
+    let ticks = (0..=n)
+        .map(|i| {
+            let v = lo + i as f64 * step;
+            (v, fmt_value(v, unit))
+        })
+        .collect();
+    Laid {
+        lo,
+        hi,
+        ticks,
+        log: false,
+        floor: 0.0,
+        categorical: false,
+    }
+}
+
+fn log_axis(values: &[f64], unit: Unit) -> Laid {
+    let pos = values.iter().copied().filter(|v| *v > 0.0);
+    let (min, max) = pos.fold((f64::MAX, 0.0_f64), |(a, b), v| (a.min(v), b.max(v)));
+    let (min, max) = if max > 0.0 { (min, max) } else { (1.0, 10.0) };
+    let lo_dec = min.log10().floor() as i32;
+    let mut hi_dec = max.log10().ceil() as i32;
+    if hi_dec <= lo_dec {
+        hi_dec = lo_dec + 1;
+    }
+    let mults: &[f64] = if hi_dec - lo_dec <= 2 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
+    let mut ticks = Vec::new();
+    for d in lo_dec..=hi_dec {
+        for m in mults {
+            let v = m * 10f64.powi(d);
+            if d == hi_dec && *m > 1.0 {
+                break;
+            }
+            ticks.push((v.log10(), fmt_value(v, unit)));
+        }
+    }
+    Laid {
+        lo: lo_dec as f64,
+        hi: hi_dec as f64,
+        ticks,
+        log: true,
+        floor: 10f64.powi(lo_dec),
+        categorical: false,
+    }
+}
+
+fn values_axis(log: bool, at: &[f64], unit: Unit) -> Laid {
+    let log = log && at.iter().all(|v| *v > 0.0);
+    let t = |v: f64| if log { v.log10() } else { v };
+    let (min, max) = at.iter().fold((f64::MAX, f64::MIN), |(a, b), v| {
+        (a.min(t(*v)), b.max(t(*v)))
+    });
+    let (min, max) = if min <= max { (min, max) } else { (0.0, 1.0) };
+    let pad = if max > min { (max - min) * 0.06 } else { 0.5 };
+    Laid {
+        lo: min - pad,
+        hi: max + pad,
+        ticks: at.iter().map(|v| (t(*v), fmt_value(*v, unit))).collect(),
+        log,
+        floor: f64::MIN_POSITIVE,
+        categorical: false,
+    }
+}
+
+/// 1, 2 or 5 times a power of ten, at least `raw`.
+fn nice_step(raw: f64) -> f64 {
+    let raw = if raw > 0.0 { raw } else { 1.0 };
+    let mag = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw * 0.999)
+        .unwrap_or(10.0 * mag)
+}
+
+/// A tick label: short, without trailing zeros.
+pub fn fmt_value(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Number => fmt_number(v),
+        Unit::Percent => format!("{}%", trim(v * 100.0, 3)),
+        Unit::Micros => fmt_micros(v),
+    }
+}
+
+fn fmt_number(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{}G", trim(v / 1e9, 2))
+    } else if a >= 1e6 {
+        format!("{}M", trim(v / 1e6, 2))
+    } else if a >= 1e4 {
+        format!("{}k", trim(v / 1e3, 1))
+    } else {
+        trim(v, 3)
+    }
+}
+
+/// Microseconds as µs, ms or s.
+pub fn fmt_micros(us: f64) -> String {
+    if us >= 1e6 {
+        format!("{}s", trim(us / 1e6, 2))
+    } else if us >= 1e3 {
+        format!("{}ms", trim(us / 1e3, 2))
+    } else {
+        format!("{}µs", trim(us, 2))
+    }
+}
+
+/// `v` with at most `decimals` decimals, trailing zeros removed.
+fn trim(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" { "0".into() } else { s }
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    panel: &Panel,
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let xs = panel
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0));
+    let ys = panel
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1));
+    let x = lay_out(&panel.x, xs);
+    let y = lay_out(&panel.y, ys);
+    let y_label_width = y
+        .ticks
+        .iter()
+        .map(|t| t.1.chars().count())
+        .max()
+        .unwrap_or(4) as u32
+        * 8
+        + 30;
+    let area = if panel.legend == Legend::Right && !panel.series.is_empty() {
+        let longest = panel.series.iter().map(|s| s.name.chars().count()).max();
+        let width = (longest.unwrap_or(4) as u32 * 15 / 2 + 44).clamp(80, 280);
+        let (plot, side) = area.split_horizontally(area.dim_in_pixel().0.saturating_sub(width));
+        draw_legend(panel, &side)?;
+        plot
+    } else {
+        area.clone()
+    };
+    let mut chart = ChartBuilder::on(&area)
+        .caption(&panel.title, (FONT, 18))
+        .margin(12)
+        .margin_right(if panel.legend == Legend::Right { 4 } else { 36 })
+        .x_label_area_size(if panel.x.desc.is_empty() { 28 } else { 48 })
+        .y_label_area_size(y_label_width.clamp(60, 260))
+        .build_cartesian_2d(x.coord(), y.coord())?;
+    let fx = |v: &f64| x.label(*v);
+    let fy = |v: &f64| y.label(*v);
+    let grid = RGBColor(225, 225, 225);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(panel.x.desc.as_str())
+        .y_desc(panel.y.desc.as_str())
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 14))
+        .bold_line_style(grid)
+        .light_line_style(WHITE);
+    if x.categorical {
+        mesh.disable_x_mesh();
+    }
+    if y.categorical {
+        mesh.disable_y_mesh();
+    }
+    mesh.draw()?;
+
+    let plotted: Vec<Vec<(f64, f64)>> = panel
+        .series
+        .iter()
+        .map(|s| {
+            s.points
+                .iter()
+                .map(|(px, py)| (x.to_plot(*px), y.to_plot(*py)))
+                .collect()
+        })
+        .collect();
+    match panel.mark {
+        Mark::Lines | Mark::LinesPoints => {
+            for (s, pts) in panel.series.iter().zip(&plotted) {
+                let color = s.color;
+                chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?;
+                if panel.mark == Mark::LinesPoints {
+                    chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+                }
+            }
+        }
+        Mark::Bars => draw_bars(&mut chart, panel, &plotted, &x, &y)?,
+    }
+    Ok(())
+}
+
+/// A column of swatches and names, top-aligned with the plot.
+fn draw_legend<DB: DrawingBackend>(
+    panel: &Panel,
+    side: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut y = 48;
+    for s in &panel.series {
+        legend_entry(side, panel.mark, s, (2, y))?;
+        y += 22;
+    }
+    Ok(())
+}
+
+/// Swatches and names in a row, for a chart of several panels.
+fn draw_legend_row<DB: DrawingBackend>(
+    panel: &Panel,
+    top: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut x = 70;
+    for s in &panel.series {
+        legend_entry(top, panel.mark, s, (x, 20))?;
+        x += s.name.chars().count() as i32 * 8 + 60;
+    }
+    Ok(())
+}
+
+/// A swatch (a bar or a line) at `at` with the series name after it.
+fn legend_entry<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    mark: Mark,
+    s: &Series,
+    (x, y): (i32, i32),
+) -> Result<(), Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    if mark == Mark::Bars {
+        area.draw(&Rectangle::new(
+            [(x + 2, y - 6), (x + 20, y + 6)],
+            s.color.filled(),
+        ))?;
+    } else {
+        area.draw(&PathElement::new(
+            vec![(x, y), (x + 22, y)],
+            s.color.stroke_width(3),
+        ))?;
+    }
+    area.draw(&Text::new(s.name.clone(), (x + 28, y - 8), (FONT, 14)))?;
+    Ok(())
+}
+
+type Ctx<'a, DB> = ChartContext<'a, DB, Cartesian2d<Coord, Coord>>;
+
+/// Bars stand on the categorical axis (x, or y for horizontal bars). The
+/// series with a value at one slot share it side by side.
+fn draw_bars<DB: DrawingBackend>(
+    chart: &mut Ctx<'_, DB>,
+    panel: &Panel,
+    plotted: &[Vec<(f64, f64)>],
+    x: &Laid,
+    y: &Laid,
+) -> Result<(), Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let horizontal = y.categorical && !x.categorical;
+    // The slot a point stands on, and its value along the other axis.
+    let slot_of = |p: &(f64, f64)| if horizontal { (p.1, p.0) } else { *p };
+    let slot_key = |v: f64| v.round() as i64;
+    let mut at_slot: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
+    for (i, pts) in plotted.iter().enumerate() {
+        for p in pts {
+            let list = at_slot.entry(slot_key(slot_of(p).0)).or_default();
+            if !list.contains(&i) {
+                list.push(i);
+            }
+        }
+    }
+    let base = if horizontal { x.base() } else { y.base() };
+    for (i, (s, pts)) in panel.series.iter().zip(plotted).enumerate() {
+        let color = s.color;
+        let bars: Vec<Rectangle<(f64, f64)>> = pts
+            .iter()
+            .map(|p| {
+                let (slot, v) = slot_of(p);
+                let sharing = &at_slot[&slot_key(slot)];
+                let k = sharing.len() as f64;
+                let j = sharing.iter().position(|x| *x == i).unwrap_or(0) as f64;
+                let width = 0.8 / k;
+                let a = slot - 0.4 + j * width + width * 0.06;
+                let b = a + width * 0.88;
+                let corners = if horizontal {
+                    [(base, a), (v, b)]
+                } else {
+                    [(a, base), (b, v)]
+                };
+                Rectangle::new(corners, color.filled())
+            })
+            .collect();
+        chart.draw_series(bars)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_ticks_are_round_and_cover_the_data() {
+        let l = linear_axis(&[0.0, 3.2, 97.0], Unit::Number);
+        let ticks: Vec<f64> = l.ticks.iter().map(|t| t.0).collect();
+        assert_eq!(ticks, vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(l.lo, 0.0);
+        assert!(l.hi >= 97.0);
+    }
+
+    #[test]
+    fn log_ticks_are_decades() {
+        let l = log_axis(&[0.0, 3.0, 250_000.0], Unit::Micros);
+        let labels: Vec<&str> = l.ticks.iter().map(|t| t.1.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["1µs", "10µs", "100µs", "1ms", "10ms", "100ms", "1s"]
+        );
+        assert_eq!(l.to_plot(0.0), 0.0, "zero sits on the floor");
+    }
+
+    #[test]
+    fn labels_are_short() {
+        assert_eq!(fmt_value(12_500.0, Unit::Number), "12.5k");
+        assert_eq!(fmt_value(0.25, Unit::Percent), "25%");
+        assert_eq!(fmt_value(1500.0, Unit::Micros), "1.5ms");
+        assert_eq!(fmt_value(0.1 + 0.2, Unit::Number), "0.3");
+    }
+}
