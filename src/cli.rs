@@ -1,4 +1,5 @@
-//! The command line: `run` and `check` (more subcommands join as they land).
+//! The command line: `run`, `check`, `report` and `compare` (more
+//! subcommands join as they land).
 //! Parses arguments, loads the workload, picks the target, runs, writes the
 //! result and prints the summary. Bad input exits 2; other failures exit 1.
 
@@ -36,6 +37,23 @@ pub enum Command {
         /// Workload files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Render a result as report.html with PNG charts.
+    Report {
+        /// A result.json written by `run`.
+        result: PathBuf,
+        /// Directory for the report [default: the result's directory].
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Compare results: compare.html with charts, deltas for two results.
+    Compare {
+        /// result.json files written by `run`.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Directory for the comparison [default: reports/compare-<time>/].
+        #[arg(long, short)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -83,6 +101,9 @@ pub struct RunArgs {
     /// Skip the load phase (the records are already there).
     #[arg(long)]
     pub no_load: bool,
+    /// Do not write report.html and the PNG charts beside result.json.
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -119,6 +140,37 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run(args).await,
+        Command::Report { result, out } => {
+            let r = load_result(&result)?;
+            let dir = out.unwrap_or_else(|| result_dir(&result));
+            println!("report: {}", report::write(&r, &dir)?.html.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare { results, out } => {
+            let loaded = results
+                .iter()
+                .map(|p| Ok((p.clone(), load_result(p)?)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let dir = out.unwrap_or_else(|| default_out("compare"));
+            println!(
+                "compare: {}",
+                report::compare_to_dir(&loaded, &dir)?.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads a result named on the command line: any failure is bad input.
+fn load_result(path: &Path) -> anyhow::Result<RunResult> {
+    RunResult::load(path).map_err(|e| BadInput(format!("{e:#}")).into())
+}
+
+/// The directory a result file lies in.
+fn result_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }
 
@@ -195,6 +247,15 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     result.save(&path)?;
     print!("{}", report::text::summary(&result));
     println!("result: {}", path.display());
+    if !args.no_report {
+        let written = report::write(&result, &out).with_context(|| {
+            format!(
+                "result saved as {}; cannot render its report",
+                path.display()
+            )
+        })?;
+        println!("report: {}", written.html.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
