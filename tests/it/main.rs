@@ -7,6 +7,7 @@ mod cli;
 mod distributions;
 mod driver;
 mod proto_wire;
+mod report;
 mod storage;
 mod txn;
 mod workloads;

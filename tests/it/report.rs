@@ -1,0 +1,518 @@
+//! Reports: `report.html` and its charts for one result, `compare.html` for
+//! several, and the binary's `report` and `compare` subcommands. Pages are
+//! parsed with a real HTML parser and PNGs decoded, as a browser would.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use scraper::{Html, Selector};
+use tikv_bench::backend::MemoryBackend;
+use tikv_bench::metrics::RunResult;
+use tikv_bench::metrics::result::{Interval, IntervalOp};
+use tikv_bench::report::{compare, html};
+
+use crate::util::{bin, root, run, shorten, workload};
+
+const MIX: &str = "
+name: report-test
+description: a tiny mix for the report tests
+seed: 3
+keys: {records: 500}
+concurrency: 2
+ops:
+  - {name: read, type: get, weight: 3}
+  - {name: write, type: put, weight: 1}
+  - {name: txn, type: txn, weight: 2, reads: 1, writes: 2, lock: optimistic}
+";
+
+/// One real run of the tiny mix on the in-memory backend, shared by the
+/// tests (it takes 1.5 s).
+fn result() -> RunResult {
+    static RESULT: OnceLock<RunResult> = OnceLock::new();
+    RESULT
+        .get_or_init(|| {
+            let mut w = workload(MIX);
+            shorten(&mut w, Duration::from_millis(1500));
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(run(&w, MemoryBackend::new()))
+        })
+        .clone()
+}
+
+fn parse(path: &Path) -> Html {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = Html::parse_document(&text);
+    assert!(
+        doc.errors.is_empty(),
+        "{}: HTML parse errors: {:?}",
+        path.display(),
+        doc.errors
+    );
+    doc
+}
+
+fn select<'a>(doc: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
+    let sel = Selector::parse(css).unwrap();
+    doc.select(&sel).collect()
+}
+
+fn cell_texts(row: scraper::ElementRef<'_>) -> Vec<String> {
+    let td = Selector::parse("td").unwrap();
+    row.select(&td)
+        .map(|c| c.text().collect::<String>().trim().to_string())
+        .collect()
+}
+
+/// No network: every image inline, no link or source leaves the page, no
+/// remote stylesheet.
+fn assert_self_contained(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = parse(path);
+    let imgs = select(&doc, "img");
+    assert!(!imgs.is_empty(), "{}: no images", path.display());
+    for img in imgs {
+        let src = img.value().attr("src").unwrap_or("");
+        assert!(
+            src.starts_with("data:image/png;base64,"),
+            "image not inline: {}",
+            &src[..src.len().min(60)]
+        );
+    }
+    for el in select(&doc, "[src], [href]") {
+        for attr in ["src", "href"] {
+            if let Some(v) = el.value().attr(attr) {
+                assert!(
+                    !(v.starts_with("http:") || v.starts_with("https:") || v.starts_with("//")),
+                    "external {attr}: {v}"
+                );
+            }
+        }
+    }
+    assert!(select(&doc, "script").is_empty(), "the page runs no script");
+    assert!(select(&doc, "link").is_empty(), "the page links nothing");
+    for needle in ["http://", "https://", "@import", "url("] {
+        assert!(
+            !text.contains(needle),
+            "{}: contains {needle}",
+            path.display()
+        );
+    }
+}
+
+/// Decodes a PNG fully and returns its size.
+fn png_size(path: &Path) -> (u32, u32) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap_or_else(|e| panic!("{}: not a PNG: {e}", path.display()));
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut buf).unwrap();
+    (frame.width, frame.height)
+}
+
+#[test]
+fn report_is_self_contained_with_a_row_per_op_and_decodable_charts() {
+    let r = result();
+    let dir = tempfile::tempdir().unwrap();
+    let written = html::write(&r, dir.path()).unwrap();
+    assert_eq!(written.html, dir.path().join("report.html"));
+    assert_self_contained(&written.html);
+
+    let doc = parse(&written.html);
+    let rows = select(&doc, "table.ops tbody tr");
+    let names: Vec<String> = rows.iter().map(|row| cell_texts(*row)[0].clone()).collect();
+    assert_eq!(
+        names,
+        ["read", "write", "txn"],
+        "one row per op, in workload order"
+    );
+    let txn = cell_texts(rows[2]);
+    assert_eq!(txn[1], "txn");
+    assert_eq!(
+        txn[2].replace(',', ""),
+        r.ops["txn"].ok.to_string(),
+        "ok count"
+    );
+    for id in ["ops", "latency", "timeline", "errors", "run", "workload"] {
+        assert_eq!(
+            select(&doc, &format!("section#{id}")).len(),
+            1,
+            "section {id}"
+        );
+    }
+    let run_table: String = select(&doc, "section#run")[0].text().collect();
+    for fact in [
+        "seed",
+        "pool size",
+        "retry policy",
+        "report-test",
+        "closed loop",
+    ] {
+        assert!(run_table.contains(fact), "run metadata lacks {fact}");
+    }
+    let yaml: String = select(&doc, "section#workload pre")[0].text().collect();
+    assert!(yaml.contains("name: report-test"), "{yaml}");
+    let errors: String = select(&doc, "section#errors")[0].text().collect();
+    assert!(errors.contains("No errors, no retries."), "{errors}");
+
+    let charts: BTreeMap<String, (u32, u32)> = written
+        .charts
+        .iter()
+        .map(|(p, size)| (p.file_name().unwrap().to_string_lossy().into_owned(), *size))
+        .collect();
+    assert_eq!(
+        charts.keys().collect::<Vec<_>>(),
+        ["latency.png", "timeline.png"],
+        "no errors.png without errors"
+    );
+    assert_eq!(
+        png_size(&dir.path().join("latency.png")),
+        html::LATENCY_SIZE
+    );
+    assert_eq!(
+        png_size(&dir.path().join("timeline.png")),
+        html::TIMELINE_SIZE
+    );
+    assert!(!dir.path().join("errors.png").exists());
+    assert_eq!(select(&doc, "img").len(), 2);
+}
+
+#[test]
+fn report_escapes_result_text_and_draws_errors_and_extra_blocks() {
+    let mut r = result();
+    r.workload["description"] = "<script>alert(1)</script> & more".into();
+    let txn = r.ops.get_mut("txn").unwrap();
+    txn.failed = 7;
+    txn.errors = BTreeMap::from([("write_conflict".into(), 7)]);
+    txn.error_samples = BTreeMap::from([("write_conflict".into(), "key <k1> \"locked\"".into())]);
+    txn.retries = 40;
+    txn.retries_by_kind =
+        BTreeMap::from([("write_conflict".into(), 30), ("key_is_locked".into(), 10)]);
+    r.extra.insert(
+        "cluster".into(),
+        serde_json::json!({"start": {"regions": 1, "stores": [{"id": 1, "leaders": 1}]},
+                           "end": {"regions": 3, "stores": [{"id": 1, "leaders": 3}]}}),
+    );
+    r.extra.insert(
+        "checks".into(),
+        serde_json::json!({"bank": {"ok": true, "note": "<b>conserved</b>"}}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let written = html::write(&r, dir.path()).unwrap();
+    assert_self_contained(&written.html);
+    let doc = parse(&written.html);
+    let text: String = doc.root_element().text().collect();
+    assert!(
+        text.contains("<script>alert(1)</script> & more"),
+        "shown as text"
+    );
+    assert!(text.contains("key <k1> \"locked\""));
+    assert!(text.contains("<b>conserved</b>"));
+    assert!(select(&doc, "b").is_empty(), "no markup from the result");
+
+    // Two (op, kind) pairs: txn/key_is_locked and txn/write_conflict.
+    let errors = dir.path().join("errors.png");
+    assert_eq!(
+        png_size(&errors),
+        (html::ERRORS_WIDTH, html::errors_height(2))
+    );
+    let rows = select(&doc, "section#errors tbody tr");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        cell_texts(rows[1])[..4],
+        ["txn", "write_conflict", "7", "30"].map(String::from)
+    );
+    let cluster: String = select(&doc, "section#extra-cluster")[0].text().collect();
+    assert!(
+        cluster.contains("regions") && cluster.contains("leaders"),
+        "{cluster}"
+    );
+    assert_eq!(select(&doc, "section#extra-checks").len(), 1);
+    assert_eq!(select(&doc, "img").len(), 3);
+}
+
+/// Whole seconds with the given txn commits each, then a partial second
+/// with a wild count that the noise estimate must ignore.
+fn timeline(r: &RunResult, commits: &[u64]) -> Vec<Interval> {
+    let template = &r.timeline[0];
+    let op = |ok: u64| IntervalOp {
+        ok,
+        failed: 0,
+        p50_us: 1,
+        p99_us: 2,
+        max_us: 3,
+        histogram: r.ops["txn"].histogram.clone(),
+    };
+    let mut out: Vec<Interval> = commits
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Interval {
+            unix_s: template.unix_s + i as i64,
+            t_s: i as f64,
+            span_s: 1.0,
+            ops_per_s: *n as f64,
+            p50_us: 1,
+            p99_us: 2,
+            ops: BTreeMap::from([("txn".to_string(), op(*n))]),
+        })
+        .collect();
+    out.push(Interval {
+        unix_s: template.unix_s + commits.len() as i64,
+        t_s: commits.len() as f64,
+        span_s: 0.2,
+        ops_per_s: 1e9,
+        p50_us: 1,
+        p99_us: 2,
+        ops: BTreeMap::from([("txn".to_string(), op(200_000_000))]),
+    });
+    out
+}
+
+/// A copy of the run as if its transactions had used `lock`, committing
+/// `per_s` a second.
+fn variant(lock: &str, per_s: f64, commits: &[u64], aborts: u64) -> RunResult {
+    let mut r = result();
+    for op in r.workload["ops"].as_array_mut().unwrap() {
+        if op["type"] == "txn" {
+            op["lock"] = lock.into();
+        }
+    }
+    r.timeline = timeline(&r, commits);
+    let txn = r.ops.get_mut("txn").unwrap();
+    txn.ok_per_s = per_s;
+    txn.failed = aborts;
+    txn.events = BTreeMap::from([
+        ("lock_waits".into(), txn.ok / 10),
+        ("lock_wait_us".into(), txn.ok * 5),
+    ]);
+    r
+}
+
+fn pair(a: RunResult, b: RunResult, dir: &Path) -> Vec<(PathBuf, RunResult)> {
+    vec![
+        (dir.join("a/result.json"), a),
+        (dir.join("b/result.json"), b),
+    ]
+}
+
+fn goodput_delta_note(doc: &Html) -> String {
+    let rows = select(doc, "section#deltas tbody tr");
+    let goodput = cell_texts(rows[0]);
+    assert_eq!(goodput[0], "goodput");
+    goodput[5].clone()
+}
+
+#[test]
+fn compare_of_the_two_lock_modes_draws_contention_and_deltas_with_a_noise_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = variant("optimistic", 100.0, &[100, 102, 98, 100, 100], 30);
+    let b = variant("pessimistic", 101.0, &[101, 103, 99, 101, 101], 0);
+    let written = compare::write(&pair(a.clone(), b, dir.path()), dir.path()).unwrap();
+    assert_eq!(written.html, dir.path().join("compare.html"));
+    assert_self_contained(&written.html);
+    assert_eq!(
+        png_size(&dir.path().join("contention.png")),
+        compare::CONTENTION_SIZE
+    );
+    for (path, size) in &written.charts {
+        assert_eq!(png_size(path), *size, "{}", path.display());
+    }
+    let doc = parse(&written.html);
+    assert_eq!(select(&doc, "img").len(), written.charts.len());
+    let results = select(&doc, "table.results tbody tr");
+    assert_eq!(results.len(), 2);
+    assert_eq!(
+        cell_texts(results[0])[1],
+        "optimistic",
+        "lock read from the workload"
+    );
+    assert_eq!(cell_texts(results[1])[1], "pessimistic");
+    // 1 commit/s apart; each side's per-second se is 0.816: 2 se of the
+    // difference is 2.31.
+    let note = goodput_delta_note(&doc);
+    assert!(note.starts_with("within noise"), "{note}");
+    let deltas: String = select(&doc, "section#deltas")[0].text().collect();
+    assert!(deltas.contains("Noise rule:"), "the rule is stated");
+    assert!(deltas.contains("+1.0%"), "relative change: {deltas}");
+    let headline = select(&doc, "section#contention tbody tr");
+    assert_eq!(headline.len(), 1);
+    assert_eq!(
+        cell_texts(headline[0])[3],
+        "1.01×",
+        "pessimistic / optimistic goodput"
+    );
+
+    let far = tempfile::tempdir().unwrap();
+    let c = variant("pessimistic", 150.0, &[150, 152, 148, 150, 150], 0);
+    compare::write(&pair(a, c, far.path()), far.path()).unwrap();
+    let note = goodput_delta_note(&parse(&far.path().join("compare.html")));
+    assert!(note.starts_with("beyond noise"), "{note}");
+}
+
+#[test]
+fn compare_of_a_sweep_plots_against_the_swept_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut results = Vec::new();
+    for lock in ["optimistic", "pessimistic"] {
+        for (i, hot) in [0.5, 0.1, 0.02].into_iter().enumerate() {
+            // The workload says optimistic throughout: the sweep block wins.
+            let mut r = variant(
+                "optimistic",
+                100.0 - 10.0 * i as f64,
+                &[100, 100, 100],
+                i as u64,
+            );
+            r.extra.insert(
+                "sweep".into(),
+                serde_json::json!({"id": format!("lock={lock},hot_set={hot}"),
+                                   "values": {"lock": lock, "hot_set": hot}}),
+            );
+            results.push((dir.path().join(format!("{lock}-{hot}/result.json")), r));
+        }
+    }
+    let html_path = compare::compare_to_dir(&results, dir.path()).unwrap();
+    assert_self_contained(&html_path);
+    let doc = parse(&html_path);
+    let lede: String = select(&doc, "p.lede")[0].text().collect();
+    assert!(lede.contains("hot_set"), "{lede}");
+    let cells: Vec<String> = select(&doc, "section#contention tbody tr")
+        .into_iter()
+        .map(|row| cell_texts(row)[0].clone())
+        .collect();
+    assert_eq!(cells, ["hot_set=0.5", "hot_set=0.1", "hot_set=0.02"]);
+    let labels: Vec<String> = select(&doc, "table.results tbody tr")
+        .into_iter()
+        .map(|row| cell_texts(row)[0].clone())
+        .collect();
+    assert_eq!(
+        labels[0], "lock=optimistic,hot_set=0.5",
+        "sweep ids label the results"
+    );
+    assert!(
+        select(&doc, "section#deltas").is_empty(),
+        "deltas only for two results"
+    );
+    for file in [
+        "contention.png",
+        "goodput.png",
+        "abort-rate.png",
+        "lock-wait.png",
+        "latency.png",
+    ] {
+        assert!(dir.path().join(file).exists(), "{file}");
+    }
+    assert_eq!(
+        png_size(&dir.path().join("goodput.png")),
+        compare::METRIC_SIZE
+    );
+}
+
+#[test]
+fn compare_without_transactions_compares_throughput_and_skips_contention() {
+    let mut r = result();
+    r.ops.remove("txn");
+    let dir = tempfile::tempdir().unwrap();
+    let html_path = compare::compare_to_dir(&pair(r.clone(), r, dir.path()), dir.path()).unwrap();
+    let doc = parse(&html_path);
+    assert!(!dir.path().join("contention.png").exists());
+    assert!(!dir.path().join("abort-rate.png").exists());
+    let rows = select(&doc, "section#deltas tbody tr");
+    assert_eq!(cell_texts(rows[0])[0], "throughput");
+    let labels: Vec<String> = select(&doc, "table.results tbody tr")
+        .into_iter()
+        .map(|row| cell_texts(row)[0].clone())
+        .collect();
+    assert_eq!(
+        labels,
+        ["report-test (a)", "report-test (b)"],
+        "told apart by directory"
+    );
+}
+
+fn tikv_bench(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn report_and_compare_on_a_missing_or_foreign_file_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.json");
+    let foreign = dir.path().join("other.json");
+    std::fs::write(&foreign, "{\"hello\": 1}").unwrap();
+    let yaml = root().join("workloads/quickstart.yaml");
+    let cases = [
+        (
+            vec!["report", missing.to_str().unwrap()],
+            "cannot read result",
+        ),
+        (
+            vec!["report", foreign.to_str().unwrap()],
+            "not a tikv-bench result",
+        ),
+        (
+            vec!["report", yaml.to_str().unwrap()],
+            "not a JSON result file",
+        ),
+        (
+            vec!["compare", foreign.to_str().unwrap()],
+            "not a tikv-bench result",
+        ),
+    ];
+    for (args, message) in cases {
+        let o = tikv_bench(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("tikv-bench: "), "{err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(err.contains(args[1]), "names the file: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn run_with_no_report_writes_none_and_report_renders_it_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = tikv_bench(&[
+        "run",
+        "workloads/quickstart.yaml",
+        "--out",
+        out.to_str().unwrap(),
+        "--duration",
+        "300ms",
+        "--warmup",
+        "0s",
+        "--progress",
+        "off",
+        "--no-report",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("result.json").exists());
+    assert!(!out.join("report.html").exists(), "--no-report");
+
+    let elsewhere = dir.path().join("rendered");
+    let result = out.join("result.json");
+    let o = tikv_bench(&[
+        "report",
+        result.to_str().unwrap(),
+        "--out",
+        elsewhere.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("report.html"));
+    assert_self_contained(&elsewhere.join("report.html"));
+    let doc = parse(&elsewhere.join("report.html"));
+    assert_eq!(select(&doc, "table.ops tbody tr").len(), 7);
+}
