@@ -3,28 +3,15 @@
 //! shows, `latency.png`, `timeline.png` and, when anything failed or was
 //! retried, `errors.png`.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, TIMELINE_SIZE, errors_height};
+use super::charts::{error_rows, errors_chart, latency_chart, timeline_chart};
 use super::page::{self, Table, esc, num, text};
-use super::plot::{Axis, Chart, Legend, Mark, PALETTE, Panel, RGBColor, Scale, Series, Unit};
-use crate::metrics::result::Interval;
-use crate::metrics::{RunResult, hist};
-
-/// The latency percentile spectrum, one series per op.
-pub const LATENCY_SIZE: (u32, u32) = (1100, 560);
-/// Throughput over time above p99 over time.
-pub const TIMELINE_SIZE: (u32, u32) = (1100, 760);
-/// Width of the error chart; its height grows with the number of bars.
-pub const ERRORS_WIDTH: u32 = 1100;
-
-/// Height of `errors.png` for `rows` (op, kind) pairs.
-pub fn errors_height(rows: usize) -> u32 {
-    (110 + 44 * rows as u32).max(260)
-}
+use crate::metrics::RunResult;
 
 /// What [`write`] wrote.
 #[derive(Debug, Clone)]
@@ -254,206 +241,6 @@ fn latency_caption(r: &RunResult) -> &'static str {
         "Latency of successful ops by percentile (log scales, as HdrHistogram plots it): the far right is the tail."
     }
 }
-
-/// Percentile axis position: log10(1 / (1 - q)), so 90% is 1, 99% is 2.
-fn percentile_x(q: f64, x_max: f64) -> f64 {
-    if q >= 1.0 {
-        x_max
-    } else {
-        (1.0 / (1.0 - q)).log10().min(x_max)
-    }
-}
-
-fn latency_chart(r: &RunResult) -> anyhow::Result<Chart> {
-    let mut decoded = Vec::new();
-    for name in r.op_names() {
-        let o = &r.ops[&name];
-        let h = hist::decode(&o.histogram)
-            .with_context(|| format!("op '{name}': cannot read its latency histogram"))?;
-        if !h.is_empty() {
-            decoded.push((name, h));
-        }
-    }
-    let most = decoded.iter().map(|(_, h)| h.len()).max().unwrap_or(1);
-    let x_max = ((most as f64).log10().ceil()).clamp(2.0, 6.0);
-    let labels = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%"];
-    let ticks = (0..=x_max as usize)
-        .map(|i| (i as f64, labels[i].to_string()))
-        .collect();
-    let series = decoded
-        .iter()
-        .enumerate()
-        .map(|(i, (name, h))| {
-            let mut points: Vec<(f64, f64)> = h
-                .iter_quantiles(5)
-                .map(|v| {
-                    (
-                        percentile_x(v.quantile_iterated_to(), x_max),
-                        v.value_iterated_to() as f64,
-                    )
-                })
-                .collect();
-            points.push((x_max, h.max() as f64));
-            Series {
-                name: name.clone(),
-                color: PALETTE[i % PALETTE.len()],
-                points,
-            }
-        })
-        .collect();
-    Ok(Chart {
-        size: LATENCY_SIZE,
-        grid: (1, 1),
-        shared_legend: false,
-        panels: vec![Panel {
-            title: "Latency by percentile".into(),
-            x: Axis::new("percentile", Scale::Fixed(ticks), Unit::Number),
-            y: Axis::new("latency", Scale::Log, Unit::Micros),
-            mark: Mark::Lines,
-            legend: Legend::Right,
-            series,
-        }],
-    })
-}
-
-fn timeline_chart(r: &RunResult) -> Chart {
-    let secs: Vec<_> = r.timeline.iter().filter(|iv| iv.span_s > 0.0).collect();
-    let mid = |iv: &Interval| iv.t_s.max(0.0) + iv.span_s / 2.0;
-    let names = r.op_names();
-    let per_op = names.len() > 1;
-    let mut rate = vec![Series {
-        name: "all ops".into(),
-        color: ALL_COLOR,
-        points: secs.iter().map(|iv| (mid(iv), iv.ops_per_s)).collect(),
-    }];
-    let mut p99 = vec![Series {
-        name: "all ops".into(),
-        color: ALL_COLOR,
-        points: secs.iter().map(|iv| (mid(iv), iv.p99_us as f64)).collect(),
-    }];
-    if per_op {
-        for (i, name) in names.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            rate.push(Series {
-                name: name.clone(),
-                color,
-                points: secs
-                    .iter()
-                    .filter_map(|iv| {
-                        let o = iv.ops.get(name)?;
-                        Some((mid(iv), (o.ok + o.failed) as f64 / iv.span_s))
-                    })
-                    .collect(),
-            });
-            p99.push(Series {
-                name: name.clone(),
-                color,
-                points: secs
-                    .iter()
-                    .filter_map(|iv| Some((mid(iv), iv.ops.get(name)?.p99_us as f64)))
-                    .collect(),
-            });
-        }
-    }
-    let mark = if secs.len() < 30 {
-        Mark::LinesPoints
-    } else {
-        Mark::Lines
-    };
-    let x = Axis::new(
-        "seconds into the measured phase",
-        Scale::Linear,
-        Unit::Number,
-    );
-    Chart {
-        size: TIMELINE_SIZE,
-        grid: (2, 1),
-        shared_legend: false,
-        panels: vec![
-            Panel {
-                title: "Throughput (ok + failed ops per second)".into(),
-                x: x.clone(),
-                y: Axis::new("ops/s", Scale::Linear, Unit::Number),
-                mark,
-                legend: Legend::Right,
-                series: rate,
-            },
-            Panel {
-                title: "p99 latency per second".into(),
-                x,
-                y: Axis::new("p99", Scale::Auto, Unit::Micros),
-                mark,
-                legend: Legend::Right,
-                series: p99,
-            },
-        ],
-    }
-}
-
-/// The total line: near-black, so the per-op colours stay distinct.
-const ALL_COLOR: RGBColor = RGBColor(40, 40, 40);
-
-/// The (op, kind) pairs with final errors or retries, in op order.
-fn error_rows(r: &RunResult) -> Vec<(String, String, u64, u64)> {
-    let mut rows = Vec::new();
-    for name in r.op_names() {
-        let o = &r.ops[&name];
-        let kinds: BTreeSet<&String> = o.errors.keys().chain(o.retries_by_kind.keys()).collect();
-        for k in kinds {
-            rows.push((
-                name.clone(),
-                k.clone(),
-                o.errors.get(k).copied().unwrap_or(0),
-                o.retries_by_kind.get(k).copied().unwrap_or(0),
-            ));
-        }
-    }
-    rows
-}
-
-fn errors_chart(r: &RunResult) -> Option<Chart> {
-    let rows = error_rows(r);
-    if rows.is_empty() {
-        return None;
-    }
-    let labels: Vec<String> = rows
-        .iter()
-        .map(|(o, k, _, _)| format!("{o} · {k}"))
-        .collect();
-    let bars = |pick: fn(&(String, String, u64, u64)) -> u64| -> Vec<(f64, f64)> {
-        rows.iter()
-            .enumerate()
-            .filter(|(_, row)| pick(row) > 0)
-            .map(|(i, row)| (pick(row) as f64, i as f64))
-            .collect()
-    };
-    let size = (ERRORS_WIDTH, errors_height(rows.len()));
-    Some(Chart {
-        size,
-        grid: (1, 1),
-        shared_legend: false,
-        panels: vec![Panel {
-            title: "Errors and retries by op and kind".into(),
-            x: Axis::new("count", Scale::Auto, Unit::Number),
-            y: Axis::new("", Scale::Categories(labels), Unit::Number),
-            mark: Mark::Bars,
-            legend: Legend::Right,
-            series: vec![
-                Series {
-                    name: "final errors".into(),
-                    color: PALETTE[3],
-                    points: bars(|row| row.2),
-                },
-                Series {
-                    name: "retries".into(),
-                    color: PALETTE[1],
-                    points: bars(|row| row.3),
-                },
-            ],
-        }],
-    })
-}
-
 fn error_table(r: &RunResult) -> String {
     let mut t = Table::new(
         "data",
@@ -601,18 +388,4 @@ fn retry_policy(retry: Option<&serde_json::Value>) -> String {
             on.join(", ")
         }
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentile_axis_is_log_of_one_over_the_tail() {
-        assert_eq!(percentile_x(0.0, 5.0), 0.0);
-        assert!((percentile_x(0.9, 5.0) - 1.0).abs() < 1e-9);
-        assert!((percentile_x(0.999, 5.0) - 3.0).abs() < 1e-9);
-        assert_eq!(percentile_x(1.0, 5.0), 5.0);
-        assert_eq!(percentile_x(0.9999999, 5.0), 5.0);
-    }
 }

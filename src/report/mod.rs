@@ -1,11 +1,13 @@
 //! Renderers of results, each a function of a [`RunResult`]: the text
 //! summary printed after a run ([`text`]), the report of one result
 //! ([`html`]: `report.html` with PNG charts), and the comparison of several
-//! ([`compare`]: `compare.html`, the contention chart, deltas). [`plot`]
-//! draws every chart; [`page`] holds the HTML pieces both pages share.
+//! ([`compare`]: `compare.html`, the contention chart, deltas, read off
+//! each result's [`figures`]). [`plot`] draws every chart; [`page`] holds
+//! the HTML pieces both pages share.
 //!
 //! [`RunResult`]: crate::metrics::RunResult
 
+mod charts;
 pub mod compare;
 pub mod figures;
 pub mod html;

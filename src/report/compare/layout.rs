@@ -1,0 +1,161 @@
+//! Where each result goes on the comparison's charts: against the swept
+//! parameter (one series per lock mode and remaining swept values), or side
+//! by side by label.
+
+use std::collections::BTreeSet;
+
+use crate::report::figures::{Figures, value_text};
+use crate::report::plot::{Axis, Legend, Mark, PALETTE, Panel, Scale, Series, Unit};
+
+/// Where each result goes on the charts.
+pub(super) struct Layout {
+    /// The swept parameter on the x axis; none: side by side by label.
+    pub param: Option<String>,
+    pub scale: Scale,
+    /// Per result: x position, series index.
+    pub pos: Vec<(f64, usize)>,
+    pub series: Vec<String>,
+}
+
+impl Layout {
+    pub fn of(figs: &[Figures]) -> Layout {
+        let param = figs[0]
+            .sweep
+            .iter()
+            .map(|(k, _)| k)
+            .find(|k| *k != "lock" && figs.iter().all(|f| f.sweep.iter().any(|(j, _)| j == *k)))
+            .cloned();
+        let series_of = |f: &Figures| {
+            let mut parts: Vec<String> = f.lock.iter().cloned().collect();
+            for (k, v) in &f.sweep {
+                if Some(k) != param.as_ref() && k != "lock" {
+                    parts.push(format!("{k}={}", value_text(v)));
+                }
+            }
+            if parts.is_empty() {
+                if f.txn {
+                    "all".into()
+                } else {
+                    "no transactions".into()
+                }
+            } else {
+                parts.join(", ")
+            }
+        };
+        let names: Vec<String> = figs.iter().map(series_of).collect();
+        let series: Vec<String> = names
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let index = |n: &String| series.iter().position(|s| s == n).unwrap_or(0);
+        let (scale, xs) = match &param {
+            None => (
+                Scale::Categories(figs.iter().map(|f| f.label.clone()).collect()),
+                (0..figs.len()).map(|i| i as f64).collect::<Vec<_>>(),
+            ),
+            Some(p) => {
+                let values: Vec<&serde_json::Value> = figs
+                    .iter()
+                    .map(|f| {
+                        &f.sweep
+                            .iter()
+                            .find(|(k, _)| k == p)
+                            .expect("checked above")
+                            .1
+                    })
+                    .collect();
+                let numbers: Option<Vec<f64>> = values.iter().map(|v| v.as_f64()).collect();
+                match numbers {
+                    Some(xs) => {
+                        let min = xs.iter().copied().fold(f64::MAX, f64::min);
+                        let max = xs.iter().copied().fold(f64::MIN, f64::max);
+                        let log = min > 0.0 && max / min >= 20.0;
+                        let mut at = xs.clone();
+                        at.sort_by(f64::total_cmp);
+                        at.dedup();
+                        let scale = if at.len() <= 12 {
+                            Scale::Values { log, at }
+                        } else if log {
+                            Scale::Log
+                        } else {
+                            Scale::Linear
+                        };
+                        (scale, xs)
+                    }
+                    None => {
+                        let mut cats: Vec<String> = Vec::new();
+                        for v in &values {
+                            let t = value_text(v);
+                            if !cats.contains(&t) {
+                                cats.push(t);
+                            }
+                        }
+                        let xs = values
+                            .iter()
+                            .map(|v| {
+                                cats.iter().position(|c| *c == value_text(v)).unwrap_or(0) as f64
+                            })
+                            .collect();
+                        (Scale::Categories(cats), xs)
+                    }
+                }
+            }
+        };
+        Layout {
+            pos: xs.into_iter().zip(names.iter().map(index)).collect(),
+            param,
+            scale,
+            series,
+        }
+    }
+
+    pub fn caption(&self) -> String {
+        match &self.param {
+            Some(p) => format!("Against the swept parameter {p}, one line per lock mode."),
+            None => "Each result, coloured by lock mode.".into(),
+        }
+    }
+
+    pub fn panel(
+        &self,
+        figs: &[Figures],
+        title: &str,
+        axis: &str,
+        unit: Unit,
+        get: impl Fn(&Figures) -> Option<f64>,
+    ) -> Panel {
+        let mut series: Vec<Series> = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Series {
+                name: name.clone(),
+                color: PALETTE[i % PALETTE.len()],
+                points: Vec::new(),
+            })
+            .collect();
+        for (f, (x, s)) in figs.iter().zip(&self.pos) {
+            if let Some(v) = get(f) {
+                series[*s].points.push((*x, v));
+            }
+        }
+        for s in &mut series {
+            s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        let x_name = self.param.clone().unwrap_or_default();
+        Panel {
+            title: title.into(),
+            x: Axis::new(x_name, self.scale.clone(), Unit::Number),
+            y: Axis::new(axis, Scale::Linear, unit),
+            mark: if self.param.is_some() {
+                Mark::LinesPoints
+            } else {
+                Mark::Bars
+            },
+            legend: Legend::Right,
+            series,
+        }
+    }
+}

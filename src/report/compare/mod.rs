@@ -1,0 +1,305 @@
+//! The comparison of several results: `compare.html` with PNG charts of
+//! goodput, abort rate, retries and lock wait per commit, and p50/p99.
+//!
+//! Results from a sweep (`extra.sweep`) are drawn against the swept
+//! parameter other than `lock`, one line per lock mode (and per remaining
+//! combination of swept values); other results stand side by side as bars.
+//! Whenever both lock modes are present, `contention.png` puts optimistic
+//! and pessimistic side by side: goodput, abort rate and p99. For exactly
+//! two results a delta table says whether the goodput difference is within
+//! the run-to-run noise of their timelines.
+
+mod layout;
+mod tables;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::figures::{self, Figures};
+use super::html::Written;
+use super::page;
+use super::plot::{Chart, Legend, Panel, Unit};
+use crate::metrics::RunResult;
+use layout::Layout;
+use tables::{definitions, delta_table, pairs_table, results_table};
+
+/// One metric against the parameter (or per result); two to a row.
+pub const METRIC_SIZE: (u32, u32) = (720, 420);
+/// p50 beside p99.
+pub const LATENCY_SIZE: (u32, u32) = (1180, 440);
+/// Goodput, abort rate and p99 side by side.
+pub const CONTENTION_SIZE: (u32, u32) = (1180, 460);
+
+/// Writes `compare.html` and its PNG charts into `out` (created when
+/// missing) and returns the HTML's path. `results` pairs each result with
+/// the file it came from; their order is kept (for two results, the first
+/// is the baseline A). Call it after a sweep with the cells' results.
+pub fn compare_to_dir(results: &[(PathBuf, RunResult)], out: &Path) -> anyhow::Result<PathBuf> {
+    Ok(write(results, out)?.html)
+}
+
+/// [`compare_to_dir`], returning every file written with the charts' sizes.
+pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> anyhow::Result<Written> {
+    anyhow::ensure!(
+        !results.is_empty(),
+        "nothing to compare: give at least one result"
+    );
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("{}: cannot create output directory", out.display()))?;
+    let mut figs = results
+        .iter()
+        .map(|(p, r)| figures::of(p, r))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    unique_labels(&mut figs);
+    let layout = Layout::of(&figs);
+    let txn = figs.iter().any(|f| f.txn);
+    let goodput_name = if txn { "goodput" } else { "throughput" };
+
+    let mut charts = Vec::new();
+    let mut body = heading(&figs, &layout, txn);
+    let both = has_both_locks(&figs);
+    if both {
+        let path = out.join("contention.png");
+        contention_chart(&figs, &layout).draw(&path)?;
+        let mut inner = page::figure(
+            &path,
+            CONTENTION_SIZE,
+            "optimistic vs pessimistic: goodput, abort rate and p99",
+            &layout.caption(),
+        )?;
+        inner.push_str(&pairs_table(&figs, &layout));
+        body.push_str(&page::section(
+            "contention",
+            "Optimistic vs pessimistic",
+            &inner,
+        ));
+        charts.push((path, CONTENTION_SIZE));
+    }
+    body.push_str(&page::section(
+        "results",
+        "Results",
+        &results_table(&figs, goodput_name),
+    ));
+    if figs.len() == 2 {
+        body.push_str(&page::section(
+            "deltas",
+            "B vs A",
+            &delta_table(&figs[0], &figs[1], goodput_name),
+        ));
+    }
+
+    let mut figures_html = String::from("<div class=\"pairs\">");
+    let mut skipped = Vec::new();
+    for m in metrics(txn) {
+        let values: Vec<Option<f64>> = figs.iter().map(m.get).collect();
+        if values.iter().all(|v| v.is_none_or(|v| v == 0.0)) {
+            skipped.push(m.title);
+            continue;
+        }
+        let path = out.join(m.file);
+        let panel = layout.panel(&figs, m.title, &m.axis, m.unit, m.get);
+        let chart = Chart {
+            size: METRIC_SIZE,
+            grid: (1, 1),
+            panels: vec![panel],
+            shared_legend: false,
+        };
+        chart.draw(&path)?;
+        figures_html.push_str(&page::figure(&path, METRIC_SIZE, m.title, m.caption)?);
+        charts.push((path, METRIC_SIZE));
+    }
+    figures_html.push_str("</div>");
+    let path = out.join("latency.png");
+    let latency = Chart {
+        size: LATENCY_SIZE,
+        grid: (1, 2),
+        panels: vec![
+            layout.panel(&figs, "p50 latency", "p50", Unit::Micros, |f| {
+                Some(f.p50_us as f64)
+            }),
+            layout.panel(&figs, "p99 latency", "p99", Unit::Micros, |f| {
+                Some(f.p99_us as f64)
+            }),
+        ]
+        .into_iter()
+        .map(shared)
+        .collect(),
+        shared_legend: true,
+    };
+    latency.draw(&path)?;
+    figures_html.push_str(&page::figure(
+        &path,
+        LATENCY_SIZE,
+        "p50 and p99 latency",
+        "From the histograms of the committed transactions (all ops without transactions), added together: percentiles are never averaged.",
+    )?);
+    charts.push((path, LATENCY_SIZE));
+    if !skipped.is_empty() {
+        figures_html.push_str(&page::para(
+            "note",
+            &format!(
+                "Not drawn, all zero or not applicable: {}.",
+                skipped.join(", ")
+            ),
+        ));
+    }
+    body.push_str(&page::section("charts", "Charts", &figures_html));
+    body.push_str(&page::section(
+        "definitions",
+        "Definitions",
+        &definitions(txn),
+    ));
+
+    let html = page::page(
+        &format!("tikv-bench comparison of {} results", figs.len()),
+        &body,
+        &format!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
+    );
+    let path = out.join("compare.html");
+    std::fs::write(&path, html).with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(Written { html: path, charts })
+}
+
+/// Labels that tell results apart: the result's directory is added to
+/// repeated names, then a number if still needed.
+fn unique_labels(figs: &mut [Figures]) {
+    let dup =
+        |figs: &[Figures], i: usize| figs.iter().filter(|f| f.label == figs[i].label).count() > 1;
+    let dirs: Vec<bool> = (0..figs.len()).map(|i| dup(figs, i)).collect();
+    for (f, d) in figs.iter_mut().zip(dirs) {
+        if d && let Some(dir) = f.path.parent().and_then(|p| p.file_name()) {
+            f.label = format!("{} ({})", f.label, dir.to_string_lossy());
+        }
+    }
+    let again: Vec<bool> = (0..figs.len()).map(|i| dup(figs, i)).collect();
+    for (i, (f, d)) in figs.iter_mut().zip(again).enumerate() {
+        if d {
+            f.label = format!("{} #{}", f.label, i + 1);
+        }
+    }
+}
+
+struct Metric {
+    file: &'static str,
+    title: &'static str,
+    axis: String,
+    unit: Unit,
+    caption: &'static str,
+    get: Get,
+}
+
+fn metrics(txn: bool) -> Vec<Metric> {
+    let mut list = vec![Metric {
+        file: "goodput.png",
+        title: if txn { "Goodput" } else { "Throughput" },
+        axis: if txn { "committed txn/s" } else { "ok ops/s" }.into(),
+        unit: Unit::Number,
+        caption: if txn {
+            "Committed transactions per second over the measured phase."
+        } else {
+            "Successful ops per second over the measured phase (no transactions in these results)."
+        },
+        get: |f| Some(f.goodput),
+    }];
+    if txn {
+        list.extend([
+            Metric {
+                file: "abort-rate.png",
+                title: "Abort rate",
+                axis: "failed + unknown txns / all txns".into(),
+                unit: Unit::Percent,
+                caption: "Transactions that gave up (after their retries) or whose outcome is unknown.",
+                get: |f| f.abort_rate,
+            },
+            Metric {
+                file: "retries-per-commit.png",
+                title: "Retries per commit",
+                axis: "retries / committed txn".into(),
+                unit: Unit::Number,
+                caption: "Extra attempts of transactions per committed transaction.",
+                get: |f| f.retries_per_commit,
+            },
+            Metric {
+                file: "lock-wait.png",
+                title: "Lock wait per commit",
+                axis: "lock wait / committed txn".into(),
+                unit: Unit::Micros,
+                caption: "Time transactions spent waiting for locks (event lock_wait_us), per committed transaction.",
+                get: |f| f.lock_wait_us_per_commit,
+            },
+        ]);
+    }
+    list
+}
+
+/// A panel of a chart with one legend row for all its panels.
+fn shared(mut p: Panel) -> Panel {
+    p.legend = Legend::None;
+    p
+}
+
+fn has_both_locks(figs: &[Figures]) -> bool {
+    let has = |m: &str| figs.iter().any(|f| f.lock.as_deref() == Some(m));
+    has("optimistic") && has("pessimistic")
+}
+
+fn contention_chart(figs: &[Figures], layout: &Layout) -> Chart {
+    Chart {
+        size: CONTENTION_SIZE,
+        grid: (1, 3),
+        shared_legend: true,
+        panels: [
+            layout.panel(figs, "Goodput", "committed txn/s", Unit::Number, |f| {
+                Some(f.goodput)
+            }),
+            layout.panel(figs, "Abort rate", "aborted txns", Unit::Percent, |f| {
+                f.abort_rate
+            }),
+            layout.panel(figs, "p99 latency", "txn p99", Unit::Micros, |f| {
+                Some(f.p99_us as f64)
+            }),
+        ]
+        .into_iter()
+        .map(shared)
+        .collect(),
+    }
+}
+
+fn heading(figs: &[Figures], layout: &Layout, txn: bool) -> String {
+    let mut h = format!("<h1>Comparison of {} results</h1>\n", figs.len());
+    let what = match &layout.param {
+        Some(p) => format!(
+            "A sweep: charts put the swept parameter {p} on the x axis, one line per {}.",
+            if figs.iter().any(|f| f.lock.is_some()) {
+                "lock mode (and per remaining swept value)"
+            } else {
+                "remaining combination of swept values"
+            }
+        ),
+        None => "Results side by side, coloured by lock mode.".into(),
+    };
+    h.push_str(&page::para("lede", &what));
+    if !txn {
+        h.push_str(&page::para(
+            "note",
+            "No result has transactions: throughput (ok ops/s of all ops) stands in for goodput.",
+        ));
+    }
+    h.push_str("<nav>");
+    for (id, label) in [
+        ("contention", "optimistic vs pessimistic"),
+        ("results", "results"),
+        ("deltas", "deltas"),
+        ("charts", "charts"),
+        ("definitions", "definitions"),
+    ] {
+        let _ = write!(h, "<a href=\"#{id}\">{label}</a>");
+    }
+    h.push_str("</nav>\n");
+    h
+}
+
+/// Reads one figure off a result.
+type Get = fn(&Figures) -> Option<f64>;
