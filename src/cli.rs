@@ -15,6 +15,7 @@ use crate::backend::{Backend, InprocBackend, MemoryBackend, NoopBackend};
 use crate::driver::{self, ProgressMode, RunOptions};
 use crate::metrics::RunResult;
 use crate::report;
+use crate::workload::sweep::Cell;
 use crate::workload::{Stop, Workload, WorkloadError};
 
 #[derive(Debug, Parser)]
@@ -46,6 +47,9 @@ pub enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// Run the stand-in cluster (PD and stores serving the TiKV gRPC
+    /// protocol on loopback) until SIGINT or SIGTERM.
+    Serve(crate::cluster::serve::ServeArgs),
     /// Compare results: compare.html with charts, deltas for two results.
     Compare {
         /// result.json files written by `run`.
@@ -140,6 +144,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run(args).await,
+        Command::Serve(args) => crate::cluster::serve::run(args).await,
         Command::Report { result, out } => {
             let r = load_result(&result)?;
             let dir = out.unwrap_or_else(|| result_dir(&result));
@@ -232,23 +237,42 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| default_out(&workload.name));
     std::fs::create_dir_all(&out)
         .with_context(|| format!("{}: cannot create output directory", out.display()))?;
+    if workload.sweep.is_some() {
+        run_sweep(&workload, &args, &out).await?;
+    } else {
+        run_one(&workload, &args, &out, None).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one workload (or one sweep cell) and writes its result and report
+/// into `out`.
+async fn run_one(
+    workload: &Workload,
+    args: &RunArgs,
+    out: &Path,
+    cell: Option<&Cell>,
+) -> anyhow::Result<(PathBuf, RunResult)> {
     let opts = RunOptions {
         progress: args.progress,
         workload_file: Some(args.workload.display().to_string()),
         skip_load: args.no_load,
         ..RunOptions::default()
     };
-    let result = match args.target {
-        Target::Memory => execute(&workload, MemoryBackend::new(), &opts).await?,
-        Target::Noop => execute(&workload, NoopBackend, &opts).await?,
-        Target::Inproc => execute(&workload, InprocBackend::default(), &opts).await?,
+    let mut result = match args.target {
+        Target::Memory => execute(workload, MemoryBackend::new(), &opts).await?,
+        Target::Noop => execute(workload, NoopBackend, &opts).await?,
+        Target::Inproc => execute(workload, InprocBackend::default(), &opts).await?,
     };
+    if let Some(cell) = cell {
+        result.extra.insert("sweep".into(), cell.to_json());
+    }
     let path = out.join("result.json");
     result.save(&path)?;
     print!("{}", report::text::summary(&result));
     println!("result: {}", path.display());
     if !args.no_report {
-        let written = report::write(&result, &out).with_context(|| {
+        let written = report::write(&result, out).with_context(|| {
             format!(
                 "result saved as {}; cannot render its report",
                 path.display()
@@ -256,8 +280,45 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         })?;
         println!("report: {}", written.html.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok((path, result))
 }
+
+/// Runs every cell of the workload's sweep, each in its own directory under
+/// `out`, then writes `index.json` and the comparison of all cells.
+async fn run_sweep(workload: &Workload, args: &RunArgs, out: &Path) -> anyhow::Result<()> {
+    let cells = workload.cells();
+    let mut results = Vec::with_capacity(cells.len());
+    let mut index = Vec::with_capacity(cells.len());
+    for (i, cell) in cells.iter().enumerate() {
+        println!("== sweep cell {}/{}: {}", i + 1, cells.len(), cell.id);
+        let dir = out.join(cell.dir_name());
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
+        let (path, result) = run_one(&cell.workload, args, &dir, Some(cell)).await?;
+        let mut entry = cell.to_json();
+        entry["result"] = format!("{}/result.json", cell.dir_name()).into();
+        entry["goodput_per_s"] = result.measured.ok_per_s.into();
+        index.push(entry);
+        results.push((path, result));
+    }
+    let index = serde_json::json!({
+        "schema": SWEEP_INDEX_SCHEMA,
+        "name": workload.name,
+        "workload_file": args.workload.display().to_string(),
+        "sweep": workload.sweep,
+        "cells": index,
+    });
+    let index_path = out.join("index.json");
+    std::fs::write(&index_path, serde_json::to_string_pretty(&index)? + "\n")
+        .with_context(|| format!("{}: cannot write sweep index", index_path.display()))?;
+    println!("index: {}", index_path.display());
+    let html = report::compare_to_dir(&results, &out.join("compare"))?;
+    println!("compare: {}", html.display());
+    Ok(())
+}
+
+/// The schema name of a sweep's `index.json`.
+pub const SWEEP_INDEX_SCHEMA: &str = "tikv-bench/sweep-index/v1";
 
 async fn execute<B: Backend>(
     w: &Workload,
