@@ -7,8 +7,11 @@
 //!   difference is what measuring costs per op.
 //! - `driver/noop`: the whole driver loop against a backend that does
 //!   nothing, reported as ops/s.
+//! - `storage/*`: the storage engine (raw and MVCC point ops, whole 2-key
+//!   transactions) beside bare `BTreeMap` get and insert baselines.
 
 mod driver;
+mod storage;
 
 use criterion::{criterion_group, criterion_main};
 
@@ -17,6 +20,7 @@ criterion_group!(
     driver::keygen,
     driver::record,
     driver::measure,
-    driver::driver_loop
+    driver::driver_loop,
+    storage::storage
 );
 criterion_main!(benches);
