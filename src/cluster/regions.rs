@@ -50,6 +50,24 @@ impl Region {
     pub fn peer_on(&self, store_id: u64) -> Option<Peer> {
         self.peers.iter().copied().find(|p| p.store_id == store_id)
     }
+
+    /// The region's bounds in transactional user-key space: the bounds
+    /// decoded (an empty bound stays empty, unbounded). A transactional key
+    /// `k` is in the region exactly when `start <= k < end` here. A bound
+    /// that is not an encoding (the stand-in never makes one) is kept as is.
+    pub fn user_range(&self) -> (Vec<u8>, Vec<u8>) {
+        (user_bound(&self.start), user_bound(&self.end))
+    }
+}
+
+fn user_bound(bound: &[u8]) -> Vec<u8> {
+    if bound.is_empty() {
+        return Vec::new();
+    }
+    match crate::codec::decode(bound) {
+        Ok((key, _)) => key,
+        Err(_) => bound.to_vec(),
+    }
 }
 
 /// Why a store refuses a request for a region.
@@ -381,5 +399,24 @@ mod tests {
         assert!(r.check(id, 2, 3).is_ok());
         assert_eq!(r.fail_over(3, |s| s != 3), 1);
         assert_ne!(r.get(id).unwrap().leader, 3);
+    }
+
+    #[test]
+    fn user_range_decodes_the_bounds() {
+        let r = Regions::new(&[1]);
+        let id = r.locate(b"").id;
+        assert_eq!(r.get(id).unwrap().user_range(), (vec![], vec![]));
+        let left = r.split(id, &encode(b"key-0042")).unwrap();
+        assert_eq!(
+            r.get(left).unwrap().user_range(),
+            (vec![], b"key-0042".to_vec())
+        );
+        assert_eq!(
+            r.get(id).unwrap().user_range(),
+            (b"key-0042".to_vec(), vec![])
+        );
+        // Not an encoding: kept as is.
+        r.split(id, b"zz").unwrap();
+        assert_eq!(r.get(id).unwrap().user_range().0, b"zz".to_vec());
     }
 }

@@ -1,0 +1,334 @@
+//! Injected faults, set by [`Faults`] (a workload's `cluster.faults` or the
+//! `serve` flags): periodic splits and leader transfers, a store outage
+//! window with a failover, ServerIsBusy answers with a probability, and
+//! latency on every store request.
+//!
+//! The per-request faults (outage, busy, latency) are read by the store
+//! service before it looks at a request; the periodic ones are background
+//! tasks that stop on shutdown. Every random choice comes from a seeded
+//! generator and every wait is tokio time, so a paused-clock test sees the
+//! same faults each run. What the faults did is counted for the snapshot.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::{RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::Shared;
+use super::config::{Faults, Outage};
+use super::regions::Regions;
+use super::split::{self, RegionKeys};
+use crate::codec;
+
+type Rng = Xoshiro256PlusPlus;
+
+/// The backoff a ServerIsBusy answer suggests, ms.
+pub const BUSY_BACKOFF_MS: u64 = 10;
+
+/// The split fault counts at most this many keys per region and key space
+/// when it looks for the region with the most keys.
+const SPLIT_FAULT_COUNT_CAP: usize = 100_000;
+
+/// What the injected faults did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FaultCounts {
+    /// Regions split by the split fault.
+    pub splits: u64,
+    /// Leaderships moved by the transfer fault.
+    pub leader_transfers: u64,
+    /// Requests answered ServerIsBusy.
+    pub busy_answers: u64,
+    /// Requests answered `Unavailable` by an offline store.
+    pub unavailable_answers: u64,
+    /// Outage windows begun.
+    pub outages: u64,
+    /// Leaderships moved off the offline store by failovers.
+    pub failover_moves: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    splits: AtomicU64,
+    leader_transfers: AtomicU64,
+    busy_answers: AtomicU64,
+    unavailable_answers: AtomicU64,
+    outages: AtomicU64,
+    failover_moves: AtomicU64,
+}
+
+/// When the outage's steps happened, ms after the cluster started.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+struct OutageLog {
+    offline_at_ms: Option<u64>,
+    failover_at_ms: Option<u64>,
+    online_at_ms: Option<u64>,
+}
+
+/// The fault settings and their live state.
+#[derive(Debug)]
+pub(crate) struct FaultState {
+    faults: Faults,
+    seed: AtomicU64,
+    offline: HashMap<u64, AtomicBool>,
+    /// The offline store whose leaderships have failed over (0: none):
+    /// leaders of regions split off later move off it too.
+    failed_over: AtomicU64,
+    busy_rng: Mutex<Rng>,
+    counters: Counters,
+    outage: Mutex<OutageLog>,
+}
+
+impl FaultState {
+    pub fn new(faults: &Faults, stores: &[u64], seed: u64) -> FaultState {
+        FaultState {
+            faults: faults.clone(),
+            seed: AtomicU64::new(seed),
+            offline: stores
+                .iter()
+                .map(|&s| (s, AtomicBool::new(false)))
+                .collect(),
+            failed_over: AtomicU64::new(0),
+            busy_rng: Mutex::new(Rng::seed_from_u64(seed)),
+            counters: Counters::default(),
+            outage: Mutex::new(OutageLog::default()),
+        }
+    }
+
+    pub fn reseed(&self, seed: u64) {
+        self.seed.store(seed, Ordering::Relaxed);
+        *self.busy_rng.lock().unwrap_or_else(|e| e.into_inner()) = Rng::seed_from_u64(seed);
+    }
+
+    /// A generator for background task `n`, derived from the seed.
+    fn task_rng(&self, n: u64) -> Rng {
+        let seed = self.seed.load(Ordering::Relaxed);
+        Rng::seed_from_u64(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// True while `store` is in its outage window.
+    pub fn is_offline(&self, store: u64) -> bool {
+        self.offline
+            .get(&store)
+            .is_some_and(|f| f.load(Ordering::Acquire))
+    }
+
+    /// Counts a request refused by an offline store.
+    pub fn note_unavailable(&self) {
+        self.counters
+            .unavailable_answers
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Latency to add to a store request.
+    pub fn latency(&self) -> Duration {
+        self.faults.latency
+    }
+
+    /// Whether to answer this request ServerIsBusy (counted when true).
+    pub fn busy(&self) -> bool {
+        let p = self.faults.busy;
+        if p <= 0.0 {
+            return false;
+        }
+        let x: f64 = self
+            .busy_rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .random();
+        let busy = x < p;
+        if busy {
+            self.counters.busy_answers.fetch_add(1, Ordering::Relaxed);
+        }
+        busy
+    }
+
+    /// After a split: a failed-over store leads nothing, new regions included.
+    pub fn after_split(&self, regions: &Regions) {
+        let store = self.failed_over.load(Ordering::Acquire);
+        if store != 0 {
+            regions.fail_over(store, |s| !self.is_offline(s));
+        }
+    }
+
+    pub fn counts(&self) -> FaultCounts {
+        let c = &self.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        FaultCounts {
+            splits: g(&c.splits),
+            leader_transfers: g(&c.leader_transfers),
+            busy_answers: g(&c.busy_answers),
+            unavailable_answers: g(&c.unavailable_answers),
+            outages: g(&c.outages),
+            failover_moves: g(&c.failover_moves),
+        }
+    }
+
+    pub fn snapshot(&self) -> Value {
+        let outage = *self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        json!({
+            "config": self.faults,
+            "seed": self.seed.load(Ordering::Relaxed),
+            "counts": self.counts(),
+            "outage": self.faults.store_offline.map(|_| outage),
+        })
+    }
+
+    fn set_offline(&self, store: u64, offline: bool) {
+        if let Some(f) = self.offline.get(&store) {
+            f.store(offline, Ordering::Release);
+        }
+    }
+
+    fn log(&self, f: impl FnOnce(&mut OutageLog)) {
+        f(&mut self.outage.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+/// Starts the periodic faults and the outage, as configured.
+pub(crate) fn spawn(shared: &Arc<Shared>) -> Vec<JoinHandle<()>> {
+    let faults = &shared.faults.faults;
+    let mut tasks = Vec::new();
+    if let Some(period) = faults.split_every {
+        let rng = shared.faults.task_rng(1);
+        tasks.push(tokio::spawn(every(shared.clone(), period, rng, split_one)));
+    }
+    if let Some(period) = faults.transfer_leader_every {
+        let rng = shared.faults.task_rng(2);
+        tasks.push(tokio::spawn(every(
+            shared.clone(),
+            period,
+            rng,
+            transfer_one,
+        )));
+    }
+    if let Some(outage) = faults.store_offline {
+        tasks.push(tokio::spawn(run_outage(shared.clone(), outage)));
+    }
+    tasks
+}
+
+/// Runs `f` every `period` until shutdown.
+async fn every(shared: Arc<Shared>, period: Duration, mut rng: Rng, f: fn(&Shared, &mut Rng)) {
+    let stop = shared.shutdown_signal();
+    tokio::pin!(stop);
+    let period = period.max(Duration::from_millis(1));
+    let mut tick = tokio::time::interval_at(Instant::now() + period, period);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => f(&shared, &mut rng),
+        }
+    }
+}
+
+/// Splits the region with the most keys at its middle; when no region has
+/// two keys, splits wherever a random key falls.
+fn split_one(shared: &Shared, rng: &mut Rng) {
+    let busiest = shared
+        .regions
+        .all()
+        .into_iter()
+        .map(|r| {
+            let n = RegionKeys::collect(&shared.storage, &r, SPLIT_FAULT_COUNT_CAP).len();
+            (n, r.id)
+        })
+        .max_by_key(|&(n, id)| (n, std::cmp::Reverse(id)));
+    if let Some((n, id)) = busiest
+        && n >= 2
+        && let Ok(Some(_)) = split::split_middle(shared, id)
+    {
+        shared
+            .faults
+            .counters
+            .splits
+            .fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    for _ in 0..8 {
+        let key: [u8; 8] = rng.random();
+        if split::split_at(shared, &codec::encode(&key)).is_ok() {
+            shared
+                .faults
+                .counters
+                .splits
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+/// Moves a random region's leadership to another of its peers on a store
+/// that is up.
+fn transfer_one(shared: &Shared, rng: &mut Rng) {
+    let regions = shared.regions.all();
+    if regions.is_empty() {
+        return;
+    }
+    let region = &regions[rng.random_range(0..regions.len())];
+    let candidates: Vec<u64> = region
+        .peers
+        .iter()
+        .map(|p| p.store_id)
+        .filter(|&s| s != region.leader && !shared.faults.is_offline(s))
+        .collect();
+    if candidates.is_empty() {
+        return;
+    }
+    let to = candidates[rng.random_range(0..candidates.len())];
+    if shared.regions.transfer_leader(region.id, to).is_ok() {
+        shared
+            .faults
+            .counters
+            .leader_transfers
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Takes the store offline `after` the start, fails its leaderships over
+/// after `failover` (if that comes before the end), and brings it back
+/// after `duration`.
+async fn run_outage(shared: Arc<Shared>, outage: Outage) {
+    let stop = shared.shutdown_signal();
+    tokio::pin!(stop);
+    let start = Instant::now();
+    let state = &shared.faults;
+    let store = u64::from(outage.store);
+    let ms = move || start.elapsed().as_millis() as u64;
+    let begin = start + outage.after;
+    let end = begin + outage.duration;
+    tokio::select! {
+        _ = &mut stop => return,
+        _ = tokio::time::sleep_until(begin) => {}
+    }
+    state.set_offline(store, true);
+    state.counters.outages.fetch_add(1, Ordering::Relaxed);
+    state.log(|l| l.offline_at_ms = Some(ms()));
+    if outage.failover < outage.duration {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep_until(begin + outage.failover) => {}
+        }
+        let moved = shared.regions.fail_over(store, |s| !state.is_offline(s));
+        state.failed_over.store(store, Ordering::Release);
+        state
+            .counters
+            .failover_moves
+            .fetch_add(moved as u64, Ordering::Relaxed);
+        state.log(|l| l.failover_at_ms = Some(ms()));
+    }
+    tokio::select! {
+        _ = &mut stop => return,
+        _ = tokio::time::sleep_until(end) => {}
+    }
+    state.failed_over.store(0, Ordering::Release);
+    state.set_offline(store, false);
+    state.log(|l| l.online_at_ms = Some(ms()));
+}

@@ -1,0 +1,324 @@
+//! The placement driver service (`pdpb.PD`): one member, the timestamp
+//! oracle, and the region and store directory, all read from the state the
+//! stores share, so PD shows a split or a leader change before any store
+//! reports it.
+//!
+//! Every response carries `header{cluster_id}`. A request whose header names
+//! another cluster (a non-zero id not ours) gets `FailedPrecondition`, as
+//! PD answers it. Timestamps come from the engine's oracle, so PD and the
+//! engine share one clock.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use tonic::codegen::BoxStream;
+use tonic::codegen::tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::store::convert;
+use super::{CLUSTER_ID, Shared};
+use crate::proto::metapb;
+use crate::proto::pdpb::pd_server;
+use crate::proto::pdpb::{
+    self, GetAllStoresRequest, GetAllStoresResponse, GetGcSafePointRequest, GetGcSafePointResponse,
+    GetMembersRequest, GetMembersResponse, GetRegionByIdRequest, GetRegionRequest,
+    GetRegionResponse, GetStoreRequest, GetStoreResponse, Member, RequestHeader, ResponseHeader,
+    ScanRegionsRequest, ScanRegionsResponse, TsoRequest, TsoResponse, UpdateGcSafePointRequest,
+    UpdateGcSafePointResponse,
+};
+use crate::storage::tso;
+
+/// The PD service.
+#[derive(Debug, Clone)]
+pub struct Pd {
+    shared: Arc<Shared>,
+}
+
+fn header() -> Option<ResponseHeader> {
+    Some(ResponseHeader {
+        cluster_id: CLUSTER_ID,
+        error: None,
+    })
+}
+
+fn error_header(kind: pdpb::ErrorType, message: String) -> Option<ResponseHeader> {
+    Some(ResponseHeader {
+        cluster_id: CLUSTER_ID,
+        error: Some(pdpb::Error {
+            r#type: kind as i32,
+            message,
+        }),
+    })
+}
+
+/// `FailedPrecondition` for a request meant for another cluster.
+fn check(h: Option<&RequestHeader>) -> Result<(), Status> {
+    match h {
+        Some(h) if h.cluster_id != 0 && h.cluster_id != CLUSTER_ID => {
+            Err(Status::failed_precondition(format!(
+                "mismatch cluster id, need {CLUSTER_ID} but got {}",
+                h.cluster_id
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Pd {
+    pub(crate) fn new(shared: Arc<Shared>) -> Pd {
+        Pd { shared }
+    }
+
+    fn member(&self) -> Member {
+        let urls: Vec<String> = self
+            .shared
+            .pd_addr()
+            .map(|a| format!("http://{a}"))
+            .into_iter()
+            .collect();
+        Member {
+            name: "tikv-bench-pd".into(),
+            member_id: 1,
+            peer_urls: urls.clone(),
+            client_urls: urls,
+            binary_version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        }
+    }
+
+    fn store(&self, id: u64) -> metapb::Store {
+        metapb::Store {
+            id,
+            address: self
+                .shared
+                .store_addr(id)
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            state: metapb::StoreState::Up as i32,
+            version: env!("CARGO_PKG_VERSION").into(),
+            node_state: metapb::NodeState::Serving as i32,
+            ..Default::default()
+        }
+    }
+
+    fn region_response(&self, region: Option<super::Region>) -> GetRegionResponse {
+        match region {
+            Some(r) => GetRegionResponse {
+                header: header(),
+                leader: Some(convert::peer(r.leader_peer())),
+                region: Some(convert::region(&r)),
+                ..Default::default()
+            },
+            None => GetRegionResponse {
+                header: header(),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// The answer to one TSO request: `count` timestamps reserved, the largest
+/// returned.
+fn tso_answer(shared: &Shared, req: TsoRequest) -> Result<TsoResponse, Status> {
+    check(req.header.as_ref())?;
+    if req.count == 0 {
+        return Err(Status::invalid_argument("tso count should be positive"));
+    }
+    let last = shared.storage.tso().batch(req.count);
+    Ok(TsoResponse {
+        header: header(),
+        count: req.count,
+        timestamp: Some(pdpb::Timestamp {
+            physical: tso::physical(last) as i64,
+            logical: tso::logical(last) as i64,
+            suffix_bits: 0,
+        }),
+    })
+}
+
+/// One response per request, in order, until the client closes its side,
+/// a request is refused, or the cluster shuts down.
+struct TsoStream {
+    inbound: Streaming<TsoRequest>,
+    shared: Arc<Shared>,
+    stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+    done: bool,
+}
+
+impl Stream for TsoStream {
+    type Item = Result<TsoResponse, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if self.stop.as_mut().poll(cx).is_ready() {
+            self.done = true;
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.inbound).poll_next(cx) {
+            Poll::Ready(Some(Ok(req))) => {
+                let answer = tso_answer(&self.shared, req);
+                self.done = answer.is_err();
+                Poll::Ready(Some(answer))
+            }
+            Poll::Ready(Some(Err(status))) => {
+                self.done = true;
+                Poll::Ready(Some(Err(status)))
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl pd_server::Pd for Pd {
+    async fn get_members(
+        &self,
+        request: Request<GetMembersRequest>,
+    ) -> Result<Response<GetMembersResponse>, Status> {
+        check(request.get_ref().header.as_ref())?;
+        let me = self.member();
+        Ok(Response::new(GetMembersResponse {
+            header: header(),
+            members: vec![me.clone()],
+            leader: Some(me.clone()),
+            etcd_leader: Some(me),
+            ..Default::default()
+        }))
+    }
+
+    async fn tso(
+        &self,
+        request: Request<Streaming<TsoRequest>>,
+    ) -> Result<Response<BoxStream<TsoResponse>>, Status> {
+        let stream = TsoStream {
+            inbound: request.into_inner(),
+            shared: self.shared.clone(),
+            stop: Box::pin(self.shared.shutdown_signal()),
+            done: false,
+        };
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn get_store(
+        &self,
+        request: Request<GetStoreRequest>,
+    ) -> Result<Response<GetStoreResponse>, Status> {
+        let req = request.into_inner();
+        check(req.header.as_ref())?;
+        if !self.shared.store_ids.contains(&req.store_id) {
+            return Ok(Response::new(GetStoreResponse {
+                header: error_header(
+                    pdpb::ErrorType::Unknown,
+                    format!("invalid store ID {}, not found", req.store_id),
+                ),
+                ..Default::default()
+            }));
+        }
+        Ok(Response::new(GetStoreResponse {
+            header: header(),
+            store: Some(self.store(req.store_id)),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_all_stores(
+        &self,
+        request: Request<GetAllStoresRequest>,
+    ) -> Result<Response<GetAllStoresResponse>, Status> {
+        check(request.get_ref().header.as_ref())?;
+        Ok(Response::new(GetAllStoresResponse {
+            header: header(),
+            stores: self
+                .shared
+                .store_ids
+                .iter()
+                .map(|&id| self.store(id))
+                .collect(),
+        }))
+    }
+
+    async fn get_region(
+        &self,
+        request: Request<GetRegionRequest>,
+    ) -> Result<Response<GetRegionResponse>, Status> {
+        let req = request.into_inner();
+        check(req.header.as_ref())?;
+        let region = self.shared.regions.locate(&req.region_key);
+        Ok(Response::new(self.region_response(Some(region))))
+    }
+
+    async fn get_region_by_id(
+        &self,
+        request: Request<GetRegionByIdRequest>,
+    ) -> Result<Response<GetRegionResponse>, Status> {
+        let req = request.into_inner();
+        check(req.header.as_ref())?;
+        let region = self.shared.regions.get(req.region_id);
+        Ok(Response::new(self.region_response(region)))
+    }
+
+    async fn scan_regions(
+        &self,
+        request: Request<ScanRegionsRequest>,
+    ) -> Result<Response<ScanRegionsResponse>, Status> {
+        let req = request.into_inner();
+        check(req.header.as_ref())?;
+        let limit = usize::try_from(req.limit.max(0)).unwrap_or(0);
+        let found = self
+            .shared
+            .regions
+            .scan(&req.start_key, &req.end_key, limit);
+        let mut resp = ScanRegionsResponse {
+            header: header(),
+            ..Default::default()
+        };
+        for r in &found {
+            let meta = convert::region(r);
+            let leader = convert::peer(r.leader_peer());
+            resp.region_metas.push(meta.clone());
+            resp.leaders.push(leader);
+            resp.regions.push(pdpb::Region {
+                region: Some(meta),
+                leader: Some(leader),
+                ..Default::default()
+            });
+        }
+        Ok(Response::new(resp))
+    }
+
+    async fn get_gc_safe_point(
+        &self,
+        request: Request<GetGcSafePointRequest>,
+    ) -> Result<Response<GetGcSafePointResponse>, Status> {
+        check(request.get_ref().header.as_ref())?;
+        Ok(Response::new(GetGcSafePointResponse {
+            header: header(),
+            safe_point: self.shared.gc_safe_point.load(Ordering::Acquire),
+        }))
+    }
+
+    async fn update_gc_safe_point(
+        &self,
+        request: Request<UpdateGcSafePointRequest>,
+    ) -> Result<Response<UpdateGcSafePointResponse>, Status> {
+        let req = request.into_inner();
+        check(req.header.as_ref())?;
+        // The safe point never moves backwards.
+        let old = self
+            .shared
+            .gc_safe_point
+            .fetch_max(req.safe_point, Ordering::AcqRel);
+        Ok(Response::new(UpdateGcSafePointResponse {
+            header: header(),
+            new_safe_point: old.max(req.safe_point),
+        }))
+    }
+}

@@ -1,0 +1,209 @@
+//! `tikv-bench serve`: runs a stand-in cluster until SIGINT or SIGTERM.
+//!
+//! Its first line on stdout is `pd=HOST:PORT` (flushed at once, so a script
+//! can read it), then one `store=ID HOST:PORT` line per store. Flags set the
+//! same [`Config`] a workload's `cluster:` section does.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::config::{Config, Faults, Outage};
+use super::{Cluster, DEFAULT_SEED};
+use crate::cli::BadInput;
+
+/// Flags of `serve`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Example: tikv-bench serve --stores 3 --region-max-keys 1000 \
+    --split-every 2s --store-offline 2:10s:5s\n\
+    The first stdout line is pd=HOST:PORT; give that address to a TiKV client."
+)]
+pub struct ServeArgs {
+    /// Stores, each on its own loopback port (1 to 16).
+    #[arg(long, default_value_t = Config::DEFAULT_STORES)]
+    pub stores: u32,
+    /// PD's address. The default port 0 picks a free port, so the stand-in
+    /// never fights another process over 2379; read the chosen address from
+    /// the first line printed (pd=HOST:PORT).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub pd: SocketAddr,
+    /// A region splits once it holds more keys than this (at least 10).
+    #[arg(long, default_value_t = Config::DEFAULT_REGION_MAX_KEYS)]
+    pub region_max_keys: u64,
+    /// Fault: split the region with the most keys this often (e.g. 500ms).
+    #[arg(long, value_parser = parse_duration)]
+    pub split_every: Option<Duration>,
+    /// Fault: move a random region's leadership to another peer this often.
+    #[arg(long, value_parser = parse_duration)]
+    pub transfer_leader_every: Option<Duration>,
+    /// Fault: take store STORE offline AFTER the start FOR a while, as
+    /// STORE:AFTER:FOR (e.g. 2:10s:5s); its leaderships fail over after 300ms.
+    #[arg(long, value_parser = parse_outage, value_name = "STORE:AFTER:FOR")]
+    pub store_offline: Option<Outage>,
+    /// Fault: answer a store request ServerIsBusy with this probability (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub busy: f64,
+    /// Fault: latency added to every store request (e.g. 2ms).
+    #[arg(long, value_parser = parse_duration)]
+    pub latency: Option<Duration>,
+    /// How long a pessimistic lock waits for a held lock when the request
+    /// asks for the default (at most 60s).
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub lock_wait_timeout: Duration,
+    /// Seed of the faults' random choices.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e}; write e.g. 500ms, 2s, 1m"))
+}
+
+/// `STORE:AFTER:FOR`, e.g. `2:10s:5s`.
+pub fn parse_outage(s: &str) -> Result<Outage, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let [store, after, duration] = parts.as_slice() else {
+        return Err(format!(
+            "'{s}' is not STORE:AFTER:FOR (e.g. 2:10s:5s: store 2 goes offline 10s after the start, for 5s)"
+        ));
+    };
+    let store: u32 = store
+        .parse()
+        .map_err(|_| format!("'{store}' is not a store number (1, 2, ...)"))?;
+    Ok(Outage {
+        store,
+        after: parse_duration(after)?,
+        duration: parse_duration(duration)?,
+        failover: Outage::DEFAULT_FAILOVER,
+    })
+}
+
+impl ServeArgs {
+    /// The cluster config these flags describe, checked.
+    pub fn config(&self) -> Result<Config, BadInput> {
+        if !(1..=16).contains(&self.stores) {
+            return Err(BadInput(format!(
+                "--stores must be between 1 and 16, got {}",
+                self.stores
+            )));
+        }
+        if self.region_max_keys < 10 {
+            return Err(BadInput(format!(
+                "--region-max-keys must be at least 10, got {}",
+                self.region_max_keys
+            )));
+        }
+        if !(self.busy.is_finite() && (0.0..=1.0).contains(&self.busy)) {
+            return Err(BadInput(format!(
+                "--busy is a probability between 0 and 1, got {}",
+                self.busy
+            )));
+        }
+        if self.lock_wait_timeout > Duration::from_secs(60) {
+            return Err(BadInput("--lock-wait-timeout must be at most 60s".into()));
+        }
+        for (flag, d) in [
+            ("--split-every", self.split_every),
+            ("--transfer-leader-every", self.transfer_leader_every),
+        ] {
+            if d.is_some_and(|d| d.is_zero()) {
+                return Err(BadInput(format!("{flag} must be greater than zero")));
+            }
+        }
+        if let Some(o) = self.store_offline
+            && !(1..=self.stores).contains(&o.store)
+        {
+            return Err(BadInput(format!(
+                "--store-offline names store {}, but stores are numbered 1 to {}",
+                o.store, self.stores
+            )));
+        }
+        Ok(Config {
+            stores: self.stores,
+            region_max_keys: self.region_max_keys,
+            lock_wait_timeout: self.lock_wait_timeout,
+            faults: Faults {
+                split_every: self.split_every,
+                transfer_leader_every: self.transfer_leader_every,
+                store_offline: self.store_offline,
+                busy: self.busy,
+                latency: self.latency.unwrap_or_default(),
+            },
+        })
+    }
+}
+
+/// Runs the cluster until SIGINT or SIGTERM, then shuts it down cleanly.
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config()?;
+    let running = Cluster::new(config)
+        .with_seed(args.seed)
+        .start(args.pd)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.pd))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "pd={}", running.pd_addr())?;
+        for (id, addr) in running.store_addrs() {
+            writeln!(out, "store={id} {addr}")?;
+        }
+        out.flush()?;
+    }
+    let signal = stop_signal().await;
+    eprintln!("tikv-bench: {signal}: shutting down");
+    let snapshot = running.snapshot();
+    running.shutdown().await;
+    eprintln!(
+        "tikv-bench: stopped: {} regions, {} checker splits, faults {}",
+        snapshot["regions"].as_array().map_or(0, Vec::len),
+        snapshot["checker_splits"],
+        snapshot["faults"]["counts"]
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for SIGINT or SIGTERM; names the one that came.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "SIGINT"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_parse_or_explain() {
+        let o = parse_outage("2:10s:500ms").unwrap();
+        assert_eq!(
+            (o.store, o.after, o.duration),
+            (2, Duration::from_secs(10), Duration::from_millis(500))
+        );
+        assert!(
+            parse_outage("2:10s")
+                .unwrap_err()
+                .contains("STORE:AFTER:FOR")
+        );
+        assert!(
+            parse_outage("x:1s:1s")
+                .unwrap_err()
+                .contains("store number")
+        );
+        assert!(parse_outage("1:soon:1s").is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! Between the engine's and region table's Rust values and their kvproto
+//! shapes: regions and peers (`metapb`), region errors (`errorpb`), key
+//! errors and lock infos (`kvrpcpb`). PD uses the region conversions too.
+
+use crate::cluster::faults::BUSY_BACKOFF_MS;
+use crate::cluster::regions::{Peer, Region, RegionError};
+use crate::proto::{deadlock, errorpb, kvrpcpb, metapb};
+use crate::storage::{KeyError, LockInfo, WriteConflict};
+
+pub fn peer(p: Peer) -> metapb::Peer {
+    metapb::Peer {
+        id: p.id,
+        store_id: p.store_id,
+        role: metapb::PeerRole::Voter as i32,
+        is_witness: false,
+    }
+}
+
+pub fn region(r: &Region) -> metapb::Region {
+    metapb::Region {
+        id: r.id,
+        start_key: r.start.clone(),
+        end_key: r.end.clone(),
+        region_epoch: Some(metapb::RegionEpoch {
+            conf_ver: r.conf_ver,
+            version: r.version,
+        }),
+        peers: r.peers.iter().copied().map(peer).collect(),
+        ..Default::default()
+    }
+}
+
+/// A region error as the protocol carries it, with a readable message.
+pub fn region_error(e: RegionError) -> errorpb::Error {
+    match e {
+        RegionError::NotFound(region_id) => errorpb::Error {
+            message: format!("region {region_id} not found on this store"),
+            region_not_found: Some(errorpb::RegionNotFound { region_id }),
+            ..Default::default()
+        },
+        RegionError::NotLeader { region_id, leader } => errorpb::Error {
+            message: format!(
+                "this store is not the leader of region {region_id}{}",
+                leader.map_or(String::new(), |p| format!("; store {} is", p.store_id))
+            ),
+            not_leader: Some(errorpb::NotLeader {
+                region_id,
+                leader: leader.map(peer),
+            }),
+            ..Default::default()
+        },
+        RegionError::EpochNotMatch { current } => errorpb::Error {
+            message: format!(
+                "epoch not match: region {} is at version {}",
+                current.first().map_or(0, |r| r.id),
+                current.first().map_or(0, |r| r.version)
+            ),
+            epoch_not_match: Some(errorpb::EpochNotMatch {
+                current_regions: current.iter().map(region).collect(),
+            }),
+            ..Default::default()
+        },
+        RegionError::KeyNotInRegion { key, region } => key_not_in_region(&key, &region),
+    }
+}
+
+pub fn key_not_in_region(key: &[u8], r: &Region) -> errorpb::Error {
+    errorpb::Error {
+        message: format!(
+            "key '{}' is not in region {} ['{}', '{}')",
+            key.escape_ascii(),
+            r.id,
+            r.start.escape_ascii(),
+            r.end.escape_ascii()
+        ),
+        key_not_in_region: Some(errorpb::KeyNotInRegion {
+            key: key.to_vec(),
+            region_id: r.id,
+            start_key: r.start.clone(),
+            end_key: r.end.clone(),
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn server_is_busy(store: u64) -> errorpb::Error {
+    let reason = format!("store {store} is busy (injected fault)");
+    errorpb::Error {
+        message: reason.clone(),
+        server_is_busy: Some(errorpb::ServerIsBusy {
+            reason,
+            backoff_ms: BUSY_BACKOFF_MS,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn store_not_match(requested: u64, actual: u64) -> errorpb::Error {
+    errorpb::Error {
+        message: format!("request for store {requested} reached store {actual}"),
+        store_not_match: Some(errorpb::StoreNotMatch {
+            request_store_id: requested,
+            actual_store_id: actual,
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn lock_info(l: LockInfo) -> kvrpcpb::LockInfo {
+    kvrpcpb::LockInfo {
+        primary_lock: l.primary_lock,
+        lock_version: l.lock_version,
+        key: l.key,
+        lock_ttl: l.lock_ttl,
+        txn_size: l.txn_size,
+        lock_type: l.lock_type.as_i32(),
+        lock_for_update_ts: l.lock_for_update_ts,
+        min_commit_ts: l.min_commit_ts,
+        ..Default::default()
+    }
+}
+
+fn conflict(c: WriteConflict) -> kvrpcpb::WriteConflict {
+    kvrpcpb::WriteConflict {
+        start_ts: c.start_ts,
+        conflict_ts: c.conflict_ts,
+        key: c.key,
+        primary: c.primary,
+        conflict_commit_ts: c.conflict_commit_ts,
+        reason: c.reason.as_i32(),
+    }
+}
+
+/// Every engine key error onto its own `KeyError` field (the retryable
+/// `TxnLockNotFound` keeps its name in the `retryable` text).
+pub fn key_error(e: KeyError) -> kvrpcpb::KeyError {
+    let mut out = kvrpcpb::KeyError::default();
+    match e {
+        KeyError::Locked(l) => out.locked = Some(lock_info(l)),
+        KeyError::Retryable(m) => out.retryable = m,
+        KeyError::Abort(m) => out.abort = m,
+        KeyError::Conflict(c) => out.conflict = Some(conflict(c)),
+        KeyError::AlreadyExist { key } => {
+            out.already_exist = Some(kvrpcpb::AlreadyExist { key });
+        }
+        KeyError::Deadlock {
+            lock_ts,
+            lock_key,
+            deadlock_key_hash,
+            wait_chain,
+        } => {
+            out.deadlock = Some(kvrpcpb::Deadlock {
+                lock_ts,
+                lock_key,
+                deadlock_key_hash,
+                wait_chain: wait_chain
+                    .into_iter()
+                    .map(|w| deadlock::WaitForEntry {
+                        txn: w.txn,
+                        wait_for_txn: w.wait_for_txn,
+                        key_hash: w.key_hash,
+                        key: w.key,
+                        ..Default::default()
+                    })
+                    .collect(),
+            });
+        }
+        KeyError::CommitTsExpired {
+            start_ts,
+            attempted_commit_ts,
+            key,
+            min_commit_ts,
+        } => {
+            out.commit_ts_expired = Some(kvrpcpb::CommitTsExpired {
+                start_ts,
+                attempted_commit_ts,
+                key,
+                min_commit_ts,
+            });
+        }
+        KeyError::TxnNotFound {
+            start_ts,
+            primary_key,
+        } => {
+            out.txn_not_found = Some(kvrpcpb::TxnNotFound {
+                start_ts,
+                primary_key,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,284 @@
+//! One store's `tikvpb.Tikv` service: every request passes the same gate
+//! before the engine sees it, then runs its raw (`raw`) or transactional
+//! (`txn`) handler.
+//!
+//! The gate, in order: an offline store answers `Unavailable`; injected
+//! latency; the request must carry a context (else `InvalidArgument`);
+//! injected ServerIsBusy; then the region checks a real store makes: the
+//! region exists here (`region_not_found`), this store leads it
+//! (`not_leader` with the leader as hint), the epoch's version is current
+//! (`epoch_not_match` with the current regions), and every key lies inside
+//! it (`key_not_in_region`). Raw keys compare with the region's bounds as
+//! they are; transactional keys by their memcomparable encoding.
+//!
+//! Malformed requests (no context, an empty key where one is required, an
+//! unknown enum value) get `InvalidArgument`; nothing a client sends can
+//! make a handler panic.
+
+pub(crate) mod convert;
+mod raw;
+mod txn;
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::Shared;
+use super::regions::Region;
+use crate::codec;
+use crate::proto::errorpb;
+use crate::proto::kvrpcpb::{self, ApiVersion, Context};
+use crate::proto::tikvpb::tikv_server::Tikv;
+
+/// A response that can carry a region error instead of its answer.
+pub(crate) trait RegionErrorReply: Default {
+    fn region_error(e: errorpb::Error) -> Self;
+}
+
+macro_rules! region_error_reply {
+    ($($t:ident),* $(,)?) => {
+        $(impl RegionErrorReply for kvrpcpb::$t {
+            fn region_error(e: errorpb::Error) -> Self {
+                kvrpcpb::$t { region_error: Some(e), ..Default::default() }
+            }
+        })*
+    };
+}
+
+region_error_reply!(
+    RawGetResponse,
+    RawBatchGetResponse,
+    RawPutResponse,
+    RawBatchPutResponse,
+    RawDeleteResponse,
+    RawBatchDeleteResponse,
+    RawScanResponse,
+    RawBatchScanResponse,
+    RawDeleteRangeResponse,
+    RawCasResponse,
+    RawGetKeyTtlResponse,
+    GetResponse,
+    BatchGetResponse,
+    ScanResponse,
+    PrewriteResponse,
+    CommitResponse,
+    PessimisticLockResponse,
+    PessimisticRollbackResponse,
+    BatchRollbackResponse,
+    CheckTxnStatusResponse,
+    CheckSecondaryLocksResponse,
+    ResolveLockResponse,
+    TxnHeartBeatResponse,
+    ScanLockResponse,
+    CleanupResponse,
+);
+
+/// Passes a request through the gate, or returns its region error answer.
+/// `$keys`: the keys that must lie in the region.
+macro_rules! admit {
+    ($store:expr, $req:expr, $Resp:ty, $space:expr, $keys:expr) => {
+        match $store.admit($req.context.as_ref(), $space, $keys).await? {
+            Ok(region) => region,
+            Err(e) => {
+                return Ok(<$Resp as $crate::cluster::store::RegionErrorReply>::region_error(e));
+            }
+        }
+    };
+}
+use admit;
+
+/// Which key space a request's keys belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Space {
+    /// Raw keys, compared with region bounds as they are.
+    Raw,
+    /// Transactional keys, compared by their memcomparable encoding.
+    Txn,
+}
+
+impl Space {
+    /// Whether `key` of this space lies in `region`.
+    fn contains(self, region: &Region, key: &[u8]) -> bool {
+        match self {
+            Space::Raw => region.contains(key),
+            Space::Txn => region.contains(&codec::encode(key)),
+        }
+    }
+
+    /// The region's bounds in this space's keys (empty end: unbounded).
+    fn bounds(self, region: &Region) -> (Vec<u8>, Vec<u8>) {
+        match self {
+            Space::Raw => (region.start.clone(), region.end.clone()),
+            Space::Txn => region.user_range(),
+        }
+    }
+}
+
+/// The service of one store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    id: u64,
+    shared: Arc<Shared>,
+}
+
+impl Store {
+    pub(crate) fn new(id: u64, shared: Arc<Shared>) -> Store {
+        Store { id, shared }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The gate (see the module doc): the region to serve, or the region
+    /// error to answer; a gRPC error for an offline store or a malformed
+    /// request.
+    async fn admit<'k>(
+        &self,
+        ctx: Option<&Context>,
+        space: Space,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> Result<Result<Region, errorpb::Error>, Status> {
+        let faults = &self.shared.faults;
+        if faults.is_offline(self.id) {
+            faults.note_unavailable();
+            return Err(Status::unavailable(format!(
+                "store {} is offline (injected fault)",
+                self.id
+            )));
+        }
+        let latency = faults.latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let ctx = ctx.ok_or_else(|| Status::invalid_argument("the request has no context"))?;
+        if ctx.api_version == ApiVersion::V2 as i32 {
+            return Err(Status::invalid_argument(
+                "api version V2 (keyspaces) is not served; use V1",
+            ));
+        }
+        if faults.busy() {
+            return Ok(Err(convert::server_is_busy(self.id)));
+        }
+        if let Some(peer) = &ctx.peer
+            && peer.store_id != 0
+            && peer.store_id != self.id
+        {
+            return Ok(Err(convert::store_not_match(peer.store_id, self.id)));
+        }
+        let version = ctx.region_epoch.as_ref().map_or(0, |e| e.version);
+        let region = match self.shared.regions.check(ctx.region_id, version, self.id) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(convert::region_error(e))),
+        };
+        for key in keys {
+            if !space.contains(&region, key) {
+                return Ok(Err(convert::key_not_in_region(key, &region)));
+            }
+        }
+        Ok(Ok(region))
+    }
+
+    /// Notes a write to `region` for the split checker.
+    fn written(&self, region: &Region) {
+        self.shared.splits.mark(region.id);
+    }
+}
+
+/// `InvalidArgument` unless `key` is non-empty.
+fn need_key(key: &[u8], what: &str) -> Result<(), Status> {
+    if key.is_empty() {
+        Err(Status::invalid_argument(format!("{what} is empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// `InvalidArgument` unless every key is non-empty.
+fn need_keys<'k>(keys: impl IntoIterator<Item = &'k [u8]>) -> Result<(), Status> {
+    keys.into_iter().try_for_each(|k| need_key(k, "a key"))
+}
+
+/// The `key_not_in_region` answer for a key outside `region`.
+fn outside<R: RegionErrorReply>(key: &[u8], region: &Region) -> R {
+    R::region_error(convert::key_not_in_region(key, region))
+}
+
+/// Clips a forward scan `[start, end)` (empty end: unbounded) to the
+/// region's bounds `[lo, hi)`.
+fn clip_end(end: &[u8], hi: &[u8]) -> Vec<u8> {
+    match (end.is_empty(), hi.is_empty()) {
+        (true, _) => hi.to_vec(),
+        (false, true) => end.to_vec(),
+        (false, false) => end.min(hi).to_vec(),
+    }
+}
+
+/// Checks and clips a scan to the region. Forward: `start` must lie in the
+/// region and `end` is cut at its end. Reverse (TiKV's convention: `start`
+/// is the exclusive upper bound, `end` the inclusive lower one): `start`
+/// must lie in `(region start, region end]` and `end` is raised to the
+/// region start. Returns the clipped `(start, end)`, or `None` when `start`
+/// is outside (answer `key_not_in_region`).
+fn clip_scan(
+    space: Space,
+    region: &Region,
+    start: &[u8],
+    end: &[u8],
+    reverse: bool,
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (lo, hi) = space.bounds(region);
+    if !reverse {
+        return space
+            .contains(region, start)
+            .then(|| (start.to_vec(), clip_end(end, &hi)));
+    }
+    let upper_ok = if start.is_empty() {
+        hi.is_empty()
+    } else {
+        start > lo.as_slice() && (hi.is_empty() || start <= hi.as_slice())
+    };
+    upper_ok.then(|| (start.to_vec(), end.max(lo.as_slice()).to_vec()))
+}
+
+macro_rules! rpcs {
+    ($($name:ident($Req:ident) -> $Resp:ident = $handler:path;)*) => {
+        #[tonic::async_trait]
+        impl Tikv for Store {
+            $(async fn $name(
+                &self,
+                request: Request<kvrpcpb::$Req>,
+            ) -> Result<Response<kvrpcpb::$Resp>, Status> {
+                $handler(self, request.into_inner()).await.map(Response::new)
+            })*
+        }
+    };
+}
+
+rpcs! {
+    raw_get(RawGetRequest) -> RawGetResponse = raw::get;
+    raw_batch_get(RawBatchGetRequest) -> RawBatchGetResponse = raw::batch_get;
+    raw_put(RawPutRequest) -> RawPutResponse = raw::put;
+    raw_batch_put(RawBatchPutRequest) -> RawBatchPutResponse = raw::batch_put;
+    raw_delete(RawDeleteRequest) -> RawDeleteResponse = raw::delete;
+    raw_batch_delete(RawBatchDeleteRequest) -> RawBatchDeleteResponse = raw::batch_delete;
+    raw_scan(RawScanRequest) -> RawScanResponse = raw::scan;
+    raw_batch_scan(RawBatchScanRequest) -> RawBatchScanResponse = raw::batch_scan;
+    raw_delete_range(RawDeleteRangeRequest) -> RawDeleteRangeResponse = raw::delete_range;
+    raw_compare_and_swap(RawCasRequest) -> RawCasResponse = raw::compare_and_swap;
+    raw_get_key_ttl(RawGetKeyTtlRequest) -> RawGetKeyTtlResponse = raw::get_key_ttl;
+    kv_get(GetRequest) -> GetResponse = txn::get;
+    kv_batch_get(BatchGetRequest) -> BatchGetResponse = txn::batch_get;
+    kv_scan(ScanRequest) -> ScanResponse = txn::scan;
+    kv_prewrite(PrewriteRequest) -> PrewriteResponse = txn::prewrite;
+    kv_commit(CommitRequest) -> CommitResponse = txn::commit;
+    kv_pessimistic_lock(PessimisticLockRequest) -> PessimisticLockResponse = txn::pessimistic_lock;
+    kv_pessimistic_rollback(PessimisticRollbackRequest) -> PessimisticRollbackResponse = txn::pessimistic_rollback;
+    kv_batch_rollback(BatchRollbackRequest) -> BatchRollbackResponse = txn::batch_rollback;
+    kv_check_txn_status(CheckTxnStatusRequest) -> CheckTxnStatusResponse = txn::check_txn_status;
+    kv_check_secondary_locks(CheckSecondaryLocksRequest) -> CheckSecondaryLocksResponse = txn::check_secondary_locks;
+    kv_resolve_lock(ResolveLockRequest) -> ResolveLockResponse = txn::resolve_lock;
+    kv_txn_heart_beat(TxnHeartBeatRequest) -> TxnHeartBeatResponse = txn::txn_heart_beat;
+    kv_scan_lock(ScanLockRequest) -> ScanLockResponse = txn::scan_lock;
+    kv_cleanup(CleanupRequest) -> CleanupResponse = txn::cleanup;
+}

@@ -1,0 +1,258 @@
+//! The raw API handlers: plain key-value calls onto the engine's raw key
+//! space. Errors a caller should see go in the string `error` field; scans
+//! are clipped at the region's end (the client sends the whole user range).
+//!
+//! The stand-in serves API v1 without TTL: a write asking for a TTL gets an
+//! error, and `RawGetKeyTTL` answers 0 (no expiry) for a present key.
+
+use tonic::Status;
+
+use super::{Space, Store, admit, clip_end, clip_scan, need_key, need_keys, outside};
+use crate::proto::kvrpcpb::{
+    KvPair, RawBatchDeleteRequest, RawBatchDeleteResponse, RawBatchGetRequest, RawBatchGetResponse,
+    RawBatchPutRequest, RawBatchPutResponse, RawBatchScanRequest, RawBatchScanResponse,
+    RawCasRequest, RawCasResponse, RawDeleteRangeRequest, RawDeleteRangeResponse, RawDeleteRequest,
+    RawDeleteResponse, RawGetKeyTtlRequest, RawGetKeyTtlResponse, RawGetRequest, RawGetResponse,
+    RawPutRequest, RawPutResponse, RawScanRequest, RawScanResponse,
+};
+use crate::storage::raw::Pair;
+
+const NO_TTL: &str = "ttl is not supported: the stand-in serves raw API v1 without TTL";
+
+/// Only the default column family exists.
+fn check_cf(cf: &str) -> Result<(), Status> {
+    if cf.is_empty() || cf == "default" {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(format!(
+            "column family '{cf}' does not exist; raw keys live in 'default'"
+        )))
+    }
+}
+
+fn pairs(kvs: Vec<Pair>) -> Vec<KvPair> {
+    kvs.into_iter()
+        .map(|(key, value)| KvPair {
+            key,
+            value,
+            error: None,
+        })
+        .collect()
+}
+
+pub(super) async fn get(s: &Store, req: RawGetRequest) -> Result<RawGetResponse, Status> {
+    need_key(&req.key, "key")?;
+    check_cf(&req.cf)?;
+    admit!(s, req, RawGetResponse, Space::Raw, [req.key.as_slice()]);
+    Ok(match s.shared.storage.raw().get(&req.key) {
+        Some(value) => RawGetResponse {
+            value,
+            ..Default::default()
+        },
+        None => RawGetResponse {
+            not_found: true,
+            ..Default::default()
+        },
+    })
+}
+
+pub(super) async fn batch_get(
+    s: &Store,
+    req: RawBatchGetRequest,
+) -> Result<RawBatchGetResponse, Status> {
+    need_keys(req.keys.iter().map(Vec::as_slice))?;
+    check_cf(&req.cf)?;
+    let keys = req.keys.iter().map(Vec::as_slice);
+    admit!(s, req, RawBatchGetResponse, Space::Raw, keys);
+    Ok(RawBatchGetResponse {
+        pairs: pairs(s.shared.storage.raw().batch_get(&req.keys)),
+        ..Default::default()
+    })
+}
+
+pub(super) async fn put(s: &Store, req: RawPutRequest) -> Result<RawPutResponse, Status> {
+    need_key(&req.key, "key")?;
+    check_cf(&req.cf)?;
+    let region = admit!(s, req, RawPutResponse, Space::Raw, [req.key.as_slice()]);
+    if req.ttl != 0 {
+        return Ok(RawPutResponse {
+            error: NO_TTL.into(),
+            ..Default::default()
+        });
+    }
+    s.shared.storage.raw().put(&req.key, &req.value);
+    s.written(&region);
+    Ok(RawPutResponse::default())
+}
+
+pub(super) async fn batch_put(
+    s: &Store,
+    req: RawBatchPutRequest,
+) -> Result<RawBatchPutResponse, Status> {
+    need_keys(req.pairs.iter().map(|p| p.key.as_slice()))?;
+    check_cf(&req.cf)?;
+    let keys = req.pairs.iter().map(|p| p.key.as_slice());
+    let region = admit!(s, req, RawBatchPutResponse, Space::Raw, keys);
+    if req.ttl != 0 || req.ttls.iter().any(|&t| t != 0) {
+        return Ok(RawBatchPutResponse {
+            error: NO_TTL.into(),
+            ..Default::default()
+        });
+    }
+    let kvs: Vec<Pair> = req.pairs.into_iter().map(|p| (p.key, p.value)).collect();
+    s.shared.storage.raw().batch_put(&kvs);
+    s.written(&region);
+    Ok(RawBatchPutResponse::default())
+}
+
+pub(super) async fn delete(s: &Store, req: RawDeleteRequest) -> Result<RawDeleteResponse, Status> {
+    need_key(&req.key, "key")?;
+    check_cf(&req.cf)?;
+    admit!(s, req, RawDeleteResponse, Space::Raw, [req.key.as_slice()]);
+    s.shared.storage.raw().delete(&req.key);
+    Ok(RawDeleteResponse::default())
+}
+
+pub(super) async fn batch_delete(
+    s: &Store,
+    req: RawBatchDeleteRequest,
+) -> Result<RawBatchDeleteResponse, Status> {
+    need_keys(req.keys.iter().map(Vec::as_slice))?;
+    check_cf(&req.cf)?;
+    let keys = req.keys.iter().map(Vec::as_slice);
+    admit!(s, req, RawBatchDeleteResponse, Space::Raw, keys);
+    s.shared.storage.raw().batch_delete(&req.keys);
+    Ok(RawBatchDeleteResponse::default())
+}
+
+pub(super) async fn scan(s: &Store, req: RawScanRequest) -> Result<RawScanResponse, Status> {
+    check_cf(&req.cf)?;
+    let region = admit!(s, req, RawScanResponse, Space::Raw, []);
+    let Some((start, end)) = clip_scan(
+        Space::Raw,
+        &region,
+        &req.start_key,
+        &req.end_key,
+        req.reverse,
+    ) else {
+        return Ok(outside(&req.start_key, &region));
+    };
+    let kvs =
+        s.shared
+            .storage
+            .raw()
+            .scan(&start, &end, req.limit as usize, req.key_only, req.reverse);
+    Ok(RawScanResponse {
+        kvs: pairs(kvs),
+        ..Default::default()
+    })
+}
+
+pub(super) async fn batch_scan(
+    s: &Store,
+    req: RawBatchScanRequest,
+) -> Result<RawBatchScanResponse, Status> {
+    check_cf(&req.cf)?;
+    let region = admit!(s, req, RawBatchScanResponse, Space::Raw, []);
+    let mut kvs = Vec::new();
+    for range in &req.ranges {
+        let Some((start, end)) = clip_scan(
+            Space::Raw,
+            &region,
+            &range.start_key,
+            &range.end_key,
+            req.reverse,
+        ) else {
+            return Ok(outside(&range.start_key, &region));
+        };
+        kvs.extend(s.shared.storage.raw().scan(
+            &start,
+            &end,
+            req.each_limit as usize,
+            req.key_only,
+            req.reverse,
+        ));
+    }
+    Ok(RawBatchScanResponse {
+        kvs: pairs(kvs),
+        ..Default::default()
+    })
+}
+
+pub(super) async fn delete_range(
+    s: &Store,
+    req: RawDeleteRangeRequest,
+) -> Result<RawDeleteRangeResponse, Status> {
+    check_cf(&req.cf)?;
+    let region = admit!(
+        s,
+        req,
+        RawDeleteRangeResponse,
+        Space::Raw,
+        [req.start_key.as_slice()]
+    );
+    if !req.end_key.is_empty() && req.start_key > req.end_key {
+        return Ok(RawDeleteRangeResponse {
+            error: format!(
+                "invalid range: start '{}' is after end '{}'",
+                req.start_key.escape_ascii(),
+                req.end_key.escape_ascii()
+            ),
+            ..Default::default()
+        });
+    }
+    let end = clip_end(&req.end_key, &region.end);
+    s.shared.storage.raw().delete_range(&req.start_key, &end);
+    Ok(RawDeleteRangeResponse::default())
+}
+
+pub(super) async fn compare_and_swap(
+    s: &Store,
+    req: RawCasRequest,
+) -> Result<RawCasResponse, Status> {
+    need_key(&req.key, "key")?;
+    check_cf(&req.cf)?;
+    let region = admit!(s, req, RawCasResponse, Space::Raw, [req.key.as_slice()]);
+    if req.ttl != 0 {
+        return Ok(RawCasResponse {
+            error: NO_TTL.into(),
+            ..Default::default()
+        });
+    }
+    let r = s.shared.storage.raw().compare_and_swap(
+        &req.key,
+        &req.value,
+        req.previous_not_exist,
+        &req.previous_value,
+    );
+    if r.succeed {
+        s.written(&region);
+    }
+    Ok(RawCasResponse {
+        succeed: r.succeed,
+        previous_not_exist: r.previous_not_exist,
+        previous_value: r.previous_value,
+        ..Default::default()
+    })
+}
+
+pub(super) async fn get_key_ttl(
+    s: &Store,
+    req: RawGetKeyTtlRequest,
+) -> Result<RawGetKeyTtlResponse, Status> {
+    need_key(&req.key, "key")?;
+    check_cf(&req.cf)?;
+    admit!(
+        s,
+        req,
+        RawGetKeyTtlResponse,
+        Space::Raw,
+        [req.key.as_slice()]
+    );
+    // No TTLs: a present key never expires (ttl 0).
+    let not_found = s.shared.storage.raw().get(&req.key).is_none();
+    Ok(RawGetKeyTtlResponse {
+        not_found,
+        ..Default::default()
+    })
+}
