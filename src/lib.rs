@@ -24,9 +24,11 @@
 //! - [`cluster`]: the stand-in cluster: PD and stores serving the TiKV gRPC
 //!   protocol over the storage engine; the region table.
 //! - [`codec`]: TiKV's memcomparable key encoding.
+//! - [`checks`]: verdicts on a run: thresholds that gate CI on a result.
 //! - [`cli`]: the subcommands (`run`, `check`).
 
 pub mod backend;
+pub mod checks;
 pub mod cli;
 pub mod client;
 pub mod cluster;

@@ -3,9 +3,11 @@
 
 pub mod collector;
 pub mod hist;
+pub mod merge;
 pub mod recorder;
 pub mod result;
 
 pub use collector::{Collector, Live, Summary};
 pub use recorder::{Clock, Completion, OpStats, Recorder, Report};
+pub use merge::merge;
 pub use result::{RunInfo, RunResult, SCHEMA};

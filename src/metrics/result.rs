@@ -38,6 +38,11 @@ pub struct RunResult {
     /// RFC 3339, UTC.
     pub started_at: String,
     pub ended_at: String,
+    /// The measured phase in Unix microseconds: merging aligns drivers by it.
+    #[serde(default)]
+    pub measured_from_unix_us: i64,
+    #[serde(default)]
+    pub measured_to_unix_us: i64,
     pub load: LoadResult,
     pub warmup: PhaseResult,
     pub measured: PhaseResult,
@@ -161,12 +166,12 @@ pub struct RunInfo {
     pub load: LoadResult,
 }
 
-fn rfc3339(unix_us: i64) -> String {
+pub(crate) fn rfc3339(unix_us: i64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(unix_us.max(0) as u64);
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-fn kind_map(counts: &[u64; ErrorKind::COUNT]) -> BTreeMap<String, u64> {
+pub(crate) fn kind_map(counts: &[u64; ErrorKind::COUNT]) -> BTreeMap<String, u64> {
     ErrorKind::ALL
         .iter()
         .filter(|k| counts[**k as usize] > 0)
@@ -174,7 +179,7 @@ fn kind_map(counts: &[u64; ErrorKind::COUNT]) -> BTreeMap<String, u64> {
         .collect()
 }
 
-fn rate(n: u64, secs: f64) -> f64 {
+pub(crate) fn rate(n: u64, secs: f64) -> f64 {
     if secs > 0.0 {
         round3(n as f64 / secs)
     } else {
@@ -182,7 +187,7 @@ fn rate(n: u64, secs: f64) -> f64 {
     }
 }
 
-fn round3(x: f64) -> f64 {
+pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
@@ -303,6 +308,8 @@ impl RunResult {
             rate: workload.rate,
             started_at: rfc3339(info.started_unix_us),
             ended_at: rfc3339(info.ended_unix_us),
+            measured_from_unix_us: info.measure_start_unix_us,
+            measured_to_unix_us: info.ended_unix_us,
             load: info.load,
             warmup: phase(&summary.warmup, info.warmup_s),
             measured: phase(&summary.ops, measured_s),

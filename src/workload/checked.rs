@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::Diagnostic;
 use super::spec::*;
 use crate::backend::{ErrorKind, LockMode};
+pub use crate::checks::thresholds::Threshold;
 pub use crate::cluster::config::{Config as ClusterConfig, Faults, Outage};
 
 pub const DEFAULT_SEED: u64 = 42;
@@ -57,6 +58,12 @@ pub struct Workload {
     /// Parameters to vary over several runs (see `sweep.rs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,
+    /// Conditions the result must meet, or the run exits 1.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "ser_thresholds"
+    )]
+    pub thresholds: Vec<Threshold>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -358,6 +365,10 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(&humantime::format_duration(*d).to_string())
 }
 
+fn ser_thresholds<S: serde::Serializer>(ts: &[Threshold], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ts.iter().map(|t| t.text.as_str()))
+}
+
 fn ser_kinds<S: serde::Serializer>(kinds: &[ErrorKind], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(kinds.iter().map(|k| k.as_str()))
 }
@@ -539,6 +550,7 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
         .cluster
         .map_or_else(ClusterConfig::default, |s| check_cluster(&mut c, s));
     let sweep = spec.sweep.and_then(|s| check_sweep(&mut c, s, &keys, &ops));
+    let thresholds = check_thresholds(&mut c, spec.thresholds.unwrap_or_default(), &ops);
 
     if diags.is_empty() {
         Ok(Workload {
@@ -556,6 +568,7 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
             client,
             cluster,
             sweep,
+            thresholds,
         })
     } else {
         Err(diags)
@@ -1073,4 +1086,23 @@ fn check_cluster(c: &mut Checker, s: ClusterSpec) -> ClusterConfig {
         lock_wait_timeout,
         faults,
     }
+}
+
+fn check_thresholds(c: &mut Checker, texts: Vec<Sp<String>>, ops: &[OpConfig]) -> Vec<Threshold> {
+    let names: Vec<(&str, &str)> = ops
+        .iter()
+        .map(|o| (o.name.as_str(), o.kind.type_name()))
+        .collect();
+    texts
+        .iter()
+        .filter_map(|t| {
+            match Threshold::parse(&t.value).and_then(|th| th.check_op(&names).map(|()| th)) {
+                Ok(th) => Some(th),
+                Err(msg) => {
+                    c.err(t, msg);
+                    None
+                }
+            }
+        })
+        .collect()
 }

@@ -27,6 +27,8 @@ pub struct WorkloadSpec {
     pub client: Option<ClientSpec>,
     pub cluster: Option<ClusterSpec>,
     pub sweep: Option<SweepSpec>,
+    /// Pass/fail conditions such as `p99 of read < 20ms`.
+    pub thresholds: Option<Vec<Sp<String>>>,
 }
 
 /// The embedded stand-in cluster (ignored when running against another

@@ -1,0 +1,319 @@
+//! Merging results from several driver processes (shards of one workload)
+//! into one: histograms are added, never percentiles averaged; counters are
+//! summed; timelines are aligned by wall-clock second; rates are recomputed
+//! from the merged counts over the merged measured window. Merging is
+//! associative and commutative, so drivers can be merged in any grouping.
+
+use std::collections::BTreeMap;
+
+use super::hist::{self, Hist, Percentiles};
+use super::result::{
+    Interval, IntervalOp, LoadResult, OpResult, PhaseResult, RunResult, rate, round3,
+};
+use crate::backend::TargetInfo;
+
+/// Why results cannot be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// Nothing to merge.
+    #[error("no results to merge")]
+    Empty,
+    /// The results do not come from one workload: merge only the shards of
+    /// one run (same workload file, seed and overrides).
+    #[error("{0}")]
+    Mismatch(String),
+    /// A stored histogram could not be read: the file was edited or cut.
+    #[error("op '{op}': {err}")]
+    Histogram { op: String, err: hist::DecodeError },
+}
+
+/// Extra blocks that describe one driver and have no merged meaning.
+const PER_DRIVER_EXTRA: &[&str] = &["shard", "merged_from", "thresholds"];
+
+/// Merges `results` into one result.
+pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
+    let first = results.first().ok_or(MergeError::Empty)?;
+    for (i, r) in results.iter().enumerate().skip(1) {
+        let same = |what: &str, a: String, b: String| {
+            if a == b {
+                Ok(())
+            } else {
+                Err(MergeError::Mismatch(format!(
+                    "result {} differs from result 1 in {what}: '{b}' vs '{a}'; only shards of one workload merge",
+                    i + 1
+                )))
+            }
+        };
+        same("schema", first.schema.clone(), r.schema.clone())?;
+        same("workload name", first.name.clone(), r.name.clone())?;
+        same("seed", first.seed.to_string(), r.seed.to_string())?;
+        same("mode", first.mode.clone(), r.mode.clone())?;
+        same(
+            "workload",
+            first.workload.to_string(),
+            r.workload.to_string(),
+        )?;
+        same(
+            "sweep cell",
+            format!("{:?}", first.extra.get("sweep")),
+            format!("{:?}", r.extra.get("sweep")),
+        )?;
+    }
+
+    let from = results
+        .iter()
+        .map(|r| r.measured_from_unix_us)
+        .min()
+        .unwrap_or(0);
+    let to = results
+        .iter()
+        .map(|r| r.measured_to_unix_us)
+        .max()
+        .unwrap_or(0);
+    let measured_s = (to - from).max(0) as f64 / 1e6;
+
+    let mut names: Vec<&String> = results.iter().flat_map(|r| r.ops.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut ops = BTreeMap::new();
+    for name in names {
+        let parts: Vec<&OpResult> = results.iter().filter_map(|r| r.ops.get(name)).collect();
+        ops.insert(name.clone(), merge_op(name, &parts, measured_s)?);
+    }
+
+    let mut extra = BTreeMap::new();
+    for (k, v) in &first.extra {
+        if !PER_DRIVER_EXTRA.contains(&k.as_str())
+            && results.iter().all(|r| r.extra.get(k) == Some(v))
+        {
+            extra.insert(k.clone(), v.clone());
+        }
+    }
+    let merged_from: u64 = results
+        .iter()
+        .map(|r| {
+            r.extra
+                .get("merged_from")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(1)
+        })
+        .sum();
+    extra.insert("merged_from".into(), merged_from.into());
+
+    let mut targets: Vec<&TargetInfo> = results.iter().map(|r| &r.target).collect();
+    targets.sort_by(|a, b| (&a.kind, &a.description).cmp(&(&b.kind, &b.description)));
+    targets.dedup();
+    let target = match targets.as_slice() {
+        [one] => (*one).clone(),
+        many => TargetInfo {
+            kind: many
+                .iter()
+                .map(|t| t.kind.as_str())
+                .collect::<Vec<_>>()
+                .join("+"),
+            description: many
+                .iter()
+                .map(|t| t.description.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+    };
+    let rates: Vec<f64> = results.iter().filter_map(|r| r.rate).collect();
+
+    Ok(RunResult {
+        schema: first.schema.clone(),
+        tool: first.tool.clone(),
+        name: first.name.clone(),
+        workload_file: results.iter().filter_map(|r| r.workload_file.clone()).min(),
+        workload: first.workload.clone(),
+        seed: first.seed,
+        target,
+        mode: first.mode.clone(),
+        concurrency: results.iter().map(|r| r.concurrency).sum(),
+        rate: (!rates.is_empty()).then(|| round3(rates.iter().sum())),
+        started_at: results
+            .iter()
+            .map(|r| r.started_at.clone())
+            .min()
+            .unwrap_or_default(),
+        ended_at: results
+            .iter()
+            .map(|r| r.ended_at.clone())
+            .max()
+            .unwrap_or_default(),
+        measured_from_unix_us: from,
+        measured_to_unix_us: to,
+        load: LoadResult {
+            records: results.iter().map(|r| r.load.records).sum(),
+            duration_s: results
+                .iter()
+                .map(|r| r.load.duration_s)
+                .fold(0.0, f64::max),
+        },
+        warmup: merge_phase(results.iter().map(|r| &r.warmup), None),
+        measured: merge_phase(results.iter().map(|r| &r.measured), Some(measured_s)),
+        ops,
+        timeline: merge_timeline(results, from)?,
+        extra,
+    })
+}
+
+/// Sums a phase's counters; its duration is `duration_s` or the longest.
+fn merge_phase<'a>(
+    phases: impl Iterator<Item = &'a PhaseResult>,
+    duration_s: Option<f64>,
+) -> PhaseResult {
+    let mut out = PhaseResult::default();
+    let mut longest = 0.0f64;
+    for p in phases {
+        out.ops += p.ops;
+        out.ok += p.ok;
+        out.failed += p.failed;
+        out.unknown += p.unknown;
+        out.retries += p.retries;
+        longest = longest.max(p.duration_s);
+    }
+    let duration_s = duration_s.unwrap_or(longest);
+    out.duration_s = round3(duration_s);
+    out.ops_per_s = rate(out.ops, duration_s);
+    out.ok_per_s = rate(out.ok, duration_s);
+    out
+}
+
+fn add_counts(dst: &mut BTreeMap<String, u64>, src: &BTreeMap<String, u64>) {
+    for (k, v) in src {
+        *dst.entry(k.clone()).or_insert(0) += v;
+    }
+}
+
+fn decode(op: &str, text: &str) -> Result<Hist, MergeError> {
+    hist::decode(text).map_err(|err| MergeError::Histogram {
+        op: op.to_string(),
+        err,
+    })
+}
+
+/// Adds the histograms of the parts that have one; `None` when none has.
+fn sum_hists<'a>(
+    op: &str,
+    encoded: impl Iterator<Item = Option<&'a String>>,
+) -> Result<Option<Hist>, MergeError> {
+    let mut total: Option<Hist> = None;
+    for text in encoded.flatten() {
+        let h = decode(op, text)?;
+        hist::add(total.get_or_insert_with(hist::new_hist), &h);
+    }
+    Ok(total)
+}
+
+fn merge_op(name: &str, parts: &[&OpResult], measured_s: f64) -> Result<OpResult, MergeError> {
+    let mut out = OpResult {
+        op_type: parts[0].op_type.clone(),
+        ok: 0,
+        failed: 0,
+        unknown: 0,
+        ok_per_s: 0.0,
+        errors: BTreeMap::new(),
+        error_samples: BTreeMap::new(),
+        retries: 0,
+        retries_by_kind: BTreeMap::new(),
+        backoff_us: 0,
+        outcomes: BTreeMap::new(),
+        events: BTreeMap::new(),
+        latency_us: Percentiles::default(),
+        histogram: String::new(),
+        service_us: None,
+        service_histogram: None,
+        failed_latency_us: None,
+        failed_histogram: None,
+    };
+    for p in parts {
+        out.ok += p.ok;
+        out.failed += p.failed;
+        out.unknown += p.unknown;
+        out.retries += p.retries;
+        out.backoff_us += p.backoff_us;
+        add_counts(&mut out.errors, &p.errors);
+        add_counts(&mut out.retries_by_kind, &p.retries_by_kind);
+        add_counts(&mut out.outcomes, &p.outcomes);
+        add_counts(&mut out.events, &p.events);
+        for (k, msg) in &p.error_samples {
+            // Keep the smallest message of a kind, so the order of merging
+            // does not matter.
+            let slot = out
+                .error_samples
+                .entry(k.clone())
+                .or_insert_with(|| msg.clone());
+            if msg < slot {
+                *slot = msg.clone();
+            }
+        }
+    }
+    out.ok_per_s = rate(out.ok, measured_s);
+    let latency =
+        sum_hists(name, parts.iter().map(|p| Some(&p.histogram)))?.unwrap_or_else(hist::new_hist);
+    out.latency_us = Percentiles::of(&latency);
+    out.histogram = hist::encode(&latency);
+    if let Some(h) = sum_hists(name, parts.iter().map(|p| p.service_histogram.as_ref()))? {
+        out.service_us = Some(Percentiles::of(&h));
+        out.service_histogram = Some(hist::encode(&h));
+    }
+    if let Some(h) = sum_hists(name, parts.iter().map(|p| p.failed_histogram.as_ref()))? {
+        out.failed_latency_us = Some(Percentiles::of(&h));
+        out.failed_histogram = Some(hist::encode(&h));
+    }
+    Ok(out)
+}
+
+fn merge_timeline(results: &[RunResult], from: i64) -> Result<Vec<Interval>, MergeError> {
+    let mut seconds: BTreeMap<i64, Vec<&Interval>> = BTreeMap::new();
+    for r in results {
+        for i in &r.timeline {
+            seconds.entry(i.unix_s).or_default().push(i);
+        }
+    }
+    let mut out = Vec::with_capacity(seconds.len());
+    for (unix_s, parts) in seconds {
+        let span_s = parts.iter().map(|i| i.span_s).fold(0.0, f64::max);
+        let mut names: Vec<&String> = parts.iter().flat_map(|i| i.ops.keys()).collect();
+        names.sort();
+        names.dedup();
+        let mut all = hist::new_hist();
+        let mut total = 0;
+        let mut ops = BTreeMap::new();
+        for name in names {
+            let mut h = hist::new_hist();
+            let (mut ok, mut failed) = (0, 0);
+            for op in parts.iter().filter_map(|i| i.ops.get(name)) {
+                hist::add(&mut h, &decode(name, &op.histogram)?);
+                ok += op.ok;
+                failed += op.failed;
+            }
+            hist::add(&mut all, &h);
+            total += ok + failed;
+            let p = Percentiles::of(&h);
+            ops.insert(
+                name.clone(),
+                IntervalOp {
+                    ok,
+                    failed,
+                    p50_us: p.p50,
+                    p99_us: p.p99,
+                    max_us: p.max,
+                    histogram: hist::encode(&h),
+                },
+            );
+        }
+        let p = Percentiles::of(&all);
+        out.push(Interval {
+            unix_s,
+            t_s: round3((unix_s * 1_000_000 - from) as f64 / 1e6),
+            span_s,
+            ops_per_s: rate(total, span_s),
+            p50_us: p.p50,
+            p99_us: p.p99,
+            ops,
+        });
+    }
+    Ok(out)
+}
