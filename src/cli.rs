@@ -12,8 +12,9 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::backend::{Backend, InprocBackend, MemoryBackend, NoopBackend};
-use crate::driver::{self, ProgressMode, RunOptions};
-use crate::metrics::RunResult;
+use crate::checks::thresholds;
+use crate::driver::{self, ProgressMode, RunOptions, Shard};
+use crate::metrics::{Live, RunResult, hdrlog, prometheus};
 use crate::report;
 use crate::workload::sweep::Cell;
 use crate::workload::{Stop, Workload, WorkloadError};
@@ -50,6 +51,19 @@ pub enum Command {
     /// Run the stand-in cluster (PD and stores serving the TiKV gRPC
     /// protocol on loopback) until SIGINT or SIGTERM.
     Serve(crate::cluster::serve::ServeArgs),
+    /// Merge the results of several drivers (shards of one run) into one:
+    /// histograms added, counters summed, timelines aligned by second.
+    Merge {
+        /// result.json files of the shards.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// The merged result file.
+        #[arg(long, short, default_value = "merged.json")]
+        output: PathBuf,
+        /// Also write the merged interval histograms as an HdrHistogram log.
+        #[arg(long)]
+        hdr_log: Option<PathBuf>,
+    },
     /// Compare results: compare.html with charts, deltas for two results.
     Compare {
         /// result.json files written by `run`.
@@ -108,6 +122,19 @@ pub struct RunArgs {
     /// Do not write report.html and the PNG charts beside result.json.
     #[arg(long)]
     pub no_report: bool,
+    /// Run as driver I of N sharing the workload (e.g. 2/3): this driver
+    /// takes its share of the workers, rate, op count and preload; merge
+    /// the N results with `tikv-bench merge`.
+    #[arg(long, value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+    /// Also write the interval histograms (one per second, per op) as an
+    /// HdrHistogram log file.
+    #[arg(long)]
+    pub hdr_log: Option<PathBuf>,
+    /// Serve live metrics in the Prometheus text format at
+    /// http://ADDR/metrics during the run (e.g. 127.0.0.1:9100).
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -163,7 +190,52 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Merge {
+            results,
+            output,
+            hdr_log,
+        } => {
+            let loaded = results
+                .iter()
+                .map(|p| load_result(p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut merged = crate::metrics::merge(&loaded).map_err(|e| BadInput(e.to_string()))?;
+            let passed = judge(&mut merged)?;
+            merged.save(&output)?;
+            print!("{}", report::text::summary(&merged));
+            println!("merged {} results: {}", loaded.len(), output.display());
+            if let Some(path) = hdr_log {
+                hdrlog::save(&merged, &path)?;
+                println!("hdr log: {}", path.display());
+            }
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
     }
+}
+
+/// Evaluates the thresholds of the workload as run against `result`,
+/// records the verdicts in it and prints them. Returns whether all passed.
+fn judge(result: &mut RunResult) -> anyhow::Result<bool> {
+    let list = thresholds::from_result(result).map_err(BadInput)?;
+    if list.is_empty() {
+        return Ok(true);
+    }
+    let verdicts = thresholds::evaluate(&list, result);
+    for v in &verdicts {
+        if v.passed {
+            println!("threshold {v}");
+        } else {
+            eprintln!("tikv-bench: threshold {v}");
+        }
+    }
+    result
+        .extra
+        .insert("thresholds".into(), serde_json::to_value(&verdicts)?);
+    Ok(verdicts.iter().all(|v| v.passed))
 }
 
 /// Loads a result named on the command line: any failure is bad input.
@@ -217,6 +289,17 @@ pub fn apply_overrides(w: &mut Workload, a: &RunArgs) -> Result<(), BadInput> {
         }
         w.concurrency = c;
     }
+    if let Some(shard) = a.shard
+        && w.concurrency < shard.count
+    {
+        return Err(BadInput(format!(
+            "--shard {}/{}: the workload has {} workers, fewer than the {} drivers; raise concurrency",
+            shard.index + 1,
+            shard.count,
+            w.concurrency,
+            shard.count
+        )));
+    }
     if let Some(r) = a.rate {
         if !(r.is_finite() && r > 0.0) {
             return Err(BadInput(format!(
@@ -237,26 +320,52 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| default_out(&workload.name));
     std::fs::create_dir_all(&out)
         .with_context(|| format!("{}: cannot create output directory", out.display()))?;
-    if workload.sweep.is_some() {
-        run_sweep(&workload, &args, &out).await?;
+    let live = Arc::new(std::sync::Mutex::new(Live::default()));
+    let endpoint = match args.metrics_addr {
+        Some(addr) => {
+            let listener = prometheus::bind(addr)
+                .await
+                .map_err(|e| BadInput(format!("--metrics-addr {addr}: cannot listen: {e}")))?;
+            eprintln!("metrics: http://{}/metrics", listener.local_addr()?);
+            let exposition = prometheus::Exposition::new(&workload, live.clone());
+            Some(tokio::spawn(prometheus::serve(listener, exposition)))
+        }
+        None => None,
+    };
+    let passed = if workload.sweep.is_some() {
+        run_sweep(&workload, &args, &out, &live).await
     } else {
-        run_one(&workload, &args, &out, None).await?;
+        run_one(&workload, &args, &out, None, &live)
+            .await
+            .map(|r| r.2)
+    };
+    if let Some(task) = endpoint {
+        task.abort();
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if passed? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Runs one workload (or one sweep cell) and writes its result and report
 /// into `out`.
+/// Returns where the result went, the result, and whether its thresholds
+/// passed.
 async fn run_one(
     workload: &Workload,
     args: &RunArgs,
     out: &Path,
     cell: Option<&Cell>,
-) -> anyhow::Result<(PathBuf, RunResult)> {
+    live: &Arc<std::sync::Mutex<Live>>,
+) -> anyhow::Result<(PathBuf, RunResult, bool)> {
     let opts = RunOptions {
         progress: args.progress,
         workload_file: Some(args.workload.display().to_string()),
         skip_load: args.no_load,
+        shard: args.shard.unwrap_or_default(),
+        live: Some(live.clone()),
         ..RunOptions::default()
     };
     let mut result = match args.target {
@@ -267,10 +376,20 @@ async fn run_one(
     if let Some(cell) = cell {
         result.extra.insert("sweep".into(), cell.to_json());
     }
+    print!("{}", report::text::summary(&result));
+    let passed = judge(&mut result)?;
     let path = out.join("result.json");
     result.save(&path)?;
-    print!("{}", report::text::summary(&result));
     println!("result: {}", path.display());
+    if let Some(log) = &args.hdr_log {
+        // A sweep writes one log per cell, in the cell's directory.
+        let log = match (cell, log.file_name()) {
+            (Some(_), Some(name)) => out.join(name),
+            _ => log.clone(),
+        };
+        hdrlog::save(&result, &log)?;
+        println!("hdr log: {}", log.display());
+    }
     if !args.no_report {
         let written = report::write(&result, out).with_context(|| {
             format!(
@@ -280,13 +399,20 @@ async fn run_one(
         })?;
         println!("report: {}", written.html.display());
     }
-    Ok((path, result))
+    Ok((path, result, passed))
 }
 
 /// Runs every cell of the workload's sweep, each in its own directory under
 /// `out`, then writes `index.json` and the comparison of all cells.
-async fn run_sweep(workload: &Workload, args: &RunArgs, out: &Path) -> anyhow::Result<()> {
+/// Returns whether every cell met the thresholds.
+async fn run_sweep(
+    workload: &Workload,
+    args: &RunArgs,
+    out: &Path,
+    live: &Arc<std::sync::Mutex<Live>>,
+) -> anyhow::Result<bool> {
     let cells = workload.cells();
+    let mut passed = true;
     let mut results = Vec::with_capacity(cells.len());
     let mut index = Vec::with_capacity(cells.len());
     for (i, cell) in cells.iter().enumerate() {
@@ -294,7 +420,9 @@ async fn run_sweep(workload: &Workload, args: &RunArgs, out: &Path) -> anyhow::R
         let dir = out.join(cell.dir_name());
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
-        let (path, result) = run_one(&cell.workload, args, &dir, Some(cell)).await?;
+        let (path, result, cell_passed) =
+            run_one(&cell.workload, args, &dir, Some(cell), live).await?;
+        passed &= cell_passed;
         let mut entry = cell.to_json();
         entry["result"] = format!("{}/result.json", cell.dir_name()).into();
         entry["goodput_per_s"] = result.measured.ok_per_s.into();
@@ -314,7 +442,7 @@ async fn run_sweep(workload: &Workload, args: &RunArgs, out: &Path) -> anyhow::R
     println!("index: {}", index_path.display());
     let html = report::compare_to_dir(&results, &out.join("compare"))?;
     println!("compare: {}", html.display());
-    Ok(())
+    Ok(passed)
 }
 
 /// The schema name of a sweep's `index.json`.

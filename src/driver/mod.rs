@@ -6,8 +6,8 @@ pub mod progress;
 pub mod retry;
 pub mod worker;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -18,7 +18,7 @@ pub use worker::{Pacing, StopAt};
 
 use crate::backend::{Backend, Events, Op};
 use crate::metrics::result::LoadResult;
-use crate::metrics::{Clock, Collector, RunInfo, RunResult};
+use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult};
 use crate::workload::keys::{KeyFormat, SharedKeys};
 use crate::workload::stream::{STREAM_JITTER_BASE, ValuePool, rng_for};
 use crate::workload::{Stop, Workload};
@@ -34,6 +34,57 @@ pub struct RunOptions {
     pub workload_file: Option<String>,
     /// Skip the load phase (the data is already there).
     pub skip_load: bool,
+    /// This driver's part of the workload when several drivers share it.
+    pub shard: Shard,
+    /// Where the collector publishes its running view (a metrics endpoint
+    /// reads it); `None`: a private one for the progress display.
+    pub live: Option<Arc<Mutex<Live>>>,
+}
+
+/// Driver `index` (0-based) of `count` drivers sharing one workload. Each
+/// takes a contiguous share of the workers (with their global numbers, so
+/// their op streams and schedules are exactly those the workers would have
+/// in one driver), hence of the rate and the op count, and its share of the
+/// records to preload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// The whole workload: one driver.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Parses `I/N` with I counted from 1, as users count drivers.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let bad = || format!("'{s}' is not a shard; write I/N with 1 <= I <= N, e.g. 2/3");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (i, n): (u32, u32) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if n == 0 || i == 0 || i > n {
+            return Err(bad());
+        }
+        Ok(Shard {
+            index: i - 1,
+            count: n,
+        })
+    }
+
+    /// The contiguous share `[start, end)` of `0..total` this driver takes.
+    pub fn range(self, total: u64) -> std::ops::Range<u64> {
+        let (i, n) = (self.index as usize, self.count as usize);
+        let start: u64 = (0..i).map(|j| share(total, j, n)).sum();
+        start..start + share(total, i, n)
+    }
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard::WHOLE
+    }
 }
 
 impl Default for RunOptions {
@@ -43,6 +94,8 @@ impl Default for RunOptions {
             time: TimeSource::System,
             workload_file: None,
             skip_load: false,
+            shard: Shard::WHOLE,
+            live: None,
         }
     }
 }
@@ -57,14 +110,30 @@ pub async fn run<B: Backend>(
     let time = opts.time;
     let clock = Clock::new(time.now());
     let started_unix_us = clock.unix_us(time.now());
+    let shard = opts.shard;
+    let ids = shard.range(u64::from(workload.concurrency));
+    if ids.is_empty() {
+        anyhow::bail!(
+            "shard {}/{} gets no workers: the workload has {} workers for {} drivers; raise concurrency",
+            shard.index + 1,
+            shard.count,
+            workload.concurrency,
+            shard.count
+        );
+    }
     let progress = Progress::start(opts.progress);
-    let keys = SharedKeys::new(&workload.keys);
+    let keys = SharedKeys::sharded(
+        &workload.keys,
+        u64::from(shard.index),
+        u64::from(shard.count),
+    );
     let values = ValuePool::new(workload.seed, workload.values.size);
 
-    let load = if opts.skip_load || workload.load.records == 0 {
+    let records = shard.range(workload.load.records);
+    let load = if opts.skip_load || records.is_empty() {
         LoadResult::default()
     } else {
-        load(workload, &backend, &values, time, &progress).await?
+        load(workload, records, &backend, &values, time, &progress).await?
     };
 
     let start = time.now();
@@ -75,8 +144,10 @@ pub async fn run<B: Backend>(
             interval: Duration::from_secs_f64(f64::from(workload.concurrency) / rate),
         },
     };
-    let workers = workload.concurrency as usize;
-    let mut collector = Collector::new(workload.ops.len(), workers);
+    let total_workers = workload.concurrency as usize;
+    let live = opts.live.clone().unwrap_or_default();
+    let mut collector =
+        Collector::with_live(workload.ops.len(), (ids.end - ids.start) as usize, live);
     progress.set(Phase::Run {
         start,
         measure_start,
@@ -95,12 +166,16 @@ pub async fn run<B: Backend>(
         start,
     });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let handles: Vec<_> = (0..workers)
-        .map(|id| {
+    let handles: Vec<_> = ids
+        .clone()
+        .enumerate()
+        .map(|(local, global)| {
+            let global = global as usize;
             let stop = match workload.stop {
                 Stop::Duration(d) => StopAt::Time(measure_start + d),
-                Stop::Operations(n) => StopAt::Quota(share(n, id, workers)),
+                Stop::Operations(n) => StopAt::Quota(share(n, global, total_workers)),
             };
+            let id = worker::Id { local, global };
             tokio::spawn(worker::run(shared.clone(), id, stop, tx.clone()))
         })
         .collect();
@@ -115,7 +190,8 @@ pub async fn run<B: Backend>(
     progress.finish();
 
     let summary = collector.finish();
-    Ok(RunResult::build(
+    let workers = ids.end - ids.start;
+    let mut result = RunResult::build(
         workload,
         &summary,
         RunInfo {
@@ -127,7 +203,18 @@ pub async fn run<B: Backend>(
             warmup_s: workload.warmup.as_secs_f64(),
             load,
         },
-    ))
+    );
+    if shard != Shard::WHOLE {
+        result.concurrency = workers as u32;
+        result.rate = workload
+            .rate
+            .map(|r| r * workers as f64 / total_workers as f64);
+        result.extra.insert(
+            "shard".into(),
+            serde_json::json!({ "index": shard.index + 1, "count": shard.count, "workers": [ids.start, ids.end] }),
+        );
+    }
+    Ok(result)
 }
 
 /// Worker `i`'s share of `n` items split over `parts`.
@@ -141,26 +228,28 @@ pub fn share(n: u64, i: usize, parts: usize) -> u64 {
 /// the retry policy stops the run: measuring over missing data is useless.
 async fn load<B: Backend>(
     workload: &Workload,
+    records: std::ops::Range<u64>,
     backend: &Arc<B>,
     values: &ValuePool,
     time: TimeSource,
     progress: &Progress,
 ) -> anyhow::Result<LoadResult> {
     let l = workload.load;
+    let count = records.end - records.start;
     let started = time.now();
     let done = Arc::new(AtomicU64::new(0));
     let spaces = usize::from(workload.uses_raw()) + usize::from(workload.uses_txn());
     progress.set(Phase::Load {
         done: done.clone(),
-        total: l.records * spaces as u64,
+        total: count * spaces as u64,
     });
     let tasks = l
         .concurrency
-        .min(l.records.div_ceil(u64::from(l.batch)).max(1) as u32) as usize;
+        .min(count.div_ceil(u64::from(l.batch)).max(1) as u32) as usize;
     let mut set = tokio::task::JoinSet::new();
-    let mut from = 0;
+    let mut from = records.start;
     for t in 0..tasks {
-        let n = share(l.records, t, tasks);
+        let n = share(count, t, tasks);
         let range = from..from + n;
         from += n;
         let (backend, values, done) = (backend.clone(), values.clone(), done.clone());
@@ -199,7 +288,7 @@ async fn load<B: Backend>(
         joined.context("load task failed")??;
     }
     Ok(LoadResult {
-        records: l.records,
+        records: count,
         duration_s: elapsed_s(started, time.now()),
     })
 }

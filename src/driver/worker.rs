@@ -47,10 +47,20 @@ pub struct Shared<B> {
     pub start: Instant,
 }
 
-/// Runs worker `id` until its stop condition, then sends its final report.
+/// A worker's numbers: `local` among this driver's workers (how the
+/// collector knows it), `global` among the workload's workers (what its op
+/// stream and schedule derive from, so that shards of a workload together
+/// run exactly the workers of one driver).
+#[derive(Debug, Clone, Copy)]
+pub struct Id {
+    pub local: usize,
+    pub global: usize,
+}
+
+/// Runs a worker until its stop condition, then sends its final report.
 pub async fn run<B: Backend>(
     ctx: Arc<Shared<B>>,
-    id: usize,
+    id: Id,
     stop: StopAt,
     tx: UnboundedSender<Report>,
 ) {
@@ -58,10 +68,10 @@ pub async fn run<B: Backend>(
     let time = ctx.time;
     let policy = &w.client.retry;
     let workers = w.concurrency as usize;
-    let mut stream = Generator::new(w, ctx.keys.clone(), ctx.values.clone(), id as u64);
-    let mut backoff = Backoff::new(rng_for(w.seed, STREAM_JITTER_BASE + id as u64));
+    let mut stream = Generator::new(w, ctx.keys.clone(), ctx.values.clone(), id.global as u64);
+    let mut backoff = Backoff::new(rng_for(w.seed, STREAM_JITTER_BASE + id.global as u64));
     let mut rec = Recorder::new(
-        id,
+        id.local,
         w.ops.len(),
         ctx.clock,
         time.now(),
@@ -75,7 +85,9 @@ pub async fn run<B: Backend>(
     // so the workers' sends interleave instead of bunching.
     let mut next_slot = match ctx.pacing {
         Pacing::Closed => ctx.start,
-        Pacing::Open { interval } => ctx.start + interval.mul_f64(id as f64 / workers as f64),
+        Pacing::Open { interval } => {
+            ctx.start + interval.mul_f64(id.global as f64 / workers as f64)
+        }
     };
     let send = |r: Option<Report>| {
         if let Some(r) = r {

@@ -37,7 +37,8 @@ pub struct Summary {
     pub timeline: Vec<Second>,
 }
 
-/// A running view for progress displays, updated once per report.
+/// A running view for progress displays and the metrics endpoint, updated
+/// once per report (counts) and once per final second (per-op figures).
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     pub measured_ops: u64,
@@ -46,6 +47,40 @@ pub struct Live {
     pub retries: u64,
     /// The last final second: ops completed and p99 in microseconds.
     pub last_second: Option<(i64, u64, u64)>,
+    /// Per op (indexed like the workload's ops), measured so far, as of the
+    /// last final second.
+    pub ops: Vec<LiveOp>,
+}
+
+/// One op's measured totals so far.
+#[derive(Debug, Clone, Default)]
+pub struct LiveOp {
+    pub ok: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    pub errors: Vec<(crate::backend::ErrorKind, u64)>,
+    pub retries: Vec<(crate::backend::ErrorKind, u64)>,
+    pub latency: Percentiles,
+}
+
+impl LiveOp {
+    fn of(s: &OpStats) -> LiveOp {
+        let nonzero = |counts: &[u64; crate::backend::ErrorKind::COUNT]| {
+            crate::backend::ErrorKind::ALL
+                .iter()
+                .filter(|k| counts[**k as usize] > 0)
+                .map(|k| (*k, counts[*k as usize]))
+                .collect()
+        };
+        LiveOp {
+            ok: s.ok,
+            failed: s.failed,
+            unknown: s.unknown,
+            errors: nonzero(&s.errors),
+            retries: nonzero(&s.retries),
+            latency: Percentiles::of(&s.latency),
+        }
+    }
 }
 
 pub struct Collector {
@@ -61,6 +96,12 @@ pub struct Collector {
 
 impl Collector {
     pub fn new(nops: usize, workers: usize) -> Collector {
+        Collector::with_live(nops, workers, Arc::default())
+    }
+
+    /// A collector that publishes its running view into `live` (shared with
+    /// a metrics endpoint started before the run).
+    pub fn with_live(nops: usize, workers: usize, live: Arc<Mutex<Live>>) -> Collector {
         Collector {
             nops,
             totals: (0..nops).map(|_| OpStats::default()).collect(),
@@ -68,7 +109,7 @@ impl Collector {
             pending: BTreeMap::new(),
             marks: vec![(i64::MIN, false); workers],
             timeline: Vec::new(),
-            live: Arc::default(),
+            live,
         }
     }
 
@@ -99,8 +140,11 @@ impl Collector {
             }
         }
         self.marks[r.worker] = (r.second, r.last);
-        self.finalize(false);
+        let finalized = self.finalize(false);
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if finalized || live.ops.len() != self.nops {
+            live.ops = self.totals.iter().map(LiveOp::of).collect();
+        }
         live.measured_ops += live_delta.0;
         live.errors += live_delta.1;
         live.retries += live_delta.2;
@@ -112,8 +156,10 @@ impl Collector {
     }
 
     /// Turns pending seconds that no running worker can still add to into
-    /// timeline entries; with `all`, every pending second.
-    fn finalize(&mut self, all: bool) {
+    /// timeline entries; with `all`, every pending second. Returns whether
+    /// any second became final.
+    fn finalize(&mut self, all: bool) -> bool {
+        let before = self.timeline.len();
         let watermark = self
             .marks
             .iter()
@@ -147,10 +193,14 @@ impl Collector {
                 all: Percentiles::of(&all),
             });
         }
+        self.timeline.len() != before
     }
 
     pub fn finish(mut self) -> Summary {
         self.finalize(true);
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.ops = self.totals.iter().map(LiveOp::of).collect();
+        drop(live);
         Summary {
             ops: self.totals,
             warmup: self.warmup,

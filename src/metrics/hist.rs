@@ -45,11 +45,23 @@ pub fn add(dst: &mut Hist, src: &Hist) {
     }
 }
 
-/// Base64 of the V2 compressed (deflate) encoding.
+/// Base64 of the V2 compressed (deflate) encoding, of the canonical form
+/// of `h`: the same counts always give the same text, whatever order they
+/// were recorded or added in (an auto-resized histogram's header otherwise
+/// remembers how it grew).
 pub fn encode(h: &Hist) -> String {
+    let mut canonical = new_hist();
+    for v in h.iter_recorded() {
+        if canonical
+            .record_n(v.value_iterated_to(), v.count_at_value())
+            .is_err()
+        {
+            canonical.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+        }
+    }
     let mut buf = Vec::new();
     V2DeflateSerializer::new()
-        .serialize(h, &mut buf)
+        .serialize(&canonical, &mut buf)
         .expect("serializing into a Vec cannot fail");
     B64.encode(buf)
 }
@@ -118,6 +130,18 @@ mod tests {
         let back = decode(&encode(&h)).unwrap();
         assert_eq!(back, h);
         assert_eq!(Percentiles::of(&back), Percentiles::of(&h));
+    }
+
+    #[test]
+    fn the_encoding_depends_only_on_the_counts() {
+        let (mut a, mut b) = (new_hist(), new_hist());
+        record(&mut a, 5_000_000);
+        record(&mut a, 7);
+        record(&mut b, 7);
+        let mut c = new_hist();
+        add(&mut c, &b);
+        record(&mut c, 5_000_000);
+        assert_eq!(encode(&a), encode(&c));
     }
 
     #[test]

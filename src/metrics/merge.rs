@@ -100,23 +100,19 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         .sum();
     extra.insert("merged_from".into(), merged_from.into());
 
-    let mut targets: Vec<&TargetInfo> = results.iter().map(|r| &r.target).collect();
-    targets.sort_by(|a, b| (&a.kind, &a.description).cmp(&(&b.kind, &b.description)));
-    targets.dedup();
-    let target = match targets.as_slice() {
-        [one] => (*one).clone(),
-        many => TargetInfo {
-            kind: many
-                .iter()
-                .map(|t| t.kind.as_str())
-                .collect::<Vec<_>>()
-                .join("+"),
-            description: many
-                .iter()
-                .map(|t| t.description.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-        },
+    // A merged target lists its parts; merging merged results unions the
+    // parts, so the grouping of merges does not show.
+    let kinds: std::collections::BTreeSet<&str> = results
+        .iter()
+        .flat_map(|r| r.target.kind.split('+'))
+        .collect();
+    let descriptions: std::collections::BTreeSet<&str> = results
+        .iter()
+        .flat_map(|r| r.target.description.split("; "))
+        .collect();
+    let target = TargetInfo {
+        kind: kinds.into_iter().collect::<Vec<_>>().join("+"),
+        description: descriptions.into_iter().collect::<Vec<_>>().join("; "),
     };
     let rates: Vec<f64> = results.iter().filter_map(|r| r.rate).collect();
 

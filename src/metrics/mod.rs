@@ -2,12 +2,14 @@
 //! collector that merges their per-second reports, and the result file.
 
 pub mod collector;
+pub mod hdrlog;
 pub mod hist;
 pub mod merge;
+pub mod prometheus;
 pub mod recorder;
 pub mod result;
 
-pub use collector::{Collector, Live, Summary};
-pub use recorder::{Clock, Completion, OpStats, Recorder, Report};
+pub use collector::{Collector, Live, LiveOp, Summary};
 pub use merge::merge;
+pub use recorder::{Clock, Completion, OpStats, Recorder, Report};
 pub use result::{RunInfo, RunResult, SCHEMA};

@@ -14,32 +14,58 @@ use rand_distr::{Distribution as _, Zipf};
 use super::{Distribution, KeySpace};
 
 /// State shared by all workers of one run.
+///
+/// When several drivers share a workload (`run --shard I/N`), driver `I`
+/// takes every `N`th step of the sequential cursor and every `N`th new
+/// record, starting at its own offset, so together they cover the key space
+/// as one driver would, without two drivers inserting the same record.
 #[derive(Debug)]
 pub struct SharedKeys {
-    /// Next index for the sequential distribution.
+    /// Steps taken by this driver's sequential cursor.
     cursor: AtomicU64,
-    /// Number of records that exist: preloaded plus inserted.
-    count: AtomicU64,
+    /// Records inserted by this driver.
+    inserted: AtomicU64,
+    records: u64,
     capacity: u64,
+    /// This driver's offset and the number of drivers.
+    shard: (u64, u64),
 }
 
 impl SharedKeys {
     pub fn new(space: &KeySpace) -> Arc<SharedKeys> {
+        SharedKeys::sharded(space, 0, 1)
+    }
+
+    /// The state of driver `index` (0-based) of `count`.
+    pub fn sharded(space: &KeySpace, index: u64, count: u64) -> Arc<SharedKeys> {
         Arc::new(SharedKeys {
             cursor: AtomicU64::new(0),
-            count: AtomicU64::new(space.records),
+            inserted: AtomicU64::new(0),
+            records: space.records,
             capacity: space.capacity(),
+            shard: (index, count.max(1)),
         })
     }
 
     /// Claims the index of a new record (for inserts).
     pub fn insert(&self) -> u64 {
-        self.count.fetch_add(1, Ordering::Relaxed) % self.capacity
+        let (i, n) = self.shard;
+        let k = self.inserted.fetch_add(1, Ordering::Relaxed);
+        (self.records + k * n + i) % self.capacity
     }
 
-    /// Records that exist now.
+    /// Records that exist now, as far as this driver knows: the preloaded
+    /// ones and as many inserts per driver as this one made.
     pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed).min(self.capacity)
+        let (_, n) = self.shard;
+        let inserted = self.inserted.load(Ordering::Relaxed);
+        (self.records + inserted * n).min(self.capacity)
+    }
+
+    /// The next step of the sequential cursor.
+    fn next_in_sequence(&self, n: u64) -> u64 {
+        let (i, drivers) = self.shard;
+        (self.cursor.fetch_add(1, Ordering::Relaxed) * drivers + i) % n
     }
 }
 
@@ -162,7 +188,7 @@ impl KeyChooser {
                     rng.random_range(*hot..n)
                 }
             }
-            Kind::Sequential => self.shared.cursor.fetch_add(1, Ordering::Relaxed) % n,
+            Kind::Sequential => self.shared.next_in_sequence(n),
         }
     }
 

@@ -6,6 +6,8 @@ mod util;
 mod cli;
 mod distributions;
 mod driver;
+mod multi;
+mod schema;
 mod proto_wire;
 mod report;
 mod storage;

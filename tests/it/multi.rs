@@ -1,0 +1,457 @@
+//! Many drivers, one result: shards merge into what one driver measures;
+//! merging is associative and commutative; thresholds set the exit code;
+//! the HDR log reads back; the metrics endpoint serves Prometheus text.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use tikv_bench::backend::MemoryBackend;
+use tikv_bench::driver::{self, RunOptions, Shard};
+use tikv_bench::metrics::hist::{self, Percentiles};
+use tikv_bench::metrics::result::{Interval, IntervalOp, OpResult};
+use tikv_bench::metrics::{RunResult, hdrlog, merge};
+
+use crate::util::{bin, root, workload};
+
+const SHARDED: &str = "name: sharded\nseed: 5\nconcurrency: 6\noperations: 3000\nkeys: {records: 300, distribution: zipfian}\nops:\n  - {name: read, type: get, weight: 5}\n  - {name: write, type: put, weight: 3}\n  - {name: scan, type: scan, weight: 1}\n  - {name: swap, type: cas, weight: 1}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_shards_merge_into_what_one_driver_runs() {
+    let w = workload(SHARDED);
+    let one = driver::run(&w, Arc::new(MemoryBackend::new()), &RunOptions::default())
+        .await
+        .unwrap();
+
+    // Three drivers against one backend, at the same time.
+    let backend = Arc::new(MemoryBackend::new());
+    let runs = (1..=3).map(|i| {
+        let (w, backend) = (w.clone(), backend.clone());
+        tokio::spawn(async move {
+            let opts = RunOptions {
+                shard: Shard::parse(&format!("{i}/3")).unwrap(),
+                ..RunOptions::default()
+            };
+            driver::run(&w, backend, &opts).await.unwrap()
+        })
+    });
+    let mut shards = Vec::new();
+    for r in runs {
+        shards.push(r.await.unwrap());
+    }
+    assert_eq!(
+        shards.iter().map(|s| s.concurrency).collect::<Vec<_>>(),
+        [2, 2, 2]
+    );
+    assert_eq!(
+        shards.iter().map(|s| s.load.records).sum::<u64>(),
+        300,
+        "the preload is split"
+    );
+    assert_eq!(backend.len().0, 300, "all records loaded once");
+
+    let merged = merge(&shards).unwrap();
+    assert_eq!(merged.measured.ops, 3000);
+    assert_eq!(merged.concurrency, 6);
+    assert_eq!(merged.extra["merged_from"], 3);
+    for (name, op) in &merged.ops {
+        let parts: Vec<&OpResult> = shards.iter().map(|s| &s.ops[name]).collect();
+        assert_eq!(
+            op.ok,
+            parts.iter().map(|p| p.ok).sum::<u64>(),
+            "{name}: counts add up"
+        );
+        // Percentiles come from the added histograms, never from averaging.
+        let mut h = hist::new_hist();
+        for p in &parts {
+            hist::add(&mut h, &hist::decode(&p.histogram).unwrap());
+        }
+        assert_eq!(op.latency_us, Percentiles::of(&h), "{name}");
+        // The shards' workers are exactly the single driver's workers, so
+        // each op was chosen exactly as often.
+        assert_eq!(
+            op.ok + op.failed + op.unknown,
+            one.ops[name].ok + one.ops[name].failed,
+            "{name}"
+        );
+    }
+    let seconds: u64 = merged
+        .timeline
+        .iter()
+        .flat_map(|i| i.ops.values())
+        .map(|o| o.ok + o.failed)
+        .sum();
+    assert_eq!(seconds, 3000, "the merged timeline holds every op once");
+}
+
+#[test]
+fn shards_that_cannot_get_workers_are_refused() {
+    let o = Command::new(bin())
+        .current_dir(root())
+        .args([
+            "run",
+            "workloads/quickstart.yaml",
+            "--shard",
+            "3/40",
+            "--target",
+            "memory",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("fewer than the 40 drivers"));
+    for bad in ["0/3", "4/3", "x/3", "3"] {
+        assert!(Shard::parse(bad).is_err(), "{bad}");
+    }
+    assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 1, count: 3 }));
+}
+
+#[test]
+fn results_of_different_workloads_do_not_merge() {
+    let mut a = synthetic(&[(0, vec![(0, vec![100, 200])])], 1);
+    let b = a.clone();
+    a.seed = 99;
+    let err = merge(&[b, a]).unwrap_err().to_string();
+    assert!(err.contains("seed"), "{err}");
+}
+
+/// A result with ops "a" and "b": per second (offset from a base second),
+/// per op index, the latencies recorded.
+fn synthetic(seconds: &[(i64, Vec<(usize, Vec<u64>)>)], driver: i64) -> RunResult {
+    let w = workload(
+        "name: syn\nops:\n  - {name: a, type: get, weight: 1}\n  - {name: b, type: put, weight: 1}\n",
+    );
+    let base = 1_700_000_000i64;
+    let names = ["a", "b"];
+    let mut totals = [hist::new_hist(), hist::new_hist()];
+    let mut timeline = Vec::new();
+    for (offset, ops) in seconds {
+        let mut entry = Interval {
+            unix_s: base + offset,
+            t_s: *offset as f64,
+            span_s: 1.0,
+            ops_per_s: 0.0,
+            p50_us: 0,
+            p99_us: 0,
+            ops: Default::default(),
+        };
+        for (i, values) in ops {
+            let mut h = hist::new_hist();
+            for v in values {
+                hist::record(&mut h, *v);
+            }
+            hist::add(&mut totals[*i], &h);
+            let p = Percentiles::of(&h);
+            entry.ops.insert(
+                names[*i].into(),
+                IntervalOp {
+                    ok: h.len(),
+                    failed: 0,
+                    p50_us: p.p50,
+                    p99_us: p.p99,
+                    max_us: p.max,
+                    histogram: hist::encode(&h),
+                },
+            );
+        }
+        timeline.push(entry);
+    }
+    let text = serde_json::to_value(&w).unwrap();
+    let op = |i: usize, ty: &str| OpResult {
+        op_type: ty.into(),
+        ok: totals[i].len(),
+        failed: driver as u64 % 2,
+        unknown: 0,
+        ok_per_s: 0.0,
+        errors: [("timeout".to_string(), driver as u64 % 2)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect(),
+        error_samples: [("timeout".to_string(), format!("driver {driver}"))]
+            .into_iter()
+            .collect(),
+        retries: driver as u64,
+        retries_by_kind: [("server_is_busy".to_string(), driver as u64)]
+            .into_iter()
+            .collect(),
+        backoff_us: 10 * driver as u64,
+        outcomes: Default::default(),
+        events: [("rows".to_string(), 3 * driver as u64)]
+            .into_iter()
+            .collect(),
+        latency_us: Percentiles::of(&totals[i]),
+        histogram: hist::encode(&totals[i]),
+        service_us: None,
+        service_histogram: None,
+        failed_latency_us: None,
+        failed_histogram: None,
+    };
+    let from = (base + seconds.iter().map(|s| s.0).min().unwrap_or(0)) * 1_000_000 + driver * 1000;
+    let to =
+        (base + seconds.iter().map(|s| s.0).max().unwrap_or(0) + 1) * 1_000_000 - driver * 1000;
+    RunResult {
+        schema: tikv_bench::metrics::SCHEMA.into(),
+        tool: tikv_bench::metrics::result::Tool::current(),
+        name: "syn".into(),
+        workload_file: Some(format!("w{driver}.yaml")),
+        workload: text,
+        seed: 42,
+        target: tikv_bench::backend::TargetInfo {
+            kind: "memory".into(),
+            description: format!("driver {}", driver % 2),
+        },
+        mode: "closed".into(),
+        concurrency: driver as u32,
+        rate: None,
+        started_at: format!("2026-01-0{}T00:00:00.000Z", driver % 9 + 1),
+        ended_at: format!("2026-02-0{}T00:00:00.000Z", driver % 9 + 1),
+        measured_from_unix_us: from,
+        measured_to_unix_us: to,
+        load: Default::default(),
+        warmup: Default::default(),
+        measured: Default::default(),
+        ops: [("a".into(), op(0, "get")), ("b".into(), op(1, "put"))]
+            .into_iter()
+            .collect(),
+        timeline,
+        extra: Default::default(),
+    }
+}
+
+fn arb_result(driver: i64) -> impl Strategy<Value = RunResult> {
+    let op = (0usize..2, proptest::collection::vec(1u64..5_000_000, 1..20));
+    let second = (0i64..6, proptest::collection::vec(op, 1..3));
+    proptest::collection::vec(second, 1..5).prop_map(move |mut secs| {
+        secs.sort_by_key(|s| s.0);
+        secs.dedup_by_key(|s| s.0);
+        synthetic(&secs, driver)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn merging_is_associative_and_commutative(a in arb_result(1), b in arb_result(2), c in arb_result(3)) {
+        let abc = merge(&[a.clone(), b.clone(), c.clone()]).unwrap();
+        let ab_c = merge(&[merge(&[a.clone(), b.clone()]).unwrap(), c.clone()]).unwrap();
+        let a_bc = merge(&[a.clone(), merge(&[b.clone(), c.clone()]).unwrap()]).unwrap();
+        let cab = merge(&[c.clone(), a.clone(), b.clone()]).unwrap();
+        let bca = merge(&[b, merge(&[c, a]).unwrap()]).unwrap();
+        prop_assert_eq!(&abc, &ab_c);
+        prop_assert_eq!(&abc, &a_bc);
+        prop_assert_eq!(&abc, &cab);
+        prop_assert_eq!(&abc, &bca);
+        prop_assert_eq!(&abc.extra["merged_from"], 3);
+    }
+}
+
+#[test]
+fn the_hdr_log_reads_back_with_the_hdrhistogram_log_reader() {
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let r = synthetic(
+        &[
+            (0, vec![(0, vec![10, 20, 30]), (1, vec![400])]),
+            (1, vec![(1, vec![5, 6])]),
+        ],
+        1,
+    );
+    let mut buf = Vec::new();
+    hdrlog::write(&r, &mut buf).unwrap();
+    let mut seen: Vec<(Option<String>, u64)> = Vec::new();
+    let mut start = None;
+    for entry in IntervalLogIterator::new(&buf) {
+        match entry.expect("a valid log entry") {
+            LogEntry::StartTime(t) => start = Some(t),
+            LogEntry::Interval(h) => {
+                let bytes = base64::Engine::decode(
+                    &base64::engine::general_purpose::STANDARD,
+                    h.encoded_histogram(),
+                )
+                .unwrap();
+                let decoded: hdrhistogram::Histogram<u64> = Deserializer::new()
+                    .deserialize(&mut bytes.as_slice())
+                    .unwrap();
+                seen.push((h.tag().map(|t| t.as_str().to_string()), decoded.len()));
+            }
+            LogEntry::BaseTime(_) => {}
+        }
+    }
+    assert!(start.is_some(), "the log has a StartTime");
+    assert_eq!(
+        seen,
+        vec![
+            (None, 4),
+            (Some("a".into()), 3),
+            (Some("b".into()), 1),
+            (None, 2),
+            (Some("b".into()), 2),
+        ]
+    );
+}
+
+/// Writes a workload with `thresholds` into `dir`; returns its path.
+fn workload_file(dir: &std::path::Path, thresholds: &str) -> std::path::PathBuf {
+    let path = dir.join("t.yaml");
+    std::fs::write(
+        &path,
+        format!("name: t\nconcurrency: 2\noperations: 2000\nkeys: {{records: 100}}\nops:\n  - {{name: read, type: get, weight: 1}}\nthresholds:\n{thresholds}"),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn thresholds_set_the_exit_code_and_say_which_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |thresholds: &str| {
+        let path = workload_file(dir.path(), thresholds);
+        Command::new(bin())
+            .args([
+                "run",
+                path.to_str().unwrap(),
+                "--target",
+                "memory",
+                "--no-report",
+                "--progress",
+                "off",
+            ])
+            .args(["--out", dir.path().join("out").to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let pass = run("  - error rate < 1%\n  - p99.9 of read < 10s\n  - throughput > 1/s\n");
+    assert_eq!(
+        pass.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&pass.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&pass.stdout);
+    assert!(
+        stdout.contains("threshold pass: error rate < 1%"),
+        "{stdout}"
+    );
+
+    let fail = run("  - error rate < 1%\n  - throughput > 1000000000/s\n");
+    assert_eq!(fail.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&fail.stderr);
+    assert!(
+        stderr.contains("threshold FAIL: throughput > 1000000000/s (measured "),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("error rate"),
+        "only the failed threshold is an error: {stderr}"
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/result.json")).unwrap())
+            .unwrap();
+    let verdicts = result["thresholds"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 2);
+    assert_eq!(verdicts[1]["passed"], false);
+
+    // Merging re-judges the thresholds on the merged result.
+    let merged = dir.path().join("merged.json");
+    let o = Command::new(bin())
+        .args([
+            "merge",
+            dir.path().join("out/result.json").to_str().unwrap(),
+            "-o",
+            merged.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+
+    // A threshold naming an op the workload lacks is a workload error.
+    let bad = run("  - p99 of reed < 1ms\n");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("t.yaml:8:5: threshold 'p99 of reed < 1ms'")
+    );
+}
+
+#[test]
+fn the_metrics_endpoint_serves_prometheus_text_during_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .current_dir(root())
+        .args([
+            "run",
+            "workloads/quickstart.yaml",
+            "--target",
+            "memory",
+            "--duration",
+            "4s",
+            "--warmup",
+            "0s",
+        ])
+        .args([
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--no-report",
+            "--progress",
+            "off",
+        ])
+        .args(["--out", dir.path().to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("metrics: http://")
+        .unwrap_or_else(|| panic!("first line: {line}"));
+    let addr = url.strip_suffix("/metrics").unwrap().to_string();
+    let scrape = || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
+    // Wait for the first complete second, then scrape mid-run.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let response = scrape();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    let lines = body.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
+    let ok_reads: f64 = scrape
+        .samples
+        .iter()
+        .filter(|s| {
+            s.metric == "tikv_bench_ops_total"
+                && s.labels.get("op") == Some("read")
+                && s.labels.get("outcome") == Some("ok")
+        })
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum();
+    assert!(ok_reads > 0.0, "no reads counted yet:\n{body}");
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "tikv_bench_latency_seconds"),
+        "{body}"
+    );
+    assert!(child.wait().unwrap().success());
+}

@@ -1,0 +1,112 @@
+//! docs/result.schema.json describes real result files: results of closed
+//! and open loop runs, of a sharded driver, of a sweep cell with
+//! thresholds, and of a merge all validate; corrupted ones do not.
+
+use std::sync::Arc;
+
+use tikv_bench::backend::MemoryBackend;
+use tikv_bench::driver::{self, RunOptions, Shard};
+use tikv_bench::metrics::{RunResult, merge};
+
+use crate::util::{root, workload};
+
+fn validator() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("docs/result.schema.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
+    jsonschema::draft202012::new(&schema).expect("the schema is a valid draft 2020-12 schema")
+}
+
+fn errors(v: &jsonschema::Validator, r: &serde_json::Value) -> Vec<String> {
+    v.iter_errors(r)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+async fn run(yaml: &str, opts: RunOptions) -> RunResult {
+    driver::run(&workload(yaml), Arc::new(MemoryBackend::new()), &opts)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_results_validate_against_the_schema() {
+    let v = validator();
+    let mix = "name: s\nconcurrency: 3\nkeys: {records: 200}\nops:\n  - {name: read, type: get, weight: 4}\n  - {name: write, type: put, weight: 2}\n  - {type: scan, weight: 1}\n  - {type: batch_delete, weight: 1}\n  - {type: cas, weight: 1}\n  - {type: txn, weight: 1}\nthresholds: ['p99 of read < 10s']\n";
+    let closed = run(&format!("{mix}operations: 3000\n"), RunOptions::default()).await;
+    let open = run(
+        &format!("{mix}rate: 2000\nduration: 1500ms\n"),
+        RunOptions::default(),
+    )
+    .await;
+    let mut shards = Vec::new();
+    for i in 1..=3 {
+        let opts = RunOptions {
+            shard: Shard::parse(&format!("{i}/3")).unwrap(),
+            ..RunOptions::default()
+        };
+        shards.push(run(&format!("{mix}operations: 900\n"), opts).await);
+    }
+    let merged = merge(&shards).unwrap();
+    let mut cell = closed.clone();
+    cell.extra.insert(
+        "sweep".into(),
+        serde_json::json!({"id": "lock=optimistic", "values": {"lock": "optimistic"}}),
+    );
+    cell.extra.insert(
+        "thresholds".into(),
+        serde_json::json!([{"threshold": "p99 of read < 10s", "measured": "12us", "passed": true}]),
+    );
+    for (what, r) in [
+        ("closed", &closed),
+        ("open", &open),
+        ("shard", &shards[1]),
+        ("merged", &merged),
+        ("cell", &cell),
+    ] {
+        let json = serde_json::to_value(r).unwrap();
+        assert_eq!(errors(&v, &json), Vec::<String>::new(), "{what}");
+    }
+
+    // The schema is not vacuous: each corruption is caught.
+    let json = serde_json::to_value(&closed).unwrap();
+    let corruptions: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        (
+            "schema version",
+            Box::new(|j| j["schema"] = "tikv-bench/result/v2".into()),
+        ),
+        (
+            "missing histogram",
+            Box::new(|j| {
+                j["ops"]["read"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("histogram");
+            }),
+        ),
+        (
+            "negative count",
+            Box::new(|j| j["ops"]["read"]["ok"] = (-1).into()),
+        ),
+        (
+            "unknown error kind",
+            Box::new(|j| j["ops"]["read"]["errors"] = serde_json::json!({"oops": 1})),
+        ),
+        ("bad mode", Box::new(|j| j["mode"] = "sideways".into())),
+        (
+            "unknown top-level field",
+            Box::new(|j| j["surprise"] = 1.into()),
+        ),
+        (
+            "histogram not base64",
+            Box::new(|j| j["ops"]["read"]["histogram"] = "not a histogram".into()),
+        ),
+    ];
+    for (what, corrupt) in corruptions {
+        let mut bad = json.clone();
+        corrupt(&mut bad);
+        assert!(
+            !errors(&v, &bad).is_empty(),
+            "the schema accepts a result with a {what}"
+        );
+    }
+}
