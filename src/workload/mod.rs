@@ -11,6 +11,7 @@ pub mod keys;
 pub mod spec;
 pub mod stream;
 pub mod sweep;
+mod validate;
 
 use std::path::Path;
 
@@ -108,7 +109,7 @@ impl Workload {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             invalid(vec![Diagnostic::at(line, column, message)])
         })?;
-        checked::validate(spec).map_err(|mut diags| {
+        validate::validate(spec).map_err(|mut diags| {
             diags.sort_by_key(|d| (d.line, d.column));
             invalid(diags)
         })

@@ -2,7 +2,13 @@
 //! some parameters; every combination is a cell, run on the same seed, so
 //! the cells differ only in the swept values.
 
-use super::{ClientConfig, Distribution, OpKind, SweepParam, SweepValue, Workload};
+use super::spec::{LockName, Sp, SweepSpec};
+use super::validate::Checker;
+use super::{
+    ClientConfig, Diagnostic, Distribution, KeySpace, OpConfig, OpKind, Sweep, SweepParam,
+    SweepValue, Workload,
+};
+use crate::backend::LockMode;
 
 /// One combination of swept values, and the workload it gives.
 #[derive(Debug, Clone)]
@@ -101,6 +107,135 @@ fn apply(w: &mut Workload, param: SweepParam, value: SweepValue) {
             };
         }
         _ => {}
+    }
+}
+
+/// Upper bound on the cells of one sweep.
+pub const MAX_SWEEP_CELLS: usize = 1000;
+
+pub(super) fn check_sweep(
+    c: &mut Checker,
+    s: SweepSpec,
+    keys: &KeySpace,
+    ops: &[OpConfig],
+) -> Option<Sweep> {
+    let mut params: Vec<(SweepParam, Vec<SweepValue>)> = Vec::new();
+    let dist = keys.distribution.name();
+    // Each parameter: its values checked one by one, and whether it means
+    // anything for this workload at all.
+    if let Some(v) = s.lock {
+        if !ops.iter().any(|o| o.kind.transactional()) {
+            c.err(&v, "sweeping 'lock' needs at least one txn op");
+        }
+        let vals = v
+            .value
+            .iter()
+            .map(|l| {
+                SweepValue::Lock(match l {
+                    LockName::Optimistic => LockMode::Optimistic,
+                    LockName::Pessimistic => LockMode::Pessimistic,
+                })
+            })
+            .collect();
+        params.push((SweepParam::Lock, vals));
+    }
+    let ints =
+        |c: &mut Checker, v: &Sp<Vec<Sp<i64>>>, lo: i64, hi: i64, what: &str| -> Vec<SweepValue> {
+            v.value
+                .iter()
+                .map(|x| SweepValue::Int(c.int::<u64>(x, lo, hi, what)))
+                .collect()
+        };
+    if let Some(v) = &s.concurrency {
+        params.push((
+            SweepParam::Concurrency,
+            ints(c, v, 1, 100_000, "sweep.concurrency"),
+        ));
+    }
+    if let Some(v) = &s.rate {
+        let vals = v
+            .value
+            .iter()
+            .map(|r| {
+                if !(r.value.is_finite() && r.value > 0.0) {
+                    c.err(
+                        r,
+                        format!("sweep.rate values must be positive ops/s, got {}", r.value),
+                    );
+                }
+                SweepValue::Float(r.value)
+            })
+            .collect();
+        params.push((SweepParam::Rate, vals));
+    }
+    if let Some(v) = &s.theta {
+        if !matches!(
+            keys.distribution,
+            Distribution::Zipfian { .. } | Distribution::Latest { .. }
+        ) {
+            c.err(
+                v,
+                format!("sweeping 'theta' needs the zipfian or latest distribution, not {dist}"),
+            );
+        }
+        let vals = v
+            .value
+            .iter()
+            .map(|t| {
+                if !(t.value.is_finite() && t.value > 0.0 && t.value <= 10.0) {
+                    c.err(t, format!("theta must be in (0, 10], got {}", t.value));
+                }
+                SweepValue::Float(t.value)
+            })
+            .collect();
+        params.push((SweepParam::Theta, vals));
+    }
+    for (param, spec, lo_open) in [
+        (SweepParam::HotSet, &s.hot_set, true),
+        (SweepParam::HotOps, &s.hot_ops, false),
+    ] {
+        let Some(v) = spec else { continue };
+        if !matches!(keys.distribution, Distribution::Hotspot { .. }) {
+            c.err(
+                v,
+                format!(
+                    "sweeping '{}' needs the hotspot distribution, not {dist}",
+                    param.as_str()
+                ),
+            );
+        }
+        let vals = v
+            .value
+            .iter()
+            .map(|f| SweepValue::Float(c.fraction(f, lo_open, param.as_str())))
+            .collect();
+        params.push((param, vals));
+    }
+    if let Some(v) = &s.pool_size {
+        params.push((SweepParam::PoolSize, ints(c, v, 1, 1024, "sweep.pool_size")));
+    }
+    let mut cells = 1usize;
+    for (p, vals) in &params {
+        if vals.is_empty() {
+            c.diags.push(Diagnostic::at(
+                0,
+                0,
+                format!("sweep.{} lists no values", p.as_str()),
+            ));
+        }
+        cells = cells.saturating_mul(vals.len().max(1));
+    }
+    if cells > MAX_SWEEP_CELLS {
+        c.diags.push(Diagnostic::at(
+            0,
+            0,
+            format!("the sweep has {cells} combinations; at most {MAX_SWEEP_CELLS} are allowed"),
+        ));
+    }
+    if params.is_empty() {
+        None
+    } else {
+        Some(Sweep { params })
     }
 }
 

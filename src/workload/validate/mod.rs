@@ -1,0 +1,458 @@
+//! Checking a parsed workload file: every default filled in, every value
+//! checked against its range and against the rest of the file, every problem
+//! reported at once with the position of the value at fault.
+
+use std::time::Duration;
+
+mod settings;
+
+use super::Diagnostic;
+use super::checked::*;
+use super::spec::*;
+use super::sweep::check_sweep;
+use crate::backend::LockMode;
+use settings::{check_client, check_cluster, check_thresholds};
+
+/// Collects diagnostics while checking a spec.
+pub(in crate::workload) struct Checker<'a> {
+    pub(in crate::workload) diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    pub(in crate::workload) fn err<T>(&mut self, at: &Sp<T>, message: impl Into<String>) {
+        self.diags.push(Diagnostic::at(
+            at.referenced.line(),
+            at.referenced.column(),
+            message,
+        ));
+    }
+
+    /// Checks `lo <= v <= hi` for a spanned integer and returns it.
+    pub(in crate::workload) fn int<T: TryFrom<i64> + Default>(
+        &mut self,
+        v: &Sp<i64>,
+        lo: i64,
+        hi: i64,
+        what: &str,
+    ) -> T {
+        let n = v.value;
+        if n < lo || n > hi {
+            let msg = if hi == i64::MAX {
+                format!("{what} must be at least {lo}, got {n}")
+            } else {
+                format!("{what} must be between {lo} and {hi}, got {n}")
+            };
+            self.err(v, msg);
+            return T::try_from(lo).unwrap_or_default();
+        }
+        T::try_from(n).unwrap_or_default()
+    }
+
+    pub(in crate::workload) fn fraction(&mut self, v: &Sp<f64>, lo_open: bool, what: &str) -> f64 {
+        let ok = v.value.is_finite()
+            && v.value <= 1.0
+            && if lo_open {
+                v.value > 0.0
+            } else {
+                v.value >= 0.0
+            };
+        if !ok {
+            let lo = if lo_open { "(0" } else { "[0" };
+            self.err(v, format!("{what} must be in {lo}, 1], got {}", v.value));
+        }
+        v.value
+    }
+
+    pub(in crate::workload) fn duration(
+        &mut self,
+        v: &Sp<String>,
+        what: &str,
+        allow_zero: bool,
+    ) -> Duration {
+        match humantime::parse_duration(v.value.trim()) {
+            Ok(d) if allow_zero || !d.is_zero() => d,
+            Ok(_) => {
+                self.err(v, format!("{what} must be greater than zero"));
+                Duration::from_secs(1)
+            }
+            Err(e) => {
+                self.err(
+                    v,
+                    format!(
+                        "{what}: cannot read '{}' as a duration ({e}); write e.g. 500ms, 2s, 1m",
+                        v.value
+                    ),
+                );
+                Duration::from_secs(1)
+            }
+        }
+    }
+
+    /// Reports a field that has no meaning for the chosen op type.
+    pub(in crate::workload) fn only_for<T>(
+        &mut self,
+        field: &Option<Sp<T>>,
+        name: &str,
+        types: &str,
+        got: OpType,
+    ) {
+        if let Some(f) = field {
+            self.err(
+                f,
+                format!(
+                    "'{name}' applies only to {types} ops, not to '{}'",
+                    got.as_str()
+                ),
+            );
+        }
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+const NAME_RULE: &str = "use 1-64 letters, digits, '_', '-' or '.'";
+
+/// Checks a parsed spec. Returns the workload, or every problem found.
+pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut c = Checker { diags: &mut diags };
+
+    if !valid_name(&spec.name.value) {
+        c.err(
+            &spec.name,
+            format!("invalid name '{}': {NAME_RULE}", spec.name.value),
+        );
+    }
+
+    let keys = check_keys(&mut c, spec.keys);
+    let values = match spec.values.and_then(|v| v.size) {
+        Some(sz) => {
+            let r = sz.value;
+            if r.min < 1 || r.max > MAX_VALUE_SIZE || r.min > r.max {
+                c.err(
+                    &sz,
+                    format!(
+                        "value size must satisfy 1 <= min <= max <= {MAX_VALUE_SIZE}, got min {} max {}",
+                        r.min, r.max
+                    ),
+                );
+            }
+            Values {
+                size: SizeRange {
+                    min: r.min,
+                    max: r.max,
+                },
+            }
+        }
+        None => Values {
+            size: SizeRange {
+                min: DEFAULT_VALUE_SIZE,
+                max: DEFAULT_VALUE_SIZE,
+            },
+        },
+    };
+
+    let load = match spec.load {
+        Some(l) => Load {
+            records: l.records.map_or(keys.records, |r| {
+                c.int(&r, 0, keys.records as i64, "load.records")
+            }),
+            batch: l
+                .batch
+                .map_or(DEFAULT_LOAD_BATCH, |b| c.int(&b, 1, 100_000, "load.batch")),
+            concurrency: l.concurrency.map_or(DEFAULT_LOAD_CONCURRENCY, |n| {
+                c.int(&n, 1, 4096, "load.concurrency")
+            }),
+        },
+        None => Load {
+            records: keys.records,
+            batch: DEFAULT_LOAD_BATCH,
+            concurrency: DEFAULT_LOAD_CONCURRENCY,
+        },
+    };
+
+    let warmup = spec
+        .warmup
+        .map_or(Duration::ZERO, |w| c.duration(&w, "warmup", true));
+    let stop = match (spec.duration, spec.operations) {
+        (Some(_), Some(ops)) => {
+            c.err(&ops, "give either 'duration' or 'operations', not both");
+            Stop::Operations(ops.value.max(1) as u64)
+        }
+        (Some(d), None) => Stop::Duration(c.duration(&d, "duration", false)),
+        (None, Some(ops)) => Stop::Operations(c.int(&ops, 1, i64::MAX, "operations")),
+        (None, None) => Stop::Duration(DEFAULT_DURATION),
+    };
+    let concurrency = spec.concurrency.map_or(DEFAULT_CONCURRENCY, |n| {
+        c.int(&n, 1, 100_000, "concurrency")
+    });
+    let rate = spec.rate.map(|r| {
+        if !(r.value.is_finite() && r.value > 0.0) {
+            c.err(
+                &r,
+                format!("rate must be a positive number of ops/s, got {}", r.value),
+            );
+        }
+        r.value
+    });
+
+    let ops = check_ops(&mut c, spec.ops, &keys);
+    let client = check_client(&mut c, spec.client);
+    let cluster = spec
+        .cluster
+        .map_or_else(ClusterConfig::default, |s| check_cluster(&mut c, s));
+    let sweep = spec.sweep.and_then(|s| check_sweep(&mut c, s, &keys, &ops));
+    let thresholds = check_thresholds(&mut c, spec.thresholds.unwrap_or_default(), &ops);
+
+    if diags.is_empty() {
+        Ok(Workload {
+            name: spec.name.value,
+            description: spec.description,
+            seed: spec.seed.unwrap_or(DEFAULT_SEED),
+            keys,
+            values,
+            load,
+            warmup,
+            stop,
+            concurrency,
+            rate,
+            ops,
+            client,
+            cluster,
+            sweep,
+            thresholds,
+        })
+    } else {
+        Err(diags)
+    }
+}
+
+fn check_keys(c: &mut Checker, spec: Option<KeysSpec>) -> KeySpace {
+    let Some(k) = spec else {
+        return KeySpace {
+            records: DEFAULT_RECORDS,
+            prefix: DEFAULT_PREFIX.into(),
+            size: DEFAULT_KEY_SIZE,
+            distribution: Distribution::Uniform,
+        };
+    };
+    let records = k
+        .records
+        .as_ref()
+        .map_or(DEFAULT_RECORDS, |r| c.int(r, 1, i64::MAX, "keys.records"));
+    let size = k.size.as_ref().map_or(DEFAULT_KEY_SIZE, |s| {
+        c.int(s, 1, i64::from(MAX_KEY_SIZE), "keys.size")
+    });
+    let prefix = k
+        .prefix
+        .as_ref()
+        .map_or(DEFAULT_PREFIX.to_string(), |p| p.value.clone());
+    let space = KeySpace {
+        records,
+        prefix,
+        size,
+        distribution: Distribution::Uniform,
+    };
+    let at_prefix = k.prefix.as_ref();
+    if space.prefix.len() as u32 >= size {
+        let msg = format!(
+            "keys.size {size} leaves no room for digits after the {}-byte prefix '{}'",
+            space.prefix.len(),
+            space.prefix
+        );
+        match (at_prefix, k.size.as_ref()) {
+            (_, Some(s)) => c.err(s, msg),
+            (Some(p), None) => c.err(p, msg),
+            (None, None) => {}
+        }
+    } else if space.capacity() < records {
+        let msg = format!(
+            "{records} records need more than the {} digits that keys.size {size} leaves after the prefix",
+            space.digits()
+        );
+        match (k.records.as_ref(), k.size.as_ref()) {
+            (Some(r), _) => c.err(r, msg),
+            (None, Some(s)) => c.err(s, msg),
+            (None, None) => {}
+        }
+    }
+
+    let name = k
+        .distribution
+        .as_ref()
+        .map_or(DistributionName::Uniform, |d| d.value);
+    let zipf_like = matches!(name, DistributionName::Zipfian | DistributionName::Latest);
+    if !zipf_like && let Some(t) = &k.theta {
+        c.err(
+            t,
+            "'theta' applies only to the zipfian and latest distributions",
+        );
+    }
+    if name != DistributionName::Zipfian
+        && let Some(s) = &k.scramble
+    {
+        c.err(s, "'scramble' applies only to the zipfian distribution");
+    }
+    if name != DistributionName::Hotspot {
+        for f in [&k.hot_set, &k.hot_ops].into_iter().flatten() {
+            c.err(
+                f,
+                "'hot_set' and 'hot_ops' apply only to the hotspot distribution",
+            );
+        }
+    }
+    let theta = || k.theta.as_ref().map_or(DEFAULT_THETA, |t| t.value);
+    if let Some(t) = &k.theta
+        && zipf_like
+        && !(t.value.is_finite() && t.value > 0.0 && t.value <= 10.0)
+    {
+        c.err(t, format!("theta must be in (0, 10], got {}", t.value));
+    }
+    let distribution = match name {
+        DistributionName::Uniform => Distribution::Uniform,
+        DistributionName::Zipfian => Distribution::Zipfian {
+            theta: theta(),
+            scramble: k.scramble.as_ref().is_none_or(|s| s.value),
+        },
+        DistributionName::Latest => Distribution::Latest { theta: theta() },
+        DistributionName::Hotspot => Distribution::Hotspot {
+            hot_set: k
+                .hot_set
+                .as_ref()
+                .map_or(DEFAULT_HOT_SET, |f| c.fraction(f, true, "hot_set")),
+            hot_ops: k
+                .hot_ops
+                .as_ref()
+                .map_or(DEFAULT_HOT_OPS, |f| c.fraction(f, false, "hot_ops")),
+        },
+        DistributionName::Sequential => Distribution::Sequential,
+    };
+    KeySpace {
+        distribution,
+        ..space
+    }
+}
+
+fn check_ops(c: &mut Checker, ops: Sp<Vec<OpSpec>>, keys: &KeySpace) -> Vec<OpConfig> {
+    if ops.value.is_empty() {
+        c.err(
+            &ops,
+            "'ops' is empty; list at least one op (get, put, scan, batch_delete, cas, txn)",
+        );
+        return Vec::new();
+    }
+    if ops.value.iter().all(|o| o.weight.value == 0) {
+        c.err(
+            &ops,
+            "every op has weight 0; give at least one op a positive weight",
+        );
+    }
+    let mut out: Vec<OpConfig> = Vec::with_capacity(ops.value.len());
+    for o in &ops.value {
+        let t = o.op_type.value;
+        let name = match &o.name {
+            Some(n) => {
+                if !valid_name(&n.value) {
+                    c.err(n, format!("invalid op name '{}': {NAME_RULE}", n.value));
+                }
+                if out.iter().any(|p| p.name == n.value) {
+                    c.err(
+                        n,
+                        format!("op name '{}' is used twice; names must be unique", n.value),
+                    );
+                }
+                n.value.clone()
+            }
+            None => {
+                if out.iter().any(|p| p.name == t.as_str()) {
+                    c.err(
+                        &o.op_type,
+                        format!(
+                            "a second '{}' op needs a 'name' to tell it apart",
+                            t.as_str()
+                        ),
+                    );
+                }
+                t.as_str().to_string()
+            }
+        };
+        if !matches!(t, OpType::Put) {
+            c.only_for(&o.insert, "insert", "put", t);
+        }
+        if !matches!(t, OpType::Scan) {
+            c.only_for(&o.length, "length", "scan", t);
+        }
+        if !matches!(t, OpType::BatchDelete) {
+            c.only_for(&o.batch, "batch", "batch_delete", t);
+        }
+        if !matches!(t, OpType::Txn) {
+            c.only_for(&o.reads, "reads", "txn", t);
+            c.only_for(&o.writes, "writes", "txn", t);
+            c.only_for(&o.lock, "lock", "txn", t);
+        }
+        let kind = match t {
+            OpType::Get => OpKind::Get,
+            OpType::Cas => OpKind::Cas,
+            OpType::Put => OpKind::Put {
+                insert: o.insert.as_ref().is_some_and(|i| i.value),
+            },
+            OpType::Scan => {
+                let length = o.length.as_ref().map_or(DEFAULT_SCAN_LENGTH, |l| {
+                    if l.value.min < 1 || l.value.min > l.value.max || l.value.max > 100_000 {
+                        c.err(
+                            l,
+                            format!(
+                                "scan length must satisfy 1 <= min <= max <= 100000, got min {} max {}",
+                                l.value.min, l.value.max
+                            ),
+                        );
+                    }
+                    SizeRange { min: l.value.min, max: l.value.max }
+                });
+                OpKind::Scan { length }
+            }
+            OpType::BatchDelete => OpKind::BatchDelete {
+                batch: o
+                    .batch
+                    .as_ref()
+                    .map_or(DEFAULT_BATCH_DELETE, |b| c.int(b, 1, 10_000, "batch")),
+            },
+            OpType::Txn => {
+                let reads: u32 = o.reads.as_ref().map_or(0, |r| c.int(r, 0, 1000, "reads"));
+                let writes: u32 = o
+                    .writes
+                    .as_ref()
+                    .map_or(DEFAULT_TXN_WRITES, |w| c.int(w, 0, 1000, "writes"));
+                if reads + writes == 0 {
+                    c.err(&o.op_type, "a txn needs at least one read or write");
+                } else if u64::from(reads + writes) > keys.records {
+                    c.err(
+                        &o.op_type,
+                        format!(
+                            "a txn of {} distinct keys needs at least that many records, the key space has {}",
+                            reads + writes,
+                            keys.records
+                        ),
+                    );
+                }
+                let lock = match o.lock.as_ref().map(|l| l.value) {
+                    Some(LockName::Pessimistic) => LockMode::Pessimistic,
+                    _ => LockMode::Optimistic,
+                };
+                OpKind::Txn {
+                    reads,
+                    writes,
+                    lock,
+                }
+            }
+        };
+        let weight = c.int(&o.weight, 0, 1_000_000, "weight");
+        out.push(OpConfig { name, kind, weight });
+    }
+    out
+}

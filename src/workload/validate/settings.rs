@@ -1,0 +1,195 @@
+//! Checking the client, cluster and threshold sections.
+
+use std::time::Duration;
+
+use super::Checker;
+use crate::backend::ErrorKind;
+use crate::workload::checked::*;
+use crate::workload::spec::*;
+
+pub(in crate::workload) fn check_client(c: &mut Checker, spec: Option<ClientSpec>) -> ClientConfig {
+    let Some(s) = spec else {
+        return ClientConfig::default();
+    };
+    let d = ClientConfig::default();
+    let pool_size = s
+        .pool_size
+        .map_or(d.pool_size, |p| c.int(&p, 1, 1024, "client.pool_size"));
+    let connect_timeout = s.connect_timeout.map_or(d.connect_timeout, |t| {
+        c.duration(&t, "client.connect_timeout", false)
+    });
+    let request_timeout = s.request_timeout.map_or(d.request_timeout, |t| {
+        c.duration(&t, "client.request_timeout", false)
+    });
+    let retry = match s.retry {
+        None => RetryPolicy::default(),
+        Some(r) => check_retry(c, r),
+    };
+    ClientConfig {
+        pool_size,
+        connect_timeout,
+        request_timeout,
+        retry,
+    }
+}
+
+fn check_retry(c: &mut Checker, r: RetrySpec) -> RetryPolicy {
+    let d = RetryPolicy::default();
+    let base_delay = r
+        .base_delay
+        .as_ref()
+        .map_or(d.base_delay, |v| c.duration(v, "retry.base_delay", true));
+    let max_delay = r
+        .max_delay
+        .as_ref()
+        .map_or(d.max_delay, |v| c.duration(v, "retry.max_delay", true));
+    if base_delay > max_delay
+        && let Some(v) = r.base_delay.as_ref().or(r.max_delay.as_ref())
+    {
+        c.err(
+            v,
+            format!(
+                "retry.base_delay ({}) must not exceed retry.max_delay ({})",
+                humantime::format_duration(base_delay),
+                humantime::format_duration(max_delay)
+            ),
+        );
+    }
+    let multiplier = r.multiplier.as_ref().map_or(d.multiplier, |m| {
+        if !(m.value.is_finite() && (1.0..=100.0).contains(&m.value)) {
+            c.err(
+                m,
+                format!(
+                    "retry.multiplier must be between 1 and 100, got {}",
+                    m.value
+                ),
+            );
+        }
+        m.value
+    });
+    let on = match r.on {
+        None => d.on.clone(),
+        Some(names) => {
+            let mut kinds = Vec::new();
+            for n in &names {
+                match ErrorKind::from_name(n.value.trim()) {
+                    Some(k) if !kinds.contains(&k) => kinds.push(k),
+                    Some(_) => {}
+                    None => c.err(
+                        n,
+                        format!(
+                            "unknown error kind '{}'; choose from: {}",
+                            n.value,
+                            ErrorKind::choices()
+                        ),
+                    ),
+                }
+            }
+            kinds
+        }
+    };
+    RetryPolicy {
+        max_attempts: r
+            .max_attempts
+            .as_ref()
+            .map_or(d.max_attempts, |m| c.int(m, 1, 1000, "retry.max_attempts")),
+        base_delay,
+        multiplier,
+        max_delay,
+        jitter: match r.jitter.map(|j| j.value) {
+            None => d.jitter,
+            Some(JitterName::None) => Jitter::None,
+            Some(JitterName::Full) => Jitter::Full,
+            Some(JitterName::Equal) => Jitter::Equal,
+        },
+        budget: r
+            .budget
+            .as_ref()
+            .map_or(d.budget, |b| c.duration(b, "retry.budget", false)),
+        on,
+    }
+}
+
+pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> ClusterConfig {
+    let d = ClusterConfig::default();
+    let stores: u32 = s
+        .stores
+        .as_ref()
+        .map_or(d.stores, |n| c.int(n, 1, 16, "cluster.stores"));
+    let region_max_keys = s.region_max_keys.as_ref().map_or(d.region_max_keys, |n| {
+        c.int(n, 10, i64::MAX, "cluster.region_max_keys")
+    });
+    let lock_wait_timeout = s
+        .lock_wait_timeout
+        .as_ref()
+        .map_or(d.lock_wait_timeout, |t| {
+            let v = c.duration(t, "cluster.lock_wait_timeout", false);
+            if v > Duration::from_secs(60) {
+                c.err(t, "cluster.lock_wait_timeout must be at most 60s");
+            }
+            v
+        });
+    let faults = match s.faults {
+        None => Faults::default(),
+        Some(f) => Faults {
+            split_every: f
+                .split_every
+                .as_ref()
+                .map(|v| c.duration(v, "faults.split_every", false)),
+            transfer_leader_every: f
+                .transfer_leader_every
+                .as_ref()
+                .map(|v| c.duration(v, "faults.transfer_leader_every", false)),
+            store_offline: f.store_offline.map(|o| Outage {
+                store: c.int(&o.store, 1, i64::from(stores), "faults.store_offline.store"),
+                after: c.duration(&o.after, "faults.store_offline.after", true),
+                duration: c.duration(&o.duration, "faults.store_offline.for", false),
+                failover: o.failover.as_ref().map_or(Outage::DEFAULT_FAILOVER, |v| {
+                    c.duration(v, "faults.store_offline.failover", true)
+                }),
+            }),
+            busy: f.busy.as_ref().map_or(0.0, |b| {
+                if !(b.value.is_finite() && (0.0..1.0).contains(&b.value)) {
+                    c.err(
+                        b,
+                        format!("faults.busy is a probability in [0, 1), got {}", b.value),
+                    );
+                }
+                b.value
+            }),
+            latency: f
+                .latency
+                .as_ref()
+                .map_or(Duration::ZERO, |v| c.duration(v, "faults.latency", true)),
+        },
+    };
+    ClusterConfig {
+        stores,
+        region_max_keys,
+        lock_wait_timeout,
+        faults,
+    }
+}
+
+pub(in crate::workload) fn check_thresholds(
+    c: &mut Checker,
+    texts: Vec<Sp<String>>,
+    ops: &[OpConfig],
+) -> Vec<Threshold> {
+    let names: Vec<(&str, &str)> = ops
+        .iter()
+        .map(|o| (o.name.as_str(), o.kind.type_name()))
+        .collect();
+    texts
+        .iter()
+        .filter_map(|t| {
+            match Threshold::parse(&t.value).and_then(|th| th.check_op(&names).map(|()| th)) {
+                Ok(th) => Some(th),
+                Err(msg) => {
+                    c.err(t, msg);
+                    None
+                }
+            }
+        })
+        .collect()
+}
