@@ -144,7 +144,15 @@ impl Layout {
         for s in &mut series {
             s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
-        let x_name = self.param.clone().unwrap_or_default();
+        // Say which way contention grows on the parameters that set it.
+        let x_name = match self.param.as_deref() {
+            Some(p @ ("hot_set" | "records")) => format!("{p} (smaller: more contention)"),
+            Some(p @ ("theta" | "hot_ops" | "concurrency")) => {
+                format!("{p} (larger: more contention)")
+            }
+            Some(p) => p.to_string(),
+            None => String::new(),
+        };
         Panel {
             title: title.into(),
             x: Axis::new(x_name, self.scale.clone(), Unit::Number),

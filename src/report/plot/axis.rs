@@ -222,7 +222,16 @@ fn nice_step(raw: f64) -> f64 {
 pub fn fmt_value(v: f64, unit: Unit) -> String {
     match unit {
         Unit::Number => fmt_number(v),
-        Unit::Percent => format!("{}%", trim(v * 100.0, 3)),
+        Unit::Percent => {
+            // Enough decimals for small rates (0.0003%) without noise on large ones.
+            let pct = v * 100.0;
+            let decimals = if pct == 0.0 {
+                0
+            } else {
+                (2 - pct.abs().log10().floor() as i32).clamp(0, 8) as usize
+            };
+            format!("{}%", trim(pct, decimals))
+        }
         Unit::Micros => fmt_micros(v),
     }
 }
@@ -242,7 +251,9 @@ fn fmt_number(v: f64) -> String {
 
 /// Microseconds as µs, ms or s.
 pub fn fmt_micros(us: f64) -> String {
-    if us >= 1e6 {
+    if us == 0.0 {
+        "0".into()
+    } else if us >= 1e6 {
         format!("{}s", trim(us / 1e6, 2))
     } else if us >= 1e3 {
         format!("{}ms", trim(us / 1e3, 2))
@@ -290,6 +301,10 @@ mod tests {
     fn labels_are_short() {
         assert_eq!(fmt_value(12_500.0, Unit::Number), "12.5k");
         assert_eq!(fmt_value(0.25, Unit::Percent), "25%");
+        assert_eq!(fmt_value(0.000003, Unit::Percent), "0.0003%");
+        assert_eq!(fmt_value(0.0125, Unit::Percent), "1.25%");
+        assert_eq!(fmt_value(0.0, Unit::Percent), "0%");
+        assert_eq!(fmt_micros(0.0), "0");
         assert_eq!(fmt_value(1500.0, Unit::Micros), "1.5ms");
         assert_eq!(fmt_value(0.1 + 0.2, Unit::Number), "0.3");
     }
