@@ -1,9 +1,11 @@
 //! Integration tests, one binary grouped by purpose (see util.rs for the
 //! shared helpers).
 
+mod cluster_util;
 mod util;
 
 mod cli;
+mod conformance;
 mod distributions;
 mod driver;
 mod multi;

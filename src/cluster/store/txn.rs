@@ -150,11 +150,17 @@ pub(super) async fn prewrite(s: &Store, req: PrewriteRequest) -> Result<Prewrite
             })
         })
         .collect::<Result<Vec<_>, Status>>()?;
-    let pessimistic_actions = req
+    let mut pessimistic_actions = req
         .pessimistic_actions
         .iter()
         .map(|&a| pessimistic_action(a))
         .collect::<Result<Vec<_>, Status>>()?;
+    // The official client shards a prewrite's mutations by region but sends
+    // every shard the whole transaction's actions (all DO_PESSIMISTIC_CHECK);
+    // TiKV pairs them up positionally and ignores the rest, and so do we.
+    if pessimistic_actions.len() > mutations.len() {
+        pessimistic_actions.truncate(mutations.len());
+    }
     if !pessimistic_actions.is_empty() && pessimistic_actions.len() != mutations.len() {
         return Err(Status::invalid_argument(format!(
             "{} pessimistic actions for {} mutations",

@@ -1,0 +1,106 @@
+//! Helpers for the stand-in cluster tests: start a cluster on loopback, and
+//! reach it with our generated clients or with the official `tikv-client`.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tikv_bench::cluster::config::{Config, Faults};
+use tikv_bench::cluster::{Cluster, Region, RunningCluster};
+use tikv_bench::proto::kvrpcpb::Context;
+use tikv_bench::proto::metapb;
+use tikv_bench::proto::pdpb::pd_client::PdClient;
+use tikv_bench::proto::tikvpb::tikv_client::TikvClient;
+use tonic::transport::Channel;
+
+/// A cluster config with fast test defaults: `stores` stores, splits past
+/// `region_max_keys`, a short lock wait, no faults.
+pub fn config(stores: u32, region_max_keys: u64) -> Config {
+    Config {
+        stores,
+        region_max_keys,
+        lock_wait_timeout: Duration::from_millis(500),
+        faults: Faults::default(),
+    }
+}
+
+/// Starts `config` on 127.0.0.1 (PD and stores on free ports).
+pub async fn start(config: Config) -> RunningCluster {
+    Cluster::new(config)
+        .start("127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("the stand-in starts")
+}
+
+pub fn endpoint(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+/// Our generated client of one store.
+pub async fn store_client(addr: SocketAddr) -> TikvClient<Channel> {
+    TikvClient::connect(endpoint(addr))
+        .await
+        .expect("store reachable")
+}
+
+/// Our generated client of PD.
+pub async fn pd_client(addr: SocketAddr) -> PdClient<Channel> {
+    PdClient::connect(endpoint(addr))
+        .await
+        .expect("PD reachable")
+}
+
+/// The client of the store leading `region`.
+pub async fn leader_client(c: &RunningCluster, region: &Region) -> TikvClient<Channel> {
+    store_client(c.store_addr(region.leader).expect("leader store")).await
+}
+
+/// A request context aimed at `region`'s leader with its current epoch.
+pub fn ctx(region: &Region) -> Option<Context> {
+    ctx_at(region, region.leader)
+}
+
+/// A request context for `region` as if sent to `store`.
+pub fn ctx_at(region: &Region, store: u64) -> Option<Context> {
+    let peer = region.peer_on(store).map(|p| metapb::Peer {
+        id: p.id,
+        store_id: p.store_id,
+        ..Default::default()
+    });
+    Some(Context {
+        region_id: region.id,
+        region_epoch: Some(metapb::RegionEpoch {
+            conf_ver: region.conf_ver,
+            version: region.version,
+        }),
+        peer,
+        ..Default::default()
+    })
+}
+
+/// The official raw client, connected to the stand-in's PD.
+pub async fn official_raw(c: &RunningCluster) -> tikv_client::RawClient {
+    tikv_client::RawClient::new(vec![c.pd_addr().to_string()])
+        .await
+        .expect("official raw client connects")
+}
+
+/// The official transactional client, connected to the stand-in's PD.
+pub async fn official_txn(c: &RunningCluster) -> tikv_client::TransactionClient {
+    tikv_client::TransactionClient::new(vec![c.pd_addr().to_string()])
+        .await
+        .expect("official transaction client connects")
+}
+
+/// Waits (polling) until `cond` holds, or panics after `timeout`.
+pub async fn eventually(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
