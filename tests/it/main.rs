@@ -5,6 +5,7 @@ mod cluster_util;
 mod util;
 
 mod cli;
+mod cluster;
 mod conformance;
 mod distributions;
 mod driver;

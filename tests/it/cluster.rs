@@ -1,0 +1,821 @@
+//! The stand-in cluster's own checks, through our generated gRPC clients:
+//! region errors, scan clipping, the split checker, PD, TSO, the faults,
+//! and a clean shutdown.
+
+use std::time::{Duration, Instant};
+
+use tikv_bench::cluster::config::Outage;
+use tikv_bench::cluster::{CLUSTER_ID, Cluster, Region};
+use tikv_bench::codec;
+use tikv_bench::proto::kvrpcpb::{
+    CheckTxnStatusRequest, CommitRequest, GetRequest, Mutation, Op, PessimisticLockRequest,
+    RawBatchPutRequest, RawGetRequest, RawGetResponse, RawPutRequest, RawScanRequest, ScanRequest,
+};
+use tikv_bench::proto::pdpb::pd_server::Pd as _;
+use tikv_bench::proto::pdpb::{
+    self, GetAllStoresRequest, GetGcSafePointRequest, GetMembersRequest, GetRegionByIdRequest,
+    GetRegionRequest, GetStoreRequest, RequestHeader, ScanRegionsRequest, TsoRequest,
+    UpdateGcSafePointRequest,
+};
+use tikv_bench::storage::{self, Mutation as EngineMutation};
+use tonic::Code;
+
+use crate::cluster_util::*;
+
+fn header() -> Option<RequestHeader> {
+    Some(RequestHeader {
+        cluster_id: CLUSTER_ID,
+        sender_id: 0,
+    })
+}
+
+fn raw_get(region: &Region, key: &[u8]) -> RawGetRequest {
+    RawGetRequest {
+        context: ctx(region),
+        key: key.to_vec(),
+        ..Default::default()
+    }
+}
+
+async fn send_raw_get(
+    c: &tikv_bench::cluster::RunningCluster,
+    store: u64,
+    req: RawGetRequest,
+) -> Result<RawGetResponse, tonic::Status> {
+    let mut client = store_client(c.store_addr(store).unwrap()).await;
+    client.raw_get(req).await.map(|r| r.into_inner())
+}
+
+/// Commits `pairs` as one transaction straight on the engine.
+fn commit_txn(s: &storage::Storage, pairs: &[(&[u8], &[u8])]) {
+    let start = s.timestamp();
+    let req = storage::PrewriteRequest {
+        mutations: pairs
+            .iter()
+            .map(|(k, v)| EngineMutation::put(*k, *v))
+            .collect(),
+        primary_lock: pairs[0].0.to_vec(),
+        start_version: start,
+        lock_ttl: 3000,
+        txn_size: pairs.len() as u64,
+        ..Default::default()
+    };
+    s.prewrite(&req).expect("prewrite");
+    let keys: Vec<Vec<u8>> = pairs.iter().map(|(k, _)| k.to_vec()).collect();
+    s.commit(&keys, start, s.timestamp()).expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_epoch_gets_epoch_not_match_after_pd_shows_the_split() {
+    let c = start(config(3, 1_000_000)).await;
+    let before = c.regions().locate(b"");
+    let left = c.split_at(b"m").unwrap();
+
+    // PD shows the split already.
+    let mut pd = pd_client(c.pd_addr()).await;
+    let got = pd
+        .get_region(GetRegionRequest {
+            header: header(),
+            region_key: b"a".to_vec(),
+            need_buckets: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.header.unwrap().cluster_id, CLUSTER_ID);
+    let region = got.region.unwrap();
+    assert_eq!(region.id, left);
+    assert_eq!(region.end_key, codec::encode(b"m"));
+    assert_eq!(region.region_epoch.unwrap().version, before.version + 1);
+
+    // The old region (kept as the right part), asked at its old version.
+    let resp = send_raw_get(&c, before.leader, raw_get(&before, b"z"))
+        .await
+        .unwrap();
+    let err = resp.region_error.expect("a region error");
+    let current = err
+        .epoch_not_match
+        .expect("epoch_not_match")
+        .current_regions;
+    let mut ids: Vec<u64> = current.iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, {
+        let mut v = vec![before.id, left];
+        v.sort_unstable();
+        v
+    });
+    assert!(current.iter().all(|r| r.region_epoch.is_some()));
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_answers_not_leader_with_the_leader_as_hint() {
+    let c = start(config(3, 1_000_000)).await;
+    let region = c.regions().locate(b"");
+    let follower = region
+        .peers
+        .iter()
+        .map(|p| p.store_id)
+        .find(|&s| s != region.leader)
+        .unwrap();
+    let mut req = raw_get(&region, b"k");
+    req.context = ctx_at(&region, follower);
+    let err = send_raw_get(&c, follower, req)
+        .await
+        .unwrap()
+        .region_error
+        .expect("a region error");
+    let hint = err.not_leader.expect("not_leader").leader.expect("a hint");
+    assert_eq!(hint.store_id, region.leader);
+    assert_eq!(hint.id, region.leader_peer().id);
+
+    // After a transfer, the old leader says the same of the new one.
+    c.regions().transfer_leader(region.id, follower).unwrap();
+    let err = send_raw_get(&c, region.leader, raw_get(&region, b"k"))
+        .await
+        .unwrap()
+        .region_error
+        .unwrap();
+    assert_eq!(err.not_leader.unwrap().leader.unwrap().store_id, follower);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_outside_the_region_get_key_not_in_region_in_their_own_encoding() {
+    let c = start(config(3, 1_000_000)).await;
+    let left_id = c.split_at(b"m").unwrap();
+    let left = c.regions().get(left_id).unwrap();
+
+    let err = send_raw_get(&c, left.leader, raw_get(&left, b"z"))
+        .await
+        .unwrap()
+        .region_error
+        .expect("a region error");
+    let k = err.key_not_in_region.expect("key_not_in_region");
+    assert_eq!(
+        (k.key, k.region_id, k.start_key, k.end_key),
+        (b"z".to_vec(), left_id, vec![], codec::encode(b"m"))
+    );
+    // Raw "m" sorts below encode("m"): it belongs to the left region.
+    let ok = send_raw_get(&c, left.leader, raw_get(&left, b"m"))
+        .await
+        .unwrap();
+    assert!(ok.region_error.is_none() && ok.not_found);
+    // Transactional "m" is encode("m"): the right region's first key.
+    let mut client = leader_client(&c, &left).await;
+    let resp = client
+        .kv_get(GetRequest {
+            context: ctx(&left),
+            key: b"m".to_vec(),
+            version: u64::MAX,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(resp.region_error.unwrap().key_not_in_region.is_some());
+    let resp = client
+        .kv_get(GetRequest {
+            context: ctx(&left),
+            key: b"l".to_vec(),
+            version: u64::MAX,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(resp.region_error.is_none() && resp.not_found);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_region_gets_region_not_found() {
+    let c = start(config(3, 1_000_000)).await;
+    let mut region = c.regions().locate(b"");
+    let store = region.leader;
+    region.id = 9_999;
+    let err = send_raw_get(&c, store, raw_get(&region, b"k"))
+        .await
+        .unwrap()
+        .region_error
+        .expect("a region error");
+    assert_eq!(err.region_not_found.unwrap().region_id, 9_999);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_are_clipped_at_the_region_end() {
+    let c = start(config(3, 1_000_000)).await;
+    for b in b'a'..=b'z' {
+        c.storage().raw().put(&[b], b"v");
+        commit_txn(c.storage(), &[(&[b], b"v")]);
+    }
+    let left_id = c.split_at(b"m").unwrap();
+    let left = c.regions().get(left_id).unwrap();
+    let mut client = leader_client(&c, &left).await;
+
+    // Raw: the whole user range asked, the left region's part answered.
+    let kvs = client
+        .raw_scan(RawScanRequest {
+            context: ctx(&left),
+            start_key: b"a".to_vec(),
+            end_key: vec![],
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .kvs;
+    let keys: Vec<u8> = kvs.iter().map(|kv| kv.key[0]).collect();
+    assert_eq!(
+        keys,
+        (b'a'..=b'm').collect::<Vec<u8>>(),
+        "raw 'm' < encode(m)"
+    );
+
+    // Transactional: clipped at the decoded bound, "m" excluded.
+    let pairs = client
+        .kv_scan(ScanRequest {
+            context: ctx(&left),
+            start_key: b"a".to_vec(),
+            end_key: b"zz".to_vec(),
+            limit: 100,
+            version: u64::MAX,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .pairs;
+    let keys: Vec<u8> = pairs.iter().map(|kv| kv.key[0]).collect();
+    assert_eq!(keys, (b'a'..b'm').collect::<Vec<u8>>());
+
+    // A scan starting outside the region is refused, not served.
+    let resp = client
+        .raw_scan(RawScanRequest {
+            context: ctx(&left),
+            start_key: b"n".to_vec(),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(resp.region_error.unwrap().key_not_in_region.is_some());
+    assert!(resp.kvs.is_empty());
+    c.shutdown().await;
+}
+
+/// Every bound decodes as one memcomparable encoding.
+fn assert_bounds_decode(regions: &[Region]) {
+    for r in regions {
+        for b in [&r.start, &r.end] {
+            if !b.is_empty() {
+                let (_, rest) = codec::decode(b)
+                    .unwrap_or_else(|e| panic!("bound '{}': {e}", b.escape_ascii()));
+                assert!(rest.is_empty(), "bound '{}' has a tail", b.escape_ascii());
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_split_checker_splits_past_the_threshold_at_valid_encodings() {
+    let max = 50;
+    let c = start(config(3, max)).await;
+    let raw = official_raw(&c).await;
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..1000)
+        .map(|i| (format!("raw{i:04}").into_bytes(), b"v".to_vec()))
+        .collect();
+    raw.batch_put(pairs).await.unwrap();
+    let txn = official_txn(&c).await;
+    let mut t = txn.begin_optimistic().await.unwrap();
+    for i in 0..400 {
+        t.put(format!("txn{i:04}").into_bytes(), b"v".to_vec())
+            .await
+            .unwrap();
+    }
+    t.commit().await.unwrap();
+
+    let (regions, storage) = (c.regions().clone(), c.storage().clone());
+    let small_enough = || {
+        regions.all().iter().all(|r| {
+            let raw = storage
+                .raw()
+                .scan(&r.start, &r.end, usize::MAX, true, false);
+            let (s, e) = r.user_range();
+            let txn = storage.kv_scan(&s, &e, u32::MAX, u64::MAX, true, false, &[]);
+            (raw.len() + txn.len()) as u64 <= max
+        })
+    };
+    eventually(
+        Duration::from_secs(10),
+        "every region to hold <= 50 keys",
+        small_enough,
+    )
+    .await;
+    let all = c.regions().all();
+    assert!(all.len() >= 1400 / 50, "{} regions", all.len());
+    assert_bounds_decode(&all);
+    let leaders: std::collections::HashSet<u64> = all.iter().map(|r| r.leader).collect();
+    assert_eq!(leaders.len(), 3, "leaders spread over the stores");
+    assert!(c.cluster().checker_splits() as usize >= all.len() - 1);
+
+    // The data is intact across the splits.
+    let got = raw
+        .scan(b"raw".to_vec()..b"rax".to_vec(), 2000)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1000);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_on_demand_at_the_middle_key() {
+    let c = start(config(1, 1_000_000)).await;
+    for i in 0..10u8 {
+        c.storage().raw().put(&[b'a' + i], b"v");
+    }
+    let id = c.regions().locate(b"").id;
+    let left = c.split_region(id).unwrap().expect("a split");
+    let bound = c.regions().get(left).unwrap().end;
+    assert_eq!(codec::decode(&bound).unwrap().0, b"f", "the median of a..j");
+    assert!(
+        c.split_at(b"f").is_err(),
+        "a region's start is not strictly inside"
+    );
+    assert!(matches!(
+        c.split_region(777),
+        Err(tikv_bench::cluster::SplitError::RegionNotFound(777))
+    ));
+    // A region with fewer than two keys has no middle.
+    let right = c.regions().locate(b"z").id;
+    c.split_at(b"j").unwrap();
+    assert_eq!(c.split_region(right).unwrap(), None);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pd_answers_members_stores_regions_and_the_gc_safe_point() {
+    let c = start(config(3, 1_000_000)).await;
+    let mut pd = pd_client(c.pd_addr()).await;
+    let m = pd
+        .get_members(GetMembersRequest { header: None })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(m.header.unwrap().cluster_id, CLUSTER_ID);
+    let url = format!("http://{}", c.pd_addr());
+    assert_eq!(m.leader.unwrap().client_urls, [url.clone()]);
+    assert_eq!(m.members[0].client_urls, [url]);
+
+    for (id, addr) in c.store_addrs() {
+        let s = pd
+            .get_store(GetStoreRequest {
+                header: header(),
+                store_id: id,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(s.header.unwrap().error.is_none());
+        let store = s.store.unwrap();
+        assert_eq!(
+            (store.id, store.address, store.state),
+            (id, addr.to_string(), 0)
+        );
+    }
+    let unknown = pd
+        .get_store(GetStoreRequest {
+            header: header(),
+            store_id: 42,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(unknown.header.unwrap().error.is_some() && unknown.store.is_none());
+    let all = pd
+        .get_all_stores(GetAllStoresRequest {
+            header: header(),
+            exclude_tombstone_stores: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.stores.len(), 3);
+
+    c.split_at(b"g").unwrap();
+    c.split_at(b"p").unwrap();
+    let scan = pd
+        .scan_regions(ScanRegionsRequest {
+            header: header(),
+            start_key: codec::encode(b"h"),
+            limit: 0,
+            end_key: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(scan.regions.len(), 2);
+    assert_eq!(scan.region_metas.len(), 2);
+    assert_eq!(scan.leaders.len(), 2);
+    assert_eq!(scan.region_metas[0].end_key, codec::encode(b"p"));
+    let by_id = pd
+        .get_region_by_id(GetRegionByIdRequest {
+            header: header(),
+            region_id: scan.region_metas[1].id,
+            need_buckets: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_id.region.unwrap().start_key, codec::encode(b"p"));
+    assert!(by_id.leader.is_some());
+
+    let update = |sp| UpdateGcSafePointRequest {
+        header: header(),
+        safe_point: sp,
+    };
+    let r = pd
+        .update_gc_safe_point(update(100))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.new_safe_point, 100);
+    let r = pd
+        .update_gc_safe_point(update(50))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.new_safe_point, 100, "never backwards");
+    let g = pd
+        .get_gc_safe_point(GetGcSafePointRequest { header: header() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(g.safe_point, 100);
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn services_answer_without_a_socket() {
+    let cluster = Cluster::new(config(2, 1_000_000));
+    let pd = cluster.pd_service();
+    let r = pd
+        .get_region(tonic::Request::new(GetRegionRequest {
+            header: header(),
+            region_key: b"k".to_vec(),
+            need_buckets: false,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.region.unwrap().id, cluster.regions().locate(b"k").id);
+    use tikv_bench::proto::tikvpb::tikv_server::Tikv as _;
+    let region = cluster.regions().locate(b"k");
+    let store = cluster.store_service(region.leader).unwrap();
+    store
+        .raw_put(tonic::Request::new(RawPutRequest {
+            context: ctx(&region),
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(cluster.storage().raw().get(b"k"), Some(b"v".to_vec()));
+    assert!(cluster.store_service(3).is_none());
+}
+
+fn tso_request(count: u32) -> TsoRequest {
+    TsoRequest {
+        header: header(),
+        count,
+        dc_location: String::new(),
+    }
+}
+
+fn ts(t: &pdpb::Timestamp) -> u64 {
+    ((t.physical as u64) << 18) + t.logical as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tso_is_strictly_increasing_across_batches_and_streams() {
+    let c = start(config(1, 1_000_000)).await;
+    let (tx1, rx1) = tokio::sync::mpsc::channel(8);
+    let (tx2, rx2) = tokio::sync::mpsc::channel(8);
+    let mut pd1 = pd_client(c.pd_addr()).await;
+    let mut pd2 = pd_client(c.pd_addr()).await;
+    let mut s1 = pd1.tso(tokio_stream(rx1)).await.unwrap().into_inner();
+    let mut s2 = pd2.tso(tokio_stream(rx2)).await.unwrap().into_inner();
+    let mut last = 0u64;
+    for (i, count) in [1u32, 10, 3, 64, 1, 7].into_iter().enumerate() {
+        let (tx, stream) = if i % 2 == 0 {
+            (&tx1, &mut s1)
+        } else {
+            (&tx2, &mut s2)
+        };
+        tx.send(tso_request(count)).await.unwrap();
+        let r = stream
+            .message()
+            .await
+            .unwrap()
+            .expect("one response per request");
+        assert_eq!(r.count, count);
+        let top = ts(r.timestamp.as_ref().unwrap());
+        let first = top + 1 - u64::from(count);
+        assert!(first > last, "batch {i} overlaps the one before");
+        last = top;
+        assert_eq!(
+            c.storage().tso().last(),
+            top,
+            "PD and the engine share a clock"
+        );
+    }
+    // The engine's own timestamps continue after PD's.
+    assert!(c.storage().timestamp() > last);
+
+    // A zero count ends the stream with an error.
+    tx1.send(tso_request(0)).await.unwrap();
+    assert_eq!(
+        s1.message().await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    c.shutdown().await;
+}
+
+/// A stream of TSO requests fed by a channel.
+fn tokio_stream(
+    rx: tokio::sync::mpsc::Receiver<TsoRequest>,
+) -> impl tonic::codegen::tokio_stream::Stream<Item = TsoRequest> {
+    tonic::codegen::tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_probability_one_answers_every_request_server_is_busy() {
+    let mut cfg = config(3, 1_000_000);
+    cfg.faults.busy = 1.0;
+    let c = start(cfg).await;
+    let region = c.regions().locate(b"");
+    for _ in 0..20 {
+        let resp = send_raw_get(&c, region.leader, raw_get(&region, b"k"))
+            .await
+            .unwrap();
+        let busy = resp.region_error.unwrap().server_is_busy.unwrap();
+        assert!(busy.backoff_ms > 0 && !busy.reason.is_empty());
+    }
+    assert_eq!(c.cluster().fault_counts().busy_answers, 20);
+    assert_eq!(c.snapshot()["faults"]["counts"]["busy_answers"], 20);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_store_answers_unavailable_in_its_window_then_serves_again() {
+    let mut cfg = config(3, 1_000_000);
+    cfg.faults.store_offline = Some(Outage {
+        store: 1,
+        after: Duration::from_millis(300),
+        duration: Duration::from_millis(500),
+        failover: Duration::from_secs(60),
+    });
+    let c = start(cfg).await;
+    let region = c.regions().locate(b"");
+    assert_eq!(region.leader, 1);
+    let mut client = store_client(c.store_addr(1).unwrap()).await;
+    let began = Instant::now();
+    assert!(client.raw_get(raw_get(&region, b"k")).await.is_ok());
+    let mut seen = Vec::new();
+    while began.elapsed() < Duration::from_millis(1200) {
+        let r = client.raw_get(raw_get(&region, b"k")).await;
+        let state = match r {
+            Ok(_) => "ok",
+            Err(s) => {
+                assert_eq!(s.code(), Code::Unavailable, "{s}");
+                "unavailable"
+            }
+        };
+        if seen.last() != Some(&state) {
+            seen.push(state);
+            if state == "unavailable" {
+                let at = began.elapsed();
+                assert!(at >= Duration::from_millis(250), "offline early: {at:?}");
+                assert_eq!(c.snapshot()["stores"][0]["state"], "offline");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, ["ok", "unavailable", "ok"]);
+    let counts = c.cluster().fault_counts();
+    assert_eq!(counts.outages, 1);
+    assert!(counts.unavailable_answers > 0);
+    assert_eq!(counts.failover_moves, 0, "failover after the window");
+    assert_eq!(c.snapshot()["stores"][0]["state"], "up");
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_fails_leaderships_over_to_live_stores() {
+    let mut cfg = config(3, 1_000_000);
+    cfg.faults.store_offline = Some(Outage {
+        store: 1,
+        after: Duration::from_millis(50),
+        duration: Duration::from_secs(30),
+        failover: Duration::from_millis(100),
+    });
+    let c = start(cfg).await;
+    for k in [b"g", b"p"] {
+        c.split_at(k).unwrap();
+    }
+    assert!(c.regions().all().iter().any(|r| r.leader == 1));
+    let regions = c.regions().clone();
+    eventually(
+        Duration::from_secs(3),
+        "leaderships to leave store 1",
+        || regions.all().iter().all(|r| r.leader != 1),
+    )
+    .await;
+    // Regions split off later are not led by the failed store either.
+    c.split_at(b"c").unwrap();
+    c.split_at(b"x").unwrap();
+    assert!(c.regions().all().iter().all(|r| r.leader != 1));
+    assert!(c.cluster().fault_counts().failover_moves >= 1);
+    // And a client routed by PD reaches a live leader.
+    let raw = official_raw(&c).await;
+    raw.put(b"k".to_vec(), b"v".to_vec()).await.unwrap();
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_is_added_to_every_store_request() {
+    let mut cfg = config(1, 1_000_000);
+    cfg.faults.latency = Duration::from_millis(60);
+    let c = start(cfg).await;
+    let region = c.regions().locate(b"");
+    let mut client = leader_client(&c, &region).await;
+    for _ in 0..3 {
+        let began = Instant::now();
+        client.raw_get(raw_get(&region, b"k")).await.unwrap();
+        assert!(began.elapsed() >= Duration::from_millis(60));
+    }
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pessimistic_lock_reports_how_long_it_waited() {
+    let c = start(config(1, 1_000_000)).await;
+    let s = c.storage().clone();
+    let holder = s.timestamp();
+    let held = s
+        .pessimistic_lock(&storage::PessimisticLockRequest {
+            keys: vec![b"k".to_vec()],
+            primary_lock: b"k".to_vec(),
+            start_version: holder,
+            lock_ttl: 10_000,
+            for_update_ts: holder,
+            wait_timeout: -1,
+            ..Default::default()
+        })
+        .await;
+    assert!(held.result.is_ok());
+    let region = c.regions().locate(b"");
+    let mut client = leader_client(&c, &region).await;
+    let waiter = s.timestamp();
+    let lock = |wait_timeout| PessimisticLockRequest {
+        context: ctx(&region),
+        mutations: vec![Mutation {
+            op: Op::PessimisticLock as i32,
+            key: b"k".to_vec(),
+            ..Default::default()
+        }],
+        primary_lock: b"k".to_vec(),
+        start_version: waiter,
+        lock_ttl: 3000,
+        for_update_ts: waiter,
+        wait_timeout,
+        ..Default::default()
+    };
+    let resp = client
+        .kv_pessimistic_lock(lock(200))
+        .await
+        .unwrap()
+        .into_inner();
+    let waited = resp
+        .exec_details_v2
+        .unwrap()
+        .write_detail
+        .unwrap()
+        .pessimistic_lock_wait_nanos;
+    assert!(waited >= 200_000_000, "waited {waited} ns");
+    assert_eq!(resp.errors[0].locked.as_ref().unwrap().lock_version, holder);
+    // Asked not to wait, it does not.
+    let resp = client
+        .kv_pessimistic_lock(lock(-1))
+        .await
+        .unwrap()
+        .into_inner();
+    let waited = resp
+        .exec_details_v2
+        .unwrap()
+        .write_detail
+        .unwrap()
+        .pessimistic_lock_wait_nanos;
+    assert_eq!(waited, 0);
+    assert!(resp.errors[0].locked.is_some());
+    s.pessimistic_rollback(&[b"k".to_vec()], holder, holder)
+        .unwrap();
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_errors_and_txn_status_travel_in_their_protocol_shapes() {
+    let c = start(config(1, 1_000_000)).await;
+    let region = c.regions().locate(b"");
+    let mut client = leader_client(&c, &region).await;
+    let start_ts = c.storage().timestamp();
+    // Commit with no lock and no record: retryable TxnLockNotFound.
+    let resp = client
+        .kv_commit(CommitRequest {
+            context: ctx(&region),
+            start_version: start_ts,
+            keys: vec![b"k".to_vec()],
+            commit_version: c.storage().timestamp(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(resp.error.unwrap().retryable.contains("TxnLockNotFound"));
+    // Its status: rolled back once asked to be (0, 0, no lock).
+    let status = |rollback| CheckTxnStatusRequest {
+        context: ctx(&region),
+        primary_key: b"k".to_vec(),
+        lock_ts: start_ts,
+        current_ts: c.storage().timestamp(),
+        rollback_if_not_exist: rollback,
+        ..Default::default()
+    };
+    let r = client
+        .kv_check_txn_status(status(false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.error.unwrap().txn_not_found.is_some());
+    let r = client
+        .kv_check_txn_status(status(true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((r.commit_version, r.lock_ttl, r.lock_info), (0, 0, None));
+    assert_eq!(r.action, 2, "LockNotExistRollback");
+
+    // A committed transaction: (commit_ts, 0, no lock).
+    commit_txn(c.storage(), &[(b"c", b"1")]);
+    let committed = c
+        .storage()
+        .kv_scan(b"c", b"d", 1, u64::MAX, true, false, &[]);
+    assert_eq!(committed.len(), 1);
+    let batch = client
+        .raw_batch_put(RawBatchPutRequest {
+            context: ctx(&region),
+            pairs: vec![],
+            ttl: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(batch.error.contains("ttl"), "TTLs are refused honestly");
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_releases_the_ports_and_stops_the_background_tasks() {
+    let mut cfg = config(3, 10);
+    cfg.faults.split_every = Some(Duration::from_millis(5));
+    cfg.faults.transfer_leader_every = Some(Duration::from_millis(5));
+    let c = start(cfg).await;
+    let raw = official_raw(&c).await;
+    raw.put(b"k".to_vec(), b"v".to_vec()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(c.is_running());
+    let pd = c.pd_addr();
+    let stores = c.store_addrs();
+    let regions = c.regions().clone();
+    let storage = c.storage().clone();
+    let began = Instant::now();
+    c.shutdown().await;
+    assert!(
+        began.elapsed() < Duration::from_secs(2),
+        "shutdown took {:?}",
+        began.elapsed()
+    );
+    std::net::TcpListener::bind(pd).expect("PD's port is free again");
+    for (_, addr) in stores {
+        std::net::TcpListener::bind(addr).expect("a store's port is free again");
+    }
+    // Nothing moves any more: no split, no transfer.
+    let before: Vec<(u64, u64)> = regions.all().iter().map(|r| (r.id, r.leader)).collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after: Vec<(u64, u64)> = regions.all().iter().map(|r| (r.id, r.leader)).collect();
+    assert_eq!(before, after);
+    assert_eq!(storage.raw().get(b"k"), Some(b"v".to_vec()));
+}
