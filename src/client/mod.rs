@@ -10,11 +10,34 @@
 //!   meet, pessimistic `get_for_update` with retries, buffered writes, and
 //!   two-phase commit; every failure path rolls back what it wrote.
 //!
+//! And a TiKV client over gRPC, instrumented end to end:
+//!
+//! - [`Tikv`] (`tikv`): a connection to a cluster, shared by all workers:
+//!   the [`Pd`] client (`pd`, with the batched TSO stream in `tso`), the
+//!   [`RegionCache`] (`region_cache`), the store channel pools (`stores`).
+//! - `request`: routing a request to its region's leader, the region-error
+//!   handling and the retries with backoff; [`Ctx`] carries an op's
+//!   deadline and its [`Stats`] (`stats`: cache hits, reroutes by reason,
+//!   backoff slept).
+//! - [`Raw`] (`raw`): the raw API; [`Grpc`] (`grpc`): the transport that
+//!   runs the transaction protocol over gRPC (conversions in `wire`).
+//!
 //! [`Storage`]: crate::storage::Storage
 
+mod grpc;
 pub mod inproc;
+mod join;
+pub mod pd;
+pub mod raw;
+pub mod region_cache;
+mod request;
 mod resolve;
+pub mod stats;
+pub mod stores;
+mod tikv;
+mod tso;
 pub mod txn;
+mod wire;
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,7 +48,14 @@ use crate::storage::{
     PrewriteRequest, TxnStatus,
 };
 
+pub use grpc::Grpc;
 pub use inproc::Inproc;
+pub use pd::Pd;
+pub use raw::Raw;
+pub use region_cache::RegionCache;
+pub use request::Ctx;
+pub use stats::Stats;
+pub use tikv::Tikv;
 pub use txn::{Txn, TxnOptions};
 
 /// Why a transport call failed.

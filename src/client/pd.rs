@@ -1,0 +1,574 @@
+//! The PD client: finds the PD leader among several endpoints with
+//! GetMembers, fails over to another endpoint when the one in use stops
+//! answering, stamps every request with the cluster id of the first answer,
+//! and serves timestamps from one batched TSO stream (see [`super::tso`]).
+//!
+//! Calls made: GetMembers, Tso, GetRegion, GetRegionByID, ScanRegions,
+//! GetStore, GetAllStores. Counts of region lookups, TSO round trips and
+//! failovers are kept for tests and the result.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+use super::Error;
+use super::tso::{self, Waiter};
+use crate::backend::ErrorKind;
+use crate::proto::metapb;
+use crate::proto::pdpb::{
+    self, GetAllStoresRequest, GetMembersRequest, GetRegionByIdRequest, GetRegionRequest,
+    GetRegionResponse, GetStoreRequest, RequestHeader, ResponseHeader, ScanRegionsRequest,
+    pd_client::PdClient,
+};
+
+/// Attempts of one PD call, each on the member found after the last failed.
+const CALL_ATTEMPTS: usize = 3;
+
+/// A region as PD reports it, with its leader when PD knows one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionInfo {
+    pub region: metapb::Region,
+    pub leader: Option<metapb::Peer>,
+}
+
+/// What the PD client did, for tests and reports.
+#[derive(Debug, Default)]
+pub struct PdCounters {
+    /// GetRegion / GetRegionByID / ScanRegions calls.
+    pub region_requests: AtomicU64,
+    /// GetStore / GetAllStores calls.
+    pub store_requests: AtomicU64,
+    /// TsoRequests sent on the stream.
+    pub tso_rpcs: AtomicU64,
+    /// Timestamps handed out.
+    pub timestamps: AtomicU64,
+    /// TSO streams opened.
+    pub tso_streams: AtomicU64,
+    /// Times the client moved to another PD endpoint (or reconnected).
+    pub reconnects: AtomicU64,
+}
+
+/// The PD member in use.
+#[derive(Debug, Clone)]
+struct Leader {
+    client: PdClient<Channel>,
+    url: String,
+    /// Bumped on every reconnect, so concurrent failures reconnect once.
+    generation: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    /// Every PD URL known: the ones given, then the members PD reported.
+    urls: RwLock<Vec<String>>,
+    leader: RwLock<Leader>,
+    reconnecting: Mutex<()>,
+    cluster_id: u64,
+    connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) counters: PdCounters,
+}
+
+/// A PD client. Cheap to share behind an `Arc`; dropping the last handle
+/// ends the TSO task.
+#[derive(Debug)]
+pub struct Pd {
+    inner: Arc<Inner>,
+    tso: mpsc::Sender<Waiter>,
+}
+
+/// `host:port` or a URL, as a URL.
+pub fn url(endpoint: &str) -> String {
+    if endpoint.contains("://") {
+        endpoint.trim_end_matches('/').to_string()
+    } else {
+        format!("http://{endpoint}")
+    }
+}
+
+fn status_error(what: &str, url: &str, s: &Status) -> Error {
+    let kind = match s.code() {
+        Code::DeadlineExceeded => ErrorKind::Timeout,
+        Code::Unavailable | Code::Unknown | Code::Cancelled => ErrorKind::Unavailable,
+        _ => ErrorKind::Other,
+    };
+    Error::Rpc {
+        kind,
+        message: format!("PD {what} at {url}: {}", s.message()),
+        undetermined: false,
+    }
+}
+
+/// Errors worth trying another PD endpoint for.
+fn moves_on(s: &Status) -> bool {
+    matches!(
+        s.code(),
+        Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded
+    )
+}
+
+fn header_error(what: &str, h: Option<&ResponseHeader>) -> Result<(), Error> {
+    match h.and_then(|h| h.error.as_ref()) {
+        Some(e) if e.r#type != pdpb::ErrorType::Ok as i32 => Err(Error::Rpc {
+            kind: ErrorKind::Other,
+            message: format!("PD {what}: {}", e.message),
+            undetermined: false,
+        }),
+        _ => Ok(()),
+    }
+}
+
+async fn connect_channel(url: &str, connect_timeout: Duration) -> Result<Channel, String> {
+    let ep = Endpoint::from_shared(url.to_string())
+        .map_err(|e| format!("{url}: not a valid address: {e}"))?
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true);
+    match tokio::time::timeout(connect_timeout, ep.connect()).await {
+        Ok(Ok(ch)) => Ok(ch),
+        Ok(Err(e)) => Err(format!("{url}: cannot connect: {e}")),
+        Err(_) => Err(format!(
+            "{url}: no connection within {}",
+            humantime::format_duration(connect_timeout)
+        )),
+    }
+}
+
+/// The outcome of asking one endpoint for the members.
+struct Found {
+    leader: Leader,
+    cluster_id: u64,
+    member_urls: Vec<String>,
+}
+
+/// Asks `url` for the members and connects to the leader they name
+/// (falling back to `url` itself when the leader cannot be reached).
+async fn discover(
+    at: &str,
+    cluster_id: Option<u64>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+) -> Result<Found, String> {
+    let channel = connect_channel(at, connect_timeout).await?;
+    let mut client = PdClient::new(channel);
+    let members = tokio::time::timeout(
+        request_timeout,
+        client.get_members(GetMembersRequest { header: None }),
+    )
+    .await
+    .map_err(|_| format!("{at}: GetMembers timed out"))?
+    .map_err(|s| format!("{at}: GetMembers: {}", s.message()))?
+    .into_inner();
+    let id = members.header.as_ref().map_or(0, |h| h.cluster_id);
+    if id == 0 {
+        return Err(format!("{at}: GetMembers answered without a cluster id"));
+    }
+    if let Some(want) = cluster_id
+        && want != id
+    {
+        return Err(format!(
+            "{at}: belongs to cluster {id}, not to cluster {want}"
+        ));
+    }
+    let member_urls: Vec<String> = members
+        .members
+        .iter()
+        .flat_map(|m| m.client_urls.iter().map(|u| url(u)))
+        .collect();
+    let leader_urls: Vec<String> = members
+        .leader
+        .as_ref()
+        .map(|l| l.client_urls.iter().map(|u| url(u)).collect())
+        .unwrap_or_default();
+    let found = |client, from: &str| Found {
+        leader: Leader {
+            client,
+            url: from.to_string(),
+            generation: 0,
+        },
+        cluster_id: id,
+        member_urls: member_urls.clone(),
+    };
+    if leader_urls.is_empty() || leader_urls.iter().any(|u| u == at) {
+        return Ok(found(client, at));
+    }
+    for lu in &leader_urls {
+        if let Ok(ch) = connect_channel(lu, connect_timeout).await {
+            return Ok(found(PdClient::new(ch), lu));
+        }
+    }
+    Ok(found(client, at))
+}
+
+impl Pd {
+    /// Connects to the first of `endpoints` that answers GetMembers, then to
+    /// the leader it names.
+    pub async fn connect(
+        endpoints: &[String],
+        connect_timeout: Duration,
+        request_timeout: Duration,
+    ) -> Result<Pd, Error> {
+        if endpoints.is_empty() {
+            return Err(Error::Rpc {
+                kind: ErrorKind::Other,
+                message: "no PD endpoint given".into(),
+                undetermined: false,
+            });
+        }
+        let urls: Vec<String> = endpoints.iter().map(|e| url(e)).collect();
+        let mut failures = Vec::new();
+        for u in &urls {
+            match discover(u, None, connect_timeout, request_timeout).await {
+                Ok(found) => {
+                    let mut known = urls.clone();
+                    for m in found.member_urls {
+                        if !known.contains(&m) {
+                            known.push(m);
+                        }
+                    }
+                    let inner = Arc::new(Inner {
+                        urls: RwLock::new(known),
+                        leader: RwLock::new(found.leader),
+                        reconnecting: Mutex::new(()),
+                        cluster_id: found.cluster_id,
+                        connect_timeout,
+                        request_timeout,
+                        counters: PdCounters::default(),
+                    });
+                    let (tx, rx) = mpsc::channel(tso::QUEUE);
+                    tokio::spawn(tso::run(inner.clone(), rx));
+                    return Ok(Pd { inner, tso: tx });
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+        Err(Error::Rpc {
+            kind: ErrorKind::Unavailable,
+            message: format!("no PD endpoint answered: {}", failures.join("; ")),
+            undetermined: false,
+        })
+    }
+
+    /// The cluster id PD reported.
+    pub fn cluster_id(&self) -> u64 {
+        self.inner.cluster_id
+    }
+
+    /// The URL of the PD member in use.
+    pub fn leader_url(&self) -> String {
+        self.inner.leader().url
+    }
+
+    pub fn counters(&self) -> &PdCounters {
+        &self.inner.counters
+    }
+
+    /// A fresh timestamp from the shared, batched TSO stream.
+    pub async fn timestamp(&self) -> Result<u64, Error> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || Error::Rpc {
+            kind: ErrorKind::Unavailable,
+            message: "the TSO task has stopped".into(),
+            undetermined: false,
+        };
+        self.tso.send(tx).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// The region holding `key` (a key in PD's key space: raw keys as they
+    /// are, transactional keys encoded).
+    pub async fn get_region(&self, key: &[u8]) -> Result<RegionInfo, Error> {
+        self.inner
+            .counters
+            .region_requests
+            .fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .inner
+            .call("GetRegion", |mut c, header| {
+                let req = GetRegionRequest {
+                    header: Some(header),
+                    region_key: key.to_vec(),
+                    need_buckets: false,
+                };
+                async move { c.get_region(req).await }
+            })
+            .await?;
+        region_info(resp, || {
+            format!("no region holds key '{}'", key.escape_ascii())
+        })
+    }
+
+    pub async fn get_region_by_id(&self, id: u64) -> Result<RegionInfo, Error> {
+        self.inner
+            .counters
+            .region_requests
+            .fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .inner
+            .call("GetRegionByID", |mut c, header| async move {
+                c.get_region_by_id(GetRegionByIdRequest {
+                    header: Some(header),
+                    region_id: id,
+                    need_buckets: false,
+                })
+                .await
+            })
+            .await?;
+        region_info(resp, || format!("region {id} not found"))
+    }
+
+    /// Up to `limit` regions from the one holding `start` to `end` (empty:
+    /// the end of the key space).
+    pub async fn scan_regions(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: i32,
+    ) -> Result<Vec<RegionInfo>, Error> {
+        self.inner
+            .counters
+            .region_requests
+            .fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .inner
+            .call("ScanRegions", |mut c, header| {
+                let req = ScanRegionsRequest {
+                    header: Some(header),
+                    start_key: start.to_vec(),
+                    end_key: end.to_vec(),
+                    limit,
+                };
+                async move { c.scan_regions(req).await }
+            })
+            .await?;
+        header_error("ScanRegions", resp.header.as_ref())?;
+        let known = |p: &metapb::Peer| p.store_id != 0;
+        if !resp.regions.is_empty() {
+            return Ok(resp
+                .regions
+                .into_iter()
+                .filter_map(|r| {
+                    Some(RegionInfo {
+                        region: r.region?,
+                        leader: r.leader.filter(known),
+                    })
+                })
+                .collect());
+        }
+        let mut leaders = resp.leaders.into_iter();
+        Ok(resp
+            .region_metas
+            .into_iter()
+            .map(|region| RegionInfo {
+                region,
+                leader: leaders.next().filter(known),
+            })
+            .collect())
+    }
+
+    /// Every region, paging through ScanRegions.
+    pub async fn all_regions(&self) -> Result<Vec<RegionInfo>, Error> {
+        const PAGE: i32 = 1024;
+        let mut out: Vec<RegionInfo> = Vec::new();
+        let mut from = Vec::new();
+        loop {
+            let page = self.scan_regions(&from, b"", PAGE).await?;
+            let n = page.len();
+            for r in page {
+                // A page starts with the region holding `from`, which the
+                // last page may have ended with.
+                if out.last().is_some_and(|l| l.region.id == r.region.id) {
+                    continue;
+                }
+                out.push(r);
+            }
+            match out.last() {
+                Some(l) if n as i32 >= PAGE && !l.region.end_key.is_empty() => {
+                    from = l.region.end_key.clone();
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn get_store(&self, id: u64) -> Result<metapb::Store, Error> {
+        self.inner
+            .counters
+            .store_requests
+            .fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .inner
+            .call("GetStore", |mut c, header| async move {
+                c.get_store(GetStoreRequest {
+                    header: Some(header),
+                    store_id: id,
+                })
+                .await
+            })
+            .await?;
+        header_error("GetStore", resp.header.as_ref())?;
+        resp.store.ok_or_else(|| Error::Rpc {
+            kind: ErrorKind::Other,
+            message: format!("PD knows no store {id}"),
+            undetermined: false,
+        })
+    }
+
+    pub async fn get_all_stores(&self) -> Result<Vec<metapb::Store>, Error> {
+        self.inner
+            .counters
+            .store_requests
+            .fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .inner
+            .call("GetAllStores", |mut c, header| async move {
+                c.get_all_stores(GetAllStoresRequest {
+                    header: Some(header),
+                    exclude_tombstone_stores: true,
+                })
+                .await
+            })
+            .await?;
+        header_error("GetAllStores", resp.header.as_ref())?;
+        Ok(resp.stores)
+    }
+}
+
+fn region_info(
+    resp: GetRegionResponse,
+    missing: impl FnOnce() -> String,
+) -> Result<RegionInfo, Error> {
+    header_error("GetRegion", resp.header.as_ref())?;
+    let Some(region) = resp.region else {
+        return Err(Error::Rpc {
+            kind: ErrorKind::RegionNotFound,
+            message: format!("PD: {}", missing()),
+            undetermined: false,
+        });
+    };
+    Ok(RegionInfo {
+        region,
+        leader: resp.leader.filter(|p| p.store_id != 0),
+    })
+}
+
+impl Inner {
+    fn leader(&self) -> Leader {
+        self.leader
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn header(&self) -> RequestHeader {
+        RequestHeader {
+            cluster_id: self.cluster_id,
+            sender_id: 0,
+        }
+    }
+
+    /// The client in use and its generation.
+    pub(crate) fn client(&self) -> (PdClient<Channel>, u64) {
+        let l = self.leader.read().unwrap_or_else(|e| e.into_inner());
+        (l.client.clone(), l.generation)
+    }
+
+    /// One unary call, moving to another PD endpoint when the one in use
+    /// does not answer.
+    async fn call<R, F, Fut>(&self, what: &str, f: F) -> Result<R, Error>
+    where
+        F: Fn(PdClient<Channel>, RequestHeader) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        let mut last = None;
+        for _ in 0..CALL_ATTEMPTS {
+            let (client, generation) = self.client();
+            let err =
+                match tokio::time::timeout(self.request_timeout, f(client, self.header())).await {
+                    Ok(Ok(resp)) => return Ok(resp.into_inner()),
+                    Ok(Err(s)) if moves_on(&s) => status_error(what, &self.leader().url, &s),
+                    Ok(Err(s)) => return Err(status_error(what, &self.leader().url, &s)),
+                    Err(_) => Error::Rpc {
+                        kind: ErrorKind::Timeout,
+                        message: format!(
+                            "PD {what} at {}: no answer within {}",
+                            self.leader().url,
+                            humantime::format_duration(self.request_timeout)
+                        ),
+                        undetermined: false,
+                    },
+                };
+            last = Some(err);
+            if let Err(e) = self.reconnect(generation).await {
+                last = Some(e);
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    /// Finds a PD member that answers, unless another task already did
+    /// since `generation`. Tries the other endpoints before the failed one.
+    pub(crate) async fn reconnect(&self, generation: u64) -> Result<(), Error> {
+        let _one = self.reconnecting.lock().await;
+        let failed = {
+            let l = self.leader.read().unwrap_or_else(|e| e.into_inner());
+            if l.generation != generation {
+                return Ok(());
+            }
+            l.url.clone()
+        };
+        let mut urls = self.urls.read().unwrap_or_else(|e| e.into_inner()).clone();
+        urls.retain(|u| *u != failed);
+        urls.push(failed);
+        let mut failures = Vec::new();
+        for u in &urls {
+            match discover(
+                u,
+                Some(self.cluster_id),
+                self.connect_timeout,
+                self.request_timeout,
+            )
+            .await
+            {
+                Ok(found) => {
+                    {
+                        let mut known = self.urls.write().unwrap_or_else(|e| e.into_inner());
+                        for m in found.member_urls {
+                            if !known.contains(&m) {
+                                known.push(m);
+                            }
+                        }
+                    }
+                    let mut l = self.leader.write().unwrap_or_else(|e| e.into_inner());
+                    *l = Leader {
+                        generation: generation + 1,
+                        ..found.leader
+                    };
+                    self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+        Err(Error::Rpc {
+            kind: ErrorKind::Unavailable,
+            message: format!("no PD endpoint answers: {}", failures.join("; ")),
+            undetermined: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_become_urls() {
+        assert_eq!(url("127.0.0.1:2379"), "http://127.0.0.1:2379");
+        assert_eq!(url("http://pd:2379/"), "http://pd:2379");
+        assert_eq!(url("https://pd:2379"), "https://pd:2379");
+    }
+}

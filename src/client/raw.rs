@@ -1,0 +1,299 @@
+//! The raw API: plain key-value calls on TiKV's raw key space (API v1:
+//! keys are routed as they are). Point calls go to one region; batch calls
+//! are split by region and sent concurrently; a scan sends the whole user
+//! range to one region at a time (the store clips at the region's end) and
+//! goes on from the region's end until the limit is met.
+
+use super::Error;
+use super::request::Ctx;
+use super::tikv::Tikv;
+use crate::backend::ErrorKind;
+use crate::proto::kvrpcpb::{
+    KvPair, RawBatchDeleteRequest, RawBatchGetRequest, RawBatchPutRequest, RawCasRequest,
+    RawDeleteRangeRequest, RawDeleteRequest, RawGetRequest, RawPutRequest, RawScanRequest,
+};
+
+/// A key and its value.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
+/// What a compare-and-swap found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swap {
+    /// Whether the value was written.
+    pub succeed: bool,
+    /// The value before (`None`: the key had none).
+    pub previous: Option<Vec<u8>>,
+}
+
+/// The raw API of a [`Tikv`] connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Raw<'a> {
+    tikv: &'a Tikv,
+}
+
+fn server_error(call: &str, e: String) -> Error {
+    Error::Rpc {
+        kind: ErrorKind::Other,
+        message: format!("{call}: {e}"),
+        undetermined: false,
+    }
+}
+
+fn check(call: &str, e: String) -> Result<(), Error> {
+    if e.is_empty() {
+        Ok(())
+    } else {
+        Err(server_error(call, e))
+    }
+}
+
+/// Whether a region ending at `region_end` reaches past a range ending at
+/// `end` (empty: unbounded).
+fn covers(region_end: &[u8], end: &[u8]) -> bool {
+    region_end.is_empty() || (!end.is_empty() && region_end >= end)
+}
+
+impl<'a> Raw<'a> {
+    pub(crate) fn new(tikv: &'a Tikv) -> Raw<'a> {
+        Raw { tikv }
+    }
+
+    /// The value of `key`.
+    pub async fn get(&self, cx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let resp = self
+            .tikv
+            .call_one(cx, key, |r| {
+                let mut c = r.store.client();
+                let req = RawGetRequest {
+                    context: Some(r.context()),
+                    key: key.to_vec(),
+                    cf: String::new(),
+                };
+                async move { c.raw_get(req).await }
+            })
+            .await?;
+        check("RawGet", resp.error)?;
+        Ok((!resp.not_found).then_some(resp.value))
+    }
+
+    pub async fn put(&self, cx: &Ctx<'_>, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        let resp = self
+            .tikv
+            .call_one(cx, key, |r| {
+                let mut c = r.store.client();
+                let req = RawPutRequest {
+                    context: Some(r.context()),
+                    key: key.to_vec(),
+                    value: value.to_vec(),
+                    ..Default::default()
+                };
+                async move { c.raw_put(req).await }
+            })
+            .await?;
+        check("RawPut", resp.error)
+    }
+
+    pub async fn delete(&self, cx: &Ctx<'_>, key: &[u8]) -> Result<(), Error> {
+        let resp = self
+            .tikv
+            .call_one(cx, key, |r| {
+                let mut c = r.store.client();
+                let req = RawDeleteRequest {
+                    context: Some(r.context()),
+                    key: key.to_vec(),
+                    ..Default::default()
+                };
+                async move { c.raw_delete(req).await }
+            })
+            .await?;
+        check("RawDelete", resp.error)
+    }
+
+    /// Writes `value` if the key's value is `previous` (`None`: absent).
+    pub async fn compare_and_swap(
+        &self,
+        cx: &Ctx<'_>,
+        key: &[u8],
+        previous: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<Swap, Error> {
+        let resp = self
+            .tikv
+            .call_one(cx, key, |r| {
+                let mut c = r.store.client();
+                let req = RawCasRequest {
+                    context: Some(r.context()),
+                    key: key.to_vec(),
+                    value: value.to_vec(),
+                    previous_not_exist: previous.is_none(),
+                    previous_value: previous.unwrap_or_default().to_vec(),
+                    ..Default::default()
+                };
+                async move { c.raw_compare_and_swap(req).await }
+            })
+            .await?;
+        check("RawCompareAndSwap", resp.error)?;
+        Ok(Swap {
+            succeed: resp.succeed,
+            previous: (!resp.previous_not_exist).then_some(resp.previous_value),
+        })
+    }
+
+    /// The pairs of `keys` that have values, in no particular order.
+    pub async fn batch_get<K: AsRef<[u8]>>(
+        &self,
+        cx: &Ctx<'_>,
+        keys: &[K],
+    ) -> Result<Vec<Pair>, Error> {
+        let groups = self
+            .tikv
+            .call_grouped(cx, keys, |r, idx| {
+                let mut c = r.store.client();
+                let req = RawBatchGetRequest {
+                    context: Some(r.context()),
+                    keys: idx.iter().map(|&i| keys[i].as_ref().to_vec()).collect(),
+                    cf: String::new(),
+                };
+                async move { c.raw_batch_get(req).await }
+            })
+            .await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (_, resp) in groups {
+            for p in resp.pairs {
+                if let Some(e) = p.error {
+                    return Err(server_error("RawBatchGet", format!("{e:?}")));
+                }
+                out.push((p.key, p.value));
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn batch_put(&self, cx: &Ctx<'_>, pairs: &[Pair]) -> Result<(), Error> {
+        let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| k.as_slice()).collect();
+        let groups = self
+            .tikv
+            .call_grouped(cx, &keys, |r, idx| {
+                let mut c = r.store.client();
+                let req = RawBatchPutRequest {
+                    context: Some(r.context()),
+                    pairs: idx
+                        .iter()
+                        .map(|&i| KvPair {
+                            error: None,
+                            key: pairs[i].0.clone(),
+                            value: pairs[i].1.clone(),
+                        })
+                        .collect(),
+                    ..Default::default()
+                };
+                async move { c.raw_batch_put(req).await }
+            })
+            .await?;
+        groups
+            .into_iter()
+            .try_for_each(|(_, resp)| check("RawBatchPut", resp.error))
+    }
+
+    pub async fn batch_delete<K: AsRef<[u8]>>(
+        &self,
+        cx: &Ctx<'_>,
+        keys: &[K],
+    ) -> Result<(), Error> {
+        let groups = self
+            .tikv
+            .call_grouped(cx, keys, |r, idx| {
+                let mut c = r.store.client();
+                let req = RawBatchDeleteRequest {
+                    context: Some(r.context()),
+                    keys: idx.iter().map(|&i| keys[i].as_ref().to_vec()).collect(),
+                    ..Default::default()
+                };
+                async move { c.raw_batch_delete(req).await }
+            })
+            .await?;
+        groups
+            .into_iter()
+            .try_for_each(|(_, resp)| check("RawBatchDelete", resp.error))
+    }
+
+    /// Up to `limit` pairs of `[start, end)` (empty end: unbounded), in key
+    /// order, across as many regions as it takes.
+    pub async fn scan(
+        &self,
+        cx: &Ctx<'_>,
+        start: &[u8],
+        end: &[u8],
+        limit: u32,
+    ) -> Result<Vec<Pair>, Error> {
+        let mut out: Vec<Pair> = Vec::new();
+        let mut from = start.to_vec();
+        while (out.len() as u32) < limit {
+            let want = limit - out.len() as u32;
+            let (resp, route) = self
+                .tikv
+                .call(cx, &from, true, |r| {
+                    let mut c = r.store.client();
+                    let req = RawScanRequest {
+                        context: Some(r.context()),
+                        start_key: from.clone(),
+                        end_key: end.to_vec(),
+                        limit: want,
+                        ..Default::default()
+                    };
+                    async move { c.raw_scan(req).await }
+                })
+                .await?;
+            out.extend(resp.kvs.into_iter().map(|p| (p.key, p.value)));
+            let region_end = route.end.unwrap_or_default();
+            if covers(&region_end, end) {
+                break;
+            }
+            from = region_end;
+        }
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    /// Deletes every key in `[start, end)` (empty end: unbounded), one
+    /// region at a time.
+    pub async fn delete_range(&self, cx: &Ctx<'_>, start: &[u8], end: &[u8]) -> Result<(), Error> {
+        let mut from = start.to_vec();
+        loop {
+            let (resp, route) = self
+                .tikv
+                .call(cx, &from, true, |r| {
+                    let mut c = r.store.client();
+                    let req = RawDeleteRangeRequest {
+                        context: Some(r.context()),
+                        start_key: from.clone(),
+                        end_key: end.to_vec(),
+                        cf: String::new(),
+                    };
+                    async move { c.raw_delete_range(req).await }
+                })
+                .await?;
+            check("RawDeleteRange", resp.error)?;
+            let region_end = route.end.unwrap_or_default();
+            if covers(&region_end, end) {
+                return Ok(());
+            }
+            from = region_end;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+
+    #[test]
+    fn a_region_covers_a_range_when_it_reaches_its_end() {
+        assert!(covers(b"", b""));
+        assert!(covers(b"", b"m"));
+        assert!(!covers(b"m", b""));
+        assert!(covers(b"m", b"m"));
+        assert!(covers(b"n", b"m"));
+        assert!(!covers(b"l", b"m"));
+    }
+}

@@ -1,0 +1,484 @@
+//! Sending a request to the region that holds its key(s): find the route in
+//! the region cache (PD on a miss), send to the leader's store within the
+//! request timeout, and act on the answer.
+//!
+//! Region errors, ServerIsBusy and unreachable stores are retried here,
+//! after updating the cache, as the workload's retry policy allows: at most
+//! `max_attempts` attempts, exponential backoff with jitter (skipped when
+//! the answer itself says where to go: a NotLeader hint, EpochNotMatch,
+//! KeyNotInRegion), and never past the op's deadline. Each retry is counted
+//! by reason with the backoff slept ([`Stats`]). Key errors are the
+//! caller's business; a timeout is never retried (for a write its outcome
+//! is unknown).
+//!
+//! Batched requests are grouped by region and the groups sent concurrently;
+//! a group that meets a region error is grouped again for the next round.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tonic::{Code, Response, Status};
+
+use super::Error;
+use super::join::join_all;
+use super::region_cache::{CachedRegion, Lookup, Route};
+use super::stats::{Reason, Stats};
+use super::stores::StoreConn;
+use super::tikv::Tikv;
+use crate::backend::ErrorKind;
+use crate::driver::retry::Backoff;
+use crate::proto::{errorpb, kvrpcpb};
+
+/// What one operation carries down through the client.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// Where this op's cache hits, reroutes and backoffs are counted.
+    pub stats: &'a Stats,
+    /// No retry starts, and no request waits, past this instant.
+    pub deadline: Instant,
+    /// Whether a timeout leaves the outcome unknown.
+    pub mutates: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context whose deadline is `budget` from now.
+    pub fn new(stats: &'a Stats, budget: Duration, mutates: bool) -> Ctx<'a> {
+        Ctx {
+            stats,
+            deadline: Instant::now() + budget,
+            mutates,
+        }
+    }
+}
+
+/// A response that may carry a region error instead of its answer.
+pub trait RegionReply {
+    fn take_region_error(&mut self) -> Option<errorpb::Error>;
+}
+
+macro_rules! region_reply {
+    ($($t:ident),* $(,)?) => {
+        $(impl RegionReply for kvrpcpb::$t {
+            #[inline]
+            fn take_region_error(&mut self) -> Option<errorpb::Error> {
+                self.region_error.take()
+            }
+        })*
+    };
+}
+
+region_reply!(
+    RawGetResponse,
+    RawBatchGetResponse,
+    RawPutResponse,
+    RawBatchPutResponse,
+    RawDeleteResponse,
+    RawBatchDeleteResponse,
+    RawScanResponse,
+    RawDeleteRangeResponse,
+    RawCasResponse,
+    GetResponse,
+    BatchGetResponse,
+    PrewriteResponse,
+    CommitResponse,
+    PessimisticLockResponse,
+    PessimisticRollbackResponse,
+    BatchRollbackResponse,
+    CheckTxnStatusResponse,
+    ResolveLockResponse,
+    TxnHeartBeatResponse,
+);
+
+/// A failed attempt worth another.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    reason: Reason,
+    /// Retry at once: the answer said where to go.
+    now: bool,
+    message: String,
+}
+
+impl Failure {
+    fn now(reason: Reason, message: String) -> Failure {
+        Failure {
+            reason,
+            now: true,
+            message,
+        }
+    }
+
+    fn backoff(reason: Reason, message: String) -> Failure {
+        Failure {
+            reason,
+            now: false,
+            message,
+        }
+    }
+}
+
+/// Why an attempt did not produce an answer.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    Retry(Failure),
+    Fail(Error),
+}
+
+/// Counts failures of one request and sleeps between its attempts.
+struct Retrier<'a> {
+    tikv: &'a Tikv,
+    cx: &'a Ctx<'a>,
+    failures: u32,
+    backoff: Option<Backoff>,
+}
+
+impl<'a> Retrier<'a> {
+    fn new(tikv: &'a Tikv, cx: &'a Ctx<'a>) -> Retrier<'a> {
+        Retrier {
+            tikv,
+            cx,
+            failures: 0,
+            backoff: None,
+        }
+    }
+
+    /// Counts `f` and sleeps before the next attempt, or returns the error
+    /// to give up with (attempts used up, or the deadline too close).
+    async fn wait(&mut self, f: Failure) -> Result<(), Error> {
+        self.failures += 1;
+        let policy = &self.tikv.config.retry;
+        let give_up = |f: Failure, why: &str| Error::Rpc {
+            kind: f.reason.kind(),
+            message: format!("{} ({why})", f.message),
+            undetermined: false,
+        };
+        if self.failures >= policy.max_attempts {
+            let why = format!("gave up after {} attempt(s)", self.failures);
+            return Err(give_up(f, &why));
+        }
+        let delay = if f.now {
+            Duration::ZERO
+        } else {
+            let tikv = self.tikv;
+            self.backoff
+                .get_or_insert_with(|| Backoff::new(tikv.jitter_rng()))
+                .delay(policy, self.failures)
+        };
+        if Instant::now() + delay >= self.cx.deadline {
+            return Err(give_up(f, "the retry budget is used up"));
+        }
+        self.cx.stats.retry(f.reason);
+        if !delay.is_zero() {
+            self.cx.stats.backoff(f.reason, delay);
+            tokio::time::sleep(delay).await;
+        }
+        Ok(())
+    }
+}
+
+/// How many cache lookups one routing may take (a lookup after a fill can
+/// miss again when the region changes meanwhile).
+const ROUTE_LOOKUPS: usize = 4;
+
+impl Tikv {
+    /// The route for `key` (PD key space): from the cache, else from PD,
+    /// connecting to the leader's store if need be. One hit (the region was
+    /// cached) or one miss (PD was asked) is counted per call.
+    pub(crate) async fn route(
+        &self,
+        cx: &Ctx<'_>,
+        key: &[u8],
+        want_end: bool,
+    ) -> Result<Route, Stop> {
+        let mut missed = false;
+        for _ in 0..ROUTE_LOOKUPS {
+            match self.cache.lookup(key, want_end) {
+                Lookup::Hit(route) => {
+                    if !missed {
+                        cx.stats.hit();
+                    }
+                    return Ok(route);
+                }
+                Lookup::NoStore {
+                    region_id,
+                    store_id,
+                } => {
+                    let conn = self.connect_store(store_id).await?;
+                    self.cache.set_store(region_id, conn);
+                }
+                Lookup::Miss => {
+                    if !std::mem::replace(&mut missed, true) {
+                        cx.stats.miss();
+                    }
+                    self.load_region(key).await?;
+                }
+            }
+        }
+        Err(Stop::Retry(Failure::backoff(
+            Reason::RegionNotFound,
+            format!(
+                "the region of key '{}' keeps changing while it is looked up",
+                key.escape_ascii()
+            ),
+        )))
+    }
+
+    /// Reads the region holding `key` from PD into the cache.
+    async fn load_region(&self, key: &[u8]) -> Result<(), Stop> {
+        let info = self.pd.get_region(key).await.map_err(Stop::Fail)?;
+        let no_leader = || {
+            Stop::Retry(Failure::backoff(
+                Reason::NoLeader,
+                format!("PD knows no leader of region {}", info.region.id),
+            ))
+        };
+        let leader = info.leader.as_ref().ok_or_else(no_leader)?;
+        let region = CachedRegion::new(&info.region, Some(leader)).ok_or_else(no_leader)?;
+        let conn = self.connect_store(region.leader.1).await?;
+        self.cache.insert(region, Some(conn));
+        Ok(())
+    }
+
+    async fn connect_store(&self, id: u64) -> Result<Arc<StoreConn>, Stop> {
+        self.stores.connect(&self.pd, id).await.map_err(|e| {
+            if e.kind() == ErrorKind::Unavailable {
+                self.cache.invalidate_store(id);
+                Stop::Retry(Failure::backoff(Reason::StoreUnavailable, e.to_string()))
+            } else {
+                Stop::Fail(e)
+            }
+        })
+    }
+
+    /// Sends one attempt (`fut`, already aimed at `route`) and reads the
+    /// answer: the response, or what to do next.
+    pub(crate) async fn attempt<R: RegionReply>(
+        &self,
+        cx: &Ctx<'_>,
+        route: &Route,
+        fut: impl Future<Output = Result<Response<R>, Status>>,
+    ) -> Result<R, Stop> {
+        let limit = (Instant::now() + self.config.request_timeout).min(cx.deadline);
+        let mut resp = match tokio::time::timeout_at(limit, fut).await {
+            Ok(Ok(resp)) => resp.into_inner(),
+            Ok(Err(status)) => return Err(self.on_status(cx, route, status)),
+            Err(_) => {
+                return Err(Stop::Fail(Error::Rpc {
+                    kind: ErrorKind::Timeout,
+                    message: format!(
+                        "store {} ({}) did not answer for region {} in time",
+                        route.store_id, route.store.addr, route.region_id
+                    ),
+                    undetermined: cx.mutates,
+                }));
+            }
+        };
+        match resp.take_region_error() {
+            None => Ok(resp),
+            Some(e) => Err(Stop::Retry(self.on_region_error(route, e))),
+        }
+    }
+
+    /// A gRPC error from a store. `Unavailable` (cannot connect, or the
+    /// store says so) is retried; an error that may have cut a write short
+    /// leaves its outcome unknown.
+    fn on_status(&self, cx: &Ctx<'_>, route: &Route, s: Status) -> Stop {
+        let message = format!(
+            "store {} ({}): {}",
+            route.store_id,
+            route.store.addr,
+            s.message()
+        );
+        match s.code() {
+            Code::Unavailable => {
+                self.cache.invalidate_store(route.store_id);
+                Stop::Retry(Failure::backoff(Reason::StoreUnavailable, message))
+            }
+            Code::Unknown | Code::Cancelled if !cx.mutates => {
+                self.cache.invalidate_store(route.store_id);
+                Stop::Retry(Failure::backoff(Reason::StoreUnavailable, message))
+            }
+            code => {
+                let kind = match code {
+                    Code::DeadlineExceeded => ErrorKind::Timeout,
+                    Code::Unknown | Code::Cancelled => ErrorKind::Unavailable,
+                    _ => ErrorKind::Other,
+                };
+                Stop::Fail(Error::Rpc {
+                    kind,
+                    message,
+                    undetermined: cx.mutates && kind != ErrorKind::Other,
+                })
+            }
+        }
+    }
+
+    /// Updates the cache after a region error and says how to retry.
+    fn on_region_error(&self, route: &Route, e: errorpb::Error) -> Failure {
+        let id = route.region_id;
+        let message = if e.message.is_empty() {
+            format!("region error for region {id} at store {}", route.store_id)
+        } else {
+            e.message
+        };
+        if let Some(nl) = e.not_leader {
+            let hint = nl
+                .leader
+                .map(|p| p.store_id)
+                .filter(|&s| s != 0 && s != route.store_id);
+            if let Some(store) = hint
+                && self.cache.update_leader(id, store, &self.stores)
+            {
+                return Failure::now(Reason::NotLeader, message);
+            }
+            self.cache.invalidate(id);
+            return Failure::backoff(Reason::NotLeader, message);
+        }
+        if let Some(en) = e.epoch_not_match {
+            if !self
+                .cache
+                .insert_current(&en.current_regions, route.store_id, &self.stores)
+            {
+                self.cache.invalidate(id);
+            }
+            return Failure::now(Reason::EpochNotMatch, message);
+        }
+        if e.server_is_busy.is_some() {
+            return Failure::backoff(Reason::ServerIsBusy, message);
+        }
+        if e.key_not_in_region.is_some() {
+            self.cache.invalidate(id);
+            return Failure::now(Reason::KeyNotInRegion, message);
+        }
+        if e.region_not_found.is_some() {
+            self.cache.invalidate(id);
+            return Failure::backoff(Reason::RegionNotFound, message);
+        }
+        if e.store_not_match.is_some() {
+            self.cache.invalidate_store(route.store_id);
+            self.stores.forget(route.store_id);
+            return Failure::backoff(Reason::StoreNotMatch, message);
+        }
+        self.cache.invalidate(id);
+        Failure::backoff(Reason::OtherRegionError, message)
+    }
+
+    /// One request for the region holding `key` (PD key space): `send`
+    /// builds it for a route and sends it. Returns the answer and the route
+    /// it took (with the region's end if `want_end`).
+    pub(crate) async fn call<R, F, Fut>(
+        &self,
+        cx: &Ctx<'_>,
+        key: &[u8],
+        want_end: bool,
+        send: F,
+    ) -> Result<(R, Route), Error>
+    where
+        R: RegionReply,
+        F: Fn(&Route) -> Fut,
+        Fut: Future<Output = Result<Response<R>, Status>>,
+    {
+        let mut retrier = Retrier::new(self, cx);
+        loop {
+            let stop = match self.route(cx, key, want_end).await {
+                Ok(route) => match self.attempt(cx, &route, send(&route)).await {
+                    Ok(r) => return Ok((r, route)),
+                    Err(s) => s,
+                },
+                Err(s) => s,
+            };
+            match stop {
+                Stop::Fail(e) => return Err(e),
+                Stop::Retry(f) => retrier.wait(f).await?,
+            }
+        }
+    }
+
+    /// [`Tikv::call`] for the answer alone.
+    #[inline]
+    pub(crate) async fn call_one<R, F, Fut>(
+        &self,
+        cx: &Ctx<'_>,
+        key: &[u8],
+        send: F,
+    ) -> Result<R, Error>
+    where
+        R: RegionReply,
+        F: Fn(&Route) -> Fut,
+        Fut: Future<Output = Result<Response<R>, Status>>,
+    {
+        self.call(cx, key, false, send).await.map(|(r, _)| r)
+    }
+
+    /// Requests for `keys` (PD key space) grouped by region, the groups sent
+    /// concurrently: `send` builds and sends the request for a route and
+    /// the indices of its keys. Returns each group's indices with its
+    /// answer. A group that meets a region error is grouped again and sent
+    /// in the next round.
+    pub(crate) async fn call_grouped<K, R, F, Fut>(
+        &self,
+        cx: &Ctx<'_>,
+        keys: &[K],
+        send: F,
+    ) -> Result<Vec<(Vec<usize>, R)>, Error>
+    where
+        K: AsRef<[u8]>,
+        R: RegionReply,
+        F: Fn(&Route, &[usize]) -> Fut,
+        Fut: Future<Output = Result<Response<R>, Status>>,
+    {
+        let mut done = Vec::new();
+        let mut pending: Vec<usize> = (0..keys.len()).collect();
+        let mut retrier = Retrier::new(self, cx);
+        while !pending.is_empty() {
+            let mut groups: Vec<(Route, Vec<usize>)> = Vec::new();
+            let mut stop = None;
+            for &i in &pending {
+                match self.route(cx, keys[i].as_ref(), false).await {
+                    Ok(r) => match groups.iter_mut().find(|(g, _)| g.region_id == r.region_id) {
+                        Some((_, idx)) => idx.push(i),
+                        None => groups.push((r, vec![i])),
+                    },
+                    Err(s) => {
+                        stop = Some(s);
+                        break;
+                    }
+                }
+            }
+            let failure = match stop {
+                Some(Stop::Fail(e)) => return Err(e),
+                Some(Stop::Retry(f)) => f,
+                None => {
+                    let sends = groups
+                        .iter()
+                        .map(|(r, idx)| self.attempt(cx, r, send(r, idx)))
+                        .collect();
+                    let results = join_all(sends).await;
+                    pending.clear();
+                    let mut first = None;
+                    for ((_, idx), result) in groups.into_iter().zip(results) {
+                        match result {
+                            Ok(r) => done.push((idx, r)),
+                            Err(Stop::Fail(e)) => return Err(e),
+                            Err(Stop::Retry(f)) => {
+                                pending.extend(idx);
+                                match first {
+                                    None => first = Some(f),
+                                    // Only the first waits; the others
+                                    // are counted as reroutes too.
+                                    Some(_) => cx.stats.retry(f.reason),
+                                }
+                            }
+                        }
+                    }
+                    match first {
+                        None => break,
+                        Some(f) => f,
+                    }
+                }
+            };
+            retrier.wait(failure).await?;
+        }
+        Ok(done)
+    }
+}

@@ -1,0 +1,172 @@
+//! [`Tikv`]: a connection to a TiKV cluster (or the stand-in): the PD
+//! client, the region cache, the store channel pools and the workload's
+//! client settings, shared by every worker. Raw calls go through
+//! [`Tikv::raw`], transactions through the [`Grpc`] transport.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Value, json};
+
+use super::Error;
+use super::grpc::Grpc;
+use super::pd::Pd;
+use super::raw::Raw;
+use super::region_cache::{CachedRegion, RegionCache};
+use super::request::Ctx;
+use super::stores::Stores;
+use crate::codec;
+use crate::proto::metapb;
+use crate::workload::ClientConfig;
+use crate::workload::stream::{Rng, rng_for};
+
+/// The seed of the client's backoff jitter streams.
+const JITTER_SEED: u64 = 0x7469_6b76_6a69_7474;
+
+/// A connection to a cluster (see the module doc).
+#[derive(Debug)]
+pub struct Tikv {
+    pub(crate) pd: Pd,
+    pub(crate) cache: RegionCache,
+    pub(crate) stores: Stores,
+    pub(crate) config: ClientConfig,
+    jitter_streams: AtomicU64,
+}
+
+impl Tikv {
+    /// Connects to PD (the first of `pd` that answers, then its leader) and
+    /// fills the region cache from ScanRegions, connecting to every store
+    /// that leads a region. Fails only when no PD endpoint answers.
+    pub async fn connect(pd: &[String], config: ClientConfig) -> Result<Tikv, Error> {
+        let pd = Pd::connect(pd, config.connect_timeout, config.request_timeout).await?;
+        let tikv = Tikv {
+            pd,
+            cache: RegionCache::default(),
+            stores: Stores::new(config.pool_size, config.connect_timeout),
+            config,
+            jitter_streams: AtomicU64::new(0),
+        };
+        // A cold cache only costs misses later: a failure here is not fatal.
+        let _ = tikv.prefetch().await;
+        Ok(tikv)
+    }
+
+    /// Connects to every store PD lists as up, and reads every region from
+    /// PD into the cache; returns how many regions.
+    pub async fn prefetch(&self) -> Result<usize, Error> {
+        for store in self.pd.get_all_stores().await? {
+            if store.state == metapb::StoreState::Up as i32 {
+                // A store that cannot be reached now is tried again when
+                // a request needs it.
+                let _ = self.stores.connect_at(store.id, &store.address).await;
+            }
+        }
+        let regions = self.pd.all_regions().await?;
+        let mut n = 0;
+        for info in regions {
+            let Some(leader) = &info.leader else {
+                continue;
+            };
+            let Some(region) = CachedRegion::new(&info.region, Some(leader)) else {
+                continue;
+            };
+            let conn = self.stores.connect(&self.pd, region.leader.1).await.ok();
+            n += usize::from(self.cache.insert(region, conn));
+        }
+        Ok(n)
+    }
+
+    pub fn pd(&self) -> &Pd {
+        &self.pd
+    }
+
+    pub fn cache(&self) -> &RegionCache {
+        &self.cache
+    }
+
+    pub fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The raw API.
+    pub fn raw(&self) -> Raw<'_> {
+        Raw::new(self)
+    }
+
+    /// The transaction protocol's transport for one op.
+    pub fn transport<'a>(&'a self, cx: Ctx<'a>) -> Grpc<'a> {
+        Grpc::new(self, cx)
+    }
+
+    /// A jitter stream for one request's backoffs (taken only on a retry).
+    pub(crate) fn jitter_rng(&self) -> Rng {
+        rng_for(
+            JITTER_SEED,
+            self.jitter_streams.fetch_add(1, Ordering::Relaxed),
+        )
+    }
+
+    /// The cluster as PD describes it: regions (bounds escaped, and decoded
+    /// where they are memcomparable encodings), stores, and what this
+    /// client did with PD.
+    pub async fn snapshot(&self) -> Result<Value, Error> {
+        let regions = self.pd.all_regions().await?;
+        let stores = self.pd.get_all_stores().await?;
+        let show = |b: &[u8]| Value::String(b.escape_ascii().to_string());
+        let decoded = |b: &[u8]| match codec::decode(b) {
+            _ if b.is_empty() => Value::String(String::new()),
+            Ok((k, [])) => show(&k),
+            _ => Value::Null,
+        };
+        let regions: Vec<Value> = regions
+            .iter()
+            .map(|info| {
+                let r = &info.region;
+                let epoch = r.region_epoch.unwrap_or_default();
+                json!({
+                    "id": r.id,
+                    "start": show(&r.start_key),
+                    "end": show(&r.end_key),
+                    "start_decoded": decoded(&r.start_key),
+                    "end_decoded": decoded(&r.end_key),
+                    "epoch": {"conf_ver": epoch.conf_ver, "version": epoch.version},
+                    "leader": info.leader.as_ref().map(|p| p.store_id),
+                    "peers": r.peers.iter().map(|p| json!({"id": p.id, "store": p.store_id})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let stores: Vec<Value> = stores
+            .iter()
+            .map(|s| {
+                json!({
+                    "id": s.id,
+                    "address": s.address,
+                    "state": metapb::StoreState::try_from(s.state)
+                        .map_or("unknown", |st| st.as_str_name()),
+                    "version": s.version,
+                })
+            })
+            .collect();
+        let c = self.pd.counters();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Ok(json!({
+            "cluster_id": self.pd.cluster_id(),
+            "pd": self.pd.leader_url(),
+            "stores": stores,
+            "regions": regions,
+            "client": {
+                "cached_regions": self.cache.len(),
+                "connected_stores": self.stores.list().iter().map(|(id, addr, n)| json!({"id": id, "address": addr, "channels": n})).collect::<Vec<_>>(),
+                "pd_region_requests": load(&c.region_requests),
+                "pd_store_requests": load(&c.store_requests),
+                "tso_rpcs": load(&c.tso_rpcs),
+                "timestamps": load(&c.timestamps),
+                "tso_streams": load(&c.tso_streams),
+                "pd_reconnects": load(&c.reconnects),
+            },
+        }))
+    }
+}
