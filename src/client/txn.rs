@@ -17,9 +17,16 @@
 //! - Any failure rolls the transaction back before it is returned, so a
 //!   failed transaction leaves no lock behind (unless the process dies, when
 //!   the locks' TTL lets others resolve them).
+//! - Heartbeats: once the primary is locked, a transaction that lives longer
+//!   than half its lock TTL sends `TxnHeartBeat` on the primary every half
+//!   TTL (also while it waits for a lock, a prewrite or the primary's
+//!   commit), asking for a TTL that outlasts its age, so resolvers do not
+//!   take it for dead.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::resolve::{Resolved, backoff, resolve};
 use super::{Error, Transport, is_pessimistic_retry};
@@ -91,11 +98,16 @@ pub struct Txn<'t, T: Transport> {
     /// Transactions whose locks our reads may pass (pushed past start_ts).
     resolved: Vec<u64>,
     state: State,
+    /// When start_ts was taken (lock TTLs count from it).
+    born: Instant,
+    /// The last heartbeat (or `born`).
+    last_beat: Instant,
 }
 
 impl<'t, T: Transport> Txn<'t, T> {
     /// Starts a transaction.
     pub async fn begin(t: &'t T, mode: LockMode, opts: TxnOptions) -> Result<Txn<'t, T>, Error> {
+        let born = Instant::now();
         let start_ts = t.timestamp().await?;
         Ok(Txn {
             t,
@@ -108,6 +120,8 @@ impl<'t, T: Transport> Txn<'t, T> {
             primary: None,
             resolved: Vec::new(),
             state: State::Active,
+            born,
+            last_beat: born,
         })
     }
 
@@ -141,6 +155,7 @@ impl<'t, T: Transport> Txn<'t, T> {
         if let Some(v) = self.writes.get(key) {
             return Ok(v.clone());
         }
+        self.beat_if_due(events).await;
         match self.snapshot_get(key, events).await {
             Ok(v) => Ok(v),
             Err(e) => Err(self.fail(e, events).await),
@@ -215,7 +230,8 @@ impl<'t, T: Transport> Txn<'t, T> {
                 wait_timeout: self.opts.wait_timeout,
                 return_values: true,
             };
-            let reply = self.t.pessimistic_lock(&req).await;
+            let t = self.t;
+            let reply = self.alive(t.pessimistic_lock(&req), events).await;
             if !reply.waited.is_zero() {
                 events.add("lock_waits", 1);
                 events.add("lock_wait_us", reply.waited.as_micros() as u64);
@@ -347,11 +363,9 @@ impl<'t, T: Transport> Txn<'t, T> {
         let mut commit_ts = self.t.timestamp().await?;
         let mut retries = 0;
         loop {
-            match self
-                .t
-                .commit(std::slice::from_ref(&primary), self.start_ts, commit_ts)
-                .await
-            {
+            let t = self.t;
+            let committed = t.commit(std::slice::from_ref(&primary), self.start_ts, commit_ts);
+            match self.alive(committed, events).await {
                 Ok(_) => break,
                 Err(e) => match e.key_error() {
                     Some(KeyError::CommitTsExpired { .. })
@@ -388,7 +402,8 @@ impl<'t, T: Transport> Txn<'t, T> {
     async fn prewrite(&mut self, req: &PrewriteRequest, events: &mut Events) -> Result<(), Error> {
         let mut attempt = 0;
         loop {
-            let err = match self.t.prewrite(req).await {
+            let t = self.t;
+            let err = match self.alive(t.prewrite(req), events).await {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
@@ -454,6 +469,55 @@ impl<'t, T: Transport> Txn<'t, T> {
         // leaves locks that their TTL will let others resolve.
         let _ = self.rollback(events).await;
         err
+    }
+
+    /// Whether the primary may hold a lock that must be kept alive.
+    fn primary_locked(&self) -> bool {
+        self.primary.is_some() && (!self.locked.is_empty() || self.state == State::Prewriting)
+    }
+
+    fn beat_period(&self) -> Duration {
+        Duration::from_millis((self.opts.lock_ttl / 2).max(1))
+    }
+
+    /// A heartbeat if the primary is locked and half a TTL has passed.
+    async fn beat_if_due(&mut self, events: &mut Events) {
+        if self.primary_locked() && self.last_beat.elapsed() >= self.beat_period() {
+            self.heart_beat(events).await;
+        }
+    }
+
+    /// Raises the primary lock's TTL to outlast the transaction's age by
+    /// one TTL. A failure is only counted: the next step finds out whether
+    /// the transaction is still alive.
+    async fn heart_beat(&mut self, events: &mut Events) {
+        let Some(primary) = self.primary.clone() else {
+            return;
+        };
+        self.last_beat = Instant::now();
+        let age = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let advise = age.saturating_add(self.opts.lock_ttl);
+        match self.t.txn_heart_beat(&primary, self.start_ts, advise).await {
+            Ok(_) => events.add("txn_heartbeats", 1),
+            Err(_) => events.add("txn_heartbeat_failures", 1),
+        }
+    }
+
+    /// Awaits `fut` (a call on the transport), sending heartbeats while it
+    /// runs once the primary is locked.
+    async fn alive<F: Future>(&mut self, fut: F, events: &mut Events) -> F::Output {
+        if !self.primary_locked() {
+            return fut.await;
+        }
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            let due = self.last_beat + self.beat_period();
+            tokio::select! {
+                biased;
+                out = &mut fut => return out,
+                () = tokio::time::sleep_until(due) => self.heart_beat(events).await,
+            }
+        }
     }
 
     async fn pause(&self, attempt: u32) {
