@@ -11,8 +11,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::backend::{Backend, InprocBackend, MemoryBackend, NoopBackend};
+use crate::backend::{Backend, InprocBackend, MemoryBackend, NoopBackend, TargetInfo, TikvBackend};
 use crate::checks::thresholds;
+use crate::cluster::{Cluster, RunningCluster};
 use crate::driver::{self, ProgressMode, RunOptions, Shard};
 use crate::metrics::{Live, RunResult, hdrlog, prometheus};
 use crate::report;
@@ -77,6 +78,11 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Target {
+    /// The embedded stand-in cluster (the workload's `cluster:` section),
+    /// started on loopback and driven through our TiKV client.
+    Embedded,
+    /// A running cluster whose PD is at `--pd`, through our TiKV client.
+    External,
     /// An in-process ordered map: no network, no transactions.
     Memory,
     /// Answers every op at once: measures the harness itself.
@@ -92,9 +98,13 @@ pub struct RunArgs {
     /// Directory for result.json [default: reports/<name>-<time>/].
     #[arg(long, short)]
     pub out: Option<PathBuf>,
-    /// What to run against.
-    #[arg(long, value_enum, default_value_t = Target::Memory)]
-    pub target: Target,
+    /// What to run against [default: embedded; external with --pd].
+    #[arg(long, value_enum)]
+    pub target: Option<Target>,
+    /// PD endpoints of a running cluster (e.g. a:2379,b:2379): drive it
+    /// through our client (implies --target external).
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
+    pub pd: Vec<String>,
     /// Progress display on stderr.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
@@ -368,7 +378,9 @@ async fn run_one(
         live: Some(live.clone()),
         ..RunOptions::default()
     };
-    let mut result = match args.target {
+    let mut result = match target(args)? {
+        Target::Embedded => embedded(workload, &opts).await?,
+        Target::External => external(workload, &args.pd, &opts).await?,
         Target::Memory => execute(workload, MemoryBackend::new(), &opts).await?,
         Target::Noop => execute(workload, NoopBackend, &opts).await?,
         Target::Inproc => execute(workload, InprocBackend::default(), &opts).await?,
@@ -454,6 +466,97 @@ async fn execute<B: Backend>(
     opts: &RunOptions,
 ) -> anyhow::Result<RunResult> {
     driver::run(w, Arc::new(backend), opts).await
+}
+
+/// The target the flags ask for: `--target`, else external with `--pd`,
+/// else the embedded cluster.
+pub fn target(args: &RunArgs) -> Result<Target, BadInput> {
+    let pd = !args.pd.is_empty();
+    match (args.target, pd) {
+        (None, false) => Ok(Target::Embedded),
+        (None | Some(Target::External), true) => Ok(Target::External),
+        (Some(Target::External), false) => Err(BadInput(
+            "--target external needs --pd HOST:PORT[,HOST:PORT...]".into(),
+        )),
+        (Some(t), true) => Err(BadInput(format!(
+            "--pd names an external cluster, but --target is {}; drop one of them",
+            t.to_possible_value()
+                .map_or("?".into(), |v| v.get_name().to_string())
+        ))),
+        (Some(t), false) => Ok(t),
+    }
+}
+
+/// Starts the workload's stand-in cluster on loopback, runs the workload
+/// against it through our client, records the cluster at start and end
+/// under `cluster`, and shuts the cluster down.
+async fn embedded(w: &Workload, opts: &RunOptions) -> anyhow::Result<RunResult> {
+    let running = Cluster::new(w.cluster.clone())
+        .with_seed(w.seed)
+        .start(([127, 0, 0, 1], 0).into())
+        .await
+        .context("cannot start the embedded cluster on 127.0.0.1")?;
+    let result = run_embedded(w, opts, &running).await;
+    running.shutdown().await;
+    result
+}
+
+async fn run_embedded(
+    w: &Workload,
+    opts: &RunOptions,
+    running: &RunningCluster,
+) -> anyhow::Result<RunResult> {
+    let pd = vec![running.pd_addr().to_string()];
+    let faults = if w.cluster.faults.any() {
+        ", with faults"
+    } else {
+        ""
+    };
+    let info = TargetInfo {
+        kind: "embedded".into(),
+        description: format!(
+            "the embedded stand-in cluster ({} stores{faults}, PD {}) through tikv-bench's client, {} channel(s) per store",
+            w.cluster.stores, pd[0], w.client.pool_size
+        ),
+    };
+    let backend = TikvBackend::connect(&pd, &w.client, info)
+        .await
+        .with_context(|| format!("cannot connect to the embedded cluster at {}", pd[0]))?;
+    let start = running.snapshot();
+    let mut result = execute(w, backend, opts).await?;
+    result.extra.insert(
+        "cluster".into(),
+        serde_json::json!({"pd": pd, "start": start, "end": running.snapshot()}),
+    );
+    Ok(result)
+}
+
+/// Runs the workload against the cluster whose PD answers at one of `pd`,
+/// recording the cluster as PD describes it at start and end.
+async fn external(w: &Workload, pd: &[String], opts: &RunOptions) -> anyhow::Result<RunResult> {
+    let info = TargetInfo {
+        kind: "external".into(),
+        description: format!(
+            "the TiKV cluster with PD at {} through tikv-bench's client, {} channel(s) per store",
+            pd.join(","),
+            w.client.pool_size
+        ),
+    };
+    let backend = TikvBackend::connect(pd, &w.client, info)
+        .await
+        .with_context(|| format!("cannot connect to PD at {}", pd.join(",")))?;
+    let client = backend.client().clone();
+    let snapshot = async || match client.snapshot().await {
+        Ok(v) => v,
+        Err(e) => serde_json::json!({"error": e.to_string()}),
+    };
+    let start = snapshot().await;
+    let mut result = execute(w, backend, opts).await?;
+    result.extra.insert(
+        "cluster".into(),
+        serde_json::json!({"pd": pd, "start": start, "end": snapshot().await}),
+    );
+    Ok(result)
 }
 
 /// `reports/<name>-<UTC time>/`, unique to the second.

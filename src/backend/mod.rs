@@ -9,6 +9,7 @@
 mod inproc;
 mod memory;
 mod noop;
+mod tikv;
 
 use std::fmt;
 use std::future::Future;
@@ -16,6 +17,7 @@ use std::future::Future;
 pub use inproc::InprocBackend;
 pub use memory::MemoryBackend;
 pub use noop::NoopBackend;
+pub use tikv::TikvBackend;
 
 /// How a transaction takes its locks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -35,7 +35,7 @@ fn run_quickstart_writes_a_result_with_every_op() {
     ]);
     assert!(o.status.success(), "exit {:?}\n{}", o.status, stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("quickstart on memory"), "{stdout}");
+    assert!(stdout.contains("quickstart on embedded"), "{stdout}");
     assert!(stdout.contains("result: "), "{stdout}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
