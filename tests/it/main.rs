@@ -1,10 +1,12 @@
 //! Integration tests, one binary grouped by purpose (see util.rs for the
 //! shared helpers).
 
+mod client_util;
 mod cluster_util;
 mod util;
 
 mod cli;
+mod client;
 mod cluster;
 mod conformance;
 mod distributions;

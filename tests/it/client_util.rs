@@ -1,0 +1,104 @@
+//! Helpers for the client tests: a stand-in cluster with fast settings and
+//! optional churn, our client connected to it, and per-op contexts.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use tikv_bench::backend::{Events, TargetInfo, TikvBackend};
+use tikv_bench::client::{Ctx, Stats, Tikv};
+use tikv_bench::cluster::config::{Config, Faults, Outage};
+use tikv_bench::cluster::{Cluster, RunningCluster};
+use tikv_bench::workload::{ClientConfig, Jitter, RetryPolicy};
+
+/// `stores` stores, splits past `region_max_keys`, a short lock wait.
+pub fn config(stores: u32, region_max_keys: u64) -> Config {
+    Config {
+        stores,
+        region_max_keys,
+        lock_wait_timeout: Duration::from_millis(500),
+        faults: Faults::default(),
+    }
+}
+
+/// The faults the workload tests run under: splits and leader transfers
+/// every few hundred ms, store 2 offline for a second from `outage_at`,
+/// and 2% of requests answered ServerIsBusy.
+pub fn faults(outage_at: Duration) -> Faults {
+    Faults {
+        split_every: Some(Duration::from_millis(300)),
+        transfer_leader_every: Some(Duration::from_millis(250)),
+        store_offline: Some(Outage {
+            store: 2,
+            after: outage_at,
+            duration: Duration::from_secs(1),
+            failover: Outage::DEFAULT_FAILOVER,
+        }),
+        busy: 0.02,
+        latency: Duration::ZERO,
+    }
+}
+
+/// `config` with a split every 40 ms and a leader transfer every 25 ms.
+pub fn churning(mut config: Config) -> Config {
+    config.faults.split_every = Some(Duration::from_millis(40));
+    config.faults.transfer_leader_every = Some(Duration::from_millis(25));
+    config
+}
+
+/// Starts `config` on 127.0.0.1 (PD and stores on free ports).
+pub async fn start(config: Config) -> RunningCluster {
+    Cluster::new(config)
+        .start("127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("the stand-in starts")
+}
+
+/// Client settings for tests: two channels per store, short timeouts, a
+/// generous retry policy.
+pub fn client_config() -> ClientConfig {
+    ClientConfig {
+        pool_size: 2,
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(2),
+        retry: RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(1),
+            multiplier: 2.0,
+            max_delay: Duration::from_millis(50),
+            jitter: Jitter::Full,
+            budget: Duration::from_secs(5),
+            ..RetryPolicy::default()
+        },
+    }
+}
+
+/// Our client, connected to `c`'s PD.
+pub async fn connect(c: &RunningCluster) -> Tikv {
+    Tikv::connect(&[c.pd_addr().to_string()], client_config())
+        .await
+        .expect("our client connects")
+}
+
+/// Our backend, connected to `c`'s PD with the workload's client settings.
+pub async fn backend(c: &RunningCluster, client: &ClientConfig) -> TikvBackend {
+    let target = TargetInfo {
+        kind: "embedded".into(),
+        description: "test stand-in".into(),
+    };
+    TikvBackend::connect(&[c.pd_addr().to_string()], client, target)
+        .await
+        .expect("our backend connects")
+}
+
+/// A context for one op of a test, with a 5 s deadline.
+pub fn cx(stats: &Stats, mutates: bool) -> Ctx<'_> {
+    Ctx::new(stats, Duration::from_secs(5), mutates)
+}
+
+/// The events `stats` counted.
+pub fn events(stats: &Stats) -> Events {
+    let mut e = Events::default();
+    stats.flush(&mut e);
+    e
+}
