@@ -11,6 +11,7 @@ mod cluster;
 mod conformance;
 mod distributions;
 mod driver;
+mod garbage;
 mod multi;
 mod schema;
 mod proto_wire;
