@@ -1,10 +1,9 @@
 //! The stand-in cluster's own checks, through our generated gRPC clients:
-//! region errors, scan clipping, the split checker, PD, TSO, the faults,
-//! and a clean shutdown.
+//! region errors, scan clipping, the split checker, PD, TSO, key errors;
+//! the faults and a clean shutdown in `faults`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tikv_bench::cluster::config::Outage;
 use tikv_bench::cluster::{CLUSTER_ID, Cluster, Region};
 use tikv_bench::codec;
 use tikv_bench::proto::kvrpcpb::{
@@ -21,6 +20,8 @@ use tikv_bench::storage::{self, Mutation as EngineMutation};
 use tonic::Code;
 
 use crate::cluster_util::*;
+
+mod faults;
 
 fn header() -> Option<RequestHeader> {
     Some(RequestHeader {
@@ -365,7 +366,7 @@ async fn pd_answers_members_stores_regions_and_the_gc_safe_point() {
         .into_inner();
     assert_eq!(m.header.unwrap().cluster_id, CLUSTER_ID);
     let url = format!("http://{}", c.pd_addr());
-    assert_eq!(m.leader.unwrap().client_urls, [url.clone()]);
+    assert_eq!(m.leader.unwrap().client_urls, std::slice::from_ref(&url));
     assert_eq!(m.members[0].client_urls, [url]);
 
     for (id, addr) in c.store_addrs() {
@@ -551,115 +552,6 @@ fn tokio_stream(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn busy_probability_one_answers_every_request_server_is_busy() {
-    let mut cfg = config(3, 1_000_000);
-    cfg.faults.busy = 1.0;
-    let c = start(cfg).await;
-    let region = c.regions().locate(b"");
-    for _ in 0..20 {
-        let resp = send_raw_get(&c, region.leader, raw_get(&region, b"k"))
-            .await
-            .unwrap();
-        let busy = resp.region_error.unwrap().server_is_busy.unwrap();
-        assert!(busy.backoff_ms > 0 && !busy.reason.is_empty());
-    }
-    assert_eq!(c.cluster().fault_counts().busy_answers, 20);
-    assert_eq!(c.snapshot()["faults"]["counts"]["busy_answers"], 20);
-    c.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_offline_store_answers_unavailable_in_its_window_then_serves_again() {
-    let mut cfg = config(3, 1_000_000);
-    cfg.faults.store_offline = Some(Outage {
-        store: 1,
-        after: Duration::from_millis(300),
-        duration: Duration::from_millis(500),
-        failover: Duration::from_secs(60),
-    });
-    let c = start(cfg).await;
-    let region = c.regions().locate(b"");
-    assert_eq!(region.leader, 1);
-    let mut client = store_client(c.store_addr(1).unwrap()).await;
-    let began = Instant::now();
-    assert!(client.raw_get(raw_get(&region, b"k")).await.is_ok());
-    let mut seen = Vec::new();
-    while began.elapsed() < Duration::from_millis(1200) {
-        let r = client.raw_get(raw_get(&region, b"k")).await;
-        let state = match r {
-            Ok(_) => "ok",
-            Err(s) => {
-                assert_eq!(s.code(), Code::Unavailable, "{s}");
-                "unavailable"
-            }
-        };
-        if seen.last() != Some(&state) {
-            seen.push(state);
-            if state == "unavailable" {
-                let at = began.elapsed();
-                assert!(at >= Duration::from_millis(250), "offline early: {at:?}");
-                assert_eq!(c.snapshot()["stores"][0]["state"], "offline");
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(seen, ["ok", "unavailable", "ok"]);
-    let counts = c.cluster().fault_counts();
-    assert_eq!(counts.outages, 1);
-    assert!(counts.unavailable_answers > 0);
-    assert_eq!(counts.failover_moves, 0, "failover after the window");
-    assert_eq!(c.snapshot()["stores"][0]["state"], "up");
-    c.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_outage_fails_leaderships_over_to_live_stores() {
-    let mut cfg = config(3, 1_000_000);
-    cfg.faults.store_offline = Some(Outage {
-        store: 1,
-        after: Duration::from_millis(50),
-        duration: Duration::from_secs(30),
-        failover: Duration::from_millis(100),
-    });
-    let c = start(cfg).await;
-    for k in [b"g", b"p"] {
-        c.split_at(k).unwrap();
-    }
-    assert!(c.regions().all().iter().any(|r| r.leader == 1));
-    let regions = c.regions().clone();
-    eventually(
-        Duration::from_secs(3),
-        "leaderships to leave store 1",
-        || regions.all().iter().all(|r| r.leader != 1),
-    )
-    .await;
-    // Regions split off later are not led by the failed store either.
-    c.split_at(b"c").unwrap();
-    c.split_at(b"x").unwrap();
-    assert!(c.regions().all().iter().all(|r| r.leader != 1));
-    assert!(c.cluster().fault_counts().failover_moves >= 1);
-    // And a client routed by PD reaches a live leader.
-    let raw = official_raw(&c).await;
-    raw.put(b"k".to_vec(), b"v".to_vec()).await.unwrap();
-    c.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn latency_is_added_to_every_store_request() {
-    let mut cfg = config(1, 1_000_000);
-    cfg.faults.latency = Duration::from_millis(60);
-    let c = start(cfg).await;
-    let region = c.regions().locate(b"");
-    let mut client = leader_client(&c, &region).await;
-    for _ in 0..3 {
-        let began = Instant::now();
-        client.raw_get(raw_get(&region, b"k")).await.unwrap();
-        assert!(began.elapsed() >= Duration::from_millis(60));
-    }
-    c.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pessimistic_lock_reports_how_long_it_waited() {
     let c = start(config(1, 1_000_000)).await;
     let s = c.storage().clone();
@@ -785,37 +677,4 @@ async fn key_errors_and_txn_status_travel_in_their_protocol_shapes() {
         .into_inner();
     assert!(batch.error.contains("ttl"), "TTLs are refused honestly");
     c.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_releases_the_ports_and_stops_the_background_tasks() {
-    let mut cfg = config(3, 10);
-    cfg.faults.split_every = Some(Duration::from_millis(5));
-    cfg.faults.transfer_leader_every = Some(Duration::from_millis(5));
-    let c = start(cfg).await;
-    let raw = official_raw(&c).await;
-    raw.put(b"k".to_vec(), b"v".to_vec()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(c.is_running());
-    let pd = c.pd_addr();
-    let stores = c.store_addrs();
-    let regions = c.regions().clone();
-    let storage = c.storage().clone();
-    let began = Instant::now();
-    c.shutdown().await;
-    assert!(
-        began.elapsed() < Duration::from_secs(2),
-        "shutdown took {:?}",
-        began.elapsed()
-    );
-    std::net::TcpListener::bind(pd).expect("PD's port is free again");
-    for (_, addr) in stores {
-        std::net::TcpListener::bind(addr).expect("a store's port is free again");
-    }
-    // Nothing moves any more: no split, no transfer.
-    let before: Vec<(u64, u64)> = regions.all().iter().map(|r| (r.id, r.leader)).collect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let after: Vec<(u64, u64)> = regions.all().iter().map(|r| (r.id, r.leader)).collect();
-    assert_eq!(before, after);
-    assert_eq!(storage.raw().get(b"k"), Some(b"v".to_vec()));
 }
