@@ -36,11 +36,40 @@ pub static OFFICIAL: LazyLock<DescriptorPool> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("compiling {}: {e:?}", dir.display()))
 });
 
-/// The `proto/` directory of the `tikv-client` 0.4 package.
+/// The `proto/` directory of the `tikv-client` 0.4 package: where cargo
+/// unpacked it in its registry (it is a dev-dependency, so it is there once
+/// the tests are built), or else where `cargo metadata` says it is.
 fn official_proto_dir() -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(home) = home {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(home.join("registry/src"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|index| {
+                std::fs::read_dir(index.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("tikv-client-0.4."))
+                    && p.join("proto").is_dir()
+            })
+            .collect();
+        found.sort();
+        if let Some(dir) = found.pop() {
+            return dir.join("proto");
+        }
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["metadata", "--format-version", "1"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
