@@ -102,3 +102,9 @@ pub fn events(stats: &Stats) -> Events {
     stats.flush(&mut e);
     e
 }
+
+/// An address on 127.0.0.1 that nothing listens on (bound, then closed).
+pub fn dead_address() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}

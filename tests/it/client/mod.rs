@@ -1,0 +1,10 @@
+//! Our TiKV client against the stand-in: workloads under faults with every
+//! op accounted for, PD endpoints that are dead or die, the region cache's
+//! reactions to splits and leader moves, TSO batching, raw calls against a
+//! model across many regions, bank transfers in both lock modes, and
+//! heartbeats that keep a long transaction alive.
+
+mod raw;
+mod routing;
+mod runs;
+mod txn;
