@@ -1,6 +1,7 @@
 //! The stand-in cluster's own checks, through our generated gRPC clients:
 //! region errors, scan clipping, the split checker, PD, TSO, key errors;
-//! the faults and a clean shutdown in `faults`.
+//! the faults and a clean shutdown in `faults`; the `serve` command in
+//! `serve`.
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use tonic::Code;
 use crate::cluster_util::*;
 
 mod faults;
+mod serve;
 
 fn header() -> Option<RequestHeader> {
     Some(RequestHeader {
