@@ -32,9 +32,13 @@ type Rng = Xoshiro256PlusPlus;
 /// The backoff a ServerIsBusy answer suggests, ms.
 pub const BUSY_BACKOFF_MS: u64 = 10;
 
-/// The split fault counts at most this many keys per region and key space
-/// when it looks for the region with the most keys.
-const SPLIT_FAULT_COUNT_CAP: usize = 100_000;
+/// The split fault ranks regions by their keys counted up to this many (per
+/// key space), so a tick costs little however large the data set.
+const SPLIT_FAULT_COUNT_CAP: usize = 1024;
+
+/// With more regions than this, the split fault ranks a seeded random
+/// sample of this many.
+const SPLIT_FAULT_SAMPLE: usize = 64;
 
 /// What the injected faults did so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -229,12 +233,15 @@ async fn every(shared: Arc<Shared>, period: Duration, mut rng: Rng, f: fn(&Share
     }
 }
 
-/// Splits the region with the most keys at its middle; when no region has
-/// two keys, splits wherever a random key falls.
+/// Splits the region with the most keys (among a sample when there are
+/// many) at its middle; when none has two keys, splits wherever a random
+/// key falls.
 fn split_one(shared: &Shared, rng: &mut Rng) {
-    let busiest = shared
-        .regions
-        .all()
+    let mut regions = shared.regions.all();
+    while regions.len() > SPLIT_FAULT_SAMPLE {
+        regions.swap_remove(rng.random_range(0..regions.len()));
+    }
+    let busiest = regions
         .into_iter()
         .map(|r| {
             let n = RegionKeys::collect(&shared.storage, &r, SPLIT_FAULT_COUNT_CAP).len();
