@@ -1,6 +1,7 @@
 //! The injected faults (ServerIsBusy, an outage window and its failover,
-//! latency) and a clean shutdown. Real time: the cluster serves over
-//! sockets, where tokio's paused clock would jump past every wait.
+//! latency) and a clean shutdown. Over sockets the tests run in real time
+//! (tokio's paused clock would jump past every wait while a socket is
+//! idle); without sockets, on the paused clock.
 
 use std::time::{Duration, Instant};
 
@@ -150,4 +151,53 @@ async fn shutdown_releases_the_ports_and_stops_the_background_tasks() {
     let after: Vec<(u64, u64)> = regions.all().iter().map(|r| (r.id, r.leader)).collect();
     assert_eq!(before, after);
     assert_eq!(storage.raw().get(b"k"), Some(b"v".to_vec()));
+}
+
+/// Which of `n` RawGets a fresh cluster seeded `seed` answers busy, called
+/// without sockets.
+async fn busy_pattern(seed: u64, n: usize) -> Vec<bool> {
+    use tikv_bench::proto::tikvpb::tikv_server::Tikv as _;
+    let mut cfg = config(1, 1_000_000);
+    cfg.faults.busy = 0.5;
+    let cluster = tikv_bench::cluster::Cluster::new(cfg).with_seed(seed);
+    let region = cluster.regions().locate(b"");
+    let store = cluster.store_service(region.leader).unwrap();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let resp = store
+            .raw_get(tonic::Request::new(raw_get(&region, b"k")))
+            .await
+            .unwrap()
+            .into_inner();
+        out.push(
+            resp.region_error
+                .is_some_and(|e| e.server_is_busy.is_some()),
+        );
+    }
+    out
+}
+
+#[tokio::test]
+async fn busy_answers_follow_the_seed() {
+    let a = busy_pattern(7, 64).await;
+    assert_eq!(a, busy_pattern(7, 64).await, "same seed, same answers");
+    assert_ne!(a, busy_pattern(8, 64).await);
+    let busy = a.iter().filter(|&&b| b).count();
+    assert!((16..=48).contains(&busy), "{busy} of 64 at p = 0.5");
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_is_exact_on_the_paused_clock() {
+    use tikv_bench::proto::tikvpb::tikv_server::Tikv as _;
+    let mut cfg = config(1, 1_000_000);
+    cfg.faults.latency = Duration::from_millis(50);
+    let cluster = tikv_bench::cluster::Cluster::new(cfg);
+    let region = cluster.regions().locate(b"");
+    let store = cluster.store_service(region.leader).unwrap();
+    let began = tokio::time::Instant::now();
+    store
+        .raw_get(tonic::Request::new(raw_get(&region, b"k")))
+        .await
+        .unwrap();
+    assert_eq!(began.elapsed(), Duration::from_millis(50));
 }
