@@ -5,27 +5,32 @@
 //! Data flows one way, and the module tree says so:
 //!
 //! - [`workload`]: YAML -> `WorkloadSpec` (plain serde) -> [`workload::Workload`]
-//!   (checked, typed); key distributions and the per-worker op generator.
+//!   (checked, typed); key distributions, the per-worker op generator, sweeps.
 //! - [`driver`]: runs a workload: load phase, warmup, measured phase; the one
 //!   worker loop with pacing (closed or open loop), stop condition and retry
-//!   policy as data; progress display.
+//!   policy as data; shards; progress display.
 //! - [`backend`]: the [`backend::Backend`] trait the driver is written
-//!   against, the op and error vocabulary, and the simple backends (an
-//!   in-memory map, a no-op) and the in-process engine backend.
-//! - [`client`]: the client side of the transaction protocol, written once
-//!   against a transport trait (in-process now, gRPC later).
+//!   against, the op and error vocabulary, and the backends: our TiKV client
+//!   (`tikv`), the engine in process (`inproc`), an in-memory map, a no-op.
+//! - [`client`]: our TiKV client: PD (failover, batched TSO), region cache,
+//!   store channel pools, raw API, and the transaction protocol written once
+//!   against a transport trait (gRPC and in-process transports).
 //! - [`storage`]: the MVCC / Percolator engine: raw and transactional key
 //!   spaces, timestamps, latches, lock waits, deadlock detection.
-//! - [`metrics`]: per-worker recorders -> collector -> summary; the versioned
-//!   result file with exact (histogram) latencies.
-//! - [`report`]: renderers of a result (the text summary).
+//! - [`cluster`]: the stand-in cluster: PD and stores serving the TiKV gRPC
+//!   protocol over the storage engine; the region table; injected faults.
 //! - [`proto`]: our kvproto subset, generated from `proto/`: the TiKV and PD
 //!   wire types with their gRPC clients and servers.
-//! - [`cluster`]: the stand-in cluster: PD and stores serving the TiKV gRPC
-//!   protocol over the storage engine; the region table.
 //! - [`codec`]: TiKV's memcomparable key encoding.
-//! - [`checks`]: verdicts on a run: thresholds that gate CI on a result.
-//! - [`cli`]: the subcommands (`run`, `check`).
+//! - [`metrics`]: per-worker recorders -> collector -> summary; the versioned
+//!   result file with exact (histogram) latencies; merging; HDR interval
+//!   logs; the Prometheus endpoint.
+//! - [`checks`]: verdicts on a run: thresholds that gate CI on a result, and
+//!   invariant checks.
+//! - [`report`]: renderers of results: the text summary, report.html with
+//!   PNG charts, the comparison of several results.
+//! - [`cli`]: the subcommands (`run`, `check`, `serve`, `report`, `compare`,
+//!   `merge`).
 
 pub mod backend;
 pub mod checks;
