@@ -1,8 +1,14 @@
 //! The raw key space: plain key -> value, no versions, no transactions.
 //! Writes to a key take that key's latch, so a compare-and-swap is atomic
 //! with respect to every other write of the same key; reads take nothing.
+//!
+//! An overwrite replaces the value inside the key's entry instead of
+//! inserting a new entry (which the skip list does by removing the old one
+//! first): a reader never finds an existing key missing while it is being
+//! overwritten.
 
 use std::ops::Bound;
+use std::sync::RwLock;
 
 use crossbeam_skiplist::SkipMap;
 
@@ -25,7 +31,7 @@ pub struct CasResult {
 /// The raw key space.
 #[derive(Debug)]
 pub struct Raw {
-    map: SkipMap<Vec<u8>, Vec<u8>>,
+    map: SkipMap<Vec<u8>, RwLock<Vec<u8>>>,
     latches: Latches,
 }
 
@@ -40,7 +46,21 @@ impl Raw {
 
     /// The value of `key`.
     pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.map.get(key).map(|e| e.value().clone())
+        self.map.get(key).map(|e| value(e.value()))
+    }
+
+    /// Sets `key` to `value`; the caller holds the key's latch.
+    fn set(&self, key: &[u8], v: &[u8]) {
+        match self.map.get(key) {
+            Some(e) => {
+                let mut slot = e.value().write().unwrap_or_else(|p| p.into_inner());
+                slot.clear();
+                slot.extend_from_slice(v);
+            }
+            None => {
+                self.map.insert(key.to_vec(), RwLock::new(v.to_vec()));
+            }
+        }
     }
 
     /// The pairs of the keys that have values, in request order.
@@ -53,7 +73,7 @@ impl Raw {
     /// Sets `key` to `value`.
     pub fn put(&self, key: &[u8], value: &[u8]) {
         let _g = self.latches.acquire_one(key);
-        self.map.insert(key.to_vec(), value.to_vec());
+        self.set(key, value);
     }
 
     /// Sets every pair.
@@ -62,7 +82,7 @@ impl Raw {
             .latches
             .acquire(pairs.iter().map(|(k, _)| k.as_slice()));
         for (k, v) in pairs {
-            self.map.insert(k.clone(), v.clone());
+            self.set(k, v);
         }
     }
 
@@ -105,11 +125,11 @@ impl Raw {
         key_only: bool,
         reverse: bool,
     ) -> Vec<Pair> {
-        let take = |e: crossbeam_skiplist::map::Entry<'_, Vec<u8>, Vec<u8>>| {
+        let take = |e: crossbeam_skiplist::map::Entry<'_, Vec<u8>, RwLock<Vec<u8>>>| {
             let v = if key_only {
                 Vec::new()
             } else {
-                e.value().clone()
+                value(e.value())
             };
             (e.key().clone(), v)
         };
@@ -141,13 +161,13 @@ impl Raw {
         previous_value: &[u8],
     ) -> CasResult {
         let _g = self.latches.acquire_one(key);
-        let current = self.map.get(key).map(|e| e.value().clone());
+        let current = self.get(key);
         let succeed = match &current {
             None => previous_not_exist,
             Some(v) => !previous_not_exist && v.as_slice() == previous_value,
         };
         if succeed {
-            self.map.insert(key.to_vec(), value.to_vec());
+            self.set(key, value);
         }
         CasResult {
             succeed,
@@ -165,6 +185,11 @@ impl Raw {
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
+}
+
+/// A copy of an entry's value.
+fn value(slot: &RwLock<Vec<u8>>) -> Vec<u8> {
+    slot.read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// An exclusive upper bound; empty means unbounded.
@@ -274,5 +299,42 @@ mod tests {
             h.join().expect("thread");
         }
         assert_eq!(r.get(b"n"), Some(b"2000".to_vec()));
+    }
+}
+
+#[cfg(test)]
+mod overwrite_tests {
+    use super::Raw;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Regression: overwriting by a fresh skip-list insert removed the old
+    /// entry first, so a concurrent get found the key missing (the
+    /// inventory check saw its stock vanish for a moment).
+    #[test]
+    fn a_key_being_overwritten_never_reads_as_missing() {
+        let r = Arc::new(Raw::new(16));
+        r.put(b"k", b"0");
+        r.put(b"l", b"0");
+        let stop = Arc::new(AtomicBool::new(false));
+        let (w, s) = (r.clone(), stop.clone());
+        let writer = std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !s.load(Ordering::Relaxed) {
+                i += 1;
+                w.put(b"k", i.to_string().as_bytes());
+                w.batch_put(&[(b"l".to_vec(), i.to_string().into_bytes())]);
+                let cur = w.get(b"k").unwrap_or_default();
+                w.compare_and_swap(b"k", b"x", false, &cur);
+            }
+        });
+        let mut misses = 0;
+        for _ in 0..200_000 {
+            misses += usize::from(r.get(b"k").is_none());
+            misses += 2 - r.scan(b"", b"", 10, false, false).len();
+        }
+        stop.store(true, Ordering::Relaxed);
+        writer.join().expect("writer");
+        assert_eq!(misses, 0, "reads found an overwritten key missing");
     }
 }
