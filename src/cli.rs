@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::backend::{Backend, InprocBackend, MemoryBackend, NoopBackend, TargetInfo, TikvBackend};
-use crate::checks::thresholds;
+use crate::checks::{Verdict, thresholds};
 use crate::cluster::{Cluster, RunningCluster};
 use crate::driver::{self, ProgressMode, RunOptions, Shard};
 use crate::metrics::{Live, RunResult, hdrlog, prometheus};
@@ -228,11 +228,13 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Evaluates the thresholds of the workload as run against `result`,
-/// records the verdicts in it and prints them. Returns whether all passed.
+/// records the verdicts in it and prints them, with the verdicts of the
+/// invariant checks the run recorded. Returns whether all passed.
 fn judge(result: &mut RunResult) -> anyhow::Result<bool> {
+    let checks_passed = judge_checks(result);
     let list = thresholds::from_result(result).map_err(BadInput)?;
     if list.is_empty() {
-        return Ok(true);
+        return Ok(checks_passed);
     }
     let verdicts = thresholds::evaluate(&list, result);
     for v in &verdicts {
@@ -245,7 +247,30 @@ fn judge(result: &mut RunResult) -> anyhow::Result<bool> {
     result
         .extra
         .insert("thresholds".into(), serde_json::to_value(&verdicts)?);
-    Ok(verdicts.iter().all(|v| v.passed))
+    Ok(checks_passed && verdicts.iter().all(|v| v.passed))
+}
+
+/// Prints the checks' verdicts recorded in `result` (`extra.checks`), one
+/// line each, failures on stderr. Returns whether all passed.
+fn judge_checks(result: &RunResult) -> bool {
+    let Some(list) = result.extra.get("checks") else {
+        return true;
+    };
+    let verdicts: Vec<Verdict> = match serde_json::from_value(list.clone()) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("tikv-bench: check FAIL: the result's checks cannot be read: {e}");
+            return false;
+        }
+    };
+    for v in &verdicts {
+        if v.passed {
+            println!("check {v}");
+        } else {
+            eprintln!("tikv-bench: check {v}");
+        }
+    }
+    verdicts.iter().all(|v| v.passed)
 }
 
 /// Loads a result named on the command line: any failure is bad input.
@@ -298,6 +323,17 @@ pub fn apply_overrides(w: &mut Workload, a: &RunArgs) -> Result<(), BadInput> {
             return Err(BadInput("--concurrency must be at least 1".into()));
         }
         w.concurrency = c;
+    }
+    if let Some(shard) = a.shard
+        && shard.count > 1
+        && !w.checks.is_empty()
+    {
+        return Err(BadInput(format!(
+            "--shard {}/{}: the workload has checks ({}), which need every worker's bookkeeping in one driver; run it without --shard",
+            shard.index + 1,
+            shard.count,
+            w.checks.names().join(", ")
+        )));
     }
     if let Some(shard) = a.shard
         && w.concurrency < shard.count
@@ -378,7 +414,15 @@ async fn run_one(
         live: Some(live.clone()),
         ..RunOptions::default()
     };
-    let mut result = match target(args)? {
+    let target = target(args)?;
+    if target == Target::Noop && !workload.checks.is_empty() {
+        return Err(BadInput(format!(
+            "--target noop stores nothing, so the workload's checks ({}) could only fail; choose another target",
+            workload.checks.names().join(", ")
+        ))
+        .into());
+    }
+    let mut result = match target {
         Target::Embedded => embedded(workload, &opts).await?,
         Target::External => external(workload, &args.pd, &opts).await?,
         Target::Memory => execute(workload, MemoryBackend::new(), &opts).await?,

@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
-use super::{Backend, Events, LockMode, Op, OpError, Outcome, TargetInfo};
+use super::check_ops::{self, RawCas};
+use super::{Backend, CheckMode, Events, LockMode, Op, OpError, Outcome, Pair, TargetInfo};
 use crate::client::{Error, Inproc, Txn, TxnOptions};
-use crate::storage::Storage;
+use crate::storage::{self, Storage};
+use storage::raw::Raw as RawSpace;
 
 /// A [`Backend`] over an [`Arc<Storage>`].
 #[derive(Debug, Clone)]
@@ -78,6 +80,52 @@ impl InprocBackend {
     }
 }
 
+impl RawCas for &RawSpace {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        Ok(RawSpace::get(self, key))
+    }
+
+    async fn cas(&self, key: &[u8], previous: Option<&[u8]>, value: &[u8]) -> Result<bool, Error> {
+        Ok(self
+            .compare_and_swap(key, value, previous.is_none(), previous.unwrap_or_default())
+            .succeed)
+    }
+}
+
+impl InprocBackend {
+    async fn check_op(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, Error> {
+        let (t, opts, raw) = (&self.transport, self.opts, self.storage().raw());
+        match op {
+            Op::Transfer {
+                from,
+                to,
+                amount,
+                lock,
+            } => check_ops::transfer(t, opts, (from, to, amount, lock), events).await,
+            Op::Decrement { key, mode } => match mode.lock() {
+                None => check_ops::decrement_cas(&raw, key).await,
+                Some(lock) => check_ops::decrement_txn(t, opts, key, lock, events).await,
+            },
+            Op::Lease {
+                key,
+                owner,
+                lease,
+                hold,
+                mode,
+            } => match mode {
+                CheckMode::Cas => {
+                    check_ops::lease_cas(&raw, (key, owner, lease, hold), events).await
+                }
+                CheckMode::Pessimistic => {
+                    check_ops::lease_pessimistic(t, opts, (key, hold), events).await
+                }
+                CheckMode::Optimistic => Err(check_ops::no_lease(mode)),
+            },
+            _ => unreachable!("not a check op: {op:?}"),
+        }
+    }
+}
+
 impl Backend for InprocBackend {
     async fn execute(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
         let raw = self.storage().raw();
@@ -130,7 +178,28 @@ impl Backend for InprocBackend {
                 .txn_batch_put(pairs, events)
                 .await
                 .map_err(|e| e.to_op_error()),
+            Op::Transfer { .. } | Op::Decrement { .. } | Op::Lease { .. } => {
+                self.check_op(op, events).await.map_err(|e| e.to_op_error())
+            }
         }
+    }
+
+    async fn read_raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
+        let raw = self.storage().raw();
+        Ok(keys.iter().map(|k| raw.get(k)).collect())
+    }
+
+    async fn scan_raw(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
+        Ok(self
+            .storage()
+            .raw()
+            .scan(start, end, limit as usize, false, false))
+    }
+
+    async fn read_txn(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
+        check_ops::snapshot(&self.transport, self.opts, keys)
+            .await
+            .map_err(|e| e.to_op_error())
     }
 
     fn target(&self) -> TargetInfo {

@@ -5,7 +5,13 @@
 //! names what went wrong. Backends report what happened on the way (lock
 //! waits, reroutes, rows scanned) into the op's [`Events`]. The in-memory map
 //! here, the storage engine and the gRPC client all sit behind this one trait.
+//!
+//! The invariant checks add three ops (`Transfer`, `Decrement`, `Lease`,
+//! written once in `check_ops` for the engine and the gRPC client) and
+//! three reads that only the checks use, off the hot path (`read_raw`,
+//! `scan_raw`, `read_txn`).
 
+mod check_ops;
 mod inproc;
 mod memory;
 mod noop;
@@ -13,6 +19,7 @@ mod tikv;
 
 use std::fmt;
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 pub use inproc::InprocBackend;
 pub use memory::MemoryBackend;
@@ -41,11 +48,40 @@ impl LockMode {
     }
 }
 
+/// How a check op reaches its key: a compare-and-swap on the raw key space,
+/// or a transaction (either lock mode) on the transactional key space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckMode {
+    Cas,
+    Optimistic,
+    Pessimistic,
+}
+
+impl CheckMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckMode::Cas => "cas",
+            CheckMode::Optimistic => "optimistic",
+            CheckMode::Pessimistic => "pessimistic",
+        }
+    }
+
+    /// The transaction's lock mode; `None` for CAS.
+    pub fn lock(self) -> Option<LockMode> {
+        match self {
+            CheckMode::Cas => None,
+            CheckMode::Optimistic => Some(LockMode::Optimistic),
+            CheckMode::Pessimistic => Some(LockMode::Pessimistic),
+        }
+    }
+}
+
 /// One operation, borrowing its keys and values from the generator's buffers.
 ///
 /// Raw operations (`Get` .. `Cas`, `BatchPut`) address the raw key space;
 /// `Txn` and `TxnBatchPut` address the transactional key space, which is
-/// separate, as in TiKV.
+/// separate, as in TiKV. The check ops address the space their mode names.
 #[derive(Debug, Clone, Copy)]
 pub enum Op<'a> {
     /// Raw point read.
@@ -71,6 +107,32 @@ pub enum Op<'a> {
     BatchPut { pairs: &'a [(Vec<u8>, Vec<u8>)] },
     /// Transactional bulk write, used by the load phase.
     TxnBatchPut { pairs: &'a [(Vec<u8>, Vec<u8>)] },
+    /// The bank check: a transaction reading both balances (decimal i64
+    /// text; `get_for_update` when pessimistic), writing `from - amount` and
+    /// `to + amount`, and committing. Conflicts are errors.
+    Transfer {
+        from: &'a [u8],
+        to: &'a [u8],
+        amount: i64,
+        lock: LockMode,
+    },
+    /// The inventory check: read the stock (decimal text); at 0 answer
+    /// [`Outcome::Mismatch`] (sold out), else write it one lower, by
+    /// compare-and-swap (a lost race is a `write_conflict` error) or in a
+    /// transaction.
+    Decrement { key: &'a [u8], mode: CheckMode },
+    /// The lock check: take the lock `key` (CAS: a lease of `lease` written
+    /// as `owner` and its expiry, refused with `key_is_locked` while another
+    /// owner's lease runs; pessimistic: `get_for_update`, waiting for the
+    /// holder), note the entry, sleep `hold`, note the exit, release.
+    /// Answers [`Outcome::Held`].
+    Lease {
+        key: &'a [u8],
+        owner: u64,
+        lease: Duration,
+        hold: Duration,
+        mode: CheckMode,
+    },
 }
 
 /// What a successful operation found.
@@ -79,8 +141,14 @@ pub enum Outcome {
     Done,
     /// A read whose key had no value.
     NotFound,
-    /// A compare-and-swap whose comparison failed (another writer won).
+    /// A compare-and-swap whose comparison failed (another writer won), or
+    /// a decrement of a sold-out stock.
     Mismatch,
+    /// A critical section ran from `entered` to `left` under the lock.
+    Held {
+        entered: Instant,
+        left: Instant,
+    },
 }
 
 impl Outcome {
@@ -90,6 +158,7 @@ impl Outcome {
             Outcome::Done => None,
             Outcome::NotFound => Some("not_found"),
             Outcome::Mismatch => Some("cas_mismatch"),
+            Outcome::Held { .. } => None,
         }
     }
 }
@@ -262,6 +331,9 @@ impl Events {
     }
 }
 
+/// A key and its value, as the checks' scans return them.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
 /// Describes a backend for the result file and the summary.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TargetInfo {
@@ -282,4 +354,47 @@ pub trait Backend: Send + Sync + 'static {
 
     /// What this backend is, for the result file.
     fn target(&self) -> TargetInfo;
+
+    /// Reads raw `keys` (for checks, not the hot path): one answer per key,
+    /// in order.
+    fn read_raw(
+        &self,
+        keys: &[Vec<u8>],
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>, OpError>> + Send {
+        let _ = keys;
+        async { Err(cannot_read(&self.target())) }
+    }
+
+    /// Scans at most `limit` raw pairs of `[start, end)` (empty end:
+    /// unbounded) in key order, across regions (for checks; the caller
+    /// pages).
+    fn scan_raw(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Pair>, OpError>> + Send {
+        let _ = (start, end, limit);
+        async { Err(cannot_read(&self.target())) }
+    }
+
+    /// Reads transactional `keys` at one snapshot (one start_ts), for
+    /// checks: one answer per key, in order.
+    fn read_txn(
+        &self,
+        keys: &[Vec<u8>],
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>, OpError>> + Send {
+        let _ = keys;
+        async { Err(cannot_read(&self.target())) }
+    }
+}
+
+fn cannot_read(target: &TargetInfo) -> OpError {
+    OpError::new(
+        ErrorKind::Other,
+        format!(
+            "the {} backend cannot read data back for checks",
+            target.kind
+        ),
+    )
 }

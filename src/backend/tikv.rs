@@ -7,10 +7,12 @@
 //! deadline of the retry budget; after the op the counts (cache hits and
 //! misses, reroutes by reason, backoff slept) move into the op's events.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Backend, Events, LockMode, Op, OpError, Outcome, TargetInfo};
-use crate::client::{Ctx, Error, Stats, Tikv, Txn, TxnOptions};
+use super::check_ops::{self, RawCas};
+use super::{Backend, CheckMode, Events, LockMode, Op, OpError, Outcome, Pair, TargetInfo};
+use crate::client::{Ctx, Error, Raw, Stats, Tikv, Txn, TxnOptions};
 use crate::workload::ClientConfig;
 
 /// A [`Backend`] over a [`Tikv`] connection. Clones share the connection.
@@ -117,7 +119,68 @@ impl TikvBackend {
                 txn.commit(events).await?;
                 Ok(Outcome::Done)
             }
+            Op::Transfer {
+                from,
+                to,
+                amount,
+                lock,
+            } => {
+                let t = self.tikv.transport(*cx);
+                check_ops::transfer(&t, self.opts, (from, to, amount, lock), events).await
+            }
+            Op::Decrement { key, mode } => match mode.lock() {
+                None => check_ops::decrement_cas(&(raw, cx), key).await,
+                Some(lock) => {
+                    let t = self.tikv.transport(*cx);
+                    check_ops::decrement_txn(&t, self.opts, key, lock, events).await
+                }
+            },
+            Op::Lease {
+                key,
+                owner,
+                lease,
+                hold,
+                mode,
+            } => match mode {
+                CheckMode::Cas => {
+                    check_ops::lease_cas(&(raw, cx), (key, owner, lease, hold), events).await
+                }
+                CheckMode::Pessimistic => {
+                    let t = self.tikv.transport(*cx);
+                    check_ops::lease_pessimistic(&t, self.opts, (key, hold), events).await
+                }
+                CheckMode::Optimistic => Err(check_ops::no_lease(mode)),
+            },
         }
+    }
+
+    async fn raw_batch_get(
+        &self,
+        cx: &Ctx<'_>,
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        let mut found: HashMap<Vec<u8>, Vec<u8>> = self
+            .tikv
+            .raw()
+            .batch_get(cx, keys)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(keys.iter().map(|k| found.remove(k)).collect())
+    }
+}
+
+impl RawCas for (Raw<'_>, &Ctx<'_>) {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        self.0.get(self.1, key).await
+    }
+
+    async fn cas(&self, key: &[u8], previous: Option<&[u8]>, value: &[u8]) -> Result<bool, Error> {
+        Ok(self
+            .0
+            .compare_and_swap(self.1, key, previous, value)
+            .await?
+            .succeed)
     }
 }
 
@@ -137,5 +200,30 @@ impl Backend for TikvBackend {
 
     fn target(&self) -> TargetInfo {
         self.target.clone()
+    }
+
+    // The checks' reads: a context whose deadline is the retry budget; a
+    // timeout of a read leaves nothing unknown.
+
+    async fn read_raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
+        let stats = Stats::default();
+        let cx = Ctx::new(&stats, self.tikv.config().retry.budget, false);
+        let r = self.raw_batch_get(&cx, keys).await;
+        r.map_err(|e| e.to_op_error())
+    }
+
+    async fn scan_raw(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
+        let stats = Stats::default();
+        let cx = Ctx::new(&stats, self.tikv.config().retry.budget, false);
+        let r = self.tikv.raw().scan(&cx, start, end, limit).await;
+        r.map_err(|e| e.to_op_error())
+    }
+
+    async fn read_txn(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
+        let stats = Stats::default();
+        let cx = Ctx::new(&stats, self.tikv.config().retry.budget, false);
+        let t = self.tikv.transport(cx);
+        let r = check_ops::snapshot(&t, self.opts, keys).await;
+        r.map_err(|e| e.to_op_error())
     }
 }

@@ -162,6 +162,62 @@ impl<'t, T: Transport> Txn<'t, T> {
         }
     }
 
+    /// Reads `keys` at the snapshot of start_ts, all together (buffered
+    /// writes are not consulted): one answer per key, in order. Keys hidden
+    /// by locks are resolved and read again, a bounded number of times.
+    pub async fn batch_get(
+        &mut self,
+        keys: &[Vec<u8>],
+        events: &mut Events,
+    ) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        self.check_active()?;
+        let mut out: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
+        let mut pending: Vec<usize> = (0..keys.len()).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            let ask: Vec<Vec<u8>> = pending.iter().map(|&i| keys[i].clone()).collect();
+            let pairs = self
+                .t
+                .kv_batch_get(&ask, self.start_ts, &self.resolved)
+                .await?;
+            let mut locks: Vec<LockInfo> = Vec::new();
+            let mut locked: Vec<usize> = Vec::new();
+            for p in pairs {
+                let Some(i) = pending.iter().copied().find(|&i| keys[i] == p.key) else {
+                    continue;
+                };
+                match p.value {
+                    Ok(v) => out[i] = Some(v),
+                    Err(KeyError::Locked(lock)) => {
+                        locks.push(lock);
+                        locked.push(i);
+                    }
+                    Err(e) => return Err(Error::key(e)),
+                }
+            }
+            pending = locked;
+            if pending.is_empty() {
+                break;
+            }
+            attempt += 1;
+            if attempt > self.opts.resolve_attempts {
+                return Err(Error::key(KeyError::Locked(locks.swap_remove(0))));
+            }
+            let mut alive = false;
+            for lock in &locks {
+                match resolve(self.t, lock, self.start_ts, events).await? {
+                    Resolved::Gone => {}
+                    Resolved::Pushed => self.resolved.push(lock.lock_version),
+                    Resolved::Alive => alive = true,
+                }
+            }
+            if alive {
+                self.pause(attempt).await;
+            }
+        }
+        Ok(out)
+    }
+
     async fn snapshot_get(
         &mut self,
         key: &[u8],

@@ -17,6 +17,7 @@ pub use retry::TimeSource;
 pub use worker::{Pacing, StopAt};
 
 use crate::backend::{Backend, Events, Op};
+use crate::checks;
 use crate::metrics::result::LoadResult;
 use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult};
 use crate::workload::keys::{KeyFormat, SharedKeys};
@@ -135,6 +136,10 @@ pub async fn run<B: Backend>(
     } else {
         load(workload, records, &backend, &values, time, &progress).await?
     };
+    let checking = !workload.checks.is_empty();
+    if checking {
+        checks::setup(workload, &*backend, time).await?;
+    }
 
     let start = time.now();
     let measure_start = start + workload.warmup;
@@ -165,6 +170,7 @@ pub async fn run<B: Backend>(
         measure_start,
         start,
     });
+    let monitor = checks::Monitor::start(workload, shared.backend.clone(), time);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handles: Vec<_> = ids
         .clone()
@@ -184,8 +190,13 @@ pub async fn run<B: Backend>(
         collector.add(report);
     }
     let ended = time.now();
+    let observed = match monitor {
+        Some(m) => m.stop().await,
+        None => checks::Observed::default(),
+    };
+    let mut logs = Vec::with_capacity(handles.len());
     for (id, h) in handles.into_iter().enumerate() {
-        h.await.with_context(|| format!("worker {id} failed"))?;
+        logs.push(h.await.with_context(|| format!("worker {id} failed"))?);
     }
     progress.finish();
 
@@ -204,6 +215,20 @@ pub async fn run<B: Backend>(
             load,
         },
     );
+    if checking {
+        let input = checks::run::Input {
+            workload,
+            logs,
+            observed,
+            preloaded: !opts.skip_load && shard == Shard::WHOLE,
+            base: start,
+            time,
+        };
+        let verdicts = checks::verify(&*shared.backend, input).await;
+        result
+            .extra
+            .insert("checks".into(), serde_json::to_value(&verdicts)?);
+    }
     if shard != Shard::WHOLE {
         result.concurrency = workers as u32;
         result.rate = workload

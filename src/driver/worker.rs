@@ -8,6 +8,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::retry::{self, Backoff, TimeSource};
 use crate::backend::{Backend, Events};
+use crate::checks::{Tracker, WorkerLog};
 use crate::metrics::{Clock, Completion, Recorder, Report};
 use crate::workload::Workload;
 use crate::workload::keys::SharedKeys;
@@ -58,12 +59,13 @@ pub struct Id {
 }
 
 /// Runs a worker until its stop condition, then sends its final report.
+/// Returns what its checks' tracker recorded.
 pub async fn run<B: Backend>(
     ctx: Arc<Shared<B>>,
     id: Id,
     stop: StopAt,
     tx: UnboundedSender<Report>,
-) {
+) -> WorkerLog {
     let w = &ctx.workload;
     let time = ctx.time;
     let policy = &w.client.retry;
@@ -80,6 +82,7 @@ pub async fn run<B: Backend>(
     );
     let mutates: Vec<bool> = w.ops.iter().map(|o| o.kind.mutates()).collect();
     let mut events = Events::default();
+    let mut tracker = Tracker::new(&w.checks);
     let mut measured_started = 0u64;
     // Open loop: worker i's schedule is offset by i/workers of an interval,
     // so the workers' sends interleave instead of bunching.
@@ -142,6 +145,13 @@ pub async fn run<B: Backend>(
         )
         .await;
         now = time.now();
+        tracker.record(
+            &op,
+            &outcome.result,
+            outcome.undetermined,
+            outcome.attempts,
+            (start, now),
+        );
         send(rec.record(
             op_index,
             &events,
@@ -156,4 +166,5 @@ pub async fn run<B: Backend>(
         events.clear();
     }
     send(Some(rec.finish()));
+    tracker.finish()
 }

@@ -238,7 +238,7 @@ impl Recorder {
                     super::hist::record(stats.service.get_or_insert_with(new_hist), service);
                 }
                 match outcome {
-                    Outcome::Done => {}
+                    Outcome::Done | Outcome::Held { .. } => {}
                     Outcome::NotFound => stats.not_found += 1,
                     Outcome::Mismatch => stats.cas_mismatch += 1,
                 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::backend::{ErrorKind, LockMode};
+pub use crate::checks::config::Checks;
 pub use crate::checks::thresholds::Threshold;
 pub use crate::cluster::config::{Config as ClusterConfig, Faults, Outage};
 
@@ -49,10 +50,16 @@ pub struct Workload {
     pub concurrency: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// The op mix, then the ops of the checks (which the file spells in
+    /// `checks:`, so they are not written back under `ops`).
+    #[serde(serialize_with = "ser_ops")]
     pub ops: Vec<OpConfig>,
     pub client: ClientConfig,
     /// The embedded cluster this workload runs on by default.
     pub cluster: ClusterConfig,
+    /// Invariant checks (see `crate::checks`).
+    #[serde(skip_serializing_if = "Checks::is_empty")]
+    pub checks: Checks,
     /// Parameters to vary over several runs (see `sweep.rs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,
@@ -174,6 +181,12 @@ pub enum OpKind {
         writes: u32,
         lock: LockMode,
     },
+    /// The bank check's transfer (its settings are in `Workload::checks`).
+    Transfer,
+    /// The inventory check's decrement.
+    Decrement,
+    /// The lock check's critical section.
+    Lease,
 }
 
 impl OpKind {
@@ -185,6 +198,9 @@ impl OpKind {
             OpKind::BatchDelete { .. } => "batch_delete",
             OpKind::Cas => "cas",
             OpKind::Txn { .. } => "txn",
+            OpKind::Transfer => "transfer",
+            OpKind::Decrement => "decrement",
+            OpKind::Lease => "lease",
         }
     }
 
@@ -193,9 +209,15 @@ impl OpKind {
         !matches!(self, OpKind::Get | OpKind::Scan { .. })
     }
 
-    /// Whether the op works on the transactional key space.
+    /// Whether the op works on the workload's records in the transactional
+    /// key space (check ops work on their own keys: false).
     pub fn transactional(&self) -> bool {
         matches!(self, OpKind::Txn { .. })
+    }
+
+    /// Whether the op belongs to a check rather than the mix.
+    pub fn is_check(&self) -> bool {
+        matches!(self, OpKind::Transfer | OpKind::Decrement | OpKind::Lease)
     }
 }
 
@@ -361,6 +383,10 @@ impl Serialize for Sweep {
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&humantime::format_duration(*d).to_string())
+}
+
+fn ser_ops<S: serde::Serializer>(ops: &[OpConfig], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ops.iter().filter(|o| !o.kind.is_check()))
 }
 
 fn ser_thresholds<S: serde::Serializer>(ts: &[Threshold], s: S) -> Result<S::Ok, S::Error> {

@@ -239,6 +239,25 @@ impl KeyFormat {
         self.write(index, &mut buf);
         buf
     }
+
+    /// The record index of `key`, if it is a key of this format.
+    pub fn index(&self, key: &[u8]) -> Option<u64> {
+        let digits = key.strip_prefix(self.prefix.as_slice())?;
+        if digits.len() != self.digits || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(digits).ok()?.parse().ok()
+    }
+
+    /// `[start, end)` holding every key of this format (and no key of
+    /// another format that does not also start with the prefix and a digit).
+    pub fn range(&self) -> (Vec<u8>, Vec<u8>) {
+        let mut start = self.prefix.clone();
+        start.push(b'0');
+        let mut end = self.prefix.clone();
+        end.push(b'9' + 1);
+        (start, end)
+    }
 }
 
 #[cfg(test)]

@@ -120,9 +120,12 @@ impl Workload {
         serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 
-    /// Whether any op uses the raw or the transactional key space.
+    /// Whether any op of the mix uses the records in the raw or the
+    /// transactional key space (check ops use their own keys).
     pub fn uses_raw(&self) -> bool {
-        self.ops.iter().any(|o| !o.kind.transactional())
+        self.ops
+            .iter()
+            .any(|o| !o.kind.transactional() && !o.kind.is_check())
     }
 
     pub fn uses_txn(&self) -> bool {

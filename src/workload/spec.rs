@@ -29,7 +29,71 @@ pub struct WorkloadSpec {
     pub sweep: Option<SweepSpec>,
     /// Pass/fail conditions such as `p99 of read < 20ms`.
     pub thresholds: Option<Vec<Sp<String>>>,
+    /// Invariant checks run with the workload.
+    pub checks: Option<Sp<ChecksSpec>>,
 }
+
+/// The `checks:` section: each check present is on.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksSpec {
+    pub bank: Option<Sp<BankSpec>>,
+    pub inventory: Option<Sp<InventorySpec>>,
+    pub lock: Option<Sp<LockCheckSpec>>,
+    pub readback: Option<Sp<EmptySpec>>,
+    pub scan: Option<Sp<EmptySpec>>,
+    pub every: Option<Sp<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankSpec {
+    pub accounts: Option<Sp<i64>>,
+    pub initial: Option<Sp<i64>>,
+    pub amount: Option<Sp<RangeSpec>>,
+    pub lock: Option<Sp<LockName>>,
+    pub weight: Option<Sp<i64>>,
+}
+
+/// How a check op reaches its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckModeName {
+    Cas,
+    Optimistic,
+    Pessimistic,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventorySpec {
+    pub stock: Option<Sp<i64>>,
+    pub mode: Option<Sp<CheckModeName>>,
+    pub weight: Option<Sp<i64>>,
+}
+
+/// The lock check's modes (no optimistic one: an optimistic transaction
+/// does not exclude anybody while it runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockCheckModeName {
+    Cas,
+    Pessimistic,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockCheckSpec {
+    pub mode: Option<Sp<LockCheckModeName>>,
+    pub lease: Option<Sp<String>>,
+    pub hold: Option<Sp<String>>,
+    pub weight: Option<Sp<i64>>,
+}
+
+/// A check without settings: `readback: {}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptySpec {}
 
 /// The embedded stand-in cluster (ignored when running against another
 /// target).

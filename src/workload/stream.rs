@@ -3,6 +3,11 @@
 //! has its own random stream derived from the workload seed and the worker
 //! number, so the same seed gives the same ops. Keys and values are written
 //! into buffers the generator reuses: no allocation per op once warm.
+//!
+//! The checks' ops come from the same mix. With readback on, each put and
+//! cas value is copied into a buffer and starts with a tag naming the write
+//! (worker, sequence number), so a value read back tells which write left
+//! it.
 
 use std::sync::Arc;
 
@@ -10,8 +15,10 @@ use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::keys::{KeyChooser, KeyFormat, SharedKeys};
-use super::{OpKind, SizeRange, Workload};
+use super::{Checks, OpKind, SizeRange, Workload};
 use crate::backend::Op;
+use crate::checks::config::{LOCK_KEY, STOCK_KEY, account_key};
+use crate::checks::tag::{TAG_LEN, Tag};
 
 /// The deterministic random generator used everywhere.
 pub type Rng = Xoshiro256PlusPlus;
@@ -122,6 +129,15 @@ pub struct Generator {
     nreads: usize,
     picked: Vec<u64>,
     value: (usize, usize),
+    checks: Checks,
+    /// The bank check's account keys.
+    accounts: Vec<Vec<u8>>,
+    /// Readback: the next write's tag, and the buffer a tagged value is
+    /// built in.
+    tag: Option<Tag>,
+    tagged: Vec<u8>,
+    /// The lock check: this worker's next owner id (unique per op).
+    owner: u64,
 }
 
 impl Generator {
@@ -146,6 +162,17 @@ impl Generator {
             nreads: 0,
             picked: Vec::new(),
             value: (0, 0),
+            checks: workload.checks.clone(),
+            accounts: workload
+                .checks
+                .bank
+                .map_or_else(Vec::new, |b| (0..b.accounts).map(account_key).collect()),
+            tag: workload.checks.readback.map(|_| Tag {
+                worker: stream as u32,
+                seq: 0,
+            }),
+            tagged: Vec::new(),
+            owner: (stream + 1) << 40,
         }
     }
 
@@ -173,15 +200,30 @@ impl Generator {
             }
             OpKind::BatchDelete { batch } => self.fill_keys(batch as usize, 0),
             OpKind::Txn { reads, writes, .. } => self.fill_keys(writes as usize, reads as usize),
+            OpKind::Transfer | OpKind::Decrement | OpKind::Lease => {
+                return (i, self.check_op(kind));
+            }
         }
         if matches!(kind, OpKind::Put { .. } | OpKind::Cas | OpKind::Txn { .. }) {
             self.value = self.values.pick(&mut self.rng);
         }
+        let tagged = matches!(kind, OpKind::Put { .. } | OpKind::Cas) && self.tag.is_some();
+        if tagged && let Some(tag) = &mut self.tag {
+            self.tagged.clear();
+            self.tagged.extend_from_slice(self.values.slice(self.value));
+            tag.write(&mut self.tagged[..TAG_LEN]);
+            tag.seq += 1;
+        }
+        let value = if tagged {
+            self.tagged.as_slice()
+        } else {
+            self.values.slice(self.value)
+        };
         let op = match kind {
             OpKind::Get => Op::Get { key: &self.key },
             OpKind::Put { .. } => Op::Put {
                 key: &self.key,
-                value: self.values.slice(self.value),
+                value,
             },
             OpKind::Scan { .. } => Op::Scan {
                 start: &self.key,
@@ -192,7 +234,7 @@ impl Generator {
             },
             OpKind::Cas => Op::Cas {
                 key: &self.key,
-                value: self.values.slice(self.value),
+                value,
             },
             OpKind::Txn { lock, .. } => Op::Txn {
                 reads: &self.reads[..self.nreads],
@@ -200,8 +242,45 @@ impl Generator {
                 value: self.values.slice(self.value),
                 lock,
             },
+            OpKind::Transfer | OpKind::Decrement | OpKind::Lease => unreachable!("returned above"),
         };
         (i, op)
+    }
+
+    /// A check's op (validation made sure its check is configured).
+    fn check_op(&mut self, kind: OpKind) -> Op<'_> {
+        let c = &self.checks;
+        match kind {
+            OpKind::Transfer => {
+                let b = c.bank.expect("the bank check is on");
+                let n = b.accounts;
+                let from = self.rng.random_range(0..n);
+                let to = (from + self.rng.random_range(1..n)) % n;
+                let amount = self.rng.random_range(b.amount.min..=b.amount.max);
+                Op::Transfer {
+                    from: &self.accounts[from as usize],
+                    to: &self.accounts[to as usize],
+                    amount: amount as i64,
+                    lock: b.lock,
+                }
+            }
+            OpKind::Decrement => Op::Decrement {
+                key: STOCK_KEY,
+                mode: c.inventory.expect("the inventory check is on").mode,
+            },
+            OpKind::Lease => {
+                let l = c.lock.expect("the lock check is on");
+                self.owner += 1;
+                Op::Lease {
+                    key: LOCK_KEY,
+                    owner: self.owner,
+                    lease: l.lease,
+                    hold: l.hold,
+                    mode: l.mode,
+                }
+            }
+            _ => unreachable!("not a check op"),
+        }
     }
 
     /// Fills `keys` with `n` and `reads` with `m` keys, all distinct. Draws

@@ -5,7 +5,7 @@
 use super::spec::{LockName, Sp, SweepSpec};
 use super::validate::Checker;
 use super::{
-    ClientConfig, Diagnostic, Distribution, KeySpace, OpConfig, OpKind, Sweep, SweepParam,
+    Checks, ClientConfig, Diagnostic, Distribution, KeySpace, OpConfig, OpKind, Sweep, SweepParam,
     SweepValue, Workload,
 };
 use crate::backend::LockMode;
@@ -83,6 +83,9 @@ fn apply(w: &mut Workload, param: SweepParam, value: SweepValue) {
                     *lock = mode;
                 }
             }
+            if let Some(bank) = &mut w.checks.bank {
+                bank.lock = mode;
+            }
         }
         (SweepParam::Concurrency, SweepValue::Int(n)) => w.concurrency = n as u32,
         (SweepParam::Rate, SweepValue::Float(r)) => w.rate = Some(r),
@@ -118,14 +121,18 @@ pub(super) fn check_sweep(
     s: SweepSpec,
     keys: &KeySpace,
     ops: &[OpConfig],
+    checks: &Checks,
 ) -> Option<Sweep> {
     let mut params: Vec<(SweepParam, Vec<SweepValue>)> = Vec::new();
     let dist = keys.distribution.name();
     // Each parameter: its values checked one by one, and whether it means
     // anything for this workload at all.
     if let Some(v) = s.lock {
-        if !ops.iter().any(|o| o.kind.transactional()) {
-            c.err(&v, "sweeping 'lock' needs at least one txn op");
+        if !ops.iter().any(|o| o.kind.transactional()) && checks.bank.is_none() {
+            c.err(
+                &v,
+                "sweeping 'lock' needs at least one txn op or the bank check",
+            );
         }
         let vals = v
             .value

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+mod checks;
 mod settings;
 
 use super::Diagnostic;
@@ -201,12 +202,16 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
         r.value
     });
 
-    let ops = check_ops(&mut c, spec.ops, &keys);
+    let check_ops_added = checks::adds_ops(&spec.checks);
+    let mut ops = check_ops(&mut c, spec.ops, &keys, check_ops_added);
+    let checks = checks::check_checks(&mut c, spec.checks, &keys, &values, &mut ops);
     let client = check_client(&mut c, spec.client);
     let cluster = spec
         .cluster
         .map_or_else(ClusterConfig::default, |s| check_cluster(&mut c, s));
-    let sweep = spec.sweep.and_then(|s| check_sweep(&mut c, s, &keys, &ops));
+    let sweep = spec
+        .sweep
+        .and_then(|s| check_sweep(&mut c, s, &keys, &ops, &checks));
     let thresholds = check_thresholds(&mut c, spec.thresholds.unwrap_or_default(), &ops);
 
     if diags.is_empty() {
@@ -224,6 +229,7 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
             ops,
             client,
             cluster,
+            checks,
             sweep,
             thresholds,
         })
@@ -338,15 +344,24 @@ fn check_keys(c: &mut Checker, spec: Option<KeysSpec>) -> KeySpace {
     }
 }
 
-fn check_ops(c: &mut Checker, ops: Sp<Vec<OpSpec>>, keys: &KeySpace) -> Vec<OpConfig> {
+/// Checks the op mix; `checks_add_ops`: the checks add ops of their own, so
+/// the mix may be empty or all weight 0.
+fn check_ops(
+    c: &mut Checker,
+    ops: Sp<Vec<OpSpec>>,
+    keys: &KeySpace,
+    checks_add_ops: bool,
+) -> Vec<OpConfig> {
     if ops.value.is_empty() {
-        c.err(
-            &ops,
-            "'ops' is empty; list at least one op (get, put, scan, batch_delete, cas, txn)",
-        );
+        if !checks_add_ops {
+            c.err(
+                &ops,
+                "'ops' is empty; list at least one op (get, put, scan, batch_delete, cas, txn)",
+            );
+        }
         return Vec::new();
     }
-    if ops.value.iter().all(|o| o.weight.value == 0) {
+    if !checks_add_ops && ops.value.iter().all(|o| o.weight.value == 0) {
         c.err(
             &ops,
             "every op has weight 0; give at least one op a positive weight",

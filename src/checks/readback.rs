@@ -1,0 +1,473 @@
+//! The readback and scan checks, over one model of what each written raw
+//! key may hold after the run.
+//!
+//! A key's candidates (what a correct store may hold) are:
+//! - every acknowledged write not superseded: no acknowledged write to the
+//!   key started after it ended (real-time order);
+//! - every write whose outcome is unknown (it may land at any time);
+//! - the key's value before the run (preloaded, or absent) while no write
+//!   to it was acknowledged.
+//!
+//! Readback reads every written key: a value must be a candidate's (puts
+//! carry a tag naming the write), and an absent key needs a delete (or
+//! the absent initial state) among the candidates. Scan walks the whole
+//! key range: keys strictly increasing, every key that must exist (all
+//! candidates put a value; preloaded keys nobody touched) present, every
+//! key that must not exist absent.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use super::run::Reads;
+use super::tag::Tag;
+use super::tracker::{Fates, WorkerLog, Write};
+use super::verdict::Verdict;
+use crate::backend::Backend;
+use crate::workload::Workload;
+use crate::workload::keys::KeyFormat;
+use crate::workload::stream::ValuePool;
+
+/// Keys read back per request.
+const READ_BATCH: usize = 512;
+/// Keys per scan page.
+const SCAN_PAGE: u32 = 1024;
+
+/// What a key held before the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Initial {
+    Absent,
+    /// The preloaded value of this record.
+    Preloaded(u64),
+    /// Not known (the load phase was skipped).
+    Unknown,
+}
+
+/// Every worker's writes to one key.
+#[derive(Debug, Default)]
+struct Merged {
+    acked: Vec<Write>,
+    unknown: Vec<Write>,
+    overflow: bool,
+}
+
+/// What may be found at a key.
+#[derive(Debug, PartialEq, Eq)]
+struct Candidates {
+    /// Puts by tag, and whether acknowledged.
+    puts: Vec<(Tag, bool)>,
+    /// Deletes among the candidates.
+    deletes: usize,
+    initial: Option<Initial>,
+    /// Unjudged: too many unknown writes were kept.
+    anything: bool,
+    /// Descriptions, for messages.
+    described: Vec<String>,
+}
+
+/// What a scan must find at a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Present,
+    Absent,
+    Either,
+}
+
+impl Candidates {
+    fn expect(&self) -> Expect {
+        if self.anything {
+            return Expect::Either;
+        }
+        let may_be_absent =
+            self.deletes > 0 || matches!(self.initial, Some(Initial::Absent | Initial::Unknown));
+        let may_be_present = !self.puts.is_empty()
+            || matches!(self.initial, Some(Initial::Preloaded(_) | Initial::Unknown));
+        match (may_be_present, may_be_absent) {
+            (true, false) => Expect::Present,
+            (false, true) => Expect::Absent,
+            _ => Expect::Either,
+        }
+    }
+
+    fn list(&self) -> String {
+        const SHOWN: usize = 4;
+        let mut s = self
+            .described
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self.described.len() > SHOWN {
+            s.push_str(&format!(" and {} more", self.described.len() - SHOWN));
+        }
+        s
+    }
+}
+
+/// The model: per written key, every worker's writes that may matter.
+pub struct Model {
+    keys: BTreeMap<Vec<u8>, Merged>,
+    format: KeyFormat,
+    values: ValuePool,
+    /// Records the load phase wrote (0 when their values are unknown).
+    preloaded: u64,
+    /// Whether keys nobody wrote have known values.
+    known: bool,
+    base: Instant,
+    puts: Fates,
+    deletes: Fates,
+}
+
+impl Model {
+    pub(super) fn new(w: &Workload, logs: &[WorkerLog], preloaded: bool, base: Instant) -> Model {
+        let mut keys: BTreeMap<Vec<u8>, Merged> = BTreeMap::new();
+        let (mut puts, mut deletes) = (Fates::default(), Fates::default());
+        for l in logs {
+            for (f, g) in [(&mut puts, l.writes.puts), (&mut deletes, l.writes.deletes)] {
+                f.acked += g.acked;
+                f.unknown += g.unknown;
+                f.failed += g.failed;
+            }
+            for (k, log) in &l.keys {
+                let m = keys.entry(k.clone()).or_default();
+                m.acked.extend(log.acked);
+                m.unknown.extend_from_slice(&log.unknown);
+                m.overflow |= log.overflow;
+            }
+        }
+        Model {
+            keys,
+            format: KeyFormat::new(&w.keys),
+            values: ValuePool::new(w.seed, w.values.size),
+            preloaded: if preloaded { w.load.records } else { 0 },
+            known: preloaded,
+            base,
+            puts,
+            deletes,
+        }
+    }
+
+    fn initial(&self, key: &[u8]) -> Initial {
+        if !self.known {
+            return Initial::Unknown;
+        }
+        match self.format.index(key) {
+            Some(i) if i < self.preloaded => Initial::Preloaded(i),
+            _ => Initial::Absent,
+        }
+    }
+
+    fn at(&self, t: Instant) -> f64 {
+        t.saturating_duration_since(self.base).as_secs_f64()
+    }
+
+    fn candidates(&self, key: &[u8], m: &Merged) -> Candidates {
+        let latest = m.acked.iter().map(|w| w.start).max();
+        let mut c = Candidates {
+            puts: Vec::new(),
+            deletes: 0,
+            initial: None,
+            anything: m.overflow,
+            described: Vec::new(),
+        };
+        let add = |w: &Write, acked: bool, c: &mut Candidates| {
+            let how = if acked {
+                format!("acked {:.3}s..{:.3}s", self.at(w.start), self.at(w.end))
+            } else {
+                format!("unknown outcome, from {:.3}s", self.at(w.start))
+            };
+            match w.tag {
+                Some(t) => {
+                    c.puts.push((t, acked));
+                    c.described.push(format!("put {t} ({how})"));
+                }
+                None => {
+                    c.deletes += 1;
+                    c.described.push(format!("delete ({how})"));
+                }
+            }
+        };
+        for w in &m.acked {
+            if latest.is_none_or(|l| l <= w.end) {
+                add(w, true, &mut c);
+            }
+        }
+        for w in &m.unknown {
+            add(w, false, &mut c);
+        }
+        if m.acked.is_empty() {
+            let i = self.initial(key);
+            c.initial = Some(i);
+            c.described.push(match i {
+                Initial::Absent => "absent (as before the run)".into(),
+                Initial::Preloaded(_) => "the preloaded value".into(),
+                Initial::Unknown => "whatever was there before the run".into(),
+            });
+        }
+        c
+    }
+
+    /// Why `found` at `key` is not a value `c` allows, if it is not.
+    fn judge(
+        &self,
+        key: &[u8],
+        c: &Candidates,
+        found: Option<&[u8]>,
+    ) -> Option<(&'static str, String)> {
+        if c.anything {
+            return None;
+        }
+        let Some(v) = found else {
+            let ok = c.deletes > 0 || matches!(c.initial, Some(Initial::Absent | Initial::Unknown));
+            return (!ok).then(|| ("lost", "no value".to_string()));
+        };
+        match Tag::read(v) {
+            Some(t) if c.puts.iter().any(|(p, _)| *p == t) => None,
+            Some(t) => Some(("stale", format!("the value of put {t}"))),
+            None => {
+                let preloaded = match self.initial(key) {
+                    Initial::Preloaded(i) => self.values.for_index(i) == v,
+                    _ => false,
+                };
+                match c.initial {
+                    Some(Initial::Unknown) => None,
+                    Some(Initial::Preloaded(_)) if preloaded => None,
+                    _ if preloaded => Some(("stale", "its preloaded value".into())),
+                    _ => Some(("foreign", "a value no tracked write wrote".into())),
+                }
+            }
+        }
+    }
+}
+
+/// Reads back every written key.
+pub(super) async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> Verdict {
+    let mut v = Verdict::new("readback");
+    v.detail("keys", model.keys.len());
+    v.detail("puts_acked", model.puts.acked);
+    v.detail("puts_unknown", model.puts.unknown);
+    v.detail("deletes_acked", model.deletes.acked);
+    v.detail("deletes_unknown", model.deletes.unknown);
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut unjudged = 0u64;
+    let keys: Vec<(&Vec<u8>, &Merged)> = model.keys.iter().collect();
+    for batch in keys.chunks(READ_BATCH) {
+        let ask: Vec<Vec<u8>> = batch.iter().map(|(k, _)| (*k).clone()).collect();
+        let found = match reads.raw(&ask).await {
+            Ok(f) => f,
+            Err(e) => {
+                v.violation(|| {
+                    format!(
+                        "could not read back keys from {}: {e}",
+                        String::from_utf8_lossy(&ask[0])
+                    )
+                });
+                return v.summary("the keys could not be read back".into());
+            }
+        };
+        for ((key, m), found) in batch.iter().zip(found) {
+            let c = model.candidates(key, m);
+            unjudged += u64::from(c.anything);
+            if let Some((what, got)) = model.judge(key, &c, found.as_deref()) {
+                *counts.entry(what).or_default() += 1;
+                v.violation(|| {
+                    let label = match what {
+                        "lost" => "lost write",
+                        "stale" => "stale value",
+                        _ => "unexpected value",
+                    };
+                    format!(
+                        "{label}: key {} holds {got}; expected one of: {}",
+                        String::from_utf8_lossy(key),
+                        c.list()
+                    )
+                });
+            }
+        }
+    }
+    for what in ["lost", "stale", "foreign"] {
+        v.detail(what, counts.get(what).copied().unwrap_or(0));
+    }
+    v.detail("unjudged", unjudged);
+    let summary = format!(
+        "{} keys read back after {} acked puts and {} acked deletes ({} unknown)",
+        model.keys.len(),
+        model.puts.acked,
+        model.deletes.acked,
+        model.puts.unknown + model.deletes.unknown
+    );
+    v.summary(summary)
+}
+
+/// Counts and reports what a scan found against the model.
+struct ScanJudge<'a> {
+    model: &'a Model,
+    v: Verdict,
+    /// The written keys, in order, with what the scan must find there.
+    tracked: Vec<(&'a [u8], Expect)>,
+    /// The next tracked key the scan has not passed.
+    next: usize,
+    /// The next preloaded record the scan has not passed.
+    next_pre: u64,
+    missing: u64,
+    unexpected: u64,
+}
+
+impl<'a> ScanJudge<'a> {
+    fn missing(&mut self, key: &[u8], why: &str) {
+        self.missing += 1;
+        self.v.violation(|| {
+            format!(
+                "missing key: {} ({why}) is not in the scan",
+                String::from_utf8_lossy(key)
+            )
+        });
+    }
+
+    /// Accounts for the tracked keys and preloaded records before `key`
+    /// (`None`: the end of the range), which the scan did not return.
+    fn pass_until(&mut self, key: Option<&[u8]>) {
+        while let Some(&(k, expect)) = self.tracked.get(self.next) {
+            if key.is_some_and(|key| k >= key) {
+                break;
+            }
+            self.next += 1;
+            if expect == Expect::Present {
+                self.missing(k, "every write to it put a value");
+            }
+        }
+        let upto = match key {
+            Some(k) => self
+                .model
+                .format
+                .index(k)
+                .unwrap_or(self.next_pre)
+                .min(self.model.preloaded),
+            None => self.model.preloaded,
+        };
+        while self.next_pre < upto {
+            let k = self.model.format.key(self.next_pre);
+            self.next_pre += 1;
+            if !self.model.keys.contains_key(&k) {
+                self.missing(&k, "preloaded, never written");
+            }
+        }
+    }
+
+    fn found(&mut self, key: &[u8]) {
+        self.pass_until(Some(key));
+        let index = self.model.format.index(key);
+        if let Some(i) = index {
+            self.next_pre = self.next_pre.max(i + 1);
+        }
+        if let Some(&(k, expect)) = self.tracked.get(self.next)
+            && k == key
+        {
+            self.next += 1;
+            if expect == Expect::Absent {
+                self.unexpected += 1;
+                self.v.violation(|| {
+                    format!(
+                        "deleted key present: {} is in the scan, but every write to it deleted it",
+                        String::from_utf8_lossy(key)
+                    )
+                });
+            }
+            return;
+        }
+        let known = match index {
+            Some(i) => i < self.model.preloaded || !self.model.known,
+            None => false,
+        };
+        if !known {
+            self.unexpected += 1;
+            self.v.violation(|| {
+                format!(
+                    "unexpected key: {} is in the scan, but nobody wrote it",
+                    String::from_utf8_lossy(key)
+                )
+            });
+        }
+    }
+}
+
+/// Scans the workload's whole key range.
+pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> Verdict {
+    let tracked: Vec<(&[u8], Expect)> = model
+        .keys
+        .iter()
+        .map(|(k, m)| (k.as_slice(), model.candidates(k, m).expect()))
+        .collect();
+    let must_exist = tracked
+        .iter()
+        .filter(|(_, e)| *e == Expect::Present)
+        .count();
+    let must_not = tracked.iter().filter(|(_, e)| *e == Expect::Absent).count();
+    let mut j = ScanJudge {
+        model,
+        v: Verdict::new("scan"),
+        tracked,
+        next: 0,
+        next_pre: 0,
+        missing: 0,
+        unexpected: 0,
+    };
+    let (start, end) = model.format.range();
+    let mut from = start;
+    let mut prev: Option<Vec<u8>> = None;
+    let (mut scanned, mut pages, mut disorder) = (0u64, 0u64, 0u64);
+    loop {
+        let page = match reads.scan(&from, &end, SCAN_PAGE).await {
+            Ok(p) => p,
+            Err(e) => {
+                j.v.violation(|| {
+                    format!("the scan failed at {}: {e}", String::from_utf8_lossy(&from))
+                });
+                break;
+            }
+        };
+        pages += 1;
+        let full = page.len() as u32 >= SCAN_PAGE;
+        let mut progressed = false;
+        for (key, _) in &page {
+            scanned += 1;
+            if let Some(p) = &prev
+                && key <= p
+            {
+                disorder += 1;
+                j.v.violation(|| {
+                    let how = if key == p { "repeated" } else { "out of order" };
+                    format!(
+                        "scan order: key {} came after {} ({how})",
+                        String::from_utf8_lossy(key),
+                        String::from_utf8_lossy(p)
+                    )
+                });
+                continue;
+            }
+            j.found(key);
+            prev = Some(key.clone());
+            progressed = true;
+        }
+        if !full || !progressed {
+            break;
+        }
+        from = prev.clone().unwrap_or_default();
+        from.push(0);
+    }
+    j.pass_until(None);
+    let (missing, unexpected) = (j.missing, j.unexpected);
+    let mut v = j.v;
+    v.detail("keys_scanned", scanned);
+    v.detail("pages", pages);
+    v.detail("must_exist", must_exist);
+    v.detail("must_not_exist", must_not);
+    v.detail("preloaded", model.preloaded);
+    v.detail("missing", missing);
+    v.detail("unexpected", unexpected);
+    v.detail("out_of_order", disorder);
+    let summary = format!(
+        "{scanned} keys in {pages} page(s): {disorder} out of order, {missing} missing, {unexpected} unexpected"
+    );
+    v.summary(summary)
+}
