@@ -10,7 +10,8 @@ use anyhow::Context as _;
 
 pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, TIMELINE_SIZE, errors_height};
 use super::charts::{error_rows, errors_chart, latency_chart, timeline_chart};
-use super::page::{self, Table, esc, num, text};
+use super::page::{self, Cell, Table, esc, num, text};
+use crate::checks::Verdict;
 use crate::metrics::RunResult;
 
 /// What [`write`] wrote.
@@ -79,10 +80,14 @@ pub fn write(r: &RunResult, dir: &Path) -> anyhow::Result<Written> {
     body.push_str(&figures);
     body.push_str(&page::section("run", "Run", &metadata(r)));
     for (key, value) in &r.extra {
+        let inner = match (key.as_str(), verdicts(r)) {
+            ("checks", Some(v)) => checks_table(&v),
+            _ => page::json(value),
+        };
         body.push_str(&page::section(
             &format!("extra-{key}"),
             &extra_heading(key),
-            &page::json(value),
+            &inner,
         ));
     }
     let yaml = serde_saphyr::to_string(&r.workload)
@@ -108,6 +113,74 @@ pub fn write(r: &RunResult, dir: &Path) -> anyhow::Result<Written> {
     std::fs::write(&path, html)
         .with_context(|| format!("{}: cannot write report", path.display()))?;
     Ok(Written { html: path, charts })
+}
+
+/// The verdicts of the invariant checks, when the result has them.
+fn verdicts(r: &RunResult) -> Option<Vec<Verdict>> {
+    serde_json::from_value(r.extra.get("checks")?.clone()).ok()
+}
+
+/// One row per check: its verdict, what it verified, its figures, and the
+/// first violations.
+fn checks_table(verdicts: &[Verdict]) -> String {
+    let mut t = Table::new(
+        "data checks",
+        &["check", "verdict", "details", "first violations"],
+    );
+    for v in verdicts {
+        let verdict = if v.passed {
+            "<strong class=\"ok\">pass</strong>".to_string()
+        } else {
+            format!(
+                "<strong class=\"bad\">FAIL</strong><br>{} violation(s)",
+                page::count(v.violation_count)
+            )
+        };
+        let figures: Vec<String> = v
+            .details
+            .iter()
+            .map(|(k, x)| {
+                let x = match x {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                format!("{} {}", k.replace('_', " "), x)
+            })
+            .collect();
+        let details = format!(
+            "{}<br><small>{}</small>",
+            esc(&v.summary),
+            esc(&figures.join(", "))
+        );
+        let violations = if v.violations.is_empty() {
+            "–".to_string()
+        } else {
+            let items: String = v
+                .violations
+                .iter()
+                .map(|x| format!("<li>{}</li>", esc(x)))
+                .collect();
+            let more = v.violation_count.saturating_sub(v.violations.len() as u64);
+            let tail = if more > 0 {
+                format!("<small>and {} more</small>", page::count(more))
+            } else {
+                String::new()
+            };
+            format!("<ul>{items}</ul>{tail}")
+        };
+        t.row([
+            text(&v.name),
+            Cell::Html(verdict),
+            Cell::Html(details),
+            Cell::Html(violations),
+        ]);
+    }
+    let mut html = t.finish();
+    html.push_str(&page::para(
+        "note",
+        "Invariant checks: each verified what the workers' acknowledged operations imply about the data, during and after the run (see the README's Checks section). Operations whose outcome is unknown are allowed either way, never counted as lost or applied.",
+    ));
+    html
 }
 
 fn extra_heading(key: &str) -> String {
@@ -138,13 +211,23 @@ fn header(r: &RunResult) -> String {
         m.duration_s,
         esc(&r.started_at)
     );
-    let cards = [
+    let mut cards = vec![
         ("ok ops/s", page::rate(m.ok_per_s)),
         ("ops", page::count(m.ops)),
         ("failed", page::count(m.failed)),
         ("unknown", page::count(m.unknown)),
         ("retries", page::count(m.retries)),
     ];
+    let checks = verdicts(r);
+    if let Some(v) = &checks {
+        let failed = v.iter().filter(|v| !v.passed).count();
+        let card = if failed == 0 {
+            format!("{} pass", v.len())
+        } else {
+            format!("{failed} FAIL")
+        };
+        cards.push(("checks", card));
+    }
     h.push_str("<div class=\"cards\">");
     for (k, v) in cards {
         let _ = write!(
@@ -160,9 +243,13 @@ fn header(r: &RunResult) -> String {
         ("latency", "latency"),
         ("timeline", "over time"),
         ("errors", "errors"),
+        ("extra-checks", "checks"),
         ("run", "run"),
         ("workload", "workload"),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(id, _)| *id != "extra-checks" || checks.is_some())
+    {
         let _ = write!(h, "<a href=\"#{id}\">{label}</a>");
     }
     h.push_str("</nav>\n");
