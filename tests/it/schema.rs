@@ -1,6 +1,7 @@
 //! docs/result.schema.json describes real result files: results of closed
 //! and open loop runs, of a sharded driver, of a sweep cell with
-//! thresholds, and of a merge all validate; corrupted ones do not.
+//! thresholds, of a run with every check, and of a merge all validate;
+//! corrupted ones do not.
 
 use std::sync::Arc;
 
@@ -56,7 +57,20 @@ async fn real_results_validate_against_the_schema() {
         "thresholds".into(),
         serde_json::json!([{"threshold": "p99 of read < 10s", "measured": "12us", "passed": true}]),
     );
+    let checked = run(
+        "name: c\nkeys: {records: 100}\noperations: 400\nconcurrency: 2\nops:\n  - {type: put, weight: 2}\n  - {type: batch_delete, weight: 1}\nchecks:\n  bank: {accounts: 4}\n  inventory: {stock: 1000}\n  lock: {hold: 0s}\n  readback: {}\n  scan: {}\n  every: 1ms\n",
+        RunOptions::default(),
+    )
+    .await;
+    let names: Vec<&str> = checked.extra["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bank", "inventory", "lock", "readback", "scan"]);
     for (what, r) in [
+        ("checked", &checked),
         ("closed", &closed),
         ("open", &open),
         ("shard", &shards[1]),
@@ -102,6 +116,26 @@ async fn real_results_validate_against_the_schema() {
         ),
     ];
     for (what, corrupt) in corruptions {
+        let mut bad = json.clone();
+        corrupt(&mut bad);
+        assert!(
+            !errors(&v, &bad).is_empty(),
+            "the schema accepts a result with a {what}"
+        );
+    }
+    let json = serde_json::to_value(&checked).unwrap();
+    let check_corruptions: [(&str, fn(&mut serde_json::Value)); 3] = [
+        ("check without a verdict", |j| {
+            j["checks"][0].as_object_mut().unwrap().remove("passed");
+        }),
+        ("check of an unknown name", |j| {
+            j["checks"][1]["name"] = "ledger".into()
+        }),
+        ("violation that is not text", |j| {
+            j["checks"][2]["violations"] = serde_json::json!([{"key": "k"}]);
+        }),
+    ];
+    for (what, corrupt) in check_corruptions {
         let mut bad = json.clone();
         corrupt(&mut bad);
         assert!(
