@@ -5,6 +5,7 @@ mod client_util;
 mod cluster_util;
 mod util;
 
+mod checks;
 mod cli;
 mod client;
 mod cluster;
@@ -13,9 +14,9 @@ mod distributions;
 mod driver;
 mod garbage;
 mod multi;
-mod schema;
 mod proto_wire;
 mod report;
+mod schema;
 mod storage;
 mod txn;
 mod workloads;

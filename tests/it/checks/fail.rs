@@ -1,0 +1,272 @@
+//! Every check fails when the data is wrong. A backend wraps the memory
+//! backend and, every so often, gets one kind of op wrong: it acknowledges
+//! a put or a delete without applying it, applies a transfer twice or only
+//! half of it, acknowledges a decrement without applying it or applies it
+//! twice, lets a second holder into the lock, or returns a scan page with
+//! a key repeated or skipped. Over ten seeds, the check that guards the
+//! data catches it every time, and says what it found.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use tikv_bench::backend::{Backend, Events, MemoryBackend, Op, OpError, Outcome, Pair, TargetInfo};
+use tikv_bench::checks::Verdict;
+use tikv_bench::driver::{self, RunOptions};
+
+use super::verdict;
+use crate::util::{run, workload};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Acknowledge a put without applying it.
+    DropPut,
+    /// Acknowledge a batch delete without applying it.
+    DropDelete,
+    /// Apply a transfer twice.
+    DoubleTransfer,
+    /// Apply only the debit of a transfer (a lost update).
+    HalfTransfer,
+    /// Acknowledge a decrement without applying it.
+    AckDecrement,
+    /// Apply a decrement twice.
+    DoubleDecrement,
+    /// Enter the critical section while another holder is inside.
+    TwoHolders,
+    /// Return one key of each scan page twice.
+    ScanRepeat,
+    /// Leave one key out of each scan page.
+    ScanSkip,
+}
+
+/// The memory backend, wrong on one op in `every` of the faulty kind.
+struct Faulty {
+    inner: MemoryBackend,
+    fault: Fault,
+    every: u64,
+    seed: u64,
+    phase: u64,
+    seen: AtomicU64,
+    injected: AtomicU64,
+}
+
+impl Faulty {
+    fn new(fault: Fault, every: u64, seed: u64) -> Faulty {
+        Faulty {
+            inner: MemoryBackend::new(),
+            fault,
+            every,
+            seed,
+            phase: seed % every,
+            seen: AtomicU64::new(0),
+            injected: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether this op of the faulty kind is to be got wrong.
+    fn hit(&self) -> bool {
+        let n = self.seen.fetch_add(1, Ordering::Relaxed);
+        let hit = n % self.every == self.phase;
+        if hit {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
+    }
+
+    async fn balance(&self, key: &[u8]) -> i64 {
+        let v = self.inner.read_txn(&[key.to_vec()]).await.unwrap();
+        String::from_utf8(v[0].clone().unwrap())
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Backend for Faulty {
+    async fn execute(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
+        use Fault::*;
+        match (self.fault, op) {
+            (DropPut, Op::Put { .. }) | (DropDelete, Op::BatchDelete { .. }) if self.hit() => {
+                Ok(Outcome::Done)
+            }
+            (AckDecrement, Op::Decrement { .. }) if self.hit() => Ok(Outcome::Done),
+            (DoubleTransfer, Op::Transfer { .. }) | (DoubleDecrement, Op::Decrement { .. })
+                if self.hit() =>
+            {
+                self.inner.execute(op, events).await?;
+                self.inner.execute(op, events).await
+            }
+            (HalfTransfer, Op::Transfer { from, amount, .. }) if self.hit() => {
+                let debited = (self.balance(from).await - amount).to_string();
+                let pairs = [(from.to_vec(), debited.into_bytes())];
+                self.inner
+                    .execute(Op::TxnBatchPut { pairs: &pairs }, events)
+                    .await
+            }
+            (TwoHolders, Op::Lease { key, hold, .. }) if self.hit() => {
+                // Wait until somebody holds the lock, then walk in.
+                let started = Instant::now();
+                while started.elapsed().as_secs() < 1 {
+                    let v = self.inner.read_raw(&[key.to_vec()]).await?;
+                    if v[0].as_deref().is_some_and(|v| v != b"free") {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+                }
+                let entered = Instant::now();
+                tokio::time::sleep(hold).await;
+                Ok(Outcome::Held {
+                    entered,
+                    left: Instant::now(),
+                })
+            }
+            _ => self.inner.execute(op, events).await,
+        }
+    }
+
+    fn target(&self) -> TargetInfo {
+        self.inner.target()
+    }
+
+    async fn read_raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
+        self.inner.read_raw(keys).await
+    }
+
+    async fn read_txn(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
+        self.inner.read_txn(keys).await
+    }
+
+    async fn scan_raw(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
+        let mut page = self.inner.scan_raw(start, end, limit).await?;
+        if page.len() > 2 {
+            let i = (self.seed as usize) % (page.len() - 1) + 1;
+            match self.fault {
+                Fault::ScanRepeat => {
+                    let again = page[i].clone();
+                    page.insert(i, again);
+                    self.injected.fetch_add(1, Ordering::Relaxed);
+                }
+                Fault::ScanSkip => {
+                    page.remove(i);
+                    self.injected.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+        }
+        Ok(page)
+    }
+}
+
+/// Runs `yaml` (with `{seed}` in it) on ten seeds, each against the memory
+/// backend with `fault`; returns check `name`'s verdicts. Asserts that the
+/// fault was injected every time.
+async fn ten_seeds(yaml: &str, fault: Fault, every: u64, name: &str) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for seed in 1..=10u64 {
+        let w = workload(&yaml.replace("{seed}", &seed.to_string()));
+        let backend = Arc::new(Faulty::new(fault, every, seed));
+        let r = driver::run(&w, backend.clone(), &RunOptions::default())
+            .await
+            .expect("run succeeds");
+        assert!(
+            backend.injected.load(Ordering::Relaxed) > 0,
+            "seed {seed}: {fault:?} never happened"
+        );
+        out.push(verdict(&r, name));
+    }
+    out
+}
+
+/// Asserts that every verdict failed, with a violation containing `says`.
+fn caught(verdicts: &[Verdict], says: &str) {
+    for (seed, v) in (1..).zip(verdicts) {
+        assert!(!v.passed, "seed {seed}: {} missed it: {v}", v.name);
+        assert!(
+            v.violations.iter().any(|x| x.contains(says)),
+            "seed {seed}: {} did not say '{says}': {:#?}",
+            v.name,
+            v.violations
+        );
+    }
+}
+
+const BANK: &str = "name: bank\nseed: {seed}\nload: {records: 0}\noperations: 400\nconcurrency: 4\nops: []\nchecks:\n  bank: {accounts: 8, initial: 100, amount: {min: 1, max: 9}}\n  every: 2ms\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_catches_a_transfer_applied_twice() {
+    let v = ten_seeds(BANK, Fault::DoubleTransfer, 40, "bank").await;
+    caught(&v, "but the acknowledged transfers leave exactly");
+    for v in &v {
+        // Twice the same transfer still conserves the total: only the
+        // ledger of each account sees it.
+        assert_eq!(super::figure(v, "final_total"), 800, "{v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_catches_a_lost_update() {
+    let v = ten_seeds(BANK, Fault::HalfTransfer, 40, "bank").await;
+    caught(&v, "final snapshot: total");
+}
+
+const INVENTORY: &str = "name: inv\nseed: {seed}\nload: {records: 0}\noperations: 400\nconcurrency: 4\nops: []\nchecks:\n  inventory: {stock: 100000}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_catches_a_decrement_acknowledged_but_not_applied() {
+    let v = ten_seeds(INVENTORY, Fault::AckDecrement, 40, "inventory").await;
+    caught(&v, "an acknowledged decrement was not applied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_catches_a_decrement_applied_twice() {
+    let v = ten_seeds(INVENTORY, Fault::DoubleDecrement, 40, "inventory").await;
+    caught(&v, "a decrement was applied twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_catches_two_holders_at_once() {
+    let yaml = "name: lock\nseed: {seed}\nload: {records: 0}\noperations: 60\nconcurrency: 4\nops: []\nchecks:\n  lock: {mode: cas, lease: 500ms, hold: 3ms}\nclient: {retry: {max_attempts: 1000, base_delay: 1ms, max_delay: 2ms, budget: 10s}}\n";
+    let v = ten_seeds(yaml, Fault::TwoHolders, 10, "lock").await;
+    caught(&v, "two holders at once");
+}
+
+const WRITES: &str = "name: rb\nseed: {seed}\nkeys: {records: 200}\nvalues: {size: 32}\noperations: 800\nconcurrency: 4\nops:\n  - {type: get, weight: 2}\n  - {type: put, weight: 4}\n  - {name: insert, type: put, insert: true, weight: 2}\n  - {type: batch_delete, batch: 2, weight: 1}\nchecks:\n  readback: {}\n  scan: {}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readback_and_scan_catch_an_acknowledged_put_that_was_dropped() {
+    let v = ten_seeds(WRITES, Fault::DropPut, 25, "readback").await;
+    caught(&v, "expected one of: put w");
+    let v = ten_seeds(WRITES, Fault::DropPut, 25, "scan").await;
+    caught(&v, "every write to it put a value) is not in the scan");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readback_and_scan_catch_an_acknowledged_delete_that_was_dropped() {
+    let v = ten_seeds(WRITES, Fault::DropDelete, 5, "readback").await;
+    caught(&v, "expected one of: delete");
+    let v = ten_seeds(WRITES, Fault::DropDelete, 5, "scan").await;
+    caught(&v, "deleted key present");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_catches_a_repeated_key_and_a_skipped_one() {
+    let v = ten_seeds(WRITES, Fault::ScanRepeat, 1, "scan").await;
+    caught(&v, "(repeated)");
+    let v = ten_seeds(WRITES, Fault::ScanSkip, 1, "scan").await;
+    caught(&v, "is not in the scan");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_fault_every_check_passes_on_the_same_runs() {
+    for (yaml, name) in [
+        (BANK, "bank"),
+        (INVENTORY, "inventory"),
+        (WRITES, "readback"),
+        (WRITES, "scan"),
+    ] {
+        let w = workload(&yaml.replace("{seed}", "3"));
+        let r = run(&w, MemoryBackend::new()).await;
+        let v = verdict(&r, name);
+        assert!(v.passed, "{v}");
+    }
+}

@@ -1,0 +1,118 @@
+//! Every check passes on the stand-in under faults (splits, leader
+//! transfers, a store offline for a second, busy answers), through our
+//! gRPC client, in every mode it has.
+
+use std::time::Duration;
+
+use tikv_bench::cluster::Cluster;
+use tikv_bench::metrics::RunResult;
+
+use super::{figure, verdict, verdicts};
+use crate::client_util::{backend, client_config, config, faults};
+use crate::util::{run, workload};
+
+/// Runs `checks` beside `mix` for 1.2 s on a faulty stand-in; asserts that
+/// the faults happened and that every check passed.
+async fn under_faults(name: &str, mix: &str, checks: &str) -> RunResult {
+    let yaml = format!(
+        "name: {name}\nkeys: {{records: 400}}\nduration: 1200ms\nconcurrency: 8\nops:{mix}\nchecks:\n{checks}  every: 100ms\n"
+    );
+    let mut w = workload(&yaml);
+    w.client = client_config();
+    w.client.retry.max_attempts = 50;
+    w.cluster = config(3, 150);
+    w.cluster.faults = faults(Duration::from_millis(300));
+    let c = Cluster::new(w.cluster.clone())
+        .with_seed(w.seed)
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("stand-in starts");
+    let r = run(&w, backend(&c, &w.client).await).await;
+    let f = c.cluster().fault_counts();
+    assert!(
+        f.splits > 0 && f.leader_transfers > 0 && f.outages == 1,
+        "{name}: {f:?}"
+    );
+    c.shutdown().await;
+    for v in verdicts(&r) {
+        assert!(v.passed, "{name}: {v}\n{:#?}", v.violations);
+    }
+    r
+}
+
+const READS: &str = "\n  - {type: get, weight: 2}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_passes_under_faults_in_both_lock_modes() {
+    for lock in ["optimistic", "pessimistic"] {
+        let checks = format!("  bank: {{accounts: 6, initial: 100, lock: {lock}}}\n");
+        let r = under_faults(&format!("bank-{lock}"), READS, &checks).await;
+        let v = verdict(&r, "bank");
+        assert!(figure(&v, "transfers_acked") > 0, "{lock}: {v}");
+        assert!(figure(&v, "snapshots") > 0, "{lock}: {v}");
+        assert_eq!(figure(&v, "final_total"), 600);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_passes_under_faults_in_every_mode() {
+    for mode in ["cas", "optimistic", "pessimistic"] {
+        let checks = format!("  inventory: {{stock: 150, mode: {mode}}}\n");
+        let r = under_faults(&format!("inventory-{mode}"), READS, &checks).await;
+        let v = verdict(&r, "inventory");
+        assert!(figure(&v, "decrements_acked") > 0, "{mode}: {v}");
+        assert!(figure(&v, "reads") > 0, "{mode}: {v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_passes_under_faults_in_both_modes() {
+    for mode in ["cas", "pessimistic"] {
+        let checks = format!("  lock: {{mode: {mode}, hold: 2ms}}\n");
+        let r = under_faults(&format!("lock-{mode}"), READS, &checks).await;
+        let v = verdict(&r, "lock");
+        assert!(figure(&v, "sections") > 10, "{mode}: {v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readback_and_scan_pass_under_faults() {
+    let mix = "
+  - {type: get, weight: 2}
+  - {type: put, weight: 4}
+  - {name: insert, type: put, insert: true, weight: 2}
+  - {type: cas, weight: 1}
+  - {type: batch_delete, batch: 3, weight: 1}";
+    let r = under_faults("readback", mix, "  readback: {}\n  scan: {}\n").await;
+    let rb = verdict(&r, "readback");
+    assert!(
+        figure(&rb, "puts_acked") > 0 && figure(&rb, "deletes_acked") > 0,
+        "{rb}"
+    );
+    let scan = verdict(&r, "scan");
+    assert!(figure(&scan, "keys_scanned") > 100, "{scan}");
+    assert!(figure(&scan, "must_not_exist") > 0, "{scan}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_check_workloads_pass_briefly_on_the_engine_in_process() {
+    let files: Vec<_> = crate::util::shipped_workloads()
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("check-")
+        })
+        .collect();
+    assert_eq!(files.len(), 4, "{files:?}");
+    for path in files {
+        let mut w = tikv_bench::workload::Workload::load(&path).unwrap();
+        crate::util::shorten(&mut w, Duration::from_millis(400));
+        let r = run(&w, tikv_bench::backend::InprocBackend::default()).await;
+        assert!(!w.checks.is_empty(), "{}", path.display());
+        for v in verdicts(&r) {
+            assert!(v.passed, "{}: {v}", path.display());
+        }
+    }
+}
