@@ -9,11 +9,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::check_ops::{self, RawCas};
 use super::{Backend, CheckMode, Events, LockMode, Op, OpError, Outcome, Pair, TargetInfo};
 use crate::client::{Ctx, Error, Raw, Stats, Tikv, Txn, TxnOptions};
 use crate::workload::ClientConfig;
+
+/// The least time a check's read may take.
+const CHECK_READ_BUDGET: Duration = Duration::from_secs(10);
 
 /// A [`Backend`] over a [`Tikv`] connection. Clones share the connection.
 #[derive(Debug, Clone)]
@@ -154,6 +158,10 @@ impl TikvBackend {
         }
     }
 
+    fn read_budget(&self) -> Duration {
+        self.tikv.config().retry.budget.max(CHECK_READ_BUDGET)
+    }
+
     async fn raw_batch_get(
         &self,
         cx: &Ctx<'_>,
@@ -202,26 +210,27 @@ impl Backend for TikvBackend {
         self.target.clone()
     }
 
-    // The checks' reads: a context whose deadline is the retry budget; a
+    // The checks' reads: not measured, so each may take the longer of the
+    // retry budget and CHECK_READ_BUDGET (a scan crosses every region); a
     // timeout of a read leaves nothing unknown.
 
     async fn read_raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
         let stats = Stats::default();
-        let cx = Ctx::new(&stats, self.tikv.config().retry.budget, false);
+        let cx = Ctx::new(&stats, self.read_budget(), false);
         let r = self.raw_batch_get(&cx, keys).await;
         r.map_err(|e| e.to_op_error())
     }
 
     async fn scan_raw(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
         let stats = Stats::default();
-        let cx = Ctx::new(&stats, self.tikv.config().retry.budget, false);
+        let cx = Ctx::new(&stats, self.read_budget(), false);
         let r = self.tikv.raw().scan(&cx, start, end, limit).await;
         r.map_err(|e| e.to_op_error())
     }
 
     async fn read_txn(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
         let stats = Stats::default();
-        let cx = Ctx::new(&stats, self.tikv.config().retry.budget, false);
+        let cx = Ctx::new(&stats, self.read_budget(), false);
         let t = self.tikv.transport(cx);
         let r = check_ops::snapshot(&t, self.opts, keys).await;
         r.map_err(|e| e.to_op_error())

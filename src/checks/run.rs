@@ -43,7 +43,7 @@ impl<'a, B: Backend> Reads<'a, B> {
 
     /// How long one read may keep retrying.
     fn patience(&self) -> Duration {
-        self.policy.budget.max(Duration::from_secs(5))
+        self.policy.budget.max(Duration::from_secs(20))
     }
 
     async fn retrying<T, F: Future<Output = Result<T, OpError>>>(
