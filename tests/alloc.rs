@@ -1,12 +1,15 @@
 //! The per-op path allocates nothing once warm: generating an op and
-//! recording its completion. A counting global allocator proves it; it has
-//! its own test binary because a global allocator is per binary.
+//! recording its completion, and with checks on, tagging the value and
+//! tracking the op. A counting global allocator proves it; it has its own
+//! test binary because a global allocator is per binary, and counts per
+//! thread so that the tests do not see each other's allocations.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use tikv_bench::backend::{ErrorKind, Events, OpError, Outcome};
+use tikv_bench::checks::Tracker;
 use tikv_bench::metrics::{Clock, Completion, Recorder};
 use tikv_bench::workload::Workload;
 use tikv_bench::workload::keys::SharedKeys;
@@ -14,11 +17,22 @@ use tikv_bench::workload::stream::{Generator, ValuePool};
 
 struct Counting;
 
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    // A thread being torn down has no counter left; nothing to count.
+    let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+}
+
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         unsafe { System.alloc(layout) }
     }
 
@@ -27,7 +41,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -76,10 +90,52 @@ fn generating_and_recording_an_op_does_not_allocate() {
     for i in 0..20_000 {
         step(i);
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocs();
     for i in 0..50_000 {
         step(i);
     }
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let allocs = allocs() - before;
     assert_eq!(allocs, 0, "{allocs} allocations in 50000 ops");
+}
+
+#[test]
+fn with_checks_on_tagging_and_tracking_an_op_does_not_allocate_once_every_key_was_written() {
+    let w = Workload::parse(
+        "name: a\nkeys: {records: 500}\nvalues: {size: {min: 16, max: 100}}\nops:\n  - {type: get, weight: 4}\n  - {type: put, weight: 3}\n  - {type: batch_delete, weight: 1, batch: 4}\n  - {type: cas, weight: 1}\nchecks:\n  bank: {accounts: 20}\n  inventory: {}\n  readback: {}\n  scan: {}\n",
+        "a.yaml",
+    )
+    .unwrap();
+    let mut stream = Generator::new(
+        &w,
+        SharedKeys::new(&w.keys),
+        ValuePool::new(1, w.values.size),
+        0,
+    );
+    let mut tracker = Tracker::new(&w.checks);
+    let base = Instant::now();
+    let ok: Result<Outcome, OpError> = Ok(Outcome::Done);
+    let unknown: Result<Outcome, OpError> =
+        Err(OpError::undetermined(ErrorKind::Timeout, "timeout"));
+    let mut step = |i: u64| {
+        let (_, op) = stream.next_op();
+        let t = base + Duration::from_nanos(i * 10);
+        // Unknown outcomes are kept per key (bounded), so only warmup has them.
+        let result = if i < 20_000 && i % 101 == 0 {
+            &unknown
+        } else {
+            &ok
+        };
+        tracker.record(&op, result, false, 1, (t, t + Duration::from_micros(5)));
+    };
+    // Warm up: every key is written, the value buffer reaches its size.
+    for i in 0..30_000 {
+        step(i);
+    }
+    let before = allocs();
+    for i in 30_000..80_000 {
+        step(i);
+    }
+    let allocs = allocs() - before;
+    assert_eq!(allocs, 0, "{allocs} allocations in 50000 ops");
+    assert!(tracker.finish().keys.len() > 400);
 }
