@@ -72,7 +72,7 @@ fn generating_and_recording_an_op_does_not_allocate() {
     let mut step = |i: u64| {
         let (op, _) = stream.next_op();
         let t = base + Duration::from_nanos(i * 10);
-        let result = if i % 97 == 0 { &err } else { &ok };
+        let result = if i.is_multiple_of(97) { &err } else { &ok };
         let c = Completion {
             result,
             undetermined: false,
@@ -120,7 +120,7 @@ fn with_checks_on_tagging_and_tracking_an_op_does_not_allocate_once_every_key_wa
         let (_, op) = stream.next_op();
         let t = base + Duration::from_nanos(i * 10);
         // Unknown outcomes are kept per key (bounded), so only warmup has them.
-        let result = if i < 20_000 && i % 101 == 0 {
+        let result = if i < 20_000 && i.is_multiple_of(101) {
             &unknown
         } else {
             &ok
