@@ -70,7 +70,7 @@ pub enum Command {
         /// result.json files written by `run`.
         #[arg(required = true)]
         results: Vec<PathBuf>,
-        /// Directory for the comparison [default: reports/compare-<time>/].
+        /// Directory for the comparison [default: reports/compare-TIME/].
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
@@ -95,7 +95,7 @@ pub enum Target {
 pub struct RunArgs {
     /// The workload file (YAML).
     pub workload: PathBuf,
-    /// Directory for result.json [default: reports/<name>-<time>/].
+    /// Directory for result.json [default: reports/NAME-TIME/].
     #[arg(long, short)]
     pub out: Option<PathBuf>,
     /// What to run against [default: embedded; external with --pd].

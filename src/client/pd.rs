@@ -1,7 +1,7 @@
 //! The PD client: finds the PD leader among several endpoints with
 //! GetMembers, fails over to another endpoint when the one in use stops
 //! answering, stamps every request with the cluster id of the first answer,
-//! and serves timestamps from one batched TSO stream (see [`super::tso`]).
+//! and serves timestamps from one batched TSO stream (see the `tso` module).
 //!
 //! Calls made: GetMembers, Tso, GetRegion, GetRegionByID, ScanRegions,
 //! GetStore, GetAllStores. Counts of region lookups, TSO round trips and

@@ -14,7 +14,7 @@ use super::page::{self, Cell, Table, esc, num, text};
 use crate::checks::Verdict;
 use crate::metrics::RunResult;
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone)]
 pub struct Written {
     pub html: PathBuf,

@@ -127,7 +127,7 @@ fn scrambled_zipfian_keeps_the_frequencies_but_moves_the_hot_keys() {
     );
     // The ten hottest keys are spread over the key space, not adjacent.
     let mut top: Vec<(u64, u64)> = scrambled.into_iter().collect();
-    top.sort_unstable_by(|x, y| y.1.cmp(&x.1));
+    top.sort_unstable_by_key(|x| std::cmp::Reverse(x.1));
     let mut idx: Vec<u64> = top[..10].iter().map(|(k, _)| *k).collect();
     idx.sort_unstable();
     assert!(

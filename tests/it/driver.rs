@@ -333,8 +333,7 @@ async fn the_same_seed_gives_the_same_op_stream() {
     let stream = |yaml: String| async move {
         let cap = Capture::default();
         run_with(&yaml, cap.clone(), &RunOptions::default()).await;
-        let ops = cap.0.lock().unwrap().clone();
-        ops
+        cap.0.lock().unwrap().clone()
     };
     let a = stream(yaml.to_string()).await;
     let b = stream(yaml.to_string()).await;

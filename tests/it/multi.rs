@@ -116,9 +116,11 @@ fn results_of_different_workloads_do_not_merge() {
     assert!(err.contains("seed"), "{err}");
 }
 
-/// A result with ops "a" and "b": per second (offset from a base second),
-/// per op index, the latencies recorded.
-fn synthetic(seconds: &[(i64, Vec<(usize, Vec<u64>)>)], driver: i64) -> RunResult {
+/// Per second (offset from a base second): per op index, the latencies.
+type Seconds = [(i64, Vec<(usize, Vec<u64>)>)];
+
+/// A result with ops "a" and "b" recording `seconds`.
+fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
     let w = workload(
         "name: syn\nops:\n  - {name: a, type: get, weight: 1}\n  - {name: b, type: put, weight: 1}\n",
     );

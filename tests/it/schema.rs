@@ -11,6 +11,12 @@ use tikv_bench::metrics::{RunResult, merge};
 
 use crate::util::{root, workload};
 
+/// Spoils a valid result in one way, without capturing anything.
+type Spoil = fn(&mut serde_json::Value);
+
+/// Spoils a valid result in one way.
+type Corruption = Box<dyn Fn(&mut serde_json::Value)>;
+
 fn validator() -> jsonschema::Validator {
     let text = std::fs::read_to_string(root().join("docs/result.schema.json")).unwrap();
     let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
@@ -83,7 +89,7 @@ async fn real_results_validate_against_the_schema() {
 
     // The schema is not vacuous: each corruption is caught.
     let json = serde_json::to_value(&closed).unwrap();
-    let corruptions: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    let corruptions: Vec<(&str, Corruption)> = vec![
         (
             "schema version",
             Box::new(|j| j["schema"] = "tikv-bench/result/v2".into()),
@@ -124,7 +130,7 @@ async fn real_results_validate_against_the_schema() {
         );
     }
     let json = serde_json::to_value(&checked).unwrap();
-    let check_corruptions: [(&str, fn(&mut serde_json::Value)); 3] = [
+    let check_corruptions: [(&str, Spoil); 3] = [
         ("check without a verdict", |j| {
             j["checks"][0].as_object_mut().unwrap().remove("passed");
         }),

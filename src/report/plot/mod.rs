@@ -1,5 +1,5 @@
 //! Chart drawing: panels of lines or bars on plotters' bitmap backend, PNG
-//! out. Axes are laid out by [`axis`] rather than by plotters, so every chart
+//! out. Axes are laid out by the `axis` module rather than by plotters, so every chart
 //! in the reports has one look and the drawing code one coordinate type:
 //! plot coordinates are plain `f64`, log axes are drawn in `log10` of the
 //! value.
