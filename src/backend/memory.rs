@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::RwLock;
 use std::time::Duration;
 
-use super::check_ops::{FREE, critical_section, held_by, holder, unix_ms, usable};
+use super::ops::{FREE, critical_section, held_by, holder, unix_ms, usable};
 use super::{Backend, CheckMode, ErrorKind, Events, Op, OpError, Outcome, Pair, TargetInfo};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;

@@ -6,15 +6,16 @@
 //! waits, reroutes, rows scanned) into the op's [`Events`]. The in-memory map
 //! here, the storage engine and the gRPC client all sit behind this one trait.
 //!
-//! The invariant checks add three ops (`Transfer`, `Decrement`, `Lease`,
-//! written once in `check_ops` for the engine and the gRPC client) and
+//! What each op means is written once, in `ops`, for the two backends that
+//! have transactions (the engine in process and the gRPC client). The
+//! invariant checks add three ops (`Transfer`, `Decrement`, `Lease`) and
 //! three reads that only the checks use, off the hot path (`read_raw`,
 //! `scan_raw`, `read_txn`).
 
-mod check_ops;
 mod inproc;
 mod memory;
 mod noop;
+mod ops;
 mod tikv;
 
 use std::fmt;

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::check_ops::{self, RawCas};
-use super::{Backend, CheckMode, Events, LockMode, Op, OpError, Outcome, Pair, TargetInfo};
-use crate::client::{Ctx, Error, Raw, Stats, Tikv, Txn, TxnOptions};
+use super::ops::{self, RawKv};
+use super::{Backend, Events, Op, OpError, Outcome, Pair, TargetInfo};
+use crate::client::{Ctx, Error, Raw, Stats, Tikv, TxnOptions};
 use crate::workload::ClientConfig;
 
 /// The least time a check's read may take.
@@ -58,106 +58,6 @@ impl TikvBackend {
         &self.tikv
     }
 
-    async fn run(&self, op: Op<'_>, cx: &Ctx<'_>, events: &mut Events) -> Result<Outcome, Error> {
-        let raw = self.tikv.raw();
-        match op {
-            Op::Get { key } => Ok(match raw.get(cx, key).await? {
-                Some(_) => Outcome::Done,
-                None => Outcome::NotFound,
-            }),
-            Op::Put { key, value } => {
-                raw.put(cx, key, value).await?;
-                Ok(Outcome::Done)
-            }
-            Op::Scan { start, limit } => {
-                let rows = raw.scan(cx, start, b"", limit).await?;
-                events.add("rows", rows.len() as u64);
-                Ok(Outcome::Done)
-            }
-            Op::BatchDelete { keys } => {
-                raw.batch_delete(cx, keys).await?;
-                Ok(Outcome::Done)
-            }
-            Op::Cas { key, value } => {
-                let current = raw.get(cx, key).await?;
-                let swap = raw
-                    .compare_and_swap(cx, key, current.as_deref(), value)
-                    .await?;
-                Ok(if swap.succeed {
-                    Outcome::Done
-                } else {
-                    Outcome::Mismatch
-                })
-            }
-            Op::BatchPut { pairs } => {
-                raw.batch_put(cx, pairs).await?;
-                Ok(Outcome::Done)
-            }
-            Op::Txn {
-                reads,
-                writes,
-                value,
-                lock,
-            } => {
-                let t = self.tikv.transport(*cx);
-                let mut txn = Txn::begin(&t, lock, self.opts).await?;
-                for k in reads {
-                    txn.get(k, events).await?;
-                }
-                for k in writes {
-                    match lock {
-                        LockMode::Optimistic => txn.get(k, events).await?,
-                        LockMode::Pessimistic => txn.get_for_update(k, events).await?,
-                    };
-                    txn.put(k, value);
-                }
-                txn.commit(events).await?;
-                Ok(Outcome::Done)
-            }
-            Op::TxnBatchPut { pairs } => {
-                let t = self.tikv.transport(*cx);
-                let mut txn = Txn::begin(&t, LockMode::Optimistic, self.opts).await?;
-                for (k, v) in pairs {
-                    txn.put(k, v);
-                }
-                txn.commit(events).await?;
-                Ok(Outcome::Done)
-            }
-            Op::Transfer {
-                from,
-                to,
-                amount,
-                lock,
-            } => {
-                let t = self.tikv.transport(*cx);
-                check_ops::transfer(&t, self.opts, (from, to, amount, lock), events).await
-            }
-            Op::Decrement { key, mode } => match mode.lock() {
-                None => check_ops::decrement_cas(&(raw, cx), key).await,
-                Some(lock) => {
-                    let t = self.tikv.transport(*cx);
-                    check_ops::decrement_txn(&t, self.opts, key, lock, events).await
-                }
-            },
-            Op::Lease {
-                key,
-                owner,
-                lease,
-                hold,
-                mode,
-            } => match mode {
-                CheckMode::Cas => {
-                    check_ops::lease_cas(&(raw, cx), (key, owner, lease, hold), events).await
-                }
-                CheckMode::Pessimistic => {
-                    let t = self.tikv.transport(*cx);
-                    check_ops::lease_pessimistic(&t, self.opts, (key, hold), events).await
-                }
-                CheckMode::Optimistic => Err(check_ops::no_lease(mode)),
-            },
-        }
-    }
-
     fn read_budget(&self) -> Duration {
         self.tikv.config().retry.budget.max(CHECK_READ_BUDGET)
     }
@@ -178,9 +78,26 @@ impl TikvBackend {
     }
 }
 
-impl RawCas for (Raw<'_>, &Ctx<'_>) {
+/// Our raw client within one op's context (its deadline and counters).
+impl RawKv for (Raw<'_>, &Ctx<'_>) {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
         self.0.get(self.1, key).await
+    }
+
+    async fn put(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        self.0.put(self.1, key, value).await
+    }
+
+    async fn scan(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, Error> {
+        self.0.scan(self.1, start, end, limit).await
+    }
+
+    async fn batch_put(&self, pairs: &[Pair]) -> Result<(), Error> {
+        self.0.batch_put(self.1, pairs).await
+    }
+
+    async fn batch_delete(&self, keys: &[Vec<u8>]) -> Result<(), Error> {
+        self.0.batch_delete(self.1, keys).await
     }
 
     async fn cas(&self, key: &[u8], previous: Option<&[u8]>, value: &[u8]) -> Result<bool, Error> {
@@ -201,7 +118,9 @@ impl Backend for TikvBackend {
     async fn execute(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
         let stats = Stats::default();
         let cx = Ctx::new(&stats, self.tikv.config().retry.budget, mutates(&op));
-        let result = self.run(op, &cx, events).await;
+        let transport = self.tikv.transport(cx);
+        let raw = (self.tikv.raw(), &cx);
+        let result = ops::run(&raw, &transport, self.opts, op, events).await;
         stats.flush(events);
         result.map_err(|e| e.to_op_error())
     }
@@ -232,7 +151,7 @@ impl Backend for TikvBackend {
         let stats = Stats::default();
         let cx = Ctx::new(&stats, self.read_budget(), false);
         let t = self.tikv.transport(cx);
-        let r = check_ops::snapshot(&t, self.opts, keys).await;
+        let r = ops::snapshot(&t, self.opts, keys).await;
         r.map_err(|e| e.to_op_error())
     }
 }

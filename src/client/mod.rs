@@ -120,10 +120,15 @@ impl Error {
 
     /// As the driver's error.
     pub fn to_op_error(&self) -> OpError {
+        // `OpError` prints its kind itself: give it the message alone.
+        let message = match self {
+            Error::Rpc { message, .. } => message.clone(),
+            Error::Key(_) => self.to_string(),
+        };
         OpError {
             kind: self.kind(),
             undetermined: self.undetermined(),
-            message: self.to_string(),
+            message,
         }
     }
 }

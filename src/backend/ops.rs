@@ -1,8 +1,12 @@
-//! The check ops, written once for the engine in process and the gRPC
-//! client: over any transaction [`Transport`] and any [`RawCas`] (a raw
-//! get and compare-and-swap). The memory backend has its own, simpler
-//! versions.
+//! What every [`Op`] means, written once for the engine in process and the
+//! gRPC client: [`run`] executes an op over any raw key space ([`RawKv`])
+//! and any transaction [`Transport`]. The memory backend, which has no
+//! transactions, has its own, simpler versions.
 //!
+//! - raw ops: one raw call each; `cas` reads the key, then swaps from what
+//!   it read (a lost race is `Mismatch`).
+//! - `txn`: snapshot-read the reads, then read (optimistic) or lock and read
+//!   (pessimistic) each write, set it, commit.
 //! - `transfer`: read both balances, write both, commit.
 //! - `decrement`: read the stock; 0 is sold out (`Mismatch`); else one
 //!   lower, by CAS (a lost race is `write_conflict`) or in a transaction.
@@ -14,14 +18,28 @@
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{CheckMode, ErrorKind, Events, LockMode, Outcome};
+use super::{CheckMode, ErrorKind, Events, LockMode, Op, Outcome, Pair};
 use crate::client::{Error, Transport, Txn, TxnOptions};
 
 pub(super) use crate::checks::config::LOCK_FREE as FREE;
 
-/// A raw key space that can read a key and compare-and-swap it.
-pub(super) trait RawCas: Sync {
+/// A raw key space: the calls the raw ops need.
+pub(super) trait RawKv: Sync {
     fn get(&self, key: &[u8]) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send;
+
+    fn put(&self, key: &[u8], value: &[u8]) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Pairs from `start` (to `end`, empty: unbounded), at most `limit`.
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Pair>, Error>> + Send;
+
+    fn batch_put(&self, pairs: &[Pair]) -> impl Future<Output = Result<(), Error>> + Send;
+
+    fn batch_delete(&self, keys: &[Vec<u8>]) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// Writes `value` if the key holds `previous` (`None`: absent);
     /// whether it did.
@@ -31,6 +49,100 @@ pub(super) trait RawCas: Sync {
         previous: Option<&[u8]>,
         value: &[u8],
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+}
+
+/// Executes `op`: raw ops on `raw`, transactions through the protocol over
+/// `t`.
+pub(super) async fn run<R: RawKv, T: Transport>(
+    raw: &R,
+    t: &T,
+    opts: TxnOptions,
+    op: Op<'_>,
+    events: &mut Events,
+) -> Result<Outcome, Error> {
+    match op {
+        Op::Get { key } => Ok(match raw.get(key).await? {
+            Some(_) => Outcome::Done,
+            None => Outcome::NotFound,
+        }),
+        Op::Put { key, value } => {
+            raw.put(key, value).await?;
+            Ok(Outcome::Done)
+        }
+        Op::Scan { start, limit } => {
+            let rows = raw.scan(start, b"", limit).await?;
+            events.add("rows", rows.len() as u64);
+            Ok(Outcome::Done)
+        }
+        Op::BatchDelete { keys } => {
+            raw.batch_delete(keys).await?;
+            Ok(Outcome::Done)
+        }
+        Op::Cas { key, value } => {
+            let current = raw.get(key).await?;
+            Ok(if raw.cas(key, current.as_deref(), value).await? {
+                Outcome::Done
+            } else {
+                Outcome::Mismatch
+            })
+        }
+        Op::BatchPut { pairs } => {
+            raw.batch_put(pairs).await?;
+            Ok(Outcome::Done)
+        }
+        Op::Txn {
+            reads,
+            writes,
+            value,
+            lock,
+        } => {
+            let mut txn = Txn::begin(t, lock, opts).await?;
+            for k in reads {
+                txn.get(k, events).await?;
+            }
+            for k in writes {
+                match lock {
+                    LockMode::Optimistic => txn.get(k, events).await?,
+                    LockMode::Pessimistic => txn.get_for_update(k, events).await?,
+                };
+                txn.put(k, value);
+            }
+            txn.commit(events).await?;
+            Ok(Outcome::Done)
+        }
+        Op::TxnBatchPut { pairs } => {
+            let mut txn = Txn::begin(t, LockMode::Optimistic, opts).await?;
+            for (k, v) in pairs {
+                txn.put(k, v);
+            }
+            txn.commit(events).await?;
+            Ok(Outcome::Done)
+        }
+        Op::Transfer {
+            from,
+            to,
+            amount,
+            lock,
+        } => transfer(t, opts, (from, to, amount, lock), events).await,
+        Op::Decrement { key, mode } => match mode.lock() {
+            None => decrement_cas(raw, key).await,
+            Some(lock) => decrement_txn(t, opts, key, lock, events).await,
+        },
+        Op::Lease {
+            key,
+            owner,
+            lease,
+            hold,
+            mode,
+        } => match mode {
+            CheckMode::Cas => lease_cas(raw, (key, owner, lease, hold), events).await,
+            CheckMode::Pessimistic => lease_pessimistic(t, opts, (key, hold), events).await,
+            CheckMode::Optimistic => Err(error(
+                ErrorKind::Other,
+                format!("the lock check has no {} mode", mode.as_str()),
+            )),
+        },
+    }
 }
 
 fn error(kind: ErrorKind, message: String) -> Error {
@@ -61,7 +173,7 @@ fn number(key: &[u8], v: Option<&[u8]>) -> Result<Option<i64>, Error> {
 }
 
 /// The bank check's transfer in one transaction.
-pub(super) async fn transfer<T: Transport>(
+async fn transfer<T: Transport>(
     t: &T,
     opts: TxnOptions,
     (from, to, amount, lock): (&[u8], &[u8], i64, LockMode),
@@ -88,7 +200,7 @@ pub(super) async fn transfer<T: Transport>(
 }
 
 /// The inventory check's decrement in one transaction.
-pub(super) async fn decrement_txn<T: Transport>(
+async fn decrement_txn<T: Transport>(
     t: &T,
     opts: TxnOptions,
     key: &[u8],
@@ -107,7 +219,7 @@ pub(super) async fn decrement_txn<T: Transport>(
 }
 
 /// The inventory check's decrement by compare-and-swap.
-pub(super) async fn decrement_cas<R: RawCas>(raw: &R, key: &[u8]) -> Result<Outcome, Error> {
+async fn decrement_cas<R: RawKv>(raw: &R, key: &[u8]) -> Result<Outcome, Error> {
     let current = raw.get(key).await?;
     let stock = number(key, current.as_deref())?.unwrap_or(0);
     if stock <= 0 {
@@ -184,7 +296,7 @@ pub(super) async fn critical_section(hold: Duration) -> (Instant, Instant) {
 }
 
 /// The lock check's lease by compare-and-swap.
-pub(super) async fn lease_cas<R: RawCas>(
+async fn lease_cas<R: RawKv>(
     raw: &R,
     (key, owner, lease, hold): (&[u8], u64, Duration, Duration),
     events: &mut Events,
@@ -232,7 +344,7 @@ pub(super) async fn lease_cas<R: RawCas>(
 }
 
 /// The lock check's critical section under a pessimistic lock.
-pub(super) async fn lease_pessimistic<T: Transport>(
+async fn lease_pessimistic<T: Transport>(
     t: &T,
     opts: TxnOptions,
     (key, hold): (&[u8], Duration),
@@ -246,14 +358,6 @@ pub(super) async fn lease_pessimistic<T: Transport>(
         events.add("lease_release_failures", 1);
     }
     Ok(Outcome::Held { entered, left })
-}
-
-/// `Op::Lease` in a mode that has no lease.
-pub(super) fn no_lease(mode: CheckMode) -> Error {
-    error(
-        ErrorKind::Other,
-        format!("the lock check has no {} mode", mode.as_str()),
-    )
 }
 
 /// Reads `keys` at one snapshot.
