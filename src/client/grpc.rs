@@ -32,7 +32,8 @@ fn encoded(keys: &[Vec<u8>]) -> Vec<Vec<u8>> {
 }
 
 /// Key errors from every region, non-lock errors first.
-fn key_errors(mut errs: Vec<KeyError>) -> Result<(), Error> {
+fn key_errors(wire_errs: impl IntoIterator<Item = kvrpcpb::KeyError>) -> Result<(), Error> {
+    let mut errs: Vec<KeyError> = wire_errs.into_iter().map(wire::key_error).collect();
     if errs.is_empty() {
         return Ok(());
     }
@@ -162,13 +163,7 @@ impl Transport for Grpc<'_> {
                 async move { c.kv_prewrite(p).await }
             })
             .await?;
-        key_errors(
-            groups
-                .into_iter()
-                .flat_map(|(_, resp)| resp.errors)
-                .map(wire::key_error)
-                .collect(),
-        )
+        key_errors(groups.into_iter().flat_map(|(_, resp)| resp.errors))
     }
 
     async fn commit(
@@ -191,13 +186,7 @@ impl Transport for Grpc<'_> {
                 async move { c.kv_commit(req).await }
             })
             .await?;
-        key_errors(
-            groups
-                .into_iter()
-                .filter_map(|(_, resp)| resp.error)
-                .map(wire::key_error)
-                .collect(),
-        )?;
+        key_errors(groups.into_iter().filter_map(|(_, resp)| resp.error))?;
         Ok(commit_version)
     }
 
@@ -251,7 +240,7 @@ impl Transport for Grpc<'_> {
                 .and_then(|d| d.write_detail)
                 .map_or(0, |w| w.pessimistic_lock_wait_nanos);
             waited = waited.max(Duration::from_nanos(nanos));
-            errors.extend(resp.errors.into_iter().map(wire::key_error));
+            errors.extend(resp.errors);
             let not_found = resp.not_founds;
             for (j, (i, v)) in idx.iter().zip(resp.values).enumerate() {
                 if !not_found.get(j).copied().unwrap_or(false) {
@@ -286,13 +275,7 @@ impl Transport for Grpc<'_> {
                 async move { c.kv_pessimistic_rollback(req).await }
             })
             .await?;
-        key_errors(
-            groups
-                .into_iter()
-                .flat_map(|(_, resp)| resp.errors)
-                .map(wire::key_error)
-                .collect(),
-        )
+        key_errors(groups.into_iter().flat_map(|(_, resp)| resp.errors))
     }
 
     async fn batch_rollback(&self, keys: &[Vec<u8>], start_version: u64) -> Result<(), Error> {
@@ -309,13 +292,7 @@ impl Transport for Grpc<'_> {
                 async move { c.kv_batch_rollback(req).await }
             })
             .await?;
-        key_errors(
-            groups
-                .into_iter()
-                .filter_map(|(_, resp)| resp.error)
-                .map(wire::key_error)
-                .collect(),
-        )
+        key_errors(groups.into_iter().filter_map(|(_, resp)| resp.error))
     }
 
     async fn check_txn_status(&self, req: &CheckTxnStatusRequest) -> Result<TxnStatus, Error> {
@@ -364,13 +341,7 @@ impl Transport for Grpc<'_> {
                 async move { c.kv_resolve_lock(req).await }
             })
             .await?;
-        key_errors(
-            groups
-                .into_iter()
-                .filter_map(|(_, resp)| resp.error)
-                .map(wire::key_error)
-                .collect(),
-        )
+        key_errors(groups.into_iter().filter_map(|(_, resp)| resp.error))
     }
 
     async fn txn_heart_beat(

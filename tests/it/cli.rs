@@ -1,21 +1,7 @@
 //! The binary: exit codes, error output and the result file, as a user
 //! sees them.
 
-use std::process::{Command, Output};
-
-use crate::util::{bin, root, shipped_workloads};
-
-fn tikv_bench(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::util::{shipped_workloads, stderr, tikv_bench};
 
 #[test]
 fn run_quickstart_writes_a_result_with_every_op() {

@@ -7,19 +7,11 @@ use std::time::Duration;
 
 use tikv_bench::backend::{Events, TargetInfo, TikvBackend};
 use tikv_bench::client::{Ctx, Stats, Tikv};
+use tikv_bench::cluster::RunningCluster;
 use tikv_bench::cluster::config::{Config, Faults, Outage};
-use tikv_bench::cluster::{Cluster, RunningCluster};
-use tikv_bench::workload::{ClientConfig, Jitter, RetryPolicy};
 
-/// `stores` stores, splits past `region_max_keys`, a short lock wait.
-pub fn config(stores: u32, region_max_keys: u64) -> Config {
-    Config {
-        stores,
-        region_max_keys,
-        lock_wait_timeout: Duration::from_millis(500),
-        faults: Faults::default(),
-    }
-}
+pub use crate::cluster_util::{config, start};
+use tikv_bench::workload::{ClientConfig, Jitter, RetryPolicy};
 
 /// The faults the workload tests run under: splits and leader transfers
 /// every few hundred ms, store 2 offline for a second from `outage_at`,
@@ -44,14 +36,6 @@ pub fn churning(mut config: Config) -> Config {
     config.faults.split_every = Some(Duration::from_millis(40));
     config.faults.transfer_leader_every = Some(Duration::from_millis(25));
     config
-}
-
-/// Starts `config` on 127.0.0.1 (PD and stores on free ports).
-pub async fn start(config: Config) -> RunningCluster {
-    Cluster::new(config)
-        .start("127.0.0.1:0".parse().expect("address"))
-        .await
-        .expect("the stand-in starts")
 }
 
 /// Client settings for tests: two channels per store, short timeouts, a

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use tikv_bench::metrics::RunResult;
 use tikv_bench::metrics::result::{Interval, IntervalOp};
 use tikv_bench::report::{compare, html};
 
-use crate::util::{bin, root, run, shorten, workload};
+use crate::util::{root, run, shorten, stderr, tikv_bench, workload};
 
 const MIX: &str = "
 name: report-test
@@ -431,18 +430,6 @@ fn compare_without_transactions_compares_throughput_and_skips_contention() {
         ["report-test (a)", "report-test (b)"],
         "told apart by directory"
     );
-}
-
-fn tikv_bench(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
