@@ -364,8 +364,21 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&workload.name));
+    // Made before the run, so an unwritable directory fails at once rather
+    // than after an hour of load; removed again if the run fails before
+    // writing anything into it.
+    let fresh = !out.exists();
     std::fs::create_dir_all(&out)
         .with_context(|| format!("{}: cannot create output directory", out.display()))?;
+    let outcome = run_into(&workload, &args, &out).await;
+    if outcome.is_err() && fresh {
+        // Fails, as it should, if the directory is no longer empty.
+        let _ = std::fs::remove_dir(&out);
+    }
+    outcome
+}
+
+async fn run_into(workload: &Workload, args: &RunArgs, out: &Path) -> anyhow::Result<ExitCode> {
     let live = Arc::new(std::sync::Mutex::new(Live::default()));
     let endpoint = match args.metrics_addr {
         Some(addr) => {
@@ -373,17 +386,15 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(|e| BadInput(format!("--metrics-addr {addr}: cannot listen: {e}")))?;
             eprintln!("metrics: http://{}/metrics", listener.local_addr()?);
-            let exposition = prometheus::Exposition::new(&workload, live.clone());
+            let exposition = prometheus::Exposition::new(workload, live.clone());
             Some(tokio::spawn(prometheus::serve(listener, exposition)))
         }
         None => None,
     };
     let passed = if workload.sweep.is_some() {
-        run_sweep(&workload, &args, &out, &live).await
+        run_sweep(workload, args, out, &live).await
     } else {
-        run_one(&workload, &args, &out, None, &live)
-            .await
-            .map(|r| r.2)
+        run_one(workload, args, out, None, &live).await.map(|r| r.2)
     };
     if let Some(task) = endpoint {
         task.abort();

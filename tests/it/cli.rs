@@ -133,3 +133,33 @@ fn bad_overrides_exit_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn a_cluster_that_cannot_be_reached_fails_and_leaves_no_empty_output_directory() {
+    // A loopback port with nobody listening: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let pd = format!("127.0.0.1:{port}");
+    let o = tikv_bench(&[
+        "run",
+        "workloads/quickstart.yaml",
+        "--pd",
+        &pd,
+        "--out",
+        out.to_str().unwrap(),
+        "--progress",
+        "off",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("cannot connect to PD at {pd}")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "the failed run left {}", out.display());
+}
