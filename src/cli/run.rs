@@ -1,302 +1,21 @@
-//! The command line: `run`, `check`, `report` and `compare` (more
-//! subcommands join as they land).
-//! Parses arguments, loads the workload, picks the target, runs, writes the
-//! result and prints the summary. Bad input exits 2; other failures exit 1.
+//! `tikv-bench run`: one workload or every cell of its sweep, against the
+//! target the flags name, each result saved with its report.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::ValueEnum;
 
+use super::{BadInput, RunArgs, Target, default_out, judge};
 use crate::backend::{Backend, InprocBackend, MemoryBackend, NoopBackend, TargetInfo, TikvBackend};
-use crate::checks::{Verdict, thresholds};
 use crate::cluster::{Cluster, RunningCluster};
-use crate::driver::{self, ProgressMode, RunOptions, Shard};
+use crate::driver::{self, RunOptions};
 use crate::metrics::{Live, RunResult, hdrlog, prometheus};
 use crate::report;
 use crate::workload::sweep::Cell;
-use crate::workload::{Stop, Workload, WorkloadError};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "tikv-bench",
-    version,
-    about = "A load generator and benchmarking harness for TiKV"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run a workload file and write its result.
-    Run(RunArgs),
-    /// Check workload files without running them (exit 2 on the first bad one).
-    Check {
-        /// Workload files.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
-    /// Render a result as report.html with PNG charts.
-    Report {
-        /// A result.json written by `run`.
-        result: PathBuf,
-        /// Directory for the report [default: the result's directory].
-        #[arg(long, short)]
-        out: Option<PathBuf>,
-    },
-    /// Run the stand-in cluster (PD and stores serving the TiKV gRPC
-    /// protocol on loopback) until SIGINT or SIGTERM.
-    Serve(crate::cluster::serve::ServeArgs),
-    /// Merge the results of several drivers (shards of one run) into one:
-    /// histograms added, counters summed, timelines aligned by second.
-    Merge {
-        /// result.json files of the shards.
-        #[arg(required = true)]
-        results: Vec<PathBuf>,
-        /// The merged result file.
-        #[arg(long, short, default_value = "merged.json")]
-        output: PathBuf,
-        /// Also write the merged interval histograms as an HdrHistogram log.
-        #[arg(long)]
-        hdr_log: Option<PathBuf>,
-    },
-    /// Compare results: compare.html with charts, deltas for two results.
-    Compare {
-        /// result.json files written by `run`.
-        #[arg(required = true)]
-        results: Vec<PathBuf>,
-        /// Directory for the comparison [default: reports/compare-TIME/].
-        #[arg(long, short)]
-        out: Option<PathBuf>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Target {
-    /// The embedded stand-in cluster (the workload's `cluster:` section),
-    /// started on loopback and driven through our TiKV client.
-    Embedded,
-    /// A running cluster whose PD is at `--pd`, through our TiKV client.
-    External,
-    /// An in-process ordered map: no network, no transactions.
-    Memory,
-    /// Answers every op at once: measures the harness itself.
-    Noop,
-    /// The storage engine in this process, no network.
-    Inproc,
-}
-
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// The workload file (YAML).
-    pub workload: PathBuf,
-    /// Directory for result.json [default: reports/NAME-TIME/].
-    #[arg(long, short)]
-    pub out: Option<PathBuf>,
-    /// What to run against [default: embedded; external with --pd].
-    #[arg(long, value_enum)]
-    pub target: Option<Target>,
-    /// PD endpoints of a running cluster (e.g. a:2379,b:2379): drive it
-    /// through our client (implies --target external).
-    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
-    pub pd: Vec<String>,
-    /// Progress display on stderr.
-    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
-    pub progress: ProgressMode,
-    /// Override the workload's seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override the measured phase's length (e.g. 30s); clears `operations`.
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// Override the measured phase's op count; clears `duration`.
-    #[arg(long)]
-    pub operations: Option<u64>,
-    /// Override the warmup (e.g. 0s).
-    #[arg(long, value_parser = parse_duration)]
-    pub warmup: Option<Duration>,
-    /// Override the number of workers.
-    #[arg(long)]
-    pub concurrency: Option<u32>,
-    /// Override the target rate in ops/s (open loop).
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// Skip the load phase (the records are already there).
-    #[arg(long)]
-    pub no_load: bool,
-    /// Do not write report.html and the PNG charts beside result.json.
-    #[arg(long)]
-    pub no_report: bool,
-    /// Run as driver I of N sharing the workload (e.g. 2/3): this driver
-    /// takes its share of the workers, rate, op count and preload; merge
-    /// the N results with `tikv-bench merge`.
-    #[arg(long, value_parser = Shard::parse)]
-    pub shard: Option<Shard>,
-    /// Also write the interval histograms (one per second, per op) as an
-    /// HdrHistogram log file.
-    #[arg(long)]
-    pub hdr_log: Option<PathBuf>,
-    /// Serve live metrics in the Prometheus text format at
-    /// http://ADDR/metrics during the run (e.g. 127.0.0.1:9100).
-    #[arg(long)]
-    pub metrics_addr: Option<std::net::SocketAddr>,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e}; write e.g. 500ms, 2s, 1m"))
-}
-
-/// Input the user must fix: exits 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
-
-/// The exit code for an error: 2 for bad input, 1 otherwise.
-pub fn exit_code(err: &anyhow::Error) -> ExitCode {
-    if err.downcast_ref::<WorkloadError>().is_some() || err.downcast_ref::<BadInput>().is_some() {
-        ExitCode::from(2)
-    } else {
-        ExitCode::from(1)
-    }
-}
-
-pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Check { files } => {
-            for f in &files {
-                let w = Workload::load(f)?;
-                println!(
-                    "{}: ok: '{}', {} op(s), {}",
-                    f.display(),
-                    w.name,
-                    w.ops.len(),
-                    describe(&w)
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run(args) => run(args).await,
-        Command::Serve(args) => crate::cluster::serve::run(args).await,
-        Command::Report { result, out } => {
-            let r = load_result(&result)?;
-            let dir = out.unwrap_or_else(|| result_dir(&result));
-            println!("report: {}", report::write(&r, &dir)?.html.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Compare { results, out } => {
-            let loaded = results
-                .iter()
-                .map(|p| Ok((p.clone(), load_result(p)?)))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let dir = out.unwrap_or_else(|| default_out("compare"));
-            println!(
-                "compare: {}",
-                report::compare_to_dir(&loaded, &dir)?.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Merge {
-            results,
-            output,
-            hdr_log,
-        } => {
-            let loaded = results
-                .iter()
-                .map(|p| load_result(p))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let mut merged = crate::metrics::merge(&loaded).map_err(|e| BadInput(e.to_string()))?;
-            let passed = judge(&mut merged)?;
-            merged.save(&output)?;
-            print!("{}", report::text::summary(&merged));
-            println!("merged {} results: {}", loaded.len(), output.display());
-            if let Some(path) = hdr_log {
-                hdrlog::save(&merged, &path)?;
-                println!("hdr log: {}", path.display());
-            }
-            Ok(if passed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-    }
-}
-
-/// Evaluates the thresholds of the workload as run against `result`,
-/// records the verdicts in it and prints them, with the verdicts of the
-/// invariant checks the run recorded. Returns whether all passed.
-fn judge(result: &mut RunResult) -> anyhow::Result<bool> {
-    let checks_passed = judge_checks(result);
-    let list = thresholds::from_result(result).map_err(BadInput)?;
-    if list.is_empty() {
-        return Ok(checks_passed);
-    }
-    let verdicts = thresholds::evaluate(&list, result);
-    for v in &verdicts {
-        if v.passed {
-            println!("threshold {v}");
-        } else {
-            eprintln!("tikv-bench: threshold {v}");
-        }
-    }
-    result
-        .extra
-        .insert("thresholds".into(), serde_json::to_value(&verdicts)?);
-    Ok(checks_passed && verdicts.iter().all(|v| v.passed))
-}
-
-/// Prints the checks' verdicts recorded in `result` (`extra.checks`), one
-/// line each, failures on stderr. Returns whether all passed.
-fn judge_checks(result: &RunResult) -> bool {
-    let Some(list) = result.extra.get("checks") else {
-        return true;
-    };
-    let verdicts: Vec<Verdict> = match serde_json::from_value(list.clone()) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("tikv-bench: check FAIL: the result's checks cannot be read: {e}");
-            return false;
-        }
-    };
-    for v in &verdicts {
-        if v.passed {
-            println!("check {v}");
-        } else {
-            eprintln!("tikv-bench: check {v}");
-        }
-    }
-    verdicts.iter().all(|v| v.passed)
-}
-
-/// Loads a result named on the command line: any failure is bad input.
-fn load_result(path: &Path) -> anyhow::Result<RunResult> {
-    RunResult::load(path).map_err(|e| BadInput(format!("{e:#}")).into())
-}
-
-/// The directory a result file lies in.
-fn result_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-fn describe(w: &Workload) -> String {
-    let stop = match w.stop {
-        Stop::Duration(d) => format!("{} measured", humantime::format_duration(d)),
-        Stop::Operations(n) => format!("{n} measured ops"),
-    };
-    let pace = match w.rate {
-        Some(r) => format!("open loop at {r} ops/s"),
-        None => "closed loop".into(),
-    };
-    format!("{} workers, {pace}, {stop}", w.concurrency)
-}
+use crate::workload::{Stop, Workload};
 
 /// Applies command-line overrides to a checked workload.
 pub fn apply_overrides(w: &mut Workload, a: &RunArgs) -> Result<(), BadInput> {
@@ -357,7 +76,7 @@ pub fn apply_overrides(w: &mut Workload, a: &RunArgs) -> Result<(), BadInput> {
     Ok(())
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut workload = Workload::load(&args.workload)?;
     apply_overrides(&mut workload, &args)?;
     let out = args
@@ -612,12 +331,4 @@ async fn external(w: &Workload, pd: &[String], opts: &RunOptions) -> anyhow::Res
         serde_json::json!({"pd": pd, "start": start, "end": snapshot().await}),
     );
     Ok(result)
-}
-
-/// `reports/<name>-<UTC time>/`, unique to the second.
-fn default_out(name: &str) -> PathBuf {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let stamp: String = now.chars().filter(|c| c.is_ascii_digit()).collect();
-    let (date, time) = stamp.split_at(8.min(stamp.len()));
-    Path::new("reports").join(format!("{name}-{date}-{time}"))
 }
