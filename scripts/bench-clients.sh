@@ -10,9 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --bin tikv-bench --example bench_clients
+bin="${CARGO_TARGET_DIR:-target}/release"
 
 log=$(mktemp)
-./target/release/tikv-bench serve --stores 3 --region-max-keys 2000 >"$log" 2>&1 &
+"$bin/tikv-bench" serve --stores 3 --region-max-keys 2000 >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
 
@@ -28,4 +29,4 @@ if [ -z "$pd" ]; then
     exit 1
 fi
 echo "stand-in: PD at $pd (3 stores, split past 2000 keys per region)"
-./target/release/examples/bench_clients --pd "$pd" "$@"
+"$bin/examples/bench_clients" --pd "$pd" "$@"

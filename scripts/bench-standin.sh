@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 tasks="${1:-32}"
 seconds="${2:-3}"
 cargo build --release --example standin_rawget
-bin=target/release/examples/standin_rawget
+bin="${CARGO_TARGET_DIR:-target}/release/examples/standin_rawget"
 for channels in 1 4; do
     "$bin" --channels "$channels" --tasks "$tasks" --seconds "$seconds" --rounds 3
 done

@@ -8,8 +8,7 @@ cd "$(dirname "$0")/.."
 out="${1:-reports/ci}"
 rm -rf "$out"
 mkdir -p "$out"
-cargo build --release --locked --quiet
-./target/release/tikv-bench run workloads/lock-sweep.yaml \
+cargo run --release --locked --quiet -- run workloads/lock-sweep.yaml \
     --out "$out" --duration 2s --warmup 500ms --progress lines | tee "$out/run.log"
 test -f "$out/compare/compare.html"
 test -f "$out/compare/contention.png"

@@ -5,8 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$(mktemp -d)"
-cargo build --release --locked --quiet
-./target/release/tikv-bench run workloads/lock-sweep.yaml --out "$out" --progress lines --no-report
+cargo run --release --locked --quiet -- run workloads/lock-sweep.yaml --out "$out" --progress lines --no-report
 mkdir -p docs/img
 cp "$out/compare/contention.png" docs/img/contention.png
 echo "docs/img/contention.png from $out/compare/compare.html"
