@@ -57,3 +57,55 @@ pub mod tikvpb {
 /// comments): for gRPC reflection and for tests that compare our definitions
 /// with the official ones.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kvproto.fds"));
+
+/// A store response that carries either its answer or a region error
+/// (`region_error`, field 1 of every such kvrpcpb response): the client
+/// takes the error out, the stand-in answers with one.
+pub trait RegionReply: Default {
+    /// The region error, if the store answered with one.
+    fn take_region_error(&mut self) -> Option<errorpb::Error>;
+    /// A response that is only the region error `e`.
+    fn with_region_error(e: errorpb::Error) -> Self;
+}
+
+macro_rules! region_reply {
+    ($($t:ident),* $(,)?) => {
+        $(impl RegionReply for kvrpcpb::$t {
+            #[inline]
+            fn take_region_error(&mut self) -> Option<errorpb::Error> {
+                self.region_error.take()
+            }
+            fn with_region_error(e: errorpb::Error) -> Self {
+                kvrpcpb::$t { region_error: Some(e), ..Default::default() }
+            }
+        })*
+    };
+}
+
+region_reply!(
+    RawGetResponse,
+    RawBatchGetResponse,
+    RawPutResponse,
+    RawBatchPutResponse,
+    RawDeleteResponse,
+    RawBatchDeleteResponse,
+    RawScanResponse,
+    RawBatchScanResponse,
+    RawDeleteRangeResponse,
+    RawCasResponse,
+    RawGetKeyTtlResponse,
+    GetResponse,
+    BatchGetResponse,
+    ScanResponse,
+    PrewriteResponse,
+    CommitResponse,
+    PessimisticLockResponse,
+    PessimisticRollbackResponse,
+    BatchRollbackResponse,
+    CheckTxnStatusResponse,
+    CheckSecondaryLocksResponse,
+    ResolveLockResponse,
+    TxnHeartBeatResponse,
+    ScanLockResponse,
+    CleanupResponse,
+);

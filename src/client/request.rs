@@ -28,7 +28,7 @@ use super::stores::StoreConn;
 use super::tikv::Tikv;
 use crate::backend::ErrorKind;
 use crate::driver::retry::Backoff;
-use crate::proto::{errorpb, kvrpcpb};
+use crate::proto::{RegionReply, errorpb};
 
 /// What one operation carries down through the client.
 #[derive(Debug, Clone, Copy)]
@@ -51,44 +51,6 @@ impl<'a> Ctx<'a> {
         }
     }
 }
-
-/// A response that may carry a region error instead of its answer.
-pub trait RegionReply {
-    fn take_region_error(&mut self) -> Option<errorpb::Error>;
-}
-
-macro_rules! region_reply {
-    ($($t:ident),* $(,)?) => {
-        $(impl RegionReply for kvrpcpb::$t {
-            #[inline]
-            fn take_region_error(&mut self) -> Option<errorpb::Error> {
-                self.region_error.take()
-            }
-        })*
-    };
-}
-
-region_reply!(
-    RawGetResponse,
-    RawBatchGetResponse,
-    RawPutResponse,
-    RawBatchPutResponse,
-    RawDeleteResponse,
-    RawBatchDeleteResponse,
-    RawScanResponse,
-    RawDeleteRangeResponse,
-    RawCasResponse,
-    GetResponse,
-    BatchGetResponse,
-    PrewriteResponse,
-    CommitResponse,
-    PessimisticLockResponse,
-    PessimisticRollbackResponse,
-    BatchRollbackResponse,
-    CheckTxnStatusResponse,
-    ResolveLockResponse,
-    TxnHeartBeatResponse,
-);
 
 /// A failed attempt worth another.
 #[derive(Debug)]

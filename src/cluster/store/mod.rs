@@ -26,52 +26,9 @@ use tonic::{Request, Response, Status};
 use super::Shared;
 use super::regions::Region;
 use crate::codec;
-use crate::proto::errorpb;
 use crate::proto::kvrpcpb::{self, ApiVersion, Context};
 use crate::proto::tikvpb::tikv_server::Tikv;
-
-/// A response that can carry a region error instead of its answer.
-pub(crate) trait RegionErrorReply: Default {
-    fn region_error(e: errorpb::Error) -> Self;
-}
-
-macro_rules! region_error_reply {
-    ($($t:ident),* $(,)?) => {
-        $(impl RegionErrorReply for kvrpcpb::$t {
-            fn region_error(e: errorpb::Error) -> Self {
-                kvrpcpb::$t { region_error: Some(e), ..Default::default() }
-            }
-        })*
-    };
-}
-
-region_error_reply!(
-    RawGetResponse,
-    RawBatchGetResponse,
-    RawPutResponse,
-    RawBatchPutResponse,
-    RawDeleteResponse,
-    RawBatchDeleteResponse,
-    RawScanResponse,
-    RawBatchScanResponse,
-    RawDeleteRangeResponse,
-    RawCasResponse,
-    RawGetKeyTtlResponse,
-    GetResponse,
-    BatchGetResponse,
-    ScanResponse,
-    PrewriteResponse,
-    CommitResponse,
-    PessimisticLockResponse,
-    PessimisticRollbackResponse,
-    BatchRollbackResponse,
-    CheckTxnStatusResponse,
-    CheckSecondaryLocksResponse,
-    ResolveLockResponse,
-    TxnHeartBeatResponse,
-    ScanLockResponse,
-    CleanupResponse,
-);
+use crate::proto::{RegionReply, errorpb};
 
 /// Passes a request through the gate, or returns its region error answer.
 /// `$keys`: the keys that must lie in the region.
@@ -80,7 +37,7 @@ macro_rules! admit {
         match $store.admit($req.context.as_ref(), $space, $keys).await? {
             Ok(region) => region,
             Err(e) => {
-                return Ok(<$Resp as $crate::cluster::store::RegionErrorReply>::region_error(e));
+                return Ok(<$Resp as $crate::proto::RegionReply>::with_region_error(e));
             }
         }
     };
@@ -200,8 +157,8 @@ fn need_keys<'k>(keys: impl IntoIterator<Item = &'k [u8]>) -> Result<(), Status>
 }
 
 /// The `key_not_in_region` answer for a key outside `region`.
-fn outside<R: RegionErrorReply>(key: &[u8], region: &Region) -> R {
-    R::region_error(convert::key_not_in_region(key, region))
+fn outside<R: RegionReply>(key: &[u8], region: &Region) -> R {
+    R::with_region_error(convert::key_not_in_region(key, region))
 }
 
 /// Clips a forward scan `[start, end)` (empty end: unbounded) to the
