@@ -19,10 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tikv_bench::cluster::Cluster;
 use tikv_bench::cluster::config::Config;
-use tikv_bench::cluster::{Cluster, Region};
 use tikv_bench::proto::kvrpcpb::{Context, RawGetRequest, RawGetResponse};
-use tikv_bench::proto::metapb;
 use tikv_bench::proto::tikvpb::tikv_client::TikvClient;
 use tikv_bench::proto::tikvpb::tikv_server::{Tikv, TikvServer};
 use tokio::net::TcpListener;
@@ -103,23 +102,6 @@ fn key(i: usize) -> Vec<u8> {
     format!("user{i:08}").into_bytes()
 }
 
-fn context(region: &Region) -> Context {
-    let leader = region.leader_peer();
-    Context {
-        region_id: region.id,
-        region_epoch: Some(metapb::RegionEpoch {
-            conf_ver: region.conf_ver,
-            version: region.version,
-        }),
-        peer: Some(metapb::Peer {
-            id: leader.id,
-            store_id: leader.store_id,
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 /// Runs the get loop against `addr` for `secs`; returns ops/s.
 async fn measure(addr: SocketAddr, ctx: &Context, a: &Args, secs: f64) -> f64 {
     let mut channels = Vec::new();
@@ -187,7 +169,7 @@ async fn main() {
         .expect("stand-in starts");
     let region = standin.regions().locate(b"");
     let standin_addr = standin.store_addr(region.leader).expect("store");
-    let standin_ctx = context(&region);
+    let standin_ctx = region.context_at(region.leader);
 
     // The bare server, on the same loopback.
     let map: HashMap<Vec<u8>, Vec<u8>> = (0..a.keys).map(|i| (key(i), value.clone())).collect();

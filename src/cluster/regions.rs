@@ -10,6 +10,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
+use crate::proto::{kvrpcpb, metapb};
+
 /// A replica of a region on a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {
@@ -49,6 +51,25 @@ impl Region {
 
     pub fn peer_on(&self, store_id: u64) -> Option<Peer> {
         self.peers.iter().copied().find(|p| p.store_id == store_id)
+    }
+
+    /// A request context for this region at its current epoch, addressed
+    /// to its peer on `store` (no peer when it has none there): what a
+    /// client sends to reach the region on that store directly.
+    pub fn context_at(&self, store: u64) -> kvrpcpb::Context {
+        kvrpcpb::Context {
+            region_id: self.id,
+            region_epoch: Some(metapb::RegionEpoch {
+                conf_ver: self.conf_ver,
+                version: self.version,
+            }),
+            peer: self.peer_on(store).map(|p| metapb::Peer {
+                id: p.id,
+                store_id: p.store_id,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
     }
 
     /// The region's bounds in transactional user-key space: the bounds

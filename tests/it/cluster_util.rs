@@ -9,7 +9,6 @@ use std::time::Duration;
 use tikv_bench::cluster::config::{Config, Faults};
 use tikv_bench::cluster::{Cluster, Region, RunningCluster};
 use tikv_bench::proto::kvrpcpb::Context;
-use tikv_bench::proto::metapb;
 use tikv_bench::proto::pdpb::pd_client::PdClient;
 use tikv_bench::proto::tikvpb::tikv_client::TikvClient;
 use tonic::transport::Channel;
@@ -63,20 +62,7 @@ pub fn ctx(region: &Region) -> Option<Context> {
 
 /// A request context for `region` as if sent to `store`.
 pub fn ctx_at(region: &Region, store: u64) -> Option<Context> {
-    let peer = region.peer_on(store).map(|p| metapb::Peer {
-        id: p.id,
-        store_id: p.store_id,
-        ..Default::default()
-    });
-    Some(Context {
-        region_id: region.id,
-        region_epoch: Some(metapb::RegionEpoch {
-            conf_ver: region.conf_ver,
-            version: region.version,
-        }),
-        peer,
-        ..Default::default()
-    })
+    Some(region.context_at(store))
 }
 
 /// The official raw client, connected to the stand-in's PD.
