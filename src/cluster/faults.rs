@@ -248,27 +248,20 @@ fn split_one(shared: &Shared, rng: &mut Rng) {
             (n, r.id)
         })
         .max_by_key(|&(n, id)| (n, std::cmp::Reverse(id)));
-    if let Some((n, id)) = busiest
-        && n >= 2
-        && let Ok(Some(_)) = split::split_middle(shared, id)
-    {
+    let at_middle = busiest
+        .is_some_and(|(n, id)| n >= 2 && matches!(split::split_middle(shared, id), Ok(Some(_))));
+    // Up to 8 random keys, until one lands inside a region and splits it.
+    let split = at_middle
+        || (0..8).any(|_| {
+            let key: [u8; 8] = rng.random();
+            split::split_at(shared, &codec::encode(&key)).is_ok()
+        });
+    if split {
         shared
             .faults
             .counters
             .splits
             .fetch_add(1, Ordering::Relaxed);
-        return;
-    }
-    for _ in 0..8 {
-        let key: [u8; 8] = rng.random();
-        if split::split_at(shared, &codec::encode(&key)).is_ok() {
-            shared
-                .faults
-                .counters
-                .splits
-                .fetch_add(1, Ordering::Relaxed);
-            return;
-        }
     }
 }
 
