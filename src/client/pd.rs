@@ -281,20 +281,20 @@ impl Pd {
     /// The region holding `key` (a key in PD's key space: raw keys as they
     /// are, transactional keys encoded).
     pub async fn get_region(&self, key: &[u8]) -> Result<RegionInfo, Error> {
-        self.inner
-            .counters
-            .region_requests
-            .fetch_add(1, Ordering::Relaxed);
         let resp = self
             .inner
-            .call("GetRegion", |mut c, header| {
-                let req = GetRegionRequest {
-                    header: Some(header),
-                    region_key: key.to_vec(),
-                    need_buckets: false,
-                };
-                async move { c.get_region(req).await }
-            })
+            .call(
+                &self.inner.counters.region_requests,
+                "GetRegion",
+                |mut c, header| {
+                    let req = GetRegionRequest {
+                        header: Some(header),
+                        region_key: key.to_vec(),
+                        need_buckets: false,
+                    };
+                    async move { c.get_region(req).await }
+                },
+            )
             .await?;
         region_info(resp, || {
             format!("no region holds key '{}'", key.escape_ascii())
@@ -302,20 +302,20 @@ impl Pd {
     }
 
     pub async fn get_region_by_id(&self, id: u64) -> Result<RegionInfo, Error> {
-        self.inner
-            .counters
-            .region_requests
-            .fetch_add(1, Ordering::Relaxed);
         let resp = self
             .inner
-            .call("GetRegionByID", |mut c, header| async move {
-                c.get_region_by_id(GetRegionByIdRequest {
-                    header: Some(header),
-                    region_id: id,
-                    need_buckets: false,
-                })
-                .await
-            })
+            .call(
+                &self.inner.counters.region_requests,
+                "GetRegionByID",
+                |mut c, header| async move {
+                    c.get_region_by_id(GetRegionByIdRequest {
+                        header: Some(header),
+                        region_id: id,
+                        need_buckets: false,
+                    })
+                    .await
+                },
+            )
             .await?;
         region_info(resp, || format!("region {id} not found"))
     }
@@ -328,21 +328,21 @@ impl Pd {
         end: &[u8],
         limit: i32,
     ) -> Result<Vec<RegionInfo>, Error> {
-        self.inner
-            .counters
-            .region_requests
-            .fetch_add(1, Ordering::Relaxed);
         let resp = self
             .inner
-            .call("ScanRegions", |mut c, header| {
-                let req = ScanRegionsRequest {
-                    header: Some(header),
-                    start_key: start.to_vec(),
-                    end_key: end.to_vec(),
-                    limit,
-                };
-                async move { c.scan_regions(req).await }
-            })
+            .call(
+                &self.inner.counters.region_requests,
+                "ScanRegions",
+                |mut c, header| {
+                    let req = ScanRegionsRequest {
+                        header: Some(header),
+                        start_key: start.to_vec(),
+                        end_key: end.to_vec(),
+                        limit,
+                    };
+                    async move { c.scan_regions(req).await }
+                },
+            )
             .await?;
         header_error("ScanRegions", resp.header.as_ref())?;
         let known = |p: &metapb::Peer| p.store_id != 0;
@@ -395,19 +395,19 @@ impl Pd {
     }
 
     pub async fn get_store(&self, id: u64) -> Result<metapb::Store, Error> {
-        self.inner
-            .counters
-            .store_requests
-            .fetch_add(1, Ordering::Relaxed);
         let resp = self
             .inner
-            .call("GetStore", |mut c, header| async move {
-                c.get_store(GetStoreRequest {
-                    header: Some(header),
-                    store_id: id,
-                })
-                .await
-            })
+            .call(
+                &self.inner.counters.store_requests,
+                "GetStore",
+                |mut c, header| async move {
+                    c.get_store(GetStoreRequest {
+                        header: Some(header),
+                        store_id: id,
+                    })
+                    .await
+                },
+            )
             .await?;
         header_error("GetStore", resp.header.as_ref())?;
         resp.store.ok_or_else(|| Error::Rpc {
@@ -418,19 +418,19 @@ impl Pd {
     }
 
     pub async fn get_all_stores(&self) -> Result<Vec<metapb::Store>, Error> {
-        self.inner
-            .counters
-            .store_requests
-            .fetch_add(1, Ordering::Relaxed);
         let resp = self
             .inner
-            .call("GetAllStores", |mut c, header| async move {
-                c.get_all_stores(GetAllStoresRequest {
-                    header: Some(header),
-                    exclude_tombstone_stores: true,
-                })
-                .await
-            })
+            .call(
+                &self.inner.counters.store_requests,
+                "GetAllStores",
+                |mut c, header| async move {
+                    c.get_all_stores(GetAllStoresRequest {
+                        header: Some(header),
+                        exclude_tombstone_stores: true,
+                    })
+                    .await
+                },
+            )
             .await?;
         header_error("GetAllStores", resp.header.as_ref())?;
         Ok(resp.stores)
@@ -477,12 +477,13 @@ impl Inner {
     }
 
     /// One unary call, moving to another PD endpoint when the one in use
-    /// does not answer.
-    async fn call<R, F, Fut>(&self, what: &str, f: F) -> Result<R, Error>
+    /// does not answer; counted once in `counter`, however many attempts.
+    async fn call<R, F, Fut>(&self, counter: &AtomicU64, what: &str, f: F) -> Result<R, Error>
     where
         F: Fn(PdClient<Channel>, RequestHeader) -> Fut,
         Fut: Future<Output = Result<tonic::Response<R>, Status>>,
     {
+        counter.fetch_add(1, Ordering::Relaxed);
         let mut last = None;
         for _ in 0..CALL_ATTEMPTS {
             let (client, generation) = self.client();
