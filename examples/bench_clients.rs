@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use tikv_bench::backend::{Backend, Events, Op, TargetInfo, TikvBackend};
+use tikv_bench::backend::{Backend, TargetInfo, TikvBackend};
 use tikv_bench::client::stores::connect_pool;
 use tikv_bench::client::{Ctx, Stats, Tikv};
 use tikv_bench::proto::kvrpcpb::{Context, RawGetRequest};
 use tikv_bench::proto::metapb;
 use tikv_bench::proto::tikvpb::tikv_client::TikvClient;
+use tikv_bench::vocab::{Events, Op};
 use tikv_bench::workload::ClientConfig;
 use tokio::time::Instant;
 use tonic::transport::Channel;

@@ -43,4 +43,6 @@ pub mod metrics;
 pub mod proto;
 pub mod report;
 pub mod storage;
+pub mod txn_types;
+pub mod vocab;
 pub mod workload;

@@ -5,12 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use tikv_bench::backend::{Events, NoopBackend, OpError, Outcome};
+use tikv_bench::backend::NoopBackend;
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::hist::new_hist;
 use tikv_bench::metrics::{Clock, Completion, Recorder};
+use tikv_bench::vocab::rng::rng_for;
+use tikv_bench::vocab::{Events, OpError, Outcome};
 use tikv_bench::workload::keys::{KeyChooser, KeyFormat, SharedKeys};
-use tikv_bench::workload::stream::{Generator, ValuePool, rng_for};
+use tikv_bench::workload::stream::{Generator, ValuePool};
 use tikv_bench::workload::{Stop, Workload};
 
 fn workload(distribution: &str) -> Workload {

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
-use tikv_bench::backend::{Events, LockMode};
-use tikv_bench::client::{Inproc, Txn, TxnOptions};
+use tikv_bench::backend::Inproc;
+use tikv_bench::client::{Txn, TxnOptions};
 use tikv_bench::storage::Storage;
+use tikv_bench::vocab::{Events, LockMode};
 
 const KEYS: usize = 100_000;
 

@@ -5,11 +5,13 @@
 
 use std::sync::Arc;
 
+use super::engine::Inproc;
 use super::ops::{self, RawKv};
-use super::{Backend, Events, Op, OpError, Outcome, Pair, TargetInfo};
-use crate::client::{Error, Inproc, TxnOptions};
+use super::{Backend, TargetInfo};
+use crate::client::{Error, TxnOptions};
 use crate::storage::Storage;
 use crate::storage::raw::Raw as RawSpace;
+use crate::vocab::{Events, Op, OpError, Outcome, Pair};
 
 /// A [`Backend`] over an [`Arc<Storage>`].
 #[derive(Debug, Clone)]

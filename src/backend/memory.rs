@@ -12,7 +12,8 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use super::ops::{FREE, critical_section, held_by, holder, unix_ms, usable};
-use super::{Backend, CheckMode, ErrorKind, Events, Op, OpError, Outcome, Pair, TargetInfo};
+use super::{Backend, TargetInfo};
+use crate::vocab::{CheckMode, ErrorKind, Events, Op, OpError, Outcome, Pair};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 

@@ -1,6 +1,7 @@
 //! A backend that does nothing, instantly: measures the driver itself.
 
-use super::{Backend, Events, Op, OpError, Outcome, TargetInfo};
+use super::{Backend, TargetInfo};
+use crate::vocab::{Events, Op, OpError, Outcome};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoopBackend;

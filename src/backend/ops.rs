@@ -18,8 +18,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{CheckMode, ErrorKind, Events, LockMode, Op, Outcome, Pair};
 use crate::client::{Error, Transport, Txn, TxnOptions};
+use crate::vocab::{CheckMode, ErrorKind, Events, LockMode, Op, Outcome, Pair};
 
 pub(super) use crate::checks::config::LOCK_FREE as FREE;
 

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ops::{self, RawKv};
-use super::{Backend, Events, Op, OpError, Outcome, Pair, TargetInfo};
-use crate::client::{Ctx, Error, Raw, Stats, Tikv, TxnOptions};
-use crate::workload::ClientConfig;
+use super::{Backend, TargetInfo};
+use crate::client::{ClientConfig, Ctx, Error, Raw, Stats, Tikv, TxnOptions};
+use crate::vocab::{Events, Op, OpError, Outcome, Pair};
 
 /// The least time a check's read may take.
 const CHECK_READ_BUDGET: Duration = Duration::from_secs(10);

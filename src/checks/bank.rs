@@ -12,7 +12,7 @@ use super::config::{Bank, account_key};
 use super::run::Seen;
 use super::tracker::{Fates, WorkerLog};
 use super::verdict::{Found, Verdict};
-use crate::backend::OpError;
+use crate::vocab::OpError;
 
 /// The balances in a snapshot, or what is wrong with it.
 fn balances(values: &[Option<Vec<u8>>]) -> Result<Vec<i64>, String> {
@@ -147,7 +147,7 @@ pub(super) fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::LockMode;
+    use crate::vocab::LockMode;
     use crate::workload::SizeRange;
 
     fn bank() -> Bank {

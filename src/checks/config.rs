@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::backend::{CheckMode, LockMode};
+use crate::vocab::{CheckMode, LockMode};
 use crate::workload::SizeRange;
 
 pub const DEFAULT_EVERY: Duration = Duration::from_millis(500);

@@ -9,7 +9,7 @@ use super::config::Inventory;
 use super::run::Seen;
 use super::tracker::{InventoryLog, WorkerLog};
 use super::verdict::{Found, Verdict};
-use crate::backend::OpError;
+use crate::vocab::OpError;
 
 fn stock(v: Option<&[u8]>) -> Result<i64, String> {
     let v = v.ok_or("the stock has no value")?;
@@ -121,7 +121,7 @@ pub(super) fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::CheckMode;
+    use crate::vocab::CheckMode;
 
     fn inv() -> Inventory {
         Inventory {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::config::Lock;
 use super::tracker::{Fates, WorkerLog};
 use super::verdict::Verdict;
-use crate::backend::CheckMode;
+use crate::vocab::CheckMode;
 
 pub(super) fn verify(lock: &Lock, logs: &[WorkerLog], base: Instant) -> Verdict {
     let mut fates = Fates::default();

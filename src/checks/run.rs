@@ -14,14 +14,13 @@ use super::readback::Model;
 use super::tracker::WorkerLog;
 use super::verdict::Found;
 use super::{Verdict, bank, inventory, lock, readback};
-use crate::backend::{Backend, CheckMode, Events, Op, OpError};
-use crate::driver::TimeSource;
-use crate::driver::retry::{self, Backoff};
-use crate::workload::stream::rng_for;
-use crate::workload::{RetryPolicy, Workload};
-
-/// The random stream of the checks' backoff jitter.
-const STREAM_CHECKS: u64 = (1 << 32) - 7;
+use crate::backend::Backend;
+use crate::backend::retry;
+use crate::vocab::RetryPolicy;
+use crate::vocab::TimeSource;
+use crate::vocab::{Backoff, Stream};
+use crate::vocab::{CheckMode, Events, Op, OpError};
+use crate::workload::Workload;
 
 /// Reads for the checks, each retried (any error) with the workload's
 /// backoff until it succeeds or `patience` has passed: the faults go on
@@ -51,7 +50,7 @@ impl<'a, B: Backend> Reads<'a, B> {
         mut read: impl FnMut() -> F,
     ) -> Result<T, OpError> {
         let deadline = self.time.now() + self.patience();
-        let mut backoff = Backoff::new(rng_for(0, STREAM_CHECKS));
+        let mut backoff = Backoff::new(Stream::ChecksJitter.rng(0));
         let mut attempt = 0;
         loop {
             let err = match read().await {
@@ -129,7 +128,7 @@ pub async fn setup<B: Backend>(w: &Workload, backend: &B, time: TimeSource) -> a
         writes.push(("the free lock", l.mode != CheckMode::Cas, pairs));
     }
     let policy = &w.client.retry;
-    let mut backoff = Backoff::new(rng_for(w.seed, STREAM_CHECKS));
+    let mut backoff = Backoff::new(Stream::ChecksJitter.rng(w.seed));
     let mut events = Events::default();
     for (what, txn, pairs) in &writes {
         let op = if *txn {

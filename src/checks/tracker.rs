@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use super::config::{Checks, account_index};
 use super::tag::Tag;
-use crate::backend::{Op, OpError, Outcome};
+use crate::vocab::{Op, OpError, Outcome};
 
 /// At most this many unknown-outcome writes are kept per key and worker;
 /// past it, the key is left unjudged (anything could be there).
@@ -298,8 +298,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::backend::{ErrorKind, LockMode};
     use crate::checks::config::{Bank, Empty, account_key};
+    use crate::vocab::{ErrorKind, LockMode};
     use crate::workload::SizeRange;
 
     fn checks() -> Checks {

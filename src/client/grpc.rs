@@ -16,7 +16,7 @@ use super::tikv::Tikv;
 use super::{Error, LockReply, Transport, wire};
 use crate::codec;
 use crate::proto::kvrpcpb;
-use crate::storage::{
+use crate::txn_types::{
     CheckTxnStatusRequest, KeyError, KvPair, PessimisticLockRequest, PrewriteRequest, TxnStatus,
 };
 

@@ -1,7 +1,9 @@
-//! The client side of the TiKV transaction protocol, written once against
-//! the [`Transport`] trait: the in-process transport here
-//! ([`inproc::Inproc`], straight onto a [`Storage`]) and the gRPC transport
-//! run the same code.
+//! A TiKV client anyone could reuse: it depends on the shared vocabulary,
+//! the wire types, the key codec and the transaction shapes only.
+//!
+//! The client side of the TiKV transaction protocol is written once against
+//! the [`Transport`] trait: the gRPC transport here and the in-process one
+//! (the backend's, straight onto the engine) run the same code.
 //!
 //! - [`Transport`]: the key-set level calls of the protocol (timestamps,
 //!   reads, prewrite, commit, pessimistic lock and rollback, rollback,
@@ -21,11 +23,9 @@
 //!   backoff slept).
 //! - [`Raw`] (`raw`): the raw API; [`Grpc`] (`grpc`): the transport that
 //!   runs the transaction protocol over gRPC (conversions in `wire`).
-//!
-//! [`Storage`]: crate::storage::Storage
 
+pub mod config;
 mod grpc;
-pub mod inproc;
 mod join;
 pub mod pd;
 pub mod raw;
@@ -42,14 +42,14 @@ mod wire;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::backend::{ErrorKind, OpError};
-use crate::storage::{
+use crate::txn_types::{
     CheckTxnStatusRequest, ConflictReason, KeyError, KvPair, PessimisticLockRequest,
     PrewriteRequest, TxnStatus,
 };
+use crate::vocab::{ErrorKind, OpError};
 
+pub use config::ClientConfig;
 pub use grpc::Grpc;
-pub use inproc::Inproc;
 pub use pd::Pd;
 pub use raw::Raw;
 pub use region_cache::RegionCache;

@@ -17,13 +17,13 @@ use tonic::{Code, Status};
 
 use super::Error;
 use super::tso::{self, Waiter};
-use crate::backend::ErrorKind;
 use crate::proto::metapb;
 use crate::proto::pdpb::{
     self, GetAllStoresRequest, GetMembersRequest, GetRegionByIdRequest, GetRegionRequest,
     GetRegionResponse, GetStoreRequest, RequestHeader, ResponseHeader, ScanRegionsRequest,
     pd_client::PdClient,
 };
+use crate::vocab::ErrorKind;
 
 /// Attempts of one PD call, each on the member found after the last failed.
 const CALL_ATTEMPTS: usize = 3;

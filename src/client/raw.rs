@@ -7,11 +7,11 @@
 use super::Error;
 use super::request::Ctx;
 use super::tikv::Tikv;
-use crate::backend::ErrorKind;
 use crate::proto::kvrpcpb::{
     KvPair, RawBatchDeleteRequest, RawBatchGetRequest, RawBatchPutRequest, RawCasRequest,
     RawDeleteRangeRequest, RawDeleteRequest, RawGetRequest, RawPutRequest, RawScanRequest,
 };
+use crate::vocab::ErrorKind;
 
 /// A key and its value.
 pub type Pair = (Vec<u8>, Vec<u8>);

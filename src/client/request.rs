@@ -26,9 +26,9 @@ use super::region_cache::{CachedRegion, Lookup, Route};
 use super::stats::{Reason, Stats};
 use super::stores::StoreConn;
 use super::tikv::Tikv;
-use crate::backend::ErrorKind;
-use crate::driver::retry::Backoff;
 use crate::proto::{RegionReply, errorpb};
+use crate::vocab::Backoff;
+use crate::vocab::ErrorKind;
 
 /// What one operation carries down through the client.
 #[derive(Debug, Clone, Copy)]

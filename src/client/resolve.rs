@@ -2,12 +2,10 @@
 //! its transaction (rolling it back if its TTL ran out), then commit or roll
 //! back the lock to match.
 
-use std::time::Duration;
-
 use super::{Error, Transport};
-use crate::backend::Events;
-use crate::storage::tso::physical;
-use crate::storage::{CheckTxnStatusRequest, KeyError, LockInfo, LockType};
+use crate::txn_types::ts::physical;
+use crate::txn_types::{CheckTxnStatusRequest, KeyError, LockInfo, LockType};
+use crate::vocab::Events;
 
 /// What became of a lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,10 +66,4 @@ pub(crate) async fn resolve<T: Transport>(
     } else {
         Ok(Resolved::Alive)
     }
-}
-
-/// Exponential backoff: `base * 2^(attempt-1)`, at most `max`.
-pub(crate) fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
-    let factor = 1u32 << attempt.saturating_sub(1).min(16);
-    base.saturating_mul(factor).min(max)
 }

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::backend::{ErrorKind, Events};
+use crate::vocab::{ErrorKind, Events};
 
 /// Why a request was sent again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

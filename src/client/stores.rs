@@ -19,8 +19,8 @@ use tonic::transport::{Channel, Endpoint};
 use super::Error;
 use super::join::join_all;
 use super::pd::Pd;
-use crate::backend::ErrorKind;
 use crate::proto::tikvpb::tikv_client::TikvClient;
+use crate::vocab::ErrorKind;
 
 /// Responses may be large (scans, batch gets).
 const MAX_MESSAGE: usize = 256 << 20;

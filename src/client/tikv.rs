@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
+use super::ClientConfig;
 use super::Error;
 use super::grpc::Grpc;
 use super::pd::Pd;
@@ -16,8 +17,7 @@ use super::request::Ctx;
 use super::stores::Stores;
 use crate::codec;
 use crate::proto::metapb;
-use crate::workload::ClientConfig;
-use crate::workload::stream::{Rng, rng_for};
+use crate::vocab::rng::{Rng, Stream};
 
 /// The seed of the client's backoff jitter streams.
 const JITTER_SEED: u64 = 0x7469_6b76_6a69_7474;
@@ -103,10 +103,7 @@ impl Tikv {
 
     /// A jitter stream for one request's backoffs (taken only on a retry).
     pub(crate) fn jitter_rng(&self) -> Rng {
-        rng_for(
-            JITTER_SEED,
-            self.jitter_streams.fetch_add(1, Ordering::Relaxed),
-        )
+        Stream::ClientJitter(self.jitter_streams.fetch_add(1, Ordering::Relaxed)).rng(JITTER_SEED)
     }
 
     /// The cluster as PD describes it: regions (bounds escaped, and decoded

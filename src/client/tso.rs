@@ -18,9 +18,9 @@ use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 
 use super::Error;
 use super::pd::Inner;
-use crate::backend::ErrorKind;
 use crate::proto::pdpb::{TsoRequest, TsoResponse};
-use crate::storage::tso::compose;
+use crate::txn_types::ts::compose;
+use crate::vocab::ErrorKind;
 
 /// Where a caller's timestamp (or the error) goes.
 pub(crate) type Waiter = oneshot::Sender<Result<u64, Error>>;

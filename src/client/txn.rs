@@ -28,13 +28,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::resolve::{Resolved, backoff, resolve};
+use super::resolve::{Resolved, resolve};
 use super::{Error, Transport, is_pessimistic_retry};
-use crate::backend::{Events, LockMode};
-use crate::storage::{
+use crate::txn_types::{
     KeyError, LockInfo, Mutation, MutationOp, PessimisticAction, PessimisticLockRequest,
     PrewriteRequest,
 };
+use crate::vocab::{Backoff, Events, LockMode};
 
 /// The protocol's knobs, with the defaults of a TiDB-like client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -577,7 +577,7 @@ impl<'t, T: Transport> Txn<'t, T> {
     }
 
     async fn pause(&self, attempt: u32) {
-        let d = backoff(self.opts.backoff_base, self.opts.backoff_max, attempt);
+        let d = Backoff::doubling(self.opts.backoff_base, self.opts.backoff_max, attempt);
         if !d.is_zero() {
             tokio::time::sleep(d).await;
         }

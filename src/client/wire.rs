@@ -4,7 +4,7 @@
 //! goes the other way.
 
 use crate::proto::kvrpcpb;
-use crate::storage::{
+use crate::txn_types::{
     Action, ConflictReason, KeyError, LockInfo, LockType, Mutation, MutationOp, PessimisticAction,
     TxnStatus, WaitForEntry, WriteConflict,
 };

@@ -3,7 +3,6 @@
 //! their reports and a progress display reading the collector's view.
 
 pub mod progress;
-pub mod retry;
 pub mod worker;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,18 +12,20 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 pub use progress::ProgressMode;
-pub use retry::TimeSource;
 pub use worker::{Pacing, StopAt};
 
-use crate::backend::{Backend, Events, Op};
+use crate::backend::Backend;
+
+use crate::backend::retry;
 use crate::checks;
 use crate::metrics::result::LoadResult;
 use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult};
+use crate::vocab::{Backoff, Stream, TimeSource};
+use crate::vocab::{Events, Op};
 use crate::workload::keys::{KeyFormat, SharedKeys};
-use crate::workload::stream::{STREAM_JITTER_BASE, ValuePool, rng_for};
+use crate::workload::stream::ValuePool;
 use crate::workload::{Stop, Workload};
 use progress::{Phase, Progress};
-use retry::Backoff;
 
 /// How to run, beyond what the workload says.
 #[derive(Debug, Clone)]
@@ -284,7 +285,7 @@ async fn load<B: Backend>(
         );
         let (raw, txn, seed) = (workload.uses_raw(), workload.uses_txn(), workload.seed);
         set.spawn(async move {
-            let mut backoff = Backoff::new(rng_for(seed, STREAM_JITTER_BASE - 1 - t as u64));
+            let mut backoff = Backoff::new(Stream::LoadJitter(t as u32).rng(seed));
             let mut events = Events::default();
             let mut pairs = Vec::with_capacity(l.batch as usize);
             let mut next = range.start;

@@ -6,13 +6,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::retry::{self, Backoff, TimeSource};
-use crate::backend::{Backend, Events};
+use crate::backend::Backend;
+use crate::backend::retry;
 use crate::checks::{Tracker, WorkerLog};
 use crate::metrics::{Clock, Completion, Recorder, Report};
+use crate::vocab::Events;
+use crate::vocab::{Backoff, Stream, TimeSource};
 use crate::workload::Workload;
 use crate::workload::keys::SharedKeys;
-use crate::workload::stream::{Generator, STREAM_JITTER_BASE, ValuePool, rng_for};
+use crate::workload::stream::{Generator, ValuePool};
 
 /// When to start each op.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,7 +73,7 @@ pub async fn run<B: Backend>(
     let policy = &w.client.retry;
     let workers = w.concurrency as usize;
     let mut stream = Generator::new(w, ctx.keys.clone(), ctx.values.clone(), id.global as u64);
-    let mut backoff = Backoff::new(rng_for(w.seed, STREAM_JITTER_BASE + id.global as u64));
+    let mut backoff = Backoff::new(Stream::WorkerJitter(id.global as u32).rng(w.seed));
     let mut rec = Recorder::new(
         id.local,
         w.ops.len(),

@@ -58,15 +58,15 @@ pub struct LiveOp {
     pub ok: u64,
     pub failed: u64,
     pub unknown: u64,
-    pub errors: Vec<(crate::backend::ErrorKind, u64)>,
-    pub retries: Vec<(crate::backend::ErrorKind, u64)>,
+    pub errors: Vec<(crate::vocab::ErrorKind, u64)>,
+    pub retries: Vec<(crate::vocab::ErrorKind, u64)>,
     pub latency: Percentiles,
 }
 
 impl LiveOp {
     fn of(s: &OpStats) -> LiveOp {
-        let nonzero = |counts: &[u64; crate::backend::ErrorKind::COUNT]| {
-            crate::backend::ErrorKind::ALL
+        let nonzero = |counts: &[u64; crate::vocab::ErrorKind::COUNT]| {
+            crate::vocab::ErrorKind::ALL
                 .iter()
                 .filter(|k| counts[**k as usize] > 0)
                 .map(|k| (*k, counts[*k as usize]))

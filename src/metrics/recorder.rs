@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::hist::{Hist, new_hist};
-use crate::backend::{ErrorKind, Events, OpError, Outcome};
+use crate::vocab::{ErrorKind, Events, OpError, Outcome};
 
 /// Maps monotonic instants to wall-clock time, fixed once per run so that
 /// every worker (and every driver process, to the clock's accuracy) cuts

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::collector::Summary;
 use super::hist::{self, Percentiles};
 use super::recorder::OpStats;
-use crate::backend::{ErrorKind, TargetInfo};
+use crate::backend::TargetInfo;
+use crate::vocab::ErrorKind;
 use crate::workload::Workload;
 
 pub const SCHEMA: &str = "tikv-bench/result/v1";

@@ -24,8 +24,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::errors::{KeyError, WaitForEntry};
 use super::latches::key_hash;
+use crate::txn_types::errors::{KeyError, WaitForEntry};
 
 /// How a wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

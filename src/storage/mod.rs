@@ -1,6 +1,6 @@
 //! The storage engine: an in-memory MVCC store in the shape of TiKV's
-//! Percolator implementation, shared by the in-process backend and (later)
-//! the gRPC stand-in cluster.
+//! Percolator implementation, shared by the in-process backend and the gRPC
+//! stand-in cluster.
 //!
 //! It owns:
 //! - [`tso`]: the timestamp oracle (physical ms << 18 + logical);
@@ -11,25 +11,26 @@
 //!   (never held across a wait);
 //! - [`lock_manager`]: pessimistic lock waits, wake-ups and the wait-for
 //!   graph that detects deadlocks;
-//! - [`errors`]: key errors in the protocol's shapes.
+//! Key errors and request shapes are in [`crate::txn_types`], which the
+//! client shares.
 //!
 //! [`Storage`] is the facade: one method per protocol request, taking the
 //! request's fields as plain Rust values and answering in the protocol's
 //! shapes. Raw and transactional keys live in separate spaces, as in TiKV.
 
-pub mod errors;
 pub mod latches;
 pub mod lock_manager;
 mod mvcc;
 pub mod raw;
 pub mod tso;
-mod types;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub use errors::{ConflictReason, KeyError, LockInfo, LockType, WaitForEntry, WriteConflict};
-pub use types::{
+pub use crate::txn_types::errors::{
+    ConflictReason, KeyError, LockInfo, LockType, WaitForEntry, WriteConflict,
+};
+pub use crate::txn_types::requests::{
     Action, CheckTxnStatusRequest, KvPair, Mutation, MutationOp, PessimisticAction,
     PessimisticLockRequest, PessimisticLockResponse, PrewriteRequest, TxnStatus,
 };

@@ -5,24 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Bits of the logical part.
-pub const LOGICAL_BITS: u32 = 18;
-
-/// The physical (wall clock, ms since the Unix epoch) part of `ts`.
-pub fn physical(ts: u64) -> u64 {
-    ts >> LOGICAL_BITS
-}
-
-/// The logical part of `ts`.
-pub fn logical(ts: u64) -> u64 {
-    ts & ((1 << LOGICAL_BITS) - 1)
-}
-
-/// The timestamp with physical part `ms` and logical part `logical`
-/// (the logical part is masked to its 18 bits).
-pub fn compose(ms: u64, logical: u64) -> u64 {
-    (ms << LOGICAL_BITS) | (logical & ((1 << LOGICAL_BITS) - 1))
-}
+pub use crate::txn_types::ts::{LOGICAL_BITS, compose, logical, physical};
 
 /// Hands out strictly increasing timestamps.
 ///

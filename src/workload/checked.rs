@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::backend::{ErrorKind, LockMode};
 pub use crate::checks::config::Checks;
 pub use crate::checks::thresholds::Threshold;
+pub use crate::client::config::{
+    ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_REQUEST_TIMEOUT,
+};
 pub use crate::cluster::config::{Config as ClusterConfig, Faults, Outage};
+use crate::vocab::LockMode;
 
 pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_RECORDS: u64 = 10_000;
@@ -27,9 +30,6 @@ pub const DEFAULT_CONCURRENCY: u32 = 16;
 pub const DEFAULT_SCAN_LENGTH: SizeRange = SizeRange { min: 1, max: 100 };
 pub const DEFAULT_BATCH_DELETE: u32 = 10;
 pub const DEFAULT_TXN_WRITES: u32 = 2;
-pub const DEFAULT_POOL_SIZE: u32 = 2;
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 pub const MAX_VALUE_SIZE: u64 = 8 << 20;
 pub const MAX_KEY_SIZE: u32 = 4096;
 
@@ -221,95 +221,8 @@ impl OpKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClientConfig {
-    pub pool_size: u32,
-    #[serde(serialize_with = "ser_duration")]
-    pub connect_timeout: Duration,
-    #[serde(serialize_with = "ser_duration")]
-    pub request_timeout: Duration,
-    pub retry: RetryPolicy,
-}
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        ClientConfig {
-            pool_size: DEFAULT_POOL_SIZE,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Jitter {
-    /// Sleep exactly the computed delay.
-    None,
-    /// Sleep uniformly in [0, delay].
-    Full,
-    /// Sleep delay/2 plus uniformly in [0, delay/2].
-    Equal,
-}
-
 /// How an operation that failed is retried: a plain value, read by the
 /// worker loop.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included; 1 disables retries.
-    pub max_attempts: u32,
-    #[serde(serialize_with = "ser_duration")]
-    pub base_delay: Duration,
-    pub multiplier: f64,
-    #[serde(serialize_with = "ser_duration")]
-    pub max_delay: Duration,
-    pub jitter: Jitter,
-    /// Time allowed for one operation, all attempts and sleeps included.
-    #[serde(serialize_with = "ser_duration")]
-    pub budget: Duration,
-    /// Error kinds worth another attempt.
-    #[serde(serialize_with = "ser_kinds")]
-    pub on: Vec<ErrorKind>,
-}
-
-impl RetryPolicy {
-    pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
-    pub const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(2);
-    pub const DEFAULT_MULTIPLIER: f64 = 2.0;
-    pub const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(500);
-    pub const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
-    /// Transient errors: routing, overload, locks and conflicts.
-    pub const DEFAULT_ON: &'static [ErrorKind] = &[
-        ErrorKind::ServerIsBusy,
-        ErrorKind::Unavailable,
-        ErrorKind::NotLeader,
-        ErrorKind::EpochNotMatch,
-        ErrorKind::RegionNotFound,
-        ErrorKind::KeyNotInRegion,
-        ErrorKind::KeyIsLocked,
-        ErrorKind::WriteConflict,
-        ErrorKind::Deadlock,
-    ];
-
-    pub fn retries(&self, kind: ErrorKind) -> bool {
-        self.on.contains(&kind)
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
-            base_delay: Self::DEFAULT_BASE_DELAY,
-            multiplier: Self::DEFAULT_MULTIPLIER,
-            max_delay: Self::DEFAULT_MAX_DELAY,
-            jitter: Jitter::Full,
-            budget: Self::DEFAULT_BUDGET,
-            on: Self::DEFAULT_ON.to_vec(),
-        }
-    }
-}
 
 /// A swept parameter and the values it takes, in the order run.
 #[derive(Debug, Clone, PartialEq)]
@@ -391,8 +304,4 @@ fn ser_ops<S: serde::Serializer>(ops: &[OpConfig], s: S) -> Result<S::Ok, S::Err
 
 fn ser_thresholds<S: serde::Serializer>(ts: &[Threshold], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(ts.iter().map(|t| t.text.as_str()))
-}
-
-fn ser_kinds<S: serde::Serializer>(kinds: &[ErrorKind], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(kinds.iter().map(|k| k.as_str()))
 }

@@ -11,34 +11,14 @@
 
 use std::sync::Arc;
 
-use rand::{RngExt, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
+use rand::RngExt;
 
 use super::keys::{KeyChooser, KeyFormat, SharedKeys};
 use super::{Checks, OpKind, SizeRange, Workload};
-use crate::backend::Op;
 use crate::checks::config::{LOCK_KEY, STOCK_KEY, account_key};
 use crate::checks::tag::{TAG_LEN, Tag};
-
-/// The deterministic random generator used everywhere.
-pub type Rng = Xoshiro256PlusPlus;
-
-/// Stream numbers reserved for purposes other than workers.
-pub const STREAM_VALUES: u64 = u64::MAX;
-pub const STREAM_JITTER_BASE: u64 = 1 << 32;
-
-/// Mixes the workload seed with a stream number (splitmix64), so that
-/// neighbouring streams are unrelated.
-pub fn stream_seed(seed: u64, stream: u64) -> u64 {
-    let mut z = seed ^ stream.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-pub fn rng_for(seed: u64, stream: u64) -> Rng {
-    Rng::seed_from_u64(stream_seed(seed, stream))
-}
+use crate::vocab::Op;
+use crate::vocab::rng::{Rng, Stream, stream_seed};
 
 /// Random bytes that values are cut from, the same for every worker.
 #[derive(Debug, Clone)]
@@ -51,7 +31,7 @@ impl ValuePool {
     pub fn new(seed: u64, size: SizeRange) -> ValuePool {
         let len = (size.max as usize * 2).max(64 * 1024);
         let mut bytes = vec![0u8; len];
-        rng_for(seed, STREAM_VALUES).fill(&mut bytes[..]);
+        Stream::Values.rng(seed).fill(&mut bytes[..]);
         ValuePool {
             bytes: bytes.into(),
             size,
@@ -154,7 +134,7 @@ impl Generator {
             chooser: KeyChooser::new(&workload.keys, shared),
             format: KeyFormat::new(&workload.keys),
             values,
-            rng: rng_for(workload.seed, stream),
+            rng: Stream::Worker(stream as u32).rng(workload.seed),
             key: Vec::new(),
             keys: Vec::new(),
             reads: Vec::new(),
@@ -321,7 +301,7 @@ fn fill(out: &mut Vec<Vec<u8>>, indices: &[u64], format: &KeyFormat) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Op;
+    use crate::vocab::Op;
 
     fn workload(yaml: &str) -> Workload {
         Workload::parse(yaml, "test.yaml").unwrap()

@@ -8,7 +8,7 @@ use super::{
     Checks, ClientConfig, Diagnostic, Distribution, KeySpace, OpConfig, OpKind, Sweep, SweepParam,
     SweepValue, Workload,
 };
-use crate::backend::LockMode;
+use crate::vocab::LockMode;
 
 /// One combination of swept values, and the workload it gives.
 #[derive(Debug, Clone)]
@@ -249,7 +249,7 @@ pub(super) fn check_sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::LockMode;
+    use crate::vocab::LockMode;
 
     #[test]
     fn cells_cover_every_combination_in_order() {

@@ -5,13 +5,16 @@
 
 use std::time::Duration;
 
-use tikv_bench::backend::{Events, TargetInfo, TikvBackend};
+use tikv_bench::backend::{TargetInfo, TikvBackend};
+
 use tikv_bench::client::{Ctx, Stats, Tikv};
 use tikv_bench::cluster::RunningCluster;
 use tikv_bench::cluster::config::{Config, Faults, Outage};
+use tikv_bench::vocab::Events;
 
 pub use crate::cluster_util::{config, start};
-use tikv_bench::workload::{ClientConfig, Jitter, RetryPolicy};
+use tikv_bench::vocab::{Jitter, RetryPolicy};
+use tikv_bench::workload::ClientConfig;
 
 /// The faults the workload tests run under: splits and leader transfers
 /// every few hundred ms, store 2 offline for a second from `outage_at`,

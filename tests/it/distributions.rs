@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
+use tikv_bench::vocab::rng::rng_for;
 use tikv_bench::workload::keys::{KeyChooser, SharedKeys};
-use tikv_bench::workload::stream::rng_for;
 
 use crate::util::workload;
 

@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tikv_bench::backend::{
-    Backend, ErrorKind, Events, MemoryBackend, Op, OpError, Outcome, TargetInfo,
-};
-use tikv_bench::driver::{self, RunOptions, TimeSource};
+use tikv_bench::backend::{Backend, MemoryBackend, TargetInfo};
+
+use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::{RunResult, hist};
+use tikv_bench::vocab::TimeSource;
+use tikv_bench::vocab::{ErrorKind, Events, Op, OpError, Outcome};
 
 use crate::util::workload;
 

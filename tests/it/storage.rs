@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tikv_bench::backend::{ErrorKind, Events, LockMode};
-use tikv_bench::client::{Error, Inproc, Txn, TxnOptions};
+use tikv_bench::backend::Inproc;
+use tikv_bench::client::{Error, Txn, TxnOptions};
 use tikv_bench::storage::{Config, Storage};
+use tikv_bench::vocab::{ErrorKind, Events, LockMode};
 
 /// An engine with short waits, so contended histories stay quick.
 fn engine() -> Arc<Storage> {

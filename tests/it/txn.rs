@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tikv_bench::backend::{ErrorKind, Events, LockMode};
-use tikv_bench::client::{Inproc, Txn, TxnOptions};
-use tikv_bench::storage::tso::{compose, physical};
+use tikv_bench::backend::Inproc;
+use tikv_bench::client::{Txn, TxnOptions};
 use tikv_bench::storage::{Mutation, PrewriteRequest, Storage};
+use tikv_bench::txn_types::ts::{compose, physical};
+use tikv_bench::vocab::{ErrorKind, Events, LockMode};
 
 fn setup() -> (Arc<Storage>, Inproc) {
     let s = Arc::new(Storage::default());

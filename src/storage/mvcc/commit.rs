@@ -3,7 +3,7 @@
 //! wake waiters.
 
 use super::{Lock, Mvcc, Record, Write, WriteKind};
-use crate::storage::errors::{KeyError, LockType};
+use crate::txn_types::errors::{KeyError, LockType};
 
 /// A lock this command removed: (key, lock ts, commit_ts or 0).
 pub(crate) type Released = (Vec<u8>, u64, u64);
@@ -99,7 +99,7 @@ impl Mvcc {
             if let Record::Committed(commit_ts) = self.committed_unless_locked(key, start_ts) {
                 return Err(KeyError::Abort(format!(
                     "rollback: transaction {start_ts} already committed at {commit_ts} on key '{}'",
-                    crate::storage::errors::show(key)
+                    crate::txn_types::errors::show(key)
                 )));
             }
         }

@@ -23,8 +23,8 @@ use std::ops::Bound;
 
 use crossbeam_skiplist::SkipMap;
 
-use super::errors::{KeyError, LockInfo, LockType};
-use super::types::KvPair;
+use crate::txn_types::errors::{KeyError, LockInfo, LockType};
+use crate::txn_types::requests::KvPair;
 
 pub(crate) use commit::Released;
 pub(crate) use pessimistic::LockFailure;

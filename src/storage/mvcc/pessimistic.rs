@@ -4,8 +4,8 @@
 //! drop the latches first); this file only says who holds it.
 
 use super::{Lock, Mvcc, Record, Released};
-use crate::storage::errors::{ConflictReason, KeyError, LockInfo, LockType, WriteConflict};
-use crate::storage::types::PessimisticLockRequest;
+use crate::txn_types::errors::{ConflictReason, KeyError, LockInfo, LockType, WriteConflict};
+use crate::txn_types::requests::PessimisticLockRequest;
 
 /// Why a pessimistic lock request could not take its locks.
 #[derive(Debug)]
@@ -66,13 +66,13 @@ impl Mvcc {
                 Record::RolledBack => {
                     return Err(LockFailure::Err(KeyError::Abort(format!(
                         "PessimisticLockRolledBack: transaction {start_ts} was rolled back on key '{}'",
-                        crate::storage::errors::show(key)
+                        crate::txn_types::errors::show(key)
                     ))));
                 }
                 Record::Committed(ts) => {
                     return Err(LockFailure::Err(KeyError::Abort(format!(
                         "pessimistic lock: transaction {start_ts} already committed at {ts} on key '{}'",
-                        crate::storage::errors::show(key)
+                        crate::txn_types::errors::show(key)
                     ))));
                 }
                 Record::None => {}

@@ -3,8 +3,8 @@
 //! nothing and reports every lock it met; any other error stops at once).
 
 use super::{Lock, Mvcc, Record, WriteKind};
-use crate::storage::errors::{ConflictReason, KeyError, LockType, WriteConflict};
-use crate::storage::types::{Mutation, MutationOp, PessimisticAction, PrewriteRequest};
+use crate::txn_types::errors::{ConflictReason, KeyError, LockType, WriteConflict};
+use crate::txn_types::requests::{Mutation, MutationOp, PessimisticAction, PrewriteRequest};
 
 /// What to do with one checked mutation.
 enum Plan {
@@ -186,6 +186,6 @@ fn conflict(
 fn pessimistic_lock_not_found(start_ts: u64, key: &[u8], why: &str) -> KeyError {
     KeyError::Retryable(format!(
         "PessimisticLockNotFound: transaction {start_ts} has no pessimistic lock on key '{}' ({why})",
-        crate::storage::errors::show(key)
+        crate::txn_types::errors::show(key)
     ))
 }

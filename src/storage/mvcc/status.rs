@@ -3,8 +3,8 @@
 //! long transaction's primary alive.
 
 use super::{Mvcc, Record, Released};
-use crate::storage::errors::{KeyError, LockType};
-use crate::storage::types::{Action, CheckTxnStatusRequest, TxnStatus};
+use crate::txn_types::errors::{KeyError, LockType};
+use crate::txn_types::requests::{Action, CheckTxnStatusRequest, TxnStatus};
 
 impl Mvcc {
     /// Checks (and settles, if its TTL ran out) the transaction whose primary

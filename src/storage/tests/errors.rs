@@ -1,8 +1,8 @@
 //! Every key error shape, TTL expiry and resolution, and idempotence.
 
 use super::*;
-use crate::storage::tso::{compose, physical};
 use crate::storage::*;
+use crate::txn_types::ts::{compose, physical};
 
 #[test]
 fn a_read_meets_a_lock_with_its_full_info() {

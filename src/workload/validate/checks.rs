@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::Checker;
-use crate::backend::{CheckMode, LockMode};
 use crate::checks::config::*;
+use crate::vocab::{CheckMode, LockMode};
 use crate::workload::Diagnostic;
 use crate::workload::checked::*;
 use crate::workload::spec::*;

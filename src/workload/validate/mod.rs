@@ -11,7 +11,7 @@ use super::Diagnostic;
 use super::checked::*;
 use super::spec::*;
 use super::sweep::check_sweep;
-use crate::backend::LockMode;
+use crate::vocab::LockMode;
 use settings::{check_client, check_cluster, check_thresholds};
 
 /// Collects diagnostics while checking a spec.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::Checker;
-use crate::backend::ErrorKind;
+use crate::vocab::{ErrorKind, Jitter, RetryPolicy};
 use crate::workload::checked::*;
 use crate::workload::spec::*;
 

@@ -10,9 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use tikv_bench::backend::{Backend, Events, MemoryBackend, Op, OpError, Outcome, Pair, TargetInfo};
+use tikv_bench::backend::{Backend, MemoryBackend, TargetInfo};
+
 use tikv_bench::checks::Verdict;
 use tikv_bench::driver::{self, RunOptions};
+use tikv_bench::vocab::{Events, Op, OpError, Outcome, Pair};
 
 use super::verdict;
 use crate::util::{run, workload};

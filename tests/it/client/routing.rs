@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tikv_bench::backend::ErrorKind;
 use tikv_bench::client::stats::Reason;
 use tikv_bench::client::{Stats, Tikv};
+use tikv_bench::vocab::ErrorKind;
 
 use crate::client_util::*;
 

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tikv_bench::backend::{Backend, Events, Op, OpError, Outcome, TargetInfo};
+use tikv_bench::backend::{Backend, TargetInfo};
+
 use tikv_bench::cluster::{Cluster, RunningCluster};
 use tikv_bench::metrics::RunResult;
+use tikv_bench::vocab::{Events, Op, OpError, Outcome};
 use tikv_bench::workload::Workload;
 
 use crate::client_util::*;

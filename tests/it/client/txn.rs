@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use tikv_bench::backend::{Events, LockMode};
 use tikv_bench::client::{Error, Stats, Tikv, Transport, Txn, TxnOptions};
 use tikv_bench::storage::CheckTxnStatusRequest;
+use tikv_bench::vocab::{Events, LockMode};
 
 use crate::client_util::*;
 

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use super::{Error, LockReply, Transport};
-use crate::storage::{
-    CheckTxnStatusRequest, KvPair, PessimisticLockRequest, PrewriteRequest, Storage, TxnStatus,
+use crate::client::{Error, LockReply, Transport};
+use crate::storage::Storage;
+use crate::txn_types::{
+    CheckTxnStatusRequest, KvPair, PessimisticLockRequest, PrewriteRequest, TxnStatus,
 };
 
 /// A transport onto a [`Storage`] in this process.

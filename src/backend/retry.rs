@@ -1,0 +1,82 @@
+//! The retry loop: one attempt after another, as the workload's
+//! [`RetryPolicy`] allows, with exponential backoff, jitter, an attempt
+//! limit and a time budget. Used for every op and for the load phase.
+
+use std::time::{Duration, Instant};
+
+use super::Backend;
+use crate::vocab::{Backoff, ErrorKind, Events, Op, OpError, Outcome, RetryPolicy, TimeSource};
+
+/// How an op ended after all its attempts.
+#[derive(Debug)]
+pub struct Attempts {
+    pub result: Result<Outcome, OpError>,
+    /// Some attempt's effect is unknown, so a final failure is "unknown",
+    /// not "failed".
+    pub undetermined: bool,
+    pub attempts: u32,
+}
+
+/// Runs `op` until it succeeds, fails with an error the policy does not
+/// retry, runs out of attempts, or would overrun `deadline`. `on_retry` is
+/// told of every retry with its cause and the sleep that precedes it.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute<B: Backend>(
+    backend: &B,
+    op: Op<'_>,
+    mutates: bool,
+    policy: &RetryPolicy,
+    backoff: &mut Backoff,
+    deadline: Instant,
+    time: TimeSource,
+    events: &mut Events,
+    mut on_retry: impl FnMut(ErrorKind, Duration),
+) -> Attempts {
+    let mut attempt = 1;
+    let mut undetermined = false;
+    loop {
+        let result =
+            match tokio::time::timeout_at(deadline.into(), backend.execute(op, events)).await {
+                Ok(r) => r,
+                Err(_) => Err(OpError {
+                    kind: ErrorKind::Timeout,
+                    undetermined: mutates,
+                    message: format!(
+                        "retry budget of {} used up during attempt {attempt}",
+                        humantime::format_duration(policy.budget)
+                    ),
+                }),
+            };
+        let err = match result {
+            Ok(outcome) => {
+                return Attempts {
+                    result: Ok(outcome),
+                    undetermined,
+                    attempts: attempt,
+                };
+            }
+            Err(e) => e,
+        };
+        undetermined |= err.undetermined;
+        if attempt >= policy.max_attempts || !policy.retries(err.kind) {
+            return Attempts {
+                result: Err(err),
+                undetermined,
+                attempts: attempt,
+            };
+        }
+        let delay = backoff.delay(policy, attempt);
+        if time.now() + delay >= deadline {
+            return Attempts {
+                result: Err(err),
+                undetermined,
+                attempts: attempt,
+            };
+        }
+        on_retry(err.kind, delay);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        attempt += 1;
+    }
+}

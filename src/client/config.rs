@@ -1,0 +1,37 @@
+//! How the client connects and retries: the `client:` section of a
+//! workload, and what anyone embedding the client passes to
+//! [`Tikv::connect`](super::Tikv::connect).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::vocab::RetryPolicy;
+use crate::vocab::fmt::ser_duration;
+
+pub const DEFAULT_POOL_SIZE: u32 = 2;
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Connections, timeouts and the retry policy of region errors and
+/// unreachable stores.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientConfig {
+    pub pool_size: u32,
+    #[serde(serialize_with = "ser_duration")]
+    pub connect_timeout: Duration,
+    #[serde(serialize_with = "ser_duration")]
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            pool_size: DEFAULT_POOL_SIZE,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            retry: RetryPolicy::default(),
+        }
+    }
+}

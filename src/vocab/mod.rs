@@ -1,0 +1,20 @@
+//! The vocabulary every module shares, and that imports nothing of ours:
+//! the operations and what they answer, error kinds, events, lock and check
+//! modes, the retry policy with the one backoff used by the driver, the
+//! client and the checks, the time source, the registry of random streams,
+//! and how durations are formatted.
+
+pub mod error;
+pub mod events;
+pub mod fmt;
+pub mod op;
+pub mod retry;
+pub mod rng;
+pub mod time;
+
+pub use error::{ErrorKind, OpError};
+pub use events::Events;
+pub use op::{CheckMode, LockMode, Op, Outcome, Pair};
+pub use retry::{Backoff, Jitter, RetryPolicy};
+pub use rng::{Rng, Stream};
+pub use time::TimeSource;
