@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::client::{Error, Transport, Txn, TxnOptions};
 use crate::vocab::{CheckMode, ErrorKind, Events, LockMode, Op, Outcome, Pair};
 
-pub(super) use crate::checks::config::LOCK_FREE as FREE;
+pub(super) use crate::vocab::op::LEASE_FREE as FREE;
 
 /// A raw key space: the calls the raw ops need.
 pub(super) trait RawKv: Sync {

@@ -26,7 +26,7 @@ pub const STOCK_KEY: &[u8] = b"tikv-bench/check/inventory";
 /// The lock check's lock.
 pub const LOCK_KEY: &[u8] = b"tikv-bench/check/lock";
 /// The value of a free (released) lock.
-pub const LOCK_FREE: &[u8] = b"free";
+pub use crate::vocab::op::LEASE_FREE as LOCK_FREE;
 const ACCOUNT_PREFIX: &str = "tikv-bench/check/bank/";
 
 /// The key of bank account `i`.

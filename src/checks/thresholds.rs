@@ -228,7 +228,7 @@ fn measure(t: &Threshold, r: &RunResult) -> (f64, String) {
                 Metric::Mean => Percentiles::of(&h).mean,
                 _ => 0.0,
             };
-            (us, crate::driver::progress::fmt_us(us as u64))
+            (us, crate::vocab::fmt::micros(us as u64))
         }
         Metric::ErrorRate => {
             let bad: u64 = ops.iter().map(|o| o.failed + o.unknown).sum();

@@ -4,6 +4,7 @@
 //! Bad input exits 2; other failures exit 1.
 
 mod run;
+mod serve;
 
 pub use run::{SWEEP_INDEX_SCHEMA, apply_overrides, target};
 
@@ -50,7 +51,7 @@ pub enum Command {
     },
     /// Run the stand-in cluster (PD and stores serving the TiKV gRPC
     /// protocol on loopback) until SIGINT or SIGTERM.
-    Serve(crate::cluster::serve::ServeArgs),
+    Serve(serve::ServeArgs),
     /// Merge the results of several drivers (shards of one run) into one:
     /// histograms added, counters summed, timelines aligned by second.
     Merge {
@@ -180,7 +181,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run::run(args).await,
-        Command::Serve(args) => crate::cluster::serve::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
         Command::Report { result, out } => {
             let r = load_result(&result)?;
             let dir = out.unwrap_or_else(|| result_dir(&result));

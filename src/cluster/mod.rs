@@ -19,7 +19,6 @@ pub mod config;
 pub mod faults;
 pub mod pd;
 pub mod regions;
-pub mod serve;
 mod split;
 pub mod store;
 

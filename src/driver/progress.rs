@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
 use crate::metrics::Live;
+use crate::vocab::fmt::micros;
 use crate::workload::Stop;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -121,7 +122,7 @@ fn describe(phase: &Phase, now: Instant) -> Option<(String, f64)> {
                 ),
             };
             let rate = match live.last_second {
-                Some((_, ops, p99)) => format!("  {ops} ops/s  p99 {}", fmt_us(p99)),
+                Some((_, ops, p99)) => format!("  {ops} ops/s  p99 {}", micros(p99)),
                 None => String::new(),
             };
             Some((
@@ -132,15 +133,6 @@ fn describe(phase: &Phase, now: Instant) -> Option<(String, f64)> {
                 frac,
             ))
         }
-    }
-}
-
-/// Microseconds as a short human figure: 850us, 1.24ms, 2.10s.
-pub fn fmt_us(us: u64) -> String {
-    match us {
-        0..1_000 => format!("{us}us"),
-        1_000..1_000_000 => format!("{:.2}ms", us as f64 / 1e3),
-        _ => format!("{:.2}s", us as f64 / 1e6),
     }
 }
 

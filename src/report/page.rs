@@ -260,16 +260,8 @@ pub fn rate(x: f64) -> String {
     format!("{sign}{}.{}", count(tenths / 10), tenths % 10)
 }
 
-/// Microseconds for a table: µs, ms or s; 0 (the histograms count whole
-/// microseconds) reads "<1µs".
-pub fn micros(us: u64) -> String {
-    match us {
-        0 => "<1µs".into(),
-        1..1_000 => format!("{us}µs"),
-        1_000..1_000_000 => format!("{:.2}ms", us as f64 / 1e3),
-        _ => format!("{:.2}s", us as f64 / 1e6),
-    }
-}
+/// Microseconds for a table (one format with the terminal and the charts).
+pub use crate::vocab::fmt::micros;
 
 /// `k n, k n` for a map of counts, or an empty string.
 pub fn counts(m: &std::collections::BTreeMap<String, u64>) -> String {

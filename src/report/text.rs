@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use crate::driver::progress::fmt_us;
 use crate::metrics::RunResult;
+use crate::vocab::fmt::micros;
 
 /// A few lines: what ran, the totals, one row per op, the errors.
 pub fn summary(r: &RunResult) -> String {
@@ -50,11 +50,11 @@ pub fn summary(r: &RunResult) -> String {
             o.op_type.clone(),
             o.ok.to_string(),
             format!("{:.1}", o.ok_per_s),
-            fmt_us(l.p50),
-            fmt_us(l.p90),
-            fmt_us(l.p99),
-            fmt_us(l.p999),
-            fmt_us(l.max),
+            micros(l.p50),
+            micros(l.p90),
+            micros(l.p99),
+            micros(l.p999),
+            micros(l.max),
             o.failed.to_string(),
             o.unknown.to_string(),
             o.retries.to_string(),
@@ -80,9 +80,9 @@ pub fn summary(r: &RunResult) -> String {
             let _ = writeln!(
                 out,
                 "  {name}: service time p50 {} p99 {} max {}",
-                fmt_us(s.p50),
-                fmt_us(s.p99),
-                fmt_us(s.max)
+                micros(s.p50),
+                micros(s.p99),
+                micros(s.max)
             );
         }
         if !o.errors.is_empty() {
@@ -102,7 +102,7 @@ pub fn summary(r: &RunResult) -> String {
                 out,
                 "  {name}: retries: {} (backoff {})",
                 rs.join(", "),
-                fmt_us(o.backoff_us)
+                micros(o.backoff_us)
             );
         }
         let notes: Vec<String> = o

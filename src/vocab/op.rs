@@ -118,6 +118,9 @@ pub enum Op<'a> {
     },
 }
 
+/// The value of a free (released) lease of [`Op::Lease`] by CAS.
+pub const LEASE_FREE: &[u8] = b"free";
+
 /// What a successful operation found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -21,7 +21,7 @@ fn micros_f(x: Option<f64>) -> String {
     match x {
         None => "–".into(),
         Some(0.0) => "0".into(),
-        Some(x) => crate::report::plot::fmt_micros(x),
+        Some(x) => crate::vocab::fmt::micros_tick(x),
     }
 }
 

@@ -2,6 +2,7 @@
 //! axes with round steps, decades, fixed ticks, a sweep's values and
 //! categories; and the short number formats of tick labels.
 
+use crate::vocab::fmt::{micros_tick, trim};
 use std::ops::Range;
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
@@ -232,7 +233,7 @@ pub fn fmt_value(v: f64, unit: Unit) -> String {
             };
             format!("{}%", trim(pct, decimals))
         }
-        Unit::Micros => fmt_micros(v),
+        Unit::Micros => micros_tick(v),
     }
 }
 
@@ -247,30 +248,6 @@ fn fmt_number(v: f64) -> String {
     } else {
         trim(v, 3)
     }
-}
-
-/// Microseconds as µs, ms or s.
-pub fn fmt_micros(us: f64) -> String {
-    if us == 0.0 {
-        "0".into()
-    } else if us >= 1e6 {
-        format!("{}s", trim(us / 1e6, 2))
-    } else if us >= 1e3 {
-        format!("{}ms", trim(us / 1e3, 2))
-    } else {
-        format!("{}µs", trim(us, 2))
-    }
-}
-
-/// `v` with at most `decimals` decimals, trailing zeros removed.
-fn trim(v: f64, decimals: usize) -> String {
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    if s == "-0" { "0".into() } else { s }
 }
 
 #[cfg(test)]
@@ -304,7 +281,7 @@ mod tests {
         assert_eq!(fmt_value(0.000003, Unit::Percent), "0.0003%");
         assert_eq!(fmt_value(0.0125, Unit::Percent), "1.25%");
         assert_eq!(fmt_value(0.0, Unit::Percent), "0%");
-        assert_eq!(fmt_micros(0.0), "0");
+        assert_eq!(micros_tick(0.0), "0");
         assert_eq!(fmt_value(1500.0, Unit::Micros), "1.5ms");
         assert_eq!(fmt_value(0.1 + 0.2, Unit::Number), "0.3");
     }

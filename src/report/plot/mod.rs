@@ -11,8 +11,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+pub use axis::fmt_value;
 use axis::{Coord, Laid, lay_out};
-pub use axis::{fmt_micros, fmt_value};
 pub use plotters::style::RGBColor;
 
 /// The font family asked of fontconfig (DejaVu Sans on Debian).

@@ -12,9 +12,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use super::config::{Config, Faults, Outage};
-use super::{Cluster, DEFAULT_SEED};
-use crate::cli::BadInput;
+use super::BadInput;
+use crate::cluster::config::{Config, Faults, Outage};
+use crate::cluster::{Cluster, DEFAULT_SEED};
 
 /// Flags of `serve`.
 #[derive(Debug, Clone, Args)]
