@@ -8,10 +8,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use tikv_bench::checks::Tracker;
 use tikv_bench::metrics::{Clock, Completion, Recorder};
 use tikv_bench::vocab::{ErrorKind, Events, OpError, Outcome};
 use tikv_bench::workload::Workload;
+use tikv_bench::workload::checks::Tracker;
 use tikv_bench::workload::keys::SharedKeys;
 use tikv_bench::workload::stream::{Generator, ValuePool};
 

@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::checks::{Verdict, thresholds};
+use crate::checks::thresholds;
 use crate::driver::{ProgressMode, Shard};
 use crate::metrics::{RunResult, hdrlog};
 use crate::report;
+use crate::workload::checks::Verdict;
 use crate::workload::{Stop, Workload, WorkloadError};
 
 #[derive(Debug, Parser)]

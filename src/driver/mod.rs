@@ -17,11 +17,11 @@ pub use worker::{Pacing, StopAt};
 use crate::backend::Backend;
 
 use crate::backend::retry;
-use crate::checks;
 use crate::metrics::result::LoadResult;
 use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult};
 use crate::vocab::{Backoff, Stream, TimeSource};
 use crate::vocab::{Events, Op};
+use crate::workload::checks;
 use crate::workload::keys::{KeyFormat, SharedKeys};
 use crate::workload::stream::ValuePool;
 use crate::workload::{Stop, Workload};

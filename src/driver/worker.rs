@@ -8,11 +8,11 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::backend::Backend;
 use crate::backend::retry;
-use crate::checks::{Tracker, WorkerLog};
 use crate::metrics::{Clock, Completion, Recorder, Report};
 use crate::vocab::Events;
 use crate::vocab::{Backoff, Stream, TimeSource};
 use crate::workload::Workload;
+use crate::workload::checks::{Tracker, WorkerLog};
 use crate::workload::keys::SharedKeys;
 use crate::workload::stream::{Generator, ValuePool};
 

@@ -11,8 +11,8 @@ use anyhow::Context as _;
 pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, TIMELINE_SIZE, errors_height};
 use super::charts::{error_rows, errors_chart, latency_chart, timeline_chart};
 use super::page::{self, Cell, Table, esc, num, text};
-use crate::checks::Verdict;
 use crate::metrics::RunResult;
+use crate::workload::checks::Verdict;
 
 /// What [`write()`] wrote.
 #[derive(Debug, Clone)]

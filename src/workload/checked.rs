@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use crate::checks::config::Checks;
 pub use crate::checks::thresholds::Threshold;
 pub use crate::client::config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use crate::cluster::config::{Config as ClusterConfig, Faults, Outage};
 use crate::vocab::LockMode;
+pub use crate::workload::checks::config::Checks;
 
 pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_RECORDS: u64 = 10_000;

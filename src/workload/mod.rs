@@ -7,6 +7,7 @@
 //! `workloads/x.yaml:12:7: unknown variant 'zipfain', expected one of ...`.
 
 mod checked;
+pub mod checks;
 pub mod keys;
 pub mod spec;
 pub mod stream;

@@ -15,10 +15,10 @@ use rand::RngExt;
 
 use super::keys::{KeyChooser, KeyFormat, SharedKeys};
 use super::{Checks, OpKind, SizeRange, Workload};
-use crate::checks::config::{LOCK_KEY, STOCK_KEY, account_key};
-use crate::checks::tag::{TAG_LEN, Tag};
 use crate::vocab::Op;
 use crate::vocab::rng::{Rng, Stream, stream_seed};
+use crate::workload::checks::config::{LOCK_KEY, STOCK_KEY, account_key};
+use crate::workload::checks::tag::{TAG_LEN, Tag};
 
 /// Random bytes that values are cut from, the same for every worker.
 #[derive(Debug, Clone)]

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use super::Checker;
-use crate::checks::config::*;
 use crate::vocab::{CheckMode, LockMode};
 use crate::workload::Diagnostic;
 use crate::workload::checked::*;
+use crate::workload::checks::config::*;
 use crate::workload::spec::*;
 
 /// The longest hold of a pessimistic lock: well under the lock's TTL, as
@@ -180,13 +180,13 @@ pub(super) fn check_checks(
                 "readback tracks the mix's put, cas and batch_delete ops, and the mix has none",
             );
         }
-        if values.size.min < crate::checks::tag::TAG_LEN as u64 {
+        if values.size.min < crate::workload::checks::tag::TAG_LEN as u64 {
             c.err(
                 r,
                 format!(
                     "readback writes a {}-byte tag at the start of each value; values.size.min must be at least {}, got {}",
-                    crate::checks::tag::TAG_LEN,
-                    crate::checks::tag::TAG_LEN,
+                    crate::workload::checks::tag::TAG_LEN,
+                    crate::workload::checks::tag::TAG_LEN,
                     values.size.min
                 ),
             );

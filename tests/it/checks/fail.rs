@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use tikv_bench::backend::{Backend, MemoryBackend, TargetInfo};
 
-use tikv_bench::checks::Verdict;
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::vocab::{Events, Op, OpError, Outcome, Pair};
+use tikv_bench::workload::checks::Verdict;
 
 use super::verdict;
 use crate::util::{run, workload};

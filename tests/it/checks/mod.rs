@@ -8,8 +8,8 @@ mod fail;
 mod pass;
 mod settings;
 
-use tikv_bench::checks::Verdict;
 use tikv_bench::metrics::RunResult;
+use tikv_bench::workload::checks::Verdict;
 
 /// The verdicts a run recorded.
 pub fn verdicts(r: &RunResult) -> Vec<Verdict> {

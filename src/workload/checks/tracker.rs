@@ -298,9 +298,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::checks::config::{Bank, Empty, account_key};
     use crate::vocab::{ErrorKind, LockMode};
     use crate::workload::SizeRange;
+    use crate::workload::checks::config::{Bank, Empty, account_key};
 
     fn checks() -> Checks {
         Checks {
