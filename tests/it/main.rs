@@ -5,6 +5,7 @@ mod client_util;
 mod cluster_util;
 mod util;
 
+mod architecture;
 mod checks;
 mod cli;
 mod client;
