@@ -149,7 +149,14 @@ impl MemoryBackend {
                 self.lease(self.space(mode), (key, owner, lease, hold), events)
                     .await
             }
-            _ => unreachable!("not a check op: {op:?}"),
+            Op::Get { .. }
+            | Op::Put { .. }
+            | Op::Scan { .. }
+            | Op::BatchDelete { .. }
+            | Op::Cas { .. }
+            | Op::Txn { .. }
+            | Op::BatchPut { .. }
+            | Op::TxnBatchPut { .. } => unreachable!("not a check op: {op:?}"),
         }
     }
 
@@ -229,7 +236,14 @@ impl Backend for MemoryBackend {
             Op::Transfer { .. } | Op::Decrement { .. } | Op::Lease { .. } => {
                 self.check_op(op, events).await
             }
-            _ => Ok(self.apply(op, events)),
+            Op::Get { .. }
+            | Op::Put { .. }
+            | Op::Scan { .. }
+            | Op::BatchDelete { .. }
+            | Op::Cas { .. }
+            | Op::Txn { .. }
+            | Op::BatchPut { .. }
+            | Op::TxnBatchPut { .. } => Ok(self.apply(op, events)),
         }
     }
 

@@ -109,15 +109,10 @@ impl RawKv for (Raw<'_>, &Ctx<'_>) {
     }
 }
 
-/// Whether a timeout of `op` leaves its outcome unknown.
-fn mutates(op: &Op<'_>) -> bool {
-    !matches!(op, Op::Get { .. } | Op::Scan { .. })
-}
-
 impl Backend for TikvBackend {
     async fn execute(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
         let stats = Stats::default();
-        let cx = Ctx::new(&stats, self.tikv.config().retry.budget, mutates(&op));
+        let cx = Ctx::new(&stats, self.tikv.config().retry.budget, op.mutates());
         let transport = self.tikv.transport(cx);
         let raw = (self.tikv.raw(), &cx);
         let result = ops::run(&raw, &transport, self.opts, op, events).await;

@@ -118,6 +118,25 @@ pub enum Op<'a> {
     },
 }
 
+impl Op<'_> {
+    /// Whether the op writes, so that a timeout leaves its effect unknown.
+    /// Every op is named: a new one does not compile until it says.
+    pub fn mutates(&self) -> bool {
+        match self {
+            Op::Get { .. } | Op::Scan { .. } => false,
+            Op::Put { .. }
+            | Op::BatchDelete { .. }
+            | Op::Cas { .. }
+            | Op::Txn { .. }
+            | Op::BatchPut { .. }
+            | Op::TxnBatchPut { .. }
+            | Op::Transfer { .. }
+            | Op::Decrement { .. }
+            | Op::Lease { .. } => true,
+        }
+    }
+}
+
 /// The value of a free (released) lease of [`Op::Lease`] by CAS.
 pub const LEASE_FREE: &[u8] = b"free";
 

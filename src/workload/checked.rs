@@ -206,7 +206,16 @@ impl OpKind {
 
     /// Whether a timeout leaves the op's effect unknown.
     pub fn mutates(&self) -> bool {
-        !matches!(self, OpKind::Get | OpKind::Scan { .. })
+        match self {
+            OpKind::Get | OpKind::Scan { .. } => false,
+            OpKind::Put { .. }
+            | OpKind::BatchDelete { .. }
+            | OpKind::Cas
+            | OpKind::Txn { .. }
+            | OpKind::Transfer
+            | OpKind::Decrement
+            | OpKind::Lease => true,
+        }
     }
 
     /// Whether the op works on the workload's records in the transactional

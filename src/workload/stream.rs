@@ -259,7 +259,12 @@ impl Generator {
                     mode: l.mode,
                 }
             }
-            _ => unreachable!("not a check op"),
+            OpKind::Get
+            | OpKind::Put { .. }
+            | OpKind::Scan { .. }
+            | OpKind::BatchDelete { .. }
+            | OpKind::Cas
+            | OpKind::Txn { .. } => unreachable!("not a check op"),
         }
     }
 

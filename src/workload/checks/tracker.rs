@@ -214,7 +214,17 @@ impl Tracker {
                     self.write(k, w, fate);
                 }
             }
-            _ => {}
+            // Without readback no raw write is tracked; reads change
+            // nothing; transactions write the transactional key space,
+            // which no check reads back; the load phase's batches are
+            // known from the load itself. Every op is named, so a new one
+            // does not compile until it says what is recorded for it.
+            Op::Put { .. } | Op::Cas { .. } | Op::BatchDelete { .. } => {}
+            Op::Get { .. }
+            | Op::Scan { .. }
+            | Op::Txn { .. }
+            | Op::BatchPut { .. }
+            | Op::TxnBatchPut { .. } => {}
         }
     }
 
