@@ -37,7 +37,7 @@ pub mod stores;
 mod tikv;
 mod tso;
 pub mod txn;
-mod wire;
+pub mod wire;
 
 use std::future::Future;
 use std::time::Duration;

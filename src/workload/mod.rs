@@ -12,6 +12,7 @@ pub mod keys;
 pub mod spec;
 pub mod stream;
 pub mod sweep;
+pub mod thresholds;
 mod validate;
 
 use std::path::Path;

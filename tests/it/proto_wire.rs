@@ -32,7 +32,12 @@ use std::sync::{Arc, Mutex};
 
 use prost_reflect::{DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MethodDescriptor};
 use protox::prost_reflect;
+use tikv_bench::client::wire;
+use tikv_bench::cluster::store::convert;
 use tikv_bench::proto::{deadlock, errorpb, keyspacepb, kvrpcpb, metapb, pdpb, tikvpb};
+use tikv_bench::txn_types::{
+    ConflictReason, KeyError, LockInfo, LockType, WaitForEntry, WriteConflict,
+};
 use tikv_client::request::KvRequest;
 use tikv_client::{BoundRange, Key, raw_lowering as raw, transaction_lowering as txn};
 use tonic::codegen::{Context, Poll, Service, http};
@@ -514,4 +519,58 @@ async fn generated_clients_use_the_real_paths() {
         keyspacepb::keyspace_server::SERVICE_NAME,
         "keyspacepb.Keyspace"
     );
+}
+
+// The client decodes what the stand-in encodes: every key error shape
+// survives kvproto and back.
+#[test]
+fn key_errors_survive_the_round_trip() {
+    let lock = LockInfo {
+        primary_lock: b"p".to_vec(),
+        lock_version: 7,
+        key: b"k".to_vec(),
+        lock_ttl: 100,
+        txn_size: 2,
+        lock_type: LockType::PessimisticLock,
+        lock_for_update_ts: 8,
+        min_commit_ts: 9,
+    };
+    let errors = [
+        KeyError::Locked(lock),
+        KeyError::txn_lock_not_found(5, b"k", "gone"),
+        KeyError::Abort("no".into()),
+        KeyError::Conflict(WriteConflict {
+            start_ts: 1,
+            conflict_ts: 2,
+            key: b"k".to_vec(),
+            primary: b"p".to_vec(),
+            conflict_commit_ts: 3,
+            reason: ConflictReason::PessimisticRetry,
+        }),
+        KeyError::AlreadyExist { key: b"k".to_vec() },
+        KeyError::Deadlock {
+            lock_ts: 4,
+            lock_key: b"k".to_vec(),
+            deadlock_key_hash: 99,
+            wait_chain: vec![WaitForEntry {
+                txn: 1,
+                wait_for_txn: 4,
+                key_hash: 99,
+                key: b"k".to_vec(),
+            }],
+        },
+        KeyError::CommitTsExpired {
+            start_ts: 1,
+            attempted_commit_ts: 2,
+            key: b"k".to_vec(),
+            min_commit_ts: 3,
+        },
+        KeyError::TxnNotFound {
+            start_ts: 1,
+            primary_key: b"p".to_vec(),
+        },
+    ];
+    for e in errors {
+        assert_eq!(wire::key_error(convert::key_error(e.clone())), e);
+    }
 }

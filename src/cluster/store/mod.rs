@@ -15,7 +15,7 @@
 //! unknown enum value) get `InvalidArgument`; nothing a client sends can
 //! make a handler panic.
 
-pub(crate) mod convert;
+pub mod convert;
 mod raw;
 mod txn;
 

@@ -1,0 +1,156 @@
+//! Thresholds: pass/fail conditions on a result, written in the workload as
+//! short sentences (`p99 of read < 20ms`, `error rate < 0.1%`,
+//! `goodput > 500/s`). A run whose result misses one exits 1, so CI can
+//! gate on a benchmark.
+//!
+//! Grammar: `METRIC [of OP] CMP VALUE`, where
+//! - METRIC is a latency (`p50`, `p90`, `p99`, `p99.9`, `max`, `mean`:
+//!   successful ops, VALUE a duration such as `20ms`), a ratio (`error
+//!   rate`: failed and unknown ops over all ops, VALUE a percentage or a
+//!   fraction), or a rate (`throughput`: completed ops/s; `goodput`:
+//!   successful transactions/s, or successful ops/s when the mix has no
+//!   transactions; VALUE like `500/s`);
+//! - OP is an op name, or an op type meaning every op of that type
+//!   (default: every op);
+//! - CMP is `<`, `<=`, `>` or `>=`.
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    /// A latency quantile (0.5, 0.9, 0.99, 0.999), in microseconds.
+    Quantile(f64),
+    Max,
+    Mean,
+    ErrorRate,
+    Throughput,
+    Goodput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Cmp {
+    pub fn holds(self, value: f64, limit: f64) -> bool {
+        match self {
+            Cmp::Lt => value < limit,
+            Cmp::Le => value <= limit,
+            Cmp::Gt => value > limit,
+            Cmp::Ge => value >= limit,
+        }
+    }
+}
+
+/// One parsed threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// As written.
+    pub text: String,
+    pub metric: Metric,
+    /// Op name or type; `None`: every op.
+    pub op: Option<String>,
+    pub cmp: Cmp,
+    /// Microseconds for latencies, a fraction for ratios, per second for rates.
+    pub limit: f64,
+}
+
+const METRICS: &str = "p50, p90, p99, p99.9, max, mean, error rate, throughput, goodput";
+
+impl Threshold {
+    /// Parses one threshold; the error says what is wrong and what is valid.
+    pub fn parse(text: &str) -> Result<Threshold, String> {
+        let Some((lhs, cmp, rhs)) = split_cmp(text.trim()) else {
+            return Err(format!(
+                "threshold '{text}' has no comparison; write e.g. 'p99 of read < 20ms' (one of <, <=, >, >=)"
+            ));
+        };
+        let (metric_text, op) = match lhs.split_once(" of ").or_else(|| lhs.split_once(" OF ")) {
+            Some((m, op)) => (m.trim(), Some(op.trim().to_string())),
+            None => (lhs.trim(), None),
+        };
+        if op.as_deref() == Some("") {
+            return Err(format!("threshold '{text}': name an op after 'of'"));
+        }
+        let metric_name = metric_text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let metric = match metric_name.to_ascii_lowercase().as_str() {
+            "p50" => Metric::Quantile(0.5),
+            "p90" => Metric::Quantile(0.9),
+            "p99" => Metric::Quantile(0.99),
+            "p99.9" | "p999" => Metric::Quantile(0.999),
+            "max" => Metric::Max,
+            "mean" => Metric::Mean,
+            "error rate" => Metric::ErrorRate,
+            "throughput" => Metric::Throughput,
+            "goodput" => Metric::Goodput,
+            other => {
+                return Err(format!(
+                    "threshold '{text}': unknown metric '{other}'; choose from: {METRICS}"
+                ));
+            }
+        };
+        let rhs = rhs.trim();
+        let limit = match metric {
+            Metric::Quantile(_) | Metric::Max | Metric::Mean => humantime::parse_duration(rhs)
+                .map(|d| d.as_secs_f64() * 1e6)
+                .map_err(|_| format!("threshold '{text}': '{rhs}' is not a duration; write e.g. 20ms, 1.5s, 800us"))?,
+            Metric::ErrorRate => parse_ratio(rhs)
+                .ok_or_else(|| format!("threshold '{text}': '{rhs}' is not a ratio; write e.g. 0.1% or 0.001"))?,
+            Metric::Throughput | Metric::Goodput => parse_rate(rhs)
+                .ok_or_else(|| format!("threshold '{text}': '{rhs}' is not a rate; write e.g. 500/s"))?,
+        };
+        Ok(Threshold {
+            text: text.trim().to_string(),
+            metric,
+            op,
+            cmp,
+            limit,
+        })
+    }
+
+    /// Whether the threshold names an op the workload has: `ops` lists
+    /// (name, type) pairs.
+    pub fn check_op(&self, ops: &[(&str, &str)]) -> Result<(), String> {
+        match &self.op {
+            Some(op) if !ops.iter().any(|(n, t)| n == op || t == op) => {
+                let names: Vec<&str> = ops.iter().map(|(n, _)| *n).collect();
+                Err(format!(
+                    "threshold '{}': the workload has no op named (or of type) '{op}'; its ops are: {}",
+                    self.text,
+                    names.join(", ")
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn split_cmp(s: &str) -> Option<(&str, Cmp, &str)> {
+    for (sym, cmp) in [
+        ("<=", Cmp::Le),
+        (">=", Cmp::Ge),
+        ("<", Cmp::Lt),
+        (">", Cmp::Gt),
+    ] {
+        if let Some(i) = s.find(sym) {
+            return Some((&s[..i], cmp, &s[i + sym.len()..]));
+        }
+    }
+    None
+}
+
+fn parse_ratio(s: &str) -> Option<f64> {
+    let v = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
+        None => s.parse::<f64>().ok()?,
+    };
+    (v.is_finite() && (0.0..=1.0).contains(&v)).then_some(v)
+}
+
+fn parse_rate(s: &str) -> Option<f64> {
+    let n = s.strip_suffix("/s").unwrap_or(s).trim().replace('_', "");
+    let v = n.parse::<f64>().ok()?;
+    (v.is_finite() && v >= 0.0).then_some(v)
+}
