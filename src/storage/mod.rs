@@ -10,7 +10,8 @@
 //! - [`latches`]: per-key latches that serialize commands on the same keys
 //!   (never held across a wait);
 //! - [`lock_manager`]: pessimistic lock waits, wake-ups and the wait-for
-//!   graph that detects deadlocks;
+//!   graph that detects deadlocks.
+//!
 //! Key errors and request shapes are in [`crate::txn_types`], which the
 //! client shares.
 //!

@@ -230,9 +230,6 @@ impl OpKind {
     }
 }
 
-/// How an operation that failed is retried: a plain value, read by the
-/// worker loop.
-
 /// A swept parameter and the values it takes, in the order run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sweep {
