@@ -17,7 +17,9 @@ use crate::client::{ClientConfig, Ctx, Error, Raw, Stats, Tikv, TxnOptions};
 use crate::vocab::{Events, Op, OpError, Outcome, Pair};
 
 /// The least time a check's read may take.
-const CHECK_READ_BUDGET: Duration = Duration::from_secs(10);
+/// The least time a check's read, or a bulk write of the load phase or
+/// the checks' setup (none of them measured), may take.
+pub const CHECK_READ_BUDGET: Duration = Duration::from_secs(10);
 
 /// A [`Backend`] over a [`Tikv`] connection. Clones share the connection.
 #[derive(Debug, Clone)]
@@ -112,7 +114,14 @@ impl RawKv for (Raw<'_>, &Ctx<'_>) {
 impl Backend for TikvBackend {
     async fn execute(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
         let stats = Stats::default();
-        let cx = Ctx::new(&stats, self.tikv.config().retry.budget, op.mutates());
+        // Bulk writes (load phase, check setup) are not measured: like the
+        // checks' reads they may take longer than one op's budget.
+        let budget = if matches!(op, Op::BatchPut { .. } | Op::TxnBatchPut { .. }) {
+            self.read_budget()
+        } else {
+            self.tikv.config().retry.budget
+        };
+        let cx = Ctx::new(&stats, budget, op.mutates());
         let transport = self.tikv.transport(cx);
         let raw = (self.tikv.raw(), &cx);
         let result = ops::run(&raw, &transport, self.opts, op, events).await;

@@ -104,6 +104,9 @@ pub(super) fn account_keys(accounts: u32) -> Vec<Vec<u8>> {
     (0..accounts).map(account_key).collect()
 }
 
+/// The least time the setup's writes may take, whatever the op budget.
+const SETUP_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Writes each check's initial data (bank accounts, stock, a free lock),
 /// retried by the workload's policy. A failure stops the run: checking
 /// data that was never written proves nothing.
@@ -136,7 +139,8 @@ pub async fn setup<B: Backend>(w: &Workload, backend: &B, time: TimeSource) -> a
         } else {
             Op::BatchPut { pairs }
         };
-        let deadline = time.now() + policy.budget;
+        // Setup is not measured: it may take as long as a check's read.
+        let deadline = time.now() + policy.budget.max(SETUP_BUDGET);
         let out = retry::execute(
             backend,
             op,
