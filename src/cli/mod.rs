@@ -18,7 +18,7 @@ use crate::checks::thresholds;
 use crate::driver::{ProgressMode, Shard};
 use crate::metrics::{RunResult, hdrlog};
 use crate::report;
-use crate::workload::checks::Verdict;
+use crate::workload::checks::CheckVerdict;
 use crate::workload::{Stop, Workload, WorkloadError};
 
 #[derive(Debug, Parser)]
@@ -257,7 +257,7 @@ fn judge_checks(result: &RunResult) -> bool {
     let Some(list) = result.extra.get("checks") else {
         return true;
     };
-    let verdicts: Vec<Verdict> = match serde_json::from_value(list.clone()) {
+    let verdicts: Vec<CheckVerdict> = match serde_json::from_value(list.clone()) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("tikv-bench: check FAIL: the result's checks cannot be read: {e}");

@@ -12,7 +12,7 @@ pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, TIMELINE_SIZE, errors_height
 use super::charts::{error_rows, errors_chart, latency_chart, timeline_chart};
 use super::page::{self, Cell, Table, esc, num, text};
 use crate::metrics::RunResult;
-use crate::workload::checks::Verdict;
+use crate::workload::checks::CheckVerdict;
 
 /// What [`write()`] wrote.
 #[derive(Debug, Clone)]
@@ -116,13 +116,13 @@ pub fn write(r: &RunResult, dir: &Path) -> anyhow::Result<Written> {
 }
 
 /// The verdicts of the invariant checks, when the result has them.
-fn verdicts(r: &RunResult) -> Option<Vec<Verdict>> {
+fn verdicts(r: &RunResult) -> Option<Vec<CheckVerdict>> {
     serde_json::from_value(r.extra.get("checks")?.clone()).ok()
 }
 
 /// One row per check: its verdict, what it verified, its figures, and the
 /// first violations.
-fn checks_table(verdicts: &[Verdict]) -> String {
+fn checks_table(verdicts: &[CheckVerdict]) -> String {
     let mut t = Table::new(
         "data checks",
         &["check", "verdict", "details", "first violations"],

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::config::{Bank, account_key};
 use super::run::Seen;
 use super::tracker::{Fates, WorkerLog};
-use super::verdict::{Found, Verdict};
+use super::verdict::{CheckVerdict, Found};
 use crate::vocab::OpError;
 
 /// The balances in a snapshot, or what is wrong with it.
@@ -61,7 +61,7 @@ pub(super) fn verify(
     logs: &[WorkerLog],
     seen: &Seen,
     last: Result<Vec<Option<Vec<u8>>>, OpError>,
-) -> Verdict {
+) -> CheckVerdict {
     let n = bank.accounts as usize;
     let mut fates = Fates::default();
     let (mut acked, mut down, mut up) = (vec![0i64; n], vec![0i64; n], vec![0i64; n]);
@@ -75,7 +75,7 @@ pub(super) fn verify(
             up[i] += l.bank.unknown_up[i];
         }
     }
-    let mut v = Verdict::new("bank");
+    let mut v = CheckVerdict::new("bank");
     v.detail("accounts", bank.accounts);
     v.detail("total", bank.total());
     v.detail("lock", bank.lock.as_str());

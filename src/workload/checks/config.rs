@@ -50,7 +50,7 @@ pub struct Checks {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inventory: Option<Inventory>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lock: Option<Lock>,
+    pub lock: Option<LockCheck>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub readback: Option<Empty>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,7 +132,7 @@ pub struct Inventory {
 
 /// A lock guarding a critical section; no two holders overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Lock {
+pub struct LockCheck {
     /// `cas` (a lease) or `pessimistic`.
     pub mode: CheckMode,
     /// How long a CAS lease lasts.

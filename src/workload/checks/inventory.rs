@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::config::Inventory;
 use super::run::Seen;
 use super::tracker::{InventoryLog, WorkerLog};
-use super::verdict::{Found, Verdict};
+use super::verdict::{CheckVerdict, Found};
 use crate::vocab::OpError;
 
 fn stock(v: Option<&[u8]>) -> Result<i64, String> {
@@ -56,7 +56,7 @@ pub(super) fn verify(
     logs: &[WorkerLog],
     seen: &Seen,
     last: Result<Vec<Option<Vec<u8>>>, OpError>,
-) -> Verdict {
+) -> CheckVerdict {
     let mut t = InventoryLog::default();
     for l in logs {
         let i = &l.inventory;
@@ -68,7 +68,7 @@ pub(super) fn verify(
     }
     let initial = inv.stock as i64;
     let (acked, maybe) = (t.fates.acked as i64, t.maybe as i64);
-    let mut v = Verdict::new("inventory");
+    let mut v = CheckVerdict::new("inventory");
     v.detail("mode", inv.mode.as_str());
     v.detail("initial", initial);
     v.detail("decrements_acked", acked);

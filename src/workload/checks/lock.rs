@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::config::Lock;
+use super::config::LockCheck;
 use super::tracker::{Fates, WorkerLog};
-use super::verdict::Verdict;
+use super::verdict::CheckVerdict;
 use crate::vocab::CheckMode;
 
-pub(super) fn verify(lock: &Lock, logs: &[WorkerLog], base: Instant) -> Verdict {
+pub(super) fn verify(lock: &LockCheck, logs: &[WorkerLog], base: Instant) -> CheckVerdict {
     let mut fates = Fates::default();
     let mut sections: Vec<(Instant, Instant)> = Vec::new();
     for l in logs {
@@ -19,7 +19,7 @@ pub(super) fn verify(lock: &Lock, logs: &[WorkerLog], base: Instant) -> Verdict 
     }
     sections.sort();
     let at = |t: Instant| t.saturating_duration_since(base).as_secs_f64();
-    let mut v = Verdict::new("lock");
+    let mut v = CheckVerdict::new("lock");
     v.detail("mode", lock.mode.as_str());
     if lock.mode == CheckMode::Cas {
         v.detail("lease", humantime::format_duration(lock.lease).to_string());
@@ -73,8 +73,8 @@ pub(super) fn verify(lock: &Lock, logs: &[WorkerLog], base: Instant) -> Verdict 
 mod tests {
     use super::*;
 
-    fn lock() -> Lock {
-        Lock {
+    fn lock() -> LockCheck {
+        LockCheck {
             mode: CheckMode::Cas,
             lease: Duration::from_millis(500),
             hold: Duration::from_millis(1),

@@ -8,7 +8,7 @@
 //! - `tracker`: each worker's bookkeeping of what was acknowledged, owned
 //!   by the worker (no lock, no channel per op), handed over once at the end.
 //! - `run`: setup before the measured phase, the checker task during it,
-//!   and the verification after it, into one [`Verdict`] per check.
+//!   and the verification after it, into one [`CheckVerdict`] per check.
 //! - `bank`, `inventory`, `lock`, `readback`: each check's verification.
 
 mod bank;
@@ -24,4 +24,4 @@ mod verdict;
 pub use config::Checks;
 pub use run::{Monitor, Observed, setup, verify};
 pub use tracker::{Tracker, WorkerLog};
-pub use verdict::Verdict;
+pub use verdict::CheckVerdict;

@@ -20,8 +20,8 @@ use std::time::Instant;
 
 use super::run::Reads;
 use super::tag::Tag;
-use super::tracker::{Fates, WorkerLog, Write};
-use super::verdict::Verdict;
+use super::tracker::{Fates, KeyWrite, WorkerLog};
+use super::verdict::CheckVerdict;
 use crate::backend::Backend;
 use crate::workload::Workload;
 use crate::workload::keys::KeyFormat;
@@ -45,8 +45,8 @@ enum Initial {
 /// Every worker's writes to one key.
 #[derive(Debug, Default)]
 struct Merged {
-    acked: Vec<Write>,
-    unknown: Vec<Write>,
+    acked: Vec<KeyWrite>,
+    unknown: Vec<KeyWrite>,
     overflow: bool,
 }
 
@@ -170,7 +170,7 @@ impl Model {
             anything: m.overflow,
             described: Vec::new(),
         };
-        let add = |w: &Write, acked: bool, c: &mut Candidates| {
+        let add = |w: &KeyWrite, acked: bool, c: &mut Candidates| {
             let how = if acked {
                 format!("acked {:.3}s..{:.3}s", self.at(w.start), self.at(w.end))
             } else {
@@ -241,8 +241,8 @@ impl Model {
 }
 
 /// Reads back every written key.
-pub(super) async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> Verdict {
-    let mut v = Verdict::new("readback");
+pub(super) async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict {
+    let mut v = CheckVerdict::new("readback");
     v.detail("keys", model.keys.len());
     v.detail("puts_acked", model.puts.acked);
     v.detail("puts_unknown", model.puts.unknown);
@@ -302,7 +302,7 @@ pub(super) async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> V
 /// Counts and reports what a scan found against the model.
 struct ScanJudge<'a> {
     model: &'a Model,
-    v: Verdict,
+    v: CheckVerdict,
     /// The written keys, in order, with what the scan must find there.
     tracked: Vec<(&'a [u8], Expect)>,
     /// The next tracked key the scan has not passed.
@@ -392,7 +392,7 @@ impl<'a> ScanJudge<'a> {
 }
 
 /// Scans the workload's whole key range.
-pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> Verdict {
+pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict {
     let tracked: Vec<(&[u8], Expect)> = model
         .keys
         .iter()
@@ -405,7 +405,7 @@ pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>)
     let must_not = tracked.iter().filter(|(_, e)| *e == Expect::Absent).count();
     let mut j = ScanJudge {
         model,
-        v: Verdict::new("scan"),
+        v: CheckVerdict::new("scan"),
         tracked,
         next: 0,
         next_pre: 0,

@@ -1,7 +1,7 @@
 //! The checks around a run: [`setup`] writes each check's data before the
 //! measured phase, a [`Monitor`] task reads it every `every` while the
 //! workers run, and [`verify`] judges the workers' logs against what is
-//! read after the run, one [`Verdict`] per check.
+//! read after the run, one [`CheckVerdict`] per check.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use super::config::{Checks, LOCK_FREE, LOCK_KEY, STOCK_KEY, account_key};
 use super::readback::Model;
 use super::tracker::WorkerLog;
 use super::verdict::Found;
-use super::{Verdict, bank, inventory, lock, readback};
+use super::{CheckVerdict, bank, inventory, lock, readback};
 use crate::backend::Backend;
 use crate::backend::retry;
 use crate::vocab::RetryPolicy;
@@ -268,7 +268,7 @@ pub struct Input<'a> {
 }
 
 /// Judges every check that is on, after the run.
-pub async fn verify<B: Backend>(backend: &B, input: Input<'_>) -> Vec<Verdict> {
+pub async fn verify<B: Backend>(backend: &B, input: Input<'_>) -> Vec<CheckVerdict> {
     let w = input.workload;
     let c = &w.checks;
     let reads = Reads::new(backend, &w.client.retry, input.time);

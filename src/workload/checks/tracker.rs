@@ -28,7 +28,7 @@ pub const MAX_UNKNOWN_PER_KEY: usize = 64;
 /// One write to a key: a put of the tagged value (`None`: a delete), and
 /// when the op ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Write {
+pub struct KeyWrite {
     pub tag: Option<Tag>,
     pub start: Instant,
     pub end: Instant,
@@ -39,10 +39,10 @@ pub struct Write {
 pub struct KeyLog {
     /// The worker's latest acknowledged write; its earlier ones all ended
     /// before this one started, so none of them can be the final value.
-    pub acked: Option<Write>,
+    pub acked: Option<KeyWrite>,
     /// Writes whose outcome is unknown (they may take effect at any time
     /// after they start).
-    pub unknown: Vec<Write>,
+    pub unknown: Vec<KeyWrite>,
     /// More unknown writes than kept.
     pub overflow: bool,
 }
@@ -195,7 +195,7 @@ impl Tracker {
                 }
             }
             Op::Put { key, value } | Op::Cas { key, value } if self.readback => {
-                let w = Write {
+                let w = KeyWrite {
                     tag: Tag::read(value),
                     start,
                     end,
@@ -204,7 +204,7 @@ impl Tracker {
                 self.write(key, w, fate);
             }
             Op::BatchDelete { keys } if self.readback => {
-                let w = Write {
+                let w = KeyWrite {
                     tag: None,
                     start,
                     end,
@@ -266,7 +266,7 @@ impl Tracker {
         }
     }
 
-    fn write(&mut self, key: &[u8], w: Write, fate: Fate) {
+    fn write(&mut self, key: &[u8], w: KeyWrite, fate: Fate) {
         let applied = matches!(fate, Fate::Applied { .. });
         let unknown = matches!(fate, Fate::Unknown { .. } | Fate::NotApplied { maybe: 1.. });
         if !applied && !unknown {

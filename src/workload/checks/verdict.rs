@@ -10,7 +10,7 @@ pub const MAX_VIOLATIONS: usize = 20;
 
 /// What a check found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
+pub struct CheckVerdict {
     /// `bank`, `inventory`, `lock`, `readback` or `scan`.
     pub name: String,
     pub passed: bool,
@@ -24,9 +24,9 @@ pub struct Verdict {
     pub violation_count: u64,
 }
 
-impl Verdict {
-    pub(super) fn new(name: &str) -> Verdict {
-        Verdict {
+impl CheckVerdict {
+    pub(super) fn new(name: &str) -> CheckVerdict {
+        CheckVerdict {
             name: name.into(),
             passed: true,
             summary: String::new(),
@@ -60,13 +60,13 @@ impl Verdict {
         self.details.insert(name.into(), value.into());
     }
 
-    pub(super) fn summary(mut self, summary: String) -> Verdict {
+    pub(super) fn summary(mut self, summary: String) -> CheckVerdict {
         self.summary = summary;
         self
     }
 }
 
-impl fmt::Display for Verdict {
+impl fmt::Display for CheckVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.passed {
             return write!(f, "pass: {} ({})", self.name, self.summary);

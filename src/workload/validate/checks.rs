@@ -159,7 +159,7 @@ pub(super) fn check_checks(
                 }
             }
         }
-        checks.lock = Some(Lock {
+        checks.lock = Some(LockCheck {
             mode,
             lease,
             hold,

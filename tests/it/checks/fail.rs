@@ -14,7 +14,7 @@ use tikv_bench::backend::{Backend, MemoryBackend, TargetInfo};
 
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::vocab::{Events, Op, OpError, Outcome, Pair};
-use tikv_bench::workload::checks::Verdict;
+use tikv_bench::workload::checks::CheckVerdict;
 
 use super::verdict;
 use crate::util::{run, workload};
@@ -162,7 +162,7 @@ impl Backend for Faulty {
 /// Runs `yaml` (with `{seed}` in it) on ten seeds, each against the memory
 /// backend with `fault`; returns check `name`'s verdicts. Asserts that the
 /// fault was injected every time.
-async fn ten_seeds(yaml: &str, fault: Fault, every: u64, name: &str) -> Vec<Verdict> {
+async fn ten_seeds(yaml: &str, fault: Fault, every: u64, name: &str) -> Vec<CheckVerdict> {
     let mut out = Vec::new();
     for seed in 1..=10u64 {
         let w = workload(&yaml.replace("{seed}", &seed.to_string()));
@@ -180,7 +180,7 @@ async fn ten_seeds(yaml: &str, fault: Fault, every: u64, name: &str) -> Vec<Verd
 }
 
 /// Asserts that every verdict failed, with a violation containing `says`.
-fn caught(verdicts: &[Verdict], says: &str) {
+fn caught(verdicts: &[CheckVerdict], says: &str) {
     for (seed, v) in (1..).zip(verdicts) {
         assert!(!v.passed, "seed {seed}: {} missed it: {v}", v.name);
         assert!(

@@ -9,16 +9,16 @@ mod pass;
 mod settings;
 
 use tikv_bench::metrics::RunResult;
-use tikv_bench::workload::checks::Verdict;
+use tikv_bench::workload::checks::CheckVerdict;
 
 /// The verdicts a run recorded.
-pub fn verdicts(r: &RunResult) -> Vec<Verdict> {
+pub fn verdicts(r: &RunResult) -> Vec<CheckVerdict> {
     let v = r.extra.get("checks").expect("the result has checks");
     serde_json::from_value(v.clone()).expect("verdicts")
 }
 
 /// The verdict of check `name`.
-pub fn verdict(r: &RunResult, name: &str) -> Verdict {
+pub fn verdict(r: &RunResult, name: &str) -> CheckVerdict {
     verdicts(r)
         .into_iter()
         .find(|v| v.name == name)
@@ -26,7 +26,7 @@ pub fn verdict(r: &RunResult, name: &str) -> Verdict {
 }
 
 /// A figure of a verdict's details.
-pub fn figure(v: &Verdict, name: &str) -> u64 {
+pub fn figure(v: &CheckVerdict, name: &str) -> u64 {
     v.details
         .get(name)
         .and_then(|x| x.as_u64())
