@@ -18,8 +18,9 @@ use tikv_bench::client::{Ctx, Stats, Tikv};
 use tikv_bench::proto::kvrpcpb::{Context, RawGetRequest};
 use tikv_bench::proto::metapb;
 use tikv_bench::proto::tikvpb::tikv_client::TikvClient;
-use tikv_bench::vocab::{Events, Op};
+use tikv_bench::vocab::Events;
 use tikv_bench::workload::ClientConfig;
+use tikv_bench::workload::ops::{Op, get};
 use tokio::time::Instant;
 use tonic::transport::Channel;
 
@@ -129,7 +130,7 @@ async fn ours(args: &Args, pool: u32) -> f64 {
         let (backend, keys) = (backend.clone(), keys.clone());
         async move {
             let ok = backend
-                .execute(Op::Get { key: &keys[i] }, &mut events)
+                .execute(&Op::Get(get::Args { key: &keys[i] }), &mut events)
                 .await
                 .is_ok();
             events.clear();

@@ -6,18 +6,16 @@
 use std::sync::Arc;
 
 use super::engine::Inproc;
-use super::ops::{self, RawKv};
-use super::{Backend, TargetInfo};
-use crate::client::{Error, TxnOptions};
+use super::protocol::Protocol;
+use super::{Backend, Operation, RawKv, TargetInfo, TxnKv};
+use crate::client::{Txn, TxnOptions};
 use crate::storage::Storage;
-use crate::storage::raw::Raw as RawSpace;
-use crate::vocab::{Events, Op, OpError, Outcome, Pair};
+use crate::vocab::{Events, LockMode, OpError, Outcome, Pair};
 
 /// A [`Backend`] over an [`Arc<Storage>`].
 #[derive(Debug, Clone)]
 pub struct InprocBackend {
-    transport: Inproc,
-    opts: TxnOptions,
+    txn: Protocol<Inproc>,
 }
 
 impl Default for InprocBackend {
@@ -35,67 +33,70 @@ impl InprocBackend {
     /// A backend over `storage` with these transaction options.
     pub fn with_options(storage: Arc<Storage>, opts: TxnOptions) -> InprocBackend {
         InprocBackend {
-            transport: Inproc::new(storage),
-            opts,
+            txn: Protocol {
+                transport: Inproc::new(storage),
+                opts,
+            },
         }
     }
 
     /// The engine.
     pub fn storage(&self) -> &Arc<Storage> {
-        self.transport.storage()
+        self.txn.transport.storage()
     }
 }
 
 /// The engine's raw key space answers at once and never fails.
-impl RawKv for &RawSpace {
-    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        Ok(RawSpace::get(self, key))
+impl RawKv for InprocBackend {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, OpError> {
+        Ok(self.storage().raw().get(key))
     }
 
-    async fn put(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
-        RawSpace::put(self, key, value);
+    async fn put(&self, key: &[u8], value: &[u8]) -> Result<(), OpError> {
+        self.storage().raw().put(key, value);
         Ok(())
     }
 
-    async fn scan(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, Error> {
-        Ok(RawSpace::scan(
-            self,
-            start,
-            end,
-            limit as usize,
-            false,
-            false,
-        ))
+    async fn scan(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
+        let raw = self.storage().raw();
+        Ok(raw.scan(start, end, limit as usize, false, false))
     }
 
-    async fn batch_put(&self, pairs: &[Pair]) -> Result<(), Error> {
-        RawSpace::batch_put(self, pairs);
+    async fn batch_put(&self, pairs: &[Pair]) -> Result<(), OpError> {
+        self.storage().raw().batch_put(pairs);
         Ok(())
     }
 
-    async fn batch_delete(&self, keys: &[Vec<u8>]) -> Result<(), Error> {
-        RawSpace::batch_delete(self, keys);
+    async fn batch_delete(&self, keys: &[Vec<u8>]) -> Result<(), OpError> {
+        self.storage().raw().batch_delete(keys);
         Ok(())
     }
 
-    async fn cas(&self, key: &[u8], previous: Option<&[u8]>, value: &[u8]) -> Result<bool, Error> {
-        Ok(self
-            .compare_and_swap(key, value, previous.is_none(), previous.unwrap_or_default())
-            .succeed)
+    async fn cas(
+        &self,
+        key: &[u8],
+        previous: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, OpError> {
+        let raw = self.storage().raw();
+        let swapped =
+            raw.compare_and_swap(key, value, previous.is_none(), previous.unwrap_or_default());
+        Ok(swapped.succeed)
+    }
+}
+
+impl<'a> TxnKv for &'a InprocBackend {
+    type Txn = Txn<'a, Inproc>;
+
+    async fn begin(&self, lock: LockMode) -> Result<Txn<'a, Inproc>, OpError> {
+        let b: &'a InprocBackend = self;
+        (&b.txn).begin(lock).await
     }
 }
 
 impl Backend for InprocBackend {
-    async fn execute(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
-        ops::run(
-            &self.storage().raw(),
-            &self.transport,
-            self.opts,
-            op,
-            events,
-        )
-        .await
-        .map_err(|e| e.to_op_error())
+    async fn execute<O: Operation>(&self, op: &O, events: &mut Events) -> Result<Outcome, OpError> {
+        op.run(&self, events).await
     }
 
     async fn read_raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
@@ -104,16 +105,11 @@ impl Backend for InprocBackend {
     }
 
     async fn scan_raw(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
-        Ok(self
-            .storage()
-            .raw()
-            .scan(start, end, limit as usize, false, false))
+        RawKv::scan(self, start, end, limit).await
     }
 
     async fn read_txn(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
-        ops::snapshot(&self.transport, self.opts, keys)
-            .await
-            .map_err(|e| e.to_op_error())
+        super::snapshot(&&self.txn, keys).await
     }
 
     fn target(&self) -> TargetInfo {

@@ -1,26 +1,29 @@
-//! The simplest backend: two ordered maps (raw and transactional key
-//! spaces) behind reader-writer locks. Transactions run atomically under the
-//! write lock, so they never conflict. It measures the harness, not a
-//! database; the storage engine replaces it for anything about contention.
+//! The simplest backend: two ordered maps, the raw and the transactional
+//! key spaces. It measures the harness, not a database; the storage engine
+//! replaces it for anything about contention.
 //!
-//! The check ops follow suit: transfers and decrements run under the write
-//! lock of their key space (the mode only picks the space), and the lock
-//! check's lease is a compare-and-swap in either mode.
+//! The raw space sits behind a reader-writer lock, so each raw call is
+//! atomic (a compare-and-swap compares and swaps under one write lock).
+//! The transactional space sits behind an async mutex that a transaction
+//! holds from begin to commit or rollback: transactions run one at a time,
+//! so they never conflict, and a pessimistic lock (the lock check's) is
+//! simply the whole space.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
-use std::time::Duration;
+use std::ops::Bound;
+use std::sync::{Arc, RwLock};
 
-use super::ops::{FREE, critical_section, held_by, holder, unix_ms, usable};
-use super::{Backend, TargetInfo};
-use crate::vocab::{CheckMode, ErrorKind, Events, Op, OpError, Outcome, Pair};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::{Backend, Operation, RawKv, TargetInfo, Transaction, TxnKv};
+use crate::vocab::{Events, LockMode, OpError, Outcome, Pair};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
     raw: RwLock<Map>,
-    txn: RwLock<Map>,
+    txn: Arc<Mutex<Map>>,
 }
 
 impl MemoryBackend {
@@ -28,198 +31,16 @@ impl MemoryBackend {
         MemoryBackend::default()
     }
 
-    /// Number of keys in the raw and transactional key spaces.
-    pub fn len(&self) -> (usize, usize) {
-        (read(&self.raw).len(), read(&self.txn).len())
+    /// Number of keys in the raw and transactional key spaces (waits for a
+    /// running transaction to end).
+    pub async fn len(&self) -> (usize, usize) {
+        let raw = read(&self.raw).len();
+        (raw, self.txn.lock().await.len())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == (0, 0)
+    pub async fn is_empty(&self) -> bool {
+        self.len().await == (0, 0)
     }
-
-    /// Reads a raw key directly (for tests and checks).
-    pub fn raw_get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        read(&self.raw).get(key).cloned()
-    }
-
-    /// Reads a transactional key directly (for tests and checks).
-    pub fn txn_get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        read(&self.txn).get(key).cloned()
-    }
-
-    fn apply(&self, op: Op<'_>, events: &mut Events) -> Outcome {
-        match op {
-            Op::Get { key } => match read(&self.raw).get(key) {
-                Some(_) => Outcome::Done,
-                None => Outcome::NotFound,
-            },
-            Op::Put { key, value } => {
-                write(&self.raw).insert(key.to_vec(), value.to_vec());
-                Outcome::Done
-            }
-            Op::Scan { start, limit } => {
-                let map = read(&self.raw);
-                let rows = map.range(start.to_vec()..).take(limit as usize).count();
-                events.add("rows", rows as u64);
-                Outcome::Done
-            }
-            Op::BatchDelete { keys } => {
-                let mut map = write(&self.raw);
-                for k in keys {
-                    map.remove(k);
-                }
-                Outcome::Done
-            }
-            Op::Cas { key, value } => {
-                // Read, then swap if unchanged: under one write lock the
-                // comparison always holds, so only the absent case differs.
-                let mut map = write(&self.raw);
-                map.insert(key.to_vec(), value.to_vec());
-                Outcome::Done
-            }
-            Op::Txn {
-                reads,
-                writes,
-                value,
-                ..
-            } => {
-                let mut map = write(&self.txn);
-                for k in reads {
-                    let _ = map.get(k);
-                }
-                for k in writes {
-                    map.insert(k.clone(), value.to_vec());
-                }
-                Outcome::Done
-            }
-            Op::BatchPut { pairs } => {
-                let mut map = write(&self.raw);
-                for (k, v) in pairs {
-                    map.insert(k.clone(), v.clone());
-                }
-                Outcome::Done
-            }
-            Op::TxnBatchPut { pairs } => {
-                let mut map = write(&self.txn);
-                for (k, v) in pairs {
-                    map.insert(k.clone(), v.clone());
-                }
-                Outcome::Done
-            }
-            Op::Transfer { .. } | Op::Decrement { .. } | Op::Lease { .. } => {
-                unreachable!("check ops run in check_op")
-            }
-        }
-    }
-
-    fn space(&self, mode: CheckMode) -> &RwLock<Map> {
-        match mode {
-            CheckMode::Cas => &self.raw,
-            CheckMode::Optimistic | CheckMode::Pessimistic => &self.txn,
-        }
-    }
-
-    async fn check_op(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
-        match op {
-            Op::Transfer {
-                from, to, amount, ..
-            } => {
-                let mut map = write(&self.txn);
-                let (a, b) = (number(&map, from)?, number(&map, to)?);
-                map.insert(from.to_vec(), (a - amount).to_string().into_bytes());
-                map.insert(to.to_vec(), (b + amount).to_string().into_bytes());
-                Ok(Outcome::Done)
-            }
-            Op::Decrement { key, mode } => {
-                let mut map = write(self.space(mode));
-                let stock = number(&map, key)?;
-                if stock <= 0 {
-                    return Ok(Outcome::Mismatch);
-                }
-                map.insert(key.to_vec(), (stock - 1).to_string().into_bytes());
-                Ok(Outcome::Done)
-            }
-            Op::Lease {
-                key,
-                owner,
-                lease,
-                hold,
-                mode,
-            } => {
-                self.lease(self.space(mode), (key, owner, lease, hold), events)
-                    .await
-            }
-            Op::Get { .. }
-            | Op::Put { .. }
-            | Op::Scan { .. }
-            | Op::BatchDelete { .. }
-            | Op::Cas { .. }
-            | Op::Txn { .. }
-            | Op::BatchPut { .. }
-            | Op::TxnBatchPut { .. } => unreachable!("not a check op: {op:?}"),
-        }
-    }
-
-    async fn lease(
-        &self,
-        space: &RwLock<Map>,
-        (key, owner, lease, hold): (&[u8], u64, Duration, Duration),
-        events: &mut Events,
-    ) -> Result<Outcome, OpError> {
-        let until = {
-            let mut map = write(space);
-            let h = holder(map.get(key).map(Vec::as_slice))
-                .map_err(|e| OpError::new(ErrorKind::Other, e))?;
-            match h {
-                Some((o, until)) if o != owner && until >= unix_ms() => {
-                    return Err(OpError::new(
-                        ErrorKind::KeyIsLocked,
-                        format!("the lock is held by owner {o}"),
-                    ));
-                }
-                _ => {
-                    let until = unix_ms() + lease.as_millis() as u64;
-                    map.insert(key.to_vec(), held_by(owner, until));
-                    until
-                }
-            }
-        };
-        if !usable(until, lease, hold) {
-            events.add("lease_too_late", 1);
-            return Err(OpError::new(
-                ErrorKind::KeyIsLocked,
-                "took the lock too late to use its lease",
-            ));
-        }
-        let (entered, left) = critical_section(hold).await;
-        let mut map = write(space);
-        if map.get(key) == Some(&held_by(owner, until)) {
-            map.insert(key.to_vec(), FREE.to_vec());
-        }
-        Ok(Outcome::Held { entered, left })
-    }
-}
-
-/// The decimal number at `key` (absent: an error).
-fn number(map: &Map, key: &[u8]) -> Result<i64, OpError> {
-    let v = map.get(key).ok_or_else(|| {
-        OpError::new(
-            ErrorKind::Other,
-            format!("key {} has no value", String::from_utf8_lossy(key)),
-        )
-    })?;
-    std::str::from_utf8(v)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            OpError::new(
-                ErrorKind::Other,
-                format!(
-                    "key {} holds no decimal number",
-                    String::from_utf8_lossy(key)
-                ),
-            )
-        })
 }
 
 fn read(lock: &RwLock<Map>) -> std::sync::RwLockReadGuard<'_, Map> {
@@ -230,21 +51,132 @@ fn write(lock: &RwLock<Map>) -> std::sync::RwLockWriteGuard<'_, Map> {
     lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Backend for MemoryBackend {
-    async fn execute(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
-        match op {
-            Op::Transfer { .. } | Op::Decrement { .. } | Op::Lease { .. } => {
-                self.check_op(op, events).await
-            }
-            Op::Get { .. }
-            | Op::Put { .. }
-            | Op::Scan { .. }
-            | Op::BatchDelete { .. }
-            | Op::Cas { .. }
-            | Op::Txn { .. }
-            | Op::BatchPut { .. }
-            | Op::TxnBatchPut { .. } => Ok(self.apply(op, events)),
+fn range(map: &Map, start: &[u8], end: &[u8], limit: u32) -> Vec<Pair> {
+    let upper = if end.is_empty() {
+        Bound::Unbounded
+    } else {
+        Bound::Excluded(end)
+    };
+    map.range::<[u8], _>((Bound::Included(start), upper))
+        .take(limit as usize)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+impl RawKv for MemoryBackend {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, OpError> {
+        Ok(read(&self.raw).get(key).cloned())
+    }
+
+    async fn put(&self, key: &[u8], value: &[u8]) -> Result<(), OpError> {
+        write(&self.raw).insert(key.to_vec(), value.to_vec());
+        Ok(())
+    }
+
+    async fn scan(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
+        Ok(range(&read(&self.raw), start, end, limit))
+    }
+
+    async fn batch_put(&self, pairs: &[Pair]) -> Result<(), OpError> {
+        let mut map = write(&self.raw);
+        for (k, v) in pairs {
+            map.insert(k.clone(), v.clone());
         }
+        Ok(())
+    }
+
+    async fn batch_delete(&self, keys: &[Vec<u8>]) -> Result<(), OpError> {
+        let mut map = write(&self.raw);
+        for k in keys {
+            map.remove(k);
+        }
+        Ok(())
+    }
+
+    async fn cas(
+        &self,
+        key: &[u8],
+        previous: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, OpError> {
+        let mut map = write(&self.raw);
+        if map.get(key).map(Vec::as_slice) != previous {
+            return Ok(false);
+        }
+        map.insert(key.to_vec(), value.to_vec());
+        Ok(true)
+    }
+}
+
+/// A transaction of the memory backend: it holds the whole transactional
+/// space until it ends, and applies its buffered writes at commit.
+#[derive(Debug)]
+pub struct MemoryTxn {
+    map: OwnedMutexGuard<Map>,
+    writes: Vec<Pair>,
+}
+
+impl MemoryTxn {
+    fn read(&self, key: &[u8]) -> Option<Vec<u8>> {
+        match self.writes.iter().rev().find(|(k, _)| k == key) {
+            Some((_, v)) => Some(v.clone()),
+            None => self.map.get(key).cloned(),
+        }
+    }
+}
+
+impl Transaction for MemoryTxn {
+    async fn get(&mut self, key: &[u8], _events: &mut Events) -> Result<Option<Vec<u8>>, OpError> {
+        Ok(self.read(key))
+    }
+
+    async fn get_for_update(
+        &mut self,
+        key: &[u8],
+        _events: &mut Events,
+    ) -> Result<Option<Vec<u8>>, OpError> {
+        Ok(self.read(key))
+    }
+
+    async fn batch_get(
+        &mut self,
+        keys: &[Vec<u8>],
+        _events: &mut Events,
+    ) -> Result<Vec<Option<Vec<u8>>>, OpError> {
+        Ok(keys.iter().map(|k| self.map.get(k).cloned()).collect())
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.writes.push((key.to_vec(), value.to_vec()));
+    }
+
+    async fn commit(&mut self, _events: &mut Events) -> Result<(), OpError> {
+        for (k, v) in self.writes.drain(..) {
+            self.map.insert(k, v);
+        }
+        Ok(())
+    }
+
+    async fn rollback(&mut self, _events: &mut Events) -> Result<(), OpError> {
+        self.writes.clear();
+        Ok(())
+    }
+}
+
+impl TxnKv for MemoryBackend {
+    type Txn = MemoryTxn;
+
+    async fn begin(&self, _lock: LockMode) -> Result<MemoryTxn, OpError> {
+        Ok(MemoryTxn {
+            map: self.txn.clone().lock_owned().await,
+            writes: Vec::new(),
+        })
+    }
+}
+
+impl Backend for MemoryBackend {
+    async fn execute<O: Operation>(&self, op: &O, events: &mut Events) -> Result<Outcome, OpError> {
+        op.run(self, events).await
     }
 
     async fn read_raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
@@ -253,22 +185,11 @@ impl Backend for MemoryBackend {
     }
 
     async fn scan_raw(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
-        use std::ops::Bound;
-        let map = read(&self.raw);
-        let upper = if end.is_empty() {
-            Bound::Unbounded
-        } else {
-            Bound::Excluded(end)
-        };
-        Ok(map
-            .range::<[u8], _>((Bound::Included(start), upper))
-            .take(limit as usize)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        RawKv::scan(self, start, end, limit).await
     }
 
     async fn read_txn(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
-        let map = read(&self.txn);
+        let map = self.txn.lock().await;
         Ok(keys.iter().map(|k| map.get(k).cloned()).collect())
     }
 

@@ -4,8 +4,19 @@
 
 use std::time::{Duration, Instant};
 
-use super::Backend;
-use crate::vocab::{Backoff, ErrorKind, Events, Op, OpError, Outcome, RetryPolicy, TimeSource};
+use super::{Backend, Operation};
+use crate::vocab::{Backoff, ErrorKind, Events, OpError, Outcome, RetryPolicy, TimeSource};
+
+/// How one op is retried: the workload's policy, the caller's backoff (its
+/// own random stream), the op's deadline and the clock.
+#[derive(Debug)]
+pub struct Retry<'a> {
+    pub policy: &'a RetryPolicy,
+    pub backoff: &'a mut Backoff,
+    /// No attempt runs, and no sleep ends, past this instant.
+    pub deadline: Instant,
+    pub time: TimeSource,
+}
 
 /// How an op ended after all its attempts.
 #[derive(Debug)]
@@ -18,20 +29,22 @@ pub struct Attempts {
 }
 
 /// Runs `op` until it succeeds, fails with an error the policy does not
-/// retry, runs out of attempts, or would overrun `deadline`. `on_retry` is
-/// told of every retry with its cause and the sleep that precedes it.
-#[allow(clippy::too_many_arguments)]
-pub async fn execute<B: Backend>(
+/// retry, runs out of attempts, or would overrun the deadline. `on_retry`
+/// is told of every retry with its cause and the sleep that precedes it.
+pub async fn execute<B: Backend, O: Operation>(
     backend: &B,
-    op: Op<'_>,
-    mutates: bool,
-    policy: &RetryPolicy,
-    backoff: &mut Backoff,
-    deadline: Instant,
-    time: TimeSource,
+    op: &O,
+    retry: Retry<'_>,
     events: &mut Events,
     mut on_retry: impl FnMut(ErrorKind, Duration),
 ) -> Attempts {
+    let Retry {
+        policy,
+        backoff,
+        deadline,
+        time,
+    } = retry;
+    let mutates = op.mutates();
     let mut attempt = 1;
     let mut undetermined = false;
     loop {

@@ -11,12 +11,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ops::{self, RawKv};
-use super::{Backend, TargetInfo};
-use crate::client::{ClientConfig, Ctx, Error, Raw, Stats, Tikv, TxnOptions};
-use crate::vocab::{Events, Op, OpError, Outcome, Pair};
+use super::protocol::Protocol;
+use super::{Backend, Operation, RawKv, TargetInfo, TxnKv};
+use crate::client::{ClientConfig, Ctx, Error, Grpc, Raw, Stats, Tikv, Txn, TxnOptions};
+use crate::vocab::{Events, LockMode, OpError, Outcome, Pair};
 
-/// The least time a check's read may take.
 /// The least time a check's read, or a bulk write of the load phase or
 /// the checks' setup (none of them measured), may take.
 pub const CHECK_READ_BUDGET: Duration = Duration::from_secs(10);
@@ -80,53 +79,87 @@ impl TikvBackend {
     }
 }
 
-/// Our raw client within one op's context (its deadline and counters).
-impl RawKv for (Raw<'_>, &Ctx<'_>) {
-    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        self.0.get(self.1, key).await
+/// What one attempt of an op may use: our raw client and transactions
+/// over the gRPC transport, both within the attempt's context (its
+/// deadline and counters).
+struct Attempt<'a> {
+    raw: Raw<'a>,
+    cx: Ctx<'a>,
+    txn: Protocol<Grpc<'a>>,
+}
+
+fn op_error(e: Error) -> OpError {
+    e.to_op_error()
+}
+
+impl RawKv for Attempt<'_> {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, OpError> {
+        self.raw.get(&self.cx, key).await.map_err(op_error)
     }
 
-    async fn put(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
-        self.0.put(self.1, key, value).await
+    async fn put(&self, key: &[u8], value: &[u8]) -> Result<(), OpError> {
+        self.raw.put(&self.cx, key, value).await.map_err(op_error)
     }
 
-    async fn scan(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, Error> {
-        self.0.scan(self.1, start, end, limit).await
+    async fn scan(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
+        let r = self.raw.scan(&self.cx, start, end, limit).await;
+        r.map_err(op_error)
     }
 
-    async fn batch_put(&self, pairs: &[Pair]) -> Result<(), Error> {
-        self.0.batch_put(self.1, pairs).await
+    async fn batch_put(&self, pairs: &[Pair]) -> Result<(), OpError> {
+        self.raw.batch_put(&self.cx, pairs).await.map_err(op_error)
     }
 
-    async fn batch_delete(&self, keys: &[Vec<u8>]) -> Result<(), Error> {
-        self.0.batch_delete(self.1, keys).await
+    async fn batch_delete(&self, keys: &[Vec<u8>]) -> Result<(), OpError> {
+        let r = self.raw.batch_delete(&self.cx, keys).await;
+        r.map_err(op_error)
     }
 
-    async fn cas(&self, key: &[u8], previous: Option<&[u8]>, value: &[u8]) -> Result<bool, Error> {
-        Ok(self
-            .0
-            .compare_and_swap(self.1, key, previous, value)
-            .await?
-            .succeed)
+    async fn cas(
+        &self,
+        key: &[u8],
+        previous: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, OpError> {
+        let r = self
+            .raw
+            .compare_and_swap(&self.cx, key, previous, value)
+            .await;
+        Ok(r.map_err(op_error)?.succeed)
+    }
+}
+
+impl<'t, 'a> TxnKv for &'t Attempt<'a> {
+    type Txn = Txn<'t, Grpc<'a>>;
+
+    async fn begin(&self, lock: LockMode) -> Result<Txn<'t, Grpc<'a>>, OpError> {
+        let a: &'t Attempt<'a> = self;
+        (&a.txn).begin(lock).await
     }
 }
 
 impl Backend for TikvBackend {
-    async fn execute(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
+    async fn execute<O: Operation>(&self, op: &O, events: &mut Events) -> Result<Outcome, OpError> {
         let stats = Stats::default();
         // Bulk writes (load phase, check setup) are not measured: like the
         // checks' reads they may take longer than one op's budget.
-        let budget = if matches!(op, Op::BatchPut { .. } | Op::TxnBatchPut { .. }) {
+        let budget = if op.bulk() {
             self.read_budget()
         } else {
             self.tikv.config().retry.budget
         };
         let cx = Ctx::new(&stats, budget, op.mutates());
-        let transport = self.tikv.transport(cx);
-        let raw = (self.tikv.raw(), &cx);
-        let result = ops::run(&raw, &transport, self.opts, op, events).await;
+        let attempt = Attempt {
+            raw: self.tikv.raw(),
+            cx,
+            txn: Protocol {
+                transport: self.tikv.transport(cx),
+                opts: self.opts,
+            },
+        };
+        let result = op.run(&&attempt, events).await;
         stats.flush(events);
-        result.map_err(|e| e.to_op_error())
+        result
     }
 
     fn target(&self) -> TargetInfo {
@@ -141,21 +174,23 @@ impl Backend for TikvBackend {
         let stats = Stats::default();
         let cx = Ctx::new(&stats, self.read_budget(), false);
         let r = self.raw_batch_get(&cx, keys).await;
-        r.map_err(|e| e.to_op_error())
+        r.map_err(op_error)
     }
 
     async fn scan_raw(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
         let stats = Stats::default();
         let cx = Ctx::new(&stats, self.read_budget(), false);
         let r = self.tikv.raw().scan(&cx, start, end, limit).await;
-        r.map_err(|e| e.to_op_error())
+        r.map_err(op_error)
     }
 
     async fn read_txn(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
         let stats = Stats::default();
         let cx = Ctx::new(&stats, self.read_budget(), false);
         let t = self.tikv.transport(cx);
-        let r = ops::snapshot(&t, self.opts, keys).await;
-        r.map_err(|e| e.to_op_error())
+        let mut events = Events::default();
+        let begun = Txn::begin(&t, LockMode::Optimistic, self.opts).await;
+        let r = begun.map_err(op_error)?.batch_get(keys, &mut events).await;
+        r.map_err(op_error)
     }
 }

@@ -14,13 +14,12 @@ use anyhow::Context as _;
 pub use progress::ProgressMode;
 pub use worker::{Pacing, StopAt};
 
-use crate::backend::Backend;
-
-use crate::backend::retry;
+use crate::backend::retry::{self, Retry};
+use crate::backend::{Backend, RawLoad, TxnLoad};
 use crate::metrics::result::LoadResult;
 use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult};
+use crate::vocab::Events;
 use crate::vocab::{Backoff, Stream, TimeSource};
-use crate::vocab::{Events, Op};
 use crate::workload::checks;
 use crate::workload::keys::{KeyFormat, SharedKeys};
 use crate::workload::stream::ValuePool;
@@ -283,7 +282,8 @@ async fn load<B: Backend>(
             KeyFormat::new(&workload.keys),
             workload.client.retry.clone(),
         );
-        let (raw, txn, seed) = (workload.uses_raw(), workload.uses_txn(), workload.seed);
+        let (raw_space, txn_space, seed) =
+            (workload.uses_raw(), workload.uses_txn(), workload.seed);
         set.spawn(async move {
             let mut backoff = Backoff::new(Stream::LoadJitter(t as u32).rng(seed));
             let mut events = Events::default();
@@ -293,10 +293,16 @@ async fn load<B: Backend>(
                 let end = (next + u64::from(l.batch)).min(range.end);
                 pairs.clear();
                 pairs.extend((next..end).map(|i| (format.key(i), values.for_index(i).to_vec())));
-                let ops = [raw.then_some(Op::BatchPut { pairs: &pairs }), txn.then_some(Op::TxnBatchPut { pairs: &pairs })];
-                for op in ops.into_iter().flatten() {
-                    let deadline = time.now() + policy.budget;
-                    let out = retry::execute(&*backend, op, true, &policy, &mut backoff, deadline, time, &mut events, |_, _| {}).await;
+                for txn in [false, true] {
+                    if (txn && !txn_space) || (!txn && !raw_space) {
+                        continue;
+                    }
+                    let retry = Retry { policy: &policy, backoff: &mut backoff, deadline: time.now() + policy.budget, time };
+                    let out = if txn {
+                        retry::execute(&*backend, &TxnLoad { pairs: &pairs }, retry, &mut events, |_, _| {}).await
+                    } else {
+                        retry::execute(&*backend, &RawLoad { pairs: &pairs }, retry, &mut events, |_, _| {}).await
+                    };
                     if let Err(e) = out.result {
                         anyhow::bail!(
                             "load phase: writing records {next}..{end} failed after {} attempt(s): {e}",

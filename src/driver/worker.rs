@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::backend::Backend;
-use crate::backend::retry;
+use crate::backend::retry::{self, Retry};
 use crate::metrics::{Clock, Completion, Recorder, Report};
 use crate::vocab::Events;
 use crate::vocab::{Backoff, Stream, TimeSource};
@@ -82,7 +82,6 @@ pub async fn run<B: Backend>(
         ctx.measure_start,
         ctx.pacing != Pacing::Closed,
     );
-    let mutates: Vec<bool> = w.ops.iter().map(|o| o.kind.mutates()).collect();
     let mut events = Events::default();
     let mut tracker = Tracker::new(&w.checks);
     let mut measured_started = 0u64;
@@ -134,17 +133,15 @@ pub async fn run<B: Backend>(
         let (op_index, op) = stream.next_op();
         let start = now;
         let deadline = start + policy.budget;
-        let outcome = retry::execute(
-            &*ctx.backend,
-            op,
-            mutates[op_index],
+        let retry = Retry {
             policy,
-            &mut backoff,
+            backoff: &mut backoff,
             deadline,
             time,
-            &mut events,
-            |kind, delay| rec.retry(op_index, intended, kind, delay),
-        )
+        };
+        let outcome = retry::execute(&*ctx.backend, &op, retry, &mut events, |kind, delay| {
+            rec.retry(op_index, intended, kind, delay)
+        })
         .await;
         now = time.now();
         tracker.record(

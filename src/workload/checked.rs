@@ -13,7 +13,8 @@ pub use crate::client::config::{
 };
 pub use crate::cluster::config::{Config as ClusterConfig, Faults, Outage};
 use crate::vocab::LockMode;
-pub use crate::workload::checks::config::Checks;
+pub use crate::workload::checks::Checks;
+pub use crate::workload::ops::{OpKind, Space};
 
 pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_RECORDS: u64 = 10_000;
@@ -27,9 +28,6 @@ pub const DEFAULT_LOAD_BATCH: u32 = 256;
 pub const DEFAULT_LOAD_CONCURRENCY: u32 = 4;
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONCURRENCY: u32 = 16;
-pub const DEFAULT_SCAN_LENGTH: SizeRange = SizeRange { min: 1, max: 100 };
-pub const DEFAULT_BATCH_DELETE: u32 = 10;
-pub const DEFAULT_TXN_WRITES: u32 = 2;
 pub const MAX_VALUE_SIZE: u64 = 8 << 20;
 pub const MAX_KEY_SIZE: u32 = 4096;
 
@@ -160,74 +158,6 @@ pub struct OpConfig {
     #[serde(flatten)]
     pub kind: OpKind,
     pub weight: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum OpKind {
-    Get,
-    Put {
-        insert: bool,
-    },
-    Scan {
-        length: SizeRange,
-    },
-    BatchDelete {
-        batch: u32,
-    },
-    Cas,
-    Txn {
-        reads: u32,
-        writes: u32,
-        lock: LockMode,
-    },
-    /// The bank check's transfer (its settings are in `Workload::checks`).
-    Transfer,
-    /// The inventory check's decrement.
-    Decrement,
-    /// The lock check's critical section.
-    Lease,
-}
-
-impl OpKind {
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            OpKind::Get => "get",
-            OpKind::Put { .. } => "put",
-            OpKind::Scan { .. } => "scan",
-            OpKind::BatchDelete { .. } => "batch_delete",
-            OpKind::Cas => "cas",
-            OpKind::Txn { .. } => "txn",
-            OpKind::Transfer => "transfer",
-            OpKind::Decrement => "decrement",
-            OpKind::Lease => "lease",
-        }
-    }
-
-    /// Whether a timeout leaves the op's effect unknown.
-    pub fn mutates(&self) -> bool {
-        match self {
-            OpKind::Get | OpKind::Scan { .. } => false,
-            OpKind::Put { .. }
-            | OpKind::BatchDelete { .. }
-            | OpKind::Cas
-            | OpKind::Txn { .. }
-            | OpKind::Transfer
-            | OpKind::Decrement
-            | OpKind::Lease => true,
-        }
-    }
-
-    /// Whether the op works on the workload's records in the transactional
-    /// key space (check ops work on their own keys: false).
-    pub fn transactional(&self) -> bool {
-        matches!(self, OpKind::Txn { .. })
-    }
-
-    /// Whether the op belongs to a check rather than the mix.
-    pub fn is_check(&self) -> bool {
-        matches!(self, OpKind::Transfer | OpKind::Decrement | OpKind::Lease)
-    }
 }
 
 /// A swept parameter and the values it takes, in the order run.

@@ -9,11 +9,12 @@
 mod checked;
 pub mod checks;
 pub mod keys;
+pub mod ops;
 pub mod spec;
 pub mod stream;
 pub mod sweep;
 pub mod thresholds;
-mod validate;
+pub mod validate;
 
 use std::path::Path;
 
@@ -125,12 +126,10 @@ impl Workload {
     /// Whether any op of the mix uses the records in the raw or the
     /// transactional key space (check ops use their own keys).
     pub fn uses_raw(&self) -> bool {
-        self.ops
-            .iter()
-            .any(|o| !o.kind.transactional() && !o.kind.is_check())
+        self.ops.iter().any(|o| o.kind.space() == Some(Space::Raw))
     }
 
     pub fn uses_txn(&self) -> bool {
-        self.ops.iter().any(|o| o.kind.transactional())
+        self.ops.iter().any(|o| o.kind.space() == Some(Space::Txn))
     }
 }

@@ -7,6 +7,9 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
+pub use super::checks::ChecksSpec;
+use super::ops::{self, FieldValue};
+
 pub type Sp<T> = Spanned<T>;
 
 #[derive(Debug, Deserialize)]
@@ -33,28 +36,6 @@ pub struct WorkloadSpec {
     pub checks: Option<Sp<ChecksSpec>>,
 }
 
-/// The `checks:` section: each check present is on.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChecksSpec {
-    pub bank: Option<Sp<BankSpec>>,
-    pub inventory: Option<Sp<InventorySpec>>,
-    pub lock: Option<Sp<LockCheckSpec>>,
-    pub readback: Option<Sp<EmptySpec>>,
-    pub scan: Option<Sp<EmptySpec>>,
-    pub every: Option<Sp<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BankSpec {
-    pub accounts: Option<Sp<i64>>,
-    pub initial: Option<Sp<i64>>,
-    pub amount: Option<Sp<RangeSpec>>,
-    pub lock: Option<Sp<LockName>>,
-    pub weight: Option<Sp<i64>>,
-}
-
 /// How a check op reaches its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,37 +44,6 @@ pub enum CheckModeName {
     Optimistic,
     Pessimistic,
 }
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InventorySpec {
-    pub stock: Option<Sp<i64>>,
-    pub mode: Option<Sp<CheckModeName>>,
-    pub weight: Option<Sp<i64>>,
-}
-
-/// The lock check's modes (no optimistic one: an optimistic transaction
-/// does not exclude anybody while it runs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LockCheckModeName {
-    Cas,
-    Pessimistic,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LockCheckSpec {
-    pub mode: Option<Sp<LockCheckModeName>>,
-    pub lease: Option<Sp<String>>,
-    pub hold: Option<Sp<String>>,
-    pub weight: Option<Sp<i64>>,
-}
-
-/// A check without settings: `readback: {}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmptySpec {}
 
 /// The embedded stand-in cluster (ignored when running against another
 /// target).
@@ -180,57 +130,55 @@ pub struct LoadSpec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum OpType {
-    Get,
-    Put,
-    Scan,
-    BatchDelete,
-    Cas,
-    Txn,
-}
-
-impl OpType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpType::Get => "get",
-            OpType::Put => "put",
-            OpType::Scan => "scan",
-            OpType::BatchDelete => "batch_delete",
-            OpType::Cas => "cas",
-            OpType::Txn => "txn",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum LockName {
     Optimistic,
     Pessimistic,
 }
 
-/// One entry of the op mix. Fields that belong to one op type only are
-/// checked against the type in `checked.rs`, so every field keeps its
-/// position (a tagged enum would lose them).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One entry of the op mix: its name, type and weight, and the fields its
+/// type takes, each with its position. Which fields a type takes is its
+/// own file's business (`ops/`): the parser refuses only a field that no
+/// type takes, and keeps the others for the type's file to check.
+#[derive(Debug)]
 pub struct OpSpec {
     pub name: Option<Sp<String>>,
-    #[serde(rename = "type")]
-    pub op_type: Sp<OpType>,
+    pub op_type: Sp<String>,
     pub weight: Sp<i64>,
-    /// put: write new keys past the end of the key space.
-    pub insert: Option<Sp<bool>>,
-    /// scan: rows per scan.
-    pub length: Option<Sp<RangeSpec>>,
-    /// batch_delete: keys per request.
-    pub batch: Option<Sp<i64>>,
-    /// txn: keys read.
-    pub reads: Option<Sp<i64>>,
-    /// txn: keys read and rewritten.
-    pub writes: Option<Sp<i64>>,
-    /// txn: lock mode.
-    pub lock: Option<Sp<LockName>>,
+    pub fields: Vec<(String, Sp<FieldValue>)>,
+}
+
+impl<'de> Deserialize<'de> for OpSpec {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OpSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an op: a map with type, weight and the type's fields")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OpSpec, A::Error> {
+                let (mut name, mut op_type, mut weight) = (None, None, None);
+                let mut fields = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "name" => name = Some(map.next_value()?),
+                        "type" => op_type = Some(map.next_value()?),
+                        "weight" => weight = Some(map.next_value()?),
+                        k if ops::is_field(k) => fields.push((key, map.next_value()?)),
+                        k => return Err(de::Error::unknown_field(k, ops::spec_keys())),
+                    }
+                }
+                Ok(OpSpec {
+                    name,
+                    op_type: op_type.ok_or_else(|| de::Error::missing_field("type"))?,
+                    weight: weight.ok_or_else(|| de::Error::missing_field("weight"))?,
+                    fields,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,21 +4,22 @@
 //! number, so the same seed gives the same ops. Keys and values are written
 //! into buffers the generator reuses: no allocation per op once warm.
 //!
-//! The checks' ops come from the same mix. With readback on, each put and
-//! cas value is copied into a buffer and starts with a tag naming the write
-//! (worker, sequence number), so a value read back tells which write left
-//! it.
+//! What each op type draws is its own file's business (`ops/`); the
+//! checks' ops come from the same mix, drawn by their checks. With readback
+//! on, each value of a tracked write (put, cas) is copied into a buffer and
+//! starts with a tag naming the write (worker, sequence number), so a value
+//! read back tells which write left it.
 
 use std::sync::Arc;
 
 use rand::RngExt;
 
+use super::checks::CheckGens;
+use super::checks::tag::{TAG_LEN, Tag};
 use super::keys::{KeyChooser, KeyFormat, SharedKeys};
-use super::{Checks, OpKind, SizeRange, Workload};
-use crate::vocab::Op;
+use super::ops::{Op, OpKind};
+use super::{SizeRange, Workload};
 use crate::vocab::rng::{Rng, Stream, stream_seed};
-use crate::workload::checks::config::{LOCK_KEY, STOCK_KEY, account_key};
-use crate::workload::checks::tag::{TAG_LEN, Tag};
 
 /// Random bytes that values are cut from, the same for every worker.
 #[derive(Debug, Clone)]
@@ -91,17 +92,17 @@ impl Mix {
     }
 }
 
-/// Produces one worker's operations.
+/// One worker's buffers and random draws, from which an op type's file
+/// draws its op ([`OpDef::draw`](super::ops::OpDef::draw)) and then
+/// borrows it ([`OpDef::args`](super::ops::OpDef::args)). Buffers only
+/// ever grow, so their allocations are reused.
 #[derive(Debug)]
-pub struct Generator {
-    kinds: Vec<OpKind>,
-    mix: Mix,
+pub struct Draw {
     chooser: KeyChooser,
     format: KeyFormat,
     values: ValuePool,
     rng: Rng,
     key: Vec<u8>,
-    /// Key buffers; only ever grow, so their allocations are reused.
     keys: Vec<Vec<u8>>,
     reads: Vec<Vec<u8>>,
     /// How many of `keys` and `reads` the current op uses.
@@ -109,169 +110,42 @@ pub struct Generator {
     nreads: usize,
     picked: Vec<u64>,
     value: (usize, usize),
-    checks: Checks,
-    /// The bank check's account keys.
-    accounts: Vec<Vec<u8>>,
-    /// Readback: the next write's tag, and the buffer a tagged value is
-    /// built in.
+    count: u64,
+    /// Readback: the next write's tag, the buffer a tagged value is built
+    /// in, and whether the current op's value is that one.
     tag: Option<Tag>,
     tagged: Vec<u8>,
-    /// The lock check: this worker's next owner id (unique per op).
-    owner: u64,
+    use_tagged: bool,
 }
 
-impl Generator {
-    /// A generator for worker `stream` of `workload`.
-    pub fn new(
-        workload: &Workload,
-        shared: Arc<SharedKeys>,
-        values: ValuePool,
-        stream: u64,
-    ) -> Generator {
-        Generator {
-            kinds: workload.ops.iter().map(|o| o.kind).collect(),
-            mix: Mix::new(workload.ops.iter().map(|o| o.weight)),
-            chooser: KeyChooser::new(&workload.keys, shared),
-            format: KeyFormat::new(&workload.keys),
-            values,
-            rng: Stream::Worker(stream as u32).rng(workload.seed),
-            key: Vec::new(),
-            keys: Vec::new(),
-            reads: Vec::new(),
-            nkeys: 0,
-            nreads: 0,
-            picked: Vec::new(),
-            value: (0, 0),
-            checks: workload.checks.clone(),
-            accounts: workload
-                .checks
-                .bank
-                .map_or_else(Vec::new, |b| (0..b.accounts).map(account_key).collect()),
-            tag: workload.checks.readback.map(|_| Tag {
-                worker: stream as u32,
-                seq: 0,
-            }),
-            tagged: Vec::new(),
-            owner: (stream + 1) << 40,
-        }
+impl Draw {
+    /// Draws one key from the distribution into the key buffer.
+    pub fn key(&mut self) {
+        let idx = self.chooser.next(&mut self.rng);
+        self.format.write(idx, &mut self.key);
     }
 
-    /// The next op: its index in the workload's op list, and the op.
-    pub fn next_op(&mut self) -> (usize, Op<'_>) {
-        let i = self.mix.pick(&mut self.rng);
-        let kind = self.kinds[i];
-        match kind {
-            OpKind::Get | OpKind::Cas => {
-                let idx = self.chooser.next(&mut self.rng);
-                self.format.write(idx, &mut self.key);
-            }
-            OpKind::Put { insert } => {
-                let idx = if insert {
-                    self.chooser.insert()
-                } else {
-                    self.chooser.next(&mut self.rng)
-                };
-                self.format.write(idx, &mut self.key);
-            }
-            OpKind::Scan { length } => {
-                let idx = self.chooser.next(&mut self.rng);
-                self.format.write(idx, &mut self.key);
-                self.value.1 = self.rng.random_range(length.min..=length.max) as usize;
-            }
-            OpKind::BatchDelete { batch } => self.fill_keys(batch as usize, 0),
-            OpKind::Txn { reads, writes, .. } => self.fill_keys(writes as usize, reads as usize),
-            OpKind::Transfer | OpKind::Decrement | OpKind::Lease => {
-                return (i, self.check_op(kind));
-            }
-        }
-        if matches!(kind, OpKind::Put { .. } | OpKind::Cas | OpKind::Txn { .. }) {
-            self.value = self.values.pick(&mut self.rng);
-        }
-        let tagged = matches!(kind, OpKind::Put { .. } | OpKind::Cas) && self.tag.is_some();
-        if tagged && let Some(tag) = &mut self.tag {
-            self.tagged.clear();
-            self.tagged.extend_from_slice(self.values.slice(self.value));
-            tag.write(&mut self.tagged[..TAG_LEN]);
-            tag.seq += 1;
-        }
-        let value = if tagged {
-            self.tagged.as_slice()
-        } else {
-            self.values.slice(self.value)
-        };
-        let op = match kind {
-            OpKind::Get => Op::Get { key: &self.key },
-            OpKind::Put { .. } => Op::Put {
-                key: &self.key,
-                value,
-            },
-            OpKind::Scan { .. } => Op::Scan {
-                start: &self.key,
-                limit: self.value.1 as u32,
-            },
-            OpKind::BatchDelete { .. } => Op::BatchDelete {
-                keys: &self.keys[..self.nkeys],
-            },
-            OpKind::Cas => Op::Cas {
-                key: &self.key,
-                value,
-            },
-            OpKind::Txn { lock, .. } => Op::Txn {
-                reads: &self.reads[..self.nreads],
-                writes: &self.keys[..self.nkeys],
-                value: self.values.slice(self.value),
-                lock,
-            },
-            OpKind::Transfer | OpKind::Decrement | OpKind::Lease => unreachable!("returned above"),
-        };
-        (i, op)
+    /// Takes the next key past the end of the key space (an insert).
+    pub fn insert_key(&mut self) {
+        let idx = self.chooser.insert();
+        self.format.write(idx, &mut self.key);
     }
 
-    /// A check's op (validation made sure its check is configured).
-    fn check_op(&mut self, kind: OpKind) -> Op<'_> {
-        let c = &self.checks;
-        match kind {
-            OpKind::Transfer => {
-                let b = c.bank.expect("the bank check is on");
-                let n = b.accounts;
-                let from = self.rng.random_range(0..n);
-                let to = (from + self.rng.random_range(1..n)) % n;
-                let amount = self.rng.random_range(b.amount.min..=b.amount.max);
-                Op::Transfer {
-                    from: &self.accounts[from as usize],
-                    to: &self.accounts[to as usize],
-                    amount: amount as i64,
-                    lock: b.lock,
-                }
-            }
-            OpKind::Decrement => Op::Decrement {
-                key: STOCK_KEY,
-                mode: c.inventory.expect("the inventory check is on").mode,
-            },
-            OpKind::Lease => {
-                let l = c.lock.expect("the lock check is on");
-                self.owner += 1;
-                Op::Lease {
-                    key: LOCK_KEY,
-                    owner: self.owner,
-                    lease: l.lease,
-                    hold: l.hold,
-                    mode: l.mode,
-                }
-            }
-            OpKind::Get
-            | OpKind::Put { .. }
-            | OpKind::Scan { .. }
-            | OpKind::BatchDelete { .. }
-            | OpKind::Cas
-            | OpKind::Txn { .. } => unreachable!("not a check op"),
-        }
+    /// Draws a count uniformly from `range`.
+    pub fn count(&mut self, range: SizeRange) {
+        self.count = self.rng.random_range(range.min..=range.max);
     }
 
-    /// Fills `keys` with `n` and `reads` with `m` keys, all distinct. Draws
-    /// from the distribution; when it keeps repeating itself (a tiny or very
-    /// skewed key space), takes the next unused index instead.
-    fn fill_keys(&mut self, n: usize, m: usize) {
+    /// Picks a value from the pool.
+    pub fn value(&mut self) {
+        self.value = self.values.pick(&mut self.rng);
+    }
+
+    /// Fills the key buffers with `n` keys and the read buffers with `m`,
+    /// all distinct. Draws from the distribution; when it keeps repeating
+    /// itself (a tiny or very skewed key space), takes the next unused
+    /// index instead.
+    pub fn distinct(&mut self, n: usize, m: usize) {
         self.picked.clear();
         for _ in 0..n + m {
             let mut idx = self.chooser.next(&mut self.rng);
@@ -288,6 +162,103 @@ impl Generator {
         }
         self.nkeys = fill(&mut self.keys, &self.picked[..n], &self.format);
         self.nreads = fill(&mut self.reads, &self.picked[n..], &self.format);
+    }
+
+    pub fn key_buf(&self) -> &[u8] {
+        &self.key
+    }
+
+    pub fn keys_buf(&self) -> &[Vec<u8>] {
+        &self.keys[..self.nkeys]
+    }
+
+    pub fn reads_buf(&self) -> &[Vec<u8>] {
+        &self.reads[..self.nreads]
+    }
+
+    /// The value picked last: tagged when the op's type is tracked by
+    /// readback and readback is on.
+    pub fn value_buf(&self) -> &[u8] {
+        if self.use_tagged {
+            &self.tagged
+        } else {
+            self.values.slice(self.value)
+        }
+    }
+
+    pub fn count_drawn(&self) -> u64 {
+        self.count
+    }
+
+    /// Copies the value picked last and writes the next tag over its start.
+    fn tag_value(&mut self) {
+        let Some(tag) = &mut self.tag else { return };
+        self.tagged.clear();
+        self.tagged.extend_from_slice(self.values.slice(self.value));
+        tag.write(&mut self.tagged[..TAG_LEN]);
+        tag.seq += 1;
+        self.use_tagged = true;
+    }
+}
+
+/// Produces one worker's operations.
+#[derive(Debug)]
+pub struct Generator {
+    kinds: Vec<OpKind>,
+    mix: Mix,
+    draw: Draw,
+    /// The checks' per-worker state for their ops.
+    checks: CheckGens,
+}
+
+impl Generator {
+    /// A generator for worker `stream` of `workload`.
+    pub fn new(
+        workload: &Workload,
+        shared: Arc<SharedKeys>,
+        values: ValuePool,
+        stream: u64,
+    ) -> Generator {
+        Generator {
+            kinds: workload.ops.iter().map(|o| o.kind).collect(),
+            mix: Mix::new(workload.ops.iter().map(|o| o.weight)),
+            draw: Draw {
+                chooser: KeyChooser::new(&workload.keys, shared),
+                format: KeyFormat::new(&workload.keys),
+                values,
+                rng: Stream::Worker(stream as u32).rng(workload.seed),
+                key: Vec::new(),
+                keys: Vec::new(),
+                reads: Vec::new(),
+                nkeys: 0,
+                nreads: 0,
+                picked: Vec::new(),
+                value: (0, 0),
+                count: 0,
+                tag: workload.checks.readback.map(|_| Tag {
+                    worker: stream as u32,
+                    seq: 0,
+                }),
+                tagged: Vec::new(),
+                use_tagged: false,
+            },
+            checks: CheckGens::new(&workload.checks, stream),
+        }
+    }
+
+    /// The next op: its index in the workload's op list, and the op.
+    pub fn next_op(&mut self) -> (usize, Op<'_>) {
+        let i = self.mix.pick(&mut self.draw.rng);
+        let kind = self.kinds[i];
+        if let OpKind::Check(id) = kind {
+            return (i, Op::Check(self.checks.generate(id, &mut self.draw.rng)));
+        }
+        self.draw.use_tagged = false;
+        kind.draw(&mut self.draw);
+        if kind.tagged() {
+            self.draw.tag_value();
+        }
+        (i, kind.args(&self.draw).expect("a mix op"))
     }
 }
 
@@ -306,7 +277,7 @@ fn fill(out: &mut Vec<Vec<u8>>, indices: &[u64], format: &KeyFormat) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::Op;
+    use crate::workload::ops::Op;
 
     fn workload(yaml: &str) -> Workload {
         Workload::parse(yaml, "test.yaml").unwrap()
@@ -349,7 +320,7 @@ mod tests {
         );
         for _ in 0..200 {
             let (_, op) = g.next_op();
-            let Op::Txn { reads, writes, .. } = op else {
+            let Op::Txn(crate::workload::ops::txn::Args { reads, writes, .. }) = op else {
                 panic!("not a txn")
             };
             let mut all: Vec<&Vec<u8>> = reads.iter().chain(writes).collect();
@@ -374,7 +345,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..2000 {
             let (_, op) = g.next_op();
-            let Op::Put { value, .. } = op else {
+            let Op::Put(crate::workload::ops::put::Args { value, .. }) = op else {
                 panic!("not a put")
             };
             assert!((10..=20).contains(&value.len()));

@@ -2,6 +2,7 @@
 //! some parameters; every combination is a cell, run on the same seed, so
 //! the cells differ only in the swept values.
 
+use super::ops::txn;
 use super::spec::{LockName, Sp, SweepSpec};
 use super::validate::Checker;
 use super::{
@@ -79,7 +80,7 @@ fn apply(w: &mut Workload, param: SweepParam, value: SweepValue) {
     match (param, value) {
         (SweepParam::Lock, SweepValue::Lock(mode)) => {
             for op in &mut w.ops {
-                if let OpKind::Txn { lock, .. } = &mut op.kind {
+                if let OpKind::Txn(txn::Params { lock, .. }) = &mut op.kind {
                     *lock = mode;
                 }
             }
@@ -128,7 +129,7 @@ pub(super) fn check_sweep(
     // Each parameter: its values checked one by one, and whether it means
     // anything for this workload at all.
     if let Some(v) = s.lock {
-        if !ops.iter().any(|o| o.kind.transactional()) && checks.bank.is_none() {
+        if !ops.iter().any(|o| matches!(o.kind, OpKind::Txn(_))) && checks.bank.is_none() {
             c.err(
                 &v,
                 "sweeping 'lock' needs at least one txn op or the bank check",
@@ -276,10 +277,10 @@ mod tests {
         assert_eq!(last.seed, w.seed);
         assert!(matches!(
             last.ops[0].kind,
-            OpKind::Txn {
+            OpKind::Txn(txn::Params {
                 lock: LockMode::Pessimistic,
                 ..
-            }
+            })
         ));
         assert!(
             matches!(last.keys.distribution, Distribution::Hotspot { hot_set, .. } if hot_set == 0.01)

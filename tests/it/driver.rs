@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tikv_bench::backend::{Backend, MemoryBackend, TargetInfo};
+use tikv_bench::backend::{Backend, MemoryBackend, MemoryTxn, Operation, RawKv, TargetInfo, TxnKv};
 
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::{RunResult, hist};
 use tikv_bench::vocab::TimeSource;
-use tikv_bench::vocab::{ErrorKind, Events, Op, OpError, Outcome};
+use tikv_bench::vocab::{ErrorKind, Events, LockMode, OpError, Outcome, Pair};
 
 use crate::util::workload;
 
@@ -36,7 +36,7 @@ struct Stall {
 }
 
 impl Backend for Stall {
-    async fn execute(&self, _op: Op<'_>, _events: &mut Events) -> Result<Outcome, OpError> {
+    async fn execute<O: Operation>(&self, _op: &O, _: &mut Events) -> Result<Outcome, OpError> {
         if self.calls.fetch_add(1, Ordering::Relaxed) == self.at {
             tokio::time::sleep(self.stall).await;
         }
@@ -167,12 +167,15 @@ async fn an_op_count_stops_the_run_exactly() {
     assert_eq!(in_timeline, 1000);
 }
 
-/// Fails each op `fails` times with `kind`, then succeeds; counts attempts.
+/// Fails each read or write of a raw key `fails` times with `kind`, then
+/// succeeds; counts attempts. The rest of the key spaces are the memory
+/// backend's.
 struct Flaky {
     fails: u64,
     kind: ErrorKind,
     undetermined: bool,
     attempts: Mutex<std::collections::HashMap<Vec<u8>, u64>>,
+    inner: MemoryBackend,
 }
 
 impl Flaky {
@@ -182,18 +185,14 @@ impl Flaky {
             kind,
             undetermined,
             attempts: Mutex::default(),
+            inner: MemoryBackend::new(),
         }
     }
-}
 
-impl Backend for Flaky {
-    async fn execute(&self, op: Op<'_>, _events: &mut Events) -> Result<Outcome, OpError> {
-        let key = match op {
-            Op::Get { key } | Op::Put { key, .. } => key.to_vec(),
-            _ => return Ok(Outcome::Done),
-        };
+    /// Whether this attempt on `key` fails.
+    fn attempt(&self, key: &[u8]) -> Result<(), OpError> {
         let mut seen = self.attempts.lock().unwrap();
-        let n = seen.entry(key).or_insert(0);
+        let n = seen.entry(key.to_vec()).or_insert(0);
         *n += 1;
         if *n <= self.fails {
             return Err(OpError {
@@ -203,7 +202,52 @@ impl Backend for Flaky {
             });
         }
         *n = 0;
-        Ok(Outcome::Done)
+        Ok(())
+    }
+}
+
+impl RawKv for Flaky {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, OpError> {
+        self.attempt(key).map(|()| Some(Vec::new()))
+    }
+
+    async fn put(&self, key: &[u8], _value: &[u8]) -> Result<(), OpError> {
+        self.attempt(key)
+    }
+
+    async fn scan(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
+        self.inner.scan(start, end, limit).await
+    }
+
+    async fn batch_put(&self, pairs: &[Pair]) -> Result<(), OpError> {
+        self.inner.batch_put(pairs).await
+    }
+
+    async fn batch_delete(&self, keys: &[Vec<u8>]) -> Result<(), OpError> {
+        self.inner.batch_delete(keys).await
+    }
+
+    async fn cas(
+        &self,
+        key: &[u8],
+        previous: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, OpError> {
+        self.inner.cas(key, previous, value).await
+    }
+}
+
+impl TxnKv for Flaky {
+    type Txn = MemoryTxn;
+
+    async fn begin(&self, lock: LockMode) -> Result<MemoryTxn, OpError> {
+        self.inner.begin(lock).await
+    }
+}
+
+impl Backend for Flaky {
+    async fn execute<O: Operation>(&self, op: &O, events: &mut Events) -> Result<Outcome, OpError> {
+        op.run(self, events).await
     }
 
     fn target(&self) -> TargetInfo {
@@ -282,7 +326,7 @@ async fn an_unknown_outcome_is_counted_apart_even_when_a_later_attempt_fails() {
 struct Hang;
 
 impl Backend for Hang {
-    async fn execute(&self, _op: Op<'_>, _events: &mut Events) -> Result<Outcome, OpError> {
+    async fn execute<O: Operation>(&self, _op: &O, _: &mut Events) -> Result<Outcome, OpError> {
         std::future::pending().await
     }
 
@@ -315,7 +359,7 @@ async fn a_hung_backend_cannot_stall_the_run_past_the_retry_budget() {
 struct Capture(Arc<Mutex<Vec<String>>>);
 
 impl Backend for Capture {
-    async fn execute(&self, op: Op<'_>, _events: &mut Events) -> Result<Outcome, OpError> {
+    async fn execute<O: Operation>(&self, op: &O, _: &mut Events) -> Result<Outcome, OpError> {
         self.0.lock().unwrap().push(format!("{op:?}"));
         Ok(Outcome::Done)
     }

@@ -49,7 +49,7 @@ async fn three_shards_merge_into_what_one_driver_runs() {
         300,
         "the preload is split"
     );
-    assert_eq!(backend.len().0, 300, "all records loaded once");
+    assert_eq!(backend.len().await.0, 300, "all records loaded once");
 
     let merged = merge(&shards).unwrap();
     assert_eq!(merged.measured.ops, 3000);

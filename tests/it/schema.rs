@@ -150,3 +150,21 @@ async fn real_results_validate_against_the_schema() {
         );
     }
 }
+
+/// The result schema lists exactly the registered op types (the mix's, then
+/// the checks' ops), so an op type added to the registry but not to the
+/// schema, or the other way round, fails here.
+#[test]
+fn the_schema_lists_exactly_the_registered_op_types() {
+    let text = std::fs::read_to_string(root().join("docs/result.schema.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let listed: Vec<&str> = schema["$defs"]["op_type"]["enum"]
+        .as_array()
+        .expect("the schema lists the op types")
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let mut registered = tikv_bench::workload::ops::TYPES.to_vec();
+    registered.extend(tikv_bench::workload::checks::op_types());
+    assert_eq!(listed, registered);
+}

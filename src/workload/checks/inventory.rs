@@ -2,14 +2,209 @@
 //! counter. The stock never goes below zero or up, and at the end it equals
 //! the initial stock minus the acknowledged decrements, less at most the
 //! decrements whose outcome is unknown.
+//!
+//! Its op, `decrement`: read the stock; at 0 answer [`Outcome::Mismatch`]
+//! (sold out), else write it one lower, by compare-and-swap on the raw key
+//! space (a lost race is a `write_conflict` error) or in a transaction on
+//! the transactional one.
 
 use std::time::Duration;
 
-use super::config::Inventory;
+use serde::{Deserialize, Serialize};
+
+use super::config::{DEFAULT_WEIGHT, decimal, weight};
 use super::run::Seen;
-use super::tracker::{InventoryLog, WorkerLog};
+use super::tracker::{Fate, Fates};
 use super::verdict::{CheckVerdict, Found};
-use crate::vocab::OpError;
+use super::{Check, CheckInput, Done, Judge, Setup, WorkerLog};
+use crate::backend::{Backend, Kv, Operation, RawKv, Transaction};
+use crate::vocab::{CheckMode, ErrorKind, Events, LockMode, OpError, Outcome, Rng};
+use crate::workload::spec::{CheckModeName, Sp};
+use crate::workload::validate::Checker;
+
+pub const DEFAULT_STOCK: u64 = 1000;
+/// The stock counter.
+pub const STOCK_KEY: &[u8] = b"tikv-bench/check/inventory";
+
+/// `inventory:` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventorySpec {
+    pub stock: Option<Sp<i64>>,
+    pub mode: Option<Sp<CheckModeName>>,
+    pub weight: Option<Sp<i64>>,
+}
+
+/// Decrements of one stock counter; never below zero, and the final stock
+/// matches the acknowledged decrements.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Inventory {
+    pub stock: u64,
+    pub mode: CheckMode,
+    pub weight: u32,
+}
+
+/// One decrement of the stock.
+#[derive(Debug, Clone, Copy)]
+pub struct Decrement {
+    pub mode: CheckMode,
+}
+
+impl Operation for Decrement {
+    fn mutates(&self) -> bool {
+        true
+    }
+
+    async fn run<K: Kv>(&self, kv: &K, events: &mut Events) -> Result<Outcome, OpError> {
+        match self.mode.lock() {
+            None => decrement_cas(kv).await,
+            Some(lock) => decrement_txn(kv, lock, events).await,
+        }
+    }
+}
+
+/// The decrement in one transaction.
+async fn decrement_txn<K: Kv>(
+    kv: &K,
+    lock: LockMode,
+    events: &mut Events,
+) -> Result<Outcome, OpError> {
+    let mut txn = kv.begin(lock).await?;
+    let read = txn.get_for_update(STOCK_KEY, events).await?;
+    let stock = decimal(STOCK_KEY, read.as_deref())?.unwrap_or(0);
+    if stock <= 0 {
+        txn.rollback(events).await?;
+        return Ok(Outcome::Mismatch);
+    }
+    txn.put(STOCK_KEY, (stock - 1).to_string().as_bytes());
+    txn.commit(events).await?;
+    Ok(Outcome::Done)
+}
+
+/// The decrement by compare-and-swap.
+async fn decrement_cas<K: RawKv>(kv: &K) -> Result<Outcome, OpError> {
+    let current = kv.get(STOCK_KEY).await?;
+    let stock = decimal(STOCK_KEY, current.as_deref())?.unwrap_or(0);
+    if stock <= 0 {
+        return Ok(Outcome::Mismatch);
+    }
+    let next = (stock - 1).to_string();
+    if kv
+        .cas(STOCK_KEY, current.as_deref(), next.as_bytes())
+        .await?
+    {
+        Ok(Outcome::Done)
+    } else {
+        Err(OpError::new(
+            ErrorKind::WriteConflict,
+            format!("lost the compare-and-swap race on stock {stock}"),
+        ))
+    }
+}
+
+/// The inventory check's view of one worker's decrements.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InventoryLog {
+    pub fates: Fates,
+    /// Decrements that found the stock sold out.
+    pub sold_out: u64,
+    /// The most decrements that may have been applied beyond the
+    /// acknowledged ones.
+    pub maybe: u64,
+}
+
+/// The reads during the run, and the stock last read.
+#[derive(Debug, Default)]
+pub struct StockSeen {
+    pub seen: Seen,
+    pub last: Option<i64>,
+}
+
+impl Check for Inventory {
+    const NAME: &'static str = "inventory";
+    const OP: Option<&'static str> = Some("decrement");
+    type Spec = InventorySpec;
+    type Op<'a> = Decrement;
+    type Gen = ();
+    type Log = InventoryLog;
+    type Seen = StockSeen;
+
+    fn check(c: &mut Checker, spec: &Sp<InventorySpec>, _: &CheckInput<'_>) -> Inventory {
+        let i = &spec.value;
+        let stock = i.stock.as_ref().map_or(DEFAULT_STOCK, |n| {
+            c.int(n, 1, 1_000_000_000_000_000, "checks.inventory.stock")
+        });
+        let mode = match i.mode.as_ref().map(|m| m.value) {
+            None | Some(CheckModeName::Cas) => CheckMode::Cas,
+            Some(CheckModeName::Optimistic) => CheckMode::Optimistic,
+            Some(CheckModeName::Pessimistic) => CheckMode::Pessimistic,
+        };
+        Inventory {
+            stock,
+            mode,
+            weight: weight(c, i.weight.as_ref(), DEFAULT_WEIGHT, "inventory"),
+        }
+    }
+
+    fn weight(&self) -> Option<u32> {
+        Some(self.weight)
+    }
+
+    fn generator(&self, _worker: u64) {}
+
+    fn generate(&self, _: &mut (), _: &mut Rng) -> Decrement {
+        Decrement { mode: self.mode }
+    }
+
+    fn setup(&self) -> Option<Setup> {
+        Some(Setup {
+            what: "the inventory stock",
+            txn: self.mode != CheckMode::Cas,
+            pairs: vec![(STOCK_KEY.to_vec(), self.stock.to_string().into_bytes())],
+        })
+    }
+
+    fn record(&self, log: &mut InventoryLog, own: Option<&Decrement>, done: &Done<'_, '_>) {
+        if own.is_none() {
+            return;
+        }
+        log.fates.count(done.fate);
+        match done.fate {
+            Fate::Applied { extra } => log.maybe += extra,
+            Fate::NotApplied { maybe } => {
+                log.sold_out += u64::from(maybe == 0);
+                log.maybe += maybe;
+            }
+            Fate::Unknown { maybe } => log.maybe += maybe,
+            Fate::Failed => {}
+        }
+    }
+
+    fn observes(&self) -> bool {
+        true
+    }
+
+    async fn observe<B: Backend>(&self, backend: &B, at: Duration, seen: &mut StockSeen) {
+        let stock = [STOCK_KEY.to_vec()];
+        let read = match self.mode {
+            CheckMode::Cas => backend.read_raw(&stock).await,
+            _ => backend.read_txn(&stock).await,
+        };
+        match read {
+            Ok(v) => {
+                seen.seen.reads += 1;
+                let found = &mut seen.seen.found;
+                observe(self, v[0].as_deref(), at, &mut seen.last, found);
+            }
+            Err(e) => seen.seen.failed(&e),
+        }
+    }
+
+    async fn verify<B: Backend>(&self, judge: &Judge<'_, B>, seen: StockSeen) -> CheckVerdict {
+        let last = judge.reads.in_space(self.mode, &[STOCK_KEY.to_vec()]).await;
+        verify(self, judge.logs, &seen.seen, last)
+    }
+}
 
 fn stock(v: Option<&[u8]>) -> Result<i64, String> {
     let v = v.ok_or("the stock has no value")?;
@@ -20,7 +215,7 @@ fn stock(v: Option<&[u8]>) -> Result<i64, String> {
 }
 
 /// Judges one read of the stock taken `at` into the run.
-pub(super) fn observe(
+fn observe(
     inv: &Inventory,
     value: Option<&[u8]>,
     at: Duration,
@@ -51,7 +246,7 @@ pub(super) fn observe(
     *last = Some(s);
 }
 
-pub(super) fn verify(
+fn verify(
     inv: &Inventory,
     logs: &[WorkerLog],
     seen: &Seen,
@@ -60,9 +255,7 @@ pub(super) fn verify(
     let mut t = InventoryLog::default();
     for l in logs {
         let i = &l.inventory;
-        t.fates.acked += i.fates.acked;
-        t.fates.unknown += i.fates.unknown;
-        t.fates.failed += i.fates.failed;
+        t.fates.add(&i.fates);
         t.sold_out += i.sold_out;
         t.maybe += i.maybe;
     }

@@ -15,17 +15,157 @@
 //! candidates put a value; preloaded keys nobody touched) present, every
 //! key that must not exist absent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+
 use super::run::Reads;
-use super::tag::Tag;
-use super::tracker::{Fates, KeyWrite, WorkerLog};
+use super::tag::{TAG_LEN, Tag};
+use super::tracker::{Fate, Fates};
 use super::verdict::CheckVerdict;
+use super::{Check, CheckInput, Done, Judge, Never, WorkerLog};
 use crate::backend::Backend;
+use crate::vocab::Rng;
 use crate::workload::Workload;
 use crate::workload::keys::KeyFormat;
+use crate::workload::ops::Effect;
+use crate::workload::spec::Sp;
 use crate::workload::stream::ValuePool;
+use crate::workload::validate::Checker;
+
+/// A check without settings, as written: `readback: {}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptySpec {}
+
+/// Every raw key the mix's puts, cas and batch deletes wrote holds, after
+/// the run, a value one of the writes that may have been last left there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Readback {}
+
+/// At most this many unknown-outcome writes are kept per key and worker;
+/// past it, the key is left unjudged (anything could be there).
+pub const MAX_UNKNOWN_PER_KEY: usize = 64;
+
+/// One write to a key: a put of the tagged value (`None`: a delete), and
+/// when the op ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyWrite {
+    pub tag: Option<Tag>,
+    pub start: Instant,
+    pub end: Instant,
+}
+
+/// What one worker did to one key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyLog {
+    /// The worker's latest acknowledged write; its earlier ones all ended
+    /// before this one started, so none of them can be the final value.
+    pub acked: Option<KeyWrite>,
+    /// Writes whose outcome is unknown (they may take effect at any time
+    /// after they start).
+    pub unknown: Vec<KeyWrite>,
+    /// More unknown writes than kept.
+    pub overflow: bool,
+}
+
+/// The readback check's counts (the writes themselves are per key).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteCounts {
+    pub puts: Fates,
+    pub deletes: Fates,
+}
+
+/// What one worker wrote to raw keys. Memory grows with the keys written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadbackLog {
+    pub writes: WriteCounts,
+    /// Per raw key, this worker's writes that may matter.
+    pub keys: HashMap<Vec<u8>, KeyLog>,
+}
+
+impl ReadbackLog {
+    fn write(&mut self, key: &[u8], w: KeyWrite, fate: Fate) {
+        let applied = matches!(fate, Fate::Applied { .. });
+        let unknown = matches!(fate, Fate::Unknown { .. } | Fate::NotApplied { maybe: 1.. });
+        if !applied && !unknown {
+            return;
+        }
+        let log = match self.keys.get_mut(key) {
+            Some(log) => log,
+            None => self.keys.entry(key.to_vec()).or_default(),
+        };
+        if applied {
+            log.acked = Some(w);
+        } else if log.unknown.len() < MAX_UNKNOWN_PER_KEY {
+            log.unknown.push(w);
+        } else {
+            log.overflow = true;
+        }
+    }
+}
+
+impl Check for Readback {
+    const NAME: &'static str = "readback";
+    type Spec = EmptySpec;
+    type Op<'a> = Never;
+    type Gen = ();
+    type Log = ReadbackLog;
+    type Seen = ();
+
+    fn check(c: &mut Checker, spec: &Sp<EmptySpec>, input: &CheckInput<'_>) -> Readback {
+        if !input.ops.iter().any(|o| o.kind.writes_raw()) {
+            c.err(
+                spec,
+                "readback tracks the mix's put, cas and batch_delete ops, and the mix has none",
+            );
+        }
+        let min = input.values.size.min;
+        if min < TAG_LEN as u64 {
+            c.err(
+                spec,
+                format!(
+                    "readback writes a {TAG_LEN}-byte tag at the start of each value; values.size.min must be at least {TAG_LEN}, got {min}"
+                ),
+            );
+        }
+        Readback {}
+    }
+
+    fn generator(&self, _worker: u64) {}
+
+    fn generate(&self, _: &mut (), _: &mut Rng) -> Never {
+        unreachable!("readback adds no op")
+    }
+
+    fn record(&self, log: &mut ReadbackLog, _: Option<&Never>, done: &Done<'_, '_>) {
+        let (start, end) = (done.start, done.end);
+        match done.op.effect() {
+            Effect::Put { key, value } => {
+                log.writes.puts.count(done.fate);
+                let tag = Tag::read(value);
+                log.write(key, KeyWrite { tag, start, end }, done.fate);
+            }
+            Effect::Delete { keys } => {
+                log.writes.deletes.count(done.fate);
+                let w = KeyWrite {
+                    tag: None,
+                    start,
+                    end,
+                };
+                for k in keys {
+                    log.write(k, w, done.fate);
+                }
+            }
+            Effect::None => {}
+        }
+    }
+
+    async fn verify<B: Backend>(&self, judge: &Judge<'_, B>, _: ()) -> CheckVerdict {
+        verify(&Model::of(judge), &judge.reads).await
+    }
+}
 
 /// Keys read back per request.
 const READ_BATCH: usize = 512;
@@ -119,15 +259,17 @@ pub struct Model {
 }
 
 impl Model {
+    /// The model of a run being judged.
+    pub(super) fn of<B>(judge: &Judge<'_, B>) -> Model {
+        Model::new(judge.workload, judge.logs, judge.preloaded, judge.base)
+    }
+
     pub(super) fn new(w: &Workload, logs: &[WorkerLog], preloaded: bool, base: Instant) -> Model {
         let mut keys: BTreeMap<Vec<u8>, Merged> = BTreeMap::new();
         let (mut puts, mut deletes) = (Fates::default(), Fates::default());
-        for l in logs {
-            for (f, g) in [(&mut puts, l.writes.puts), (&mut deletes, l.writes.deletes)] {
-                f.acked += g.acked;
-                f.unknown += g.unknown;
-                f.failed += g.failed;
-            }
+        for l in logs.iter().map(|l| &l.readback) {
+            puts.add(&l.writes.puts);
+            deletes.add(&l.writes.deletes);
             for (k, log) in &l.keys {
                 let m = keys.entry(k.clone()).or_default();
                 m.acked.extend(log.acked);
@@ -241,7 +383,7 @@ impl Model {
 }
 
 /// Reads back every written key.
-pub(super) async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict {
+async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict {
     let mut v = CheckVerdict::new("readback");
     v.detail("keys", model.keys.len());
     v.detail("puts_acked", model.puts.acked);

@@ -9,17 +9,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::config::{Checks, LOCK_FREE, LOCK_KEY, STOCK_KEY, account_key};
-use super::readback::Model;
-use super::tracker::WorkerLog;
 use super::verdict::Found;
-use super::{CheckVerdict, bank, inventory, lock, readback};
-use crate::backend::Backend;
-use crate::backend::retry;
-use crate::vocab::RetryPolicy;
-use crate::vocab::TimeSource;
-use crate::vocab::{Backoff, Stream};
-use crate::vocab::{CheckMode, Events, Op, OpError};
+use super::{CheckVerdict, Checks, Judge, Observed, WorkerLog};
+use crate::backend::retry::{self, Retry};
+use crate::backend::{Backend, RawLoad, TxnLoad};
+use crate::vocab::{Backoff, CheckMode, Events, OpError, RetryPolicy, Stream, TimeSource};
 use crate::workload::Workload;
 
 /// Reads for the checks, each retried (any error) with the workload's
@@ -99,75 +93,58 @@ impl<'a, B: Backend> Reads<'a, B> {
     }
 }
 
-/// Every bank account's key.
-pub(super) fn account_keys(accounts: u32) -> Vec<Vec<u8>> {
-    (0..accounts).map(account_key).collect()
-}
-
 /// The least time the setup's writes may take, whatever the op budget.
-const SETUP_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+const SETUP_BUDGET: Duration = Duration::from_secs(10);
+
+/// Why the checks could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A check's initial data could not be written within the retry
+    /// policy (the cluster is down or overloaded): fix the target, or give
+    /// `client.retry` more attempts or budget.
+    #[error("check setup: writing {what} failed after {attempts} attempt(s): {error}")]
+    Write {
+        what: &'static str,
+        attempts: u32,
+        error: OpError,
+    },
+}
 
 /// Writes each check's initial data (bank accounts, stock, a free lock),
 /// retried by the workload's policy. A failure stops the run: checking
 /// data that was never written proves nothing.
-pub async fn setup<B: Backend>(w: &Workload, backend: &B, time: TimeSource) -> anyhow::Result<()> {
-    let c = &w.checks;
-    type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
-    let mut writes: Vec<(&str, bool, Pairs)> = Vec::new();
-    if let Some(b) = c.bank {
-        let balance = b.initial.to_string().into_bytes();
-        let pairs = account_keys(b.accounts)
-            .into_iter()
-            .map(|k| (k, balance.clone()))
-            .collect();
-        writes.push(("the bank accounts", true, pairs));
-    }
-    if let Some(i) = c.inventory {
-        let pairs = vec![(STOCK_KEY.to_vec(), i.stock.to_string().into_bytes())];
-        writes.push(("the inventory stock", i.mode != CheckMode::Cas, pairs));
-    }
-    if let Some(l) = c.lock {
-        let pairs = vec![(LOCK_KEY.to_vec(), LOCK_FREE.to_vec())];
-        writes.push(("the free lock", l.mode != CheckMode::Cas, pairs));
-    }
+pub async fn setup<B: Backend>(
+    w: &Workload,
+    backend: &B,
+    time: TimeSource,
+) -> Result<(), SetupError> {
     let policy = &w.client.retry;
     let mut backoff = Backoff::new(Stream::ChecksJitter.rng(w.seed));
     let mut events = Events::default();
-    for (what, txn, pairs) in &writes {
-        let op = if *txn {
-            Op::TxnBatchPut { pairs }
-        } else {
-            Op::BatchPut { pairs }
-        };
+    for s in w.checks.setups() {
         // Setup is not measured: it may take as long as a check's read.
-        let deadline = time.now() + policy.budget.max(SETUP_BUDGET);
-        let out = retry::execute(
-            backend,
-            op,
-            true,
+        let retry = Retry {
             policy,
-            &mut backoff,
-            deadline,
+            backoff: &mut backoff,
+            deadline: time.now() + policy.budget.max(SETUP_BUDGET),
             time,
-            &mut events,
-            |_, _| {},
-        )
-        .await;
-        if let Err(e) = out.result {
-            anyhow::bail!(
-                "check setup: writing {what} failed after {} attempt(s): {e}",
-                out.attempts
-            );
+        };
+        let out = if s.txn {
+            let op = TxnLoad { pairs: &s.pairs };
+            retry::execute(backend, &op, retry, &mut events, |_, _| {}).await
+        } else {
+            let op = RawLoad { pairs: &s.pairs };
+            retry::execute(backend, &op, retry, &mut events, |_, _| {}).await
+        };
+        if let Err(error) = out.result {
+            return Err(SetupError::Write {
+                what: s.what,
+                attempts: out.attempts,
+                error,
+            });
         }
     }
     Ok(())
-}
-
-/// What the checker task saw during the run, per check.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Observed {
-    pub bank: Seen,
-    pub inventory: Seen,
 }
 
 /// One check's reads during the run.
@@ -182,7 +159,8 @@ pub struct Seen {
 }
 
 impl Seen {
-    fn failed(&mut self, e: &OpError) {
+    /// Counts a read that failed, keeping the first error.
+    pub fn failed(&mut self, e: &OpError) {
         self.failed_reads += 1;
         self.first_error.get_or_insert_with(|| e.to_string());
     }
@@ -199,46 +177,21 @@ impl Monitor {
     /// once: a read that meets a fault is counted, and the next one comes
     /// `every` later.
     pub fn start<B: Backend>(w: &Workload, backend: Arc<B>, time: TimeSource) -> Option<Monitor> {
-        let c: Checks = w.checks.clone();
-        if c.bank.is_none() && c.inventory.is_none() {
+        let checks: Checks = w.checks.clone();
+        if !checks.observes() {
             return None;
         }
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             let base = time.now();
-            let accounts = c.bank.map(|b| account_keys(b.accounts)).unwrap_or_default();
-            let stock = [STOCK_KEY.to_vec()];
             let mut seen = Observed::default();
-            let mut last_stock = None;
             loop {
                 tokio::select! {
                     _ = stopped.changed() => break,
-                    () = tokio::time::sleep(c.every) => {}
+                    () = tokio::time::sleep(checks.every) => {}
                 }
                 let at = time.now().saturating_duration_since(base);
-                if let Some(b) = c.bank {
-                    match backend.read_txn(&accounts).await {
-                        Ok(values) => {
-                            seen.bank.reads += 1;
-                            bank::observe(&b, &values, at, &mut seen.bank.found);
-                        }
-                        Err(e) => seen.bank.failed(&e),
-                    }
-                }
-                if let Some(i) = c.inventory {
-                    let read = match i.mode {
-                        CheckMode::Cas => backend.read_raw(&stock).await,
-                        _ => backend.read_txn(&stock).await,
-                    };
-                    match read {
-                        Ok(v) => {
-                            seen.inventory.reads += 1;
-                            let found = &mut seen.inventory.found;
-                            inventory::observe(&i, v[0].as_deref(), at, &mut last_stock, found);
-                        }
-                        Err(e) => seen.inventory.failed(&e),
-                    }
-                }
+                checks.observe(&*backend, at, &mut seen).await;
             }
             seen
         });
@@ -270,27 +223,12 @@ pub struct Input<'a> {
 /// Judges every check that is on, after the run.
 pub async fn verify<B: Backend>(backend: &B, input: Input<'_>) -> Vec<CheckVerdict> {
     let w = input.workload;
-    let c = &w.checks;
-    let reads = Reads::new(backend, &w.client.retry, input.time);
-    let logs = &input.logs;
-    let mut out = Vec::new();
-    if let Some(b) = c.bank {
-        let last = reads.txn(&account_keys(b.accounts)).await;
-        out.push(bank::verify(&b, logs, &input.observed.bank, last));
-    }
-    if let Some(i) = c.inventory {
-        let last = reads.in_space(i.mode, &[STOCK_KEY.to_vec()]).await;
-        out.push(inventory::verify(&i, logs, &input.observed.inventory, last));
-    }
-    if let Some(l) = c.lock {
-        out.push(lock::verify(&l, logs, input.base));
-    }
-    if c.readback.is_some() {
-        let model = Model::new(w, logs, input.preloaded, input.base);
-        out.push(readback::verify(&model, &reads).await);
-        if c.scan.is_some() {
-            out.push(readback::verify_scan(&model, &reads).await);
-        }
-    }
-    out
+    let judge = Judge {
+        workload: w,
+        logs: &input.logs,
+        reads: Reads::new(backend, &w.client.retry, input.time),
+        preloaded: input.preloaded,
+        base: input.base,
+    };
+    w.checks.verify(&judge, input.observed).await
 }

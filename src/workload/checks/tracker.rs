@@ -1,8 +1,10 @@
 //! Each worker's bookkeeping for the checks. The worker owns its
 //! [`Tracker`] and tells it about every op it finishes (warmup included:
 //! those ops change the data too) with its final outcome and its start and
-//! end; no lock, no channel, no allocation per op except the first time a
-//! key is written. At the end the worker hands over its [`WorkerLog`].
+//! end; each check that is on records what it needs into its own log
+//! ([`Check::record`](super::Check::record)): no lock, no channel, no
+//! allocation per op except the first time a key is written. At the end
+//! the worker hands over its [`WorkerLog`].
 //!
 //! Outcomes are judged as the checks need them:
 //! - applied: the op succeeded; if an earlier attempt's outcome was unknown
@@ -10,42 +12,12 @@
 //! - unknown: the op gave up after an attempt whose outcome is unknown, so
 //!   it may have been applied up to once per attempt;
 //! - failed: no attempt took effect.
-//!
-//! Memory grows with the keys written (readback), the accounts (bank) and
-//! the critical sections (lock: 32 bytes each).
 
-use std::collections::HashMap;
 use std::time::Instant;
 
-use super::config::{Checks, account_index};
-use super::tag::Tag;
-use crate::vocab::{Op, OpError, Outcome};
-
-/// At most this many unknown-outcome writes are kept per key and worker;
-/// past it, the key is left unjudged (anything could be there).
-pub const MAX_UNKNOWN_PER_KEY: usize = 64;
-
-/// One write to a key: a put of the tagged value (`None`: a delete), and
-/// when the op ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeyWrite {
-    pub tag: Option<Tag>,
-    pub start: Instant,
-    pub end: Instant,
-}
-
-/// What one worker did to one key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeyLog {
-    /// The worker's latest acknowledged write; its earlier ones all ended
-    /// before this one started, so none of them can be the final value.
-    pub acked: Option<KeyWrite>,
-    /// Writes whose outcome is unknown (they may take effect at any time
-    /// after they start).
-    pub unknown: Vec<KeyWrite>,
-    /// More unknown writes than kept.
-    pub overflow: bool,
-}
+use super::{Checks, Done, Logs, WorkerLog};
+use crate::vocab::{OpError, Outcome};
+use crate::workload::ops::Op;
 
 /// Counts of ops by fate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,58 +28,30 @@ pub struct Fates {
     pub failed: u64,
 }
 
-/// The bank check's view: net effect of the acknowledged transfers per
-/// account, and the range the unknown ones may add.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BankLog {
-    pub fates: Fates,
-    /// Per account: the sum of acknowledged credits minus debits.
-    pub acked: Vec<i64>,
-    /// Per account: the most the unknown applications may take away
-    /// (negative) and add.
-    pub unknown_down: Vec<i64>,
-    pub unknown_up: Vec<i64>,
-}
+impl Fates {
+    /// Counts an op: acked when applied, unknown when it may have been; an
+    /// op that surely did nothing (a sold-out decrement, a lost cas) is not
+    /// counted.
+    pub fn count(&mut self, fate: Fate) {
+        match fate {
+            Fate::Applied { .. } => self.acked += 1,
+            Fate::NotApplied { maybe: 0 } => {}
+            Fate::NotApplied { .. } | Fate::Unknown { .. } => self.unknown += 1,
+            Fate::Failed => self.failed += 1,
+        }
+    }
 
-/// The inventory check's view.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct InventoryLog {
-    pub fates: Fates,
-    /// Decrements that found the stock sold out.
-    pub sold_out: u64,
-    /// The most decrements that may have been applied beyond the
-    /// acknowledged ones.
-    pub maybe: u64,
-}
-
-/// The lock check's view: each critical section, entry to exit.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LockLog {
-    pub fates: Fates,
-    pub sections: Vec<(Instant, Instant)>,
-}
-
-/// The readback check's counts (the writes themselves are per key).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WriteCounts {
-    pub puts: Fates,
-    pub deletes: Fates,
-}
-
-/// Everything one worker recorded, handed over once at the end.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WorkerLog {
-    pub bank: BankLog,
-    pub inventory: InventoryLog,
-    pub lock: LockLog,
-    pub writes: WriteCounts,
-    /// Readback: per raw key, this worker's writes that may matter.
-    pub keys: HashMap<Vec<u8>, KeyLog>,
+    /// Adds another worker's counts.
+    pub fn add(&mut self, other: &Fates) {
+        self.acked += other.acked;
+        self.unknown += other.unknown;
+        self.failed += other.failed;
+    }
 }
 
 /// How an op ended, as the checks see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
+pub enum Fate {
     /// Took effect, and perhaps `extra` more times.
     Applied {
         extra: u64,
@@ -124,30 +68,37 @@ enum Fate {
     Failed,
 }
 
+impl Fate {
+    /// The fate of an op from its final result, whether some attempt's
+    /// outcome was unknown, and how many attempts it took.
+    pub fn of(result: &Result<Outcome, OpError>, undetermined: bool, attempts: u32) -> Fate {
+        let retries = u64::from(attempts.saturating_sub(1));
+        match result {
+            Ok(Outcome::Mismatch) => Fate::NotApplied {
+                maybe: if undetermined { retries } else { 0 },
+            },
+            Ok(_) => Fate::Applied {
+                extra: if undetermined { retries } else { 0 },
+            },
+            Err(e) if undetermined || e.undetermined => Fate::Unknown {
+                maybe: u64::from(attempts.max(1)),
+            },
+            Err(_) => Fate::Failed,
+        }
+    }
+}
+
 /// One worker's tracker (see the module doc).
 #[derive(Debug)]
 pub struct Tracker {
-    on: bool,
-    readback: bool,
-    log: WorkerLog,
+    logs: Option<Logs>,
 }
 
 impl Tracker {
     /// A tracker for the checks that are on (does nothing when none is).
     pub fn new(checks: &Checks) -> Tracker {
-        let accounts = checks.bank.map_or(0, |b| b.accounts as usize);
         Tracker {
-            on: !checks.is_empty(),
-            readback: checks.readback.is_some(),
-            log: WorkerLog {
-                bank: BankLog {
-                    acked: vec![0; accounts],
-                    unknown_down: vec![0; accounts],
-                    unknown_up: vec![0; accounts],
-                    ..BankLog::default()
-                },
-                ..WorkerLog::default()
-            },
+            logs: (!checks.is_empty()).then(|| Logs::new(checks)),
         }
     }
 
@@ -162,144 +113,21 @@ impl Tracker {
         attempts: u32,
         (start, end): (Instant, Instant),
     ) {
-        if !self.on {
-            return;
-        }
-        let retries = u64::from(attempts.saturating_sub(1));
-        let fate = match result {
-            Ok(Outcome::Mismatch) => Fate::NotApplied {
-                maybe: if undetermined { retries } else { 0 },
-            },
-            Ok(_) => Fate::Applied {
-                extra: if undetermined { retries } else { 0 },
-            },
-            Err(e) if undetermined || e.undetermined => Fate::Unknown {
-                maybe: u64::from(attempts.max(1)),
-            },
-            Err(_) => Fate::Failed,
-        };
-        match *op {
-            Op::Transfer {
-                from, to, amount, ..
-            } => self.transfer(from, to, amount, fate),
-            Op::Decrement { .. } => self.decrement(fate),
-            Op::Lease { .. } => {
-                let l = &mut self.log.lock;
-                match (fate, result) {
-                    (Fate::Applied { .. }, Ok(Outcome::Held { entered, left })) => {
-                        l.fates.acked += 1;
-                        l.sections.push((*entered, *left));
-                    }
-                    (Fate::Failed, _) => l.fates.failed += 1,
-                    _ => l.fates.unknown += 1,
-                }
-            }
-            Op::Put { key, value } | Op::Cas { key, value } if self.readback => {
-                let w = KeyWrite {
-                    tag: Tag::read(value),
-                    start,
-                    end,
-                };
-                count(&mut self.log.writes.puts, fate);
-                self.write(key, w, fate);
-            }
-            Op::BatchDelete { keys } if self.readback => {
-                let w = KeyWrite {
-                    tag: None,
-                    start,
-                    end,
-                };
-                count(&mut self.log.writes.deletes, fate);
-                for k in keys {
-                    self.write(k, w, fate);
-                }
-            }
-            // Without readback no raw write is tracked; reads change
-            // nothing; transactions write the transactional key space,
-            // which no check reads back; the load phase's batches are
-            // known from the load itself. Every op is named, so a new one
-            // does not compile until it says what is recorded for it.
-            Op::Put { .. } | Op::Cas { .. } | Op::BatchDelete { .. } => {}
-            Op::Get { .. }
-            | Op::Scan { .. }
-            | Op::Txn { .. }
-            | Op::BatchPut { .. }
-            | Op::TxnBatchPut { .. } => {}
-        }
-    }
-
-    fn transfer(&mut self, from: &[u8], to: &[u8], amount: i64, fate: Fate) {
-        let b = &mut self.log.bank;
-        count(&mut b.fates, fate);
-        let (Some(f), Some(t)) = (account_index(from), account_index(to)) else {
+        let Some(logs) = &mut self.logs else {
             return;
         };
-        let (f, t) = (f as usize, t as usize);
-        if f >= b.acked.len() || t >= b.acked.len() {
-            return;
-        }
-        let maybe = match fate {
-            Fate::Applied { extra } => {
-                b.acked[f] -= amount;
-                b.acked[t] += amount;
-                extra
-            }
-            Fate::NotApplied { maybe } | Fate::Unknown { maybe } => maybe,
-            Fate::Failed => 0,
-        };
-        let maybe = i64::try_from(maybe).unwrap_or(i64::MAX);
-        b.unknown_down[f] -= amount.saturating_mul(maybe);
-        b.unknown_up[t] += amount.saturating_mul(maybe);
-    }
-
-    fn decrement(&mut self, fate: Fate) {
-        let inv = &mut self.log.inventory;
-        count(&mut inv.fates, fate);
-        match fate {
-            Fate::Applied { extra } => inv.maybe += extra,
-            Fate::NotApplied { maybe } => {
-                inv.sold_out += u64::from(maybe == 0);
-                inv.maybe += maybe;
-            }
-            Fate::Unknown { maybe } => inv.maybe += maybe,
-            Fate::Failed => {}
-        }
-    }
-
-    fn write(&mut self, key: &[u8], w: KeyWrite, fate: Fate) {
-        let applied = matches!(fate, Fate::Applied { .. });
-        let unknown = matches!(fate, Fate::Unknown { .. } | Fate::NotApplied { maybe: 1.. });
-        if !applied && !unknown {
-            return;
-        }
-        let log = match self.log.keys.get_mut(key) {
-            Some(log) => log,
-            None => self.log.keys.entry(key.to_vec()).or_default(),
-        };
-        if applied {
-            log.acked = Some(w);
-        } else if log.unknown.len() < MAX_UNKNOWN_PER_KEY {
-            log.unknown.push(w);
-        } else {
-            log.overflow = true;
-        }
+        logs.record(&Done {
+            op,
+            result,
+            fate: Fate::of(result, undetermined, attempts),
+            start,
+            end,
+        });
     }
 
     /// The log, for verification after the run.
     pub fn finish(self) -> WorkerLog {
-        self.log
-    }
-}
-
-/// Counts an op: acked when applied, unknown when it may have been; an op
-/// that surely did nothing (a sold-out decrement, a lost cas) is not
-/// counted.
-fn count(f: &mut Fates, fate: Fate) {
-    match fate {
-        Fate::Applied { .. } => f.acked += 1,
-        Fate::NotApplied { maybe: 0 } => {}
-        Fate::NotApplied { .. } | Fate::Unknown { .. } => f.unknown += 1,
-        Fate::Failed => f.failed += 1,
+        self.logs.map(Logs::finish).unwrap_or_default()
     }
 }
 
@@ -310,7 +138,10 @@ mod tests {
     use super::*;
     use crate::vocab::{ErrorKind, LockMode};
     use crate::workload::SizeRange;
-    use crate::workload::checks::config::{Bank, Empty, account_key};
+    use crate::workload::checks::bank::{Transfer, account_key};
+    use crate::workload::checks::tag::Tag;
+    use crate::workload::checks::{Bank, CheckOp, Readback};
+    use crate::workload::ops::{batch_delete, put};
 
     fn checks() -> Checks {
         Checks {
@@ -321,7 +152,7 @@ mod tests {
                 lock: LockMode::Optimistic,
                 weight: 1,
             }),
-            readback: Some(Empty {}),
+            readback: Some(Readback {}),
             ..Checks::default()
         }
     }
@@ -338,12 +169,12 @@ mod tests {
     fn transfers_add_up_per_account_and_unknown_ones_widen_the_range() {
         let mut t = Tracker::new(&checks());
         let (a, b) = (account_key(0), account_key(2));
-        let op = Op::Transfer {
+        let op = Op::Check(CheckOp::Bank(Transfer {
             from: &a,
             to: &b,
             amount: 5,
             lock: LockMode::Optimistic,
-        };
+        }));
         t.record(&op, &Ok(Outcome::Done), false, 1, at(0));
         t.record(&op, &Ok(Outcome::Done), true, 3, at(2));
         let timeout = Err(OpError::undetermined(ErrorKind::Timeout, "t"));
@@ -371,10 +202,10 @@ mod tests {
         let key = b"user1".to_vec();
         for seq in 0..3 {
             Tag { worker: 1, seq }.write(&mut v);
-            let op = Op::Put {
+            let op = Op::Put(put::Args {
                 key: &key,
                 value: &v,
-            };
+            });
             let r = if seq == 1 {
                 Err(OpError::undetermined(ErrorKind::Timeout, "t"))
             } else {
@@ -384,23 +215,24 @@ mod tests {
         }
         let keys = [key.clone()];
         let failed = Err(OpError::new(ErrorKind::Unavailable, "down"));
-        t.record(&Op::BatchDelete { keys: &keys }, &failed, false, 1, at(40));
+        let delete = Op::BatchDelete(batch_delete::Args { keys: &keys });
+        t.record(&delete, &failed, false, 1, at(40));
         let log = t.finish();
-        let k = &log.keys[&key];
+        let k = &log.readback.keys[&key];
         assert_eq!(k.acked.unwrap().tag, Some(Tag { worker: 1, seq: 2 }));
         assert_eq!(k.unknown.len(), 1);
         assert_eq!(k.unknown[0].tag, Some(Tag { worker: 1, seq: 1 }));
-        assert_eq!(log.writes.puts.unknown, 1);
-        assert_eq!(log.writes.deletes.failed, 1);
+        assert_eq!(log.readback.writes.puts.unknown, 1);
+        assert_eq!(log.readback.writes.deletes.failed, 1);
     }
 
     #[test]
     fn with_no_check_on_nothing_is_kept() {
         let mut t = Tracker::new(&Checks::default());
-        let op = Op::Put {
+        let op = Op::Put(put::Args {
             key: b"k",
             value: b"v",
-        };
+        });
         t.record(&op, &Ok(Outcome::Done), false, 1, at(0));
         assert_eq!(t.finish(), WorkerLog::default());
     }

@@ -9,18 +9,18 @@ mod settings;
 
 use super::Diagnostic;
 use super::checked::*;
+use super::ops::{self, Fields};
 use super::spec::*;
 use super::sweep::check_sweep;
-use crate::vocab::LockMode;
 use settings::{check_client, check_cluster, check_thresholds};
 
 /// Collects diagnostics while checking a spec.
-pub(in crate::workload) struct Checker<'a> {
-    pub(in crate::workload) diags: &'a mut Vec<Diagnostic>,
+pub struct Checker<'a> {
+    pub diags: &'a mut Vec<Diagnostic>,
 }
 
 impl Checker<'_> {
-    pub(in crate::workload) fn err<T>(&mut self, at: &Sp<T>, message: impl Into<String>) {
+    pub fn err<T>(&mut self, at: &Sp<T>, message: impl Into<String>) {
         self.diags.push(Diagnostic::at(
             at.referenced.line(),
             at.referenced.column(),
@@ -29,27 +29,38 @@ impl Checker<'_> {
     }
 
     /// Checks `lo <= v <= hi` for a spanned integer and returns it.
-    pub(in crate::workload) fn int<T: TryFrom<i64> + Default>(
+    pub fn int<T: TryFrom<i64> + Default>(
         &mut self,
         v: &Sp<i64>,
         lo: i64,
         hi: i64,
         what: &str,
     ) -> T {
-        let n = v.value;
+        self.int_at(v, v.value, lo, hi, what)
+    }
+
+    /// Checks `lo <= n <= hi` for integer `n` written at `at`.
+    pub fn int_at<T: TryFrom<i64> + Default, U>(
+        &mut self,
+        at: &Sp<U>,
+        n: i64,
+        lo: i64,
+        hi: i64,
+        what: &str,
+    ) -> T {
         if n < lo || n > hi {
             let msg = if hi == i64::MAX {
                 format!("{what} must be at least {lo}, got {n}")
             } else {
                 format!("{what} must be between {lo} and {hi}, got {n}")
             };
-            self.err(v, msg);
+            self.err(at, msg);
             return T::try_from(lo).unwrap_or_default();
         }
         T::try_from(n).unwrap_or_default()
     }
 
-    pub(in crate::workload) fn fraction(&mut self, v: &Sp<f64>, lo_open: bool, what: &str) -> f64 {
+    pub fn fraction(&mut self, v: &Sp<f64>, lo_open: bool, what: &str) -> f64 {
         let ok = v.value.is_finite()
             && v.value <= 1.0
             && if lo_open {
@@ -64,12 +75,7 @@ impl Checker<'_> {
         v.value
     }
 
-    pub(in crate::workload) fn duration(
-        &mut self,
-        v: &Sp<String>,
-        what: &str,
-        allow_zero: bool,
-    ) -> Duration {
+    pub fn duration(&mut self, v: &Sp<String>, what: &str, allow_zero: bool) -> Duration {
         match humantime::parse_duration(v.value.trim()) {
             Ok(d) if allow_zero || !d.is_zero() => d,
             Ok(_) => {
@@ -86,25 +92,6 @@ impl Checker<'_> {
                 );
                 Duration::from_secs(1)
             }
-        }
-    }
-
-    /// Reports a field that has no meaning for the chosen op type.
-    pub(in crate::workload) fn only_for<T>(
-        &mut self,
-        field: &Option<Sp<T>>,
-        name: &str,
-        types: &str,
-        got: OpType,
-    ) {
-        if let Some(f) = field {
-            self.err(
-                f,
-                format!(
-                    "'{name}' applies only to {types} ops, not to '{}'",
-                    got.as_str()
-                ),
-            );
         }
     }
 }
@@ -356,7 +343,10 @@ fn check_ops(
         if !checks_add_ops {
             c.err(
                 &ops,
-                "'ops' is empty; list at least one op (get, put, scan, batch_delete, cas, txn)",
+                format!(
+                    "'ops' is empty; list at least one op ({})",
+                    ops::TYPES.join(", ")
+                ),
             );
         }
         return Vec::new();
@@ -369,105 +359,53 @@ fn check_ops(
     }
     let mut out: Vec<OpConfig> = Vec::with_capacity(ops.value.len());
     for o in &ops.value {
-        let t = o.op_type.value;
-        let name = match &o.name {
-            Some(n) => {
-                if !valid_name(&n.value) {
-                    c.err(n, format!("invalid op name '{}': {NAME_RULE}", n.value));
-                }
-                if out.iter().any(|p| p.name == n.value) {
-                    c.err(
-                        n,
-                        format!("op name '{}' is used twice; names must be unique", n.value),
-                    );
-                }
-                n.value.clone()
-            }
-            None => {
-                if out.iter().any(|p| p.name == t.as_str()) {
-                    c.err(
-                        &o.op_type,
-                        format!(
-                            "a second '{}' op needs a 'name' to tell it apart",
-                            t.as_str()
-                        ),
-                    );
-                }
-                t.as_str().to_string()
-            }
+        let name = op_name(c, o, &out);
+        let fields = Fields {
+            op_type: &o.op_type,
+            list: &o.fields,
         };
-        if !matches!(t, OpType::Put) {
-            c.only_for(&o.insert, "insert", "put", t);
-        }
-        if !matches!(t, OpType::Scan) {
-            c.only_for(&o.length, "length", "scan", t);
-        }
-        if !matches!(t, OpType::BatchDelete) {
-            c.only_for(&o.batch, "batch", "batch_delete", t);
-        }
-        if !matches!(t, OpType::Txn) {
-            c.only_for(&o.reads, "reads", "txn", t);
-            c.only_for(&o.writes, "writes", "txn", t);
-            c.only_for(&o.lock, "lock", "txn", t);
-        }
-        let kind = match t {
-            OpType::Get => OpKind::Get,
-            OpType::Cas => OpKind::Cas,
-            OpType::Put => OpKind::Put {
-                insert: o.insert.as_ref().is_some_and(|i| i.value),
-            },
-            OpType::Scan => {
-                let length = o.length.as_ref().map_or(DEFAULT_SCAN_LENGTH, |l| {
-                    if l.value.min < 1 || l.value.min > l.value.max || l.value.max > 100_000 {
-                        c.err(
-                            l,
-                            format!(
-                                "scan length must satisfy 1 <= min <= max <= 100000, got min {} max {}",
-                                l.value.min, l.value.max
-                            ),
-                        );
-                    }
-                    SizeRange { min: l.value.min, max: l.value.max }
-                });
-                OpKind::Scan { length }
-            }
-            OpType::BatchDelete => OpKind::BatchDelete {
-                batch: o
-                    .batch
-                    .as_ref()
-                    .map_or(DEFAULT_BATCH_DELETE, |b| c.int(b, 1, 10_000, "batch")),
-            },
-            OpType::Txn => {
-                let reads: u32 = o.reads.as_ref().map_or(0, |r| c.int(r, 0, 1000, "reads"));
-                let writes: u32 = o
-                    .writes
-                    .as_ref()
-                    .map_or(DEFAULT_TXN_WRITES, |w| c.int(w, 0, 1000, "writes"));
-                if reads + writes == 0 {
-                    c.err(&o.op_type, "a txn needs at least one read or write");
-                } else if u64::from(reads + writes) > keys.records {
-                    c.err(
-                        &o.op_type,
-                        format!(
-                            "a txn of {} distinct keys needs at least that many records, the key space has {}",
-                            reads + writes,
-                            keys.records
-                        ),
-                    );
-                }
-                let lock = match o.lock.as_ref().map(|l| l.value) {
-                    Some(LockName::Pessimistic) => LockMode::Pessimistic,
-                    _ => LockMode::Optimistic,
-                };
-                OpKind::Txn {
-                    reads,
-                    writes,
-                    lock,
-                }
-            }
+        let Some(kind) = ops::check(&o.op_type.value, c, &fields, keys) else {
+            c.err(
+                &o.op_type,
+                format!(
+                    "unknown op type '{}', expected one of {}",
+                    o.op_type.value,
+                    ops::TYPES.join(", ")
+                ),
+            );
+            continue;
         };
         let weight = c.int(&o.weight, 0, 1_000_000, "weight");
         out.push(OpConfig { name, kind, weight });
     }
     out
+}
+
+/// An op's name: as given (valid and unique), or its type when that is
+/// unique.
+fn op_name(c: &mut Checker, o: &OpSpec, earlier: &[OpConfig]) -> String {
+    match &o.name {
+        Some(n) => {
+            if !valid_name(&n.value) {
+                c.err(n, format!("invalid op name '{}': {NAME_RULE}", n.value));
+            }
+            if earlier.iter().any(|p| p.name == n.value) {
+                c.err(
+                    n,
+                    format!("op name '{}' is used twice; names must be unique", n.value),
+                );
+            }
+            n.value.clone()
+        }
+        None => {
+            let t = &o.op_type.value;
+            if earlier.iter().any(|p| p.name == *t) {
+                c.err(
+                    &o.op_type,
+                    format!("a second '{t}' op needs a 'name' to tell it apart"),
+                );
+            }
+            t.clone()
+        }
+    }
 }

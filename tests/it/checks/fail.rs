@@ -1,20 +1,24 @@
 //! Every check fails when the data is wrong. A backend wraps the memory
-//! backend and, every so often, gets one kind of op wrong: it acknowledges
-//! a put or a delete without applying it, applies a transfer twice or only
-//! half of it, acknowledges a decrement without applying it or applies it
-//! twice, lets a second holder into the lock, or returns a scan page with
-//! a key repeated or skipped. Over ten seeds, the check that guards the
-//! data catches it every time, and says what it found.
+//! backend's key spaces and, every so often, gets one kind of write wrong:
+//! it acknowledges a put or a delete without applying it, commits a
+//! transfer twice or only half of it, acknowledges a decrement without
+//! applying it or applies it twice, lets a second holder into the lock, or
+//! returns a scan page with a key repeated or skipped. Over ten seeds, the
+//! check that guards the data catches it every time, and says what it
+//! found.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tikv_bench::backend::{Backend, MemoryBackend, TargetInfo};
+use tikv_bench::backend::{
+    Backend, MemoryBackend, MemoryTxn, Operation, RawKv, TargetInfo, Transaction, TxnKv,
+};
 
 use tikv_bench::driver::{self, RunOptions};
-use tikv_bench::vocab::{Events, Op, OpError, Outcome, Pair};
+use tikv_bench::vocab::{Events, LockMode, OpError, Outcome, Pair};
 use tikv_bench::workload::checks::CheckVerdict;
+use tikv_bench::workload::checks::lock::{LOCK_FREE, LOCK_KEY};
 
 use super::verdict;
 use crate::util::{run, workload};
@@ -25,11 +29,11 @@ enum Fault {
     DropPut,
     /// Acknowledge a batch delete without applying it.
     DropDelete,
-    /// Apply a transfer twice.
+    /// Commit a transfer twice.
     DoubleTransfer,
-    /// Apply only the debit of a transfer (a lost update).
+    /// Commit only the debit of a transfer (a lost update).
     HalfTransfer,
-    /// Acknowledge a decrement without applying it.
+    /// Acknowledge a decrement (a compare-and-swap) without applying it.
     AckDecrement,
     /// Apply a decrement twice.
     DoubleDecrement,
@@ -41,7 +45,7 @@ enum Fault {
     ScanSkip,
 }
 
-/// The memory backend, wrong on one op in `every` of the faulty kind.
+/// The memory backend, wrong on one write in `every` of the faulty kind.
 struct Faulty {
     inner: MemoryBackend,
     fault: Fault,
@@ -50,6 +54,9 @@ struct Faulty {
     phase: u64,
     seen: AtomicU64,
     injected: AtomicU64,
+    /// TwoHolders: lock reads that said "free" while the lock was held,
+    /// whose compare-and-swap is to be acknowledged without applying it.
+    lies: AtomicU64,
 }
 
 impl Faulty {
@@ -62,11 +69,15 @@ impl Faulty {
             phase: seed % every,
             seen: AtomicU64::new(0),
             injected: AtomicU64::new(0),
+            lies: AtomicU64::new(0),
         }
     }
 
-    /// Whether this op of the faulty kind is to be got wrong.
-    fn hit(&self) -> bool {
+    /// Whether this write of the faulty kind is to be got wrong.
+    fn hit(&self, fault: Fault) -> bool {
+        if self.fault != fault {
+            return false;
+        }
         let n = self.seen.fetch_add(1, Ordering::Relaxed);
         let hit = n % self.every == self.phase;
         if hit {
@@ -75,55 +86,160 @@ impl Faulty {
         hit
     }
 
-    async fn balance(&self, key: &[u8]) -> i64 {
-        let v = self.inner.read_txn(&[key.to_vec()]).await.unwrap();
-        String::from_utf8(v[0].clone().unwrap())
-            .unwrap()
-            .parse()
-            .unwrap()
+    /// TwoHolders: waits until somebody holds the lock, then says it is
+    /// free.
+    async fn lie_about_the_lock(&self) -> Option<Vec<u8>> {
+        let started = Instant::now();
+        while started.elapsed().as_secs() < 1 {
+            let v = self.inner.get(LOCK_KEY).await.unwrap();
+            if v.as_deref().is_some_and(|v| v != LOCK_FREE) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        self.lies.fetch_add(1, Ordering::Relaxed);
+        Some(LOCK_FREE.to_vec())
+    }
+}
+
+fn decimal(v: &[u8]) -> i64 {
+    std::str::from_utf8(v).unwrap().parse().unwrap()
+}
+
+impl RawKv for Faulty {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, OpError> {
+        if key == LOCK_KEY && self.hit(Fault::TwoHolders) {
+            return Ok(self.lie_about_the_lock().await);
+        }
+        self.inner.get(key).await
+    }
+
+    async fn put(&self, key: &[u8], value: &[u8]) -> Result<(), OpError> {
+        if self.hit(Fault::DropPut) {
+            return Ok(());
+        }
+        self.inner.put(key, value).await
+    }
+
+    async fn scan(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
+        self.inner.scan(start, end, limit).await
+    }
+
+    async fn batch_put(&self, pairs: &[Pair]) -> Result<(), OpError> {
+        self.inner.batch_put(pairs).await
+    }
+
+    async fn batch_delete(&self, keys: &[Vec<u8>]) -> Result<(), OpError> {
+        if self.hit(Fault::DropDelete) {
+            return Ok(());
+        }
+        self.inner.batch_delete(keys).await
+    }
+
+    async fn cas(
+        &self,
+        key: &[u8],
+        previous: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, OpError> {
+        if key == LOCK_KEY && previous == Some(LOCK_FREE) {
+            let lied = self
+                .lies
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            if lied.is_ok() {
+                return Ok(true);
+            }
+        }
+        if self.hit(Fault::AckDecrement) {
+            return Ok(true);
+        }
+        if self.hit(Fault::DoubleDecrement) {
+            let twice = (decimal(value) - 1).to_string();
+            return self.inner.cas(key, previous, twice.as_bytes()).await;
+        }
+        self.inner.cas(key, previous, value).await
+    }
+}
+
+/// A transaction of the memory backend whose commit the faulty backend may
+/// get wrong: it keeps what was read for update and what is written.
+struct FaultyTxn<'a> {
+    faulty: &'a Faulty,
+    inner: MemoryTxn,
+    read: Vec<Pair>,
+    writes: Vec<Pair>,
+}
+
+impl Transaction for FaultyTxn<'_> {
+    async fn get(&mut self, key: &[u8], events: &mut Events) -> Result<Option<Vec<u8>>, OpError> {
+        self.inner.get(key, events).await
+    }
+
+    async fn get_for_update(
+        &mut self,
+        key: &[u8],
+        events: &mut Events,
+    ) -> Result<Option<Vec<u8>>, OpError> {
+        let v = self.inner.get_for_update(key, events).await?;
+        if let Some(v) = &v {
+            self.read.push((key.to_vec(), v.clone()));
+        }
+        Ok(v)
+    }
+
+    async fn batch_get(
+        &mut self,
+        keys: &[Vec<u8>],
+        events: &mut Events,
+    ) -> Result<Vec<Option<Vec<u8>>>, OpError> {
+        self.inner.batch_get(keys, events).await
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.writes.push((key.to_vec(), value.to_vec()));
+    }
+
+    async fn commit(&mut self, events: &mut Events) -> Result<(), OpError> {
+        let mut writes = std::mem::take(&mut self.writes);
+        // A transfer reads both accounts before it writes them (the setup
+        // writes blindly and is left alone).
+        let transfer = self.read.len() == 2 && writes.len() == 2;
+        if transfer && self.faulty.hit(Fault::DoubleTransfer) {
+            for ((_, before), (_, after)) in self.read.iter().zip(writes.iter_mut()) {
+                let (b, a) = (decimal(before), decimal(after));
+                *after = (a + (a - b)).to_string().into_bytes();
+            }
+        } else if transfer && self.faulty.hit(Fault::HalfTransfer) {
+            writes.truncate(1);
+        }
+        for (k, v) in &writes {
+            self.inner.put(k, v);
+        }
+        self.inner.commit(events).await
+    }
+
+    async fn rollback(&mut self, events: &mut Events) -> Result<(), OpError> {
+        self.inner.rollback(events).await
+    }
+}
+
+impl<'a> TxnKv for &'a Faulty {
+    type Txn = FaultyTxn<'a>;
+
+    async fn begin(&self, lock: LockMode) -> Result<FaultyTxn<'a>, OpError> {
+        let faulty: &'a Faulty = self;
+        Ok(FaultyTxn {
+            faulty,
+            inner: faulty.inner.begin(lock).await?,
+            read: Vec::new(),
+            writes: Vec::new(),
+        })
     }
 }
 
 impl Backend for Faulty {
-    async fn execute(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
-        use Fault::*;
-        match (self.fault, op) {
-            (DropPut, Op::Put { .. }) | (DropDelete, Op::BatchDelete { .. }) if self.hit() => {
-                Ok(Outcome::Done)
-            }
-            (AckDecrement, Op::Decrement { .. }) if self.hit() => Ok(Outcome::Done),
-            (DoubleTransfer, Op::Transfer { .. }) | (DoubleDecrement, Op::Decrement { .. })
-                if self.hit() =>
-            {
-                self.inner.execute(op, events).await?;
-                self.inner.execute(op, events).await
-            }
-            (HalfTransfer, Op::Transfer { from, amount, .. }) if self.hit() => {
-                let debited = (self.balance(from).await - amount).to_string();
-                let pairs = [(from.to_vec(), debited.into_bytes())];
-                self.inner
-                    .execute(Op::TxnBatchPut { pairs: &pairs }, events)
-                    .await
-            }
-            (TwoHolders, Op::Lease { key, hold, .. }) if self.hit() => {
-                // Wait until somebody holds the lock, then walk in.
-                let started = Instant::now();
-                while started.elapsed().as_secs() < 1 {
-                    let v = self.inner.read_raw(&[key.to_vec()]).await?;
-                    if v[0].as_deref().is_some_and(|v| v != b"free") {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_micros(200)).await;
-                }
-                let entered = Instant::now();
-                tokio::time::sleep(hold).await;
-                Ok(Outcome::Held {
-                    entered,
-                    left: Instant::now(),
-                })
-            }
-            _ => self.inner.execute(op, events).await,
-        }
+    async fn execute<O: Operation>(&self, op: &O, events: &mut Events) -> Result<Outcome, OpError> {
+        op.run(&self, events).await
     }
 
     fn target(&self) -> TargetInfo {

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tikv_bench::backend::{Backend, TargetInfo};
+use tikv_bench::backend::{Backend, Operation, TargetInfo};
 
 use tikv_bench::cluster::{Cluster, RunningCluster};
 use tikv_bench::metrics::RunResult;
-use tikv_bench::vocab::{Events, Op, OpError, Outcome};
+use tikv_bench::vocab::{Events, OpError, Outcome};
 use tikv_bench::workload::Workload;
 
 use crate::client_util::*;
@@ -23,8 +23,8 @@ struct Counting<B> {
 }
 
 impl<B: Backend> Backend for Counting<B> {
-    async fn execute(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
-        if !matches!(op, Op::BatchPut { .. } | Op::TxnBatchPut { .. }) {
+    async fn execute<O: Operation>(&self, op: &O, events: &mut Events) -> Result<Outcome, OpError> {
+        if !op.bulk() {
             self.attempts.fetch_add(1, Ordering::Relaxed);
         }
         self.inner.execute(op, events).await

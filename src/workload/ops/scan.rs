@@ -1,0 +1,79 @@
+//! `scan`: a raw forward scan of `length` pairs (a number, or uniform in
+//! `{min, max}`) from a key drawn from the distribution.
+
+use serde::Serialize;
+
+use super::{Fields, OpDef, Space};
+use crate::backend::{Kv, Operation};
+use crate::vocab::{Events, OpError, Outcome};
+use crate::workload::stream::Draw;
+use crate::workload::validate::Checker;
+use crate::workload::{KeySpace, SizeRange};
+
+pub const DEFAULT_LENGTH: SizeRange = SizeRange { min: 1, max: 100 };
+pub const MAX_LENGTH: u64 = 100_000;
+
+pub struct Scan;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Params {
+    /// Rows per scan.
+    pub length: SizeRange,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Args<'a> {
+    pub start: &'a [u8],
+    pub limit: u32,
+}
+
+impl OpDef for Scan {
+    const NAME: &'static str = "scan";
+    const FIELDS: &'static [&'static str] = &["length"];
+    const SPACE: Space = Space::Raw;
+    type Params = Params;
+    type Args<'a> = Args<'a>;
+
+    fn check(c: &mut Checker, fields: &Fields<'_>, _: &KeySpace) -> Params {
+        let length = fields.range(c, "length").map_or(DEFAULT_LENGTH, |(at, l)| {
+            if l.min < 1 || l.min > l.max || l.max > MAX_LENGTH {
+                c.err(
+                    at,
+                    format!(
+                        "scan length must satisfy 1 <= min <= max <= {MAX_LENGTH}, got min {} max {}",
+                        l.min, l.max
+                    ),
+                );
+            }
+            SizeRange {
+                min: l.min,
+                max: l.max,
+            }
+        });
+        Params { length }
+    }
+
+    fn draw(p: &Params, draw: &mut Draw) {
+        draw.key();
+        draw.count(p.length);
+    }
+
+    fn args<'a>(_: &Params, draw: &'a Draw) -> Args<'a> {
+        Args {
+            start: draw.key_buf(),
+            limit: draw.count_drawn() as u32,
+        }
+    }
+}
+
+impl Operation for Args<'_> {
+    fn mutates(&self) -> bool {
+        false
+    }
+
+    async fn run<K: Kv>(&self, kv: &K, events: &mut Events) -> Result<Outcome, OpError> {
+        let rows = kv.scan(self.start, b"", self.limit).await?;
+        events.add("rows", rows.len() as u64);
+        Ok(Outcome::Done)
+    }
+}

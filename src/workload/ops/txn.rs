@@ -1,0 +1,107 @@
+//! `txn`: a transaction that snapshot-reads `reads` keys, then
+//! read-modify-writes `writes` keys (locking each first when pessimistic),
+//! and commits; all keys distinct, drawn from the distribution, in the
+//! transactional key space.
+
+use serde::Serialize;
+
+use super::{Fields, OpDef, Space};
+use crate::backend::{Kv, Operation, Transaction};
+use crate::vocab::{Events, LockMode, OpError, Outcome};
+use crate::workload::KeySpace;
+use crate::workload::stream::Draw;
+use crate::workload::validate::Checker;
+
+pub const DEFAULT_WRITES: u32 = 2;
+
+pub struct Txn;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Params {
+    /// Keys read.
+    pub reads: u32,
+    /// Keys read and rewritten.
+    pub writes: u32,
+    pub lock: LockMode,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Args<'a> {
+    pub reads: &'a [Vec<u8>],
+    pub writes: &'a [Vec<u8>],
+    pub value: &'a [u8],
+    pub lock: LockMode,
+}
+
+/// The lock modes by name.
+pub const LOCK_MODES: &[(&str, LockMode)] = &[
+    ("optimistic", LockMode::Optimistic),
+    ("pessimistic", LockMode::Pessimistic),
+];
+
+impl OpDef for Txn {
+    const NAME: &'static str = "txn";
+    const FIELDS: &'static [&'static str] = &["reads", "writes", "lock"];
+    const SPACE: Space = Space::Txn;
+    type Params = Params;
+    type Args<'a> = Args<'a>;
+
+    fn check(c: &mut Checker, fields: &Fields<'_>, keys: &KeySpace) -> Params {
+        let reads: u32 = fields.int(c, "reads", (0, 1000), 0);
+        let writes: u32 = fields.int(c, "writes", (0, 1000), DEFAULT_WRITES);
+        if reads + writes == 0 {
+            fields.err(c, "a txn needs at least one read or write");
+        } else if u64::from(reads + writes) > keys.records {
+            fields.err(
+                c,
+                format!(
+                "a txn of {} distinct keys needs at least that many records, the key space has {}",
+                reads + writes,
+                keys.records
+                ),
+            );
+        }
+        let lock = fields.choice(c, "lock", LOCK_MODES, LockMode::Optimistic);
+        Params {
+            reads,
+            writes,
+            lock,
+        }
+    }
+
+    fn draw(p: &Params, draw: &mut Draw) {
+        draw.distinct(p.writes as usize, p.reads as usize);
+        draw.value();
+    }
+
+    fn args<'a>(p: &Params, draw: &'a Draw) -> Args<'a> {
+        Args {
+            reads: draw.reads_buf(),
+            writes: draw.keys_buf(),
+            value: draw.value_buf(),
+            lock: p.lock,
+        }
+    }
+}
+
+impl Operation for Args<'_> {
+    fn mutates(&self) -> bool {
+        true
+    }
+
+    async fn run<K: Kv>(&self, kv: &K, events: &mut Events) -> Result<Outcome, OpError> {
+        let mut txn = kv.begin(self.lock).await?;
+        for k in self.reads {
+            txn.get(k, events).await?;
+        }
+        for k in self.writes {
+            match self.lock {
+                LockMode::Optimistic => txn.get(k, events).await?,
+                LockMode::Pessimistic => txn.get_for_update(k, events).await?,
+            };
+            txn.put(k, self.value);
+        }
+        txn.commit(events).await?;
+        Ok(Outcome::Done)
+    }
+}
