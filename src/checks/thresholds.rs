@@ -12,14 +12,14 @@ pub use crate::workload::thresholds::{Cmp, Metric, Threshold};
 
 /// A threshold against a result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verdict {
+pub struct ThresholdVerdict {
     pub threshold: String,
     /// The measured value, as a person reads it.
     pub measured: String,
     pub passed: bool,
 }
 
-impl fmt::Display for Verdict {
+impl fmt::Display for ThresholdVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mark = if self.passed { "pass" } else { "FAIL" };
         write!(f, "{mark}: {} (measured {})", self.threshold, self.measured)
@@ -37,12 +37,12 @@ pub fn from_result(result: &RunResult) -> Result<Vec<Threshold>, String> {
 }
 
 /// Judges every threshold against `result`.
-pub fn evaluate(thresholds: &[Threshold], result: &RunResult) -> Vec<Verdict> {
+pub fn evaluate(thresholds: &[Threshold], result: &RunResult) -> Vec<ThresholdVerdict> {
     thresholds
         .iter()
         .map(|t| {
             let (value, measured) = measure(t, result);
-            Verdict {
+            ThresholdVerdict {
                 threshold: t.text.clone(),
                 measured,
                 passed: t.cmp.holds(value, t.limit),

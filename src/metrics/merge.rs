@@ -24,7 +24,10 @@ pub enum MergeError {
     Mismatch(String),
     /// A stored histogram could not be read: the file was edited or cut.
     #[error("op '{op}': {err}")]
-    Histogram { op: String, err: hist::DecodeError },
+    Histogram {
+        op: String,
+        err: hist::HistogramDecodeError,
+    },
 }
 
 /// Extra blocks that describe one driver and have no merged meaning.

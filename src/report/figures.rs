@@ -82,7 +82,7 @@ impl Noise {
 /// Whether a difference between two results' goodput stands out from the
 /// noise of their timelines.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Verdict {
+pub enum NoiseVerdict {
     /// |B - A| is below `threshold` (two standard errors of the difference).
     WithinNoise {
         threshold: f64,
@@ -97,15 +97,15 @@ pub enum Verdict {
 /// The rule: a difference is within noise when it is smaller than two
 /// standard errors of the difference of the per-second means,
 /// `2 * sqrt(se_a^2 + se_b^2)`.
-pub fn judge(a: &Noise, b: &Noise, diff: f64) -> Verdict {
+pub fn judge(a: &Noise, b: &Noise, diff: f64) -> NoiseVerdict {
     if a.seconds < 2 || b.seconds < 2 {
-        return Verdict::Unknown;
+        return NoiseVerdict::Unknown;
     }
     let threshold = 2.0 * (a.se().powi(2) + b.se().powi(2)).sqrt();
     if diff.abs() < threshold {
-        Verdict::WithinNoise { threshold }
+        NoiseVerdict::WithinNoise { threshold }
     } else {
-        Verdict::Beyond { threshold }
+        NoiseVerdict::Beyond { threshold }
     }
 }
 
@@ -249,8 +249,11 @@ mod tests {
         let a = Noise::of(&[100.0, 102.0, 98.0, 100.0]);
         let b = Noise::of(&[101.0, 103.0, 99.0, 101.0]);
         // se of each: sd 1.633 / 2 = 0.816; threshold 2 * sqrt(2) * 0.816 = 2.31
-        assert!(matches!(judge(&a, &b, 1.0), Verdict::WithinNoise { .. }));
-        assert!(matches!(judge(&a, &b, 3.0), Verdict::Beyond { .. }));
-        assert_eq!(judge(&a, &Noise::of(&[1.0]), 0.0), Verdict::Unknown);
+        assert!(matches!(
+            judge(&a, &b, 1.0),
+            NoiseVerdict::WithinNoise { .. }
+        ));
+        assert!(matches!(judge(&a, &b, 3.0), NoiseVerdict::Beyond { .. }));
+        assert_eq!(judge(&a, &Noise::of(&[1.0]), 0.0), NoiseVerdict::Unknown);
     }
 }

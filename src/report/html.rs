@@ -10,7 +10,7 @@ use anyhow::Context as _;
 
 pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, TIMELINE_SIZE, errors_height};
 use super::charts::{error_rows, errors_chart, latency_chart, timeline_chart};
-use super::page::{self, Cell, Table, esc, num, text};
+use super::page::{self, Table, TableCell, esc, num, text};
 use crate::metrics::RunResult;
 use crate::workload::checks::CheckVerdict;
 
@@ -170,9 +170,9 @@ fn checks_table(verdicts: &[CheckVerdict]) -> String {
         };
         t.row([
             text(&v.name),
-            Cell::Html(verdict),
-            Cell::Html(details),
-            Cell::Html(violations),
+            TableCell::Html(verdict),
+            TableCell::Html(details),
+            TableCell::Html(violations),
         ]);
     }
     let mut html = t.finish();

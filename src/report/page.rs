@@ -55,7 +55,7 @@ pub fn page(title: &str, body: &str, footer: &str) -> String {
 }
 
 /// A table cell.
-pub enum Cell {
+pub enum TableCell {
     /// Text, escaped; left-aligned.
     Text(String),
     /// A figure, escaped; right-aligned.
@@ -64,12 +64,12 @@ pub enum Cell {
     Html(String),
 }
 
-pub fn text(s: impl Into<String>) -> Cell {
-    Cell::Text(s.into())
+pub fn text(s: impl Into<String>) -> TableCell {
+    TableCell::Text(s.into())
 }
 
-pub fn num(s: impl Into<String>) -> Cell {
-    Cell::Num(s.into())
+pub fn num(s: impl Into<String>) -> TableCell {
+    TableCell::Num(s.into())
 }
 
 /// A table in a horizontally scrolling box, so wide tables never push the
@@ -90,14 +90,14 @@ impl Table {
     }
 
     /// Writes the headings (once), right-aligning those over figures.
-    fn open(&mut self, first: Option<&[Cell]>) {
+    fn open(&mut self, first: Option<&[TableCell]>) {
         let Some(head) = self.head.take() else {
             return;
         };
         if !head.is_empty() {
             self.html.push_str("<thead><tr>");
             for (i, h) in head.iter().enumerate() {
-                let figure = matches!(first.and_then(|r| r.get(i)), Some(Cell::Num(_)));
+                let figure = matches!(first.and_then(|r| r.get(i)), Some(TableCell::Num(_)));
                 let class = if figure { " class=\"num\"" } else { "" };
                 let _ = write!(self.html, "<th scope=\"col\"{class}>{}</th>", esc(h));
             }
@@ -106,19 +106,19 @@ impl Table {
         self.html.push_str("<tbody>");
     }
 
-    pub fn row(&mut self, cells: impl IntoIterator<Item = Cell>) {
-        let cells: Vec<Cell> = cells.into_iter().collect();
+    pub fn row(&mut self, cells: impl IntoIterator<Item = TableCell>) {
+        let cells: Vec<TableCell> = cells.into_iter().collect();
         self.open(Some(&cells));
         self.html.push_str("<tr>");
         for c in cells {
             match c {
-                Cell::Text(s) => {
+                TableCell::Text(s) => {
                     let _ = write!(self.html, "<td>{}</td>", esc(&s));
                 }
-                Cell::Num(s) => {
+                TableCell::Num(s) => {
                     let _ = write!(self.html, "<td class=\"num\">{}</td>", esc(&s));
                 }
-                Cell::Html(s) => {
+                TableCell::Html(s) => {
                     let _ = write!(self.html, "<td>{s}</td>");
                 }
             }
@@ -127,14 +127,14 @@ impl Table {
     }
 
     /// A two-column row: a header cell and a value.
-    pub fn pair(&mut self, key: &str, value: Cell) {
+    pub fn pair(&mut self, key: &str, value: TableCell) {
         self.open(None);
         let _ = write!(self.html, "<tr><th scope=\"row\">{}</th>", esc(key));
         match value {
-            Cell::Text(s) | Cell::Num(s) => {
+            TableCell::Text(s) | TableCell::Num(s) => {
                 let _ = write!(self.html, "<td>{}</td></tr>", esc(&s));
             }
-            Cell::Html(s) => {
+            TableCell::Html(s) => {
                 let _ = write!(self.html, "<td>{s}</td></tr>");
             }
         }
@@ -192,7 +192,7 @@ fn json_at(v: &serde_json::Value, depth: usize) -> String {
         Value::Object(map) if !map.is_empty() => {
             let mut t = Table::new("kv", &[]);
             for (k, v) in map {
-                t.pair(k, Cell::Html(json_at(v, depth + 1)));
+                t.pair(k, TableCell::Html(json_at(v, depth + 1)));
             }
             t.finish()
         }
@@ -208,7 +208,7 @@ fn json_at(v: &serde_json::Value, depth: usize) -> String {
             let mut t = Table::new("data", &cols);
             for item in items {
                 t.row(cols.iter().map(|c| {
-                    Cell::Html(
+                    TableCell::Html(
                         item.get(*c)
                             .map_or(String::new(), |v| json_at(v, depth + 1)),
                     )
