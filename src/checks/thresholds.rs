@@ -2,29 +2,9 @@
 //! `thresholds:` (parsed in [`crate::workload::thresholds`]) against the
 //! figures of a [`RunResult`].
 
-use std::fmt;
-
-use serde::Serialize;
-
-use crate::metrics::RunResult;
 use crate::metrics::hist::{self, Percentiles};
+use crate::metrics::{RunResult, ThresholdVerdict};
 pub use crate::workload::thresholds::{Cmp, Metric, Threshold};
-
-/// A threshold against a result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ThresholdVerdict {
-    pub threshold: String,
-    /// The measured value, as a person reads it.
-    pub measured: String,
-    pub passed: bool,
-}
-
-impl fmt::Display for ThresholdVerdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mark = if self.passed { "pass" } else { "FAIL" };
-        write!(f, "{mark}: {} (measured {})", self.threshold, self.measured)
-    }
-}
 
 /// The thresholds in the workload as run, recorded in the result.
 pub fn from_result(result: &RunResult) -> Result<Vec<Threshold>, String> {

@@ -18,7 +18,7 @@ use crate::backend::Backend;
 
 use crate::backend::retry;
 use crate::metrics::result::LoadResult;
-use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult};
+use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult, ShardInfo};
 use crate::vocab::{Backoff, Stream, TimeSource};
 use crate::vocab::{Events, Op};
 use crate::workload::checks;
@@ -225,20 +225,18 @@ pub async fn run<B: Backend>(
             base: start,
             time,
         };
-        let verdicts = checks::verify(&*shared.backend, input).await;
-        result
-            .extra
-            .insert("checks".into(), serde_json::to_value(&verdicts)?);
+        result.checks = Some(checks::verify(&*shared.backend, input).await);
     }
     if shard != Shard::WHOLE {
         result.concurrency = workers as u32;
         result.rate = workload
             .rate
             .map(|r| r * workers as f64 / total_workers as f64);
-        result.extra.insert(
-            "shard".into(),
-            serde_json::json!({ "index": shard.index + 1, "count": shard.count, "workers": [ids.start, ids.end] }),
-        );
+        result.shard = Some(ShardInfo {
+            index: shard.index + 1,
+            count: shard.count,
+            workers: [ids.start, ids.end],
+        });
     }
     Ok(result)
 }

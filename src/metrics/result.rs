@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 use super::collector::Summary;
 use super::hist::{self, Percentiles};
 use super::recorder::OpStats;
+use super::sections::{ClusterInfo, ShardInfo, SweepInfo, ThresholdVerdict};
 use crate::backend::TargetInfo;
 use crate::vocab::ErrorKind;
 use crate::workload::Workload;
+use crate::workload::checks::CheckVerdict;
 
 pub const SCHEMA: &str = "tikv-bench/result/v1";
 
@@ -51,9 +53,27 @@ pub struct RunResult {
     pub ops: BTreeMap<String, OpResult>,
     /// One entry per wall-clock second of the measured phase.
     pub timeline: Vec<Interval>,
-    /// Later sections (cluster snapshots, checks) add named blocks here.
-    #[serde(default, flatten)]
-    pub extra: BTreeMap<String, serde_json::Value>,
+    // The sections below are optional and come in alphabetical order, the
+    // order of their keys in results written before they were typed.
+    /// The invariant checks' verdicts, one per check the workload turns on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<CheckVerdict>>,
+    /// The cluster at the start and end of the run (embedded and external
+    /// targets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterInfo>,
+    /// How many driver results a merge added up into this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<u64>,
+    /// This driver's part of a sharded run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The sweep cell this result is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepInfo>,
+    /// The thresholds' verdicts, when the workload has thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Vec<ThresholdVerdict>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -316,7 +336,12 @@ impl RunResult {
             measured: phase(&summary.ops, measured_s),
             ops,
             timeline,
-            extra: BTreeMap::new(),
+            checks: None,
+            cluster: None,
+            merged_from: None,
+            shard: None,
+            sweep: None,
+            thresholds: None,
         }
     }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::metrics::{RunResult, hist};
+use crate::metrics::{RunResult, SweptValue, hist};
 
 /// One result, as a comparison sees it.
 #[derive(Debug, Clone)]
@@ -23,7 +23,7 @@ pub struct Figures {
     /// `optimistic`, `pessimistic` or `mixed`; none without txn ops.
     pub lock: Option<String>,
     /// The sweep cell's values, in the sweep's order.
-    pub sweep: Vec<(String, serde_json::Value)>,
+    pub sweep: Vec<(String, SweptValue)>,
     /// Whether the result has txn ops (goodput) or not (throughput).
     pub txn: bool,
     /// Committed txns/s (ok/s of the txn ops), or ok ops/s without txns.
@@ -159,14 +159,17 @@ pub fn of(path: &Path, r: &RunResult) -> anyhow::Result<Figures> {
             ok as f64 / iv.span_s
         })
         .collect();
-    let sweep = sweep_values(r);
+    let sweep = r.sweep.as_ref().map_or(Vec::new(), |s| s.values.clone());
     let lock = sweep
         .iter()
         .find(|(k, _)| k == "lock")
         .and_then(|(_, v)| v.as_str().map(String::from))
         .or_else(|| workload_lock(r));
     Ok(Figures {
-        label: sweep_id(r).unwrap_or_else(|| r.name.clone()),
+        label: r
+            .sweep
+            .as_ref()
+            .map_or_else(|| r.name.clone(), |s| s.id.clone()),
         path: path.to_path_buf(),
         name: r.name.clone(),
         lock,
@@ -185,20 +188,6 @@ pub fn of(path: &Path, r: &RunResult) -> anyhow::Result<Figures> {
 
 fn event(o: &crate::metrics::result::OpResult, name: &str) -> u64 {
     o.events.get(name).copied().unwrap_or(0)
-}
-
-fn sweep_id(r: &RunResult) -> Option<String> {
-    r.extra.get("sweep")?.get("id")?.as_str().map(String::from)
-}
-
-/// `extra.sweep.values`, in the sweep's order.
-fn sweep_values(r: &RunResult) -> Vec<(String, serde_json::Value)> {
-    r.extra
-        .get("sweep")
-        .and_then(|s| s.get("values"))
-        .and_then(|v| v.as_object())
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
 }
 
 /// The lock mode of the workload's txn ops (`optimistic` when unsaid), or
@@ -220,14 +209,6 @@ fn workload_lock(r: &RunResult) -> Option<String> {
         [] => None,
         [one] => Some(one.to_string()),
         _ => Some("mixed".into()),
-    }
-}
-
-/// A sweep value as text: strings bare, numbers as written.
-pub fn value_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

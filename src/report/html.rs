@@ -79,16 +79,8 @@ pub fn write(r: &RunResult, dir: &Path) -> anyhow::Result<Written> {
     body.push_str(&page::section("ops", "Operations", &op_table(r)));
     body.push_str(&figures);
     body.push_str(&page::section("run", "Run", &metadata(r)));
-    for (key, value) in &r.extra {
-        let inner = match (key.as_str(), verdicts(r)) {
-            ("checks", Some(v)) => checks_table(&v),
-            _ => page::json(value),
-        };
-        body.push_str(&page::section(
-            &format!("extra-{key}"),
-            &extra_heading(key),
-            &inner,
-        ));
+    for (key, heading, inner) in sections(r) {
+        body.push_str(&page::section(&format!("extra-{key}"), heading, &inner));
     }
     let yaml = serde_saphyr::to_string(&r.workload)
         .unwrap_or_else(|_| serde_json::to_string_pretty(&r.workload).unwrap_or_default());
@@ -115,9 +107,33 @@ pub fn write(r: &RunResult, dir: &Path) -> anyhow::Result<Written> {
     Ok(Written { html: path, charts })
 }
 
-/// The verdicts of the invariant checks, when the result has them.
-fn verdicts(r: &RunResult) -> Option<Vec<CheckVerdict>> {
-    serde_json::from_value(r.extra.get("checks")?.clone()).ok()
+/// The result's optional sections present, in the order of their keys,
+/// each as (key, heading, HTML): the checks' verdicts as a table, the
+/// others as their JSON.
+fn sections(r: &RunResult) -> Vec<(&'static str, &'static str, String)> {
+    fn json(x: &impl serde::Serialize) -> String {
+        page::json(&serde_json::to_value(x).unwrap_or_default())
+    }
+    let mut out = Vec::new();
+    if let Some(v) = &r.checks {
+        out.push(("checks", "Checks", checks_table(v)));
+    }
+    if let Some(c) = &r.cluster {
+        out.push(("cluster", "Cluster", json(c)));
+    }
+    if let Some(n) = &r.merged_from {
+        out.push(("merged_from", "merged from", json(n)));
+    }
+    if let Some(s) = &r.shard {
+        out.push(("shard", "shard", json(s)));
+    }
+    if let Some(s) = &r.sweep {
+        out.push(("sweep", "Sweep cell", json(s)));
+    }
+    if let Some(t) = &r.thresholds {
+        out.push(("thresholds", "thresholds", json(t)));
+    }
+    out
 }
 
 /// One row per check: its verdict, what it verified, its figures, and the
@@ -183,15 +199,6 @@ fn checks_table(verdicts: &[CheckVerdict]) -> String {
     html
 }
 
-fn extra_heading(key: &str) -> String {
-    match key {
-        "cluster" => "Cluster".into(),
-        "checks" => "Checks".into(),
-        "sweep" => "Sweep cell".into(),
-        other => other.replace('_', " "),
-    }
-}
-
 fn header(r: &RunResult) -> String {
     let mut h = format!("<h1>{}</h1>\n", esc(&r.name));
     if let Some(d) = r.workload.get("description").and_then(|d| d.as_str())
@@ -218,8 +225,8 @@ fn header(r: &RunResult) -> String {
         ("unknown", page::count(m.unknown)),
         ("retries", page::count(m.retries)),
     ];
-    let checks = verdicts(r);
-    if let Some(v) = &checks {
+    let checks = r.checks.as_deref();
+    if let Some(v) = checks {
         let failed = v.iter().filter(|v| !v.passed).count();
         let card = if failed == 0 {
             format!("{} pass", v.len())

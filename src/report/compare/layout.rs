@@ -4,7 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::report::figures::{Figures, value_text};
+use crate::metrics::SweptValue;
+use crate::report::figures::Figures;
 use crate::report::plot::{Axis, Legend, Mark, PALETTE, Panel, Scale, Series, Unit};
 
 /// Where each result goes on the charts.
@@ -29,7 +30,7 @@ impl Layout {
             let mut parts: Vec<String> = f.lock.iter().cloned().collect();
             for (k, v) in &f.sweep {
                 if Some(k) != param.as_ref() && k != "lock" {
-                    parts.push(format!("{k}={}", value_text(v)));
+                    parts.push(format!("{k}={v}"));
                 }
             }
             if parts.is_empty() {
@@ -56,7 +57,7 @@ impl Layout {
                 (0..figs.len()).map(|i| i as f64).collect::<Vec<_>>(),
             ),
             Some(p) => {
-                let values: Vec<&serde_json::Value> = figs
+                let values: Vec<&SweptValue> = figs
                     .iter()
                     .map(|f| {
                         &f.sweep
@@ -87,7 +88,7 @@ impl Layout {
                     None => {
                         let mut cats: Vec<String> = Vec::new();
                         for v in &values {
-                            let t = value_text(v);
+                            let t = v.to_string();
                             if !cats.contains(&t) {
                                 cats.push(t);
                             }
@@ -95,7 +96,7 @@ impl Layout {
                         let xs = values
                             .iter()
                             .map(|v| {
-                                cats.iter().position(|c| *c == value_text(v)).unwrap_or(0) as f64
+                                cats.iter().position(|c| *c == v.to_string()).unwrap_or(0) as f64
                             })
                             .collect();
                         (Scale::Categories(cats), xs)

@@ -1,7 +1,7 @@
 //! The comparison of several results: `compare.html` with PNG charts of
 //! goodput, abort rate, retries and lock wait per commit, and p50/p99.
 //!
-//! Results from a sweep (`extra.sweep`) are drawn against the swept
+//! Results from a sweep (their `sweep` section) are drawn against the swept
 //! parameter other than `lock`, one line per lock mode (and per remaining
 //! combination of swept values); other results stand side by side as bars.
 //! Whenever both lock modes are present, `contention.png` puts optimistic

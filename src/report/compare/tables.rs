@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::Get;
 use super::layout::Layout;
-use crate::report::figures::{self, Figures, NoiseVerdict, value_text};
+use crate::report::figures::{self, Figures, NoiseVerdict};
 use crate::report::page::{self, Table, num, text};
 
 fn percent(x: Option<f64>) -> String {
@@ -83,7 +83,7 @@ pub(super) fn pairs_table(figs: &[Figures], layout: &Layout) -> String {
         f.sweep
             .iter()
             .filter(|(k, _)| k != "lock")
-            .map(|(k, v)| format!("{k}={}", value_text(v)))
+            .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(", ")
     };
