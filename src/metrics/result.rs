@@ -5,7 +5,7 @@
 //! adding histograms, never by averaging percentiles).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -346,32 +346,79 @@ impl RunResult {
     }
 
     /// Writes the result as pretty JSON.
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+    pub fn save(&self, path: &Path) -> Result<(), ResultFileError> {
         let json = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, json + "\n")
-            .map_err(|e| anyhow::anyhow!("{}: cannot write result: {e}", path.display()))
+        std::fs::write(path, json + "\n").map_err(|err| ResultFileError::Write {
+            path: path.to_path_buf(),
+            err,
+        })
     }
 
     /// Reads a result file, checking its schema.
-    pub fn load(path: &Path) -> anyhow::Result<RunResult> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read result: {e}", path.display()))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: not a JSON result file: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<RunResult, ResultFileError> {
+        let path_buf = || path.to_path_buf();
+        let text = std::fs::read_to_string(path).map_err(|err| ResultFileError::Read {
+            path: path_buf(),
+            err,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|err| ResultFileError::NotJson {
+                path: path_buf(),
+                err,
+            })?;
         match value.get("schema").and_then(|s| s.as_str()) {
             Some(SCHEMA) => {}
-            Some(other) => anyhow::bail!(
-                "{}: result schema '{other}' is not supported; this tikv-bench reads '{SCHEMA}'",
-                path.display()
-            ),
-            None => anyhow::bail!(
-                "{}: no \"schema\" field: not a tikv-bench result",
-                path.display()
-            ),
+            Some(other) => {
+                return Err(ResultFileError::Unsupported {
+                    path: path_buf(),
+                    schema: other.to_string(),
+                });
+            }
+            None => return Err(ResultFileError::NoSchema { path: path_buf() }),
         }
-        serde_json::from_value(value)
-            .map_err(|e| anyhow::anyhow!("{}: malformed result: {e}", path.display()))
+        serde_json::from_value(value).map_err(|err| ResultFileError::Malformed {
+            path: path_buf(),
+            err,
+        })
     }
+}
+
+/// Why a result file cannot be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultFileError {
+    /// The result does not encode as JSON (a non-string map key; does not
+    /// happen with the types we write).
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+    /// The file cannot be written: the directory is missing or read-only,
+    /// or the disk is full. Choose another path or make room.
+    #[error("{}: cannot write result: {err}", path.display())]
+    Write { path: PathBuf, err: std::io::Error },
+    /// The file cannot be read: a wrong path or no permission. Name the
+    /// `result.json` that `run` or `merge` wrote.
+    #[error("{}: cannot read result: {err}", path.display())]
+    Read { path: PathBuf, err: std::io::Error },
+    /// The file is not JSON: another file was named (a workload, say), or
+    /// the result was cut short.
+    #[error("{}: not a JSON result file: {err}", path.display())]
+    NotJson {
+        path: PathBuf,
+        err: serde_json::Error,
+    },
+    /// The result has another schema version than this tikv-bench reads:
+    /// read it with the tikv-bench that wrote it.
+    #[error("{}: result schema '{schema}' is not supported; this tikv-bench reads '{SCHEMA}'", path.display())]
+    Unsupported { path: PathBuf, schema: String },
+    /// JSON without a `schema` field: not a result of tikv-bench.
+    #[error("{}: no \"schema\" field: not a tikv-bench result", path.display())]
+    NoSchema { path: PathBuf },
+    /// A result of our schema whose fields do not fit it: the file was
+    /// edited by hand or by another tool. Restore it or run again.
+    #[error("{}: malformed result: {err}", path.display())]
+    Malformed {
+        path: PathBuf,
+        err: serde_json::Error,
+    },
 }
 
 impl RunResult {

@@ -3,8 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::Context as _;
-
+use super::ReportError;
 use super::plot::{Axis, Chart, Legend, Mark, PALETTE, Panel, RGBColor, Scale, Series, Unit};
 use crate::metrics::result::Interval;
 use crate::metrics::{RunResult, hist};
@@ -30,12 +29,14 @@ fn percentile_x(q: f64, x_max: f64) -> f64 {
     }
 }
 
-pub(super) fn latency_chart(r: &RunResult) -> anyhow::Result<Chart> {
+pub(super) fn latency_chart(r: &RunResult) -> Result<Chart, ReportError> {
     let mut decoded = Vec::new();
     for name in r.op_names() {
         let o = &r.ops[&name];
-        let h = hist::decode(&o.histogram)
-            .with_context(|| format!("op '{name}': cannot read its latency histogram"))?;
+        let h = hist::decode(&o.histogram).map_err(|source| ReportError::Histogram {
+            op: name.clone(),
+            source,
+        })?;
         if !h.is_empty() {
             decoded.push((name, h));
         }

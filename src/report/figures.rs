@@ -9,8 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
-
+use super::ReportError;
 use crate::metrics::{RunResult, SweptValue, hist};
 
 /// One result, as a comparison sees it.
@@ -110,7 +109,7 @@ pub fn judge(a: &Noise, b: &Noise, diff: f64) -> NoiseVerdict {
 }
 
 /// Reads the figures off one result.
-pub fn of(path: &Path, r: &RunResult) -> anyhow::Result<Figures> {
+pub fn of(path: &Path, r: &RunResult) -> Result<Figures, ReportError> {
     let names = r.op_names();
     let txn_ops: Vec<&String> = names
         .iter()
@@ -136,8 +135,12 @@ pub fn of(path: &Path, r: &RunResult) -> anyhow::Result<Figures> {
     };
     let mut merged = hist::new_hist();
     for n in &counted {
-        let h = hist::decode(&r.ops[*n].histogram)
-            .with_context(|| format!("{}: op '{n}': bad histogram", path.display()))?;
+        let h =
+            hist::decode(&r.ops[*n].histogram).map_err(|source| ReportError::ResultHistogram {
+                path: path.to_path_buf(),
+                op: n.to_string(),
+                source,
+            })?;
         hist::add(&mut merged, &h);
     }
     let q = |p: f64| {

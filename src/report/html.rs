@@ -6,8 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
-
+use super::ReportError;
 pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, TIMELINE_SIZE, errors_height};
 use super::charts::{error_rows, errors_chart, latency_chart, timeline_chart};
 use super::page::{self, Table, TableCell, esc, num, text};
@@ -24,9 +23,11 @@ pub struct Written {
 
 /// Renders `r` into `dir` (created when missing): `report.html` and its
 /// charts. Returns the paths written.
-pub fn write(r: &RunResult, dir: &Path) -> anyhow::Result<Written> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create report directory", dir.display()))?;
+pub fn write(r: &RunResult, dir: &Path) -> Result<Written, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::ReportDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     let mut charts = Vec::new();
     let mut figures = String::new();
 
@@ -102,8 +103,10 @@ pub fn write(r: &RunResult, dir: &Path) -> anyhow::Result<Written> {
     );
     let html = page::page(&format!("{} · tikv-bench report", r.name), &body, &footer);
     let path = dir.join("report.html");
-    std::fs::write(&path, html)
-        .with_context(|| format!("{}: cannot write report", path.display()))?;
+    std::fs::write(&path, html).map_err(|source| ReportError::WriteReport {
+        path: path.clone(),
+        source,
+    })?;
     Ok(Written { html: path, charts })
 }
 

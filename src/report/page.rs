@@ -10,6 +10,8 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use super::ReportError;
+
 const TEMPLATE: &str = include_str!("template.html");
 const CSS: &str = include_str!("report.css");
 
@@ -163,9 +165,16 @@ pub fn para(class: &str, s: &str) -> String {
 
 /// A PNG file as an inline figure (`data:` URI), with its size so the page
 /// does not reflow as it loads.
-pub fn figure(png: &Path, size: (u32, u32), alt: &str, caption: &str) -> anyhow::Result<String> {
-    let bytes = std::fs::read(png)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read chart: {e}", png.display()))?;
+pub fn figure(
+    png: &Path,
+    size: (u32, u32),
+    alt: &str,
+    caption: &str,
+) -> Result<String, ReportError> {
+    let bytes = std::fs::read(png).map_err(|err| ReportError::ReadChart {
+        path: png.to_path_buf(),
+        err,
+    })?;
     Ok(format!(
         "<figure><img src=\"data:image/png;base64,{}\" width=\"{}\" height=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
         B64.encode(bytes),

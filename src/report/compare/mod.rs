@@ -15,8 +15,7 @@ mod tables;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
-
+use super::ReportError;
 use super::figures::{self, Figures};
 use super::html::Written;
 use super::page;
@@ -36,22 +35,26 @@ pub const CONTENTION_SIZE: (u32, u32) = (1180, 460);
 /// missing) and returns the HTML's path. `results` pairs each result with
 /// the file it came from; their order is kept (for two results, the first
 /// is the baseline A). Call it after a sweep with the cells' results.
-pub fn compare_to_dir(results: &[(PathBuf, RunResult)], out: &Path) -> anyhow::Result<PathBuf> {
+pub fn compare_to_dir(
+    results: &[(PathBuf, RunResult)],
+    out: &Path,
+) -> Result<PathBuf, ReportError> {
     Ok(write(results, out)?.html)
 }
 
 /// [`compare_to_dir`], returning every file written with the charts' sizes.
-pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> anyhow::Result<Written> {
-    anyhow::ensure!(
-        !results.is_empty(),
-        "nothing to compare: give at least one result"
-    );
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("{}: cannot create output directory", out.display()))?;
+pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, ReportError> {
+    if results.is_empty() {
+        return Err(ReportError::NothingToCompare);
+    }
+    std::fs::create_dir_all(out).map_err(|source| ReportError::OutputDir {
+        dir: out.to_path_buf(),
+        source,
+    })?;
     let mut figs = results
         .iter()
         .map(|(p, r)| figures::of(p, r))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     unique_labels(&mut figs);
     let layout = Layout::of(&figs);
     let txn = figs.iter().any(|f| f.txn);
@@ -158,7 +161,10 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> anyhow::Result<Wri
         &format!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
     );
     let path = out.join("compare.html");
-    std::fs::write(&path, html).with_context(|| format!("{}: cannot write", path.display()))?;
+    std::fs::write(&path, html).map_err(|source| ReportError::WriteComparison {
+        path: path.clone(),
+        source,
+    })?;
     Ok(Written { html: path, charts })
 }
 

@@ -7,7 +7,7 @@
 mod axis;
 
 use std::error::Error;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
@@ -114,6 +114,16 @@ pub struct Panel {
     pub series: Vec<Series>,
 }
 
+/// A chart that cannot be drawn: the PNG cannot be written (no permission,
+/// a full disk), or fontconfig finds no font for the labels (install one,
+/// e.g. DejaVu Sans).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: cannot draw chart: {err}", path.display())]
+pub struct DrawError {
+    pub path: PathBuf,
+    pub err: String,
+}
+
 /// One PNG: panels in a grid, filled row by row.
 #[derive(Debug, Clone)]
 pub struct Chart {
@@ -127,9 +137,11 @@ pub struct Chart {
 
 impl Chart {
     /// Draws the chart into a PNG file.
-    pub fn draw(&self, path: &Path) -> anyhow::Result<()> {
-        self.draw_inner(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot draw chart: {e}", path.display()))
+    pub fn draw(&self, path: &Path) -> Result<(), DrawError> {
+        self.draw_inner(path).map_err(|e| DrawError {
+            path: path.to_path_buf(),
+            err: e.to_string(),
+        })
     }
 
     fn draw_inner(&self, path: &Path) -> Result<(), Box<dyn Error>> {
