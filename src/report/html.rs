@@ -1,14 +1,15 @@
 //! The report of one result: `report.html` (self-contained: styles inline,
 //! charts inline as `data:` PNGs, nothing fetched) beside the PNG charts it
-//! shows, `latency.png`, `timeline.png` and, when anything failed or was
-//! retried, `errors.png`.
+//! shows, one section each, in the order of the chart table in `charts.rs`:
+//! `latency.png`, `timeline.png` and, when anything failed or was retried,
+//! `errors.png`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::ReportError;
+use super::charts::{CHARTS, ChartEntry};
 pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, TIMELINE_SIZE, errors_height};
-use super::charts::{error_rows, errors_chart, latency_chart, timeline_chart};
 use super::page::{self, Table, TableCell, esc, num, text};
 use crate::metrics::RunResult;
 use crate::workload::checks::CheckVerdict;
@@ -29,74 +30,16 @@ pub fn write(r: &RunResult, dir: &Path) -> Result<Written, ReportError> {
         source,
     })?;
     let mut charts = Vec::new();
-    let mut figures = String::new();
-
-    let latency = dir.join("latency.png");
-    latency_chart(r)?.draw(&latency)?;
-    figures.push_str(&page::section(
-        "latency",
-        "Latency by percentile",
-        &page::figure(
-            &latency,
-            LATENCY_SIZE,
-            "latency percentile spectrum per op",
-            latency_caption(r),
-        )?,
-    ));
-    charts.push((latency, LATENCY_SIZE));
-
-    let timeline = dir.join("timeline.png");
-    timeline_chart(r).draw(&timeline)?;
-    figures.push_str(&page::section(
-        "timeline",
-        "Over time",
-        &page::figure(
-            &timeline,
-            TIMELINE_SIZE,
-            "throughput and p99 latency per second",
-            "Per wall-clock second of the measured phase; the first and last seconds may be partial.",
-        )?,
-    ));
-    charts.push((timeline, TIMELINE_SIZE));
-
-    let mut errors_html = String::new();
-    if let Some(chart) = errors_chart(r) {
-        let path = dir.join("errors.png");
-        chart.draw(&path)?;
-        errors_html.push_str(&page::figure(
-            &path,
-            chart.size,
-            "errors and retries per op and kind",
-            "Final errors (the op failed or its outcome is unknown) and retries (extra attempts), per op and error kind.",
-        )?);
-        errors_html.push_str(&error_table(r));
-        charts.push((path, chart.size));
-    } else {
-        errors_html.push_str(&page::para("ok", "No errors, no retries."));
-    }
-    figures.push_str(&page::section("errors", "Errors and retries", &errors_html));
-
     let mut body = header(r);
     body.push_str(&page::section("ops", "Operations", &op_table(r)));
-    body.push_str(&figures);
+    for entry in CHARTS {
+        body.push_str(&chart_section(entry, r, dir, &mut charts)?);
+    }
     body.push_str(&page::section("run", "Run", &metadata(r)));
     for (key, heading, inner) in sections(r) {
         body.push_str(&page::section(&format!("extra-{key}"), heading, &inner));
     }
-    let yaml = serde_saphyr::to_string(&r.workload)
-        .unwrap_or_else(|_| serde_json::to_string_pretty(&r.workload).unwrap_or_default());
-    body.push_str(&page::section(
-        "workload",
-        "Workload as run",
-        &format!(
-            "{}{}",
-            page::para(
-                "note",
-                "Every default filled in; this block is itself a valid workload file."
-            ),
-            page::pre(&yaml)
-        ),
-    ));
+    body.push_str(&workload_section(r));
     let footer = format!(
         "{} {} · {} · seed {}",
         r.tool.name, r.tool.version, r.schema, r.seed
@@ -108,6 +51,46 @@ pub fn write(r: &RunResult, dir: &Path) -> Result<Written, ReportError> {
         source,
     })?;
     Ok(Written { html: path, charts })
+}
+
+/// The section of one chart: drawn into `dir` (and noted in `charts`) and
+/// inlined, or what stands in for it when the result has nothing to show.
+fn chart_section(
+    entry: &ChartEntry,
+    r: &RunResult,
+    dir: &Path,
+    charts: &mut Vec<(PathBuf, (u32, u32))>,
+) -> Result<String, ReportError> {
+    let inner = match (entry.draw)(r)? {
+        Some(chart) => {
+            let path = dir.join(format!("{}.png", entry.id));
+            chart.draw(&path)?;
+            let mut html = page::figure(&path, chart.size, entry.alt, (entry.caption)(r))?;
+            html.push_str(&(entry.after)(r));
+            charts.push((path, chart.size));
+            html
+        }
+        None => page::para("ok", entry.absent),
+    };
+    Ok(page::section(entry.id, entry.heading, &inner))
+}
+
+/// The workload as run, in YAML.
+fn workload_section(r: &RunResult) -> String {
+    let yaml = serde_saphyr::to_string(&r.workload)
+        .unwrap_or_else(|_| serde_json::to_string_pretty(&r.workload).unwrap_or_default());
+    page::section(
+        "workload",
+        "Workload as run",
+        &format!(
+            "{}{}",
+            page::para(
+                "note",
+                "Every default filled in; this block is itself a valid workload file."
+            ),
+            page::pre(&yaml)
+        ),
+    )
 }
 
 /// The result's optional sections present, in the order of their keys,
@@ -248,18 +231,14 @@ fn header(r: &RunResult) -> String {
         );
     }
     h.push_str("</div>\n<nav>");
-    for (id, label) in [
-        ("ops", "operations"),
-        ("latency", "latency"),
-        ("timeline", "over time"),
-        ("errors", "errors"),
-        ("extra-checks", "checks"),
-        ("run", "run"),
-        ("workload", "workload"),
-    ]
-    .into_iter()
-    .filter(|(id, _)| *id != "extra-checks" || checks.is_some())
-    {
+    let charts = CHARTS.iter().map(|c| (c.id, c.nav));
+    let checks = checks.map(|_| ("extra-checks", "checks"));
+    let links = [("ops", "operations")]
+        .into_iter()
+        .chain(charts)
+        .chain(checks)
+        .chain([("run", "run"), ("workload", "workload")]);
+    for (id, label) in links {
         let _ = write!(h, "<a href=\"#{id}\">{label}</a>");
     }
     h.push_str("</nav>\n");
@@ -328,48 +307,6 @@ fn op_table(r: &RunResult) -> String {
             "Latency of successful ops, retries and backoff included. Failed: the op gave up on an error; unknown: its outcome is unknown (a timeout after sending)."
         },
     ));
-    html
-}
-
-fn latency_caption(r: &RunResult) -> &'static str {
-    if r.rate.is_some() {
-        "Latency of successful ops from the scheduled start, by percentile (log scales, as HdrHistogram plots it)."
-    } else {
-        "Latency of successful ops by percentile (log scales, as HdrHistogram plots it): the far right is the tail."
-    }
-}
-fn error_table(r: &RunResult) -> String {
-    let mut t = Table::new(
-        "data",
-        &["op", "kind", "final errors", "retries", "first message"],
-    );
-    for (op, kind, errors, retries) in error_rows(r) {
-        let sample = r.ops[&op]
-            .error_samples
-            .get(&kind)
-            .cloned()
-            .unwrap_or_default();
-        t.row([
-            text(&op),
-            text(&kind),
-            num(page::count(errors)),
-            num(page::count(retries)),
-            text(sample),
-        ]);
-    }
-    let mut html = t.finish();
-    let backoff: Vec<String> = r
-        .op_names()
-        .into_iter()
-        .filter(|n| r.ops[n].backoff_us > 0)
-        .map(|n| format!("{n} {}", page::micros(r.ops[&n].backoff_us)))
-        .collect();
-    if !backoff.is_empty() {
-        html.push_str(&page::para(
-            "note",
-            &format!("Time slept in backoff: {}.", backoff.join(", ")),
-        ));
-    }
     html
 }
 
