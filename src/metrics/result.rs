@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::collector::Summary;
+use super::collector::{Second, Summary};
 use super::hist::{self, Percentiles};
 use super::recorder::OpStats;
 use super::sections::{ClusterInfo, ShardInfo, SweepInfo, ThresholdVerdict};
@@ -261,6 +261,44 @@ fn op_result(kind: &str, s: &OpStats, secs: f64) -> OpResult {
     }
 }
 
+/// One second of the timeline: the part of it inside the measured phase.
+fn interval(sec: &Second, names: &[&str], info: &RunInfo) -> Interval {
+    let from = (sec.unix_s * 1_000_000).max(info.measure_start_unix_us);
+    let to = ((sec.unix_s + 1) * 1_000_000)
+        .min(info.ended_unix_us)
+        .max(from);
+    let span_s = (to - from) as f64 / 1e6;
+    let total: u64 = sec.ops.iter().flatten().map(|o| o.ok + o.failed).sum();
+    Interval {
+        unix_s: sec.unix_s,
+        t_s: round3((sec.unix_s * 1_000_000 - info.measure_start_unix_us) as f64 / 1e6),
+        span_s: round3(span_s),
+        ops_per_s: rate(total, span_s),
+        p50_us: sec.all.p50,
+        p99_us: sec.all.p99,
+        ops: sec
+            .ops
+            .iter()
+            .zip(names)
+            .filter_map(|(o, name)| {
+                o.as_ref().map(|o| {
+                    (
+                        name.to_string(),
+                        IntervalOp {
+                            ok: o.ok,
+                            failed: o.failed,
+                            p50_us: o.latency.p50,
+                            p99_us: o.latency.p99,
+                            max_us: o.latency.max,
+                            histogram: o.histogram.clone(),
+                        },
+                    )
+                })
+            })
+            .collect(),
+    }
+}
+
 impl RunResult {
     pub fn build(workload: &Workload, summary: &Summary, info: RunInfo) -> RunResult {
         let measured_s = (info.ended_unix_us - info.measure_start_unix_us) as f64 / 1e6;
@@ -274,42 +312,7 @@ impl RunResult {
         let timeline = summary
             .timeline
             .iter()
-            .map(|sec| {
-                let from = (sec.unix_s * 1_000_000).max(info.measure_start_unix_us);
-                let to = ((sec.unix_s + 1) * 1_000_000)
-                    .min(info.ended_unix_us)
-                    .max(from);
-                let span_s = (to - from) as f64 / 1e6;
-                let total: u64 = sec.ops.iter().flatten().map(|o| o.ok + o.failed).sum();
-                Interval {
-                    unix_s: sec.unix_s,
-                    t_s: round3((sec.unix_s * 1_000_000 - info.measure_start_unix_us) as f64 / 1e6),
-                    span_s: round3(span_s),
-                    ops_per_s: rate(total, span_s),
-                    p50_us: sec.all.p50,
-                    p99_us: sec.all.p99,
-                    ops: sec
-                        .ops
-                        .iter()
-                        .zip(&names)
-                        .filter_map(|(o, name)| {
-                            o.as_ref().map(|o| {
-                                (
-                                    name.to_string(),
-                                    IntervalOp {
-                                        ok: o.ok,
-                                        failed: o.failed,
-                                        p50_us: o.latency.p50,
-                                        p99_us: o.latency.p99,
-                                        max_us: o.latency.max,
-                                        histogram: o.histogram.clone(),
-                                    },
-                                )
-                            })
-                        })
-                        .collect(),
-                }
-            })
+            .map(|sec| interval(sec, &names, &info))
             .collect();
         RunResult {
             schema: SCHEMA.into(),
