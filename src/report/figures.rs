@@ -162,11 +162,10 @@ pub fn of(path: &Path, r: &RunResult) -> Result<Figures, ReportError> {
             ok as f64 / iv.span_s
         })
         .collect();
-    let sweep = r.sweep.as_ref().map_or(Vec::new(), |s| s.values.clone());
-    let lock = sweep
-        .iter()
-        .find(|(k, _)| k == "lock")
-        .and_then(|(_, v)| v.as_str().map(String::from))
+    let lock = r
+        .sweep
+        .as_ref()
+        .and_then(|s| s.value("lock")?.as_str().map(String::from))
         .or_else(|| workload_lock(r));
     Ok(Figures {
         label: r
@@ -176,7 +175,7 @@ pub fn of(path: &Path, r: &RunResult) -> Result<Figures, ReportError> {
         path: path.to_path_buf(),
         name: r.name.clone(),
         lock,
-        sweep,
+        sweep: r.sweep.as_ref().map_or(Vec::new(), |s| s.values.clone()),
         txn,
         goodput: counted.iter().map(|n| r.ops[*n].ok_per_s).sum(),
         abort_rate: (txn && ok + failed > 0).then(|| failed as f64 / (ok + failed) as f64),
