@@ -2,29 +2,9 @@
 //! `thresholds:` (parsed in [`crate::workload::thresholds`]) against the
 //! figures of a [`RunResult`].
 
-use std::fmt;
-
-use serde::Serialize;
-
-use crate::metrics::RunResult;
 use crate::metrics::hist::{self, Percentiles};
+use crate::metrics::{RunResult, ThresholdVerdict};
 pub use crate::workload::thresholds::{Cmp, Metric, Threshold};
-
-/// A threshold against a result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verdict {
-    pub threshold: String,
-    /// The measured value, as a person reads it.
-    pub measured: String,
-    pub passed: bool,
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mark = if self.passed { "pass" } else { "FAIL" };
-        write!(f, "{mark}: {} (measured {})", self.threshold, self.measured)
-    }
-}
 
 /// The thresholds in the workload as run, recorded in the result.
 pub fn from_result(result: &RunResult) -> Result<Vec<Threshold>, String> {
@@ -37,12 +17,12 @@ pub fn from_result(result: &RunResult) -> Result<Vec<Threshold>, String> {
 }
 
 /// Judges every threshold against `result`.
-pub fn evaluate(thresholds: &[Threshold], result: &RunResult) -> Vec<Verdict> {
+pub fn evaluate(thresholds: &[Threshold], result: &RunResult) -> Vec<ThresholdVerdict> {
     thresholds
         .iter()
         .map(|t| {
             let (value, measured) = measure(t, result);
-            Verdict {
+            ThresholdVerdict {
                 threshold: t.text.clone(),
                 measured,
                 passed: t.cmp.holds(value, t.limit),

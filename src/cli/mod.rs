@@ -18,7 +18,6 @@ use crate::checks::thresholds;
 use crate::driver::{ProgressMode, Shard};
 use crate::metrics::{RunResult, hdrlog};
 use crate::report;
-use crate::workload::checks::CheckVerdict;
 use crate::workload::{Stop, Workload, WorkloadError};
 
 #[derive(Debug, Parser)]
@@ -245,26 +244,18 @@ fn judge(result: &mut RunResult) -> anyhow::Result<bool> {
             eprintln!("tikv-bench: threshold {v}");
         }
     }
-    result
-        .extra
-        .insert("thresholds".into(), serde_json::to_value(&verdicts)?);
-    Ok(checks_passed && verdicts.iter().all(|v| v.passed))
+    let passed = checks_passed && verdicts.iter().all(|v| v.passed);
+    result.thresholds = Some(verdicts);
+    Ok(passed)
 }
 
-/// Prints the checks' verdicts recorded in `result` (`extra.checks`), one
-/// line each, failures on stderr. Returns whether all passed.
+/// Prints the checks' verdicts recorded in `result` (`checks`), one line
+/// each, failures on stderr. Returns whether all passed.
 fn judge_checks(result: &RunResult) -> bool {
-    let Some(list) = result.extra.get("checks") else {
+    let Some(verdicts) = &result.checks else {
         return true;
     };
-    let verdicts: Vec<CheckVerdict> = match serde_json::from_value(list.clone()) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("tikv-bench: check FAIL: the result's checks cannot be read: {e}");
-            return false;
-        }
-    };
-    for v in &verdicts {
+    for v in verdicts {
         if v.passed {
             println!("check {v}");
         } else {

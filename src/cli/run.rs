@@ -12,7 +12,7 @@ use super::{BadInput, RunArgs, Target, default_out, judge};
 use crate::backend::{Backend, InprocBackend, MemoryBackend, NoopBackend, TargetInfo, TikvBackend};
 use crate::cluster::{Cluster, RunningCluster};
 use crate::driver::{self, RunOptions};
-use crate::metrics::{Live, RunResult, hdrlog, prometheus};
+use crate::metrics::{ClusterInfo, Live, RunResult, SweepInfo, hdrlog, prometheus};
 use crate::report;
 use crate::workload::sweep::Cell;
 use crate::workload::{Stop, Workload};
@@ -160,7 +160,7 @@ async fn run_one(
         Target::Inproc => execute(workload, InprocBackend::default(), &opts).await?,
     };
     if let Some(cell) = cell {
-        result.extra.insert("sweep".into(), cell.to_json());
+        result.sweep = Some(SweepInfo::of(cell));
     }
     print!("{}", report::text::summary(&result));
     let passed = judge(&mut result)?;
@@ -298,10 +298,11 @@ async fn run_embedded(
         .with_context(|| format!("cannot connect to the embedded cluster at {}", pd[0]))?;
     let start = running.snapshot();
     let mut result = execute(w, backend, opts).await?;
-    result.extra.insert(
-        "cluster".into(),
-        serde_json::json!({"pd": pd, "start": start, "end": running.snapshot()}),
-    );
+    result.cluster = Some(ClusterInfo {
+        pd,
+        start,
+        end: running.snapshot(),
+    });
     Ok(result)
 }
 
@@ -326,9 +327,10 @@ async fn external(w: &Workload, pd: &[String], opts: &RunOptions) -> anyhow::Res
     };
     let start = snapshot().await;
     let mut result = execute(w, backend, opts).await?;
-    result.extra.insert(
-        "cluster".into(),
-        serde_json::json!({"pd": pd, "start": start, "end": snapshot().await}),
-    );
+    result.cluster = Some(ClusterInfo {
+        pd: pd.to_vec(),
+        start,
+        end: snapshot().await,
+    });
     Ok(result)
 }

@@ -17,7 +17,7 @@ pub use worker::{Pacing, StopAt};
 use crate::backend::retry::{self, Retry};
 use crate::backend::{Backend, RawLoad, TxnLoad};
 use crate::metrics::result::LoadResult;
-use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult};
+use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult, ShardInfo};
 use crate::vocab::Events;
 use crate::vocab::{Backoff, Stream, TimeSource};
 use crate::workload::checks;
@@ -224,20 +224,18 @@ pub async fn run<B: Backend>(
             base: start,
             time,
         };
-        let verdicts = checks::verify(&*shared.backend, input).await;
-        result
-            .extra
-            .insert("checks".into(), serde_json::to_value(&verdicts)?);
+        result.checks = Some(checks::verify(&*shared.backend, input).await);
     }
     if shard != Shard::WHOLE {
         result.concurrency = workers as u32;
         result.rate = workload
             .rate
             .map(|r| r * workers as f64 / total_workers as f64);
-        result.extra.insert(
-            "shard".into(),
-            serde_json::json!({ "index": shard.index + 1, "count": shard.count, "workers": [ids.start, ids.end] }),
-        );
+        result.shard = Some(ShardInfo {
+            index: shard.index + 1,
+            count: shard.count,
+            workers: [ids.start, ids.end],
+        });
     }
     Ok(result)
 }

@@ -68,7 +68,7 @@ pub fn encode(h: &Hist) -> String {
 
 /// Error reading a stored histogram.
 #[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
+pub enum HistogramDecodeError {
     /// The text is not base64: the result file was edited or truncated.
     #[error("histogram is not valid base64: {0}")]
     Base64(#[from] base64::DecodeError),
@@ -77,11 +77,11 @@ pub enum DecodeError {
     Format(String),
 }
 
-pub fn decode(text: &str) -> Result<Hist, DecodeError> {
+pub fn decode(text: &str) -> Result<Hist, HistogramDecodeError> {
     let bytes = B64.decode(text.trim())?;
     let mut h: Hist = Deserializer::new()
         .deserialize(&mut bytes.as_slice())
-        .map_err(|e| DecodeError::Format(format!("{e:?}")))?;
+        .map_err(|e| HistogramDecodeError::Format(format!("{e:?}")))?;
     h.auto(true);
     Ok(h)
 }

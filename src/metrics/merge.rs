@@ -24,42 +24,18 @@ pub enum MergeError {
     Mismatch(String),
     /// A stored histogram could not be read: the file was edited or cut.
     #[error("op '{op}': {err}")]
-    Histogram { op: String, err: hist::DecodeError },
+    Histogram {
+        op: String,
+        err: hist::HistogramDecodeError,
+    },
 }
-
-/// Extra blocks that describe one driver and have no merged meaning.
-const PER_DRIVER_EXTRA: &[&str] = &["shard", "merged_from", "thresholds"];
 
 /// Merges `results` into one result.
 pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
     let first = results.first().ok_or(MergeError::Empty)?;
     for (i, r) in results.iter().enumerate().skip(1) {
-        let same = |what: &str, a: String, b: String| {
-            if a == b {
-                Ok(())
-            } else {
-                Err(MergeError::Mismatch(format!(
-                    "result {} differs from result 1 in {what}: '{b}' vs '{a}'; only shards of one workload merge",
-                    i + 1
-                )))
-            }
-        };
-        same("schema", first.schema.clone(), r.schema.clone())?;
-        same("workload name", first.name.clone(), r.name.clone())?;
-        same("seed", first.seed.to_string(), r.seed.to_string())?;
-        same("mode", first.mode.clone(), r.mode.clone())?;
-        same(
-            "workload",
-            first.workload.to_string(),
-            r.workload.to_string(),
-        )?;
-        same(
-            "sweep cell",
-            format!("{:?}", first.extra.get("sweep")),
-            format!("{:?}", r.extra.get("sweep")),
-        )?;
+        check_same(first, r, i + 1)?;
     }
-
     let from = results
         .iter()
         .map(|r| r.measured_from_unix_us)
@@ -71,51 +47,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         .max()
         .unwrap_or(0);
     let measured_s = (to - from).max(0) as f64 / 1e6;
-
-    let mut names: Vec<&String> = results.iter().flat_map(|r| r.ops.keys()).collect();
-    names.sort();
-    names.dedup();
-    let mut ops = BTreeMap::new();
-    for name in names {
-        let parts: Vec<&OpResult> = results.iter().filter_map(|r| r.ops.get(name)).collect();
-        ops.insert(name.clone(), merge_op(name, &parts, measured_s)?);
-    }
-
-    let mut extra = BTreeMap::new();
-    for (k, v) in &first.extra {
-        if !PER_DRIVER_EXTRA.contains(&k.as_str())
-            && results.iter().all(|r| r.extra.get(k) == Some(v))
-        {
-            extra.insert(k.clone(), v.clone());
-        }
-    }
-    let merged_from: u64 = results
-        .iter()
-        .map(|r| {
-            r.extra
-                .get("merged_from")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(1)
-        })
-        .sum();
-    extra.insert("merged_from".into(), merged_from.into());
-
-    // A merged target lists its parts; merging merged results unions the
-    // parts, so the grouping of merges does not show.
-    let kinds: std::collections::BTreeSet<&str> = results
-        .iter()
-        .flat_map(|r| r.target.kind.split('+'))
-        .collect();
-    let descriptions: std::collections::BTreeSet<&str> = results
-        .iter()
-        .flat_map(|r| r.target.description.split("; "))
-        .collect();
-    let target = TargetInfo {
-        kind: kinds.into_iter().collect::<Vec<_>>().join("+"),
-        description: descriptions.into_iter().collect::<Vec<_>>().join("; "),
-    };
     let rates: Vec<f64> = results.iter().filter_map(|r| r.rate).collect();
-
     Ok(RunResult {
         schema: first.schema.clone(),
         tool: first.tool.clone(),
@@ -123,7 +55,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         workload_file: results.iter().filter_map(|r| r.workload_file.clone()).min(),
         workload: first.workload.clone(),
         seed: first.seed,
-        target,
+        target: merge_targets(results),
         mode: first.mode.clone(),
         concurrency: results.iter().map(|r| r.concurrency).sum(),
         rate: (!rates.is_empty()).then(|| round3(rates.iter().sum())),
@@ -148,10 +80,95 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         },
         warmup: merge_phase(results.iter().map(|r| &r.warmup), None),
         measured: merge_phase(results.iter().map(|r| &r.measured), Some(measured_s)),
-        ops,
+        ops: merge_ops(results, measured_s)?,
         timeline: merge_timeline(results, from)?,
-        extra,
+        // The sections all results share are kept; those that describe one
+        // driver (shard, thresholds) have no merged meaning.
+        checks: shared(results, |r| &r.checks),
+        cluster: shared(results, |r| &r.cluster),
+        merged_from: Some(results.iter().map(|r| r.merged_from.unwrap_or(1)).sum()),
+        shard: None,
+        sweep: shared(results, |r| &r.sweep),
+        thresholds: None,
     })
+}
+
+/// Refuses result `n` (counted from 1) unless it comes from the same
+/// workload as the first.
+fn check_same(first: &RunResult, r: &RunResult, n: usize) -> Result<(), MergeError> {
+    let same = |what: &str, a: String, b: String| {
+        if a == b {
+            Ok(())
+        } else {
+            Err(MergeError::Mismatch(format!(
+                "result {n} differs from result 1 in {what}: '{b}' vs '{a}'; only shards of one workload merge"
+            )))
+        }
+    };
+    same("schema", first.schema.clone(), r.schema.clone())?;
+    same("workload name", first.name.clone(), r.name.clone())?;
+    same("seed", first.seed.to_string(), r.seed.to_string())?;
+    same("mode", first.mode.clone(), r.mode.clone())?;
+    same(
+        "workload",
+        first.workload.to_string(),
+        r.workload.to_string(),
+    )?;
+    same("sweep cell", sweep_text(first), sweep_text(r))
+}
+
+/// The sweep cell of `r` as a mismatch shows it: as the JSON it is.
+fn sweep_text(r: &RunResult) -> String {
+    let json = r
+        .sweep
+        .as_ref()
+        .map(|s| serde_json::to_value(s).unwrap_or_default());
+    format!("{:?}", json.as_ref())
+}
+
+/// The section `get` picks when every result has it and all are equal.
+fn shared<T: PartialEq + Clone>(
+    results: &[RunResult],
+    get: impl Fn(&RunResult) -> &Option<T>,
+) -> Option<T> {
+    let first = get(results.first()?).as_ref()?;
+    results
+        .iter()
+        .all(|r| get(r).as_ref() == Some(first))
+        .then(|| first.clone())
+}
+
+/// A merged target lists its parts; merging merged results unions the
+/// parts, so the grouping of merges does not show.
+fn merge_targets(results: &[RunResult]) -> TargetInfo {
+    let kinds: std::collections::BTreeSet<&str> = results
+        .iter()
+        .flat_map(|r| r.target.kind.split('+'))
+        .collect();
+    let descriptions: std::collections::BTreeSet<&str> = results
+        .iter()
+        .flat_map(|r| r.target.description.split("; "))
+        .collect();
+    TargetInfo {
+        kind: kinds.into_iter().collect::<Vec<_>>().join("+"),
+        description: descriptions.into_iter().collect::<Vec<_>>().join("; "),
+    }
+}
+
+/// Every op of any result, its parts merged.
+fn merge_ops(
+    results: &[RunResult],
+    measured_s: f64,
+) -> Result<BTreeMap<String, OpResult>, MergeError> {
+    let mut names: Vec<&String> = results.iter().flat_map(|r| r.ops.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut ops = BTreeMap::new();
+    for name in names {
+        let parts: Vec<&OpResult> = results.iter().filter_map(|r| r.ops.get(name)).collect();
+        ops.insert(name.clone(), merge_op(name, &parts, measured_s)?);
+    }
+    Ok(ops)
 }
 
 /// Sums a phase's counters; its duration is `duration_s` or the longest.

@@ -1,5 +1,6 @@
 //! Measurement: per-worker recorders (no locks, no sends per op), the
-//! collector that merges their per-second reports, and the result file.
+//! collector that merges their per-second reports, and the result file
+//! with its typed sections.
 
 pub mod collector;
 pub mod hdrlog;
@@ -8,8 +9,10 @@ pub mod merge;
 pub mod prometheus;
 pub mod recorder;
 pub mod result;
+pub mod sections;
 
 pub use collector::{Collector, Live, LiveOp, Summary};
 pub use merge::merge;
 pub use recorder::{Clock, Completion, OpStats, Recorder, Report};
 pub use result::{RunInfo, RunResult, SCHEMA};
+pub use sections::{ClusterInfo, ShardInfo, SweepInfo, SweptValue, ThresholdVerdict};

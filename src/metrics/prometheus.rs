@@ -14,7 +14,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use super::Live;
+use super::{Live, LiveOp};
+use crate::vocab::ErrorKind;
 use crate::workload::Workload;
 
 /// What the endpoint describes: the ops' names and types and the run's
@@ -44,15 +45,39 @@ impl Exposition {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let run = escape(&self.run);
         let mut out = String::new();
-        let family = |name: &str, kind: &str, help: &str, out: &mut String| {
-            let _ = writeln!(out, "# HELP tikv_bench_{name} {help}");
-            let _ = writeln!(out, "# TYPE tikv_bench_{name} {kind}");
-        };
+        self.outcomes(&mut out, &run, &live);
+        self.by_kind(
+            &mut out,
+            &run,
+            &live,
+            (
+                "errors_total",
+                "Measured operations that failed, by op and error kind.",
+            ),
+            |op| &op.errors,
+        );
+        self.by_kind(
+            &mut out,
+            &run,
+            &live,
+            (
+                "retries_total",
+                "Retried attempts, by op and the error kind that caused them.",
+            ),
+            |op| &op.retries,
+        );
+        self.latency(&mut out, &run, &live);
+        run_gauges(&mut out, &run, &live);
+        out
+    }
+
+    /// `ops_total`: measured ops by op and outcome.
+    fn outcomes(&self, out: &mut String, run: &str, live: &Live) {
         family(
+            out,
             "ops_total",
             "counter",
             "Measured operations completed, by op and outcome.",
-            &mut out,
         );
         for ((name, ty), op) in self.ops.iter().zip(&live.ops) {
             for (outcome, n) in [
@@ -67,41 +92,36 @@ impl Exposition {
                 );
             }
         }
-        family(
-            "errors_total",
-            "counter",
-            "Measured operations that failed, by op and error kind.",
-            &mut out,
-        );
-        for ((name, _), op) in self.ops.iter().zip(&live.ops) {
-            for (kind, n) in &op.errors {
+    }
+
+    /// A counter family by op and error kind, read off each op by `counts`.
+    fn by_kind(
+        &self,
+        out: &mut String,
+        run: &str,
+        live: &Live,
+        (name, help): (&str, &str),
+        counts: fn(&LiveOp) -> &Vec<(ErrorKind, u64)>,
+    ) {
+        family(out, name, "counter", help);
+        for ((op_name, _), op) in self.ops.iter().zip(&live.ops) {
+            for (kind, n) in counts(op) {
                 let _ = writeln!(
                     out,
-                    "tikv_bench_errors_total{{run=\"{run}\",op=\"{}\",kind=\"{kind}\"}} {n}",
-                    escape(name)
+                    "tikv_bench_{name}{{run=\"{run}\",op=\"{}\",kind=\"{kind}\"}} {n}",
+                    escape(op_name)
                 );
             }
         }
+    }
+
+    /// `latency_seconds`: a summary per op.
+    fn latency(&self, out: &mut String, run: &str, live: &Live) {
         family(
-            "retries_total",
-            "counter",
-            "Retried attempts, by op and the error kind that caused them.",
-            &mut out,
-        );
-        for ((name, _), op) in self.ops.iter().zip(&live.ops) {
-            for (kind, n) in &op.retries {
-                let _ = writeln!(
-                    out,
-                    "tikv_bench_retries_total{{run=\"{run}\",op=\"{}\",kind=\"{kind}\"}} {n}",
-                    escape(name)
-                );
-            }
-        }
-        family(
+            out,
             "latency_seconds",
             "summary",
             "Latency of successful measured operations (from the intended start in open loop).",
-            &mut out,
         );
         for ((name, _), op) in self.ops.iter().zip(&live.ops) {
             let l = &op.latency;
@@ -130,38 +150,48 @@ impl Exposition {
                 l.count
             );
         }
+    }
+}
+
+/// A family's `HELP` and `TYPE` lines.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP tikv_bench_{name} {help}");
+    let _ = writeln!(out, "# TYPE tikv_bench_{name} {kind}");
+}
+
+/// The whole run's warmup count and, once a second has ended, its ops and
+/// p99.
+fn run_gauges(out: &mut String, run: &str, live: &Live) {
+    family(
+        out,
+        "warmup_ops_total",
+        "counter",
+        "Operations completed during warmup (excluded elsewhere).",
+    );
+    let _ = writeln!(
+        out,
+        "tikv_bench_warmup_ops_total{{run=\"{run}\"}} {}",
+        live.warmup_ops
+    );
+    if let Some((_, ops, p99)) = live.last_second {
         family(
-            "warmup_ops_total",
-            "counter",
-            "Operations completed during warmup (excluded elsewhere).",
-            &mut out,
+            out,
+            "last_second_ops",
+            "gauge",
+            "Operations completed in the last complete second.",
+        );
+        let _ = writeln!(out, "tikv_bench_last_second_ops{{run=\"{run}\"}} {ops}");
+        family(
+            out,
+            "last_second_p99_seconds",
+            "gauge",
+            "p99 latency in the last complete second.",
         );
         let _ = writeln!(
             out,
-            "tikv_bench_warmup_ops_total{{run=\"{run}\"}} {}",
-            live.warmup_ops
+            "tikv_bench_last_second_p99_seconds{{run=\"{run}\"}} {}",
+            p99 as f64 / 1e6
         );
-        if let Some((_, ops, p99)) = live.last_second {
-            family(
-                "last_second_ops",
-                "gauge",
-                "Operations completed in the last complete second.",
-                &mut out,
-            );
-            let _ = writeln!(out, "tikv_bench_last_second_ops{{run=\"{run}\"}} {ops}");
-            family(
-                "last_second_p99_seconds",
-                "gauge",
-                "p99 latency in the last complete second.",
-                &mut out,
-            );
-            let _ = writeln!(
-                out,
-                "tikv_bench_last_second_p99_seconds{{run=\"{run}\"}} {}",
-                p99 as f64 / 1e6
-            );
-        }
-        out
     }
 }
 

@@ -5,16 +5,18 @@
 //! adding histograms, never by averaging percentiles).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::collector::Summary;
+use super::collector::{Second, Summary};
 use super::hist::{self, Percentiles};
 use super::recorder::OpStats;
+use super::sections::{ClusterInfo, ShardInfo, SweepInfo, ThresholdVerdict};
 use crate::backend::TargetInfo;
 use crate::vocab::ErrorKind;
 use crate::workload::Workload;
+use crate::workload::checks::CheckVerdict;
 
 pub const SCHEMA: &str = "tikv-bench/result/v1";
 
@@ -51,9 +53,27 @@ pub struct RunResult {
     pub ops: BTreeMap<String, OpResult>,
     /// One entry per wall-clock second of the measured phase.
     pub timeline: Vec<Interval>,
-    /// Later sections (cluster snapshots, checks) add named blocks here.
-    #[serde(default, flatten)]
-    pub extra: BTreeMap<String, serde_json::Value>,
+    // The sections below are optional and come in alphabetical order, the
+    // order of their keys in results written before they were typed.
+    /// The invariant checks' verdicts, one per check the workload turns on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<CheckVerdict>>,
+    /// The cluster at the start and end of the run (embedded and external
+    /// targets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterInfo>,
+    /// How many driver results a merge added up into this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<u64>,
+    /// This driver's part of a sharded run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The sweep cell this result is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepInfo>,
+    /// The thresholds' verdicts, when the workload has thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Vec<ThresholdVerdict>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,6 +261,44 @@ fn op_result(kind: &str, s: &OpStats, secs: f64) -> OpResult {
     }
 }
 
+/// One second of the timeline: the part of it inside the measured phase.
+fn interval(sec: &Second, names: &[&str], info: &RunInfo) -> Interval {
+    let from = (sec.unix_s * 1_000_000).max(info.measure_start_unix_us);
+    let to = ((sec.unix_s + 1) * 1_000_000)
+        .min(info.ended_unix_us)
+        .max(from);
+    let span_s = (to - from) as f64 / 1e6;
+    let total: u64 = sec.ops.iter().flatten().map(|o| o.ok + o.failed).sum();
+    Interval {
+        unix_s: sec.unix_s,
+        t_s: round3((sec.unix_s * 1_000_000 - info.measure_start_unix_us) as f64 / 1e6),
+        span_s: round3(span_s),
+        ops_per_s: rate(total, span_s),
+        p50_us: sec.all.p50,
+        p99_us: sec.all.p99,
+        ops: sec
+            .ops
+            .iter()
+            .zip(names)
+            .filter_map(|(o, name)| {
+                o.as_ref().map(|o| {
+                    (
+                        name.to_string(),
+                        IntervalOp {
+                            ok: o.ok,
+                            failed: o.failed,
+                            p50_us: o.latency.p50,
+                            p99_us: o.latency.p99,
+                            max_us: o.latency.max,
+                            histogram: o.histogram.clone(),
+                        },
+                    )
+                })
+            })
+            .collect(),
+    }
+}
+
 impl RunResult {
     pub fn build(workload: &Workload, summary: &Summary, info: RunInfo) -> RunResult {
         let measured_s = (info.ended_unix_us - info.measure_start_unix_us) as f64 / 1e6;
@@ -254,42 +312,7 @@ impl RunResult {
         let timeline = summary
             .timeline
             .iter()
-            .map(|sec| {
-                let from = (sec.unix_s * 1_000_000).max(info.measure_start_unix_us);
-                let to = ((sec.unix_s + 1) * 1_000_000)
-                    .min(info.ended_unix_us)
-                    .max(from);
-                let span_s = (to - from) as f64 / 1e6;
-                let total: u64 = sec.ops.iter().flatten().map(|o| o.ok + o.failed).sum();
-                Interval {
-                    unix_s: sec.unix_s,
-                    t_s: round3((sec.unix_s * 1_000_000 - info.measure_start_unix_us) as f64 / 1e6),
-                    span_s: round3(span_s),
-                    ops_per_s: rate(total, span_s),
-                    p50_us: sec.all.p50,
-                    p99_us: sec.all.p99,
-                    ops: sec
-                        .ops
-                        .iter()
-                        .zip(&names)
-                        .filter_map(|(o, name)| {
-                            o.as_ref().map(|o| {
-                                (
-                                    name.to_string(),
-                                    IntervalOp {
-                                        ok: o.ok,
-                                        failed: o.failed,
-                                        p50_us: o.latency.p50,
-                                        p99_us: o.latency.p99,
-                                        max_us: o.latency.max,
-                                        histogram: o.histogram.clone(),
-                                    },
-                                )
-                            })
-                        })
-                        .collect(),
-                }
-            })
+            .map(|sec| interval(sec, &names, &info))
             .collect();
         RunResult {
             schema: SCHEMA.into(),
@@ -316,37 +339,89 @@ impl RunResult {
             measured: phase(&summary.ops, measured_s),
             ops,
             timeline,
-            extra: BTreeMap::new(),
+            checks: None,
+            cluster: None,
+            merged_from: None,
+            shard: None,
+            sweep: None,
+            thresholds: None,
         }
     }
 
     /// Writes the result as pretty JSON.
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+    pub fn save(&self, path: &Path) -> Result<(), ResultFileError> {
         let json = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, json + "\n")
-            .map_err(|e| anyhow::anyhow!("{}: cannot write result: {e}", path.display()))
+        std::fs::write(path, json + "\n").map_err(|err| ResultFileError::Write {
+            path: path.to_path_buf(),
+            err,
+        })
     }
 
     /// Reads a result file, checking its schema.
-    pub fn load(path: &Path) -> anyhow::Result<RunResult> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read result: {e}", path.display()))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: not a JSON result file: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<RunResult, ResultFileError> {
+        let path_buf = || path.to_path_buf();
+        let text = std::fs::read_to_string(path).map_err(|err| ResultFileError::Read {
+            path: path_buf(),
+            err,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|err| ResultFileError::NotJson {
+                path: path_buf(),
+                err,
+            })?;
         match value.get("schema").and_then(|s| s.as_str()) {
             Some(SCHEMA) => {}
-            Some(other) => anyhow::bail!(
-                "{}: result schema '{other}' is not supported; this tikv-bench reads '{SCHEMA}'",
-                path.display()
-            ),
-            None => anyhow::bail!(
-                "{}: no \"schema\" field: not a tikv-bench result",
-                path.display()
-            ),
+            Some(other) => {
+                return Err(ResultFileError::Unsupported {
+                    path: path_buf(),
+                    schema: other.to_string(),
+                });
+            }
+            None => return Err(ResultFileError::NoSchema { path: path_buf() }),
         }
-        serde_json::from_value(value)
-            .map_err(|e| anyhow::anyhow!("{}: malformed result: {e}", path.display()))
+        serde_json::from_value(value).map_err(|err| ResultFileError::Malformed {
+            path: path_buf(),
+            err,
+        })
     }
+}
+
+/// Why a result file cannot be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultFileError {
+    /// The result does not encode as JSON (a non-string map key; does not
+    /// happen with the types we write).
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+    /// The file cannot be written: the directory is missing or read-only,
+    /// or the disk is full. Choose another path or make room.
+    #[error("{}: cannot write result: {err}", path.display())]
+    Write { path: PathBuf, err: std::io::Error },
+    /// The file cannot be read: a wrong path or no permission. Name the
+    /// `result.json` that `run` or `merge` wrote.
+    #[error("{}: cannot read result: {err}", path.display())]
+    Read { path: PathBuf, err: std::io::Error },
+    /// The file is not JSON: another file was named (a workload, say), or
+    /// the result was cut short.
+    #[error("{}: not a JSON result file: {err}", path.display())]
+    NotJson {
+        path: PathBuf,
+        err: serde_json::Error,
+    },
+    /// The result has another schema version than this tikv-bench reads:
+    /// read it with the tikv-bench that wrote it.
+    #[error("{}: result schema '{schema}' is not supported; this tikv-bench reads '{SCHEMA}'", path.display())]
+    Unsupported { path: PathBuf, schema: String },
+    /// JSON without a `schema` field: not a result of tikv-bench.
+    #[error("{}: no \"schema\" field: not a tikv-bench result", path.display())]
+    NoSchema { path: PathBuf },
+    /// A result of our schema whose fields do not fit it: the file was
+    /// edited by hand or by another tool. Restore it or run again.
+    #[error("{}: malformed result: {err}", path.display())]
+    Malformed {
+        path: PathBuf,
+        err: serde_json::Error,
+    },
 }
 
 impl RunResult {

@@ -1,10 +1,13 @@
-//! The charts of one result: the latency percentile spectrum per op, ops/s
-//! and p99 per second, and errors and retries per op and kind.
+//! The charts of one result, registered in [`CHARTS`]: the latency
+//! percentile spectrum per op, ops/s and p99 per second, and errors and
+//! retries per op and kind. A new chart is one entry there and the
+//! function that draws it; the report gives each entry its section, its
+//! PNG and its link.
 
 use std::collections::BTreeSet;
 
-use anyhow::Context as _;
-
+use super::ReportError;
+use super::page::{self, Table, num, text};
 use super::plot::{Axis, Chart, Legend, Mark, PALETTE, Panel, RGBColor, Scale, Series, Unit};
 use crate::metrics::result::Interval;
 use crate::metrics::{RunResult, hist};
@@ -21,6 +24,64 @@ pub fn errors_height(rows: usize) -> u32 {
     (110 + 44 * rows as u32).max(260)
 }
 
+/// A chart of the report.
+pub(super) struct ChartEntry {
+    /// Names the PNG (`{id}.png`) and the page's section (`section#{id}`).
+    pub id: &'static str,
+    /// The section's heading.
+    pub heading: &'static str,
+    /// The section's link in the page's navigation.
+    pub nav: &'static str,
+    /// The image's alt text.
+    pub alt: &'static str,
+    /// The caption under the image.
+    pub caption: fn(&RunResult) -> &'static str,
+    /// Draws the chart; `None` when the result has nothing to show.
+    pub draw: fn(&RunResult) -> Result<Option<Chart>, ReportError>,
+    /// HTML after the image (a table of the chart's figures), or empty.
+    pub after: fn(&RunResult) -> String,
+    /// Said instead of the image when there is no chart.
+    pub absent: &'static str,
+}
+
+/// The report's charts, in page order.
+pub(super) const CHARTS: &[ChartEntry] = &[
+    ChartEntry {
+        id: "latency",
+        heading: "Latency by percentile",
+        nav: "latency",
+        alt: "latency percentile spectrum per op",
+        caption: latency_caption,
+        draw: latency_chart,
+        after: nothing,
+        absent: "",
+    },
+    ChartEntry {
+        id: "timeline",
+        heading: "Over time",
+        nav: "over time",
+        alt: "throughput and p99 latency per second",
+        caption: timeline_caption,
+        draw: timeline_chart,
+        after: nothing,
+        absent: "",
+    },
+    ChartEntry {
+        id: "errors",
+        heading: "Errors and retries",
+        nav: "errors",
+        alt: "errors and retries per op and kind",
+        caption: errors_caption,
+        draw: errors_chart,
+        after: error_table,
+        absent: "No errors, no retries.",
+    },
+];
+
+fn nothing(_: &RunResult) -> String {
+    String::new()
+}
+
 /// Percentile axis position: log10(1 / (1 - q)), so 90% is 1, 99% is 2.
 fn percentile_x(q: f64, x_max: f64) -> f64 {
     if q >= 1.0 {
@@ -30,12 +91,22 @@ fn percentile_x(q: f64, x_max: f64) -> f64 {
     }
 }
 
-pub(super) fn latency_chart(r: &RunResult) -> anyhow::Result<Chart> {
+fn latency_caption(r: &RunResult) -> &'static str {
+    if r.rate.is_some() {
+        "Latency of successful ops from the scheduled start, by percentile (log scales, as HdrHistogram plots it)."
+    } else {
+        "Latency of successful ops by percentile (log scales, as HdrHistogram plots it): the far right is the tail."
+    }
+}
+
+fn latency_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
     let mut decoded = Vec::new();
     for name in r.op_names() {
         let o = &r.ops[&name];
-        let h = hist::decode(&o.histogram)
-            .with_context(|| format!("op '{name}': cannot read its latency histogram"))?;
+        let h = hist::decode(&o.histogram).map_err(|source| ReportError::Histogram {
+            op: name.clone(),
+            source,
+        })?;
         if !h.is_empty() {
             decoded.push((name, h));
         }
@@ -67,7 +138,7 @@ pub(super) fn latency_chart(r: &RunResult) -> anyhow::Result<Chart> {
             }
         })
         .collect();
-    Ok(Chart {
+    Ok(Some(Chart {
         size: LATENCY_SIZE,
         grid: (1, 1),
         shared_legend: false,
@@ -79,10 +150,14 @@ pub(super) fn latency_chart(r: &RunResult) -> anyhow::Result<Chart> {
             legend: Legend::Right,
             series,
         }],
-    })
+    }))
 }
 
-pub(super) fn timeline_chart(r: &RunResult) -> Chart {
+fn timeline_caption(_: &RunResult) -> &'static str {
+    "Per wall-clock second of the measured phase; the first and last seconds may be partial."
+}
+
+fn timeline_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
     let secs: Vec<_> = r.timeline.iter().filter(|iv| iv.span_s > 0.0).collect();
     let mid = |iv: &Interval| iv.t_s.max(0.0) + iv.span_s / 2.0;
     let names = r.op_names();
@@ -131,7 +206,7 @@ pub(super) fn timeline_chart(r: &RunResult) -> Chart {
         Scale::Linear,
         Unit::Number,
     );
-    Chart {
+    Ok(Some(Chart {
         size: TIMELINE_SIZE,
         grid: (2, 1),
         shared_legend: false,
@@ -153,14 +228,14 @@ pub(super) fn timeline_chart(r: &RunResult) -> Chart {
                 series: p99,
             },
         ],
-    }
+    }))
 }
 
 /// The total line: near-black, so the per-op colours stay distinct.
 const ALL_COLOR: RGBColor = RGBColor(40, 40, 40);
 
 /// The (op, kind) pairs with final errors or retries, in op order.
-pub(super) fn error_rows(r: &RunResult) -> Vec<(String, String, u64, u64)> {
+fn error_rows(r: &RunResult) -> Vec<(String, String, u64, u64)> {
     let mut rows = Vec::new();
     for name in r.op_names() {
         let o = &r.ops[&name];
@@ -177,10 +252,14 @@ pub(super) fn error_rows(r: &RunResult) -> Vec<(String, String, u64, u64)> {
     rows
 }
 
-pub(super) fn errors_chart(r: &RunResult) -> Option<Chart> {
+fn errors_caption(_: &RunResult) -> &'static str {
+    "Final errors (the op failed or its outcome is unknown) and retries (extra attempts), per op and error kind."
+}
+
+fn errors_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
     let rows = error_rows(r);
     if rows.is_empty() {
-        return None;
+        return Ok(None);
     }
     let labels: Vec<String> = rows
         .iter()
@@ -194,7 +273,7 @@ pub(super) fn errors_chart(r: &RunResult) -> Option<Chart> {
             .collect()
     };
     let size = (ERRORS_WIDTH, errors_height(rows.len()));
-    Some(Chart {
+    Ok(Some(Chart {
         size,
         grid: (1, 1),
         shared_legend: false,
@@ -217,7 +296,44 @@ pub(super) fn errors_chart(r: &RunResult) -> Option<Chart> {
                 },
             ],
         }],
-    })
+    }))
+}
+
+/// One row per (op, kind) with errors or retries, and the time slept in
+/// backoff.
+fn error_table(r: &RunResult) -> String {
+    let mut t = Table::new(
+        "data",
+        &["op", "kind", "final errors", "retries", "first message"],
+    );
+    for (op, kind, errors, retries) in error_rows(r) {
+        let sample = r.ops[&op]
+            .error_samples
+            .get(&kind)
+            .cloned()
+            .unwrap_or_default();
+        t.row([
+            text(&op),
+            text(&kind),
+            num(page::count(errors)),
+            num(page::count(retries)),
+            text(sample),
+        ]);
+    }
+    let mut html = t.finish();
+    let backoff: Vec<String> = r
+        .op_names()
+        .into_iter()
+        .filter(|n| r.ops[n].backoff_us > 0)
+        .map(|n| format!("{n} {}", page::micros(r.ops[&n].backoff_us)))
+        .collect();
+    if !backoff.is_empty() {
+        html.push_str(&page::para(
+            "note",
+            &format!("Time slept in backoff: {}.", backoff.join(", ")),
+        ));
+    }
+    html
 }
 
 #[cfg(test)]

@@ -9,9 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
-
-use crate::metrics::{RunResult, hist};
+use super::ReportError;
+use crate::metrics::{RunResult, SweptValue, hist};
 
 /// One result, as a comparison sees it.
 #[derive(Debug, Clone)]
@@ -23,7 +22,7 @@ pub struct Figures {
     /// `optimistic`, `pessimistic` or `mixed`; none without txn ops.
     pub lock: Option<String>,
     /// The sweep cell's values, in the sweep's order.
-    pub sweep: Vec<(String, serde_json::Value)>,
+    pub sweep: Vec<(String, SweptValue)>,
     /// Whether the result has txn ops (goodput) or not (throughput).
     pub txn: bool,
     /// Committed txns/s (ok/s of the txn ops), or ok ops/s without txns.
@@ -82,7 +81,7 @@ impl Noise {
 /// Whether a difference between two results' goodput stands out from the
 /// noise of their timelines.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Verdict {
+pub enum NoiseVerdict {
     /// |B - A| is below `threshold` (two standard errors of the difference).
     WithinNoise {
         threshold: f64,
@@ -97,20 +96,20 @@ pub enum Verdict {
 /// The rule: a difference is within noise when it is smaller than two
 /// standard errors of the difference of the per-second means,
 /// `2 * sqrt(se_a^2 + se_b^2)`.
-pub fn judge(a: &Noise, b: &Noise, diff: f64) -> Verdict {
+pub fn judge(a: &Noise, b: &Noise, diff: f64) -> NoiseVerdict {
     if a.seconds < 2 || b.seconds < 2 {
-        return Verdict::Unknown;
+        return NoiseVerdict::Unknown;
     }
     let threshold = 2.0 * (a.se().powi(2) + b.se().powi(2)).sqrt();
     if diff.abs() < threshold {
-        Verdict::WithinNoise { threshold }
+        NoiseVerdict::WithinNoise { threshold }
     } else {
-        Verdict::Beyond { threshold }
+        NoiseVerdict::Beyond { threshold }
     }
 }
 
 /// Reads the figures off one result.
-pub fn of(path: &Path, r: &RunResult) -> anyhow::Result<Figures> {
+pub fn of(path: &Path, r: &RunResult) -> Result<Figures, ReportError> {
     let names = r.op_names();
     let txn_ops: Vec<&String> = names
         .iter()
@@ -136,8 +135,12 @@ pub fn of(path: &Path, r: &RunResult) -> anyhow::Result<Figures> {
     };
     let mut merged = hist::new_hist();
     for n in &counted {
-        let h = hist::decode(&r.ops[*n].histogram)
-            .with_context(|| format!("{}: op '{n}': bad histogram", path.display()))?;
+        let h =
+            hist::decode(&r.ops[*n].histogram).map_err(|source| ReportError::ResultHistogram {
+                path: path.to_path_buf(),
+                op: n.to_string(),
+                source,
+            })?;
         hist::add(&mut merged, &h);
     }
     let q = |p: f64| {
@@ -159,18 +162,20 @@ pub fn of(path: &Path, r: &RunResult) -> anyhow::Result<Figures> {
             ok as f64 / iv.span_s
         })
         .collect();
-    let sweep = sweep_values(r);
-    let lock = sweep
-        .iter()
-        .find(|(k, _)| k == "lock")
-        .and_then(|(_, v)| v.as_str().map(String::from))
+    let lock = r
+        .sweep
+        .as_ref()
+        .and_then(|s| s.value("lock")?.as_str().map(String::from))
         .or_else(|| workload_lock(r));
     Ok(Figures {
-        label: sweep_id(r).unwrap_or_else(|| r.name.clone()),
+        label: r
+            .sweep
+            .as_ref()
+            .map_or_else(|| r.name.clone(), |s| s.id.clone()),
         path: path.to_path_buf(),
         name: r.name.clone(),
         lock,
-        sweep,
+        sweep: r.sweep.as_ref().map_or(Vec::new(), |s| s.values.clone()),
         txn,
         goodput: counted.iter().map(|n| r.ops[*n].ok_per_s).sum(),
         abort_rate: (txn && ok + failed > 0).then(|| failed as f64 / (ok + failed) as f64),
@@ -185,20 +190,6 @@ pub fn of(path: &Path, r: &RunResult) -> anyhow::Result<Figures> {
 
 fn event(o: &crate::metrics::result::OpResult, name: &str) -> u64 {
     o.events.get(name).copied().unwrap_or(0)
-}
-
-fn sweep_id(r: &RunResult) -> Option<String> {
-    r.extra.get("sweep")?.get("id")?.as_str().map(String::from)
-}
-
-/// `extra.sweep.values`, in the sweep's order.
-fn sweep_values(r: &RunResult) -> Vec<(String, serde_json::Value)> {
-    r.extra
-        .get("sweep")
-        .and_then(|s| s.get("values"))
-        .and_then(|v| v.as_object())
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
 }
 
 /// The lock mode of the workload's txn ops (`optimistic` when unsaid), or
@@ -223,14 +214,6 @@ fn workload_lock(r: &RunResult) -> Option<String> {
     }
 }
 
-/// A sweep value as text: strings bare, numbers as written.
-pub fn value_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,8 +232,11 @@ mod tests {
         let a = Noise::of(&[100.0, 102.0, 98.0, 100.0]);
         let b = Noise::of(&[101.0, 103.0, 99.0, 101.0]);
         // se of each: sd 1.633 / 2 = 0.816; threshold 2 * sqrt(2) * 0.816 = 2.31
-        assert!(matches!(judge(&a, &b, 1.0), Verdict::WithinNoise { .. }));
-        assert!(matches!(judge(&a, &b, 3.0), Verdict::Beyond { .. }));
-        assert_eq!(judge(&a, &Noise::of(&[1.0]), 0.0), Verdict::Unknown);
+        assert!(matches!(
+            judge(&a, &b, 1.0),
+            NoiseVerdict::WithinNoise { .. }
+        ));
+        assert!(matches!(judge(&a, &b, 3.0), NoiseVerdict::Beyond { .. }));
+        assert_eq!(judge(&a, &Noise::of(&[1.0]), 0.0), NoiseVerdict::Unknown);
     }
 }

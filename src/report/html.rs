@@ -1,16 +1,16 @@
 //! The report of one result: `report.html` (self-contained: styles inline,
 //! charts inline as `data:` PNGs, nothing fetched) beside the PNG charts it
-//! shows, `latency.png`, `timeline.png` and, when anything failed or was
-//! retried, `errors.png`.
+//! shows, one section each, in the order of the chart table in `charts.rs`:
+//! `latency.png`, `timeline.png` and, when anything failed or was retried,
+//! `errors.png`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
-
+use super::ReportError;
+use super::charts::{CHARTS, ChartEntry};
 pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, TIMELINE_SIZE, errors_height};
-use super::charts::{error_rows, errors_chart, latency_chart, timeline_chart};
-use super::page::{self, Cell, Table, esc, num, text};
+use super::page::{self, Table, TableCell, esc, num, text};
 use crate::metrics::RunResult;
 use crate::workload::checks::CheckVerdict;
 
@@ -24,75 +24,62 @@ pub struct Written {
 
 /// Renders `r` into `dir` (created when missing): `report.html` and its
 /// charts. Returns the paths written.
-pub fn write(r: &RunResult, dir: &Path) -> anyhow::Result<Written> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create report directory", dir.display()))?;
+pub fn write(r: &RunResult, dir: &Path) -> Result<Written, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::ReportDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     let mut charts = Vec::new();
-    let mut figures = String::new();
-
-    let latency = dir.join("latency.png");
-    latency_chart(r)?.draw(&latency)?;
-    figures.push_str(&page::section(
-        "latency",
-        "Latency by percentile",
-        &page::figure(
-            &latency,
-            LATENCY_SIZE,
-            "latency percentile spectrum per op",
-            latency_caption(r),
-        )?,
-    ));
-    charts.push((latency, LATENCY_SIZE));
-
-    let timeline = dir.join("timeline.png");
-    timeline_chart(r).draw(&timeline)?;
-    figures.push_str(&page::section(
-        "timeline",
-        "Over time",
-        &page::figure(
-            &timeline,
-            TIMELINE_SIZE,
-            "throughput and p99 latency per second",
-            "Per wall-clock second of the measured phase; the first and last seconds may be partial.",
-        )?,
-    ));
-    charts.push((timeline, TIMELINE_SIZE));
-
-    let mut errors_html = String::new();
-    if let Some(chart) = errors_chart(r) {
-        let path = dir.join("errors.png");
-        chart.draw(&path)?;
-        errors_html.push_str(&page::figure(
-            &path,
-            chart.size,
-            "errors and retries per op and kind",
-            "Final errors (the op failed or its outcome is unknown) and retries (extra attempts), per op and error kind.",
-        )?);
-        errors_html.push_str(&error_table(r));
-        charts.push((path, chart.size));
-    } else {
-        errors_html.push_str(&page::para("ok", "No errors, no retries."));
-    }
-    figures.push_str(&page::section("errors", "Errors and retries", &errors_html));
-
     let mut body = header(r);
     body.push_str(&page::section("ops", "Operations", &op_table(r)));
-    body.push_str(&figures);
-    body.push_str(&page::section("run", "Run", &metadata(r)));
-    for (key, value) in &r.extra {
-        let inner = match (key.as_str(), verdicts(r)) {
-            ("checks", Some(v)) => checks_table(&v),
-            _ => page::json(value),
-        };
-        body.push_str(&page::section(
-            &format!("extra-{key}"),
-            &extra_heading(key),
-            &inner,
-        ));
+    for entry in CHARTS {
+        body.push_str(&chart_section(entry, r, dir, &mut charts)?);
     }
+    body.push_str(&page::section("run", "Run", &metadata(r)));
+    for (key, heading, inner) in sections(r) {
+        body.push_str(&page::section(&format!("extra-{key}"), heading, &inner));
+    }
+    body.push_str(&workload_section(r));
+    let footer = format!(
+        "{} {} · {} · seed {}",
+        r.tool.name, r.tool.version, r.schema, r.seed
+    );
+    let html = page::page(&format!("{} · tikv-bench report", r.name), &body, &footer);
+    let path = dir.join("report.html");
+    std::fs::write(&path, html).map_err(|source| ReportError::WriteReport {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Written { html: path, charts })
+}
+
+/// The section of one chart: drawn into `dir` (and noted in `charts`) and
+/// inlined, or what stands in for it when the result has nothing to show.
+fn chart_section(
+    entry: &ChartEntry,
+    r: &RunResult,
+    dir: &Path,
+    charts: &mut Vec<(PathBuf, (u32, u32))>,
+) -> Result<String, ReportError> {
+    let inner = match (entry.draw)(r)? {
+        Some(chart) => {
+            let path = dir.join(format!("{}.png", entry.id));
+            chart.draw(&path)?;
+            let mut html = page::figure(&path, chart.size, entry.alt, (entry.caption)(r))?;
+            html.push_str(&(entry.after)(r));
+            charts.push((path, chart.size));
+            html
+        }
+        None => page::para("ok", entry.absent),
+    };
+    Ok(page::section(entry.id, entry.heading, &inner))
+}
+
+/// The workload as run, in YAML.
+fn workload_section(r: &RunResult) -> String {
     let yaml = serde_saphyr::to_string(&r.workload)
         .unwrap_or_else(|_| serde_json::to_string_pretty(&r.workload).unwrap_or_default());
-    body.push_str(&page::section(
+    page::section(
         "workload",
         "Workload as run",
         &format!(
@@ -103,21 +90,36 @@ pub fn write(r: &RunResult, dir: &Path) -> anyhow::Result<Written> {
             ),
             page::pre(&yaml)
         ),
-    ));
-    let footer = format!(
-        "{} {} · {} · seed {}",
-        r.tool.name, r.tool.version, r.schema, r.seed
-    );
-    let html = page::page(&format!("{} · tikv-bench report", r.name), &body, &footer);
-    let path = dir.join("report.html");
-    std::fs::write(&path, html)
-        .with_context(|| format!("{}: cannot write report", path.display()))?;
-    Ok(Written { html: path, charts })
+    )
 }
 
-/// The verdicts of the invariant checks, when the result has them.
-fn verdicts(r: &RunResult) -> Option<Vec<CheckVerdict>> {
-    serde_json::from_value(r.extra.get("checks")?.clone()).ok()
+/// The result's optional sections present, in the order of their keys,
+/// each as (key, heading, HTML): the checks' verdicts as a table, the
+/// others as their JSON.
+fn sections(r: &RunResult) -> Vec<(&'static str, &'static str, String)> {
+    fn json(x: &impl serde::Serialize) -> String {
+        page::json(&serde_json::to_value(x).unwrap_or_default())
+    }
+    let mut out = Vec::new();
+    if let Some(v) = &r.checks {
+        out.push(("checks", "Checks", checks_table(v)));
+    }
+    if let Some(c) = &r.cluster {
+        out.push(("cluster", "Cluster", json(c)));
+    }
+    if let Some(n) = &r.merged_from {
+        out.push(("merged_from", "merged from", json(n)));
+    }
+    if let Some(s) = &r.shard {
+        out.push(("shard", "shard", json(s)));
+    }
+    if let Some(s) = &r.sweep {
+        out.push(("sweep", "Sweep cell", json(s)));
+    }
+    if let Some(t) = &r.thresholds {
+        out.push(("thresholds", "thresholds", json(t)));
+    }
+    out
 }
 
 /// One row per check: its verdict, what it verified, its figures, and the
@@ -170,9 +172,9 @@ fn checks_table(verdicts: &[CheckVerdict]) -> String {
         };
         t.row([
             text(&v.name),
-            Cell::Html(verdict),
-            Cell::Html(details),
-            Cell::Html(violations),
+            TableCell::Html(verdict),
+            TableCell::Html(details),
+            TableCell::Html(violations),
         ]);
     }
     let mut html = t.finish();
@@ -181,15 +183,6 @@ fn checks_table(verdicts: &[CheckVerdict]) -> String {
         "Invariant checks: each verified what the workers' acknowledged operations imply about the data, during and after the run (see the README's Checks section). Operations whose outcome is unknown are allowed either way, never counted as lost or applied.",
     ));
     html
-}
-
-fn extra_heading(key: &str) -> String {
-    match key {
-        "cluster" => "Cluster".into(),
-        "checks" => "Checks".into(),
-        "sweep" => "Sweep cell".into(),
-        other => other.replace('_', " "),
-    }
 }
 
 fn header(r: &RunResult) -> String {
@@ -218,8 +211,8 @@ fn header(r: &RunResult) -> String {
         ("unknown", page::count(m.unknown)),
         ("retries", page::count(m.retries)),
     ];
-    let checks = verdicts(r);
-    if let Some(v) = &checks {
+    let checks = r.checks.as_deref();
+    if let Some(v) = checks {
         let failed = v.iter().filter(|v| !v.passed).count();
         let card = if failed == 0 {
             format!("{} pass", v.len())
@@ -238,18 +231,14 @@ fn header(r: &RunResult) -> String {
         );
     }
     h.push_str("</div>\n<nav>");
-    for (id, label) in [
-        ("ops", "operations"),
-        ("latency", "latency"),
-        ("timeline", "over time"),
-        ("errors", "errors"),
-        ("extra-checks", "checks"),
-        ("run", "run"),
-        ("workload", "workload"),
-    ]
-    .into_iter()
-    .filter(|(id, _)| *id != "extra-checks" || checks.is_some())
-    {
+    let charts = CHARTS.iter().map(|c| (c.id, c.nav));
+    let checks = checks.map(|_| ("extra-checks", "checks"));
+    let links = [("ops", "operations")]
+        .into_iter()
+        .chain(charts)
+        .chain(checks)
+        .chain([("run", "run"), ("workload", "workload")]);
+    for (id, label) in links {
         let _ = write!(h, "<a href=\"#{id}\">{label}</a>");
     }
     h.push_str("</nav>\n");
@@ -318,48 +307,6 @@ fn op_table(r: &RunResult) -> String {
             "Latency of successful ops, retries and backoff included. Failed: the op gave up on an error; unknown: its outcome is unknown (a timeout after sending)."
         },
     ));
-    html
-}
-
-fn latency_caption(r: &RunResult) -> &'static str {
-    if r.rate.is_some() {
-        "Latency of successful ops from the scheduled start, by percentile (log scales, as HdrHistogram plots it)."
-    } else {
-        "Latency of successful ops by percentile (log scales, as HdrHistogram plots it): the far right is the tail."
-    }
-}
-fn error_table(r: &RunResult) -> String {
-    let mut t = Table::new(
-        "data",
-        &["op", "kind", "final errors", "retries", "first message"],
-    );
-    for (op, kind, errors, retries) in error_rows(r) {
-        let sample = r.ops[&op]
-            .error_samples
-            .get(&kind)
-            .cloned()
-            .unwrap_or_default();
-        t.row([
-            text(&op),
-            text(&kind),
-            num(page::count(errors)),
-            num(page::count(retries)),
-            text(sample),
-        ]);
-    }
-    let mut html = t.finish();
-    let backoff: Vec<String> = r
-        .op_names()
-        .into_iter()
-        .filter(|n| r.ops[n].backoff_us > 0)
-        .map(|n| format!("{n} {}", page::micros(r.ops[&n].backoff_us)))
-        .collect();
-    if !backoff.is_empty() {
-        html.push_str(&page::para(
-            "note",
-            &format!("Time slept in backoff: {}.", backoff.join(", ")),
-        ));
-    }
     html
 }
 

@@ -9,6 +9,7 @@
 
 mod charts;
 pub mod compare;
+mod error;
 pub mod figures;
 pub mod html;
 pub mod page;
@@ -16,4 +17,5 @@ pub mod plot;
 pub mod text;
 
 pub use compare::compare_to_dir;
+pub use error::ReportError;
 pub use html::write;

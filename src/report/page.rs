@@ -10,6 +10,8 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use super::ReportError;
+
 const TEMPLATE: &str = include_str!("template.html");
 const CSS: &str = include_str!("report.css");
 
@@ -55,7 +57,7 @@ pub fn page(title: &str, body: &str, footer: &str) -> String {
 }
 
 /// A table cell.
-pub enum Cell {
+pub enum TableCell {
     /// Text, escaped; left-aligned.
     Text(String),
     /// A figure, escaped; right-aligned.
@@ -64,12 +66,12 @@ pub enum Cell {
     Html(String),
 }
 
-pub fn text(s: impl Into<String>) -> Cell {
-    Cell::Text(s.into())
+pub fn text(s: impl Into<String>) -> TableCell {
+    TableCell::Text(s.into())
 }
 
-pub fn num(s: impl Into<String>) -> Cell {
-    Cell::Num(s.into())
+pub fn num(s: impl Into<String>) -> TableCell {
+    TableCell::Num(s.into())
 }
 
 /// A table in a horizontally scrolling box, so wide tables never push the
@@ -90,14 +92,14 @@ impl Table {
     }
 
     /// Writes the headings (once), right-aligning those over figures.
-    fn open(&mut self, first: Option<&[Cell]>) {
+    fn open(&mut self, first: Option<&[TableCell]>) {
         let Some(head) = self.head.take() else {
             return;
         };
         if !head.is_empty() {
             self.html.push_str("<thead><tr>");
             for (i, h) in head.iter().enumerate() {
-                let figure = matches!(first.and_then(|r| r.get(i)), Some(Cell::Num(_)));
+                let figure = matches!(first.and_then(|r| r.get(i)), Some(TableCell::Num(_)));
                 let class = if figure { " class=\"num\"" } else { "" };
                 let _ = write!(self.html, "<th scope=\"col\"{class}>{}</th>", esc(h));
             }
@@ -106,19 +108,19 @@ impl Table {
         self.html.push_str("<tbody>");
     }
 
-    pub fn row(&mut self, cells: impl IntoIterator<Item = Cell>) {
-        let cells: Vec<Cell> = cells.into_iter().collect();
+    pub fn row(&mut self, cells: impl IntoIterator<Item = TableCell>) {
+        let cells: Vec<TableCell> = cells.into_iter().collect();
         self.open(Some(&cells));
         self.html.push_str("<tr>");
         for c in cells {
             match c {
-                Cell::Text(s) => {
+                TableCell::Text(s) => {
                     let _ = write!(self.html, "<td>{}</td>", esc(&s));
                 }
-                Cell::Num(s) => {
+                TableCell::Num(s) => {
                     let _ = write!(self.html, "<td class=\"num\">{}</td>", esc(&s));
                 }
-                Cell::Html(s) => {
+                TableCell::Html(s) => {
                     let _ = write!(self.html, "<td>{s}</td>");
                 }
             }
@@ -127,14 +129,14 @@ impl Table {
     }
 
     /// A two-column row: a header cell and a value.
-    pub fn pair(&mut self, key: &str, value: Cell) {
+    pub fn pair(&mut self, key: &str, value: TableCell) {
         self.open(None);
         let _ = write!(self.html, "<tr><th scope=\"row\">{}</th>", esc(key));
         match value {
-            Cell::Text(s) | Cell::Num(s) => {
+            TableCell::Text(s) | TableCell::Num(s) => {
                 let _ = write!(self.html, "<td>{}</td></tr>", esc(&s));
             }
-            Cell::Html(s) => {
+            TableCell::Html(s) => {
                 let _ = write!(self.html, "<td>{s}</td></tr>");
             }
         }
@@ -163,9 +165,16 @@ pub fn para(class: &str, s: &str) -> String {
 
 /// A PNG file as an inline figure (`data:` URI), with its size so the page
 /// does not reflow as it loads.
-pub fn figure(png: &Path, size: (u32, u32), alt: &str, caption: &str) -> anyhow::Result<String> {
-    let bytes = std::fs::read(png)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read chart: {e}", png.display()))?;
+pub fn figure(
+    png: &Path,
+    size: (u32, u32),
+    alt: &str,
+    caption: &str,
+) -> Result<String, ReportError> {
+    let bytes = std::fs::read(png).map_err(|err| ReportError::ReadChart {
+        path: png.to_path_buf(),
+        err,
+    })?;
     Ok(format!(
         "<figure><img src=\"data:image/png;base64,{}\" width=\"{}\" height=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
         B64.encode(bytes),
@@ -192,7 +201,7 @@ fn json_at(v: &serde_json::Value, depth: usize) -> String {
         Value::Object(map) if !map.is_empty() => {
             let mut t = Table::new("kv", &[]);
             for (k, v) in map {
-                t.pair(k, Cell::Html(json_at(v, depth + 1)));
+                t.pair(k, TableCell::Html(json_at(v, depth + 1)));
             }
             t.finish()
         }
@@ -208,7 +217,7 @@ fn json_at(v: &serde_json::Value, depth: usize) -> String {
             let mut t = Table::new("data", &cols);
             for item in items {
                 t.row(cols.iter().map(|c| {
-                    Cell::Html(
+                    TableCell::Html(
                         item.get(*c)
                             .map_or(String::new(), |v| json_at(v, depth + 1)),
                     )

@@ -8,6 +8,16 @@ use crate::vocab::fmt::micros;
 /// A few lines: what ran, the totals, one row per op, the errors.
 pub fn summary(r: &RunResult) -> String {
     let mut out = String::new();
+    totals(&mut out, r);
+    op_table(&mut out, r);
+    for name in r.op_names() {
+        op_notes(&mut out, &name, r);
+    }
+    out
+}
+
+/// What ran, and the measured totals.
+fn totals(out: &mut String, r: &RunResult) {
     let mode = match r.rate {
         Some(rate) => format!("open loop at {rate} ops/s"),
         None => "closed loop".to_string(),
@@ -31,6 +41,10 @@ pub fn summary(r: &RunResult) -> String {
         r.warmup.duration_s,
         r.warmup.ops
     );
+}
+
+/// One row per op, columns aligned.
+fn op_table(out: &mut String, r: &RunResult) {
     let latency_from = if r.rate.is_some() {
         "from intended start"
     } else {
@@ -74,46 +88,48 @@ pub fn summary(r: &RunResult) -> String {
         }
         let _ = writeln!(out, "  {}", line.trim_end());
     }
-    for name in r.op_names() {
-        let o = &r.ops[&name];
-        if let Some(s) = &o.service_us {
-            let _ = writeln!(
-                out,
-                "  {name}: service time p50 {} p99 {} max {}",
-                micros(s.p50),
-                micros(s.p99),
-                micros(s.max)
-            );
-        }
-        if !o.errors.is_empty() {
-            let errs: Vec<String> = o.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            let _ = writeln!(out, "  {name}: errors: {}", errs.join(", "));
-            for (k, msg) in &o.error_samples {
-                let _ = writeln!(out, "    e.g. {k}: {msg}");
-            }
-        }
-        if !o.retries_by_kind.is_empty() {
-            let rs: Vec<String> = o
-                .retries_by_kind
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
-            let _ = writeln!(
-                out,
-                "  {name}: retries: {} (backoff {})",
-                rs.join(", "),
-                micros(o.backoff_us)
-            );
-        }
-        let notes: Vec<String> = o
-            .outcomes
-            .iter()
-            .chain(o.events.iter())
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
-        if !notes.is_empty() {
-            let _ = writeln!(out, "  {name}: {}", notes.join(", "));
+}
+
+/// An op's service time, errors with a sample message each, retries, and
+/// notable outcomes and events, each on a line when it has any.
+fn op_notes(out: &mut String, name: &str, r: &RunResult) {
+    let o = &r.ops[name];
+    if let Some(s) = &o.service_us {
+        let _ = writeln!(
+            out,
+            "  {name}: service time p50 {} p99 {} max {}",
+            micros(s.p50),
+            micros(s.p99),
+            micros(s.max)
+        );
+    }
+    if !o.errors.is_empty() {
+        let errs: Vec<String> = o.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(out, "  {name}: errors: {}", errs.join(", "));
+        for (k, msg) in &o.error_samples {
+            let _ = writeln!(out, "    e.g. {k}: {msg}");
         }
     }
-    out
+    if !o.retries_by_kind.is_empty() {
+        let rs: Vec<String> = o
+            .retries_by_kind
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {name}: retries: {} (backoff {})",
+            rs.join(", "),
+            micros(o.backoff_us)
+        );
+    }
+    let notes: Vec<String> = o
+        .outcomes
+        .iter()
+        .chain(o.events.iter())
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(out, "  {name}: {}", notes.join(", "));
+    }
 }

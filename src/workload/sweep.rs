@@ -26,7 +26,7 @@ impl Cell {
         self.id.replace('=', "-").replace(',', "_")
     }
 
-    /// The `extra.sweep` block of the cell's result.
+    /// The cell as JSON (`id`, `values`): its entry in a sweep's `index.json`.
     pub fn to_json(&self) -> serde_json::Value {
         let values: serde_json::Map<String, serde_json::Value> = self
             .values

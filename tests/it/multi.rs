@@ -54,7 +54,7 @@ async fn three_shards_merge_into_what_one_driver_runs() {
     let merged = merge(&shards).unwrap();
     assert_eq!(merged.measured.ops, 3000);
     assert_eq!(merged.concurrency, 6);
-    assert_eq!(merged.extra["merged_from"], 3);
+    assert_eq!(merged.merged_from, Some(3));
     for (name, op) in &merged.ops {
         let parts: Vec<&OpResult> = shards.iter().map(|s| &s.ops[name]).collect();
         assert_eq!(
@@ -217,7 +217,12 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
             .into_iter()
             .collect(),
         timeline,
-        extra: Default::default(),
+        checks: None,
+        cluster: None,
+        merged_from: None,
+        shard: None,
+        sweep: None,
+        thresholds: None,
     }
 }
 
@@ -245,7 +250,7 @@ proptest! {
         prop_assert_eq!(&abc, &a_bc);
         prop_assert_eq!(&abc, &cab);
         prop_assert_eq!(&abc, &bca);
-        prop_assert_eq!(&abc.extra["merged_from"], 3);
+        prop_assert_eq!(abc.merged_from, Some(3));
     }
 }
 

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use scraper::{Html, Selector};
 use tikv_bench::backend::MemoryBackend;
-use tikv_bench::metrics::RunResult;
 use tikv_bench::metrics::result::{Interval, IntervalOp};
+use tikv_bench::metrics::{ClusterInfo, RunResult};
 use tikv_bench::report::{compare, html};
+use tikv_bench::workload::checks::CheckVerdict;
 
 use crate::util::{root, run, shorten, stderr, tikv_bench, workload};
 
@@ -191,15 +192,22 @@ fn report_escapes_result_text_and_draws_errors_and_extra_blocks() {
     txn.retries = 40;
     txn.retries_by_kind =
         BTreeMap::from([("write_conflict".into(), 30), ("key_is_locked".into(), 10)]);
-    r.extra.insert(
-        "cluster".into(),
-        serde_json::json!({"start": {"regions": 1, "stores": [{"id": 1, "leaders": 1}]},
-                           "end": {"regions": 3, "stores": [{"id": 1, "leaders": 3}]}}),
-    );
-    r.extra.insert(
-        "checks".into(),
-        serde_json::json!({"bank": {"ok": true, "note": "<b>conserved</b>"}}),
-    );
+    r.cluster = Some(ClusterInfo {
+        pd: Vec::new(),
+        start: serde_json::json!({"regions": 1, "stores": [{"id": 1, "leaders": 1}]}),
+        end: serde_json::json!({"regions": 3, "stores": [{"id": 1, "leaders": 3}]}),
+    });
+    r.checks = Some(vec![CheckVerdict {
+        name: "bank".into(),
+        passed: true,
+        summary: "conserved".into(),
+        details: serde_json::json!({"ok": true, "note": "<b>conserved</b>"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        violations: Vec::new(),
+        violation_count: 0,
+    }]);
     let dir = tempfile::tempdir().unwrap();
     let written = html::write(&r, dir.path()).unwrap();
     assert_self_contained(&written.html);
@@ -365,10 +373,12 @@ fn compare_of_a_sweep_plots_against_the_swept_parameter() {
                 &[100, 100, 100],
                 i as u64,
             );
-            r.extra.insert(
-                "sweep".into(),
-                serde_json::json!({"id": format!("lock={lock},hot_set={hot}"),
-                                   "values": {"lock": lock, "hot_set": hot}}),
+            r.sweep = Some(
+                serde_json::from_value(
+                    serde_json::json!({"id": format!("lock={lock},hot_set={hot}"),
+                                       "values": {"lock": lock, "hot_set": hot}}),
+                )
+                .unwrap(),
             );
             results.push((dir.path().join(format!("{lock}-{hot}/result.json")), r));
         }

@@ -55,24 +55,29 @@ async fn real_results_validate_against_the_schema() {
     }
     let merged = merge(&shards).unwrap();
     let mut cell = closed.clone();
-    cell.extra.insert(
-        "sweep".into(),
-        serde_json::json!({"id": "lock=optimistic", "values": {"lock": "optimistic"}}),
+    cell.sweep = Some(
+        serde_json::from_value(
+            serde_json::json!({"id": "lock=optimistic", "values": {"lock": "optimistic"}}),
+        )
+        .unwrap(),
     );
-    cell.extra.insert(
-        "thresholds".into(),
-        serde_json::json!([{"threshold": "p99 of read < 10s", "measured": "12us", "passed": true}]),
+    cell.thresholds = Some(
+        serde_json::from_value(
+            serde_json::json!([{"threshold": "p99 of read < 10s", "measured": "12us", "passed": true}]),
+        )
+        .unwrap(),
     );
     let checked = run(
         "name: c\nkeys: {records: 100}\noperations: 400\nconcurrency: 2\nops:\n  - {type: put, weight: 2}\n  - {type: batch_delete, weight: 1}\nchecks:\n  bank: {accounts: 4}\n  inventory: {stock: 1000}\n  lock: {hold: 0s}\n  readback: {}\n  scan: {}\n  every: 1ms\n",
         RunOptions::default(),
     )
     .await;
-    let names: Vec<&str> = checked.extra["checks"]
-        .as_array()
+    let names: Vec<&str> = checked
+        .checks
+        .as_ref()
         .unwrap()
         .iter()
-        .map(|v| v["name"].as_str().unwrap())
+        .map(|v| v.name.as_str())
         .collect();
     assert_eq!(names, ["bank", "inventory", "lock", "readback", "scan"]);
     for (what, r) in [

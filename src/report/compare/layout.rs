@@ -4,7 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::report::figures::{Figures, value_text};
+use crate::metrics::SweptValue;
+use crate::report::figures::Figures;
 use crate::report::plot::{Axis, Legend, Mark, PALETTE, Panel, Scale, Series, Unit};
 
 /// Where each result goes on the charts.
@@ -19,30 +20,8 @@ pub(super) struct Layout {
 
 impl Layout {
     pub fn of(figs: &[Figures]) -> Layout {
-        let param = figs[0]
-            .sweep
-            .iter()
-            .map(|(k, _)| k)
-            .find(|k| *k != "lock" && figs.iter().all(|f| f.sweep.iter().any(|(j, _)| j == *k)))
-            .cloned();
-        let series_of = |f: &Figures| {
-            let mut parts: Vec<String> = f.lock.iter().cloned().collect();
-            for (k, v) in &f.sweep {
-                if Some(k) != param.as_ref() && k != "lock" {
-                    parts.push(format!("{k}={}", value_text(v)));
-                }
-            }
-            if parts.is_empty() {
-                if f.txn {
-                    "all".into()
-                } else {
-                    "no transactions".into()
-                }
-            } else {
-                parts.join(", ")
-            }
-        };
-        let names: Vec<String> = figs.iter().map(series_of).collect();
+        let param = swept_param(figs);
+        let names: Vec<String> = figs.iter().map(|f| series_name(f, &param)).collect();
         let series: Vec<String> = names
             .iter()
             .cloned()
@@ -56,50 +35,20 @@ impl Layout {
                 (0..figs.len()).map(|i| i as f64).collect::<Vec<_>>(),
             ),
             Some(p) => {
-                let values: Vec<&serde_json::Value> = figs
+                let values: Vec<&SweptValue> = figs
                     .iter()
                     .map(|f| {
                         &f.sweep
                             .iter()
                             .find(|(k, _)| k == p)
-                            .expect("checked above")
+                            .expect("checked by swept_param")
                             .1
                     })
                     .collect();
                 let numbers: Option<Vec<f64>> = values.iter().map(|v| v.as_f64()).collect();
                 match numbers {
-                    Some(xs) => {
-                        let min = xs.iter().copied().fold(f64::MAX, f64::min);
-                        let max = xs.iter().copied().fold(f64::MIN, f64::max);
-                        let log = min > 0.0 && max / min >= 20.0;
-                        let mut at = xs.clone();
-                        at.sort_by(f64::total_cmp);
-                        at.dedup();
-                        let scale = if at.len() <= 12 {
-                            Scale::Values { log, at }
-                        } else if log {
-                            Scale::Log
-                        } else {
-                            Scale::Linear
-                        };
-                        (scale, xs)
-                    }
-                    None => {
-                        let mut cats: Vec<String> = Vec::new();
-                        for v in &values {
-                            let t = value_text(v);
-                            if !cats.contains(&t) {
-                                cats.push(t);
-                            }
-                        }
-                        let xs = values
-                            .iter()
-                            .map(|v| {
-                                cats.iter().position(|c| *c == value_text(v)).unwrap_or(0) as f64
-                            })
-                            .collect();
-                        (Scale::Categories(cats), xs)
-                    }
+                    Some(xs) => (numeric_scale(&xs), xs),
+                    None => categories(&values),
                 }
             }
         };
@@ -166,4 +115,70 @@ impl Layout {
             series,
         }
     }
+}
+
+/// The swept parameter on the x axis: the first of the first result's
+/// that every result has, `lock` aside (lock modes are series).
+fn swept_param(figs: &[Figures]) -> Option<String> {
+    figs[0]
+        .sweep
+        .iter()
+        .map(|(k, _)| k)
+        .find(|k| *k != "lock" && figs.iter().all(|f| f.sweep.iter().any(|(j, _)| j == *k)))
+        .cloned()
+}
+
+/// The series a result belongs to: its lock mode and its swept values
+/// other than `param`.
+fn series_name(f: &Figures, param: &Option<String>) -> String {
+    let mut parts: Vec<String> = f.lock.iter().cloned().collect();
+    for (k, v) in &f.sweep {
+        if Some(k) != param.as_ref() && k != "lock" {
+            parts.push(format!("{k}={v}"));
+        }
+    }
+    if parts.is_empty() {
+        if f.txn {
+            "all".into()
+        } else {
+            "no transactions".into()
+        }
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Ticks at the values themselves when they are few, on a log axis when
+/// they span a factor of 20 or more.
+fn numeric_scale(xs: &[f64]) -> Scale {
+    let min = xs.iter().copied().fold(f64::MAX, f64::min);
+    let max = xs.iter().copied().fold(f64::MIN, f64::max);
+    let log = min > 0.0 && max / min >= 20.0;
+    let mut at = xs.to_vec();
+    at.sort_by(f64::total_cmp);
+    at.dedup();
+    if at.len() <= 12 {
+        Scale::Values { log, at }
+    } else if log {
+        Scale::Log
+    } else {
+        Scale::Linear
+    }
+}
+
+/// Values that are not all numbers as categories, in order of appearance,
+/// with each value's slot.
+fn categories(values: &[&SweptValue]) -> (Scale, Vec<f64>) {
+    let mut cats: Vec<String> = Vec::new();
+    for v in values {
+        let t = v.to_string();
+        if !cats.contains(&t) {
+            cats.push(t);
+        }
+    }
+    let xs = values
+        .iter()
+        .map(|v| cats.iter().position(|c| *c == v.to_string()).unwrap_or(0) as f64)
+        .collect();
+    (Scale::Categories(cats), xs)
 }

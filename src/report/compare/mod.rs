@@ -1,7 +1,7 @@
 //! The comparison of several results: `compare.html` with PNG charts of
 //! goodput, abort rate, retries and lock wait per commit, and p50/p99.
 //!
-//! Results from a sweep (`extra.sweep`) are drawn against the swept
+//! Results from a sweep (their `sweep` section) are drawn against the swept
 //! parameter other than `lock`, one line per lock mode (and per remaining
 //! combination of swept values); other results stand side by side as bars.
 //! Whenever both lock modes are present, `contention.png` puts optimistic
@@ -15,8 +15,7 @@ mod tables;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
-
+use super::ReportError;
 use super::figures::{self, Figures};
 use super::html::Written;
 use super::page;
@@ -36,22 +35,26 @@ pub const CONTENTION_SIZE: (u32, u32) = (1180, 460);
 /// missing) and returns the HTML's path. `results` pairs each result with
 /// the file it came from; their order is kept (for two results, the first
 /// is the baseline A). Call it after a sweep with the cells' results.
-pub fn compare_to_dir(results: &[(PathBuf, RunResult)], out: &Path) -> anyhow::Result<PathBuf> {
+pub fn compare_to_dir(
+    results: &[(PathBuf, RunResult)],
+    out: &Path,
+) -> Result<PathBuf, ReportError> {
     Ok(write(results, out)?.html)
 }
 
 /// [`compare_to_dir`], returning every file written with the charts' sizes.
-pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> anyhow::Result<Written> {
-    anyhow::ensure!(
-        !results.is_empty(),
-        "nothing to compare: give at least one result"
-    );
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("{}: cannot create output directory", out.display()))?;
+pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, ReportError> {
+    if results.is_empty() {
+        return Err(ReportError::NothingToCompare);
+    }
+    std::fs::create_dir_all(out).map_err(|source| ReportError::OutputDir {
+        dir: out.to_path_buf(),
+        source,
+    })?;
     let mut figs = results
         .iter()
         .map(|(p, r)| figures::of(p, r))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     unique_labels(&mut figs);
     let layout = Layout::of(&figs);
     let txn = figs.iter().any(|f| f.txn);
@@ -59,23 +62,8 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> anyhow::Result<Wri
 
     let mut charts = Vec::new();
     let mut body = heading(&figs, &layout, txn);
-    let both = has_both_locks(&figs);
-    if both {
-        let path = out.join("contention.png");
-        contention_chart(&figs, &layout).draw(&path)?;
-        let mut inner = page::figure(
-            &path,
-            CONTENTION_SIZE,
-            "optimistic vs pessimistic: goodput, abort rate and p99",
-            &layout.caption(),
-        )?;
-        inner.push_str(&pairs_table(&figs, &layout));
-        body.push_str(&page::section(
-            "contention",
-            "Optimistic vs pessimistic",
-            &inner,
-        ));
-        charts.push((path, CONTENTION_SIZE));
+    if has_both_locks(&figs) {
+        body.push_str(&contention_section(&figs, &layout, out, &mut charts)?);
     }
     body.push_str(&page::section(
         "results",
@@ -89,63 +77,7 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> anyhow::Result<Wri
             &delta_table(&figs[0], &figs[1], goodput_name),
         ));
     }
-
-    let mut figures_html = String::from("<div class=\"pairs\">");
-    let mut skipped = Vec::new();
-    for m in metrics(txn) {
-        let values: Vec<Option<f64>> = figs.iter().map(m.get).collect();
-        if values.iter().all(|v| v.is_none_or(|v| v == 0.0)) {
-            skipped.push(m.title);
-            continue;
-        }
-        let path = out.join(m.file);
-        let panel = layout.panel(&figs, m.title, &m.axis, m.unit, m.get);
-        let chart = Chart {
-            size: METRIC_SIZE,
-            grid: (1, 1),
-            panels: vec![panel],
-            shared_legend: false,
-        };
-        chart.draw(&path)?;
-        figures_html.push_str(&page::figure(&path, METRIC_SIZE, m.title, m.caption)?);
-        charts.push((path, METRIC_SIZE));
-    }
-    figures_html.push_str("</div>");
-    let path = out.join("latency.png");
-    let latency = Chart {
-        size: LATENCY_SIZE,
-        grid: (1, 2),
-        panels: vec![
-            layout.panel(&figs, "p50 latency", "p50", Unit::Micros, |f| {
-                Some(f.p50_us as f64)
-            }),
-            layout.panel(&figs, "p99 latency", "p99", Unit::Micros, |f| {
-                Some(f.p99_us as f64)
-            }),
-        ]
-        .into_iter()
-        .map(shared)
-        .collect(),
-        shared_legend: true,
-    };
-    latency.draw(&path)?;
-    figures_html.push_str(&page::figure(
-        &path,
-        LATENCY_SIZE,
-        "p50 and p99 latency",
-        "From the histograms of the committed transactions (all ops without transactions), added together: percentiles are never averaged.",
-    )?);
-    charts.push((path, LATENCY_SIZE));
-    if !skipped.is_empty() {
-        figures_html.push_str(&page::para(
-            "note",
-            &format!(
-                "Not drawn, all zero or not applicable: {}.",
-                skipped.join(", ")
-            ),
-        ));
-    }
-    body.push_str(&page::section("charts", "Charts", &figures_html));
+    body.push_str(&charts_section(&figs, &layout, txn, out, &mut charts)?);
     body.push_str(&page::section(
         "definitions",
         "Definitions",
@@ -158,8 +90,120 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> anyhow::Result<Wri
         &format!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
     );
     let path = out.join("compare.html");
-    std::fs::write(&path, html).with_context(|| format!("{}: cannot write", path.display()))?;
+    std::fs::write(&path, html).map_err(|source| ReportError::WriteComparison {
+        path: path.clone(),
+        source,
+    })?;
     Ok(Written { html: path, charts })
+}
+
+/// Draws `chart` into `path` and returns it as an inline figure; the file
+/// is added to `charts`.
+fn figure(
+    chart: &Chart,
+    path: PathBuf,
+    (alt, caption): (&str, &str),
+    charts: &mut Vec<(PathBuf, (u32, u32))>,
+) -> Result<String, ReportError> {
+    chart.draw(&path)?;
+    let html = page::figure(&path, chart.size, alt, caption)?;
+    charts.push((path, chart.size));
+    Ok(html)
+}
+
+/// Optimistic beside pessimistic: the chart and the table of pairs.
+fn contention_section(
+    figs: &[Figures],
+    layout: &Layout,
+    out: &Path,
+    charts: &mut Vec<(PathBuf, (u32, u32))>,
+) -> Result<String, ReportError> {
+    let mut inner = figure(
+        &contention_chart(figs, layout),
+        out.join("contention.png"),
+        (
+            "optimistic vs pessimistic: goodput, abort rate and p99",
+            &layout.caption(),
+        ),
+        charts,
+    )?;
+    inner.push_str(&pairs_table(figs, layout));
+    Ok(page::section(
+        "contention",
+        "Optimistic vs pessimistic",
+        &inner,
+    ))
+}
+
+/// A chart per metric of [`metrics`] that any result has (not zero), two
+/// to a row, then p50 beside p99.
+fn charts_section(
+    figs: &[Figures],
+    layout: &Layout,
+    txn: bool,
+    out: &Path,
+    charts: &mut Vec<(PathBuf, (u32, u32))>,
+) -> Result<String, ReportError> {
+    let mut html = String::from("<div class=\"pairs\">");
+    let mut skipped = Vec::new();
+    for m in metrics(txn) {
+        if figs.iter().map(m.get).all(|v| v.is_none_or(|v| v == 0.0)) {
+            skipped.push(m.title);
+            continue;
+        }
+        let chart = Chart {
+            size: METRIC_SIZE,
+            grid: (1, 1),
+            panels: vec![layout.panel(figs, m.title, &m.axis, m.unit, m.get)],
+            shared_legend: false,
+        };
+        html.push_str(&figure(
+            &chart,
+            out.join(m.file),
+            (m.title, m.caption),
+            charts,
+        )?);
+    }
+    html.push_str("</div>");
+    html.push_str(&figure(
+        &latency_chart(figs, layout),
+        out.join("latency.png"),
+        (
+            "p50 and p99 latency",
+            "From the histograms of the committed transactions (all ops without transactions), added together: percentiles are never averaged.",
+        ),
+        charts,
+    )?);
+    if !skipped.is_empty() {
+        html.push_str(&page::para(
+            "note",
+            &format!(
+                "Not drawn, all zero or not applicable: {}.",
+                skipped.join(", ")
+            ),
+        ));
+    }
+    Ok(page::section("charts", "Charts", &html))
+}
+
+/// p50 beside p99, one legend for both.
+fn latency_chart(figs: &[Figures], layout: &Layout) -> Chart {
+    Chart {
+        size: LATENCY_SIZE,
+        grid: (1, 2),
+        panels: vec![
+            layout.panel(figs, "p50 latency", "p50", Unit::Micros, |f| {
+                Some(f.p50_us as f64)
+            }),
+            layout.panel(figs, "p99 latency", "p99", Unit::Micros, |f| {
+                Some(f.p99_us as f64)
+            }),
+        ]
+        .into_iter()
+        .map(shared)
+        .collect(),
+        shared_legend: true,
+    }
 }
 
 /// Labels that tell results apart: the result's directory is added to
@@ -181,7 +225,9 @@ fn unique_labels(figs: &mut [Figures]) {
     }
 }
 
+/// A chart of one figure per result: an entry of [`metrics`].
 struct Metric {
+    /// The PNG's name.
     file: &'static str,
     title: &'static str,
     axis: String,
@@ -190,6 +236,8 @@ struct Metric {
     get: Get,
 }
 
+/// The one-figure charts, in page order (those of transactions only when
+/// a result has them).
 fn metrics(txn: bool) -> Vec<Metric> {
     let mut list = vec![Metric {
         file: "goodput.png",

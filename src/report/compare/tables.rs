@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::Get;
 use super::layout::Layout;
-use crate::report::figures::{self, Figures, Verdict, value_text};
+use crate::report::figures::{self, Figures, NoiseVerdict};
 use crate::report::page::{self, Table, num, text};
 
 fn percent(x: Option<f64>) -> String {
@@ -83,7 +83,7 @@ pub(super) fn pairs_table(figs: &[Figures], layout: &Layout) -> String {
         f.sweep
             .iter()
             .filter(|(k, _)| k != "lock")
-            .map(|(k, v)| format!("{k}={}", value_text(v)))
+            .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -220,17 +220,19 @@ const NOISE_RULE: &str = "Noise rule: a goodput difference is within the run-to-
 
 fn noise_note(a: &Figures, b: &Figures, d: f64) -> String {
     match figures::judge(&a.noise, &b.noise, d) {
-        Verdict::WithinNoise { threshold } => format!(
+        NoiseVerdict::WithinNoise { threshold } => format!(
             "within noise: |B − A| {} < 2 SE {}",
             page::rate(d.abs()),
             page::rate(threshold)
         ),
-        Verdict::Beyond { threshold } => format!(
+        NoiseVerdict::Beyond { threshold } => format!(
             "beyond noise: |B − A| {} ≥ 2 SE {}",
             page::rate(d.abs()),
             page::rate(threshold)
         ),
-        Verdict::Unknown => "noise unknown: a timeline has fewer than two whole seconds".into(),
+        NoiseVerdict::Unknown => {
+            "noise unknown: a timeline has fewer than two whole seconds".into()
+        }
     }
 }
 

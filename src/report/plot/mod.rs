@@ -7,7 +7,7 @@
 mod axis;
 
 use std::error::Error;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
@@ -114,6 +114,16 @@ pub struct Panel {
     pub series: Vec<Series>,
 }
 
+/// A chart that cannot be drawn: the PNG cannot be written (no permission,
+/// a full disk), or fontconfig finds no font for the labels (install one,
+/// e.g. DejaVu Sans).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: cannot draw chart: {err}", path.display())]
+pub struct DrawError {
+    pub path: PathBuf,
+    pub err: String,
+}
+
 /// One PNG: panels in a grid, filled row by row.
 #[derive(Debug, Clone)]
 pub struct Chart {
@@ -127,9 +137,11 @@ pub struct Chart {
 
 impl Chart {
     /// Draws the chart into a PNG file.
-    pub fn draw(&self, path: &Path) -> anyhow::Result<()> {
-        self.draw_inner(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot draw chart: {e}", path.display()))
+    pub fn draw(&self, path: &Path) -> Result<(), DrawError> {
+        self.draw_inner(path).map_err(|e| DrawError {
+            path: path.to_path_buf(),
+            err: e.to_string(),
+        })
     }
 
     fn draw_inner(&self, path: &Path) -> Result<(), Box<dyn Error>> {
@@ -176,15 +188,7 @@ where
         .unwrap_or(4) as u32
         * 8
         + 30;
-    let area = if panel.legend == Legend::Right && !panel.series.is_empty() {
-        let longest = panel.series.iter().map(|s| s.name.chars().count()).max();
-        let width = (longest.unwrap_or(4) as u32 * 15 / 2 + 44).clamp(80, 280);
-        let (plot, side) = area.split_horizontally(area.dim_in_pixel().0.saturating_sub(width));
-        draw_legend(panel, &side)?;
-        plot
-    } else {
-        area.clone()
-    };
+    let area = plot_area(panel, area)?;
     let mut chart = ChartBuilder::on(&area)
         .caption(&panel.title, (FONT, 18))
         .margin(12)
@@ -211,7 +215,38 @@ where
         mesh.disable_y_mesh();
     }
     mesh.draw()?;
+    draw_series(&mut chart, panel, &x, &y)
+}
 
+/// The area left for the plot: all of `area`, or its left part when the
+/// panel's legend goes in a column at the right (drawn here).
+fn plot_area<DB: DrawingBackend>(
+    panel: &Panel,
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<DrawingArea<DB, plotters::coord::Shift>, Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    if panel.legend != Legend::Right || panel.series.is_empty() {
+        return Ok(area.clone());
+    }
+    let longest = panel.series.iter().map(|s| s.name.chars().count()).max();
+    let width = (longest.unwrap_or(4) as u32 * 15 / 2 + 44).clamp(80, 280);
+    let (plot, side) = area.split_horizontally(area.dim_in_pixel().0.saturating_sub(width));
+    draw_legend(panel, &side)?;
+    Ok(plot)
+}
+
+/// The panel's series as its mark says: lines (with dots) or bars.
+fn draw_series<DB: DrawingBackend>(
+    chart: &mut Ctx<'_, DB>,
+    panel: &Panel,
+    x: &Laid,
+    y: &Laid,
+) -> Result<(), Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
     let plotted: Vec<Vec<(f64, f64)>> = panel
         .series
         .iter()
@@ -232,7 +267,7 @@ where
                 }
             }
         }
-        Mark::Bars => draw_bars(&mut chart, panel, &plotted, &x, &y)?,
+        Mark::Bars => draw_bars(chart, panel, &plotted, x, y)?,
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! A check's verdict, as recorded in `result.json` under `extra.checks`.
+//! A check's verdict, as recorded in `result.json` under `checks`.
 
 use std::fmt;
 

@@ -13,8 +13,7 @@ use tikv_bench::workload::checks::CheckVerdict;
 
 /// The verdicts a run recorded.
 pub fn verdicts(r: &RunResult) -> Vec<CheckVerdict> {
-    let v = r.extra.get("checks").expect("the result has checks");
-    serde_json::from_value(v.clone()).expect("verdicts")
+    r.checks.clone().expect("the result has checks")
 }
 
 /// The verdict of check `name`.

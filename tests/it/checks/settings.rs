@@ -209,10 +209,10 @@ async fn the_report_shows_a_row_per_check_with_its_verdict_and_violations() {
         "name: c\nkeys: {records: 100}\noperations: 300\nconcurrency: 2\nops: [{type: put, weight: 1}]\nchecks: {inventory: {}, readback: {}}\n",
     );
     let mut r = crate::util::run(&w, tikv_bench::backend::MemoryBackend::new()).await;
-    let checks = r.extra.get_mut("checks").unwrap();
-    checks[1]["passed"] = false.into();
-    checks[1]["violation_count"] = 30.into();
-    checks[1]["violations"] = serde_json::json!(["lost write: key <user01> holds no value"]);
+    let checks = r.checks.as_mut().unwrap();
+    checks[1].passed = false;
+    checks[1].violation_count = 30;
+    checks[1].violations = vec!["lost write: key <user01> holds no value".into()];
     let dir = tempfile::tempdir().unwrap();
     let page = tikv_bench::report::html::write(&r, dir.path())
         .unwrap()
