@@ -4,10 +4,10 @@
 
 use crate::metrics::hist::{self, Percentiles};
 use crate::metrics::{RunResult, ThresholdVerdict};
-pub use crate::workload::thresholds::{Cmp, Metric, Threshold};
+pub use crate::workload::thresholds::{Cmp, Metric, Threshold, ThresholdError};
 
 /// The thresholds in the workload as run, recorded in the result.
-pub fn from_result(result: &RunResult) -> Result<Vec<Threshold>, String> {
+pub fn from_result(result: &RunResult) -> Result<Vec<Threshold>, ThresholdError> {
     let Some(list) = result.workload.get("thresholds").and_then(|t| t.as_array()) else {
         return Ok(Vec::new());
     };
@@ -116,32 +116,38 @@ mod tests {
         assert!(
             Threshold::parse("p99 of read 20ms")
                 .unwrap_err()
+                .to_string()
                 .contains("no comparison")
         );
         assert!(
             Threshold::parse("p98 < 2ms")
                 .unwrap_err()
+                .to_string()
                 .contains("choose from: p50")
         );
         assert!(
             Threshold::parse("p99 < fast")
                 .unwrap_err()
+                .to_string()
                 .contains("not a duration")
         );
         assert!(
             Threshold::parse("error rate < 150%")
                 .unwrap_err()
+                .to_string()
                 .contains("not a ratio")
         );
         assert!(
             Threshold::parse("p99 of  < 1ms")
                 .unwrap_err()
+                .to_string()
                 .contains("name an op")
         );
         let t = Threshold::parse("p99 of wrte < 1ms").unwrap();
         assert!(
             t.check_op(&[("write", "put")])
                 .unwrap_err()
+                .to_string()
                 .contains("its ops are: write")
         );
         assert!(

@@ -232,7 +232,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
 /// invariant checks the run recorded. Returns whether all passed.
 fn judge(result: &mut RunResult) -> anyhow::Result<bool> {
     let checks_passed = judge_checks(result);
-    let list = thresholds::from_result(result).map_err(BadInput)?;
+    let list = thresholds::from_result(result).map_err(|e| BadInput(e.to_string()))?;
     if list.is_empty() {
         return Ok(checks_passed);
     }

@@ -239,7 +239,7 @@ async fn execute<B: Backend>(
     backend: B,
     opts: &RunOptions,
 ) -> anyhow::Result<RunResult> {
-    driver::run(w, Arc::new(backend), opts).await
+    Ok(driver::run(w, Arc::new(backend), opts).await?)
 }
 
 /// The target the flags ask for: `--target`, else external with `--pd`,

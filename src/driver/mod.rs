@@ -2,26 +2,23 @@
 //! workers through warmup and the measured phase, with a collector merging
 //! their reports and a progress display reading the collector's view.
 
+mod load;
 pub mod progress;
 pub mod worker;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use anyhow::Context as _;
 
 pub use progress::ProgressMode;
 pub use worker::{Pacing, StopAt};
 
-use crate::backend::retry::{self, Retry};
-use crate::backend::{Backend, RawLoad, TxnLoad};
+use crate::backend::Backend;
 use crate::metrics::result::LoadResult;
-use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult, ShardInfo};
-use crate::vocab::Events;
-use crate::vocab::{Backoff, Stream, TimeSource};
-use crate::workload::checks;
-use crate::workload::keys::{KeyFormat, SharedKeys};
+use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult, ShardInfo, Summary};
+use crate::vocab::{OpError, TimeSource};
+use crate::workload::checks::{self, WorkerLog, run::SetupError};
+use crate::workload::keys::SharedKeys;
 use crate::workload::stream::ValuePool;
 use crate::workload::{Stop, Workload};
 use progress::{Phase, Progress};
@@ -42,6 +39,13 @@ pub struct RunOptions {
     pub live: Option<Arc<Mutex<Live>>>,
 }
 
+/// A shard that is not `I/N` with `1 <= I <= N`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{text}' is not a shard; write I/N with 1 <= I <= N, e.g. 2/3")]
+pub struct ShardError {
+    pub text: String,
+}
+
 /// Driver `index` (0-based) of `count` drivers sharing one workload. Each
 /// takes a contiguous share of the workers (with their global numbers, so
 /// their op streams and schedules are exactly those the workers would have
@@ -58,8 +62,10 @@ impl Shard {
     pub const WHOLE: Shard = Shard { index: 0, count: 1 };
 
     /// Parses `I/N` with I counted from 1, as users count drivers.
-    pub fn parse(s: &str) -> Result<Shard, String> {
-        let bad = || format!("'{s}' is not a shard; write I/N with 1 <= I <= N, e.g. 2/3");
+    pub fn parse(s: &str) -> Result<Shard, ShardError> {
+        let bad = || ShardError {
+            text: s.to_string(),
+        };
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         let (i, n): (u32, u32) = (
             i.trim().parse().map_err(|_| bad())?,
@@ -101,64 +107,72 @@ impl Default for RunOptions {
     }
 }
 
+/// Why a run could not be measured. Failed ops are counted in the result,
+/// never reported here.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// More drivers than workers: this driver would run nothing. Raise the
+    /// workload's `concurrency`, or run fewer drivers.
+    #[error(
+        "shard {index}/{count} gets no workers: the workload has {workers} workers for {count} drivers; raise concurrency"
+    )]
+    NoWorkers {
+        index: u32,
+        count: u32,
+        workers: u32,
+    },
+    /// A batch of the load phase still failed after the retry policy: the
+    /// target is down or refuses writes. Fix the target, or skip the load
+    /// phase when the data is already there.
+    #[error("load phase: writing records {from}..{to} failed after {attempts} attempt(s): {error}")]
+    Load {
+        from: u64,
+        to: u64,
+        attempts: u32,
+        error: OpError,
+    },
+    /// A check's initial data could not be written.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// A worker or load task panicked: a bug in tikv-bench. Please report
+    /// it with the workload file.
+    #[error("{what} failed")]
+    Task {
+        what: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
 /// Runs the workload and returns its result. Fails only on setup errors
 /// (a load phase that cannot write); failed ops are counted, not fatal.
 pub async fn run<B: Backend>(
     workload: &Workload,
     backend: Arc<B>,
     opts: &RunOptions,
-) -> anyhow::Result<RunResult> {
+) -> Result<RunResult, RunError> {
     let time = opts.time;
     let clock = Clock::new(time.now());
     let started_unix_us = clock.unix_us(time.now());
-    let shard = opts.shard;
-    let ids = shard.range(u64::from(workload.concurrency));
-    if ids.is_empty() {
-        anyhow::bail!(
-            "shard {}/{} gets no workers: the workload has {} workers for {} drivers; raise concurrency",
-            shard.index + 1,
-            shard.count,
-            workload.concurrency,
-            shard.count
-        );
-    }
+    let ids = workers(workload, opts.shard)?;
     let progress = Progress::start(opts.progress);
+    let shard = opts.shard;
     let keys = SharedKeys::sharded(
         &workload.keys,
         u64::from(shard.index),
         u64::from(shard.count),
     );
     let values = ValuePool::new(workload.seed, workload.values.size);
-
     let records = shard.range(workload.load.records);
     let load = if opts.skip_load || records.is_empty() {
         LoadResult::default()
     } else {
-        load(workload, records, &backend, &values, time, &progress).await?
+        load::run(workload, records, &backend, &values, time, &progress).await?
     };
-    let checking = !workload.checks.is_empty();
-    if checking {
+    if !workload.checks.is_empty() {
         checks::setup(workload, &*backend, time).await?;
     }
-
     let start = time.now();
-    let measure_start = start + workload.warmup;
-    let pacing = match workload.rate {
-        None => Pacing::Closed,
-        Some(rate) => Pacing::Open {
-            interval: Duration::from_secs_f64(f64::from(workload.concurrency) / rate),
-        },
-    };
-    let total_workers = workload.concurrency as usize;
-    let live = opts.live.clone().unwrap_or_default();
-    let mut collector =
-        Collector::with_live(workload.ops.len(), (ids.end - ids.start) as usize, live);
-    progress.set(Phase::Run {
-        start,
-        measure_start,
-        stop: workload.stop,
-        live: collector.live(),
-    });
     let shared = Arc::new(worker::Shared {
         workload: workload.clone(),
         backend,
@@ -166,20 +180,99 @@ pub async fn run<B: Backend>(
         values,
         clock,
         time,
-        pacing,
-        measure_start,
+        pacing: pacing(workload),
+        measure_start: start + workload.warmup,
         start,
     });
-    let monitor = checks::Monitor::start(workload, shared.backend.clone(), time);
+    let measured = measure(&shared, ids.clone(), opts, &progress).await?;
+    progress.finish();
+    let info = RunInfo {
+        workload_file: opts.workload_file.clone(),
+        target: shared.backend.target(),
+        started_unix_us,
+        measure_start_unix_us: clock.unix_us(shared.measure_start),
+        ended_unix_us: clock
+            .unix_us(measured.ended)
+            .max(clock.unix_us(shared.measure_start)),
+        warmup_s: workload.warmup.as_secs_f64(),
+        load,
+    };
+    let mut result = RunResult::build(workload, &measured.summary, info);
+    if !workload.checks.is_empty() {
+        let input = checks::run::Input {
+            workload,
+            logs: measured.logs,
+            observed: measured.observed,
+            preloaded: !opts.skip_load && shard == Shard::WHOLE,
+            base: start,
+            time,
+        };
+        result.checks = Some(checks::verify(&*shared.backend, input).await);
+    }
+    if shard != Shard::WHOLE {
+        mark_shard(&mut result, workload, shard, ids);
+    }
+    Ok(result)
+}
+
+/// The global numbers of the workers this driver runs.
+fn workers(workload: &Workload, shard: Shard) -> Result<Range<u64>, RunError> {
+    let ids = shard.range(u64::from(workload.concurrency));
+    if ids.is_empty() {
+        return Err(RunError::NoWorkers {
+            index: shard.index + 1,
+            count: shard.count,
+            workers: workload.concurrency,
+        });
+    }
+    Ok(ids)
+}
+
+/// When each worker starts its ops.
+fn pacing(workload: &Workload) -> Pacing {
+    match workload.rate {
+        None => Pacing::Closed,
+        Some(rate) => Pacing::Open {
+            interval: Duration::from_secs_f64(f64::from(workload.concurrency) / rate),
+        },
+    }
+}
+
+/// What the workers measured, and what the checks saw.
+struct Measured {
+    summary: Summary,
+    logs: Vec<WorkerLog>,
+    observed: checks::Observed,
+    ended: Instant,
+}
+
+/// Warmup and the measured phase: the workers `ids`, the collector merging
+/// their reports, and the checks' reads during the run.
+async fn measure<B: Backend>(
+    shared: &Arc<worker::Shared<B>>,
+    ids: Range<u64>,
+    opts: &RunOptions,
+    progress: &Progress,
+) -> Result<Measured, RunError> {
+    let w = &shared.workload;
+    let live = opts.live.clone().unwrap_or_default();
+    let mut collector = Collector::with_live(w.ops.len(), (ids.end - ids.start) as usize, live);
+    progress.set(Phase::Run {
+        start: shared.start,
+        measure_start: shared.measure_start,
+        stop: w.stop,
+        live: collector.live(),
+    });
+    let monitor = checks::Monitor::start(w, shared.backend.clone(), shared.time);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let total = w.concurrency as usize;
     let handles: Vec<_> = ids
-        .clone()
         .enumerate()
         .map(|(local, global)| {
             let global = global as usize;
-            let stop = match workload.stop {
-                Stop::Duration(d) => StopAt::Time(measure_start + d),
-                Stop::Operations(n) => StopAt::Quota(share(n, global, total_workers)),
+            let stop = match w.stop {
+                Stop::Duration(d) => StopAt::Time(shared.measure_start + d),
+                Stop::Operations(n) => StopAt::Quota(share(n, global, total)),
             };
             let id = worker::Id { local, global };
             tokio::spawn(worker::run(shared.clone(), id, stop, tx.clone()))
@@ -189,142 +282,43 @@ pub async fn run<B: Backend>(
     while let Some(report) = rx.recv().await {
         collector.add(report);
     }
-    let ended = time.now();
+    let ended = shared.time.now();
     let observed = match monitor {
         Some(m) => m.stop().await,
         None => checks::Observed::default(),
     };
     let mut logs = Vec::with_capacity(handles.len());
     for (id, h) in handles.into_iter().enumerate() {
-        logs.push(h.await.with_context(|| format!("worker {id} failed"))?);
+        logs.push(h.await.map_err(|source| RunError::Task {
+            what: format!("worker {id}"),
+            source,
+        })?);
     }
-    progress.finish();
+    Ok(Measured {
+        summary: collector.finish(),
+        logs,
+        observed,
+        ended,
+    })
+}
 
-    let summary = collector.finish();
+/// Records this driver's share of the workload in a shard's result.
+fn mark_shard(result: &mut RunResult, workload: &Workload, shard: Shard, ids: Range<u64>) {
     let workers = ids.end - ids.start;
-    let mut result = RunResult::build(
-        workload,
-        &summary,
-        RunInfo {
-            workload_file: opts.workload_file.clone(),
-            target: shared.backend.target(),
-            started_unix_us,
-            measure_start_unix_us: clock.unix_us(measure_start),
-            ended_unix_us: clock.unix_us(ended).max(clock.unix_us(measure_start)),
-            warmup_s: workload.warmup.as_secs_f64(),
-            load,
-        },
-    );
-    if checking {
-        let input = checks::run::Input {
-            workload,
-            logs,
-            observed,
-            preloaded: !opts.skip_load && shard == Shard::WHOLE,
-            base: start,
-            time,
-        };
-        result.checks = Some(checks::verify(&*shared.backend, input).await);
-    }
-    if shard != Shard::WHOLE {
-        result.concurrency = workers as u32;
-        result.rate = workload
-            .rate
-            .map(|r| r * workers as f64 / total_workers as f64);
-        result.shard = Some(ShardInfo {
-            index: shard.index + 1,
-            count: shard.count,
-            workers: [ids.start, ids.end],
-        });
-    }
-    Ok(result)
+    let total = f64::from(workload.concurrency);
+    result.concurrency = workers as u32;
+    result.rate = workload.rate.map(|r| r * workers as f64 / total);
+    result.shard = Some(ShardInfo {
+        index: shard.index + 1,
+        count: shard.count,
+        workers: [ids.start, ids.end],
+    });
 }
 
 /// Worker `i`'s share of `n` items split over `parts`.
 pub fn share(n: u64, i: usize, parts: usize) -> u64 {
     let parts = parts as u64;
     n / parts + u64::from((i as u64) < n % parts)
-}
-
-/// Writes records `0..load.records` into each key space the ops use, in
-/// batches, from `load.concurrency` tasks. A batch that still fails after
-/// the retry policy stops the run: measuring over missing data is useless.
-async fn load<B: Backend>(
-    workload: &Workload,
-    records: std::ops::Range<u64>,
-    backend: &Arc<B>,
-    values: &ValuePool,
-    time: TimeSource,
-    progress: &Progress,
-) -> anyhow::Result<LoadResult> {
-    let l = workload.load;
-    let count = records.end - records.start;
-    let started = time.now();
-    let done = Arc::new(AtomicU64::new(0));
-    let spaces = usize::from(workload.uses_raw()) + usize::from(workload.uses_txn());
-    progress.set(Phase::Load {
-        done: done.clone(),
-        total: count * spaces as u64,
-    });
-    let tasks = l
-        .concurrency
-        .min(count.div_ceil(u64::from(l.batch)).max(1) as u32) as usize;
-    let mut set = tokio::task::JoinSet::new();
-    let mut from = records.start;
-    for t in 0..tasks {
-        let n = share(count, t, tasks);
-        let range = from..from + n;
-        from += n;
-        let (backend, values, done) = (backend.clone(), values.clone(), done.clone());
-        let (format, policy) = (
-            KeyFormat::new(&workload.keys),
-            workload.client.retry.clone(),
-        );
-        let (raw_space, txn_space, seed) =
-            (workload.uses_raw(), workload.uses_txn(), workload.seed);
-        set.spawn(async move {
-            let mut backoff = Backoff::new(Stream::LoadJitter(t as u32).rng(seed));
-            let mut events = Events::default();
-            let mut pairs = Vec::with_capacity(l.batch as usize);
-            let mut next = range.start;
-            while next < range.end {
-                let end = (next + u64::from(l.batch)).min(range.end);
-                pairs.clear();
-                pairs.extend((next..end).map(|i| (format.key(i), values.for_index(i).to_vec())));
-                for txn in [false, true] {
-                    if (txn && !txn_space) || (!txn && !raw_space) {
-                        continue;
-                    }
-                    let retry = Retry { policy: &policy, backoff: &mut backoff, deadline: time.now() + policy.budget, time };
-                    let out = if txn {
-                        retry::execute(&*backend, &TxnLoad { pairs: &pairs }, retry, &mut events, |_, _| {}).await
-                    } else {
-                        retry::execute(&*backend, &RawLoad { pairs: &pairs }, retry, &mut events, |_, _| {}).await
-                    };
-                    if let Err(e) = out.result {
-                        anyhow::bail!(
-                            "load phase: writing records {next}..{end} failed after {} attempt(s): {e}",
-                            out.attempts
-                        );
-                    }
-                    done.fetch_add(end - next, Ordering::Relaxed);
-                }
-                next = end;
-            }
-            Ok(())
-        });
-    }
-    while let Some(joined) = set.join_next().await {
-        joined.context("load task failed")??;
-    }
-    Ok(LoadResult {
-        records: count,
-        duration_s: elapsed_s(started, time.now()),
-    })
-}
-
-fn elapsed_s(from: Instant, to: Instant) -> f64 {
-    (to.saturating_duration_since(from).as_secs_f64() * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

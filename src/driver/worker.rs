@@ -60,6 +60,61 @@ pub struct Id {
     pub global: usize,
 }
 
+/// When a worker starts its ops, and when it stops.
+struct Schedule {
+    pacing: Pacing,
+    stop: StopAt,
+    /// Open loop: the next op's slot.
+    next_slot: Instant,
+    /// Measured ops started (for a quota).
+    measured_started: u64,
+}
+
+impl Schedule {
+    fn new<B>(ctx: &Shared<B>, id: Id, stop: StopAt) -> Schedule {
+        let workers = ctx.workload.concurrency as usize;
+        // Open loop: worker i's schedule is offset by i/workers of an
+        // interval, so the workers' sends interleave instead of bunching.
+        let next_slot = match ctx.pacing {
+            Pacing::Closed => ctx.start,
+            Pacing::Open { interval } => {
+                ctx.start + interval.mul_f64(id.global as f64 / workers as f64)
+            }
+        };
+        Schedule {
+            pacing: ctx.pacing,
+            stop,
+            next_slot,
+            measured_started: 0,
+        }
+    }
+
+    /// The next op's intended start (closed loop: `now`), or `None` when
+    /// the worker stops.
+    #[inline]
+    fn next(&mut self, now: Instant, rec: &Recorder) -> Option<Instant> {
+        let intended = match self.pacing {
+            Pacing::Closed => now,
+            Pacing::Open { interval } => {
+                let slot = self.next_slot;
+                self.next_slot += interval;
+                slot
+            }
+        };
+        match self.stop {
+            StopAt::Time(end) if intended >= end => return None,
+            StopAt::Quota(q) if rec.measured(intended) => {
+                if self.measured_started >= q {
+                    return None;
+                }
+                self.measured_started += 1;
+            }
+            _ => {}
+        }
+        Some(intended)
+    }
+}
+
 /// Runs a worker until its stop condition, then sends its final report.
 /// Returns what its checks' tracker recorded.
 pub async fn run<B: Backend>(
@@ -71,7 +126,6 @@ pub async fn run<B: Backend>(
     let w = &ctx.workload;
     let time = ctx.time;
     let policy = &w.client.retry;
-    let workers = w.concurrency as usize;
     let mut stream = Generator::new(w, ctx.keys.clone(), ctx.values.clone(), id.global as u64);
     let mut backoff = Backoff::new(Stream::WorkerJitter(id.global as u32).rng(w.seed));
     let mut rec = Recorder::new(
@@ -84,15 +138,7 @@ pub async fn run<B: Backend>(
     );
     let mut events = Events::default();
     let mut tracker = Tracker::new(&w.checks);
-    let mut measured_started = 0u64;
-    // Open loop: worker i's schedule is offset by i/workers of an interval,
-    // so the workers' sends interleave instead of bunching.
-    let mut next_slot = match ctx.pacing {
-        Pacing::Closed => ctx.start,
-        Pacing::Open { interval } => {
-            ctx.start + interval.mul_f64(id.global as f64 / workers as f64)
-        }
-    };
+    let mut schedule = Schedule::new(&ctx, id, stop);
     let send = |r: Option<Report>| {
         if let Some(r) = r {
             // The collector outlives the workers; a send can only fail when
@@ -102,29 +148,7 @@ pub async fn run<B: Backend>(
     };
 
     let mut now = time.now();
-    loop {
-        let intended = match ctx.pacing {
-            Pacing::Closed => now,
-            Pacing::Open { interval } => {
-                let slot = next_slot;
-                next_slot += interval;
-                slot
-            }
-        };
-        if let StopAt::Time(end) = stop
-            && intended >= end
-        {
-            break;
-        }
-        let measured = rec.measured(intended);
-        if let StopAt::Quota(q) = stop
-            && measured
-        {
-            if measured_started >= q {
-                break;
-            }
-            measured_started += 1;
-        }
+    while let Some(intended) = schedule.next(now, &rec) {
         if intended > now {
             send(rec.tick(now));
             tokio::time::sleep_until(intended.into()).await;
@@ -132,11 +156,10 @@ pub async fn run<B: Backend>(
         }
         let (op_index, op) = stream.next_op();
         let start = now;
-        let deadline = start + policy.budget;
         let retry = Retry {
             policy,
             backoff: &mut backoff,
-            deadline,
+            deadline: start + policy.budget,
             time,
         };
         let outcome = retry::execute(&*ctx.backend, &op, retry, &mut events, |kind, delay| {
@@ -144,24 +167,16 @@ pub async fn run<B: Backend>(
         })
         .await;
         now = time.now();
-        tracker.record(
-            &op,
-            &outcome.result,
-            outcome.undetermined,
-            outcome.attempts,
-            (start, now),
-        );
-        send(rec.record(
-            op_index,
-            &events,
-            Completion {
-                result: &outcome.result,
-                undetermined: outcome.undetermined,
-                intended,
-                start,
-                end: now,
-            },
-        ));
+        let (result, undetermined) = (&outcome.result, outcome.undetermined);
+        tracker.record(&op, result, undetermined, outcome.attempts, (start, now));
+        let completion = Completion {
+            result,
+            undetermined,
+            intended,
+            start,
+            end: now,
+        };
+        send(rec.record(op_index, &events, completion));
         events.clear();
     }
     send(Some(rec.finish()));

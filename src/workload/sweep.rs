@@ -125,105 +125,144 @@ pub(super) fn check_sweep(
     checks: &Checks,
 ) -> Option<Sweep> {
     let mut params: Vec<(SweepParam, Vec<SweepValue>)> = Vec::new();
-    let dist = keys.distribution.name();
     // Each parameter: its values checked one by one, and whether it means
     // anything for this workload at all.
     if let Some(v) = s.lock {
-        if !ops.iter().any(|o| matches!(o.kind, OpKind::Txn(_))) && checks.bank.is_none() {
-            c.err(
-                &v,
-                "sweeping 'lock' needs at least one txn op or the bank check",
-            );
-        }
-        let vals = v
-            .value
-            .iter()
-            .map(|l| {
-                SweepValue::Lock(match l {
-                    LockName::Optimistic => LockMode::Optimistic,
-                    LockName::Pessimistic => LockMode::Pessimistic,
-                })
-            })
-            .collect();
-        params.push((SweepParam::Lock, vals));
+        params.push((SweepParam::Lock, sweep_lock(c, &v, ops, checks)));
     }
-    let ints =
-        |c: &mut Checker, v: &Sp<Vec<Sp<i64>>>, lo: i64, hi: i64, what: &str| -> Vec<SweepValue> {
-            v.value
-                .iter()
-                .map(|x| SweepValue::Int(c.int::<u64>(x, lo, hi, what)))
-                .collect()
-        };
     if let Some(v) = &s.concurrency {
         params.push((
             SweepParam::Concurrency,
-            ints(c, v, 1, 100_000, "sweep.concurrency"),
+            ints(c, v, (1, 100_000), "sweep.concurrency"),
         ));
     }
     if let Some(v) = &s.rate {
-        let vals = v
-            .value
-            .iter()
-            .map(|r| {
-                if !(r.value.is_finite() && r.value > 0.0) {
-                    c.err(
-                        r,
-                        format!("sweep.rate values must be positive ops/s, got {}", r.value),
-                    );
-                }
-                SweepValue::Float(r.value)
-            })
-            .collect();
-        params.push((SweepParam::Rate, vals));
+        params.push((SweepParam::Rate, sweep_rate(c, v)));
     }
     if let Some(v) = &s.theta {
-        if !matches!(
-            keys.distribution,
-            Distribution::Zipfian { .. } | Distribution::Latest { .. }
-        ) {
-            c.err(
-                v,
-                format!("sweeping 'theta' needs the zipfian or latest distribution, not {dist}"),
-            );
-        }
-        let vals = v
-            .value
-            .iter()
-            .map(|t| {
-                if !(t.value.is_finite() && t.value > 0.0 && t.value <= 10.0) {
-                    c.err(t, format!("theta must be in (0, 10], got {}", t.value));
-                }
-                SweepValue::Float(t.value)
-            })
-            .collect();
-        params.push((SweepParam::Theta, vals));
+        params.push((SweepParam::Theta, sweep_theta(c, v, keys)));
     }
     for (param, spec, lo_open) in [
         (SweepParam::HotSet, &s.hot_set, true),
         (SweepParam::HotOps, &s.hot_ops, false),
     ] {
-        let Some(v) = spec else { continue };
-        if !matches!(keys.distribution, Distribution::Hotspot { .. }) {
-            c.err(
-                v,
-                format!(
-                    "sweeping '{}' needs the hotspot distribution, not {dist}",
-                    param.as_str()
-                ),
-            );
+        if let Some(v) = spec {
+            params.push((param, sweep_fraction(c, v, param, lo_open, keys)));
         }
-        let vals = v
-            .value
-            .iter()
-            .map(|f| SweepValue::Float(c.fraction(f, lo_open, param.as_str())))
-            .collect();
-        params.push((param, vals));
     }
     if let Some(v) = &s.pool_size {
-        params.push((SweepParam::PoolSize, ints(c, v, 1, 1024, "sweep.pool_size")));
+        params.push((
+            SweepParam::PoolSize,
+            ints(c, v, (1, 1024), "sweep.pool_size"),
+        ));
     }
+    check_cells(c, &params);
+    if params.is_empty() {
+        None
+    } else {
+        Some(Sweep { params })
+    }
+}
+
+fn sweep_lock(
+    c: &mut Checker,
+    v: &Sp<Vec<LockName>>,
+    ops: &[OpConfig],
+    checks: &Checks,
+) -> Vec<SweepValue> {
+    if !ops.iter().any(|o| matches!(o.kind, OpKind::Txn(_))) && checks.bank.is_none() {
+        c.err(
+            v,
+            "sweeping 'lock' needs at least one txn op or the bank check",
+        );
+    }
+    v.value
+        .iter()
+        .map(|l| {
+            SweepValue::Lock(match l {
+                LockName::Optimistic => LockMode::Optimistic,
+                LockName::Pessimistic => LockMode::Pessimistic,
+            })
+        })
+        .collect()
+}
+
+fn ints(
+    c: &mut Checker,
+    v: &Sp<Vec<Sp<i64>>>,
+    (lo, hi): (i64, i64),
+    what: &str,
+) -> Vec<SweepValue> {
+    v.value
+        .iter()
+        .map(|x| SweepValue::Int(c.int::<u64>(x, lo, hi, what)))
+        .collect()
+}
+
+fn sweep_rate(c: &mut Checker, v: &Sp<Vec<Sp<f64>>>) -> Vec<SweepValue> {
+    v.value
+        .iter()
+        .map(|r| {
+            if !(r.value.is_finite() && r.value > 0.0) {
+                c.err(
+                    r,
+                    format!("sweep.rate values must be positive ops/s, got {}", r.value),
+                );
+            }
+            SweepValue::Float(r.value)
+        })
+        .collect()
+}
+
+fn sweep_theta(c: &mut Checker, v: &Sp<Vec<Sp<f64>>>, keys: &KeySpace) -> Vec<SweepValue> {
+    if !matches!(
+        keys.distribution,
+        Distribution::Zipfian { .. } | Distribution::Latest { .. }
+    ) {
+        let dist = keys.distribution.name();
+        c.err(
+            v,
+            format!("sweeping 'theta' needs the zipfian or latest distribution, not {dist}"),
+        );
+    }
+    v.value
+        .iter()
+        .map(|t| {
+            if !(t.value.is_finite() && t.value > 0.0 && t.value <= 10.0) {
+                c.err(t, format!("theta must be in (0, 10], got {}", t.value));
+            }
+            SweepValue::Float(t.value)
+        })
+        .collect()
+}
+
+fn sweep_fraction(
+    c: &mut Checker,
+    v: &Sp<Vec<Sp<f64>>>,
+    param: SweepParam,
+    lo_open: bool,
+    keys: &KeySpace,
+) -> Vec<SweepValue> {
+    if !matches!(keys.distribution, Distribution::Hotspot { .. }) {
+        let dist = keys.distribution.name();
+        c.err(
+            v,
+            format!(
+                "sweeping '{}' needs the hotspot distribution, not {dist}",
+                param.as_str()
+            ),
+        );
+    }
+    v.value
+        .iter()
+        .map(|f| SweepValue::Float(c.fraction(f, lo_open, param.as_str())))
+        .collect()
+}
+
+/// Every swept parameter lists values, and the combinations are few enough.
+fn check_cells(c: &mut Checker, params: &[(SweepParam, Vec<SweepValue>)]) {
     let mut cells = 1usize;
-    for (p, vals) in &params {
+    for (p, vals) in params {
         if vals.is_empty() {
             c.diags.push(Diagnostic::at(
                 0,
@@ -239,11 +278,6 @@ pub(super) fn check_sweep(
             0,
             format!("the sweep has {cells} combinations; at most {MAX_SWEEP_CELLS} are allowed"),
         ));
-    }
-    if params.is_empty() {
-        None
-    } else {
-        Some(Sweep { params })
     }
 }
 

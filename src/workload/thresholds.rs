@@ -59,20 +59,55 @@ pub struct Threshold {
 
 const METRICS: &str = "p50, p90, p99, p99.9, max, mean, error rate, throughput, goodput";
 
+/// Why a threshold cannot be used. Each message quotes the threshold and
+/// says what is valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ThresholdError {
+    /// No `<`, `<=`, `>` or `>=`: write e.g. `p99 of read < 20ms`.
+    #[error(
+        "threshold '{text}' has no comparison; write e.g. 'p99 of read < 20ms' (one of <, <=, >, >=)"
+    )]
+    NoComparison { text: String },
+    /// `of` without an op after it: name the op (or op type) after `of`.
+    #[error("threshold '{text}': name an op after 'of'")]
+    NoOp { text: String },
+    /// A metric that does not exist: choose one of the listed ones.
+    #[error("threshold '{text}': unknown metric '{metric}'; choose from: {METRICS}")]
+    UnknownMetric { text: String, metric: String },
+    /// A limit of the wrong kind for the metric (a duration for
+    /// latencies, a ratio for the error rate, a rate for throughputs).
+    #[error("threshold '{text}': '{limit}' is not a {kind}; write e.g. {example}")]
+    BadLimit {
+        text: String,
+        limit: String,
+        kind: &'static str,
+        example: &'static str,
+    },
+    /// The op named after `of` is not in the workload: use one of its ops'
+    /// names or types.
+    #[error(
+        "threshold '{text}': the workload has no op named (or of type) '{op}'; its ops are: {ops}"
+    )]
+    UnknownOp {
+        text: String,
+        op: String,
+        ops: String,
+    },
+}
+
 impl Threshold {
     /// Parses one threshold; the error says what is wrong and what is valid.
-    pub fn parse(text: &str) -> Result<Threshold, String> {
+    pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
+        let owned = || text.to_string();
         let Some((lhs, cmp, rhs)) = split_cmp(text.trim()) else {
-            return Err(format!(
-                "threshold '{text}' has no comparison; write e.g. 'p99 of read < 20ms' (one of <, <=, >, >=)"
-            ));
+            return Err(ThresholdError::NoComparison { text: owned() });
         };
         let (metric_text, op) = match lhs.split_once(" of ").or_else(|| lhs.split_once(" OF ")) {
             Some((m, op)) => (m.trim(), Some(op.trim().to_string())),
             None => (lhs.trim(), None),
         };
         if op.as_deref() == Some("") {
-            return Err(format!("threshold '{text}': name an op after 'of'"));
+            return Err(ThresholdError::NoOp { text: owned() });
         }
         let metric_name = metric_text.split_whitespace().collect::<Vec<_>>().join(" ");
         let metric = match metric_name.to_ascii_lowercase().as_str() {
@@ -86,21 +121,30 @@ impl Threshold {
             "throughput" => Metric::Throughput,
             "goodput" => Metric::Goodput,
             other => {
-                return Err(format!(
-                    "threshold '{text}': unknown metric '{other}'; choose from: {METRICS}"
-                ));
+                return Err(ThresholdError::UnknownMetric {
+                    text: owned(),
+                    metric: other.to_string(),
+                });
             }
         };
         let rhs = rhs.trim();
-        let limit = match metric {
-            Metric::Quantile(_) | Metric::Max | Metric::Mean => humantime::parse_duration(rhs)
-                .map(|d| d.as_secs_f64() * 1e6)
-                .map_err(|_| format!("threshold '{text}': '{rhs}' is not a duration; write e.g. 20ms, 1.5s, 800us"))?,
-            Metric::ErrorRate => parse_ratio(rhs)
-                .ok_or_else(|| format!("threshold '{text}': '{rhs}' is not a ratio; write e.g. 0.1% or 0.001"))?,
-            Metric::Throughput | Metric::Goodput => parse_rate(rhs)
-                .ok_or_else(|| format!("threshold '{text}': '{rhs}' is not a rate; write e.g. 500/s"))?,
+        let (limit, kind, example) = match metric {
+            Metric::Quantile(_) | Metric::Max | Metric::Mean => (
+                humantime::parse_duration(rhs)
+                    .ok()
+                    .map(|d| d.as_secs_f64() * 1e6),
+                "duration",
+                "20ms, 1.5s, 800us",
+            ),
+            Metric::ErrorRate => (parse_ratio(rhs), "ratio", "0.1% or 0.001"),
+            Metric::Throughput | Metric::Goodput => (parse_rate(rhs), "rate", "500/s"),
         };
+        let limit = limit.ok_or_else(|| ThresholdError::BadLimit {
+            text: owned(),
+            limit: rhs.to_string(),
+            kind,
+            example,
+        })?;
         Ok(Threshold {
             text: text.trim().to_string(),
             metric,
@@ -112,15 +156,15 @@ impl Threshold {
 
     /// Whether the threshold names an op the workload has: `ops` lists
     /// (name, type) pairs.
-    pub fn check_op(&self, ops: &[(&str, &str)]) -> Result<(), String> {
+    pub fn check_op(&self, ops: &[(&str, &str)]) -> Result<(), ThresholdError> {
         match &self.op {
             Some(op) if !ops.iter().any(|(n, t)| n == op || t == op) => {
                 let names: Vec<&str> = ops.iter().map(|(n, _)| *n).collect();
-                Err(format!(
-                    "threshold '{}': the workload has no op named (or of type) '{op}'; its ops are: {}",
-                    self.text,
-                    names.join(", ")
-                ))
+                Err(ThresholdError::UnknownOp {
+                    text: self.text.clone(),
+                    op: op.clone(),
+                    ops: names.join(", "),
+                })
             }
             _ => Ok(()),
         }

@@ -312,23 +312,51 @@ fn observe(bank: &Bank, values: &[Option<Vec<u8>>], at: Duration, found: &mut Fo
     }
 }
 
+/// Every worker's transfers added up.
+fn merged(bank: &Bank, logs: &[WorkerLog]) -> BankLog {
+    let mut all = bank.log();
+    for l in logs {
+        all.fates.add(&l.bank.fates);
+        for i in 0..all.acked.len().min(l.bank.acked.len()) {
+            all.acked[i] += l.bank.acked[i];
+            all.unknown_down[i] += l.bank.unknown_down[i];
+            all.unknown_up[i] += l.bank.unknown_up[i];
+        }
+    }
+    all
+}
+
+/// Each balance against the transfers: how many accounts are off.
+fn check_ledger(v: &mut CheckVerdict, bank: &Bank, all: &BankLog, balances: &[i64]) -> u64 {
+    let mut off = 0;
+    for (i, &balance) in balances.iter().enumerate() {
+        let expected = bank.initial + all.acked[i];
+        let (lo, hi) = (expected + all.unknown_down[i], expected + all.unknown_up[i]);
+        if !(lo..=hi).contains(&balance) {
+            off += 1;
+            v.violation(|| {
+                let allowed = if lo == hi {
+                    format!("exactly {expected}")
+                } else {
+                    format!("{expected} ({lo}..={hi} with the unknown ones)")
+                };
+                format!(
+                    "account {i}: balance {balance}, but the acknowledged transfers leave {allowed}"
+                )
+            });
+        }
+    }
+    off
+}
+
 fn verify(
     bank: &Bank,
     logs: &[WorkerLog],
     seen: &Seen,
     last: Result<Vec<Option<Vec<u8>>>, OpError>,
 ) -> CheckVerdict {
-    let n = bank.accounts as usize;
-    let mut fates = Fates::default();
-    let (mut acked, mut down, mut up) = (vec![0i64; n], vec![0i64; n], vec![0i64; n]);
-    for l in logs {
-        fates.add(&l.bank.fates);
-        for i in 0..n.min(l.bank.acked.len()) {
-            acked[i] += l.bank.acked[i];
-            down[i] += l.bank.unknown_down[i];
-            up[i] += l.bank.unknown_up[i];
-        }
-    }
+    let all = merged(bank, logs);
+    let fates = all.fates;
     let mut v = CheckVerdict::new("bank");
     v.detail("accounts", bank.accounts);
     v.detail("total", bank.total());
@@ -369,24 +397,7 @@ fn verify(
             )
         });
     }
-    let mut off = 0;
-    for (i, &balance) in balances.iter().enumerate() {
-        let expected = bank.initial + acked[i];
-        let (lo, hi) = (expected + down[i], expected + up[i]);
-        if !(lo..=hi).contains(&balance) {
-            off += 1;
-            v.violation(|| {
-                let allowed = if lo == hi {
-                    format!("exactly {expected}")
-                } else {
-                    format!("{expected} ({lo}..={hi} with the unknown ones)")
-                };
-                format!(
-                    "account {i}: balance {balance}, but the acknowledged transfers leave {allowed}"
-                )
-            });
-        }
-    }
+    let off = check_ledger(&mut v, bank, &all, &balances);
     v.detail("accounts_off_ledger", off);
     let summary = format!(
         "total {} in {} snapshot(s) and the final one; {} transfers acked, {} unknown",

@@ -118,76 +118,16 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
     }
 
     let keys = check_keys(&mut c, spec.keys);
-    let values = match spec.values.and_then(|v| v.size) {
-        Some(sz) => {
-            let r = sz.value;
-            if r.min < 1 || r.max > MAX_VALUE_SIZE || r.min > r.max {
-                c.err(
-                    &sz,
-                    format!(
-                        "value size must satisfy 1 <= min <= max <= {MAX_VALUE_SIZE}, got min {} max {}",
-                        r.min, r.max
-                    ),
-                );
-            }
-            Values {
-                size: SizeRange {
-                    min: r.min,
-                    max: r.max,
-                },
-            }
-        }
-        None => Values {
-            size: SizeRange {
-                min: DEFAULT_VALUE_SIZE,
-                max: DEFAULT_VALUE_SIZE,
-            },
-        },
-    };
-
-    let load = match spec.load {
-        Some(l) => Load {
-            records: l.records.map_or(keys.records, |r| {
-                c.int(&r, 0, keys.records as i64, "load.records")
-            }),
-            batch: l
-                .batch
-                .map_or(DEFAULT_LOAD_BATCH, |b| c.int(&b, 1, 100_000, "load.batch")),
-            concurrency: l.concurrency.map_or(DEFAULT_LOAD_CONCURRENCY, |n| {
-                c.int(&n, 1, 4096, "load.concurrency")
-            }),
-        },
-        None => Load {
-            records: keys.records,
-            batch: DEFAULT_LOAD_BATCH,
-            concurrency: DEFAULT_LOAD_CONCURRENCY,
-        },
-    };
-
+    let values = check_values(&mut c, spec.values);
+    let load = check_load(&mut c, spec.load, &keys);
     let warmup = spec
         .warmup
         .map_or(Duration::ZERO, |w| c.duration(&w, "warmup", true));
-    let stop = match (spec.duration, spec.operations) {
-        (Some(_), Some(ops)) => {
-            c.err(&ops, "give either 'duration' or 'operations', not both");
-            Stop::Operations(ops.value.max(1) as u64)
-        }
-        (Some(d), None) => Stop::Duration(c.duration(&d, "duration", false)),
-        (None, Some(ops)) => Stop::Operations(c.int(&ops, 1, i64::MAX, "operations")),
-        (None, None) => Stop::Duration(DEFAULT_DURATION),
-    };
+    let stop = check_stop(&mut c, spec.duration, spec.operations);
     let concurrency = spec.concurrency.map_or(DEFAULT_CONCURRENCY, |n| {
         c.int(&n, 1, 100_000, "concurrency")
     });
-    let rate = spec.rate.map(|r| {
-        if !(r.value.is_finite() && r.value > 0.0) {
-            c.err(
-                &r,
-                format!("rate must be a positive number of ops/s, got {}", r.value),
-            );
-        }
-        r.value
-    });
+    let rate = spec.rate.map(|r| check_rate(&mut c, &r));
 
     let check_ops_added = checks::adds_ops(&spec.checks);
     let mut ops = check_ops(&mut c, spec.ops, &keys, check_ops_added);
@@ -225,6 +165,77 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
     }
 }
 
+fn check_values(c: &mut Checker, spec: Option<ValuesSpec>) -> Values {
+    let Some(sz) = spec.and_then(|v| v.size) else {
+        return Values {
+            size: SizeRange {
+                min: DEFAULT_VALUE_SIZE,
+                max: DEFAULT_VALUE_SIZE,
+            },
+        };
+    };
+    let r = sz.value;
+    if r.min < 1 || r.max > MAX_VALUE_SIZE || r.min > r.max {
+        c.err(
+            &sz,
+            format!(
+                "value size must satisfy 1 <= min <= max <= {MAX_VALUE_SIZE}, got min {} max {}",
+                r.min, r.max
+            ),
+        );
+    }
+    Values {
+        size: SizeRange {
+            min: r.min,
+            max: r.max,
+        },
+    }
+}
+
+fn check_load(c: &mut Checker, spec: Option<LoadSpec>, keys: &KeySpace) -> Load {
+    let Some(l) = spec else {
+        return Load {
+            records: keys.records,
+            batch: DEFAULT_LOAD_BATCH,
+            concurrency: DEFAULT_LOAD_CONCURRENCY,
+        };
+    };
+    Load {
+        records: l.records.map_or(keys.records, |r| {
+            c.int(&r, 0, keys.records as i64, "load.records")
+        }),
+        batch: l
+            .batch
+            .map_or(DEFAULT_LOAD_BATCH, |b| c.int(&b, 1, 100_000, "load.batch")),
+        concurrency: l.concurrency.map_or(DEFAULT_LOAD_CONCURRENCY, |n| {
+            c.int(&n, 1, 4096, "load.concurrency")
+        }),
+    }
+}
+
+/// When the measured phase ends: a duration or an op count, not both.
+fn check_stop(c: &mut Checker, duration: Option<Sp<String>>, operations: Option<Sp<i64>>) -> Stop {
+    match (duration, operations) {
+        (Some(_), Some(ops)) => {
+            c.err(&ops, "give either 'duration' or 'operations', not both");
+            Stop::Operations(ops.value.max(1) as u64)
+        }
+        (Some(d), None) => Stop::Duration(c.duration(&d, "duration", false)),
+        (None, Some(ops)) => Stop::Operations(c.int(&ops, 1, i64::MAX, "operations")),
+        (None, None) => Stop::Duration(DEFAULT_DURATION),
+    }
+}
+
+fn check_rate(c: &mut Checker, r: &Sp<f64>) -> f64 {
+    if !(r.value.is_finite() && r.value > 0.0) {
+        c.err(
+            r,
+            format!("rate must be a positive number of ops/s, got {}", r.value),
+        );
+    }
+    r.value
+}
+
 fn check_keys(c: &mut Checker, spec: Option<KeysSpec>) -> KeySpace {
     let Some(k) = spec else {
         return KeySpace {
@@ -251,14 +262,23 @@ fn check_keys(c: &mut Checker, spec: Option<KeysSpec>) -> KeySpace {
         size,
         distribution: Distribution::Uniform,
     };
-    let at_prefix = k.prefix.as_ref();
+    check_key_room(c, &k, &space);
+    KeySpace {
+        distribution: check_distribution(c, &k),
+        ..space
+    }
+}
+
+/// The records must fit the digits the key size leaves after the prefix.
+fn check_key_room(c: &mut Checker, k: &KeysSpec, space: &KeySpace) {
+    let (records, size) = (space.records, space.size);
     if space.prefix.len() as u32 >= size {
         let msg = format!(
             "keys.size {size} leaves no room for digits after the {}-byte prefix '{}'",
             space.prefix.len(),
             space.prefix
         );
-        match (at_prefix, k.size.as_ref()) {
+        match (k.prefix.as_ref(), k.size.as_ref()) {
             (_, Some(s)) => c.err(s, msg),
             (Some(p), None) => c.err(p, msg),
             (None, None) => {}
@@ -274,7 +294,10 @@ fn check_keys(c: &mut Checker, spec: Option<KeysSpec>) -> KeySpace {
             (None, None) => {}
         }
     }
+}
 
+/// The distribution, with only its own parameters.
+fn check_distribution(c: &mut Checker, k: &KeysSpec) -> Distribution {
     let name = k
         .distribution
         .as_ref()
@@ -306,7 +329,7 @@ fn check_keys(c: &mut Checker, spec: Option<KeysSpec>) -> KeySpace {
     {
         c.err(t, format!("theta must be in (0, 10], got {}", t.value));
     }
-    let distribution = match name {
+    match name {
         DistributionName::Uniform => Distribution::Uniform,
         DistributionName::Zipfian => Distribution::Zipfian {
             theta: theta(),
@@ -324,10 +347,6 @@ fn check_keys(c: &mut Checker, spec: Option<KeysSpec>) -> KeySpace {
                 .map_or(DEFAULT_HOT_OPS, |f| c.fraction(f, false, "hot_ops")),
         },
         DistributionName::Sequential => Distribution::Sequential,
-    };
-    KeySpace {
-        distribution,
-        ..space
     }
 }
 

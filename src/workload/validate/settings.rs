@@ -185,8 +185,8 @@ pub(in crate::workload) fn check_thresholds(
         .filter_map(|t| {
             match Threshold::parse(&t.value).and_then(|th| th.check_op(&names).map(|()| th)) {
                 Ok(th) => Some(th),
-                Err(msg) => {
-                    c.err(t, msg);
+                Err(e) => {
+                    c.err(t, e.to_string());
                     None
                 }
             }
