@@ -10,7 +10,7 @@ use super::ops::{self, RawKv};
 use super::{Backend, TargetInfo};
 use crate::client::{Error, TxnOptions};
 use crate::storage::Storage;
-use crate::storage::raw::Raw as RawSpace;
+use crate::storage::raw::RawSpace;
 use crate::vocab::{Events, Op, OpError, Outcome, Pair};
 
 /// A [`Backend`] over an [`Arc<Storage>`].

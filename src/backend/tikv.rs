@@ -3,7 +3,7 @@
 //! over the gRPC transport, the load phase as batched raw puts and
 //! transactional writes.
 //!
-//! Each op gets a [`Ctx`] with its own [`Stats`] on the stack and a
+//! Each op gets a [`Ctx`] with its own [`RequestStats`] on the stack and a
 //! deadline of the retry budget; after the op the counts (cache hits and
 //! misses, reroutes by reason, backoff slept) move into the op's events.
 
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::ops::{self, RawKv};
 use super::{Backend, TargetInfo};
-use crate::client::{ClientConfig, Ctx, Error, Raw, Stats, Tikv, TxnOptions};
+use crate::client::{Client, ClientConfig, Ctx, Error, RawApi, RequestStats, TxnOptions};
 use crate::vocab::{Events, Op, OpError, Outcome, Pair};
 
 /// The least time a check's read may take.
@@ -21,10 +21,10 @@ use crate::vocab::{Events, Op, OpError, Outcome, Pair};
 /// the checks' setup (none of them measured), may take.
 pub const CHECK_READ_BUDGET: Duration = Duration::from_secs(10);
 
-/// A [`Backend`] over a [`Tikv`] connection. Clones share the connection.
+/// A [`Backend`] over a [`Client`] connection. Clones share the connection.
 #[derive(Debug, Clone)]
 pub struct TikvBackend {
-    tikv: Arc<Tikv>,
+    tikv: Arc<Client>,
     opts: TxnOptions,
     target: TargetInfo,
 }
@@ -36,12 +36,12 @@ impl TikvBackend {
         config: &ClientConfig,
         target: TargetInfo,
     ) -> Result<TikvBackend, Error> {
-        let tikv = Tikv::connect(pd, config.clone()).await?;
+        let tikv = Client::connect(pd, config.clone()).await?;
         Ok(TikvBackend::new(Arc::new(tikv), target))
     }
 
     /// A backend over an existing connection.
-    pub fn new(tikv: Arc<Tikv>, target: TargetInfo) -> TikvBackend {
+    pub fn new(tikv: Arc<Client>, target: TargetInfo) -> TikvBackend {
         TikvBackend {
             tikv,
             opts: TxnOptions::default(),
@@ -56,7 +56,7 @@ impl TikvBackend {
     }
 
     /// The connection.
-    pub fn client(&self) -> &Arc<Tikv> {
+    pub fn client(&self) -> &Arc<Client> {
         &self.tikv
     }
 
@@ -81,7 +81,7 @@ impl TikvBackend {
 }
 
 /// Our raw client within one op's context (its deadline and counters).
-impl RawKv for (Raw<'_>, &Ctx<'_>) {
+impl RawKv for (RawApi<'_>, &Ctx<'_>) {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
         self.0.get(self.1, key).await
     }
@@ -113,7 +113,7 @@ impl RawKv for (Raw<'_>, &Ctx<'_>) {
 
 impl Backend for TikvBackend {
     async fn execute(&self, op: Op<'_>, events: &mut Events) -> Result<Outcome, OpError> {
-        let stats = Stats::default();
+        let stats = RequestStats::default();
         // Bulk writes (load phase, check setup) are not measured: like the
         // checks' reads they may take longer than one op's budget.
         let budget = if matches!(op, Op::BatchPut { .. } | Op::TxnBatchPut { .. }) {
@@ -138,21 +138,21 @@ impl Backend for TikvBackend {
     // timeout of a read leaves nothing unknown.
 
     async fn read_raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
-        let stats = Stats::default();
+        let stats = RequestStats::default();
         let cx = Ctx::new(&stats, self.read_budget(), false);
         let r = self.raw_batch_get(&cx, keys).await;
         r.map_err(|e| e.to_op_error())
     }
 
     async fn scan_raw(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
-        let stats = Stats::default();
+        let stats = RequestStats::default();
         let cx = Ctx::new(&stats, self.read_budget(), false);
         let r = self.tikv.raw().scan(&cx, start, end, limit).await;
         r.map_err(|e| e.to_op_error())
     }
 
     async fn read_txn(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
-        let stats = Stats::default();
+        let stats = RequestStats::default();
         let cx = Ctx::new(&stats, self.read_budget(), false);
         let t = self.tikv.transport(cx);
         let r = ops::snapshot(&t, self.opts, keys).await;

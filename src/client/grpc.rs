@@ -1,6 +1,6 @@
 //! The transaction protocol's [`Transport`] over gRPC: each call is routed
 //! by its keys' memcomparable encodings, split by region, and the regions'
-//! requests sent concurrently (see [`Tikv::call_grouped`]). Ordering
+//! requests sent concurrently (see [`Client::call_grouped`]). Ordering
 //! between calls (the primary before the secondaries) is the protocol
 //! code's business, in [`super::txn`].
 //!
@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use super::request::Ctx;
-use super::tikv::Tikv;
+use super::tikv::Client;
 use super::{Error, LockReply, Transport, wire};
 use crate::codec;
 use crate::proto::kvrpcpb;
@@ -23,7 +23,7 @@ use crate::txn_types::{
 /// The transport for one op (its counters and deadline travel along).
 #[derive(Debug, Clone, Copy)]
 pub struct Grpc<'a> {
-    tikv: &'a Tikv,
+    tikv: &'a Client,
     cx: Ctx<'a>,
 }
 
@@ -53,7 +53,7 @@ fn select(keys: &[Vec<u8>], idx: &[usize]) -> Vec<Vec<u8>> {
 }
 
 impl<'a> Grpc<'a> {
-    pub(crate) fn new(tikv: &'a Tikv, cx: Ctx<'a>) -> Grpc<'a> {
+    pub(crate) fn new(tikv: &'a Client, cx: Ctx<'a>) -> Grpc<'a> {
         Grpc { tikv, cx }
     }
 

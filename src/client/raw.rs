@@ -6,15 +6,12 @@
 
 use super::Error;
 use super::request::Ctx;
-use super::tikv::Tikv;
+use super::tikv::Client;
 use crate::proto::kvrpcpb::{
     KvPair, RawBatchDeleteRequest, RawBatchGetRequest, RawBatchPutRequest, RawCasRequest,
     RawDeleteRangeRequest, RawDeleteRequest, RawGetRequest, RawPutRequest, RawScanRequest,
 };
-use crate::vocab::ErrorKind;
-
-/// A key and its value.
-pub type Pair = (Vec<u8>, Vec<u8>);
+use crate::vocab::{ErrorKind, Pair};
 
 /// What a compare-and-swap found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +22,10 @@ pub struct Swap {
     pub previous: Option<Vec<u8>>,
 }
 
-/// The raw API of a [`Tikv`] connection.
+/// The raw API of a [`Client`] connection.
 #[derive(Debug, Clone, Copy)]
-pub struct Raw<'a> {
-    tikv: &'a Tikv,
+pub struct RawApi<'a> {
+    tikv: &'a Client,
 }
 
 fn server_error(call: &str, e: String) -> Error {
@@ -53,9 +50,9 @@ fn covers(region_end: &[u8], end: &[u8]) -> bool {
     region_end.is_empty() || (!end.is_empty() && region_end >= end)
 }
 
-impl<'a> Raw<'a> {
-    pub(crate) fn new(tikv: &'a Tikv) -> Raw<'a> {
-        Raw { tikv }
+impl<'a> RawApi<'a> {
+    pub(crate) fn new(tikv: &'a Client) -> RawApi<'a> {
+        RawApi { tikv }
     }
 
     /// The value of `key`.

@@ -7,7 +7,7 @@
 //! `max_attempts` attempts, exponential backoff with jitter (skipped when
 //! the answer itself says where to go: a NotLeader hint, EpochNotMatch,
 //! KeyNotInRegion), and never past the op's deadline. Each retry is counted
-//! by reason with the backoff slept ([`Stats`]). Key errors are the
+//! by reason with the backoff slept ([`RequestStats`]). Key errors are the
 //! caller's business; a timeout is never retried (for a write its outcome
 //! is unknown).
 //!
@@ -23,9 +23,9 @@ use tonic::{Code, Response, Status};
 use super::Error;
 use super::join::join_all;
 use super::region_cache::{CachedRegion, Lookup, Route};
-use super::stats::{Reason, Stats};
+use super::stats::{Reason, RequestStats};
 use super::stores::StoreConn;
-use super::tikv::Tikv;
+use super::tikv::Client;
 use crate::proto::{RegionReply, errorpb};
 use crate::vocab::Backoff;
 use crate::vocab::ErrorKind;
@@ -34,7 +34,7 @@ use crate::vocab::ErrorKind;
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
     /// Where this op's cache hits, reroutes and backoffs are counted.
-    pub stats: &'a Stats,
+    pub stats: &'a RequestStats,
     /// No retry starts, and no request waits, past this instant.
     pub deadline: Instant,
     /// Whether a timeout leaves the outcome unknown.
@@ -43,7 +43,7 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// A context whose deadline is `budget` from now.
-    pub fn new(stats: &'a Stats, budget: Duration, mutates: bool) -> Ctx<'a> {
+    pub fn new(stats: &'a RequestStats, budget: Duration, mutates: bool) -> Ctx<'a> {
         Ctx {
             stats,
             deadline: Instant::now() + budget,
@@ -81,21 +81,21 @@ impl Failure {
 
 /// Why an attempt did not produce an answer.
 #[derive(Debug)]
-pub(crate) enum Stop {
+pub(crate) enum AttemptError {
     Retry(Failure),
     Fail(Error),
 }
 
 /// Counts failures of one request and sleeps between its attempts.
 struct Retrier<'a> {
-    tikv: &'a Tikv,
+    tikv: &'a Client,
     cx: &'a Ctx<'a>,
     failures: u32,
     backoff: Option<Backoff>,
 }
 
 impl<'a> Retrier<'a> {
-    fn new(tikv: &'a Tikv, cx: &'a Ctx<'a>) -> Retrier<'a> {
+    fn new(tikv: &'a Client, cx: &'a Ctx<'a>) -> Retrier<'a> {
         Retrier {
             tikv,
             cx,
@@ -142,7 +142,7 @@ impl<'a> Retrier<'a> {
 /// miss again when the region changes meanwhile).
 const ROUTE_LOOKUPS: usize = 4;
 
-impl Tikv {
+impl Client {
     /// The route for `key` (PD key space): from the cache, else from PD,
     /// connecting to the leader's store if need be. One hit (the region was
     /// cached) or one miss (PD was asked) is counted per call.
@@ -151,7 +151,7 @@ impl Tikv {
         cx: &Ctx<'_>,
         key: &[u8],
         want_end: bool,
-    ) -> Result<Route, Stop> {
+    ) -> Result<Route, AttemptError> {
         let mut missed = false;
         for _ in 0..ROUTE_LOOKUPS {
             match self.cache.lookup(key, want_end) {
@@ -176,7 +176,7 @@ impl Tikv {
                 }
             }
         }
-        Err(Stop::Retry(Failure::backoff(
+        Err(AttemptError::Retry(Failure::backoff(
             Reason::RegionNotFound,
             format!(
                 "the region of key '{}' keeps changing while it is looked up",
@@ -186,10 +186,10 @@ impl Tikv {
     }
 
     /// Reads the region holding `key` from PD into the cache.
-    async fn load_region(&self, key: &[u8]) -> Result<(), Stop> {
-        let info = self.pd.get_region(key).await.map_err(Stop::Fail)?;
+    async fn load_region(&self, key: &[u8]) -> Result<(), AttemptError> {
+        let info = self.pd.get_region(key).await.map_err(AttemptError::Fail)?;
         let no_leader = || {
-            Stop::Retry(Failure::backoff(
+            AttemptError::Retry(Failure::backoff(
                 Reason::NoLeader,
                 format!("PD knows no leader of region {}", info.region.id),
             ))
@@ -201,13 +201,13 @@ impl Tikv {
         Ok(())
     }
 
-    async fn connect_store(&self, id: u64) -> Result<Arc<StoreConn>, Stop> {
+    async fn connect_store(&self, id: u64) -> Result<Arc<StoreConn>, AttemptError> {
         self.stores.connect(&self.pd, id).await.map_err(|e| {
             if e.kind() == ErrorKind::Unavailable {
                 self.cache.invalidate_store(id);
-                Stop::Retry(Failure::backoff(Reason::StoreUnavailable, e.to_string()))
+                AttemptError::Retry(Failure::backoff(Reason::StoreUnavailable, e.to_string()))
             } else {
-                Stop::Fail(e)
+                AttemptError::Fail(e)
             }
         })
     }
@@ -219,13 +219,13 @@ impl Tikv {
         cx: &Ctx<'_>,
         route: &Route,
         fut: impl Future<Output = Result<Response<R>, Status>>,
-    ) -> Result<R, Stop> {
+    ) -> Result<R, AttemptError> {
         let limit = (Instant::now() + self.config.request_timeout).min(cx.deadline);
         let mut resp = match tokio::time::timeout_at(limit, fut).await {
             Ok(Ok(resp)) => resp.into_inner(),
             Ok(Err(status)) => return Err(self.on_status(cx, route, status)),
             Err(_) => {
-                return Err(Stop::Fail(Error::Rpc {
+                return Err(AttemptError::Fail(Error::Rpc {
                     kind: ErrorKind::Timeout,
                     message: format!(
                         "store {} ({}) did not answer for region {} in time",
@@ -237,14 +237,14 @@ impl Tikv {
         };
         match resp.take_region_error() {
             None => Ok(resp),
-            Some(e) => Err(Stop::Retry(self.on_region_error(route, e))),
+            Some(e) => Err(AttemptError::Retry(self.on_region_error(route, e))),
         }
     }
 
     /// A gRPC error from a store. `Unavailable` (cannot connect, or the
     /// store says so) is retried; an error that may have cut a write short
     /// leaves its outcome unknown.
-    fn on_status(&self, cx: &Ctx<'_>, route: &Route, s: Status) -> Stop {
+    fn on_status(&self, cx: &Ctx<'_>, route: &Route, s: Status) -> AttemptError {
         let message = format!(
             "store {} ({}): {}",
             route.store_id,
@@ -254,11 +254,11 @@ impl Tikv {
         match s.code() {
             Code::Unavailable => {
                 self.cache.invalidate_store(route.store_id);
-                Stop::Retry(Failure::backoff(Reason::StoreUnavailable, message))
+                AttemptError::Retry(Failure::backoff(Reason::StoreUnavailable, message))
             }
             Code::Unknown | Code::Cancelled if !cx.mutates => {
                 self.cache.invalidate_store(route.store_id);
-                Stop::Retry(Failure::backoff(Reason::StoreUnavailable, message))
+                AttemptError::Retry(Failure::backoff(Reason::StoreUnavailable, message))
             }
             code => {
                 let kind = match code {
@@ -266,7 +266,7 @@ impl Tikv {
                     Code::Unknown | Code::Cancelled => ErrorKind::Unavailable,
                     _ => ErrorKind::Other,
                 };
-                Stop::Fail(Error::Rpc {
+                AttemptError::Fail(Error::Rpc {
                     kind,
                     message,
                     undetermined: cx.mutates && kind != ErrorKind::Other,
@@ -350,13 +350,13 @@ impl Tikv {
                 Err(s) => s,
             };
             match stop {
-                Stop::Fail(e) => return Err(e),
-                Stop::Retry(f) => retrier.wait(f).await?,
+                AttemptError::Fail(e) => return Err(e),
+                AttemptError::Retry(f) => retrier.wait(f).await?,
             }
         }
     }
 
-    /// [`Tikv::call`] for the answer alone.
+    /// [`Client::call`] for the answer alone.
     #[inline]
     pub(crate) async fn call_one<R, F, Fut>(
         &self,
@@ -408,8 +408,8 @@ impl Tikv {
                 }
             }
             let failure = match stop {
-                Some(Stop::Fail(e)) => return Err(e),
-                Some(Stop::Retry(f)) => f,
+                Some(AttemptError::Fail(e)) => return Err(e),
+                Some(AttemptError::Retry(f)) => f,
                 None => {
                     let sends = groups
                         .iter()
@@ -421,8 +421,8 @@ impl Tikv {
                     for ((_, idx), result) in groups.into_iter().zip(results) {
                         match result {
                             Ok(r) => done.push((idx, r)),
-                            Err(Stop::Fail(e)) => return Err(e),
-                            Err(Stop::Retry(f)) => {
+                            Err(AttemptError::Fail(e)) => return Err(e),
+                            Err(AttemptError::Retry(f)) => {
                                 pending.extend(idx);
                                 match first {
                                     None => first = Some(f),
