@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use super::request::Ctx;
 use super::tikv::Client;
-use super::{Error, LockReply, Transport, wire};
+use super::{Error, LockReply, Transport};
 use crate::codec;
-use crate::proto::kvrpcpb;
+use crate::proto::kvrpcpb::{self, prewrite_request::PessimisticAction as WireAction};
 use crate::txn_types::{
     CheckTxnStatusRequest, KeyError, KvPair, PessimisticLockRequest, PrewriteRequest, TxnStatus,
 };
@@ -33,7 +33,7 @@ fn encoded(keys: &[Vec<u8>]) -> Vec<Vec<u8>> {
 
 /// Key errors from every region, non-lock errors first.
 fn key_errors(wire_errs: impl IntoIterator<Item = kvrpcpb::KeyError>) -> Result<(), Error> {
-    let mut errs: Vec<KeyError> = wire_errs.into_iter().map(wire::key_error).collect();
+    let mut errs: Vec<KeyError> = wire_errs.into_iter().map(KeyError::from).collect();
     if errs.is_empty() {
         return Ok(());
     }
@@ -43,7 +43,7 @@ fn key_errors(wire_errs: impl IntoIterator<Item = kvrpcpb::KeyError>) -> Result<
 
 fn one(e: Option<kvrpcpb::KeyError>) -> Result<(), Error> {
     match e {
-        Some(e) => Err(Error::key(wire::key_error(e))),
+        Some(e) => Err(Error::key(e.into())),
         None => Ok(()),
     }
 }
@@ -117,13 +117,7 @@ impl Transport for Grpc<'_> {
         let mut out = Vec::with_capacity(keys.len());
         for (_, resp) in groups {
             one(resp.error)?;
-            out.extend(resp.pairs.into_iter().map(|p| KvPair {
-                key: p.key,
-                value: match p.error {
-                    Some(e) => Err(wire::key_error(e)),
-                    None => Ok(p.value),
-                },
-            }));
+            out.extend(resp.pairs.into_iter().map(KvPair::from));
         }
         Ok(out)
     }
@@ -142,14 +136,14 @@ impl Transport for Grpc<'_> {
                     Vec::new()
                 } else {
                     idx.iter()
-                        .map(|&i| wire::pessimistic_action(req.pessimistic_actions[i]))
+                        .map(|&i| WireAction::from(req.pessimistic_actions[i]) as i32)
                         .collect()
                 };
                 let p = kvrpcpb::PrewriteRequest {
                     context: Some(r.context()),
                     mutations: idx
                         .iter()
-                        .map(|&i| wire::mutation(&req.mutations[i]))
+                        .map(|&i| kvrpcpb::Mutation::from(&req.mutations[i]))
                         .collect(),
                     primary_lock: req.primary_lock.clone(),
                     start_version: req.start_version,
@@ -315,7 +309,7 @@ impl Transport for Grpc<'_> {
             })
             .await?;
         one(resp.error.take())?;
-        Ok(wire::txn_status(resp))
+        Ok(TxnStatus::from(resp))
     }
 
     async fn resolve_lock(

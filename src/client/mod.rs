@@ -22,7 +22,8 @@
 //!   deadline and its [`RequestStats`] (`stats`: cache hits, reroutes by reason,
 //!   backoff slept).
 //! - [`RawApi`] (`raw`): the raw API; [`Grpc`] (`grpc`): the transport that
-//!   runs the transaction protocol over gRPC (conversions in `wire`).
+//!   runs the transaction protocol over gRPC (conversions in
+//!   [`crate::proto::convert`]).
 
 pub mod config;
 mod grpc;
@@ -37,7 +38,6 @@ pub mod stores;
 mod tikv;
 mod tso;
 pub mod txn;
-pub mod wire;
 
 use std::future::Future;
 use std::time::Duration;
