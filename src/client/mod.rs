@@ -17,7 +17,8 @@
 //! - [`Client`] (`tikv`): the client of one cluster, shared by all workers:
 //!   the [`PdClient`] (`pd`, with the batched TSO stream in `tso`), the
 //!   [`RegionCache`] (`region_cache`), the store channel pools (`stores`).
-//! - `request`: routing a request to its region's leader, the region-error
+//! - `rpc`: each store RPC declared once (request, response, method);
+//!   `request`: routing a request to its region's leader, the region-error
 //!   handling and the retries with backoff; [`Ctx`] carries an op's
 //!   deadline and its [`RequestStats`] (`stats`: cache hits, reroutes by reason,
 //!   backoff slept).
@@ -33,6 +34,7 @@ pub mod raw;
 pub mod region_cache;
 mod request;
 mod resolve;
+mod rpc;
 pub mod stats;
 pub mod stores;
 mod tikv;

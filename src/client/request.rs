@@ -23,6 +23,7 @@ use tonic::{Code, Response, Status};
 use super::Error;
 use super::join::join_all;
 use super::region_cache::{CachedRegion, Lookup, Route};
+use super::rpc::{Rpc, Shard};
 use super::stats::{Reason, RequestStats};
 use super::stores::StoreConn;
 use super::tikv::Client;
@@ -136,6 +137,15 @@ impl<'a> Retrier<'a> {
         }
         Ok(())
     }
+}
+
+/// `req` aimed at `route`, sent to its store.
+fn aimed<Q: Rpc>(
+    mut req: Q,
+    route: &Route,
+) -> impl Future<Output = Result<Response<Q::Reply>, Status>> + use<Q> {
+    req.aim(route);
+    req.send(route.store.client())
 }
 
 /// How many cache lookups one routing may take (a lookup after a fill can
@@ -325,25 +335,20 @@ impl Client {
         Failure::backoff(Reason::OtherRegionError, message)
     }
 
-    /// One request for the region holding `key` (PD key space): `send`
-    /// builds it for a route and sends it. Returns the answer and the route
-    /// it took (with the region's end if `want_end`).
-    pub(crate) async fn call<R, F, Fut>(
+    /// `req` to the region holding `key` (PD key space), a copy aimed at
+    /// each route tried. Returns the answer and the route it took (with the
+    /// region's end if `want_end`).
+    pub(crate) async fn call<Q: Rpc>(
         &self,
         cx: &Ctx<'_>,
         key: &[u8],
         want_end: bool,
-        send: F,
-    ) -> Result<(R, Route), Error>
-    where
-        R: RegionReply,
-        F: Fn(&Route) -> Fut,
-        Fut: Future<Output = Result<Response<R>, Status>>,
-    {
+        req: &Q,
+    ) -> Result<(Q::Reply, Route), Error> {
         let mut retrier = Retrier::new(self, cx);
         loop {
             let stop = match self.route(cx, key, want_end).await {
-                Ok(route) => match self.attempt(cx, &route, send(&route)).await {
+                Ok(route) => match self.attempt(cx, &route, aimed(req.clone(), &route)).await {
                     Ok(r) => return Ok((r, route)),
                     Err(s) => s,
                 },
@@ -358,37 +363,26 @@ impl Client {
 
     /// [`Client::call`] for the answer alone.
     #[inline]
-    pub(crate) async fn call_one<R, F, Fut>(
+    pub(crate) async fn call_one<Q: Rpc>(
         &self,
         cx: &Ctx<'_>,
         key: &[u8],
-        send: F,
-    ) -> Result<R, Error>
-    where
-        R: RegionReply,
-        F: Fn(&Route) -> Fut,
-        Fut: Future<Output = Result<Response<R>, Status>>,
-    {
-        self.call(cx, key, false, send).await.map(|(r, _)| r)
+        req: &Q,
+    ) -> Result<Q::Reply, Error> {
+        self.call(cx, key, false, req).await.map(|(r, _)| r)
     }
 
-    /// Requests for `keys` (PD key space) grouped by region, the groups sent
-    /// concurrently: `send` builds and sends the request for a route and
-    /// the indices of its keys. Returns each group's indices with its
-    /// answer. A group that meets a region error is grouped again and sent
-    /// in the next round.
-    pub(crate) async fn call_grouped<K, R, F, Fut>(
+    /// `req` split by the regions of its keys, `keys[i]` (PD key space)
+    /// being the routing key of its `i`th key; the parts are sent
+    /// concurrently. Returns each part's indices with its answer. A part
+    /// that meets a region error is grouped again and sent in the next
+    /// round.
+    pub(crate) async fn call_grouped<K: AsRef<[u8]>, Q: Shard>(
         &self,
         cx: &Ctx<'_>,
         keys: &[K],
-        send: F,
-    ) -> Result<Vec<(Vec<usize>, R)>, Error>
-    where
-        K: AsRef<[u8]>,
-        R: RegionReply,
-        F: Fn(&Route, &[usize]) -> Fut,
-        Fut: Future<Output = Result<Response<R>, Status>>,
-    {
+        mut req: Q,
+    ) -> Result<Vec<(Vec<usize>, Q::Reply)>, Error> {
         let mut done = Vec::new();
         let mut pending: Vec<usize> = (0..keys.len()).collect();
         let mut retrier = Retrier::new(self, cx);
@@ -413,7 +407,7 @@ impl Client {
                 None => {
                     let sends = groups
                         .iter()
-                        .map(|(r, idx)| self.attempt(cx, r, send(r, idx)))
+                        .map(|(r, idx)| self.attempt(cx, r, aimed(req.part(idx), r)))
                         .collect();
                     let results = join_all(sends).await;
                     pending.clear();
