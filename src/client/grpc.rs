@@ -151,7 +151,7 @@ impl Transport for Grpc<'_> {
     }
 
     async fn pessimistic_lock(&self, req: &PessimisticLockRequest) -> LockReply {
-        // Only the primary's part may create the transaction (`Shard`).
+        // Only the primary's part may create the transaction (`BatchRpc`).
         let sent = self
             .tikv
             .call_grouped(

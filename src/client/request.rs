@@ -23,7 +23,7 @@ use tonic::{Code, Response, Status};
 use super::Error;
 use super::join::join_all;
 use super::region_cache::{CachedRegion, Lookup, Route};
-use super::rpc::{Rpc, Shard};
+use super::rpc::{BatchRpc, Rpc};
 use super::stats::{Reason, RequestStats};
 use super::stores::StoreConn;
 use super::tikv::Client;
@@ -377,7 +377,7 @@ impl Client {
     /// concurrently. Returns each part's indices with its answer. A part
     /// that meets a region error is grouped again and sent in the next
     /// round.
-    pub(crate) async fn call_grouped<K: AsRef<[u8]>, Q: Shard>(
+    pub(crate) async fn call_grouped<K: AsRef<[u8]>, Q: BatchRpc>(
         &self,
         cx: &Ctx<'_>,
         keys: &[K],

@@ -6,8 +6,8 @@
 //! route it tries and sends it the way this file says.
 //!
 //! A request whose keys may lie in several regions also says how to cut
-//! out the part of it for some of its keys ([`Shard`]): one line in
-//! `shards!` names the field holding its keys; a request with more to
+//! out the part of it for some of its keys ([`BatchRpc`]): one line in
+//! `batch_rpcs!` names the field holding its keys; a request with more to
 //! cut than one field implements it by hand.
 
 use std::future::Future;
@@ -90,7 +90,7 @@ rpcs! {
 }
 
 /// A request over several keys that may lie in several regions.
-pub(crate) trait Shard: Rpc {
+pub(crate) trait BatchRpc: Rpc {
     /// The request for its keys at `idx` alone (indices into its keys, in
     /// the order they were routed). `&mut` only to lend the keys out while
     /// the rest is copied: the request is unchanged afterwards.
@@ -103,9 +103,9 @@ fn pick<T: Clone>(all: &[T], idx: &[usize]) -> Vec<T> {
 }
 
 /// Declares each request whose keys are one field: `Request.field`.
-macro_rules! shards {
+macro_rules! batch_rpcs {
     ($($Req:ident . $field:ident),* $(,)?) => {$(
-        impl Shard for kvrpcpb::$Req {
+        impl BatchRpc for kvrpcpb::$Req {
             fn part(&mut self, idx: &[usize]) -> Self {
                 let all = std::mem::take(&mut self.$field);
                 let mut part = self.clone();
@@ -117,7 +117,7 @@ macro_rules! shards {
     )*};
 }
 
-shards! {
+batch_rpcs! {
     RawBatchGetRequest.keys,
     RawBatchPutRequest.pairs,
     RawBatchDeleteRequest.keys,
@@ -129,7 +129,7 @@ shards! {
 }
 
 /// The mutations, and their pessimistic actions if there are any.
-impl Shard for kvrpcpb::PrewriteRequest {
+impl BatchRpc for kvrpcpb::PrewriteRequest {
     fn part(&mut self, idx: &[usize]) -> Self {
         let mutations = std::mem::take(&mut self.mutations);
         let actions = std::mem::take(&mut self.pessimistic_actions);
@@ -146,7 +146,7 @@ impl Shard for kvrpcpb::PrewriteRequest {
 
 /// The mutations; only the part holding the primary (or every key) may
 /// create the transaction (`is_first_lock`).
-impl Shard for kvrpcpb::PessimisticLockRequest {
+impl BatchRpc for kvrpcpb::PessimisticLockRequest {
     fn part(&mut self, idx: &[usize]) -> Self {
         let mutations = std::mem::take(&mut self.mutations);
         let mut part = self.clone();

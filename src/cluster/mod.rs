@@ -12,8 +12,8 @@
 //!   checks, then the raw and transactional calls onto the engine).
 //! - [`regions`]: the region table PD and the stores share; `split`: the
 //!   split checker and middle-key splits; [`faults`]: injected faults.
-//! - [`config`]: the cluster's shape and faults; [`serve`]: the `serve`
-//!   subcommand.
+//! - [`config`]: the cluster's shape and faults (set by a workload's
+//!   `cluster:` section or by the `serve` subcommand, in `cli`).
 
 pub mod config;
 pub mod faults;
