@@ -14,6 +14,7 @@
 //! Batched requests are grouped by region and the groups sent concurrently;
 //! a group that meets a region error is grouped again for the next round.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -139,13 +140,15 @@ impl<'a> Retrier<'a> {
     }
 }
 
-/// `req` aimed at `route`, sent to its store.
+/// `req` aimed at `route`, sent to its store. Boxed: a send (a tonic call,
+/// some 5 KB) would otherwise sit inline in the future of every transport
+/// call and every transaction, which a test polls on its thread's stack.
 fn aimed<Q: Rpc>(
     mut req: Q,
     route: &Route,
-) -> impl Future<Output = Result<Response<Q::Reply>, Status>> + use<Q> {
+) -> Pin<Box<impl Future<Output = Result<Response<Q::Reply>, Status>> + use<Q>>> {
     req.aim(route);
-    req.send(route.store.client())
+    Box::pin(req.send(route.store.client()))
 }
 
 /// How many cache lookups one routing may take (a lookup after a fill can
