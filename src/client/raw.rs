@@ -37,12 +37,12 @@ fn server_error(call: &str, e: String) -> Error {
     }
 }
 
-/// The answer's `error` text, if any, as the error of RPC `Q`.
-fn check<Q: Rpc>(e: String) -> Result<(), Error> {
+/// The answer's `error` text, if any, as the error of RPC `call`.
+fn check(call: &str, e: String) -> Result<(), Error> {
     if e.is_empty() {
         Ok(())
     } else {
-        Err(server_error(Q::NAME, e))
+        Err(server_error(call, e))
     }
 }
 
@@ -70,7 +70,7 @@ impl<'a> RawApi<'a> {
             cf: String::new(),
         };
         let resp = self.tikv.call_one(cx, key, &req).await?;
-        check::<RawGetRequest>(resp.error)?;
+        check(RawGetRequest::NAME, resp.error)?;
         Ok((!resp.not_found).then_some(resp.value))
     }
 
@@ -81,7 +81,7 @@ impl<'a> RawApi<'a> {
             ..Default::default()
         };
         let resp = self.tikv.call_one(cx, key, &req).await?;
-        check::<RawPutRequest>(resp.error)
+        check(RawPutRequest::NAME, resp.error)
     }
 
     pub async fn delete(&self, cx: &Ctx<'_>, key: &[u8]) -> Result<(), Error> {
@@ -90,7 +90,7 @@ impl<'a> RawApi<'a> {
             ..Default::default()
         };
         let resp = self.tikv.call_one(cx, key, &req).await?;
-        check::<RawDeleteRequest>(resp.error)
+        check(RawDeleteRequest::NAME, resp.error)
     }
 
     /// Writes `value` if the key's value is `previous` (`None`: absent).
@@ -109,7 +109,7 @@ impl<'a> RawApi<'a> {
             ..Default::default()
         };
         let resp = self.tikv.call_one(cx, key, &req).await?;
-        check::<RawCasRequest>(resp.error)?;
+        check(RawCasRequest::NAME, resp.error)?;
         Ok(Swap {
             succeed: resp.succeed,
             previous: (!resp.previous_not_exist).then_some(resp.previous_value),
@@ -156,7 +156,7 @@ impl<'a> RawApi<'a> {
         let groups = self.tikv.call_grouped(cx, &keys, req).await?;
         groups
             .into_iter()
-            .try_for_each(|(_, resp)| check::<RawBatchPutRequest>(resp.error))
+            .try_for_each(|(_, resp)| check(RawBatchPutRequest::NAME, resp.error))
     }
 
     pub async fn batch_delete<K: AsRef<[u8]>>(
@@ -171,7 +171,7 @@ impl<'a> RawApi<'a> {
         let groups = self.tikv.call_grouped(cx, keys, req).await?;
         groups
             .into_iter()
-            .try_for_each(|(_, resp)| check::<RawBatchDeleteRequest>(resp.error))
+            .try_for_each(|(_, resp)| check(RawBatchDeleteRequest::NAME, resp.error))
     }
 
     /// Up to `limit` pairs of `[start, end)` (empty end: unbounded), in key
@@ -216,7 +216,7 @@ impl<'a> RawApi<'a> {
                 cf: String::new(),
             };
             let (resp, route) = self.tikv.call(cx, &from, true, &req).await?;
-            check::<RawDeleteRangeRequest>(resp.error)?;
+            check(RawDeleteRangeRequest::NAME, resp.error)?;
             let region_end = route.end.unwrap_or_default();
             if covers(&region_end, end) {
                 return Ok(());

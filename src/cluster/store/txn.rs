@@ -1,9 +1,9 @@
-//! The transactional API handlers: Percolator calls onto the engine. Requests
-//! and answers convert with `proto::convert` (a request the engine cannot
-//! take is `InvalidArgument`); key errors travel as `KeyError`; keys are checked
-//! against the region by their memcomparable encoding, and scans and
-//! region-wide calls (ResolveLock without keys, ScanLock) use the region's
-//! decoded bounds.
+//! The transactional API handlers: Percolator calls onto the engine.
+//! Requests and answers convert with `proto::convert` (a request the engine
+//! cannot take is `InvalidArgument`), key errors travelling as `KeyError`.
+//! Keys are checked against the region by their memcomparable encoding, and
+//! scans and region-wide calls (ResolveLock without keys, ScanLock) use the
+//! region's decoded bounds.
 
 use tonic::Status;
 
