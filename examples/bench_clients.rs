@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::Parser;
 use tikv_bench::backend::{Backend, TargetInfo, TikvBackend};
 use tikv_bench::client::stores::connect_pool;
-use tikv_bench::client::{Ctx, Stats, Tikv};
+use tikv_bench::client::{Client, Ctx, RequestStats};
 use tikv_bench::proto::kvrpcpb::{Context, RawGetRequest};
 use tikv_bench::proto::metapb;
 use tikv_bench::proto::tikvpb::tikv_client::TikvClient;
@@ -161,7 +161,7 @@ struct Table {
 }
 
 impl Table {
-    async fn read(tikv: &Tikv, pool: u32) -> Table {
+    async fn read(tikv: &Client, pool: u32) -> Table {
         let stores = tikv.pd().get_all_stores().await.expect("stores");
         let mut ids = Vec::new();
         let mut channels = Vec::new();
@@ -213,7 +213,7 @@ impl Table {
     }
 }
 
-async fn bare(args: &Args, tikv: &Tikv, pool: u32) -> f64 {
+async fn bare(args: &Args, tikv: &Client, pool: u32) -> f64 {
     let table = Arc::new(Table::read(tikv, pool).await);
     let keys: Arc<Vec<Vec<u8>>> = Arc::new((0..args.keys).map(key).collect());
     measure(args, move |(), i| {
@@ -238,11 +238,11 @@ async fn bare(args: &Args, tikv: &Tikv, pool: u32) -> f64 {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let tikv = Tikv::connect(std::slice::from_ref(&args.pd), ClientConfig::default())
+    let tikv = Client::connect(std::slice::from_ref(&args.pd), ClientConfig::default())
         .await
         .expect("our client connects");
     if !args.no_load {
-        let stats = Stats::default();
+        let stats = RequestStats::default();
         for chunk in (0..args.keys).collect::<Vec<_>>().chunks(500) {
             let pairs: Vec<(Vec<u8>, Vec<u8>)> =
                 chunk.iter().map(|&i| (key(i), vec![b'v'; 100])).collect();

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tikv_bench::cluster::Cluster;
-use tikv_bench::cluster::config::Config;
+use tikv_bench::cluster::config::ClusterConfig;
 use tikv_bench::proto::kvrpcpb::{Context, RawGetRequest, RawGetResponse};
 use tikv_bench::proto::tikvpb::tikv_client::TikvClient;
 use tikv_bench::proto::tikvpb::tikv_server::{Tikv, TikvServer};
@@ -154,10 +154,10 @@ async fn main() {
     let value = vec![b'v'; 100];
 
     // The stand-in: one store, one region, the keys preloaded.
-    let config = Config {
+    let config = ClusterConfig {
         stores: 1,
         region_max_keys: u64::MAX,
-        ..Config::default()
+        ..ClusterConfig::default()
     };
     let cluster = Cluster::new(config);
     for i in 0..a.keys {

@@ -13,7 +13,8 @@
 //!   errors, requests and replies) shared by the engine and the client.
 //! - [`codec`]: TiKV's memcomparable key encoding.
 //! - [`proto`]: our kvproto subset, generated from `proto/`: the TiKV and PD
-//!   wire types with their gRPC clients and servers.
+//!   wire types with their gRPC clients and servers, and their conversions
+//!   to and from `txn_types` (`proto::convert`).
 //! - [`storage`]: the MVCC / Percolator engine: raw and transactional key
 //!   spaces, timestamps, latches, lock waits, deadlock detection.
 //! - [`client`]: a TiKV client anyone could reuse: PD (failover, batched

@@ -3,7 +3,7 @@
 //! over the gRPC transport, the load phase as batched raw puts and
 //! transactional writes.
 //!
-//! Each op gets a [`Ctx`] with its own [`Stats`] on the stack and a
+//! Each op gets a [`Ctx`] with its own [`RequestStats`] on the stack and a
 //! deadline of the retry budget; after the op the counts (cache hits and
 //! misses, reroutes by reason, backoff slept) move into the op's events.
 
@@ -13,17 +13,19 @@ use std::time::Duration;
 
 use super::protocol::Protocol;
 use super::{Backend, Operation, RawKv, TargetInfo, TxnKv};
-use crate::client::{ClientConfig, Ctx, Error, Grpc, Raw, Stats, Tikv, Txn, TxnOptions};
+use crate::client::{
+    Client, ClientConfig, Ctx, Error, Grpc, RawApi, RequestStats, Txn, TxnOptions,
+};
 use crate::vocab::{Events, LockMode, OpError, Outcome, Pair};
 
 /// The least time a check's read, or a bulk write of the load phase or
 /// the checks' setup (none of them measured), may take.
 pub const CHECK_READ_BUDGET: Duration = Duration::from_secs(10);
 
-/// A [`Backend`] over a [`Tikv`] connection. Clones share the connection.
+/// A [`Backend`] over a [`Client`] connection. Clones share the connection.
 #[derive(Debug, Clone)]
 pub struct TikvBackend {
-    tikv: Arc<Tikv>,
+    tikv: Arc<Client>,
     opts: TxnOptions,
     target: TargetInfo,
 }
@@ -35,12 +37,12 @@ impl TikvBackend {
         config: &ClientConfig,
         target: TargetInfo,
     ) -> Result<TikvBackend, Error> {
-        let tikv = Tikv::connect(pd, config.clone()).await?;
+        let tikv = Client::connect(pd, config.clone()).await?;
         Ok(TikvBackend::new(Arc::new(tikv), target))
     }
 
     /// A backend over an existing connection.
-    pub fn new(tikv: Arc<Tikv>, target: TargetInfo) -> TikvBackend {
+    pub fn new(tikv: Arc<Client>, target: TargetInfo) -> TikvBackend {
         TikvBackend {
             tikv,
             opts: TxnOptions::default(),
@@ -55,7 +57,7 @@ impl TikvBackend {
     }
 
     /// The connection.
-    pub fn client(&self) -> &Arc<Tikv> {
+    pub fn client(&self) -> &Arc<Client> {
         &self.tikv
     }
 
@@ -83,7 +85,7 @@ impl TikvBackend {
 /// over the gRPC transport, both within the attempt's context (its
 /// deadline and counters).
 struct Attempt<'a> {
-    raw: Raw<'a>,
+    raw: RawApi<'a>,
     cx: Ctx<'a>,
     txn: Protocol<Grpc<'a>>,
 }
@@ -140,7 +142,7 @@ impl<'t, 'a> TxnKv for &'t Attempt<'a> {
 
 impl Backend for TikvBackend {
     async fn execute<O: Operation>(&self, op: &O, events: &mut Events) -> Result<Outcome, OpError> {
-        let stats = Stats::default();
+        let stats = RequestStats::default();
         // Bulk writes (load phase, check setup) are not measured: like the
         // checks' reads they may take longer than one op's budget.
         let budget = if op.bulk() {
@@ -171,21 +173,21 @@ impl Backend for TikvBackend {
     // timeout of a read leaves nothing unknown.
 
     async fn read_raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
-        let stats = Stats::default();
+        let stats = RequestStats::default();
         let cx = Ctx::new(&stats, self.read_budget(), false);
         let r = self.raw_batch_get(&cx, keys).await;
         r.map_err(op_error)
     }
 
     async fn scan_raw(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
-        let stats = Stats::default();
+        let stats = RequestStats::default();
         let cx = Ctx::new(&stats, self.read_budget(), false);
         let r = self.tikv.raw().scan(&cx, start, end, limit).await;
         r.map_err(op_error)
     }
 
     async fn read_txn(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
-        let stats = Stats::default();
+        let stats = RequestStats::default();
         let cx = Ctx::new(&stats, self.read_budget(), false);
         let t = self.tikv.transport(cx);
         let mut events = Events::default();

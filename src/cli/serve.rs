@@ -2,7 +2,7 @@
 //!
 //! Its first line on stdout is `pd=HOST:PORT` (flushed at once, so a script
 //! can read it), then one `store=ID HOST:PORT` line per store. Flags set the
-//! same [`Config`] a workload's `cluster:` section does.
+//! same [`ClusterConfig`] a workload's `cluster:` section does.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::BadInput;
-use crate::cluster::config::{Config, Faults, Outage};
+use crate::cluster::config::{ClusterConfig, Faults, Outage};
 use crate::cluster::{Cluster, DEFAULT_SEED};
 
 /// Flags of `serve`.
@@ -25,7 +25,7 @@ use crate::cluster::{Cluster, DEFAULT_SEED};
 )]
 pub struct ServeArgs {
     /// Stores, each on its own loopback port (1 to 16).
-    #[arg(long, default_value_t = Config::DEFAULT_STORES)]
+    #[arg(long, default_value_t = ClusterConfig::DEFAULT_STORES)]
     pub stores: u32,
     /// PD's address. The default port 0 picks a free port, so the stand-in
     /// never fights another process over 2379; read the chosen address from
@@ -33,7 +33,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub pd: SocketAddr,
     /// A region splits once it holds more keys than this (at least 10).
-    #[arg(long, default_value_t = Config::DEFAULT_REGION_MAX_KEYS)]
+    #[arg(long, default_value_t = ClusterConfig::DEFAULT_REGION_MAX_KEYS)]
     pub region_max_keys: u64,
     /// Fault: split the region with the most keys this often (e.g. 500ms).
     #[arg(long, value_parser = parse_duration)]
@@ -85,7 +85,7 @@ pub fn parse_outage(s: &str) -> Result<Outage, String> {
 
 impl ServeArgs {
     /// The cluster config these flags describe, checked.
-    pub fn config(&self) -> Result<Config, BadInput> {
+    pub fn config(&self) -> Result<ClusterConfig, BadInput> {
         if !(1..=16).contains(&self.stores) {
             return Err(BadInput(format!(
                 "--stores must be between 1 and 16, got {}",
@@ -123,7 +123,7 @@ impl ServeArgs {
                 o.store, self.stores
             )));
         }
-        Ok(Config {
+        Ok(ClusterConfig {
             stores: self.stores,
             region_max_keys: self.region_max_keys,
             lock_wait_timeout: self.lock_wait_timeout,

@@ -1,6 +1,6 @@
 //! How the client connects and retries: the `client:` section of a
 //! workload, and what anyone embedding the client passes to
-//! [`Tikv::connect`](super::Tikv::connect).
+//! [`Client::connect`](super::Client::connect).
 
 use std::time::Duration;
 

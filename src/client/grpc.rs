@@ -1,6 +1,6 @@
 //! The transaction protocol's [`Transport`] over gRPC: each call is routed
 //! by its keys' memcomparable encodings, split by region, and the regions'
-//! requests sent concurrently (see [`Tikv::call_grouped`]). Ordering
+//! requests sent concurrently (see [`Client::call_grouped`]). Ordering
 //! between calls (the primary before the secondaries) is the protocol
 //! code's business, in [`super::txn`].
 //!
@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use super::request::Ctx;
-use super::tikv::Tikv;
-use super::{Error, LockReply, Transport, wire};
+use super::tikv::Client;
+use super::{Error, LockReply, Transport};
 use crate::codec;
 use crate::proto::kvrpcpb;
 use crate::txn_types::{
@@ -23,7 +23,7 @@ use crate::txn_types::{
 /// The transport for one op (its counters and deadline travel along).
 #[derive(Debug, Clone, Copy)]
 pub struct Grpc<'a> {
-    tikv: &'a Tikv,
+    tikv: &'a Client,
     cx: Ctx<'a>,
 }
 
@@ -33,7 +33,7 @@ fn encoded(keys: &[Vec<u8>]) -> Vec<Vec<u8>> {
 
 /// Key errors from every region, non-lock errors first.
 fn key_errors(wire_errs: impl IntoIterator<Item = kvrpcpb::KeyError>) -> Result<(), Error> {
-    let mut errs: Vec<KeyError> = wire_errs.into_iter().map(wire::key_error).collect();
+    let mut errs: Vec<KeyError> = wire_errs.into_iter().map(KeyError::from).collect();
     if errs.is_empty() {
         return Ok(());
     }
@@ -43,17 +43,22 @@ fn key_errors(wire_errs: impl IntoIterator<Item = kvrpcpb::KeyError>) -> Result<
 
 fn one(e: Option<kvrpcpb::KeyError>) -> Result<(), Error> {
     match e {
-        Some(e) => Err(Error::key(wire::key_error(e))),
+        Some(e) => Err(Error::key(e.into())),
         None => Ok(()),
     }
 }
 
-fn select(keys: &[Vec<u8>], idx: &[usize]) -> Vec<Vec<u8>> {
-    idx.iter().map(|&i| keys[i].clone()).collect()
+/// A context that reads past the locks of `resolved_locks` (the route is
+/// filled in when the request is sent).
+fn reading_past(resolved_locks: &[u64]) -> Option<kvrpcpb::Context> {
+    Some(kvrpcpb::Context {
+        resolved_locks: resolved_locks.to_vec(),
+        ..Default::default()
+    })
 }
 
 impl<'a> Grpc<'a> {
-    pub(crate) fn new(tikv: &'a Tikv, cx: Ctx<'a>) -> Grpc<'a> {
+    pub(crate) fn new(tikv: &'a Client, cx: Ctx<'a>) -> Grpc<'a> {
         Grpc { tikv, cx }
     }
 
@@ -76,19 +81,14 @@ impl Transport for Grpc<'_> {
         resolved_locks: &[u64],
     ) -> Result<Option<Vec<u8>>, Error> {
         let route_key = codec::encode(key);
+        let req = kvrpcpb::GetRequest {
+            context: reading_past(resolved_locks),
+            key: key.to_vec(),
+            version,
+        };
         let resp = self
             .tikv
-            .call_one(&self.cx(false), &route_key, |r| {
-                let mut c = r.store.client();
-                let mut context = r.context();
-                context.resolved_locks = resolved_locks.to_vec();
-                let req = kvrpcpb::GetRequest {
-                    context: Some(context),
-                    key: key.to_vec(),
-                    version,
-                };
-                async move { c.kv_get(req).await }
-            })
+            .call_one(&self.cx(false), &route_key, &req)
             .await?;
         one(resp.error)?;
         Ok((!resp.not_found).then_some(resp.value))
@@ -100,30 +100,19 @@ impl Transport for Grpc<'_> {
         version: u64,
         resolved_locks: &[u64],
     ) -> Result<Vec<KvPair>, Error> {
+        let req = kvrpcpb::BatchGetRequest {
+            context: reading_past(resolved_locks),
+            keys: keys.to_vec(),
+            version,
+        };
         let groups = self
             .tikv
-            .call_grouped(&self.cx(false), &encoded(keys), |r, idx| {
-                let mut c = r.store.client();
-                let mut context = r.context();
-                context.resolved_locks = resolved_locks.to_vec();
-                let req = kvrpcpb::BatchGetRequest {
-                    context: Some(context),
-                    keys: select(keys, idx),
-                    version,
-                };
-                async move { c.kv_batch_get(req).await }
-            })
+            .call_grouped(&self.cx(false), &encoded(keys), req)
             .await?;
         let mut out = Vec::with_capacity(keys.len());
         for (_, resp) in groups {
             one(resp.error)?;
-            out.extend(resp.pairs.into_iter().map(|p| KvPair {
-                key: p.key,
-                value: match p.error {
-                    Some(e) => Err(wire::key_error(e)),
-                    None => Ok(p.value),
-                },
-            }));
+            out.extend(resp.pairs.into_iter().map(KvPair::from));
         }
         Ok(out)
     }
@@ -136,32 +125,7 @@ impl Transport for Grpc<'_> {
             .collect();
         let groups = self
             .tikv
-            .call_grouped(&self.cx(false), &keys, |r, idx| {
-                let mut c = r.store.client();
-                let actions = if req.pessimistic_actions.is_empty() {
-                    Vec::new()
-                } else {
-                    idx.iter()
-                        .map(|&i| wire::pessimistic_action(req.pessimistic_actions[i]))
-                        .collect()
-                };
-                let p = kvrpcpb::PrewriteRequest {
-                    context: Some(r.context()),
-                    mutations: idx
-                        .iter()
-                        .map(|&i| wire::mutation(&req.mutations[i]))
-                        .collect(),
-                    primary_lock: req.primary_lock.clone(),
-                    start_version: req.start_version,
-                    lock_ttl: req.lock_ttl,
-                    pessimistic_actions: actions,
-                    txn_size: req.txn_size,
-                    for_update_ts: req.for_update_ts,
-                    min_commit_ts: req.min_commit_ts,
-                    ..Default::default()
-                };
-                async move { c.kv_prewrite(p).await }
-            })
+            .call_grouped(&self.cx(false), &keys, kvrpcpb::PrewriteRequest::from(req))
             .await?;
         key_errors(groups.into_iter().flat_map(|(_, resp)| resp.errors))
     }
@@ -172,55 +136,29 @@ impl Transport for Grpc<'_> {
         start_version: u64,
         commit_version: u64,
     ) -> Result<u64, Error> {
+        let req = kvrpcpb::CommitRequest {
+            start_version,
+            keys: keys.to_vec(),
+            commit_version,
+            ..Default::default()
+        };
         let groups = self
             .tikv
-            .call_grouped(&self.cx(true), &encoded(keys), |r, idx| {
-                let mut c = r.store.client();
-                let req = kvrpcpb::CommitRequest {
-                    context: Some(r.context()),
-                    start_version,
-                    keys: select(keys, idx),
-                    commit_version,
-                    ..Default::default()
-                };
-                async move { c.kv_commit(req).await }
-            })
+            .call_grouped(&self.cx(true), &encoded(keys), req)
             .await?;
         key_errors(groups.into_iter().filter_map(|(_, resp)| resp.error))?;
         Ok(commit_version)
     }
 
     async fn pessimistic_lock(&self, req: &PessimisticLockRequest) -> LockReply {
-        let keys = encoded(&req.keys);
-        let primary = codec::encode(&req.primary_lock);
+        // Only the primary's part may create the transaction (`BatchRpc`).
         let sent = self
             .tikv
-            .call_grouped(&self.cx(false), &keys, |r, idx| {
-                let mut c = r.store.client();
-                // Only the primary's request may create the transaction.
-                let first = req.is_first_lock
-                    && (idx.len() == keys.len() || idx.iter().any(|&i| keys[i] == primary));
-                let p = kvrpcpb::PessimisticLockRequest {
-                    context: Some(r.context()),
-                    mutations: idx
-                        .iter()
-                        .map(|&i| kvrpcpb::Mutation {
-                            op: kvrpcpb::Op::PessimisticLock as i32,
-                            key: req.keys[i].clone(),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    primary_lock: req.primary_lock.clone(),
-                    start_version: req.start_version,
-                    lock_ttl: req.lock_ttl,
-                    for_update_ts: req.for_update_ts,
-                    is_first_lock: first,
-                    wait_timeout: req.wait_timeout,
-                    return_values: req.return_values,
-                    ..Default::default()
-                };
-                async move { c.kv_pessimistic_lock(p).await }
-            })
+            .call_grouped(
+                &self.cx(false),
+                &encoded(&req.keys),
+                kvrpcpb::PessimisticLockRequest::from(req),
+            )
             .await;
         let groups = match sent {
             Ok(g) => g,
@@ -262,60 +200,41 @@ impl Transport for Grpc<'_> {
         start_version: u64,
         for_update_ts: u64,
     ) -> Result<(), Error> {
+        let req = kvrpcpb::PessimisticRollbackRequest {
+            context: None,
+            start_version,
+            for_update_ts,
+            keys: keys.to_vec(),
+        };
         let groups = self
             .tikv
-            .call_grouped(&self.cx(false), &encoded(keys), |r, idx| {
-                let mut c = r.store.client();
-                let req = kvrpcpb::PessimisticRollbackRequest {
-                    context: Some(r.context()),
-                    start_version,
-                    for_update_ts,
-                    keys: select(keys, idx),
-                };
-                async move { c.kv_pessimistic_rollback(req).await }
-            })
+            .call_grouped(&self.cx(false), &encoded(keys), req)
             .await?;
         key_errors(groups.into_iter().flat_map(|(_, resp)| resp.errors))
     }
 
     async fn batch_rollback(&self, keys: &[Vec<u8>], start_version: u64) -> Result<(), Error> {
+        let req = kvrpcpb::BatchRollbackRequest {
+            start_version,
+            keys: keys.to_vec(),
+            ..Default::default()
+        };
         let groups = self
             .tikv
-            .call_grouped(&self.cx(false), &encoded(keys), |r, idx| {
-                let mut c = r.store.client();
-                let req = kvrpcpb::BatchRollbackRequest {
-                    context: Some(r.context()),
-                    start_version,
-                    keys: select(keys, idx),
-                    ..Default::default()
-                };
-                async move { c.kv_batch_rollback(req).await }
-            })
+            .call_grouped(&self.cx(false), &encoded(keys), req)
             .await?;
         key_errors(groups.into_iter().filter_map(|(_, resp)| resp.error))
     }
 
     async fn check_txn_status(&self, req: &CheckTxnStatusRequest) -> Result<TxnStatus, Error> {
         let route_key = codec::encode(&req.primary_key);
+        let check = kvrpcpb::CheckTxnStatusRequest::from(req);
         let mut resp = self
             .tikv
-            .call_one(&self.cx(false), &route_key, |r| {
-                let mut c = r.store.client();
-                let q = kvrpcpb::CheckTxnStatusRequest {
-                    context: Some(r.context()),
-                    primary_key: req.primary_key.clone(),
-                    lock_ts: req.lock_ts,
-                    caller_start_ts: req.caller_start_ts,
-                    current_ts: req.current_ts,
-                    rollback_if_not_exist: req.rollback_if_not_exist,
-                    resolving_pessimistic_lock: req.resolving_pessimistic_lock,
-                    ..Default::default()
-                };
-                async move { c.kv_check_txn_status(q).await }
-            })
+            .call_one(&self.cx(false), &route_key, &check)
             .await?;
         one(resp.error.take())?;
-        Ok(wire::txn_status(resp))
+        Ok(TxnStatus::from(resp))
     }
 
     async fn resolve_lock(
@@ -327,19 +246,15 @@ impl Transport for Grpc<'_> {
         if keys.is_empty() {
             return Ok(());
         }
+        let req = kvrpcpb::ResolveLockRequest {
+            start_version,
+            commit_version,
+            keys: keys.to_vec(),
+            ..Default::default()
+        };
         let groups = self
             .tikv
-            .call_grouped(&self.cx(false), &encoded(keys), |r, idx| {
-                let mut c = r.store.client();
-                let req = kvrpcpb::ResolveLockRequest {
-                    context: Some(r.context()),
-                    start_version,
-                    commit_version,
-                    keys: select(keys, idx),
-                    ..Default::default()
-                };
-                async move { c.kv_resolve_lock(req).await }
-            })
+            .call_grouped(&self.cx(false), &encoded(keys), req)
             .await?;
         key_errors(groups.into_iter().filter_map(|(_, resp)| resp.error))
     }
@@ -351,19 +266,15 @@ impl Transport for Grpc<'_> {
         advise_lock_ttl: u64,
     ) -> Result<u64, Error> {
         let route_key = codec::encode(primary_lock);
+        let req = kvrpcpb::TxnHeartBeatRequest {
+            primary_lock: primary_lock.to_vec(),
+            start_version,
+            advise_lock_ttl,
+            ..Default::default()
+        };
         let resp = self
             .tikv
-            .call_one(&self.cx(false), &route_key, |r| {
-                let mut c = r.store.client();
-                let req = kvrpcpb::TxnHeartBeatRequest {
-                    context: Some(r.context()),
-                    primary_lock: primary_lock.to_vec(),
-                    start_version,
-                    advise_lock_ttl,
-                    ..Default::default()
-                };
-                async move { c.kv_txn_heart_beat(req).await }
-            })
+            .call_one(&self.cx(false), &route_key, &req)
             .await?;
         one(resp.error)?;
         Ok(resp.lock_ttl)

@@ -14,15 +14,17 @@
 //!
 //! And a TiKV client over gRPC, instrumented end to end:
 //!
-//! - [`Tikv`] (`tikv`): a connection to a cluster, shared by all workers:
-//!   the [`Pd`] client (`pd`, with the batched TSO stream in `tso`), the
+//! - [`Client`] (`tikv`): the client of one cluster, shared by all workers:
+//!   the [`PdClient`] (`pd`, with the batched TSO stream in `tso`), the
 //!   [`RegionCache`] (`region_cache`), the store channel pools (`stores`).
-//! - `request`: routing a request to its region's leader, the region-error
+//! - `rpc`: each store RPC declared once (request, response, method);
+//!   `request`: routing a request to its region's leader, the region-error
 //!   handling and the retries with backoff; [`Ctx`] carries an op's
-//!   deadline and its [`Stats`] (`stats`: cache hits, reroutes by reason,
+//!   deadline and its [`RequestStats`] (`stats`: cache hits, reroutes by reason,
 //!   backoff slept).
-//! - [`Raw`] (`raw`): the raw API; [`Grpc`] (`grpc`): the transport that
-//!   runs the transaction protocol over gRPC (conversions in `wire`).
+//! - [`RawApi`] (`raw`): the raw API; [`Grpc`] (`grpc`): the transport that
+//!   runs the transaction protocol over gRPC (conversions in
+//!   [`crate::proto::convert`]).
 
 pub mod config;
 mod grpc;
@@ -32,12 +34,12 @@ pub mod raw;
 pub mod region_cache;
 mod request;
 mod resolve;
+mod rpc;
 pub mod stats;
 pub mod stores;
 mod tikv;
 mod tso;
 pub mod txn;
-pub mod wire;
 
 use std::future::Future;
 use std::time::Duration;
@@ -50,12 +52,12 @@ use crate::vocab::{ErrorKind, OpError};
 
 pub use config::ClientConfig;
 pub use grpc::Grpc;
-pub use pd::Pd;
-pub use raw::Raw;
+pub use pd::PdClient;
+pub use raw::RawApi;
 pub use region_cache::RegionCache;
 pub use request::Ctx;
-pub use stats::Stats;
-pub use tikv::Tikv;
+pub use stats::RequestStats;
+pub use tikv::Client;
 pub use txn::{Txn, TxnOptions};
 
 /// Why a transport call failed.

@@ -19,9 +19,18 @@ use super::Error;
 use super::tso::{self, Waiter};
 use crate::proto::metapb;
 use crate::proto::pdpb::{
-    self, GetAllStoresRequest, GetMembersRequest, GetRegionByIdRequest, GetRegionRequest,
-    GetRegionResponse, GetStoreRequest, RequestHeader, ResponseHeader, ScanRegionsRequest,
-    pd_client::PdClient,
+    self,
+    GetAllStoresRequest,
+    GetMembersRequest,
+    GetRegionByIdRequest,
+    GetRegionRequest,
+    GetRegionResponse,
+    GetStoreRequest,
+    RequestHeader,
+    ResponseHeader,
+    ScanRegionsRequest,
+    // The generated gRPC stub, named apart from our client.
+    pd_client::PdClient as PdStub,
 };
 use crate::vocab::ErrorKind;
 
@@ -55,7 +64,7 @@ pub struct PdCounters {
 /// The PD member in use.
 #[derive(Debug, Clone)]
 struct Leader {
-    client: PdClient<Channel>,
+    client: PdStub<Channel>,
     url: String,
     /// Bumped on every reconnect, so concurrent failures reconnect once.
     generation: u64,
@@ -76,7 +85,7 @@ pub(crate) struct Inner {
 /// A PD client. Cheap to share behind an `Arc`; dropping the last handle
 /// ends the TSO task.
 #[derive(Debug)]
-pub struct Pd {
+pub struct PdClient {
     inner: Arc<Inner>,
     tso: mpsc::Sender<Waiter>,
 }
@@ -153,7 +162,7 @@ async fn discover(
     request_timeout: Duration,
 ) -> Result<Found, String> {
     let channel = connect_channel(at, connect_timeout).await?;
-    let mut client = PdClient::new(channel);
+    let mut client = PdStub::new(channel);
     let members = tokio::time::timeout(
         request_timeout,
         client.get_members(GetMembersRequest { header: None }),
@@ -197,20 +206,20 @@ async fn discover(
     }
     for lu in &leader_urls {
         if let Ok(ch) = connect_channel(lu, connect_timeout).await {
-            return Ok(found(PdClient::new(ch), lu));
+            return Ok(found(PdStub::new(ch), lu));
         }
     }
     Ok(found(client, at))
 }
 
-impl Pd {
+impl PdClient {
     /// Connects to the first of `endpoints` that answers GetMembers, then to
     /// the leader it names.
     pub async fn connect(
         endpoints: &[String],
         connect_timeout: Duration,
         request_timeout: Duration,
-    ) -> Result<Pd, Error> {
+    ) -> Result<PdClient, Error> {
         if endpoints.is_empty() {
             return Err(Error::Rpc {
                 kind: ErrorKind::Other,
@@ -240,7 +249,7 @@ impl Pd {
                     });
                     let (tx, rx) = mpsc::channel(tso::QUEUE);
                     tokio::spawn(tso::run(inner.clone(), rx));
-                    return Ok(Pd { inner, tso: tx });
+                    return Ok(PdClient { inner, tso: tx });
                 }
                 Err(e) => failures.push(e),
             }
@@ -471,7 +480,7 @@ impl Inner {
     }
 
     /// The client in use and its generation.
-    pub(crate) fn client(&self) -> (PdClient<Channel>, u64) {
+    pub(crate) fn client(&self) -> (PdStub<Channel>, u64) {
         let l = self.leader.read().unwrap_or_else(|e| e.into_inner());
         (l.client.clone(), l.generation)
     }
@@ -480,7 +489,7 @@ impl Inner {
     /// does not answer; counted once in `counter`, however many attempts.
     async fn call<R, F, Fut>(&self, counter: &AtomicU64, what: &str, f: F) -> Result<R, Error>
     where
-        F: Fn(PdClient<Channel>, RequestHeader) -> Fut,
+        F: Fn(PdStub<Channel>, RequestHeader) -> Fut,
         Fut: Future<Output = Result<tonic::Response<R>, Status>>,
     {
         counter.fetch_add(1, Ordering::Relaxed);

@@ -6,15 +6,13 @@
 
 use super::Error;
 use super::request::Ctx;
-use super::tikv::Tikv;
+use super::rpc::Rpc;
+use super::tikv::Client;
 use crate::proto::kvrpcpb::{
     KvPair, RawBatchDeleteRequest, RawBatchGetRequest, RawBatchPutRequest, RawCasRequest,
     RawDeleteRangeRequest, RawDeleteRequest, RawGetRequest, RawPutRequest, RawScanRequest,
 };
-use crate::vocab::ErrorKind;
-
-/// A key and its value.
-pub type Pair = (Vec<u8>, Vec<u8>);
+use crate::vocab::{ErrorKind, Pair};
 
 /// What a compare-and-swap found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +23,10 @@ pub struct Swap {
     pub previous: Option<Vec<u8>>,
 }
 
-/// The raw API of a [`Tikv`] connection.
+/// The raw API of a [`Client`] connection.
 #[derive(Debug, Clone, Copy)]
-pub struct Raw<'a> {
-    tikv: &'a Tikv,
+pub struct RawApi<'a> {
+    tikv: &'a Client,
 }
 
 fn server_error(call: &str, e: String) -> Error {
@@ -39,6 +37,7 @@ fn server_error(call: &str, e: String) -> Error {
     }
 }
 
+/// The answer's `error` text, if any, as the error of RPC `call`.
 fn check(call: &str, e: String) -> Result<(), Error> {
     if e.is_empty() {
         Ok(())
@@ -47,66 +46,51 @@ fn check(call: &str, e: String) -> Result<(), Error> {
     }
 }
 
+/// The keys as owned byte strings.
+fn owned<K: AsRef<[u8]>>(keys: &[K]) -> Vec<Vec<u8>> {
+    keys.iter().map(|k| k.as_ref().to_vec()).collect()
+}
+
 /// Whether a region ending at `region_end` reaches past a range ending at
 /// `end` (empty: unbounded).
 fn covers(region_end: &[u8], end: &[u8]) -> bool {
     region_end.is_empty() || (!end.is_empty() && region_end >= end)
 }
 
-impl<'a> Raw<'a> {
-    pub(crate) fn new(tikv: &'a Tikv) -> Raw<'a> {
-        Raw { tikv }
+impl<'a> RawApi<'a> {
+    pub(crate) fn new(tikv: &'a Client) -> RawApi<'a> {
+        RawApi { tikv }
     }
 
     /// The value of `key`.
     pub async fn get(&self, cx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        let resp = self
-            .tikv
-            .call_one(cx, key, |r| {
-                let mut c = r.store.client();
-                let req = RawGetRequest {
-                    context: Some(r.context()),
-                    key: key.to_vec(),
-                    cf: String::new(),
-                };
-                async move { c.raw_get(req).await }
-            })
-            .await?;
-        check("RawGet", resp.error)?;
+        let req = RawGetRequest {
+            context: None,
+            key: key.to_vec(),
+            cf: String::new(),
+        };
+        let resp = self.tikv.call_one(cx, key, &req).await?;
+        check(RawGetRequest::NAME, resp.error)?;
         Ok((!resp.not_found).then_some(resp.value))
     }
 
     pub async fn put(&self, cx: &Ctx<'_>, key: &[u8], value: &[u8]) -> Result<(), Error> {
-        let resp = self
-            .tikv
-            .call_one(cx, key, |r| {
-                let mut c = r.store.client();
-                let req = RawPutRequest {
-                    context: Some(r.context()),
-                    key: key.to_vec(),
-                    value: value.to_vec(),
-                    ..Default::default()
-                };
-                async move { c.raw_put(req).await }
-            })
-            .await?;
-        check("RawPut", resp.error)
+        let req = RawPutRequest {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            ..Default::default()
+        };
+        let resp = self.tikv.call_one(cx, key, &req).await?;
+        check(RawPutRequest::NAME, resp.error)
     }
 
     pub async fn delete(&self, cx: &Ctx<'_>, key: &[u8]) -> Result<(), Error> {
-        let resp = self
-            .tikv
-            .call_one(cx, key, |r| {
-                let mut c = r.store.client();
-                let req = RawDeleteRequest {
-                    context: Some(r.context()),
-                    key: key.to_vec(),
-                    ..Default::default()
-                };
-                async move { c.raw_delete(req).await }
-            })
-            .await?;
-        check("RawDelete", resp.error)
+        let req = RawDeleteRequest {
+            key: key.to_vec(),
+            ..Default::default()
+        };
+        let resp = self.tikv.call_one(cx, key, &req).await?;
+        check(RawDeleteRequest::NAME, resp.error)
     }
 
     /// Writes `value` if the key's value is `previous` (`None`: absent).
@@ -117,22 +101,15 @@ impl<'a> Raw<'a> {
         previous: Option<&[u8]>,
         value: &[u8],
     ) -> Result<Swap, Error> {
-        let resp = self
-            .tikv
-            .call_one(cx, key, |r| {
-                let mut c = r.store.client();
-                let req = RawCasRequest {
-                    context: Some(r.context()),
-                    key: key.to_vec(),
-                    value: value.to_vec(),
-                    previous_not_exist: previous.is_none(),
-                    previous_value: previous.unwrap_or_default().to_vec(),
-                    ..Default::default()
-                };
-                async move { c.raw_compare_and_swap(req).await }
-            })
-            .await?;
-        check("RawCompareAndSwap", resp.error)?;
+        let req = RawCasRequest {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            previous_not_exist: previous.is_none(),
+            previous_value: previous.unwrap_or_default().to_vec(),
+            ..Default::default()
+        };
+        let resp = self.tikv.call_one(cx, key, &req).await?;
+        check(RawCasRequest::NAME, resp.error)?;
         Ok(Swap {
             succeed: resp.succeed,
             previous: (!resp.previous_not_exist).then_some(resp.previous_value),
@@ -145,23 +122,17 @@ impl<'a> Raw<'a> {
         cx: &Ctx<'_>,
         keys: &[K],
     ) -> Result<Vec<Pair>, Error> {
-        let groups = self
-            .tikv
-            .call_grouped(cx, keys, |r, idx| {
-                let mut c = r.store.client();
-                let req = RawBatchGetRequest {
-                    context: Some(r.context()),
-                    keys: idx.iter().map(|&i| keys[i].as_ref().to_vec()).collect(),
-                    cf: String::new(),
-                };
-                async move { c.raw_batch_get(req).await }
-            })
-            .await?;
+        let req = RawBatchGetRequest {
+            context: None,
+            keys: owned(keys),
+            cf: String::new(),
+        };
+        let groups = self.tikv.call_grouped(cx, keys, req).await?;
         let mut out = Vec::with_capacity(keys.len());
         for (_, resp) in groups {
             for p in resp.pairs {
                 if let Some(e) = p.error {
-                    return Err(server_error("RawBatchGet", format!("{e:?}")));
+                    return Err(server_error(RawBatchGetRequest::NAME, format!("{e:?}")));
                 }
                 out.push((p.key, p.value));
             }
@@ -171,28 +142,21 @@ impl<'a> Raw<'a> {
 
     pub async fn batch_put(&self, cx: &Ctx<'_>, pairs: &[Pair]) -> Result<(), Error> {
         let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| k.as_slice()).collect();
-        let groups = self
-            .tikv
-            .call_grouped(cx, &keys, |r, idx| {
-                let mut c = r.store.client();
-                let req = RawBatchPutRequest {
-                    context: Some(r.context()),
-                    pairs: idx
-                        .iter()
-                        .map(|&i| KvPair {
-                            error: None,
-                            key: pairs[i].0.clone(),
-                            value: pairs[i].1.clone(),
-                        })
-                        .collect(),
-                    ..Default::default()
-                };
-                async move { c.raw_batch_put(req).await }
-            })
-            .await?;
+        let req = RawBatchPutRequest {
+            pairs: pairs
+                .iter()
+                .map(|(key, value)| KvPair {
+                    error: None,
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let groups = self.tikv.call_grouped(cx, &keys, req).await?;
         groups
             .into_iter()
-            .try_for_each(|(_, resp)| check("RawBatchPut", resp.error))
+            .try_for_each(|(_, resp)| check(RawBatchPutRequest::NAME, resp.error))
     }
 
     pub async fn batch_delete<K: AsRef<[u8]>>(
@@ -200,21 +164,14 @@ impl<'a> Raw<'a> {
         cx: &Ctx<'_>,
         keys: &[K],
     ) -> Result<(), Error> {
-        let groups = self
-            .tikv
-            .call_grouped(cx, keys, |r, idx| {
-                let mut c = r.store.client();
-                let req = RawBatchDeleteRequest {
-                    context: Some(r.context()),
-                    keys: idx.iter().map(|&i| keys[i].as_ref().to_vec()).collect(),
-                    ..Default::default()
-                };
-                async move { c.raw_batch_delete(req).await }
-            })
-            .await?;
+        let req = RawBatchDeleteRequest {
+            keys: owned(keys),
+            ..Default::default()
+        };
+        let groups = self.tikv.call_grouped(cx, keys, req).await?;
         groups
             .into_iter()
-            .try_for_each(|(_, resp)| check("RawBatchDelete", resp.error))
+            .try_for_each(|(_, resp)| check(RawBatchDeleteRequest::NAME, resp.error))
     }
 
     /// Up to `limit` pairs of `[start, end)` (empty end: unbounded), in key
@@ -229,21 +186,13 @@ impl<'a> Raw<'a> {
         let mut out: Vec<Pair> = Vec::new();
         let mut from = start.to_vec();
         while (out.len() as u32) < limit {
-            let want = limit - out.len() as u32;
-            let (resp, route) = self
-                .tikv
-                .call(cx, &from, true, |r| {
-                    let mut c = r.store.client();
-                    let req = RawScanRequest {
-                        context: Some(r.context()),
-                        start_key: from.clone(),
-                        end_key: end.to_vec(),
-                        limit: want,
-                        ..Default::default()
-                    };
-                    async move { c.raw_scan(req).await }
-                })
-                .await?;
+            let req = RawScanRequest {
+                start_key: from.clone(),
+                end_key: end.to_vec(),
+                limit: limit - out.len() as u32,
+                ..Default::default()
+            };
+            let (resp, route) = self.tikv.call(cx, &from, true, &req).await?;
             out.extend(resp.kvs.into_iter().map(|p| (p.key, p.value)));
             let region_end = route.end.unwrap_or_default();
             if covers(&region_end, end) {
@@ -260,20 +209,14 @@ impl<'a> Raw<'a> {
     pub async fn delete_range(&self, cx: &Ctx<'_>, start: &[u8], end: &[u8]) -> Result<(), Error> {
         let mut from = start.to_vec();
         loop {
-            let (resp, route) = self
-                .tikv
-                .call(cx, &from, true, |r| {
-                    let mut c = r.store.client();
-                    let req = RawDeleteRangeRequest {
-                        context: Some(r.context()),
-                        start_key: from.clone(),
-                        end_key: end.to_vec(),
-                        cf: String::new(),
-                    };
-                    async move { c.raw_delete_range(req).await }
-                })
-                .await?;
-            check("RawDeleteRange", resp.error)?;
+            let req = RawDeleteRangeRequest {
+                context: None,
+                start_key: from.clone(),
+                end_key: end.to_vec(),
+                cf: String::new(),
+            };
+            let (resp, route) = self.tikv.call(cx, &from, true, &req).await?;
+            check(RawDeleteRangeRequest::NAME, resp.error)?;
             let region_end = route.end.unwrap_or_default();
             if covers(&region_end, end) {
                 return Ok(());

@@ -81,22 +81,20 @@ pub struct Route {
 }
 
 impl Route {
-    /// The request context aimed at this region's leader.
+    /// Aims a request context at this region's leader (region, epoch and
+    /// peer); the rest of the context is left as it is.
     #[inline]
-    pub fn context(&self) -> kvrpcpb::Context {
-        kvrpcpb::Context {
-            region_id: self.region_id,
-            region_epoch: Some(metapb::RegionEpoch {
-                conf_ver: self.conf_ver,
-                version: self.version,
-            }),
-            peer: Some(metapb::Peer {
-                id: self.peer_id,
-                store_id: self.store_id,
-                ..Default::default()
-            }),
+    pub fn aim(&self, ctx: &mut kvrpcpb::Context) {
+        ctx.region_id = self.region_id;
+        ctx.region_epoch = Some(metapb::RegionEpoch {
+            conf_ver: self.conf_ver,
+            version: self.version,
+        });
+        ctx.peer = Some(metapb::Peer {
+            id: self.peer_id,
+            store_id: self.store_id,
             ..Default::default()
-        }
+        });
     }
 }
 

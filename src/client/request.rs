@@ -7,13 +7,14 @@
 //! `max_attempts` attempts, exponential backoff with jitter (skipped when
 //! the answer itself says where to go: a NotLeader hint, EpochNotMatch,
 //! KeyNotInRegion), and never past the op's deadline. Each retry is counted
-//! by reason with the backoff slept ([`Stats`]). Key errors are the
+//! by reason with the backoff slept ([`RequestStats`]). Key errors are the
 //! caller's business; a timeout is never retried (for a write its outcome
 //! is unknown).
 //!
 //! Batched requests are grouped by region and the groups sent concurrently;
 //! a group that meets a region error is grouped again for the next round.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,9 +24,10 @@ use tonic::{Code, Response, Status};
 use super::Error;
 use super::join::join_all;
 use super::region_cache::{CachedRegion, Lookup, Route};
-use super::stats::{Reason, Stats};
+use super::rpc::{BatchRpc, Rpc};
+use super::stats::{Reason, RequestStats};
 use super::stores::StoreConn;
-use super::tikv::Tikv;
+use super::tikv::Client;
 use crate::proto::{RegionReply, errorpb};
 use crate::vocab::Backoff;
 use crate::vocab::ErrorKind;
@@ -34,7 +36,7 @@ use crate::vocab::ErrorKind;
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
     /// Where this op's cache hits, reroutes and backoffs are counted.
-    pub stats: &'a Stats,
+    pub stats: &'a RequestStats,
     /// No retry starts, and no request waits, past this instant.
     pub deadline: Instant,
     /// Whether a timeout leaves the outcome unknown.
@@ -43,7 +45,7 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// A context whose deadline is `budget` from now.
-    pub fn new(stats: &'a Stats, budget: Duration, mutates: bool) -> Ctx<'a> {
+    pub fn new(stats: &'a RequestStats, budget: Duration, mutates: bool) -> Ctx<'a> {
         Ctx {
             stats,
             deadline: Instant::now() + budget,
@@ -81,21 +83,21 @@ impl Failure {
 
 /// Why an attempt did not produce an answer.
 #[derive(Debug)]
-pub(crate) enum Stop {
+pub(crate) enum AttemptError {
     Retry(Failure),
     Fail(Error),
 }
 
 /// Counts failures of one request and sleeps between its attempts.
 struct Retrier<'a> {
-    tikv: &'a Tikv,
+    tikv: &'a Client,
     cx: &'a Ctx<'a>,
     failures: u32,
     backoff: Option<Backoff>,
 }
 
 impl<'a> Retrier<'a> {
-    fn new(tikv: &'a Tikv, cx: &'a Ctx<'a>) -> Retrier<'a> {
+    fn new(tikv: &'a Client, cx: &'a Ctx<'a>) -> Retrier<'a> {
         Retrier {
             tikv,
             cx,
@@ -138,11 +140,22 @@ impl<'a> Retrier<'a> {
     }
 }
 
+/// `req` aimed at `route`, sent to its store. Boxed: a send (a tonic call,
+/// some 5 KB) would otherwise sit inline in the future of every transport
+/// call and every transaction, which a test polls on its thread's stack.
+fn aimed<Q: Rpc>(
+    mut req: Q,
+    route: &Route,
+) -> Pin<Box<impl Future<Output = Result<Response<Q::Reply>, Status>> + use<Q>>> {
+    req.aim(route);
+    Box::pin(req.send(route.store.client()))
+}
+
 /// How many cache lookups one routing may take (a lookup after a fill can
 /// miss again when the region changes meanwhile).
 const ROUTE_LOOKUPS: usize = 4;
 
-impl Tikv {
+impl Client {
     /// The route for `key` (PD key space): from the cache, else from PD,
     /// connecting to the leader's store if need be. One hit (the region was
     /// cached) or one miss (PD was asked) is counted per call.
@@ -151,7 +164,7 @@ impl Tikv {
         cx: &Ctx<'_>,
         key: &[u8],
         want_end: bool,
-    ) -> Result<Route, Stop> {
+    ) -> Result<Route, AttemptError> {
         let mut missed = false;
         for _ in 0..ROUTE_LOOKUPS {
             match self.cache.lookup(key, want_end) {
@@ -176,7 +189,7 @@ impl Tikv {
                 }
             }
         }
-        Err(Stop::Retry(Failure::backoff(
+        Err(AttemptError::Retry(Failure::backoff(
             Reason::RegionNotFound,
             format!(
                 "the region of key '{}' keeps changing while it is looked up",
@@ -186,10 +199,10 @@ impl Tikv {
     }
 
     /// Reads the region holding `key` from PD into the cache.
-    async fn load_region(&self, key: &[u8]) -> Result<(), Stop> {
-        let info = self.pd.get_region(key).await.map_err(Stop::Fail)?;
+    async fn load_region(&self, key: &[u8]) -> Result<(), AttemptError> {
+        let info = self.pd.get_region(key).await.map_err(AttemptError::Fail)?;
         let no_leader = || {
-            Stop::Retry(Failure::backoff(
+            AttemptError::Retry(Failure::backoff(
                 Reason::NoLeader,
                 format!("PD knows no leader of region {}", info.region.id),
             ))
@@ -201,13 +214,13 @@ impl Tikv {
         Ok(())
     }
 
-    async fn connect_store(&self, id: u64) -> Result<Arc<StoreConn>, Stop> {
+    async fn connect_store(&self, id: u64) -> Result<Arc<StoreConn>, AttemptError> {
         self.stores.connect(&self.pd, id).await.map_err(|e| {
             if e.kind() == ErrorKind::Unavailable {
                 self.cache.invalidate_store(id);
-                Stop::Retry(Failure::backoff(Reason::StoreUnavailable, e.to_string()))
+                AttemptError::Retry(Failure::backoff(Reason::StoreUnavailable, e.to_string()))
             } else {
-                Stop::Fail(e)
+                AttemptError::Fail(e)
             }
         })
     }
@@ -219,13 +232,13 @@ impl Tikv {
         cx: &Ctx<'_>,
         route: &Route,
         fut: impl Future<Output = Result<Response<R>, Status>>,
-    ) -> Result<R, Stop> {
+    ) -> Result<R, AttemptError> {
         let limit = (Instant::now() + self.config.request_timeout).min(cx.deadline);
         let mut resp = match tokio::time::timeout_at(limit, fut).await {
             Ok(Ok(resp)) => resp.into_inner(),
             Ok(Err(status)) => return Err(self.on_status(cx, route, status)),
             Err(_) => {
-                return Err(Stop::Fail(Error::Rpc {
+                return Err(AttemptError::Fail(Error::Rpc {
                     kind: ErrorKind::Timeout,
                     message: format!(
                         "store {} ({}) did not answer for region {} in time",
@@ -237,14 +250,14 @@ impl Tikv {
         };
         match resp.take_region_error() {
             None => Ok(resp),
-            Some(e) => Err(Stop::Retry(self.on_region_error(route, e))),
+            Some(e) => Err(AttemptError::Retry(self.on_region_error(route, e))),
         }
     }
 
     /// A gRPC error from a store. `Unavailable` (cannot connect, or the
     /// store says so) is retried; an error that may have cut a write short
     /// leaves its outcome unknown.
-    fn on_status(&self, cx: &Ctx<'_>, route: &Route, s: Status) -> Stop {
+    fn on_status(&self, cx: &Ctx<'_>, route: &Route, s: Status) -> AttemptError {
         let message = format!(
             "store {} ({}): {}",
             route.store_id,
@@ -254,11 +267,11 @@ impl Tikv {
         match s.code() {
             Code::Unavailable => {
                 self.cache.invalidate_store(route.store_id);
-                Stop::Retry(Failure::backoff(Reason::StoreUnavailable, message))
+                AttemptError::Retry(Failure::backoff(Reason::StoreUnavailable, message))
             }
             Code::Unknown | Code::Cancelled if !cx.mutates => {
                 self.cache.invalidate_store(route.store_id);
-                Stop::Retry(Failure::backoff(Reason::StoreUnavailable, message))
+                AttemptError::Retry(Failure::backoff(Reason::StoreUnavailable, message))
             }
             code => {
                 let kind = match code {
@@ -266,7 +279,7 @@ impl Tikv {
                     Code::Unknown | Code::Cancelled => ErrorKind::Unavailable,
                     _ => ErrorKind::Other,
                 };
-                Stop::Fail(Error::Rpc {
+                AttemptError::Fail(Error::Rpc {
                     kind,
                     message,
                     undetermined: cx.mutates && kind != ErrorKind::Other,
@@ -325,70 +338,54 @@ impl Tikv {
         Failure::backoff(Reason::OtherRegionError, message)
     }
 
-    /// One request for the region holding `key` (PD key space): `send`
-    /// builds it for a route and sends it. Returns the answer and the route
-    /// it took (with the region's end if `want_end`).
-    pub(crate) async fn call<R, F, Fut>(
+    /// `req` to the region holding `key` (PD key space), a copy aimed at
+    /// each route tried. Returns the answer and the route it took (with the
+    /// region's end if `want_end`).
+    pub(crate) async fn call<Q: Rpc>(
         &self,
         cx: &Ctx<'_>,
         key: &[u8],
         want_end: bool,
-        send: F,
-    ) -> Result<(R, Route), Error>
-    where
-        R: RegionReply,
-        F: Fn(&Route) -> Fut,
-        Fut: Future<Output = Result<Response<R>, Status>>,
-    {
+        req: &Q,
+    ) -> Result<(Q::Reply, Route), Error> {
         let mut retrier = Retrier::new(self, cx);
         loop {
             let stop = match self.route(cx, key, want_end).await {
-                Ok(route) => match self.attempt(cx, &route, send(&route)).await {
+                Ok(route) => match self.attempt(cx, &route, aimed(req.clone(), &route)).await {
                     Ok(r) => return Ok((r, route)),
                     Err(s) => s,
                 },
                 Err(s) => s,
             };
             match stop {
-                Stop::Fail(e) => return Err(e),
-                Stop::Retry(f) => retrier.wait(f).await?,
+                AttemptError::Fail(e) => return Err(e),
+                AttemptError::Retry(f) => retrier.wait(f).await?,
             }
         }
     }
 
-    /// [`Tikv::call`] for the answer alone.
+    /// [`Client::call`] for the answer alone.
     #[inline]
-    pub(crate) async fn call_one<R, F, Fut>(
+    pub(crate) async fn call_one<Q: Rpc>(
         &self,
         cx: &Ctx<'_>,
         key: &[u8],
-        send: F,
-    ) -> Result<R, Error>
-    where
-        R: RegionReply,
-        F: Fn(&Route) -> Fut,
-        Fut: Future<Output = Result<Response<R>, Status>>,
-    {
-        self.call(cx, key, false, send).await.map(|(r, _)| r)
+        req: &Q,
+    ) -> Result<Q::Reply, Error> {
+        self.call(cx, key, false, req).await.map(|(r, _)| r)
     }
 
-    /// Requests for `keys` (PD key space) grouped by region, the groups sent
-    /// concurrently: `send` builds and sends the request for a route and
-    /// the indices of its keys. Returns each group's indices with its
-    /// answer. A group that meets a region error is grouped again and sent
-    /// in the next round.
-    pub(crate) async fn call_grouped<K, R, F, Fut>(
+    /// `req` split by the regions of its keys, `keys[i]` (PD key space)
+    /// being the routing key of its `i`th key; the parts are sent
+    /// concurrently. Returns each part's indices with its answer. A part
+    /// that meets a region error is grouped again and sent in the next
+    /// round.
+    pub(crate) async fn call_grouped<K: AsRef<[u8]>, Q: BatchRpc>(
         &self,
         cx: &Ctx<'_>,
         keys: &[K],
-        send: F,
-    ) -> Result<Vec<(Vec<usize>, R)>, Error>
-    where
-        K: AsRef<[u8]>,
-        R: RegionReply,
-        F: Fn(&Route, &[usize]) -> Fut,
-        Fut: Future<Output = Result<Response<R>, Status>>,
-    {
+        mut req: Q,
+    ) -> Result<Vec<(Vec<usize>, Q::Reply)>, Error> {
         let mut done = Vec::new();
         let mut pending: Vec<usize> = (0..keys.len()).collect();
         let mut retrier = Retrier::new(self, cx);
@@ -408,12 +405,12 @@ impl Tikv {
                 }
             }
             let failure = match stop {
-                Some(Stop::Fail(e)) => return Err(e),
-                Some(Stop::Retry(f)) => f,
+                Some(AttemptError::Fail(e)) => return Err(e),
+                Some(AttemptError::Retry(f)) => f,
                 None => {
                     let sends = groups
                         .iter()
-                        .map(|(r, idx)| self.attempt(cx, r, send(r, idx)))
+                        .map(|(r, idx)| self.attempt(cx, r, aimed(req.part(idx), r)))
                         .collect();
                     let results = join_all(sends).await;
                     pending.clear();
@@ -421,8 +418,8 @@ impl Tikv {
                     for ((_, idx), result) in groups.into_iter().zip(results) {
                         match result {
                             Ok(r) => done.push((idx, r)),
-                            Err(Stop::Fail(e)) => return Err(e),
-                            Err(Stop::Retry(f)) => {
+                            Err(AttemptError::Fail(e)) => return Err(e),
+                            Err(AttemptError::Retry(f)) => {
                                 pending.extend(idx);
                                 match first {
                                     None => first = Some(f),

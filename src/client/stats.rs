@@ -2,9 +2,9 @@
 //! and misses, every reroute by its reason, and the time slept in backoff.
 //!
 //! An op's sub-requests may run concurrently (a batch split by region), so
-//! they count into shared [`Stats`]: a fixed array of relaxed atomics that
+//! they count into shared [`RequestStats`]: a fixed array of relaxed atomics that
 //! lives on the op's stack. Counting takes no lock and allocates nothing;
-//! [`Stats::flush`] moves the non-zero counts into the worker's
+//! [`RequestStats::flush`] moves the non-zero counts into the worker's
 //! [`Events`] once the op is over.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -100,14 +100,14 @@ pub const CACHE_MISSES: &str = "region_cache_misses";
 
 /// One op's counters (see the module doc).
 #[derive(Debug, Default)]
-pub struct Stats {
+pub struct RequestStats {
     hits: AtomicU64,
     misses: AtomicU64,
     retries: [AtomicU64; Reason::COUNT],
     backoff_us: [AtomicU64; Reason::COUNT],
 }
 
-impl Stats {
+impl RequestStats {
     pub fn hit(&self) {
         self.hits.fetch_add(1, Ordering::Relaxed);
     }
@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn flush_reports_only_what_happened() {
-        let s = Stats::default();
+        let s = RequestStats::default();
         s.hit();
         s.hit();
         s.retry(Reason::NotLeader);

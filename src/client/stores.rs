@@ -18,7 +18,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::Error;
 use super::join::join_all;
-use super::pd::Pd;
+use super::pd::PdClient;
 use crate::proto::tikvpb::tikv_client::TikvClient;
 use crate::vocab::ErrorKind;
 
@@ -117,7 +117,7 @@ impl Stores {
     }
 
     /// The store, connecting to it (address from PD) if need be.
-    pub async fn connect(&self, pd: &Pd, id: u64) -> Result<Arc<StoreConn>, Error> {
+    pub async fn connect(&self, pd: &PdClient, id: u64) -> Result<Arc<StoreConn>, Error> {
         if let Some(s) = self.get(id) {
             return Ok(s);
         }

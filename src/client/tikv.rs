@@ -1,7 +1,7 @@
-//! [`Tikv`]: a connection to a TiKV cluster (or the stand-in): the PD
+//! [`Client`]: the client of a TiKV cluster (or the stand-in): the PD
 //! client, the region cache, the store channel pools and the workload's
 //! client settings, shared by every worker. Raw calls go through
-//! [`Tikv::raw`], transactions through the [`Grpc`] transport.
+//! [`Client::raw`], transactions through the [`Grpc`] transport.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use super::ClientConfig;
 use super::Error;
 use super::grpc::Grpc;
-use super::pd::Pd;
-use super::raw::Raw;
+use super::pd::PdClient;
+use super::raw::RawApi;
 use super::region_cache::{CachedRegion, RegionCache};
 use super::request::Ctx;
 use super::stores::Stores;
@@ -24,21 +24,21 @@ const JITTER_SEED: u64 = 0x7469_6b76_6a69_7474;
 
 /// A connection to a cluster (see the module doc).
 #[derive(Debug)]
-pub struct Tikv {
-    pub(crate) pd: Pd,
+pub struct Client {
+    pub(crate) pd: PdClient,
     pub(crate) cache: RegionCache,
     pub(crate) stores: Stores,
     pub(crate) config: ClientConfig,
     jitter_streams: AtomicU64,
 }
 
-impl Tikv {
+impl Client {
     /// Connects to PD (the first of `pd` that answers, then its leader) and
     /// fills the region cache from ScanRegions, connecting to every store
     /// that leads a region. Fails only when no PD endpoint answers.
-    pub async fn connect(pd: &[String], config: ClientConfig) -> Result<Tikv, Error> {
-        let pd = Pd::connect(pd, config.connect_timeout, config.request_timeout).await?;
-        let tikv = Tikv {
+    pub async fn connect(pd: &[String], config: ClientConfig) -> Result<Client, Error> {
+        let pd = PdClient::connect(pd, config.connect_timeout, config.request_timeout).await?;
+        let tikv = Client {
             pd,
             cache: RegionCache::default(),
             stores: Stores::new(config.pool_size, config.connect_timeout),
@@ -75,7 +75,7 @@ impl Tikv {
         Ok(n)
     }
 
-    pub fn pd(&self) -> &Pd {
+    pub fn pd(&self) -> &PdClient {
         &self.pd
     }
 
@@ -92,8 +92,8 @@ impl Tikv {
     }
 
     /// The raw API.
-    pub fn raw(&self) -> Raw<'_> {
-        Raw::new(self)
+    pub fn raw(&self) -> RawApi<'_> {
+        RawApi::new(self)
     }
 
     /// The transaction protocol's transport for one op.

@@ -40,7 +40,7 @@ struct Stream {
     generation: u64,
 }
 
-/// The TSO task: runs until every `Pd` handle is dropped.
+/// The TSO task: runs until every `PdClient` handle is dropped.
 pub(crate) async fn run(pd: Arc<Inner>, mut queue: mpsc::Receiver<Waiter>) {
     let mut stream = None;
     let mut batch: Vec<Waiter> = Vec::new();

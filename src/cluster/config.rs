@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// The shape of the cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Config {
+pub struct ClusterConfig {
     /// Stores, each with its own listener.
     pub stores: u32,
     /// A region splits once it holds more keys than this.
@@ -19,15 +19,15 @@ pub struct Config {
     pub faults: Faults,
 }
 
-impl Config {
+impl ClusterConfig {
     pub const DEFAULT_STORES: u32 = 3;
     pub const DEFAULT_REGION_MAX_KEYS: u64 = 20_000;
     pub const DEFAULT_LOCK_WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 }
 
-impl Default for Config {
+impl Default for ClusterConfig {
     fn default() -> Self {
-        Config {
+        ClusterConfig {
             stores: Self::DEFAULT_STORES,
             region_max_keys: Self::DEFAULT_REGION_MAX_KEYS,
             lock_wait_timeout: Self::DEFAULT_LOCK_WAIT_TIMEOUT,

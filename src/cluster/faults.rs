@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::Shared;
+use super::ClusterState;
 use super::config::{Faults, Outage};
 use super::regions::Regions;
 use super::split::{self, RegionKeys};
@@ -196,7 +196,7 @@ impl FaultState {
 }
 
 /// Starts the periodic faults and the outage, as configured.
-pub(crate) fn spawn(shared: &Arc<Shared>) -> Vec<JoinHandle<()>> {
+pub(crate) fn spawn(shared: &Arc<ClusterState>) -> Vec<JoinHandle<()>> {
     let faults = &shared.faults.faults;
     let mut tasks = Vec::new();
     if let Some(period) = faults.split_every {
@@ -219,7 +219,12 @@ pub(crate) fn spawn(shared: &Arc<Shared>) -> Vec<JoinHandle<()>> {
 }
 
 /// Runs `f` every `period` until shutdown.
-async fn every(shared: Arc<Shared>, period: Duration, mut rng: Rng, f: fn(&Shared, &mut Rng)) {
+async fn every(
+    shared: Arc<ClusterState>,
+    period: Duration,
+    mut rng: Rng,
+    f: fn(&ClusterState, &mut Rng),
+) {
     let stop = shared.shutdown_signal();
     tokio::pin!(stop);
     let period = period.max(Duration::from_millis(1));
@@ -236,7 +241,7 @@ async fn every(shared: Arc<Shared>, period: Duration, mut rng: Rng, f: fn(&Share
 /// Splits the region with the most keys (among a sample when there are
 /// many) at its middle; when none has two keys, splits wherever a random
 /// key falls.
-fn split_one(shared: &Shared, rng: &mut Rng) {
+fn split_one(shared: &ClusterState, rng: &mut Rng) {
     let mut regions = shared.regions.all();
     while regions.len() > SPLIT_FAULT_SAMPLE {
         regions.swap_remove(rng.random_range(0..regions.len()));
@@ -267,7 +272,7 @@ fn split_one(shared: &Shared, rng: &mut Rng) {
 
 /// Moves a random region's leadership to another of its peers on a store
 /// that is up.
-fn transfer_one(shared: &Shared, rng: &mut Rng) {
+fn transfer_one(shared: &ClusterState, rng: &mut Rng) {
     let regions = shared.regions.all();
     if regions.is_empty() {
         return;
@@ -295,7 +300,7 @@ fn transfer_one(shared: &Shared, rng: &mut Rng) {
 /// Takes the store offline `after` the start, fails its leaderships over
 /// after `failover` (if that comes before the end), and brings it back
 /// after `duration`.
-async fn run_outage(shared: Arc<Shared>, outage: Outage) {
+async fn run_outage(shared: Arc<ClusterState>, outage: Outage) {
     let stop = shared.shutdown_signal();
     tokio::pin!(stop);
     let start = Instant::now();

@@ -12,8 +12,8 @@
 //!   checks, then the raw and transactional calls onto the engine).
 //! - [`regions`]: the region table PD and the stores share; `split`: the
 //!   split checker and middle-key splits; [`faults`]: injected faults.
-//! - [`config`]: the cluster's shape and faults; [`serve`]: the `serve`
-//!   subcommand.
+//! - [`config`]: the cluster's shape and faults (set by a workload's
+//!   `cluster:` section or by the `serve` subcommand, in `cli`).
 
 pub mod config;
 pub mod faults;
@@ -40,7 +40,7 @@ use crate::proto::pdpb::pd_server::PdServer;
 use crate::proto::tikvpb::tikv_server::TikvServer;
 use crate::storage::{self, Storage};
 
-pub use config::Config;
+pub use config::ClusterConfig;
 pub use faults::FaultCounts;
 pub use regions::{Region, Regions};
 pub use split::SplitError;
@@ -63,8 +63,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// State shared by PD, the stores and the background tasks.
 #[derive(Debug)]
-pub(crate) struct Shared {
-    pub config: Config,
+pub(crate) struct ClusterState {
+    pub config: ClusterConfig,
     pub regions: Arc<Regions>,
     pub storage: Arc<Storage>,
     pub store_ids: Vec<u64>,
@@ -83,7 +83,7 @@ struct Addrs {
     stores: HashMap<u64, SocketAddr>,
 }
 
-impl Shared {
+impl ClusterState {
     pub fn pd_addr(&self) -> Option<SocketAddr> {
         self.addrs.read().unwrap_or_else(|e| e.into_inner()).pd
     }
@@ -106,25 +106,25 @@ impl Shared {
 /// A stand-in cluster, not yet serving.
 #[derive(Debug)]
 pub struct Cluster {
-    shared: Arc<Shared>,
+    shared: Arc<ClusterState>,
 }
 
 impl Cluster {
     /// A cluster of `config.stores` stores (ids 1..=N) over a fresh engine
     /// whose lock wait default is `config.lock_wait_timeout`. One region
     /// covers the key space.
-    pub fn new(config: Config) -> Cluster {
-        let engine = storage::Config {
+    pub fn new(config: ClusterConfig) -> Cluster {
+        let engine = storage::StorageConfig {
             wait_timeout: config.lock_wait_timeout,
-            ..storage::Config::default()
+            ..storage::StorageConfig::default()
         };
         Cluster::with_storage(config, Arc::new(Storage::new(engine)))
     }
 
     /// A cluster over an existing engine (its lock wait setting wins).
-    pub fn with_storage(config: Config, storage: Arc<Storage>) -> Cluster {
+    pub fn with_storage(config: ClusterConfig, storage: Arc<Storage>) -> Cluster {
         let store_ids: Vec<u64> = (1..=u64::from(config.stores.max(1))).collect();
-        let shared = Shared {
+        let shared = ClusterState {
             regions: Arc::new(Regions::new(&store_ids)),
             storage,
             faults: faults::FaultState::new(&config.faults, &store_ids, DEFAULT_SEED),
@@ -147,7 +147,7 @@ impl Cluster {
         self
     }
 
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &ClusterConfig {
         &self.shared.config
     }
 
@@ -165,8 +165,8 @@ impl Cluster {
     }
 
     /// The PD service, callable without a socket.
-    pub fn pd_service(&self) -> pd::Pd {
-        pd::Pd::new(self.shared.clone())
+    pub fn pd_service(&self) -> pd::PdService {
+        pd::PdService::new(self.shared.clone())
     }
 
     /// The service of store `id`, callable without a socket.
@@ -227,7 +227,7 @@ impl Cluster {
         }
 
         let mut servers = Vec::new();
-        let pd = PdServer::new(pd::Pd::new(shared.clone()));
+        let pd = PdServer::new(pd::PdService::new(shared.clone()));
         servers.push(tokio::spawn(serve(
             Server::builder().add_service(pd),
             pd_listener,
@@ -361,7 +361,7 @@ fn show(key: &[u8]) -> String {
     key.escape_ascii().to_string()
 }
 
-fn snapshot(shared: &Shared) -> Value {
+fn snapshot(shared: &ClusterState) -> Value {
     let regions: Vec<Value> = shared
         .regions
         .all()

@@ -18,7 +18,7 @@ use tonic::codegen::tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::store::convert;
-use super::{CLUSTER_ID, Shared};
+use super::{CLUSTER_ID, ClusterState};
 use crate::proto::metapb;
 use crate::proto::pdpb::pd_server;
 use crate::proto::pdpb::{
@@ -32,8 +32,8 @@ use crate::storage::tso;
 
 /// The PD service.
 #[derive(Debug, Clone)]
-pub struct Pd {
-    shared: Arc<Shared>,
+pub struct PdService {
+    shared: Arc<ClusterState>,
 }
 
 fn header() -> Option<ResponseHeader> {
@@ -66,9 +66,9 @@ fn check(h: Option<&RequestHeader>) -> Result<(), Status> {
     }
 }
 
-impl Pd {
-    pub(crate) fn new(shared: Arc<Shared>) -> Pd {
-        Pd { shared }
+impl PdService {
+    pub(crate) fn new(shared: Arc<ClusterState>) -> PdService {
+        PdService { shared }
     }
 
     fn member(&self) -> Member {
@@ -121,7 +121,7 @@ impl Pd {
 
 /// The answer to one TSO request: `count` timestamps reserved, the largest
 /// returned.
-fn tso_answer(shared: &Shared, req: TsoRequest) -> Result<TsoResponse, Status> {
+fn tso_answer(shared: &ClusterState, req: TsoRequest) -> Result<TsoResponse, Status> {
     check(req.header.as_ref())?;
     if req.count == 0 {
         return Err(Status::invalid_argument("tso count should be positive"));
@@ -142,7 +142,7 @@ fn tso_answer(shared: &Shared, req: TsoRequest) -> Result<TsoResponse, Status> {
 /// a request is refused, or the cluster shuts down.
 struct TsoStream {
     inbound: Streaming<TsoRequest>,
-    shared: Arc<Shared>,
+    shared: Arc<ClusterState>,
     stop: Pin<Box<dyn Future<Output = ()> + Send>>,
     done: bool,
 }
@@ -178,7 +178,7 @@ impl Stream for TsoStream {
 }
 
 #[tonic::async_trait]
-impl pd_server::Pd for Pd {
+impl pd_server::Pd for PdService {
     async fn get_members(
         &self,
         request: Request<GetMembersRequest>,

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
 
-use super::Shared;
+use super::ClusterState;
 use super::regions::Region;
 use crate::codec;
 use crate::storage::Storage;
@@ -69,14 +69,14 @@ impl SplitState {
 }
 
 /// Splits the region holding `bound` at `bound` (an encoded key).
-pub(crate) fn split_at(shared: &Shared, bound: &[u8]) -> Result<u64, SplitError> {
+pub(crate) fn split_at(shared: &ClusterState, bound: &[u8]) -> Result<u64, SplitError> {
     let region = shared.regions.locate(bound);
     split(shared, region.id, bound)
 }
 
 /// Splits region `id` at the middle of its keys; `Ok(None)` when it holds
 /// fewer than two keys or no key gives a bound strictly inside it.
-pub(crate) fn split_middle(shared: &Shared, id: u64) -> Result<Option<u64>, SplitError> {
+pub(crate) fn split_middle(shared: &ClusterState, id: u64) -> Result<Option<u64>, SplitError> {
     let region = shared
         .regions
         .get(id)
@@ -88,7 +88,7 @@ pub(crate) fn split_middle(shared: &Shared, id: u64) -> Result<Option<u64>, Spli
     }
 }
 
-fn split(shared: &Shared, id: u64, bound: &[u8]) -> Result<u64, SplitError> {
+fn split(shared: &ClusterState, id: u64, bound: &[u8]) -> Result<u64, SplitError> {
     let new_id = shared
         .regions
         .split(id, bound)
@@ -159,7 +159,7 @@ fn strictly_inside(region: &Region, bound: &[u8]) -> bool {
 
 /// The split checker: every `every`, splits each region written since the
 /// last look while it holds more than `region_max_keys` keys.
-pub(crate) async fn run_checker(shared: Arc<Shared>, every: Duration) {
+pub(crate) async fn run_checker(shared: Arc<ClusterState>, every: Duration) {
     let stop = shared.shutdown_signal();
     tokio::pin!(stop);
     let mut tick = tokio::time::interval(every);
@@ -173,7 +173,7 @@ pub(crate) async fn run_checker(shared: Arc<Shared>, every: Duration) {
 }
 
 /// One look at the regions written since the last.
-pub(crate) fn check(shared: &Shared) {
+pub(crate) fn check(shared: &ClusterState) {
     let max = shared.config.region_max_keys;
     let cap = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
     let mut queue = shared.splits.take();

@@ -39,12 +39,12 @@ pub use crate::txn_types::requests::{
 use latches::Latches;
 use lock_manager::{LockManager, WaitEnd};
 use mvcc::{LockFailure, Mvcc, Released};
-use raw::Raw;
+use raw::RawSpace;
 use tso::Tso;
 
 /// Engine settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
+pub struct StorageConfig {
     /// The wait for a held pessimistic lock when the request says 0, and
     /// the ceiling on what a request may ask for (TiKV's
     /// `wait-for-lock-timeout`, 1 s).
@@ -58,9 +58,9 @@ pub struct Config {
     pub short_value_max: usize,
 }
 
-impl Default for Config {
-    fn default() -> Config {
-        Config {
+impl Default for StorageConfig {
+    fn default() -> StorageConfig {
+        StorageConfig {
             wait_timeout: Duration::from_millis(1000),
             wake_up_delay: Duration::from_millis(20),
             latch_slots: 4096,
@@ -72,7 +72,7 @@ impl Default for Config {
 /// What the engine counted. Bumped only on the paths they count (waits,
 /// deadlocks, conflicts), never on a plain read or write.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub struct StorageStats {
     lock_waits: AtomicU64,
     lock_wait_us: AtomicU64,
     wait_timeouts: AtomicU64,
@@ -80,7 +80,7 @@ pub struct Stats {
     write_conflicts: AtomicU64,
 }
 
-/// A copy of [`Stats`] at one moment.
+/// A copy of [`StorageStats`] at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
     /// Pessimistic lock requests that waited for another transaction.
@@ -96,7 +96,7 @@ pub struct StatsSnapshot {
     pub write_conflicts: u64,
 }
 
-impl Stats {
+impl StorageStats {
     fn bump(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
     }
@@ -117,37 +117,37 @@ impl Stats {
 /// The engine.
 #[derive(Debug)]
 pub struct Storage {
-    config: Config,
+    config: StorageConfig,
     tso: Tso,
-    raw: Raw,
+    raw: RawSpace,
     mvcc: Mvcc,
     latches: Latches,
     locks: LockManager,
-    stats: Stats,
+    stats: StorageStats,
 }
 
 impl Default for Storage {
     fn default() -> Storage {
-        Storage::new(Config::default())
+        Storage::new(StorageConfig::default())
     }
 }
 
 impl Storage {
     /// An empty engine.
-    pub fn new(config: Config) -> Storage {
+    pub fn new(config: StorageConfig) -> Storage {
         Storage {
             tso: Tso::new(),
-            raw: Raw::new(config.latch_slots),
+            raw: RawSpace::new(config.latch_slots),
             mvcc: Mvcc::new(config.short_value_max),
             latches: Latches::new(config.latch_slots),
             locks: LockManager::new(config.wake_up_delay),
-            stats: Stats::default(),
+            stats: StorageStats::default(),
             config,
         }
     }
 
     /// The settings.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &StorageConfig {
         &self.config
     }
 
@@ -162,7 +162,7 @@ impl Storage {
     }
 
     /// The raw key space.
-    pub fn raw(&self) -> &Raw {
+    pub fn raw(&self) -> &RawSpace {
         &self.raw
     }
 
@@ -347,7 +347,7 @@ impl Storage {
                     ) {
                         Ok(h) => (h, info),
                         Err(e) => {
-                            Stats::bump(&self.stats.deadlocks, 1);
+                            StorageStats::bump(&self.stats.deadlocks, 1);
                             return reply(Err(vec![e]), Duration::ZERO);
                         }
                     }
@@ -357,11 +357,11 @@ impl Storage {
         let began = tokio::time::Instant::now();
         let end = handle.wait().await;
         let waited = began.elapsed();
-        Stats::bump(&self.stats.lock_waits, 1);
-        Stats::bump(&self.stats.lock_wait_us, waited.as_micros() as u64);
+        StorageStats::bump(&self.stats.lock_waits, 1);
+        StorageStats::bump(&self.stats.lock_wait_us, waited.as_micros() as u64);
         let err = match end {
             WaitEnd::Woken { commit_ts } => {
-                Stats::bump(&self.stats.write_conflicts, 1);
+                StorageStats::bump(&self.stats.write_conflicts, 1);
                 KeyError::Conflict(WriteConflict {
                     start_ts: req.start_version,
                     conflict_ts: held.lock_version,
@@ -372,7 +372,7 @@ impl Storage {
                 })
             }
             WaitEnd::TimedOut => {
-                Stats::bump(&self.stats.wait_timeouts, 1);
+                StorageStats::bump(&self.stats.wait_timeouts, 1);
                 KeyError::Locked(held)
             }
         };
@@ -487,7 +487,7 @@ impl Storage {
             .filter(|e| matches!(e, KeyError::Conflict(_)))
             .count();
         if n > 0 {
-            Stats::bump(&self.stats.write_conflicts, n as u64);
+            StorageStats::bump(&self.stats.write_conflicts, n as u64);
         }
     }
 }

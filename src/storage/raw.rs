@@ -13,9 +13,7 @@ use std::sync::RwLock;
 use crossbeam_skiplist::SkipMap;
 
 use super::latches::Latches;
-
-/// One pair returned by a raw scan or batch get.
-pub type Pair = (Vec<u8>, Vec<u8>);
+use crate::vocab::Pair;
 
 /// What a compare-and-swap found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,15 +28,15 @@ pub struct CasResult {
 
 /// The raw key space.
 #[derive(Debug)]
-pub struct Raw {
+pub struct RawSpace {
     map: SkipMap<Vec<u8>, RwLock<Vec<u8>>>,
     latches: Latches,
 }
 
-impl Raw {
+impl RawSpace {
     /// An empty key space with `latch_slots` latch slots.
-    pub fn new(latch_slots: usize) -> Raw {
-        Raw {
+    pub fn new(latch_slots: usize) -> RawSpace {
+        RawSpace {
             map: SkipMap::new(),
             latches: Latches::new(latch_slots),
         }
@@ -206,8 +204,8 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn filled() -> Raw {
-        let r = Raw::new(16);
+    fn filled() -> RawSpace {
+        let r = RawSpace::new(16);
         for k in ["a", "b", "c", "d"] {
             r.put(k.as_bytes(), format!("v{k}").as_bytes());
         }
@@ -260,7 +258,7 @@ mod tests {
 
     #[test]
     fn cas_compares_with_the_current_value() {
-        let r = Raw::new(16);
+        let r = RawSpace::new(16);
         let c = r.compare_and_swap(b"k", b"1", true, b"");
         assert!(c.succeed && c.previous_not_exist);
         let c = r.compare_and_swap(b"k", b"2", true, b"");
@@ -275,7 +273,7 @@ mod tests {
 
     #[test]
     fn concurrent_cas_increments_lose_nothing() {
-        let r = Arc::new(Raw::new(16));
+        let r = Arc::new(RawSpace::new(16));
         r.put(b"n", b"0");
         let hs: Vec<_> = (0..4)
             .map(|_| {
@@ -304,7 +302,7 @@ mod tests {
 
 #[cfg(test)]
 mod overwrite_tests {
-    use super::Raw;
+    use super::RawSpace;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -313,7 +311,7 @@ mod overwrite_tests {
     /// inventory check saw its stock vanish for a moment).
     #[test]
     fn a_key_being_overwritten_never_reads_as_missing() {
-        let r = Arc::new(Raw::new(16));
+        let r = Arc::new(RawSpace::new(16));
         r.put(b"k", b"0");
         r.put(b"l", b"0");
         let stop = Arc::new(AtomicBool::new(false));

@@ -1,8 +1,9 @@
 //! The transactional API's shared shapes, as TiKV's own `txn_types`
 //! component: timestamps, mutations, locks, key errors and the requests and
 //! replies of the Percolator protocol. The engine answers in them, the
-//! client's transaction protocol speaks them, and the stand-in maps them to
-//! and from kvproto. Imports nothing of ours.
+//! client's transaction protocol speaks them, and `proto::convert` maps them
+//! to and from kvproto for the client and the stand-in. Imports nothing of
+//! ours.
 
 pub mod errors;
 pub mod requests;

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tikv_bench::backend::{TargetInfo, TikvBackend};
 
-use tikv_bench::client::{Ctx, Stats, Tikv};
+use tikv_bench::client::{Client, Ctx, RequestStats};
 use tikv_bench::cluster::RunningCluster;
-use tikv_bench::cluster::config::{Config, Faults, Outage};
+use tikv_bench::cluster::config::{ClusterConfig, Faults, Outage};
 use tikv_bench::vocab::Events;
 
 pub use crate::cluster_util::{config, start};
@@ -35,7 +35,7 @@ pub fn faults(outage_at: Duration) -> Faults {
 }
 
 /// `config` with a split every 40 ms and a leader transfer every 25 ms.
-pub fn churning(mut config: Config) -> Config {
+pub fn churning(mut config: ClusterConfig) -> ClusterConfig {
     config.faults.split_every = Some(Duration::from_millis(40));
     config.faults.transfer_leader_every = Some(Duration::from_millis(25));
     config
@@ -61,8 +61,8 @@ pub fn client_config() -> ClientConfig {
 }
 
 /// Our client, connected to `c`'s PD.
-pub async fn connect(c: &RunningCluster) -> Tikv {
-    Tikv::connect(&[c.pd_addr().to_string()], client_config())
+pub async fn connect(c: &RunningCluster) -> Client {
+    Client::connect(&[c.pd_addr().to_string()], client_config())
         .await
         .expect("our client connects")
 }
@@ -79,12 +79,12 @@ pub async fn backend(c: &RunningCluster, client: &ClientConfig) -> TikvBackend {
 }
 
 /// A context for one op of a test, with a 5 s deadline.
-pub fn cx(stats: &Stats, mutates: bool) -> Ctx<'_> {
+pub fn cx(stats: &RequestStats, mutates: bool) -> Ctx<'_> {
     Ctx::new(stats, Duration::from_secs(5), mutates)
 }
 
 /// The events `stats` counted.
-pub fn events(stats: &Stats) -> Events {
+pub fn events(stats: &RequestStats) -> Events {
     let mut e = Events::default();
     stats.flush(&mut e);
     e

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tikv_bench::cluster::config::{Config, Faults};
+use tikv_bench::cluster::config::{ClusterConfig, Faults};
 use tikv_bench::cluster::{Cluster, Region, RunningCluster};
 use tikv_bench::proto::kvrpcpb::Context;
 use tikv_bench::proto::pdpb::pd_client::PdClient;
@@ -15,8 +15,8 @@ use tonic::transport::Channel;
 
 /// A cluster config with fast test defaults: `stores` stores, splits past
 /// `region_max_keys`, a short lock wait, no faults.
-pub fn config(stores: u32, region_max_keys: u64) -> Config {
-    Config {
+pub fn config(stores: u32, region_max_keys: u64) -> ClusterConfig {
+    ClusterConfig {
         stores,
         region_max_keys,
         lock_wait_timeout: Duration::from_millis(500),
@@ -25,7 +25,7 @@ pub fn config(stores: u32, region_max_keys: u64) -> Config {
 }
 
 /// Starts `config` on 127.0.0.1 (PD and stores on free ports).
-pub async fn start(config: Config) -> RunningCluster {
+pub async fn start(config: ClusterConfig) -> RunningCluster {
     Cluster::new(config)
         .start("127.0.0.1:0".parse().expect("address"))
         .await

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use tikv_bench::cluster::RunningCluster;
-use tikv_bench::cluster::config::Config;
+use tikv_bench::cluster::config::ClusterConfig;
 use tikv_client::{Error, ProtoKeyError, RawClient, TimestampExt, Transaction, TransactionClient};
 
 use crate::cluster_util::*;
@@ -19,7 +19,7 @@ use crate::cluster_util::*;
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// `config` with a split every 30 ms and a leader transfer every 20 ms.
-fn churning(mut config: Config) -> Config {
+fn churning(mut config: ClusterConfig) -> ClusterConfig {
     config.faults.split_every = Some(Duration::from_millis(30));
     config.faults.transfer_leader_every = Some(Duration::from_millis(20));
     config

@@ -32,8 +32,6 @@ use std::sync::{Arc, Mutex};
 
 use prost_reflect::{DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MethodDescriptor};
 use protox::prost_reflect;
-use tikv_bench::client::wire;
-use tikv_bench::cluster::store::convert;
 use tikv_bench::proto::{deadlock, errorpb, keyspacepb, kvrpcpb, metapb, pdpb, tikvpb};
 use tikv_bench::txn_types::{
     ConflictReason, KeyError, LockInfo, LockType, WaitForEntry, WriteConflict,
@@ -571,6 +569,6 @@ fn key_errors_survive_the_round_trip() {
         },
     ];
     for e in errors {
-        assert_eq!(wire::key_error(convert::key_error(e.clone())), e);
+        assert_eq!(KeyError::from(kvrpcpb::KeyError::from(e.clone())), e);
     }
 }

@@ -10,15 +10,15 @@ use std::time::Duration;
 use proptest::prelude::*;
 use tikv_bench::backend::Inproc;
 use tikv_bench::client::{Error, Txn, TxnOptions};
-use tikv_bench::storage::{Config, Storage};
+use tikv_bench::storage::{Storage, StorageConfig};
 use tikv_bench::vocab::{ErrorKind, Events, LockMode};
 
 /// An engine with short waits, so contended histories stay quick.
 fn engine() -> Arc<Storage> {
-    Arc::new(Storage::new(Config {
+    Arc::new(Storage::new(StorageConfig {
         wait_timeout: Duration::from_millis(500),
         wake_up_delay: Duration::from_millis(1),
-        ..Config::default()
+        ..StorageConfig::default()
     }))
 }
 

@@ -1,11 +1,11 @@
-//! Between the engine's and region table's Rust values and their kvproto
-//! shapes: regions and peers (`metapb`), region errors (`errorpb`), key
-//! errors and lock infos (`kvrpcpb`). PD uses the region conversions too.
+//! The region table's values in their kvproto shapes: regions and peers
+//! (`metapb`) and region errors (`errorpb`). PD uses the region
+//! conversions too. The engine's values (key errors, locks, requests) convert
+//! in `proto::convert`, which the client shares.
 
 use crate::cluster::faults::BUSY_BACKOFF_MS;
 use crate::cluster::regions::{Peer, Region, RegionError};
-use crate::proto::{deadlock, errorpb, kvrpcpb, metapb};
-use crate::storage::{KeyError, LockInfo, WriteConflict};
+use crate::proto::{errorpb, metapb};
 
 pub fn peer(p: Peer) -> metapb::Peer {
     metapb::Peer {
@@ -105,89 +105,4 @@ pub fn store_not_match(requested: u64, actual: u64) -> errorpb::Error {
         }),
         ..Default::default()
     }
-}
-
-pub fn lock_info(l: LockInfo) -> kvrpcpb::LockInfo {
-    kvrpcpb::LockInfo {
-        primary_lock: l.primary_lock,
-        lock_version: l.lock_version,
-        key: l.key,
-        lock_ttl: l.lock_ttl,
-        txn_size: l.txn_size,
-        lock_type: l.lock_type.as_i32(),
-        lock_for_update_ts: l.lock_for_update_ts,
-        min_commit_ts: l.min_commit_ts,
-        ..Default::default()
-    }
-}
-
-fn conflict(c: WriteConflict) -> kvrpcpb::WriteConflict {
-    kvrpcpb::WriteConflict {
-        start_ts: c.start_ts,
-        conflict_ts: c.conflict_ts,
-        key: c.key,
-        primary: c.primary,
-        conflict_commit_ts: c.conflict_commit_ts,
-        reason: c.reason.as_i32(),
-    }
-}
-
-/// Every engine key error onto its own `KeyError` field (the retryable
-/// `TxnLockNotFound` keeps its name in the `retryable` text).
-pub fn key_error(e: KeyError) -> kvrpcpb::KeyError {
-    let mut out = kvrpcpb::KeyError::default();
-    match e {
-        KeyError::Locked(l) => out.locked = Some(lock_info(l)),
-        KeyError::Retryable(m) => out.retryable = m,
-        KeyError::Abort(m) => out.abort = m,
-        KeyError::Conflict(c) => out.conflict = Some(conflict(c)),
-        KeyError::AlreadyExist { key } => {
-            out.already_exist = Some(kvrpcpb::AlreadyExist { key });
-        }
-        KeyError::Deadlock {
-            lock_ts,
-            lock_key,
-            deadlock_key_hash,
-            wait_chain,
-        } => {
-            out.deadlock = Some(kvrpcpb::Deadlock {
-                lock_ts,
-                lock_key,
-                deadlock_key_hash,
-                wait_chain: wait_chain
-                    .into_iter()
-                    .map(|w| deadlock::WaitForEntry {
-                        txn: w.txn,
-                        wait_for_txn: w.wait_for_txn,
-                        key_hash: w.key_hash,
-                        key: w.key,
-                        ..Default::default()
-                    })
-                    .collect(),
-            });
-        }
-        KeyError::CommitTsExpired {
-            start_ts,
-            attempted_commit_ts,
-            key,
-            min_commit_ts,
-        } => {
-            out.commit_ts_expired = Some(kvrpcpb::CommitTsExpired {
-                start_ts,
-                attempted_commit_ts,
-                key,
-                min_commit_ts,
-            });
-        }
-        KeyError::TxnNotFound {
-            start_ts,
-            primary_key,
-        } => {
-            out.txn_not_found = Some(kvrpcpb::TxnNotFound {
-                start_ts,
-                primary_key,
-            });
-        }
-    }
-    out
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::Shared;
+use super::ClusterState;
 use super::regions::Region;
 use crate::codec;
 use crate::proto::kvrpcpb::{self, ApiVersion, Context};
@@ -75,11 +75,11 @@ impl Space {
 #[derive(Debug, Clone)]
 pub struct Store {
     id: u64,
-    shared: Arc<Shared>,
+    shared: Arc<ClusterState>,
 }
 
 impl Store {
-    pub(crate) fn new(id: u64, shared: Arc<Shared>) -> Store {
+    pub(crate) fn new(id: u64, shared: Arc<ClusterState>) -> Store {
         Store { id, shared }
     }
 

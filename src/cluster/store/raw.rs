@@ -15,7 +15,7 @@ use crate::proto::kvrpcpb::{
     RawDeleteResponse, RawGetKeyTtlRequest, RawGetKeyTtlResponse, RawGetRequest, RawGetResponse,
     RawPutRequest, RawPutResponse, RawScanRequest, RawScanResponse,
 };
-use crate::storage::raw::Pair;
+use crate::vocab::Pair;
 
 const NO_TTL: &str = "ttl is not supported: the stand-in serves raw API v1 without TTL";
 

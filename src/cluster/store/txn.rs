@@ -1,73 +1,32 @@
-//! The transactional API handlers: Percolator calls onto the engine. Key
-//! errors travel as `KeyError` (see `convert::key_error`); keys are checked
-//! against the region by their memcomparable encoding, and scans and
-//! region-wide calls (ResolveLock without keys, ScanLock) use the region's
-//! decoded bounds.
+//! The transactional API handlers: Percolator calls onto the engine.
+//! Requests and answers convert with `proto::convert` (a request the engine
+//! cannot take is `InvalidArgument`), key errors travelling as `KeyError`.
+//! Keys are checked against the region by their memcomparable encoding, and
+//! scans and region-wide calls (ResolveLock without keys, ScanLock) use the
+//! region's decoded bounds.
 
 use tonic::Status;
 
-use super::convert::{key_error, lock_info};
 use super::{Space, Store, admit, clip_scan, need_key, need_keys, outside};
+use crate::proto::convert::ProtocolError;
 use crate::proto::kvrpcpb::{
     self, BatchGetRequest, BatchGetResponse, BatchRollbackRequest, BatchRollbackResponse,
     CheckSecondaryLocksRequest, CheckSecondaryLocksResponse, CheckTxnStatusRequest,
     CheckTxnStatusResponse, CleanupRequest, CleanupResponse, CommitRequest, CommitResponse,
-    ExecDetailsV2, GetRequest, GetResponse, Op, PessimisticLockRequest, PessimisticLockResponse,
+    ExecDetailsV2, GetRequest, GetResponse, PessimisticLockRequest, PessimisticLockResponse,
     PessimisticRollbackRequest, PessimisticRollbackResponse, PrewriteRequest, PrewriteResponse,
     ResolveLockRequest, ResolveLockResponse, ScanLockRequest, ScanLockResponse, ScanRequest,
     ScanResponse, TxnHeartBeatRequest, TxnHeartBeatResponse, WriteDetail,
-    prewrite_request::PessimisticAction as ProtoAction,
 };
-use crate::storage::{self, KeyError, MutationOp, PessimisticAction, TxnStatus};
+use crate::storage::{self, KeyError, TxnStatus};
 
 fn resolved_locks(ctx: Option<&kvrpcpb::Context>) -> Vec<u64> {
     ctx.map(|c| c.resolved_locks.clone()).unwrap_or_default()
 }
 
-fn pair(p: storage::KvPair) -> kvrpcpb::KvPair {
-    match p.value {
-        Ok(value) => kvrpcpb::KvPair {
-            key: p.key,
-            value,
-            error: None,
-        },
-        Err(e) => kvrpcpb::KvPair {
-            key: p.key,
-            value: Vec::new(),
-            error: Some(key_error(e)),
-        },
-    }
-}
-
-fn mutation_op(op: i32) -> Result<MutationOp, Status> {
-    match Op::try_from(op) {
-        Ok(Op::Put) => Ok(MutationOp::Put),
-        Ok(Op::Del) => Ok(MutationOp::Del),
-        Ok(Op::Lock) => Ok(MutationOp::Lock),
-        Ok(Op::Insert) => Ok(MutationOp::Insert),
-        Ok(Op::CheckNotExists) => Ok(MutationOp::CheckNotExists),
-        Ok(other) => Err(Status::invalid_argument(format!(
-            "mutation op {} cannot be prewritten",
-            other.as_str_name()
-        ))),
-        Err(_) => Err(Status::invalid_argument(format!(
-            "unknown mutation op {op}"
-        ))),
-    }
-}
-
-fn pessimistic_action(a: i32) -> Result<PessimisticAction, Status> {
-    match ProtoAction::try_from(a) {
-        Ok(ProtoAction::DoPessimisticCheck) => Ok(PessimisticAction::DoPessimisticCheck),
-        // A constraint check is the optimistic check of a key the
-        // transaction did not lock.
-        Ok(ProtoAction::SkipPessimisticCheck | ProtoAction::DoConstraintCheck) => {
-            Ok(PessimisticAction::SkipPessimisticCheck)
-        }
-        Err(_) => Err(Status::invalid_argument(format!(
-            "unknown pessimistic action {a}"
-        ))),
-    }
+/// A request the engine cannot take is the client's mistake.
+fn invalid(e: ProtocolError) -> Status {
+    Status::invalid_argument(e.to_string())
 }
 
 pub(super) async fn get(s: &Store, req: GetRequest) -> Result<GetResponse, Status> {
@@ -85,7 +44,7 @@ pub(super) async fn get(s: &Store, req: GetRequest) -> Result<GetResponse, Statu
                 ..Default::default()
             },
             Err(e) => GetResponse {
-                error: Some(key_error(e)),
+                error: Some(e.into()),
                 ..Default::default()
             },
         },
@@ -102,7 +61,7 @@ pub(super) async fn batch_get(s: &Store, req: BatchGetRequest) -> Result<BatchGe
         .storage
         .kv_batch_get(&req.keys, req.version, &resolved);
     Ok(BatchGetResponse {
-        pairs: pairs.into_iter().map(pair).collect(),
+        pairs: pairs.into_iter().map(Into::into).collect(),
         ..Default::default()
     })
 }
@@ -129,7 +88,7 @@ pub(super) async fn scan(s: &Store, req: ScanRequest) -> Result<ScanResponse, St
         &resolved,
     );
     Ok(ScanResponse {
-        pairs: pairs.into_iter().map(pair).collect(),
+        pairs: pairs.into_iter().map(Into::into).collect(),
         ..Default::default()
     })
 }
@@ -139,54 +98,17 @@ pub(super) async fn prewrite(s: &Store, req: PrewriteRequest) -> Result<Prewrite
     if !req.mutations.is_empty() {
         need_key(&req.primary_lock, "primary_lock")?;
     }
-    let mutations = req
-        .mutations
-        .iter()
-        .map(|m| {
-            Ok(storage::Mutation {
-                op: mutation_op(m.op)?,
-                key: m.key.clone(),
-                value: m.value.clone(),
-            })
-        })
-        .collect::<Result<Vec<_>, Status>>()?;
-    let mut pessimistic_actions = req
-        .pessimistic_actions
-        .iter()
-        .map(|&a| pessimistic_action(a))
-        .collect::<Result<Vec<_>, Status>>()?;
-    // The official client shards a prewrite's mutations by region but sends
-    // every shard the whole transaction's actions (all DO_PESSIMISTIC_CHECK);
-    // TiKV pairs them up positionally and ignores the rest, and so do we.
-    if pessimistic_actions.len() > mutations.len() {
-        pessimistic_actions.truncate(mutations.len());
-    }
-    if !pessimistic_actions.is_empty() && pessimistic_actions.len() != mutations.len() {
-        return Err(Status::invalid_argument(format!(
-            "{} pessimistic actions for {} mutations",
-            pessimistic_actions.len(),
-            mutations.len()
-        )));
-    }
+    let prewrite = storage::PrewriteRequest::try_from(&req).map_err(invalid)?;
     let keys = req.mutations.iter().map(|m| m.key.as_slice());
     let region = admit!(s, req, PrewriteResponse, Space::Txn, keys);
-    let r = s.shared.storage.prewrite(&storage::PrewriteRequest {
-        mutations,
-        primary_lock: req.primary_lock,
-        start_version: req.start_version,
-        lock_ttl: req.lock_ttl,
-        txn_size: req.txn_size,
-        pessimistic_actions,
-        for_update_ts: req.for_update_ts,
-        min_commit_ts: req.min_commit_ts,
-    });
+    let r = s.shared.storage.prewrite(&prewrite);
     s.written(&region);
     Ok(PrewriteResponse {
         errors: r
             .err()
             .unwrap_or_default()
             .into_iter()
-            .map(key_error)
+            .map(kvrpcpb::KeyError::from)
             .collect(),
         ..Default::default()
     })
@@ -207,7 +129,7 @@ pub(super) async fn commit(s: &Store, req: CommitRequest) -> Result<CommitRespon
             ..Default::default()
         },
         Err(e) => CommitResponse {
-            error: Some(key_error(e)),
+            error: Some(e.into()),
             ..Default::default()
         },
     })
@@ -219,27 +141,12 @@ pub(super) async fn pessimistic_lock(
 ) -> Result<PessimisticLockResponse, Status> {
     need_keys(req.mutations.iter().map(|m| m.key.as_slice()))?;
     need_key(&req.primary_lock, "primary_lock")?;
-    for m in &req.mutations {
-        Op::try_from(m.op)
-            .map_err(|_| Status::invalid_argument(format!("unknown mutation op {}", m.op)))?;
-    }
+    let lock = storage::PessimisticLockRequest::try_from(&req).map_err(invalid)?;
     let keys = req.mutations.iter().map(|m| m.key.as_slice());
     admit!(s, req, PessimisticLockResponse, Space::Txn, keys);
-    let want_values = req.return_values || req.check_existence;
-    let out = s
-        .shared
-        .storage
-        .pessimistic_lock(&storage::PessimisticLockRequest {
-            keys: req.mutations.into_iter().map(|m| m.key).collect(),
-            primary_lock: req.primary_lock,
-            start_version: req.start_version,
-            lock_ttl: req.lock_ttl,
-            for_update_ts: req.for_update_ts,
-            is_first_lock: req.is_first_lock,
-            wait_timeout: req.wait_timeout,
-            return_values: want_values,
-        })
-        .await;
+    // Values are read when asked for, or their existence is.
+    let want_values = lock.return_values;
+    let out = s.shared.storage.pessimistic_lock(&lock).await;
     let mut resp = PessimisticLockResponse {
         exec_details_v2: Some(ExecDetailsV2 {
             write_detail: Some(WriteDetail {
@@ -259,7 +166,7 @@ pub(super) async fn pessimistic_lock(
             }
         }
         Ok(_) => {}
-        Err(errs) => resp.errors = errs.into_iter().map(key_error).collect(),
+        Err(errs) => resp.errors = errs.into_iter().map(kvrpcpb::KeyError::from).collect(),
     }
     Ok(resp)
 }
@@ -276,7 +183,7 @@ pub(super) async fn pessimistic_rollback(
         .storage
         .pessimistic_rollback(&req.keys, req.start_version, req.for_update_ts);
     Ok(PessimisticRollbackResponse {
-        errors: r.err().into_iter().map(key_error).collect(),
+        errors: r.err().into_iter().map(kvrpcpb::KeyError::from).collect(),
         ..Default::default()
     })
 }
@@ -293,7 +200,7 @@ pub(super) async fn batch_rollback(
         .storage
         .batch_rollback(&req.keys, req.start_version);
     Ok(BatchRollbackResponse {
-        error: r.err().map(key_error),
+        error: r.err().map(kvrpcpb::KeyError::from),
         ..Default::default()
     })
 }
@@ -302,7 +209,7 @@ pub(super) async fn batch_rollback(
 /// client panics on any other): rolled back (0, 0, no lock), committed
 /// (commit_ts, 0, no lock), locked (0, ttl > 0, lock).
 fn status_reply(status: TxnStatus, primary: &[u8], lock_ts: u64) -> CheckTxnStatusResponse {
-    let action = status.action as i32;
+    let action = kvrpcpb::Action::from(status.action) as i32;
     if let Some(commit_version) = status.committed() {
         return CheckTxnStatusResponse {
             commit_version,
@@ -324,7 +231,7 @@ fn status_reply(status: TxnStatus, primary: &[u8], lock_ts: u64) -> CheckTxnStat
             lock_ttl: status.lock_ttl,
             ..Default::default()
         },
-        lock_info,
+        kvrpcpb::LockInfo::from,
     );
     CheckTxnStatusResponse {
         lock_ttl: status.lock_ttl.max(1),
@@ -349,18 +256,11 @@ pub(super) async fn check_txn_status(
     let r = s
         .shared
         .storage
-        .check_txn_status(&storage::CheckTxnStatusRequest {
-            primary_key: req.primary_key.clone(),
-            lock_ts: req.lock_ts,
-            caller_start_ts: req.caller_start_ts,
-            current_ts: req.current_ts,
-            rollback_if_not_exist: req.rollback_if_not_exist,
-            resolving_pessimistic_lock: req.resolving_pessimistic_lock,
-        });
+        .check_txn_status(&storage::CheckTxnStatusRequest::from(&req));
     Ok(match r {
         Ok(status) => status_reply(status, &req.primary_key, req.lock_ts),
         Err(e) => CheckTxnStatusResponse {
-            error: Some(key_error(e)),
+            error: Some(e.into()),
             ..Default::default()
         },
     })
@@ -395,7 +295,7 @@ pub(super) async fn check_secondary_locks(
         match status_at(s, key, req.start_version, 0) {
             Err(e) => {
                 return Ok(CheckSecondaryLocksResponse {
-                    error: Some(key_error(e)),
+                    error: Some(e.into()),
                     ..Default::default()
                 });
             }
@@ -407,7 +307,7 @@ pub(super) async fn check_secondary_locks(
             }
             // One secondary rolled back: the whole transaction is.
             Ok(st) if st.rolled_back() => return Ok(CheckSecondaryLocksResponse::default()),
-            Ok(st) => locks.extend(st.lock_info.map(lock_info)),
+            Ok(st) => locks.extend(st.lock_info.map(kvrpcpb::LockInfo::from)),
         }
     }
     Ok(CheckSecondaryLocksResponse {
@@ -433,7 +333,7 @@ pub(super) async fn resolve_lock(
             .try_for_each(|t| storage.resolve_lock(t.txn, t.status, &[], &lo, &hi))
     };
     Ok(ResolveLockResponse {
-        error: r.err().map(key_error),
+        error: r.err().map(kvrpcpb::KeyError::from),
         ..Default::default()
     })
 }
@@ -461,7 +361,7 @@ pub(super) async fn txn_heart_beat(
                 ..Default::default()
             },
             Err(e) => TxnHeartBeatResponse {
-                error: Some(key_error(e)),
+                error: Some(e.into()),
                 ..Default::default()
             },
         },
@@ -483,7 +383,7 @@ pub(super) async fn scan_lock(s: &Store, req: ScanLockRequest) -> Result<ScanLoc
         .storage
         .scan_lock(req.max_version, &start, &end, req.limit);
     Ok(ScanLockResponse {
-        locks: locks.into_iter().map(lock_info).collect(),
+        locks: locks.into_iter().map(kvrpcpb::LockInfo::from).collect(),
         ..Default::default()
     })
 }
@@ -499,12 +399,12 @@ pub(super) async fn cleanup(s: &Store, req: CleanupRequest) -> Result<CleanupRes
     };
     Ok(match status_at(s, &req.key, req.start_version, now) {
         Err(e) => CleanupResponse {
-            error: Some(key_error(e)),
+            error: Some(e.into()),
             ..Default::default()
         },
         Ok(st) => match st.committed() {
             Some(ts) => CleanupResponse {
-                error: Some(key_error(KeyError::Abort(format!(
+                error: Some(kvrpcpb::KeyError::from(KeyError::Abort(format!(
                     "transaction {} is already committed at {ts}",
                     req.start_version
                 )))),
@@ -513,7 +413,9 @@ pub(super) async fn cleanup(s: &Store, req: CleanupRequest) -> Result<CleanupRes
             },
             None if st.rolled_back() => CleanupResponse::default(),
             None => CleanupResponse {
-                error: st.lock_info.map(|l| key_error(KeyError::Locked(l))),
+                error: st
+                    .lock_info
+                    .map(|l| kvrpcpb::KeyError::from(KeyError::Locked(l))),
                 ..Default::default()
             },
         },
@@ -524,15 +426,6 @@ pub(super) async fn cleanup(s: &Store, req: CleanupRequest) -> Result<CleanupRes
 mod tests {
     use super::*;
     use crate::storage::LockType;
-
-    #[test]
-    fn ops_that_cannot_be_prewritten_are_refused() {
-        assert_eq!(mutation_op(Op::Put as i32).unwrap(), MutationOp::Put);
-        assert!(mutation_op(Op::Rollback as i32).is_err());
-        assert!(mutation_op(Op::PessimisticLock as i32).is_err());
-        assert!(mutation_op(99).is_err());
-        assert!(pessimistic_action(7).is_err());
-    }
 
     #[test]
     fn status_replies_take_exactly_one_shape() {

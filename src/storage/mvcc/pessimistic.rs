@@ -30,66 +30,12 @@ impl Mvcc {
                 req.for_update_ts
             ))));
         }
+        // Every key is checked before any lock is written.
         let mut writes: Vec<(usize, Lock)> = Vec::new();
         for (i, key) in req.keys.iter().enumerate() {
-            match self.lock(key) {
-                Some(lock) if lock.ts != start_ts => {
-                    return Err(LockFailure::Held(lock.info(key)));
-                }
-                Some(lock) => {
-                    // Ours already: refresh a pessimistic lock; a prewrite
-                    // lock stays as it is.
-                    if lock.kind == LockType::PessimisticLock {
-                        let mut l = lock;
-                        l.ttl = l.ttl.max(req.lock_ttl);
-                        l.for_update_ts = l.for_update_ts.max(req.for_update_ts);
-                        l.min_commit_ts = l.min_commit_ts.max(l.for_update_ts + 1);
-                        writes.push((i, l));
-                    }
-                    continue;
-                }
-                None => {}
+            if let Some(lock) = self.pessimistic_lock_for(req, key)? {
+                writes.push((i, lock));
             }
-            if let Some((commit_ts, w)) = self.seek_write(key, u64::MAX)
-                && commit_ts > req.for_update_ts
-            {
-                return Err(LockFailure::Err(KeyError::Conflict(WriteConflict {
-                    start_ts,
-                    conflict_ts: w.start_ts,
-                    key: key.clone(),
-                    primary: req.primary_lock.clone(),
-                    conflict_commit_ts: commit_ts,
-                    reason: ConflictReason::PessimisticRetry,
-                })));
-            }
-            match self.txn_record(key, start_ts) {
-                Record::RolledBack => {
-                    return Err(LockFailure::Err(KeyError::Abort(format!(
-                        "PessimisticLockRolledBack: transaction {start_ts} was rolled back on key '{}'",
-                        crate::txn_types::errors::show(key)
-                    ))));
-                }
-                Record::Committed(ts) => {
-                    return Err(LockFailure::Err(KeyError::Abort(format!(
-                        "pessimistic lock: transaction {start_ts} already committed at {ts} on key '{}'",
-                        crate::txn_types::errors::show(key)
-                    ))));
-                }
-                Record::None => {}
-            }
-            writes.push((
-                i,
-                Lock {
-                    primary: req.primary_lock.clone(),
-                    ts: start_ts,
-                    ttl: req.lock_ttl,
-                    kind: LockType::PessimisticLock,
-                    for_update_ts: req.for_update_ts,
-                    min_commit_ts: req.for_update_ts.saturating_add(1),
-                    txn_size: 0,
-                    short_value: None,
-                },
-            ));
         }
         for (i, lock) in writes {
             self.put_lock(&req.keys[i], lock);
@@ -102,6 +48,70 @@ impl Mvcc {
             .iter()
             .map(|k| self.value_at(k, u64::MAX))
             .collect())
+    }
+
+    /// The lock `req` is to write on `key`: a new pessimistic lock, ours
+    /// refreshed, or nothing (our prewrite lock stays as it is); or why
+    /// the key cannot be locked.
+    fn pessimistic_lock_for(
+        &self,
+        req: &PessimisticLockRequest,
+        key: &[u8],
+    ) -> Result<Option<Lock>, LockFailure> {
+        let start_ts = req.start_version;
+        match self.lock(key) {
+            Some(lock) if lock.ts != start_ts => return Err(LockFailure::Held(lock.info(key))),
+            // Ours already: refresh a pessimistic lock; a prewrite lock
+            // stays as it is.
+            Some(mut l) if l.kind == LockType::PessimisticLock => {
+                l.ttl = l.ttl.max(req.lock_ttl);
+                l.for_update_ts = l.for_update_ts.max(req.for_update_ts);
+                l.min_commit_ts = l.min_commit_ts.max(l.for_update_ts + 1);
+                return Ok(Some(l));
+            }
+            Some(_) => return Ok(None),
+            None => {}
+        }
+        self.check_lockable(req, key).map_err(LockFailure::Err)?;
+        Ok(Some(Lock {
+            primary: req.primary_lock.clone(),
+            ts: start_ts,
+            ttl: req.lock_ttl,
+            kind: LockType::PessimisticLock,
+            for_update_ts: req.for_update_ts,
+            min_commit_ts: req.for_update_ts.saturating_add(1),
+            txn_size: 0,
+            short_value: None,
+        }))
+    }
+
+    /// Whether `req` may lock the unlocked `key`: no write committed after
+    /// its for_update_ts, and no record of its own transaction there.
+    fn check_lockable(&self, req: &PessimisticLockRequest, key: &[u8]) -> Result<(), KeyError> {
+        let start_ts = req.start_version;
+        if let Some((commit_ts, w)) = self.seek_write(key, u64::MAX)
+            && commit_ts > req.for_update_ts
+        {
+            return Err(KeyError::Conflict(WriteConflict {
+                start_ts,
+                conflict_ts: w.start_ts,
+                key: key.to_vec(),
+                primary: req.primary_lock.clone(),
+                conflict_commit_ts: commit_ts,
+                reason: ConflictReason::PessimisticRetry,
+            }));
+        }
+        match self.txn_record(key, start_ts) {
+            Record::RolledBack => Err(KeyError::Abort(format!(
+                "PessimisticLockRolledBack: transaction {start_ts} was rolled back on key '{}'",
+                crate::txn_types::errors::show(key)
+            ))),
+            Record::Committed(ts) => Err(KeyError::Abort(format!(
+                "pessimistic lock: transaction {start_ts} already committed at {ts} on key '{}'",
+                crate::txn_types::errors::show(key)
+            ))),
+            Record::None => Ok(()),
+        }
     }
 
     /// Removes the pessimistic locks of `start_ts` on `keys` whose

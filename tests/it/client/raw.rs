@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use tikv_bench::client::Stats;
+use tikv_bench::client::RequestStats;
 
 use crate::client_util::*;
 
@@ -32,7 +32,7 @@ async fn raw_calls_across_many_regions_match_a_model() {
     let raw = tikv.raw();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
     let mut model = Model::new();
-    let s = Stats::default();
+    let s = RequestStats::default();
     for chunk in (0..3000).collect::<Vec<_>>().chunks(250) {
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = chunk
             .iter()

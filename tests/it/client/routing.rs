@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tikv_bench::client::stats::Reason;
-use tikv_bench::client::{Stats, Tikv};
+use tikv_bench::client::{Client, RequestStats};
 use tikv_bench::vocab::ErrorKind;
 
 use crate::client_util::*;
@@ -17,12 +17,12 @@ async fn a_dead_pd_endpoint_is_passed_over_for_a_live_one() {
     let c = start(config(2, 1_000_000)).await;
     let dead = dead_address();
     let live = c.pd_addr().to_string();
-    let tikv = Tikv::connect(&[dead.clone(), live.clone()], client_config())
+    let tikv = Client::connect(&[dead.clone(), live.clone()], client_config())
         .await
         .expect("connects through the live endpoint");
     assert_eq!(tikv.pd().leader_url(), format!("http://{live}"));
     assert_eq!(tikv.pd().cluster_id(), tikv_bench::cluster::CLUSTER_ID);
-    let s = Stats::default();
+    let s = RequestStats::default();
     let raw = tikv.raw();
     raw.put(&cx(&s, true), b"k", b"v").await.unwrap();
     assert_eq!(
@@ -31,7 +31,7 @@ async fn a_dead_pd_endpoint_is_passed_over_for_a_live_one() {
     );
     assert!(tikv.pd().timestamp().await.unwrap() > 0);
 
-    let err = Tikv::connect(std::slice::from_ref(&dead), client_config())
+    let err = Client::connect(std::slice::from_ref(&dead), client_config())
         .await
         .expect_err("nothing answers");
     assert_eq!(err.kind(), ErrorKind::Unavailable);
@@ -45,7 +45,7 @@ async fn the_client_fails_over_when_its_pd_stops_answering() {
     // stand for two members of one cluster.
     let a = start(config(1, 1_000_000)).await;
     let b = start(config(1, 1_000_000)).await;
-    let tikv = Tikv::connect(
+    let tikv = Client::connect(
         &[a.pd_addr().to_string(), b.pd_addr().to_string()],
         client_config(),
     )
@@ -71,7 +71,7 @@ async fn the_client_fails_over_when_its_pd_stops_answering() {
 
 // ---- region cache ------------------------------------------------------
 
-fn region_requests(t: &Tikv) -> u64 {
+fn region_requests(t: &Client) -> u64 {
     t.pd().counters().region_requests.load(Ordering::Relaxed)
 }
 
@@ -80,14 +80,14 @@ async fn a_split_answers_epoch_not_match_and_the_route_is_refreshed() {
     let c = start(config(3, 1_000_000)).await;
     let tikv = connect(&c).await;
     let raw = tikv.raw();
-    let s = Stats::default();
+    let s = RequestStats::default();
     raw.put(&cx(&s, true), b"k1", b"one").await.unwrap();
     raw.put(&cx(&s, true), b"k5", b"five").await.unwrap();
     assert_eq!(tikv.cache().len(), 1);
     let asked = region_requests(&tikv);
 
     let left = c.split_at(b"k3").unwrap();
-    let s = Stats::default();
+    let s = RequestStats::default();
     assert_eq!(
         raw.get(&cx(&s, false), b"k5").await.unwrap(),
         Some(b"five".to_vec())
@@ -105,7 +105,7 @@ async fn a_split_answers_epoch_not_match_and_the_route_is_refreshed() {
 
     // The left half was cached with a guessed leader; a wrong guess costs
     // one NotLeader, answered by its hint.
-    let s = Stats::default();
+    let s = RequestStats::default();
     assert_eq!(
         raw.get(&cx(&s, false), b"k1").await.unwrap(),
         Some(b"one".to_vec())
@@ -125,7 +125,7 @@ async fn not_leader_with_a_hint_moves_the_leader_without_asking_pd() {
     let c = start(config(3, 1_000_000)).await;
     let tikv = connect(&c).await;
     let raw = tikv.raw();
-    let s = Stats::default();
+    let s = RequestStats::default();
     raw.put(&cx(&s, true), b"k", b"v").await.unwrap();
     let asked = region_requests(&tikv);
     let region = c.regions().locate(b"k");
@@ -137,7 +137,7 @@ async fn not_leader_with_a_hint_moves_the_leader_without_asking_pd() {
         .unwrap();
     c.regions().transfer_leader(region.id, other).unwrap();
 
-    let s = Stats::default();
+    let s = RequestStats::default();
     assert_eq!(
         raw.get(&cx(&s, false), b"k").await.unwrap(),
         Some(b"v".to_vec())
@@ -167,16 +167,16 @@ async fn an_offline_store_drops_its_regions_until_pd_moves_them() {
     // Enough attempts to outlast the 300 ms until the failover.
     let mut patient = client_config();
     patient.retry.max_attempts = 100;
-    let tikv = Tikv::connect(&[c.pd_addr().to_string()], patient)
+    let tikv = Client::connect(&[c.pd_addr().to_string()], patient)
         .await
         .unwrap();
     let raw = tikv.raw();
-    let s = Stats::default();
+    let s = RequestStats::default();
     raw.put(&cx(&s, true), b"k", b"v").await.unwrap();
     assert_eq!(tikv.cache().region_for(b"k").unwrap().leader.1, 1);
     tokio::time::sleep(Duration::from_millis(250)).await;
     // Store 1 answers Unavailable; after the failover PD names store 2.
-    let s = Stats::default();
+    let s = RequestStats::default();
     assert_eq!(
         raw.get(&cx(&s, false), b"k").await.unwrap(),
         Some(b"v".to_vec())
@@ -193,7 +193,7 @@ async fn an_offline_store_drops_its_regions_until_pd_moves_them() {
 async fn concurrent_timestamps_are_distinct_increasing_and_batched() {
     let c = start(config(1, 1_000_000)).await;
     let tikv = Arc::new(connect(&c).await);
-    let rpcs = |t: &Tikv| t.pd().counters().tso_rpcs.load(Ordering::Relaxed);
+    let rpcs = |t: &Client| t.pd().counters().tso_rpcs.load(Ordering::Relaxed);
     let before = rpcs(&tikv);
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..64 {

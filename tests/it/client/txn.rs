@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use tikv_bench::client::{Error, Stats, Tikv, Transport, Txn, TxnOptions};
+use tikv_bench::client::{Client, Error, RequestStats, Transport, Txn, TxnOptions};
 use tikv_bench::storage::CheckTxnStatusRequest;
 use tikv_bench::vocab::{Events, LockMode};
 
@@ -33,14 +33,14 @@ async fn balance<T: Transport>(
 }
 
 async fn transfer(
-    tikv: &Tikv,
+    tikv: &Client,
     lock: LockMode,
     from: usize,
     to: usize,
     amount: i64,
     ev: &mut Events,
 ) -> Result<(), Error> {
-    let stats = Stats::default();
+    let stats = RequestStats::default();
     let t = tikv.transport(cx(&stats, true));
     let mut txn = Txn::begin(&t, lock, TxnOptions::default()).await?;
     let a = balance(&mut txn, &account(from), lock, ev).await?;
@@ -56,7 +56,7 @@ async fn bank(lock: LockMode) {
     const ACCOUNTS: usize = 8;
     let c = start(churning(config(3, 1_000_000))).await;
     let tikv = Arc::new(connect(&c).await);
-    let stats = Stats::default();
+    let stats = RequestStats::default();
     let t = tikv.transport(cx(&stats, true));
     let mut ev = Events::default();
     let mut init = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
@@ -93,7 +93,7 @@ async fn bank(lock: LockMode) {
     while let Some(ev) = set.join_next().await {
         all.merge(&ev.unwrap());
     }
-    let stats = Stats::default();
+    let stats = RequestStats::default();
     let t = tikv.transport(cx(&stats, false));
     let mut check = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
         .await
@@ -140,7 +140,7 @@ async fn heartbeats_keep_a_waiting_transaction_alive() {
     let holder = {
         let tikv = tikv.clone();
         tokio::spawn(async move {
-            let stats = Stats::default();
+            let stats = RequestStats::default();
             let t = tikv.transport(cx(&stats, true));
             let mut ev = Events::default();
             let mut b = Txn::begin(&t, LockMode::Pessimistic, TxnOptions::default())
@@ -156,7 +156,7 @@ async fn heartbeats_keep_a_waiting_transaction_alive() {
     locked_rx.await.unwrap();
 
     // A locks "a" with a 200 ms TTL, then waits for "b".
-    let stats = Stats::default();
+    let stats = RequestStats::default();
     let t = tikv.transport(cx(&stats, true));
     let mut ev = Events::default();
     let mut a = Txn::begin(&t, LockMode::Pessimistic, short).await.unwrap();
@@ -166,7 +166,7 @@ async fn heartbeats_keep_a_waiting_transaction_alive() {
         let tikv = tikv.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(600)).await;
-            let stats = Stats::default();
+            let stats = RequestStats::default();
             let t = tikv.transport(cx(&stats, false));
             let now = t.timestamp().await.unwrap();
             t.check_txn_status(&CheckTxnStatusRequest {

@@ -9,7 +9,11 @@
 //! overrides only the RPCs it serves.
 //!
 //! This is the only place generated code enters the crate, and so the only
-//! place its lint allowances live.
+//! place its lint allowances live. [`convert`] holds the conversions between
+//! these messages and the transactional shapes of [`crate::txn_types`], both
+//! ways, for the client and the stand-in alike.
+
+pub mod convert;
 
 /// Cluster metadata: stores, regions, peers, epochs.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

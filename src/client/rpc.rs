@@ -1,0 +1,223 @@
+//! Every store RPC the client sends, declared once: the request type, the
+//! response it gets, the `tikvpb.Tikv` method that sends it and the RPC's
+//! name, one line each in `rpcs!` (as tikv/client-rust's
+//! `impl_request!`). A call site builds the request (without its context)
+//! and hands it to the routing in `request`, which aims a copy at each
+//! route it tries and sends it the way this file says.
+//!
+//! A request whose keys may lie in several regions also says how to cut
+//! out the part of it for some of its keys ([`BatchRpc`]): one line in
+//! `batch_rpcs!` names the field holding its keys; a request with more to
+//! cut than one field implements it by hand.
+
+use std::future::Future;
+
+use tonic::transport::Channel;
+use tonic::{Response, Status};
+
+use super::region_cache::Route;
+use crate::proto::RegionReply;
+use crate::proto::kvrpcpb::{self, Context};
+use crate::proto::tikvpb::tikv_client::TikvClient;
+
+/// A store request and how to send it.
+pub(crate) trait Rpc: Clone + Send + Sync {
+    /// What the store answers.
+    type Reply: RegionReply + Send;
+
+    /// The RPC's name (`RawGet`, `KvPrewrite`, ...), for messages.
+    const NAME: &'static str;
+
+    /// The request's context.
+    fn context_mut(&mut self) -> &mut Option<Context>;
+
+    /// Sends the request on `client`.
+    fn send(
+        self,
+        client: TikvClient<Channel>,
+    ) -> impl Future<Output = Result<Response<Self::Reply>, Status>> + Send;
+
+    /// Aims the request at `route`'s region and leader, keeping whatever
+    /// else its context says (resolved locks, ...).
+    fn aim(&mut self, route: &Route) {
+        route.aim(self.context_mut().get_or_insert_default());
+    }
+}
+
+/// Declares each RPC: `Request -> Response = tonic_method, "Name";`.
+macro_rules! rpcs {
+    ($($Req:ident -> $Resp:ident = $method:ident, $name:literal;)*) => {$(
+        impl Rpc for kvrpcpb::$Req {
+            type Reply = kvrpcpb::$Resp;
+            const NAME: &'static str = $name;
+
+            #[inline]
+            fn context_mut(&mut self) -> &mut Option<Context> {
+                &mut self.context
+            }
+
+            async fn send(
+                self,
+                mut client: TikvClient<Channel>,
+            ) -> Result<Response<kvrpcpb::$Resp>, Status> {
+                client.$method(self).await
+            }
+        }
+    )*};
+}
+
+rpcs! {
+    RawGetRequest -> RawGetResponse = raw_get, "RawGet";
+    RawBatchGetRequest -> RawBatchGetResponse = raw_batch_get, "RawBatchGet";
+    RawPutRequest -> RawPutResponse = raw_put, "RawPut";
+    RawBatchPutRequest -> RawBatchPutResponse = raw_batch_put, "RawBatchPut";
+    RawDeleteRequest -> RawDeleteResponse = raw_delete, "RawDelete";
+    RawBatchDeleteRequest -> RawBatchDeleteResponse = raw_batch_delete, "RawBatchDelete";
+    RawScanRequest -> RawScanResponse = raw_scan, "RawScan";
+    RawDeleteRangeRequest -> RawDeleteRangeResponse = raw_delete_range, "RawDeleteRange";
+    RawCasRequest -> RawCasResponse = raw_compare_and_swap, "RawCompareAndSwap";
+    GetRequest -> GetResponse = kv_get, "KvGet";
+    BatchGetRequest -> BatchGetResponse = kv_batch_get, "KvBatchGet";
+    PrewriteRequest -> PrewriteResponse = kv_prewrite, "KvPrewrite";
+    CommitRequest -> CommitResponse = kv_commit, "KvCommit";
+    PessimisticLockRequest -> PessimisticLockResponse = kv_pessimistic_lock, "KvPessimisticLock";
+    PessimisticRollbackRequest -> PessimisticRollbackResponse =
+        kv_pessimistic_rollback, "KVPessimisticRollback";
+    BatchRollbackRequest -> BatchRollbackResponse = kv_batch_rollback, "KvBatchRollback";
+    CheckTxnStatusRequest -> CheckTxnStatusResponse = kv_check_txn_status, "KvCheckTxnStatus";
+    ResolveLockRequest -> ResolveLockResponse = kv_resolve_lock, "KvResolveLock";
+    TxnHeartBeatRequest -> TxnHeartBeatResponse = kv_txn_heart_beat, "KvTxnHeartBeat";
+}
+
+/// A request over several keys that may lie in several regions.
+pub(crate) trait BatchRpc: Rpc {
+    /// The request for its keys at `idx` alone (indices into its keys, in
+    /// the order they were routed). `&mut` only to lend the keys out while
+    /// the rest is copied: the request is unchanged afterwards.
+    fn part(&mut self, idx: &[usize]) -> Self;
+}
+
+/// The items of `all` at `idx`.
+fn pick<T: Clone>(all: &[T], idx: &[usize]) -> Vec<T> {
+    idx.iter().map(|&i| all[i].clone()).collect()
+}
+
+/// Declares each request whose keys are one field: `Request.field`.
+macro_rules! batch_rpcs {
+    ($($Req:ident . $field:ident),* $(,)?) => {$(
+        impl BatchRpc for kvrpcpb::$Req {
+            fn part(&mut self, idx: &[usize]) -> Self {
+                let all = std::mem::take(&mut self.$field);
+                let mut part = self.clone();
+                part.$field = pick(&all, idx);
+                self.$field = all;
+                part
+            }
+        }
+    )*};
+}
+
+batch_rpcs! {
+    RawBatchGetRequest.keys,
+    RawBatchPutRequest.pairs,
+    RawBatchDeleteRequest.keys,
+    BatchGetRequest.keys,
+    CommitRequest.keys,
+    PessimisticRollbackRequest.keys,
+    BatchRollbackRequest.keys,
+    ResolveLockRequest.keys,
+}
+
+/// The mutations, and their pessimistic actions if there are any.
+impl BatchRpc for kvrpcpb::PrewriteRequest {
+    fn part(&mut self, idx: &[usize]) -> Self {
+        let mutations = std::mem::take(&mut self.mutations);
+        let actions = std::mem::take(&mut self.pessimistic_actions);
+        let mut part = self.clone();
+        part.mutations = pick(&mutations, idx);
+        if !actions.is_empty() {
+            part.pessimistic_actions = pick(&actions, idx);
+        }
+        self.mutations = mutations;
+        self.pessimistic_actions = actions;
+        part
+    }
+}
+
+/// The mutations; only the part holding the primary (or every key) may
+/// create the transaction (`is_first_lock`).
+impl BatchRpc for kvrpcpb::PessimisticLockRequest {
+    fn part(&mut self, idx: &[usize]) -> Self {
+        let mutations = std::mem::take(&mut self.mutations);
+        let mut part = self.clone();
+        part.is_first_lock = self.is_first_lock
+            && (idx.len() == mutations.len()
+                || idx.iter().any(|&i| mutations[i].key == self.primary_lock));
+        part.mutations = pick(&mutations, idx);
+        self.mutations = mutations;
+        part
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock_request(keys: &[&[u8]], is_first_lock: bool) -> kvrpcpb::PessimisticLockRequest {
+        kvrpcpb::PessimisticLockRequest {
+            mutations: keys
+                .iter()
+                .map(|k| kvrpcpb::Mutation {
+                    key: k.to_vec(),
+                    ..Default::default()
+                })
+                .collect(),
+            primary_lock: b"p".to_vec(),
+            is_first_lock,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_part_holds_its_keys_and_leaves_the_request_whole() {
+        let mut req = kvrpcpb::CommitRequest {
+            keys: vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()],
+            start_version: 5,
+            commit_version: 6,
+            ..Default::default()
+        };
+        let whole = req.clone();
+        let part = req.part(&[2, 0]);
+        assert_eq!(part.keys, [b"c".to_vec(), b"a".to_vec()]);
+        assert_eq!((part.start_version, part.commit_version), (5, 6));
+        assert_eq!(req, whole);
+    }
+
+    #[test]
+    fn a_prewrite_part_takes_its_actions_when_there_are_any() {
+        let m = |k: &[u8]| kvrpcpb::Mutation {
+            key: k.to_vec(),
+            ..Default::default()
+        };
+        let mut req = kvrpcpb::PrewriteRequest {
+            mutations: vec![m(b"a"), m(b"b")],
+            pessimistic_actions: vec![1, 2],
+            ..Default::default()
+        };
+        let part = req.part(&[1]);
+        assert_eq!(part.mutations, [m(b"b")]);
+        assert_eq!(part.pessimistic_actions, [2]);
+        req.pessimistic_actions.clear();
+        assert!(req.part(&[1]).pessimistic_actions.is_empty());
+    }
+
+    #[test]
+    fn only_the_primarys_part_may_create_the_transaction() {
+        let mut req = lock_request(&[b"a", b"p", b"z"], true);
+        assert!(req.part(&[0, 1, 2]).is_first_lock);
+        assert!(req.part(&[1]).is_first_lock);
+        assert!(!req.part(&[0, 2]).is_first_lock);
+        let mut later = lock_request(&[b"a", b"p"], false);
+        assert!(!later.part(&[1]).is_first_lock);
+    }
+}
