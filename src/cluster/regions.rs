@@ -131,6 +131,21 @@ pub struct Regions {
 /// Replicas per region (fewer when there are fewer stores).
 pub const REPLICAS: usize = 3;
 
+/// Why a change to the region table was refused (a fault that raced with
+/// another change; the fault is skipped).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    /// The region was split or merged away meanwhile.
+    #[error("region {0} not found")]
+    NotFound(u64),
+    /// The split key is not strictly inside the region any more.
+    #[error("split key is not strictly inside region {0}")]
+    SplitKeyOutside(u64),
+    /// The region has no peer on the chosen store.
+    #[error("region {region} has no peer on store {store}")]
+    NoPeer { region: u64, store: u64 },
+}
+
 impl Regions {
     /// One region covering every key, led by the first store.
     pub fn new(stores: &[u64]) -> Regions {
@@ -218,14 +233,11 @@ impl Regions {
     /// Splits region `id` at `key`: the left part `[start, key)` becomes a new
     /// region, the original keeps `[key, end)`; both get a new version.
     /// Returns the new region's id.
-    pub fn split(&self, id: u64, key: &[u8]) -> Result<u64, String> {
+    pub fn split(&self, id: u64, key: &[u8]) -> Result<u64, TableError> {
         let mut inner = self.write();
-        let region = inner
-            .regions
-            .get(&id)
-            .ok_or_else(|| format!("region {id} not found"))?;
+        let region = inner.regions.get(&id).ok_or(TableError::NotFound(id))?;
         if key <= region.start.as_slice() || !region.contains(key) {
-            return Err(format!("split key is not strictly inside region {id}"));
+            return Err(TableError::SplitKeyOutside(id));
         }
         let old_version = region.version;
         let new_id = inner.alloc_id();
@@ -252,14 +264,11 @@ impl Regions {
     }
 
     /// Moves the leadership of region `id` to its peer on `store`.
-    pub fn transfer_leader(&self, id: u64, store: u64) -> Result<(), String> {
+    pub fn transfer_leader(&self, id: u64, store: u64) -> Result<(), TableError> {
         let mut inner = self.write();
-        let region = inner
-            .regions
-            .get_mut(&id)
-            .ok_or_else(|| format!("region {id} not found"))?;
+        let region = inner.regions.get_mut(&id).ok_or(TableError::NotFound(id))?;
         if region.peer_on(store).is_none() {
-            return Err(format!("region {id} has no peer on store {store}"));
+            return Err(TableError::NoPeer { region: id, store });
         }
         region.leader = store;
         Ok(())

@@ -19,9 +19,10 @@ use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 
 use super::ClusterState;
-use super::regions::Region;
+use super::regions::{Region, TableError};
 use crate::codec;
 use crate::storage::Storage;
+use crate::txn_types::SnapshotScan;
 
 /// Why a split was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,7 +39,7 @@ pub enum SplitError {
         /// The split key, escaped.
         key: String,
         /// What the region table said.
-        reason: String,
+        reason: TableError,
     },
 }
 
@@ -118,9 +119,16 @@ impl RegionKeys {
             .map(|(k, _)| k)
             .collect();
         let (start, end) = region.user_range();
-        let limit = u32::try_from(cap).unwrap_or(u32::MAX);
         let txn = storage
-            .kv_scan(&start, &end, limit, u64::MAX, true, false, &[])
+            .kv_scan(&SnapshotScan {
+                start: &start,
+                end: &end,
+                limit: cap,
+                version: u64::MAX,
+                key_only: true,
+                reverse: false,
+                resolved_locks: &[],
+            })
             .into_iter()
             .map(|p| p.key)
             .collect();

@@ -33,7 +33,7 @@ pub use crate::txn_types::errors::{
 };
 pub use crate::txn_types::requests::{
     Action, CheckTxnStatusRequest, KvPair, Mutation, MutationOp, PessimisticAction,
-    PessimisticLockRequest, PessimisticLockResponse, PrewriteRequest, TxnStatus,
+    PessimisticLockRequest, PessimisticLockResponse, PrewriteRequest, SnapshotScan, TxnStatus,
 };
 
 use latches::Latches;
@@ -233,30 +233,9 @@ impl Storage {
             .collect()
     }
 
-    /// `KvScan` at `version`: at most `limit` pairs. Forward: keys in
-    /// `start_key ..end_key`; reverse: `start_key` is the exclusive upper
-    /// bound and `end_key` the inclusive lower bound (as TiKV). Empty bounds
-    /// are unbounded.
-    #[allow(clippy::too_many_arguments)]
-    pub fn kv_scan(
-        &self,
-        start_key: &[u8],
-        end_key: &[u8],
-        limit: u32,
-        version: u64,
-        key_only: bool,
-        reverse: bool,
-        resolved_locks: &[u64],
-    ) -> Vec<KvPair> {
-        self.mvcc.scan(
-            start_key,
-            end_key,
-            limit as usize,
-            version,
-            key_only,
-            reverse,
-            resolved_locks,
-        )
+    /// `KvScan`: see [`SnapshotScan`].
+    pub fn kv_scan(&self, scan: &SnapshotScan<'_>) -> Vec<KvPair> {
+        self.mvcc.scan(scan)
     }
 
     /// `KvScanLock`: locks with ts <= `max_version` in `start_key ..end_key`,

@@ -12,5 +12,5 @@ pub mod ts;
 pub use errors::{ConflictReason, KeyError, LockInfo, LockType, WaitForEntry, WriteConflict};
 pub use requests::{
     Action, CheckTxnStatusRequest, KvPair, Mutation, MutationOp, PessimisticAction,
-    PessimisticLockRequest, PessimisticLockResponse, PrewriteRequest, TxnStatus,
+    PessimisticLockRequest, PessimisticLockResponse, PrewriteRequest, SnapshotScan, TxnStatus,
 };

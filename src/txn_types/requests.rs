@@ -197,3 +197,19 @@ pub struct KvPair {
     /// The value (empty for key-only scans) or why it cannot be read.
     pub value: Result<Vec<u8>, KeyError>,
 }
+
+/// A snapshot scan (`KvScan`) at `version`: at most `limit` keys. Forward:
+/// keys in `start..end`; reverse: `start` is the exclusive upper bound and
+/// `end` the inclusive lower bound (as TiKV). Empty bounds are unbounded.
+/// Locks of `resolved_locks` (transactions known to be past) do not block.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotScan<'a> {
+    pub start: &'a [u8],
+    pub end: &'a [u8],
+    pub limit: usize,
+    pub version: u64,
+    /// Answer keys with empty values.
+    pub key_only: bool,
+    pub reverse: bool,
+    pub resolved_locks: &'a [u64],
+}

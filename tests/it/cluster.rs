@@ -12,7 +12,7 @@ use tikv_bench::proto::kvrpcpb::{
     RawBatchPutRequest, RawGetRequest, RawGetResponse, RawScanRequest, ScanRequest,
 };
 use tikv_bench::proto::pdpb::{GetRegionRequest, RequestHeader};
-use tikv_bench::storage::{self, Mutation as EngineMutation};
+use tikv_bench::storage::{self, Mutation as EngineMutation, SnapshotScan};
 
 use crate::cluster_util::*;
 
@@ -301,7 +301,7 @@ async fn the_split_checker_splits_past_the_threshold_at_valid_encodings() {
                 .raw()
                 .scan(&r.start, &r.end, usize::MAX, true, false);
             let (s, e) = r.user_range();
-            let txn = storage.kv_scan(&s, &e, u32::MAX, u64::MAX, true, false, &[]);
+            let txn = storage.kv_scan(&keys_at_newest(&s, &e, usize::MAX));
             (raw.len() + txn.len()) as u64 <= max
         })
     };
@@ -462,9 +462,7 @@ async fn key_errors_and_txn_status_travel_in_their_protocol_shapes() {
 
     // A committed transaction: (commit_ts, 0, no lock).
     commit_txn(c.storage(), &[(b"c", b"1")]);
-    let committed = c
-        .storage()
-        .kv_scan(b"c", b"d", 1, u64::MAX, true, false, &[]);
+    let committed = c.storage().kv_scan(&keys_at_newest(b"c", b"d", 1));
     assert_eq!(committed.len(), 1);
     let batch = client
         .raw_batch_put(RawBatchPutRequest {
@@ -478,4 +476,17 @@ async fn key_errors_and_txn_status_travel_in_their_protocol_shapes() {
         .into_inner();
     assert!(batch.error.contains("ttl"), "TTLs are refused honestly");
     c.shutdown().await;
+}
+
+/// A key-only scan of `start..end` at the newest version.
+fn keys_at_newest<'a>(start: &'a [u8], end: &'a [u8], limit: usize) -> SnapshotScan<'a> {
+    SnapshotScan {
+        start,
+        end,
+        limit,
+        version: u64::MAX,
+        key_only: true,
+        reverse: false,
+        resolved_locks: &[],
+    }
 }

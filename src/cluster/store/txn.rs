@@ -19,6 +19,7 @@ use crate::proto::kvrpcpb::{
     ScanResponse, TxnHeartBeatRequest, TxnHeartBeatResponse, WriteDetail,
 };
 use crate::storage::{self, KeyError, TxnStatus};
+use crate::txn_types::SnapshotScan;
 
 fn resolved_locks(ctx: Option<&kvrpcpb::Context>) -> Vec<u64> {
     ctx.map(|c| c.resolved_locks.clone()).unwrap_or_default()
@@ -78,15 +79,15 @@ pub(super) async fn scan(s: &Store, req: ScanRequest) -> Result<ScanResponse, St
         return Ok(outside(&req.start_key, &region));
     };
     let resolved = resolved_locks(req.context.as_ref());
-    let pairs = s.shared.storage.kv_scan(
-        &start,
-        &end,
-        req.limit,
-        req.version,
-        req.key_only,
-        req.reverse,
-        &resolved,
-    );
+    let pairs = s.shared.storage.kv_scan(&SnapshotScan {
+        start: &start,
+        end: &end,
+        limit: req.limit as usize,
+        version: req.version,
+        key_only: req.key_only,
+        reverse: req.reverse,
+        resolved_locks: &resolved,
+    });
     Ok(ScanResponse {
         pairs: pairs.into_iter().map(Into::into).collect(),
         ..Default::default()

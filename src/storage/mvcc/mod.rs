@@ -24,7 +24,7 @@ use std::ops::Bound;
 use crossbeam_skiplist::SkipMap;
 
 use crate::txn_types::errors::{KeyError, LockInfo, LockType};
-use crate::txn_types::requests::KvPair;
+use crate::txn_types::requests::{KvPair, SnapshotScan};
 
 pub(crate) use commit::Released;
 pub(crate) use pessimistic::LockFailure;
@@ -239,17 +239,16 @@ impl Mvcc {
     /// keys in `start ..end`. Reverse: `start` is the exclusive upper bound,
     /// `end` the inclusive lower bound. Empty bounds are unbounded. A
     /// blocking lock appears as a pair with its error.
-    #[allow(clippy::too_many_arguments)]
-    pub fn scan(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        limit: usize,
-        ts: u64,
-        key_only: bool,
-        reverse: bool,
-        resolved: &[u64],
-    ) -> Vec<KvPair> {
+    pub fn scan(&self, scan: &SnapshotScan<'_>) -> Vec<KvPair> {
+        let SnapshotScan {
+            start,
+            end,
+            limit,
+            version: ts,
+            key_only,
+            reverse,
+            resolved_locks: resolved,
+        } = *scan;
         let mut out = Vec::new();
         // Keys come from the lock CF and the write CF, merged.
         let mut cursor: Option<Vec<u8>> = None;

@@ -45,7 +45,15 @@ fn scans_read_a_snapshot_in_both_directions() {
             })
             .collect()
     };
-    let fwd = pairs(s.kv_scan(b"", b"", 10, now, false, false, &[]));
+    let fwd = pairs(s.kv_scan(&SnapshotScan {
+        start: b"",
+        end: b"",
+        limit: 10,
+        version: now,
+        key_only: false,
+        reverse: false,
+        resolved_locks: &[],
+    }));
     assert_eq!(
         fwd,
         [
@@ -54,14 +62,38 @@ fn scans_read_a_snapshot_in_both_directions() {
             ("d".into(), "4".into())
         ]
     );
-    let rev = pairs(s.kv_scan(b"d", b"a", 10, now, false, true, &[]));
+    let rev = pairs(s.kv_scan(&SnapshotScan {
+        start: b"d",
+        end: b"a",
+        limit: 10,
+        version: now,
+        key_only: false,
+        reverse: true,
+        resolved_locks: &[],
+    }));
     assert_eq!(rev, [("b".into(), "22".into()), ("a".into(), "1".into())]);
-    let lim = pairs(s.kv_scan(b"b", b"", 1, now, true, false, &[]));
+    let lim = pairs(s.kv_scan(&SnapshotScan {
+        start: b"b",
+        end: b"",
+        limit: 1,
+        version: now,
+        key_only: true,
+        reverse: false,
+        resolved_locks: &[],
+    }));
     assert_eq!(lim, [("b".into(), String::new())]);
     // A lock shows up as an error pair.
     let t = s.timestamp();
     prewrite(&s, vec![Mutation::put("a", "x")], b"a", t).expect("prewrite");
-    let got = s.kv_scan(b"", b"", 10, s.timestamp(), false, false, &[]);
+    let got = s.kv_scan(&SnapshotScan {
+        start: b"",
+        end: b"",
+        limit: 10,
+        version: s.timestamp(),
+        key_only: false,
+        reverse: false,
+        resolved_locks: &[],
+    });
     assert!(matches!(got[0].value, Err(KeyError::Locked(_))));
     assert_eq!(s.scan_lock(u64::MAX, b"", b"", 0).len(), 1);
     assert!(s.scan_lock(t - 1, b"", b"", 0).is_empty());
@@ -121,5 +153,16 @@ fn bad_requests_are_errors_not_panics() {
         .expect("rt");
     let r = rt.block_on(s.pessimistic_lock(&lock_req(b"x", t, t - 1, 0)));
     assert!(matches!(r.result.expect_err("bad")[0], KeyError::Abort(_)));
-    assert!(s.kv_scan(b"z", b"a", 10, t, false, false, &[]).is_empty());
+    assert!(
+        s.kv_scan(&SnapshotScan {
+            start: b"z",
+            end: b"a",
+            limit: 10,
+            version: t,
+            key_only: false,
+            reverse: false,
+            resolved_locks: &[]
+        })
+        .is_empty()
+    );
 }
