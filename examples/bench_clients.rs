@@ -130,7 +130,7 @@ async fn ours(args: &Args, pool: u32) -> f64 {
         let (backend, keys) = (backend.clone(), keys.clone());
         async move {
             let ok = backend
-                .execute(&Op::Get(get::Args { key: &keys[i] }), &mut events)
+                .execute(&Op::Get(get::GetArgs { key: &keys[i] }), &mut events)
                 .await
                 .is_ok();
             events.clear();

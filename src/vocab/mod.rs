@@ -1,5 +1,5 @@
 //! The vocabulary every module shares, and that imports nothing of ours:
-//! the operations and what they answer, error kinds, events, lock and check
+//! what operations answer, error kinds, events, lock and check
 //! modes, the retry policy with the one backoff used by the driver, the
 //! client and the checks, the time source, the registry of random streams,
 //! and how durations are formatted.
@@ -14,7 +14,7 @@ pub mod time;
 
 pub use error::{ErrorKind, OpError};
 pub use events::Events;
-pub use op::{CheckMode, LockMode, Op, Outcome, Pair};
+pub use op::{CheckMode, LockMode, Outcome, Pair};
 pub use retry::{Backoff, Jitter, RetryPolicy};
 pub use rng::{Rng, Stream};
 pub use time::TimeSource;

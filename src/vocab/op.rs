@@ -1,10 +1,9 @@
-//! The operations a driver hands a backend, and what they answer.
-//!
-//! Raw operations (`Get` .. `Cas`, `BatchPut`) address the raw key space;
-//! `Txn` and `TxnBatchPut` the transactional one, which is separate, as in
-//! TiKV. The check ops address the space their mode names.
+//! What operations share, whatever they are (each op type is a file of
+//! the workload's op registry, each check op a file of its checks): what a
+//! successful op found ([`Outcome`]), the lock modes of transactions, the
+//! modes of the checks' ops, and the key-value pair.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A key and its value, as the checks' scans return them.
 pub type Pair = (Vec<u8>, Vec<u8>);
@@ -59,86 +58,6 @@ impl CheckMode {
         }
     }
 }
-
-/// One operation, borrowing its keys and values from the generator's buffers.
-///
-/// Raw operations (`Get` .. `Cas`, `BatchPut`) address the raw key space;
-/// `Txn` and `TxnBatchPut` address the transactional key space, which is
-/// separate, as in TiKV. The check ops address the space their mode names.
-#[derive(Debug, Clone, Copy)]
-pub enum Op<'a> {
-    /// Raw point read.
-    Get { key: &'a [u8] },
-    /// Raw write.
-    Put { key: &'a [u8], value: &'a [u8] },
-    /// Raw forward scan of at most `limit` pairs from `start`.
-    Scan { start: &'a [u8], limit: u32 },
-    /// Raw delete of several keys in one request.
-    BatchDelete { keys: &'a [Vec<u8>] },
-    /// Read the key, then compare-and-swap it from what was read to `value`.
-    /// A lost race is [`Outcome::Mismatch`], not an error.
-    Cas { key: &'a [u8], value: &'a [u8] },
-    /// A transaction: snapshot-read `reads`, then read-modify-write each of
-    /// `writes` (setting it to `value`), and commit.
-    Txn {
-        reads: &'a [Vec<u8>],
-        writes: &'a [Vec<u8>],
-        value: &'a [u8],
-        lock: LockMode,
-    },
-    /// Raw bulk write, used by the load phase.
-    BatchPut { pairs: &'a [(Vec<u8>, Vec<u8>)] },
-    /// Transactional bulk write, used by the load phase.
-    TxnBatchPut { pairs: &'a [(Vec<u8>, Vec<u8>)] },
-    /// The bank check: a transaction reading both balances (decimal i64
-    /// text; `get_for_update` when pessimistic), writing `from - amount` and
-    /// `to + amount`, and committing. Conflicts are errors.
-    Transfer {
-        from: &'a [u8],
-        to: &'a [u8],
-        amount: i64,
-        lock: LockMode,
-    },
-    /// The inventory check: read the stock (decimal text); at 0 answer
-    /// [`Outcome::Mismatch`] (sold out), else write it one lower, by
-    /// compare-and-swap (a lost race is a `write_conflict` error) or in a
-    /// transaction.
-    Decrement { key: &'a [u8], mode: CheckMode },
-    /// The lock check: take the lock `key` (CAS: a lease of `lease` written
-    /// as `owner` and its expiry, refused with `key_is_locked` while another
-    /// owner's lease runs; pessimistic: `get_for_update`, waiting for the
-    /// holder), note the entry, sleep `hold`, note the exit, release.
-    /// Answers [`Outcome::Held`].
-    Lease {
-        key: &'a [u8],
-        owner: u64,
-        lease: Duration,
-        hold: Duration,
-        mode: CheckMode,
-    },
-}
-
-impl Op<'_> {
-    /// Whether the op writes, so that a timeout leaves its effect unknown.
-    /// Every op is named: a new one does not compile until it says.
-    pub fn mutates(&self) -> bool {
-        match self {
-            Op::Get { .. } | Op::Scan { .. } => false,
-            Op::Put { .. }
-            | Op::BatchDelete { .. }
-            | Op::Cas { .. }
-            | Op::Txn { .. }
-            | Op::BatchPut { .. }
-            | Op::TxnBatchPut { .. }
-            | Op::Transfer { .. }
-            | Op::Decrement { .. }
-            | Op::Lease { .. } => true,
-        }
-    }
-}
-
-/// The value of a free (released) lease of [`Op::Lease`] by CAS.
-pub const LEASE_FREE: &[u8] = b"free";
 
 /// What a successful operation found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ pub use crate::client::config::{
 pub use crate::cluster::config::{ClusterConfig, Faults, Outage};
 use crate::vocab::LockMode;
 pub use crate::workload::checks::Checks;
-pub use crate::workload::ops::{OpKind, Space};
+pub use crate::workload::ops::{Api, OpKind};
 
 pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_RECORDS: u64 = 10_000;

@@ -126,10 +126,10 @@ impl Workload {
     /// Whether any op of the mix uses the records in the raw or the
     /// transactional key space (check ops use their own keys).
     pub fn uses_raw(&self) -> bool {
-        self.ops.iter().any(|o| o.kind.space() == Some(Space::Raw))
+        self.ops.iter().any(|o| o.kind.api() == Some(Api::Raw))
     }
 
     pub fn uses_txn(&self) -> bool {
-        self.ops.iter().any(|o| o.kind.space() == Some(Space::Txn))
+        self.ops.iter().any(|o| o.kind.api() == Some(Api::Txn))
     }
 }

@@ -320,7 +320,7 @@ mod tests {
         );
         for _ in 0..200 {
             let (_, op) = g.next_op();
-            let Op::Txn(crate::workload::ops::txn::Args { reads, writes, .. }) = op else {
+            let Op::Txn(crate::workload::ops::txn::TxnArgs { reads, writes, .. }) = op else {
                 panic!("not a txn")
             };
             let mut all: Vec<&Vec<u8>> = reads.iter().chain(writes).collect();
@@ -345,7 +345,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..2000 {
             let (_, op) = g.next_op();
-            let Op::Put(crate::workload::ops::put::Args { value, .. }) = op else {
+            let Op::Put(crate::workload::ops::put::PutArgs { value, .. }) = op else {
                 panic!("not a put")
             };
             assert!((10..=20).contains(&value.len()));

@@ -80,7 +80,7 @@ fn apply(w: &mut Workload, param: SweepParam, value: SweepValue) {
     match (param, value) {
         (SweepParam::Lock, SweepValue::Lock(mode)) => {
             for op in &mut w.ops {
-                if let OpKind::Txn(txn::Params { lock, .. }) = &mut op.kind {
+                if let OpKind::Txn(txn::TxnParams { lock, .. }) = &mut op.kind {
                     *lock = mode;
                 }
             }
@@ -311,7 +311,7 @@ mod tests {
         assert_eq!(last.seed, w.seed);
         assert!(matches!(
             last.ops[0].kind,
-            OpKind::Txn(txn::Params {
+            OpKind::Txn(txn::TxnParams {
                 lock: LockMode::Pessimistic,
                 ..
             })

@@ -18,6 +18,7 @@ mod multi;
 mod proto_wire;
 mod report;
 mod schema;
+mod shape;
 mod storage;
 mod txn;
 mod workloads;

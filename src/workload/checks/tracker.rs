@@ -202,7 +202,7 @@ mod tests {
         let key = b"user1".to_vec();
         for seq in 0..3 {
             Tag { worker: 1, seq }.write(&mut v);
-            let op = Op::Put(put::Args {
+            let op = Op::Put(put::PutArgs {
                 key: &key,
                 value: &v,
             });
@@ -215,7 +215,7 @@ mod tests {
         }
         let keys = [key.clone()];
         let failed = Err(OpError::new(ErrorKind::Unavailable, "down"));
-        let delete = Op::BatchDelete(batch_delete::Args { keys: &keys });
+        let delete = Op::BatchDelete(batch_delete::BatchDeleteArgs { keys: &keys });
         t.record(&delete, &failed, false, 1, at(40));
         let log = t.finish();
         let k = &log.readback.keys[&key];
@@ -229,7 +229,7 @@ mod tests {
     #[test]
     fn with_no_check_on_nothing_is_kept() {
         let mut t = Tracker::new(&Checks::default());
-        let op = Op::Put(put::Args {
+        let op = Op::Put(put::PutArgs {
             key: b"k",
             value: b"v",
         });

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Effect, Fields, OpDef, Space};
+use super::{Api, Effect, Fields, OpDef};
 use crate::backend::{Kv, Operation};
 use crate::vocab::{Events, OpError, Outcome};
 use crate::workload::KeySpace;
@@ -12,39 +12,39 @@ use crate::workload::validate::Checker;
 
 pub const DEFAULT_BATCH: u32 = 10;
 
-pub struct BatchDelete;
+pub struct BatchDeleteOp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Params {
+pub struct BatchDeleteParams {
     /// Keys per request.
     pub batch: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Args<'a> {
+pub struct BatchDeleteArgs<'a> {
     pub keys: &'a [Vec<u8>],
 }
 
-impl OpDef for BatchDelete {
+impl OpDef for BatchDeleteOp {
     const NAME: &'static str = "batch_delete";
     const FIELDS: &'static [&'static str] = &["batch"];
-    const SPACE: Space = Space::Raw;
+    const API: Api = Api::Raw;
     const WRITES_RAW: bool = true;
-    type Params = Params;
-    type Args<'a> = Args<'a>;
+    type Params = BatchDeleteParams;
+    type Args<'a> = BatchDeleteArgs<'a>;
 
-    fn check(c: &mut Checker, fields: &Fields<'_>, _: &KeySpace) -> Params {
-        Params {
+    fn check(c: &mut Checker, fields: &Fields<'_>, _: &KeySpace) -> BatchDeleteParams {
+        BatchDeleteParams {
             batch: fields.int(c, "batch", (1, 10_000), DEFAULT_BATCH),
         }
     }
 
-    fn draw(p: &Params, draw: &mut Draw) {
+    fn draw(p: &BatchDeleteParams, draw: &mut Draw) {
         draw.distinct(p.batch as usize, 0);
     }
 
-    fn args<'a>(_: &Params, draw: &'a Draw) -> Args<'a> {
-        Args {
+    fn args<'a>(_: &BatchDeleteParams, draw: &'a Draw) -> BatchDeleteArgs<'a> {
+        BatchDeleteArgs {
             keys: draw.keys_buf(),
         }
     }
@@ -54,7 +54,7 @@ impl OpDef for BatchDelete {
     }
 }
 
-impl Operation for Args<'_> {
+impl Operation for BatchDeleteArgs<'_> {
     fn mutates(&self) -> bool {
         true
     }

@@ -4,48 +4,48 @@
 
 use serde::Serialize;
 
-use super::{Effect, Fields, OpDef, Space};
+use super::{Api, Effect, Fields, OpDef};
 use crate::backend::{Kv, Operation};
 use crate::vocab::{Events, OpError, Outcome};
 use crate::workload::KeySpace;
 use crate::workload::stream::Draw;
 use crate::workload::validate::Checker;
 
-pub struct Cas;
+pub struct CasOp;
 
 /// `cas` has no settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Params {}
+pub struct CasParams {}
 
 #[derive(Debug, Clone, Copy)]
-pub struct Args<'a> {
+pub struct CasArgs<'a> {
     pub key: &'a [u8],
     pub value: &'a [u8],
 }
 
-impl OpDef for Cas {
+impl OpDef for CasOp {
     const NAME: &'static str = "cas";
     const FIELDS: &'static [&'static str] = &[];
-    const SPACE: Space = Space::Raw;
+    const API: Api = Api::Raw;
     const WRITES_RAW: bool = true;
-    type Params = Params;
-    type Args<'a> = Args<'a>;
+    type Params = CasParams;
+    type Args<'a> = CasArgs<'a>;
 
-    fn check(_: &mut Checker, _: &Fields<'_>, _: &KeySpace) -> Params {
-        Params {}
+    fn check(_: &mut Checker, _: &Fields<'_>, _: &KeySpace) -> CasParams {
+        CasParams {}
     }
 
-    fn tagged(_: &Params) -> bool {
+    fn tagged(_: &CasParams) -> bool {
         true
     }
 
-    fn draw(_: &Params, draw: &mut Draw) {
+    fn draw(_: &CasParams, draw: &mut Draw) {
         draw.key();
         draw.value();
     }
 
-    fn args<'a>(_: &Params, draw: &'a Draw) -> Args<'a> {
-        Args {
+    fn args<'a>(_: &CasParams, draw: &'a Draw) -> CasArgs<'a> {
+        CasArgs {
             key: draw.key_buf(),
             value: draw.value_buf(),
         }
@@ -59,7 +59,7 @@ impl OpDef for Cas {
     }
 }
 
-impl Operation for Args<'_> {
+impl Operation for CasArgs<'_> {
     fn mutates(&self) -> bool {
         true
     }

@@ -2,47 +2,47 @@
 
 use serde::Serialize;
 
-use super::{Fields, OpDef, Space};
+use super::{Api, Fields, OpDef};
 use crate::backend::{Kv, Operation};
 use crate::vocab::{Events, OpError, Outcome};
 use crate::workload::KeySpace;
 use crate::workload::stream::Draw;
 use crate::workload::validate::Checker;
 
-pub struct Get;
+pub struct GetOp;
 
 /// `get` has no settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Params {}
+pub struct GetParams {}
 
 #[derive(Debug, Clone, Copy)]
-pub struct Args<'a> {
+pub struct GetArgs<'a> {
     pub key: &'a [u8],
 }
 
-impl OpDef for Get {
+impl OpDef for GetOp {
     const NAME: &'static str = "get";
     const FIELDS: &'static [&'static str] = &[];
-    const SPACE: Space = Space::Raw;
-    type Params = Params;
-    type Args<'a> = Args<'a>;
+    const API: Api = Api::Raw;
+    type Params = GetParams;
+    type Args<'a> = GetArgs<'a>;
 
-    fn check(_: &mut Checker, _: &Fields<'_>, _: &KeySpace) -> Params {
-        Params {}
+    fn check(_: &mut Checker, _: &Fields<'_>, _: &KeySpace) -> GetParams {
+        GetParams {}
     }
 
-    fn draw(_: &Params, draw: &mut Draw) {
+    fn draw(_: &GetParams, draw: &mut Draw) {
         draw.key();
     }
 
-    fn args<'a>(_: &Params, draw: &'a Draw) -> Args<'a> {
-        Args {
+    fn args<'a>(_: &GetParams, draw: &'a Draw) -> GetArgs<'a> {
+        GetArgs {
             key: draw.key_buf(),
         }
     }
 }
 
-impl Operation for Args<'_> {
+impl Operation for GetArgs<'_> {
     fn mutates(&self) -> bool {
         false
     }

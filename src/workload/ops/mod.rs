@@ -45,10 +45,10 @@ pub enum Effect<'a> {
     Delete { keys: &'a [Vec<u8>] },
 }
 
-/// Which key space an op of the mix works on: the load phase fills each one
-/// the mix uses.
+/// Which of TiKV's two APIs (and so key spaces) an op of the mix works on:
+/// the load phase fills each one the mix uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Space {
+pub enum Api {
     Raw,
     Txn,
 }
@@ -59,8 +59,8 @@ pub trait OpDef {
     const NAME: &'static str;
     /// The fields its spec takes besides `name`, `type` and `weight`.
     const FIELDS: &'static [&'static str];
-    /// The key space its records live in.
-    const SPACE: Space;
+    /// The API (key space) its records live in.
+    const API: Api;
     /// Whether it writes raw keys the readback check follows ([`effect`](Self::effect)).
     const WRITES_RAW: bool = false;
 
@@ -125,11 +125,11 @@ macro_rules! registry {
                 }
             }
 
-            /// The key space the op's records live in; `None` for check
-            /// ops, which keep their own keys.
-            pub fn space(&self) -> Option<Space> {
+            /// The API (key space) the op's records live in; `None` for
+            /// check ops, which keep their own keys.
+            pub fn api(&self) -> Option<Api> {
                 match self {
-                    $(OpKind::$variant(_) => Some(<$file::$def as OpDef>::SPACE),)+
+                    $(OpKind::$variant(_) => Some(<$file::$def as OpDef>::API),)+
                     OpKind::Check(_) => None,
                 }
             }
@@ -234,12 +234,12 @@ macro_rules! registry {
 }
 
 registry! {
-    Get => get::Get,
-    Put => put::Put,
-    Scan => scan::Scan,
-    BatchDelete => batch_delete::BatchDelete,
-    Cas => cas::Cas,
-    Txn => txn::Txn,
+    Get => get::GetOp,
+    Put => put::PutOp,
+    Scan => scan::ScanOp,
+    BatchDelete => batch_delete::BatchDeleteOp,
+    Cas => cas::CasOp,
+    Txn => txn::TxnOp,
 }
 
 /// The keys a spec entry may have: `name`, `type`, `weight` and every

@@ -3,46 +3,46 @@
 
 use serde::Serialize;
 
-use super::{Effect, Fields, OpDef, Space};
+use super::{Api, Effect, Fields, OpDef};
 use crate::backend::{Kv, Operation};
 use crate::vocab::{Events, OpError, Outcome};
 use crate::workload::KeySpace;
 use crate::workload::stream::Draw;
 use crate::workload::validate::Checker;
 
-pub struct Put;
+pub struct PutOp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Params {
+pub struct PutParams {
     /// Write new keys past the end of the key space.
     pub insert: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Args<'a> {
+pub struct PutArgs<'a> {
     pub key: &'a [u8],
     pub value: &'a [u8],
 }
 
-impl OpDef for Put {
+impl OpDef for PutOp {
     const NAME: &'static str = "put";
     const FIELDS: &'static [&'static str] = &["insert"];
-    const SPACE: Space = Space::Raw;
+    const API: Api = Api::Raw;
     const WRITES_RAW: bool = true;
-    type Params = Params;
-    type Args<'a> = Args<'a>;
+    type Params = PutParams;
+    type Args<'a> = PutArgs<'a>;
 
-    fn check(c: &mut Checker, fields: &Fields<'_>, _: &KeySpace) -> Params {
-        Params {
+    fn check(c: &mut Checker, fields: &Fields<'_>, _: &KeySpace) -> PutParams {
+        PutParams {
             insert: fields.flag(c, "insert"),
         }
     }
 
-    fn tagged(_: &Params) -> bool {
+    fn tagged(_: &PutParams) -> bool {
         true
     }
 
-    fn draw(p: &Params, draw: &mut Draw) {
+    fn draw(p: &PutParams, draw: &mut Draw) {
         if p.insert {
             draw.insert_key();
         } else {
@@ -51,8 +51,8 @@ impl OpDef for Put {
         draw.value();
     }
 
-    fn args<'a>(_: &Params, draw: &'a Draw) -> Args<'a> {
-        Args {
+    fn args<'a>(_: &PutParams, draw: &'a Draw) -> PutArgs<'a> {
+        PutArgs {
             key: draw.key_buf(),
             value: draw.value_buf(),
         }
@@ -66,7 +66,7 @@ impl OpDef for Put {
     }
 }
 
-impl Operation for Args<'_> {
+impl Operation for PutArgs<'_> {
     fn mutates(&self) -> bool {
         true
     }

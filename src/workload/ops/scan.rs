@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Fields, OpDef, Space};
+use super::{Api, Fields, OpDef};
 use crate::backend::{Kv, Operation};
 use crate::vocab::{Events, OpError, Outcome};
 use crate::workload::stream::Draw;
@@ -13,28 +13,28 @@ use crate::workload::{KeySpace, SizeRange};
 pub const DEFAULT_LENGTH: SizeRange = SizeRange { min: 1, max: 100 };
 pub const MAX_LENGTH: u64 = 100_000;
 
-pub struct Scan;
+pub struct ScanOp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Params {
+pub struct ScanParams {
     /// Rows per scan.
     pub length: SizeRange,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Args<'a> {
+pub struct ScanArgs<'a> {
     pub start: &'a [u8],
     pub limit: u32,
 }
 
-impl OpDef for Scan {
+impl OpDef for ScanOp {
     const NAME: &'static str = "scan";
     const FIELDS: &'static [&'static str] = &["length"];
-    const SPACE: Space = Space::Raw;
-    type Params = Params;
-    type Args<'a> = Args<'a>;
+    const API: Api = Api::Raw;
+    type Params = ScanParams;
+    type Args<'a> = ScanArgs<'a>;
 
-    fn check(c: &mut Checker, fields: &Fields<'_>, _: &KeySpace) -> Params {
+    fn check(c: &mut Checker, fields: &Fields<'_>, _: &KeySpace) -> ScanParams {
         let length = fields.range(c, "length").map_or(DEFAULT_LENGTH, |(at, l)| {
             if l.min < 1 || l.min > l.max || l.max > MAX_LENGTH {
                 c.err(
@@ -50,23 +50,23 @@ impl OpDef for Scan {
                 max: l.max,
             }
         });
-        Params { length }
+        ScanParams { length }
     }
 
-    fn draw(p: &Params, draw: &mut Draw) {
+    fn draw(p: &ScanParams, draw: &mut Draw) {
         draw.key();
         draw.count(p.length);
     }
 
-    fn args<'a>(_: &Params, draw: &'a Draw) -> Args<'a> {
-        Args {
+    fn args<'a>(_: &ScanParams, draw: &'a Draw) -> ScanArgs<'a> {
+        ScanArgs {
             start: draw.key_buf(),
             limit: draw.count_drawn() as u32,
         }
     }
 }
 
-impl Operation for Args<'_> {
+impl Operation for ScanArgs<'_> {
     fn mutates(&self) -> bool {
         false
     }

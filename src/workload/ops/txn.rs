@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::{Fields, OpDef, Space};
+use super::{Api, Fields, OpDef};
 use crate::backend::{Kv, Operation, Transaction};
 use crate::vocab::{Events, LockMode, OpError, Outcome};
 use crate::workload::KeySpace;
@@ -14,10 +14,10 @@ use crate::workload::validate::Checker;
 
 pub const DEFAULT_WRITES: u32 = 2;
 
-pub struct Txn;
+pub struct TxnOp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Params {
+pub struct TxnParams {
     /// Keys read.
     pub reads: u32,
     /// Keys read and rewritten.
@@ -26,7 +26,7 @@ pub struct Params {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Args<'a> {
+pub struct TxnArgs<'a> {
     pub reads: &'a [Vec<u8>],
     pub writes: &'a [Vec<u8>],
     pub value: &'a [u8],
@@ -39,14 +39,14 @@ pub const LOCK_MODES: &[(&str, LockMode)] = &[
     ("pessimistic", LockMode::Pessimistic),
 ];
 
-impl OpDef for Txn {
+impl OpDef for TxnOp {
     const NAME: &'static str = "txn";
     const FIELDS: &'static [&'static str] = &["reads", "writes", "lock"];
-    const SPACE: Space = Space::Txn;
-    type Params = Params;
-    type Args<'a> = Args<'a>;
+    const API: Api = Api::Txn;
+    type Params = TxnParams;
+    type Args<'a> = TxnArgs<'a>;
 
-    fn check(c: &mut Checker, fields: &Fields<'_>, keys: &KeySpace) -> Params {
+    fn check(c: &mut Checker, fields: &Fields<'_>, keys: &KeySpace) -> TxnParams {
         let reads: u32 = fields.int(c, "reads", (0, 1000), 0);
         let writes: u32 = fields.int(c, "writes", (0, 1000), DEFAULT_WRITES);
         if reads + writes == 0 {
@@ -62,20 +62,20 @@ impl OpDef for Txn {
             );
         }
         let lock = fields.choice(c, "lock", LOCK_MODES, LockMode::Optimistic);
-        Params {
+        TxnParams {
             reads,
             writes,
             lock,
         }
     }
 
-    fn draw(p: &Params, draw: &mut Draw) {
+    fn draw(p: &TxnParams, draw: &mut Draw) {
         draw.distinct(p.writes as usize, p.reads as usize);
         draw.value();
     }
 
-    fn args<'a>(p: &Params, draw: &'a Draw) -> Args<'a> {
-        Args {
+    fn args<'a>(p: &TxnParams, draw: &'a Draw) -> TxnArgs<'a> {
+        TxnArgs {
             reads: draw.reads_buf(),
             writes: draw.keys_buf(),
             value: draw.value_buf(),
@@ -84,7 +84,7 @@ impl OpDef for Txn {
     }
 }
 
-impl Operation for Args<'_> {
+impl Operation for TxnArgs<'_> {
     fn mutates(&self) -> bool {
         true
     }
