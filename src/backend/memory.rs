@@ -73,6 +73,11 @@ impl RawKv for MemoryBackend {
         Ok(())
     }
 
+    async fn batch_get(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
+        let map = read(&self.raw);
+        Ok(keys.iter().map(|k| map.get(k).cloned()).collect())
+    }
+
     async fn scan(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
         Ok(range(&read(&self.raw), start, end, limit))
     }
@@ -180,8 +185,7 @@ impl Backend for MemoryBackend {
     }
 
     async fn read_raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
-        let map = read(&self.raw);
-        Ok(keys.iter().map(|k| map.get(k).cloned()).collect())
+        RawKv::batch_get(self, keys).await
     }
 
     async fn scan_raw(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {

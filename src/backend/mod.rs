@@ -49,6 +49,21 @@ pub trait RawKv: Sync {
 
     fn put(&self, key: &[u8], value: &[u8]) -> impl Future<Output = Result<(), OpError>> + Send;
 
+    /// Reads `keys`: one answer per key, in order. By default one `get`
+    /// after another; a backend with a batch call overrides it.
+    fn batch_get(
+        &self,
+        keys: &[Vec<u8>],
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>, OpError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(keys.len());
+            for k in keys {
+                out.push(self.get(k).await?);
+            }
+            Ok(out)
+        }
+    }
+
     /// Pairs from `start` (to `end`, empty: unbounded), at most `limit`.
     fn scan(
         &self,
@@ -128,6 +143,13 @@ impl<T: RawKv> RawKv for &T {
 
     fn put(&self, key: &[u8], value: &[u8]) -> impl Future<Output = Result<(), OpError>> + Send {
         (**self).put(key, value)
+    }
+
+    fn batch_get(
+        &self,
+        keys: &[Vec<u8>],
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>, OpError>> + Send {
+        (**self).batch_get(keys)
     }
 
     fn scan(

@@ -64,21 +64,17 @@ impl TikvBackend {
     fn read_budget(&self) -> Duration {
         self.tikv.config().retry.budget.max(CHECK_READ_BUDGET)
     }
+}
 
-    async fn raw_batch_get(
-        &self,
-        cx: &Ctx<'_>,
-        keys: &[Vec<u8>],
-    ) -> Result<Vec<Option<Vec<u8>>>, Error> {
-        let mut found: HashMap<Vec<u8>, Vec<u8>> = self
-            .tikv
-            .raw()
-            .batch_get(cx, keys)
-            .await?
-            .into_iter()
-            .collect();
-        Ok(keys.iter().map(|k| found.remove(k)).collect())
-    }
+/// Reads raw `keys` in one batch call: one answer per key, in order.
+async fn batch_get_in_order(
+    raw: &RawApi<'_>,
+    cx: &Ctx<'_>,
+    keys: &[Vec<u8>],
+) -> Result<Vec<Option<Vec<u8>>>, OpError> {
+    let found = raw.batch_get(cx, keys).await.map_err(op_error)?;
+    let mut found: HashMap<Vec<u8>, Vec<u8>> = found.into_iter().collect();
+    Ok(keys.iter().map(|k| found.remove(k)).collect())
 }
 
 /// What one attempt of an op may use: our raw client and transactions
@@ -101,6 +97,10 @@ impl RawKv for Attempt<'_> {
 
     async fn put(&self, key: &[u8], value: &[u8]) -> Result<(), OpError> {
         self.raw.put(&self.cx, key, value).await.map_err(op_error)
+    }
+
+    async fn batch_get(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
+        batch_get_in_order(&self.raw, &self.cx, keys).await
     }
 
     async fn scan(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
@@ -175,8 +175,7 @@ impl Backend for TikvBackend {
     async fn read_raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
         let stats = RequestStats::default();
         let cx = Ctx::new(&stats, self.read_budget(), false);
-        let r = self.raw_batch_get(&cx, keys).await;
-        r.map_err(op_error)
+        batch_get_in_order(&self.tikv.raw(), &cx, keys).await
     }
 
     async fn scan_raw(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
