@@ -12,13 +12,7 @@
 //! compiler names anything the file leaves out, and `tests/it/schema.rs`
 //! checks the result schema's list of op types against [`TYPES`].
 
-pub mod batch_delete;
-pub mod cas;
 pub mod fields;
-pub mod get;
-pub mod put;
-pub mod scan;
-pub mod txn;
 
 use std::fmt::Debug;
 use std::sync::LazyLock;
@@ -93,9 +87,12 @@ pub trait OpDef {
     }
 }
 
-/// Lists the op types: `Variant => file::Type`.
+/// Lists the op types: `Variant => file::Type`, one line each (the line
+/// declares the file's module too).
 macro_rules! registry {
     ($($variant:ident => $file:ident :: $def:ident),+ $(,)?) => {
+        $(pub mod $file;)+
+
         /// The `type:` names of the mix, in registry order.
         pub const TYPES: &[&str] = &[$(<$file::$def as OpDef>::NAME),+];
 
@@ -240,6 +237,7 @@ registry! {
     BatchDelete => batch_delete::BatchDeleteOp,
     Cas => cas::CasOp,
     Txn => txn::TxnOp,
+    BatchGet => batch_get::BatchGetOp,
 }
 
 /// The keys a spec entry may have: `name`, `type`, `weight` and every

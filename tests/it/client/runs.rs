@@ -276,3 +276,27 @@ fn contradictory_targets_exit_2() {
         assert!(err.contains("--pd"), "{err}");
     }
 }
+
+/// `batch_get` reads every key of each batch through our client while
+/// regions split and leaders move (a batch crosses regions and is cut by
+/// region), and through the memory map's one-call read: every key of the
+/// preloaded space is found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_get_finds_every_preloaded_key_across_churning_regions() {
+    let yaml = "name: bg\nkeys: {records: 2000}\noperations: 300\nconcurrency: 4\nops:\n  - {type: batch_get, batch: 16, weight: 1}\n";
+    let w = util::workload(yaml);
+    let c = start(churning(config(3, 150))).await;
+    let on_client = util::run(&w, backend(&c, &w.client).await).await;
+    let in_memory = util::run(&w, tikv_bench::backend::MemoryBackend::new()).await;
+    for r in [&on_client, &in_memory] {
+        let o = &r.ops["batch_get"];
+        assert_eq!(
+            (o.ok, o.failed, o.unknown),
+            (300, 0, 0),
+            "{}",
+            r.target.kind
+        );
+        assert_eq!(o.events["keys_found"], 300 * 16, "{}", r.target.kind);
+    }
+    c.shutdown().await;
+}
