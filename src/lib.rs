@@ -6,7 +6,7 @@
 //! only the modules its row below names (`tests/it/architecture.rs` reads
 //! this table and fails on any other `crate::` path in `src/`).
 //!
-//! - [`vocab`]: what every module shares: ops and outcomes, error kinds,
+//! - [`vocab`]: what every module shares: what ops answer, error kinds,
 //!   events, lock and check modes, the retry policy with the one backoff,
 //!   the time source, the registry of random streams, the duration format.
 //! - [`txn_types`]: the transactional shapes (mutations, locks, key
@@ -23,11 +23,14 @@
 //! - [`cluster`]: the stand-in cluster: PD and stores serving the TiKV gRPC
 //!   protocol over the storage engine; the region table; injected faults.
 //! - [`backend`]: what the driver runs against (our client, the engine in
-//!   process with its transport, an in-memory map, a no-op), what each op
-//!   means over them, and the retry loop.
+//!   process with its transport, an in-memory map, a no-op): the key-space
+//!   capabilities an op runs over (`RawKv`, `TxnKv`, `Transaction`), the
+//!   `Operation` a backend executes, and the retry loop.
 //! - [`workload`]: YAML -> `WorkloadSpec` (plain serde) -> [`workload::Workload`]
-//!   (checked, typed); key distributions, the per-worker op generator,
-//!   sweeps, and the invariant checks a workload file turns on.
+//!   (checked, typed); the op types of the mix, one file each behind a
+//!   registry (`workload::ops`); the invariant checks, one file each behind
+//!   the `Check` trait and a registry (`workload::checks`); key
+//!   distributions, the per-worker op generator, sweeps.
 //! - [`metrics`]: per-worker recorders -> collector -> summary; the versioned
 //!   result file with exact (histogram) latencies; merging; HDR interval
 //!   logs; the Prometheus endpoint.

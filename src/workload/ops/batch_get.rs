@@ -1,4 +1,4 @@
-//! `batch_get`: a raw read of `batch` distinct keys drawn from the
+//! `batch_get`: a raw read of `keys` distinct keys drawn from the
 //! distribution, in one request (TiKV's RawBatchGet). The keys found are
 //! counted in the op's `keys_found` event; a batch that finds none is a
 //! success counted as `not_found`.
@@ -12,14 +12,14 @@ use crate::workload::KeySpace;
 use crate::workload::stream::Draw;
 use crate::workload::validate::Checker;
 
-pub const DEFAULT_BATCH: u32 = 10;
+pub const DEFAULT_KEYS: u32 = 10;
 
 pub struct BatchGetOp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BatchGetParams {
     /// Keys per request.
-    pub batch: u32,
+    pub keys: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -29,27 +29,27 @@ pub struct BatchGetArgs<'a> {
 
 impl OpDef for BatchGetOp {
     const NAME: &'static str = "batch_get";
-    const FIELDS: &'static [&'static str] = &["batch"];
+    const FIELDS: &'static [&'static str] = &["keys"];
     const API: Api = Api::Raw;
     type Params = BatchGetParams;
     type Args<'a> = BatchGetArgs<'a>;
 
     fn check(c: &mut Checker, fields: &Fields<'_>, keys: &KeySpace) -> BatchGetParams {
-        let batch = fields.int(c, "batch", (1, 10_000), DEFAULT_BATCH);
-        if u64::from(batch) > keys.records {
+        let n = fields.int(c, "keys", (1, 10_000), DEFAULT_KEYS);
+        if u64::from(n) > keys.records {
             fields.err(
                 c,
                 format!(
-                    "a batch_get of {batch} distinct keys needs at least that many records, the key space has {}",
+                    "a batch_get of {n} distinct keys needs at least that many records, the key space has {}",
                     keys.records
                 ),
             );
         }
-        BatchGetParams { batch }
+        BatchGetParams { keys: n }
     }
 
     fn draw(p: &BatchGetParams, draw: &mut Draw) {
-        draw.distinct(p.batch as usize, 0);
+        draw.distinct(p.keys as usize, 0);
     }
 
     fn args<'a>(_: &BatchGetParams, draw: &'a Draw) -> BatchGetArgs<'a> {

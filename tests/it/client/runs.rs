@@ -283,7 +283,7 @@ fn contradictory_targets_exit_2() {
 /// preloaded space is found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_get_finds_every_preloaded_key_across_churning_regions() {
-    let yaml = "name: bg\nkeys: {records: 2000}\noperations: 300\nconcurrency: 4\nops:\n  - {type: batch_get, batch: 16, weight: 1}\n";
+    let yaml = "name: bg\nkeys: {records: 2000}\noperations: 300\nconcurrency: 4\nops:\n  - {type: batch_get, keys: 16, weight: 1}\n";
     let w = util::workload(yaml);
     let c = start(churning(config(3, 150))).await;
     let on_client = util::run(&w, backend(&c, &w.client).await).await;
