@@ -32,7 +32,7 @@ fn allowed(lib: &str) -> Table {
 }
 
 /// Every `.rs` file under `dir` (or the file itself).
-fn sources(path: &Path, out: &mut Vec<PathBuf>) {
+pub fn sources(path: &Path, out: &mut Vec<PathBuf>) {
     if path.is_dir() {
         let mut entries: Vec<_> = fs::read_dir(path)
             .unwrap()
