@@ -200,7 +200,8 @@ impl Backend for MemoryBackend {
     fn target(&self) -> TargetInfo {
         TargetInfo {
             kind: "memory".into(),
-            description: "in-process ordered map (no transactions, no contention)".into(),
+            description: "in-process ordered maps; transactions run one at a time (no contention)"
+                .into(),
         }
     }
 }

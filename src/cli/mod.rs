@@ -1,5 +1,5 @@
 //! The command line: `run`, `check`, `serve`, `report`, `compare` and
-//! `merge`. Parses arguments and dispatches; [`run`] loads the workload,
+//! `merge`. Parses arguments and dispatches; `run` loads the workload,
 //! picks the target, runs, writes the result and prints the summary.
 //! Bad input exits 2; other failures exit 1.
 
@@ -83,7 +83,7 @@ pub enum Target {
     Embedded,
     /// A running cluster whose PD is at `--pd`, through our TiKV client.
     External,
-    /// An in-process ordered map: no network, no transactions.
+    /// In-process ordered maps: no network; transactions run one at a time.
     Memory,
     /// Answers every op at once: measures the harness itself.
     Noop,

@@ -7,7 +7,7 @@
 //! and as checked, its op (how it is generated and run), the data it
 //! writes before the run, what it reads during the run, what each worker
 //! records of the ops, and how it judges all that after the run. The
-//! [`registry!`] below lists them; everything else here is generic:
+//! `registry!` below lists them; everything else here is generic:
 //!
 //! - `tracker`: each worker's bookkeeping ([`Tracker`]), owned by the
 //!   worker (no lock, no channel per op), handed over once at the end.

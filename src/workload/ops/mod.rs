@@ -4,7 +4,7 @@
 //! spec takes, how those are checked, how an op is generated from the
 //! workload's keys and values, whether it writes, how it runs over the
 //! backend's key spaces, and what it does to raw keys (which the readback
-//! check follows). [`registry!`] below turns the list of files into the
+//! check follows). `registry!` below turns the list of files into the
 //! types the rest of the workload uses: [`OpKind`] (a checked op of the
 //! mix), [`Op`] (a generated op, ready to run), and the lookups by name.
 //!
