@@ -14,7 +14,7 @@ pub use progress::ProgressMode;
 pub use worker::{Pacing, StopAt};
 
 use crate::backend::Backend;
-use crate::metrics::result::LoadResult;
+use crate::metrics::result::{LoadResult, new_run_id};
 use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult, ShardInfo, Summary};
 use crate::vocab::{OpError, TimeSource};
 use crate::workload::checks::{self, WorkerLog, run::SetupError};
@@ -187,6 +187,7 @@ pub async fn run<B: Backend>(
     let measured = measure(&shared, ids.clone(), opts, &progress).await?;
     progress.finish();
     let info = RunInfo {
+        run_id: new_run_id(started_unix_us),
         workload_file: opts.workload_file.clone(),
         target: shared.backend.target(),
         started_unix_us,

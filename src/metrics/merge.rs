@@ -10,6 +10,7 @@ use super::hist::{self, Hist, Percentiles};
 use super::result::{
     Interval, IntervalOp, LoadResult, OpResult, PhaseResult, RunResult, rate, round3,
 };
+use super::sections::ShardInfo;
 use crate::backend::TargetInfo;
 
 /// Why results cannot be merged.
@@ -22,6 +23,29 @@ pub enum MergeError {
     /// one run (same workload file, seed and overrides).
     #[error("{0}")]
     Mismatch(String),
+    /// One run would be counted twice: the same result (or a merge that
+    /// holds it) is given twice. Give each driver's result once.
+    #[error(
+        "results {first} and {second} both hold run {run}: merging it twice would count its ops twice"
+    )]
+    SameRun {
+        run: String,
+        first: usize,
+        second: usize,
+    },
+    /// Two shard results ran some of the same workers (the same shard
+    /// twice, or shards of different splits). Give each driver's result
+    /// once, all from one split.
+    #[error(
+        "results {first} and {second} are shards {a} and {b}, whose workers overlap: merging them would count those workers twice"
+    )]
+    OverlappingShards {
+        /// `I/N (workers S..E)` of each.
+        a: String,
+        b: String,
+        first: usize,
+        second: usize,
+    },
     /// A stored histogram could not be read: the file was edited or cut.
     #[error("op '{op}': {err}")]
     Histogram {
@@ -36,6 +60,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
     for (i, r) in results.iter().enumerate().skip(1) {
         check_same(first, r, i + 1)?;
     }
+    let runs = distinct_runs(results)?;
+    distinct_shards(results)?;
     let from = results
         .iter()
         .map(|r| r.measured_from_unix_us)
@@ -51,6 +77,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
     Ok(RunResult {
         schema: first.schema.clone(),
         tool: first.tool.clone(),
+        run_id: String::new(),
         name: first.name.clone(),
         workload_file: results.iter().filter_map(|r| r.workload_file.clone()).min(),
         workload: first.workload.clone(),
@@ -87,10 +114,61 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         checks: shared(results, |r| &r.checks),
         cluster: shared(results, |r| &r.cluster),
         merged_from: Some(results.iter().map(|r| r.merged_from.unwrap_or(1)).sum()),
+        merged_runs: (!runs.is_empty()).then_some(runs),
         shard: None,
         sweep: shared(results, |r| &r.sweep),
         thresholds: None,
     })
+}
+
+/// The runs `results` hold (a result its own, a merge those it added up),
+/// sorted; refused when one comes twice. Results written before runs had
+/// ids hold none and cannot be told apart.
+fn distinct_runs(results: &[RunResult]) -> Result<Vec<String>, MergeError> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, r) in results.iter().enumerate() {
+        let held = match &r.merged_runs {
+            Some(runs) => runs.iter().map(String::as_str).collect(),
+            None if r.run_id.is_empty() => Vec::new(),
+            None => vec![r.run_id.as_str()],
+        };
+        for run in held {
+            if let Some(first) = seen.insert(run, i + 1) {
+                return Err(MergeError::SameRun {
+                    run: run.to_string(),
+                    first,
+                    second: i + 1,
+                });
+            }
+        }
+    }
+    Ok(seen.into_keys().map(String::from).collect())
+}
+
+/// Refuses two shard results whose workers overlap.
+fn distinct_shards(results: &[RunResult]) -> Result<(), MergeError> {
+    let shards: Vec<(usize, &ShardInfo)> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i + 1, r.shard.as_ref()?)))
+        .collect();
+    let show = |s: &ShardInfo| {
+        let [start, end] = s.workers;
+        format!("{}/{} (workers {start}..{end})", s.index, s.count)
+    };
+    for (n, (i, a)) in shards.iter().enumerate() {
+        for (j, b) in &shards[n + 1..] {
+            if a.workers[0] < b.workers[1] && b.workers[0] < a.workers[1] {
+                return Err(MergeError::OverlappingShards {
+                    a: show(a),
+                    b: show(b),
+                    first: *i,
+                    second: *j,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses result `n` (counted from 1) unless it comes from the same

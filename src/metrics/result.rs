@@ -24,6 +24,10 @@ pub const SCHEMA: &str = "tikv-bench/result/v1";
 pub struct RunResult {
     pub schema: String,
     pub tool: Tool,
+    /// This run's identity, unique per driver run (empty in results written
+    /// before runs had one, and in a merge: see `merged_runs`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub run_id: String,
     /// The workload's name.
     pub name: String,
     /// The file the workload came from, when it came from one.
@@ -65,6 +69,9 @@ pub struct RunResult {
     /// How many driver results a merge added up into this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_from: Option<u64>,
+    /// The run ids a merge added up into this one, sorted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_runs: Option<Vec<String>>,
     /// This driver's part of a sharded run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
@@ -178,6 +185,8 @@ pub struct IntervalOp {
 /// The times and facts of a run that the summary does not hold.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
+    /// See [`RunResult::run_id`] and [`new_run_id`].
+    pub run_id: String,
     pub workload_file: Option<String>,
     pub target: TargetInfo,
     pub started_unix_us: i64,
@@ -185,6 +194,13 @@ pub struct RunInfo {
     pub ended_unix_us: i64,
     pub warmup_s: f64,
     pub load: LoadResult,
+}
+
+/// A new run id: when the run started (Unix microseconds, hex) and 32
+/// random bits, so that two drivers started in the same microsecond still
+/// differ.
+pub fn new_run_id(started_unix_us: i64) -> String {
+    format!("{:x}-{:08x}", started_unix_us.max(0), rand::random::<u32>())
 }
 
 pub(crate) fn rfc3339(unix_us: i64) -> String {
@@ -317,6 +333,7 @@ impl RunResult {
         RunResult {
             schema: SCHEMA.into(),
             tool: Tool::current(),
+            run_id: info.run_id,
             name: workload.name.clone(),
             workload_file: info.workload_file,
             workload: serde_json::to_value(workload).unwrap_or(serde_json::Value::Null),
@@ -342,6 +359,7 @@ impl RunResult {
             checks: None,
             cluster: None,
             merged_from: None,
+            merged_runs: None,
             shard: None,
             sweep: None,
             thresholds: None,

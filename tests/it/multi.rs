@@ -85,6 +85,60 @@ async fn three_shards_merge_into_what_one_driver_runs() {
     assert_eq!(seconds, 3000, "the merged timeline holds every op once");
 }
 
+/// Each driver run has its own id, and merge adds every run up once: the
+/// same result twice, a merge and one of its inputs, or two results of
+/// overlapping shards are refused, from the command line with exit 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_refuses_a_run_twice_and_overlapping_shards() {
+    let w = workload(SHARDED);
+    let shard = |s: &str| RunOptions {
+        shard: Shard::parse(s).unwrap(),
+        ..RunOptions::default()
+    };
+    let backend = Arc::new(MemoryBackend::new());
+    let mut runs = Vec::new();
+    for s in ["1/2", "2/2", "1/3"] {
+        runs.push(driver::run(&w, backend.clone(), &shard(s)).await.unwrap());
+    }
+    let (a, b, other_split) = (&runs[0], &runs[1], &runs[2]);
+    assert_ne!(a.run_id, b.run_id);
+    assert!(!a.run_id.is_empty());
+
+    let e = merge(&[a.clone(), a.clone()]).unwrap_err().to_string();
+    assert!(e.contains("results 1 and 2 both hold run"), "{e}");
+    let ab = merge(&[a.clone(), b.clone()]).unwrap();
+    let mut ids = vec![a.run_id.clone(), b.run_id.clone()];
+    ids.sort();
+    assert_eq!(ab.merged_runs, Some(ids));
+    let e = merge(&[ab.clone(), b.clone()]).unwrap_err().to_string();
+    assert!(e.contains(&format!("both hold run {}", b.run_id)), "{e}");
+    let e = merge(&[a.clone(), other_split.clone()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("shards 1/2 (workers 0..3) and 1/3 (workers 0..2)"),
+        "{e}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.json");
+    a.save(&path).unwrap();
+    let o = Command::new(bin())
+        .args(["merge", "-o"])
+        .arg(dir.path().join("m.json"))
+        .arg(&path)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("merging it twice would count its ops twice"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("m.json").exists(), "nothing written");
+}
+
 #[test]
 fn shards_that_cannot_get_workers_are_refused() {
     let o = Command::new(bin())
@@ -195,6 +249,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
     RunResult {
         schema: tikv_bench::metrics::SCHEMA.into(),
         tool: tikv_bench::metrics::result::Tool::current(),
+        run_id: format!("{driver:x}-00000000"),
         name: "syn".into(),
         workload_file: Some(format!("w{driver}.yaml")),
         workload: text,
@@ -220,6 +275,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         checks: None,
         cluster: None,
         merged_from: None,
+        merged_runs: None,
         shard: None,
         sweep: None,
         thresholds: None,
