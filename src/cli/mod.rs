@@ -3,8 +3,11 @@
 //! picks the target, runs, writes the result and prints the summary.
 //! Bad input exits 2; other failures exit 1.
 
+mod output;
 mod run;
 mod serve;
+
+use output::{say, sayln};
 
 pub use run::{SWEEP_INDEX_SCHEMA, apply_overrides, target};
 
@@ -170,7 +173,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { files } => {
             for f in &files {
                 let w = Workload::load(f)?;
-                println!(
+                sayln!(
                     "{}: ok: '{}', {} op(s), {}",
                     f.display(),
                     w.name,
@@ -185,7 +188,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report { result, out } => {
             let r = load_result(&result)?;
             let dir = out.unwrap_or_else(|| result_dir(&result));
-            println!("report: {}", report::write(&r, &dir)?.html.display());
+            sayln!("report: {}", report::write(&r, &dir)?.html.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare { results, out } => {
@@ -194,7 +197,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|p| Ok((p.clone(), load_result(p)?)))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let dir = out.unwrap_or_else(|| default_out("compare"));
-            println!(
+            sayln!(
                 "compare: {}",
                 report::compare_to_dir(&loaded, &dir)?.display()
             );
@@ -212,11 +215,11 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut merged = crate::metrics::merge(&loaded).map_err(|e| BadInput(e.to_string()))?;
             let passed = judge(&mut merged)?;
             merged.save(&output)?;
-            print!("{}", report::text::summary(&merged));
-            println!("merged {} results: {}", loaded.len(), output.display());
+            say!("{}", report::text::summary(&merged));
+            sayln!("merged {} results: {}", loaded.len(), output.display());
             if let Some(path) = hdr_log {
                 hdrlog::save(&merged, &path)?;
-                println!("hdr log: {}", path.display());
+                sayln!("hdr log: {}", path.display());
             }
             Ok(if passed {
                 ExitCode::SUCCESS
@@ -239,7 +242,7 @@ fn judge(result: &mut RunResult) -> anyhow::Result<bool> {
     let verdicts = thresholds::evaluate(&list, result);
     for v in &verdicts {
         if v.passed {
-            println!("threshold {v}");
+            sayln!("threshold {v}");
         } else {
             eprintln!("tikv-bench: threshold {v}");
         }
@@ -257,7 +260,7 @@ fn judge_checks(result: &RunResult) -> bool {
     };
     for v in verdicts {
         if v.passed {
-            println!("check {v}");
+            sayln!("check {v}");
         } else {
             eprintln!("tikv-bench: check {v}");
         }

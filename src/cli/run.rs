@@ -1,6 +1,7 @@
 //! `tikv-bench run`: one workload or every cell of its sweep, against the
 //! target the flags name, each result saved with its report.
 
+use super::output::{say, sayln};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -162,11 +163,11 @@ async fn run_one(
     if let Some(cell) = cell {
         result.sweep = Some(SweepInfo::of(cell));
     }
-    print!("{}", report::text::summary(&result));
+    say!("{}", report::text::summary(&result));
     let passed = judge(&mut result)?;
     let path = out.join("result.json");
     result.save(&path)?;
-    println!("result: {}", path.display());
+    sayln!("result: {}", path.display());
     if let Some(log) = &args.hdr_log {
         // A sweep writes one log per cell, in the cell's directory.
         let log = match (cell, log.file_name()) {
@@ -174,7 +175,7 @@ async fn run_one(
             _ => log.clone(),
         };
         hdrlog::save(&result, &log)?;
-        println!("hdr log: {}", log.display());
+        sayln!("hdr log: {}", log.display());
     }
     if !args.no_report {
         let written = report::write(&result, out).with_context(|| {
@@ -183,7 +184,7 @@ async fn run_one(
                 path.display()
             )
         })?;
-        println!("report: {}", written.html.display());
+        sayln!("report: {}", written.html.display());
     }
     Ok((path, result, passed))
 }
@@ -202,7 +203,7 @@ async fn run_sweep(
     let mut results = Vec::with_capacity(cells.len());
     let mut index = Vec::with_capacity(cells.len());
     for (i, cell) in cells.iter().enumerate() {
-        println!("== sweep cell {}/{}: {}", i + 1, cells.len(), cell.id);
+        sayln!("== sweep cell {}/{}: {}", i + 1, cells.len(), cell.id);
         let dir = out.join(cell.dir_name());
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
@@ -225,9 +226,9 @@ async fn run_sweep(
     let index_path = out.join("index.json");
     std::fs::write(&index_path, serde_json::to_string_pretty(&index)? + "\n")
         .with_context(|| format!("{}: cannot write sweep index", index_path.display()))?;
-    println!("index: {}", index_path.display());
+    sayln!("index: {}", index_path.display());
     let html = report::compare_to_dir(&results, &out.join("compare"))?;
-    println!("compare: {}", html.display());
+    sayln!("compare: {}", html.display());
     Ok(passed)
 }
 

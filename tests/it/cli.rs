@@ -163,3 +163,34 @@ fn a_cluster_that_cannot_be_reached_fails_and_leaves_no_empty_output_directory()
     );
     assert!(!out.exists(), "the failed run left {}", out.display());
 }
+
+/// `run ... | head -1`: the reader goes after the first line, and the run
+/// still ends well, with its result and report written.
+#[test]
+fn a_closed_stdout_pipe_ends_output_quietly_and_loses_nothing() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(crate::util::bin())
+        .current_dir(crate::util::root())
+        .args(["run", "workloads/quickstart.yaml", "--target", "memory"])
+        .args(["--duration", "300ms", "--progress", "off", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here: the pipe is closed for the rest.
+    let o = child.wait_with_output().unwrap();
+    assert!(first.contains("quickstart on memory"), "{first}");
+    assert!(o.status.success(), "exit {:?}\n{}", o.status, stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(out.join("result.json").is_file());
+    assert!(out.join("report.html").is_file());
+}
