@@ -88,14 +88,40 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // than after an hour of load; removed again if the run fails before
     // writing anything into it.
     let fresh = !out.exists();
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("{}: cannot create output directory", out.display()))?;
+    std::fs::create_dir_all(&out).map_err(|e| {
+        BadInput(format!(
+            "--out {}: cannot create output directory: {e}",
+            out.display()
+        ))
+    })?;
+    if let Some(log) = args.hdr_log.as_ref().filter(|_| workload.sweep.is_none())
+        && let Err(e) = writable(log)
+    {
+        if fresh {
+            let _ = std::fs::remove_dir(&out);
+        }
+        return Err(BadInput(format!("--hdr-log {}: cannot write: {e}", log.display())).into());
+    }
     let outcome = run_into(&workload, &args, &out).await;
     if outcome.is_err() && fresh {
         // Fails, as it should, if the directory is no longer empty.
         let _ = std::fs::remove_dir(&out);
     }
     outcome
+}
+
+/// Whether `path` can be written, found out by creating it (and removing
+/// it again when it did not exist), so that a bad path fails before the run.
+fn writable(path: &Path) -> std::io::Result<()> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    if !existed {
+        std::fs::remove_file(path)?;
+    }
+    Ok(())
 }
 
 async fn run_into(workload: &Workload, args: &RunArgs, out: &Path) -> anyhow::Result<ExitCode> {

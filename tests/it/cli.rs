@@ -194,3 +194,37 @@ fn a_closed_stdout_pipe_ends_output_quietly_and_loses_nothing() {
     assert!(out.join("result.json").is_file());
     assert!(out.join("report.html").is_file());
 }
+
+/// An output path that cannot be written is bad input (exit 2), found out
+/// before the run starts: nothing is measured for nothing.
+#[test]
+fn unwritable_output_paths_exit_2_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let under_file = file.join("out");
+    for (flag, path, says) in [
+        (
+            "--out",
+            under_file.clone(),
+            "cannot create output directory",
+        ),
+        ("--hdr-log", file.join("log.hdr"), "cannot write"),
+    ] {
+        let mut args = vec!["run", "workloads/quickstart.yaml", "--target", "memory"];
+        args.extend(["--duration", "30s", flag, path.to_str().unwrap()]);
+        let out = dir.path().join("out");
+        if flag != "--out" {
+            args.extend(["--out", out.to_str().unwrap()]);
+        }
+        let o = tikv_bench(&args);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{flag}: {}", stderr(&o));
+        assert!(!out.exists(), "{flag}: no empty output directory is left");
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            !stdout.contains("measured"),
+            "{flag}: refused before the run: {stdout}"
+        );
+    }
+}
