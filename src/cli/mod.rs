@@ -168,21 +168,41 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
     }
 }
 
+/// `check`: every file is read and checked; each bad one is reported (on
+/// stderr), and any bad one makes the exit code 2.
+fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut bad = 0;
+    for f in files {
+        match Workload::load(f) {
+            Ok(w) => sayln!(
+                "{}: ok: '{}', {} op(s), {}",
+                f.display(),
+                w.name,
+                w.ops.len(),
+                describe(&w)
+            ),
+            Err(e) => {
+                bad += 1;
+                eprintln!("tikv-bench: {e}");
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        if files.len() > 1 {
+            eprintln!(
+                "tikv-bench: {bad} of {} workload files are bad",
+                files.len()
+            );
+        }
+        ExitCode::from(2)
+    })
+}
+
 pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { files } => {
-            for f in &files {
-                let w = Workload::load(f)?;
-                sayln!(
-                    "{}: ok: '{}', {} op(s), {}",
-                    f.display(),
-                    w.name,
-                    w.ops.len(),
-                    describe(&w)
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Check { files } => check(&files),
         Command::Run(args) => run::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Report { result, out } => {

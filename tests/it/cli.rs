@@ -228,3 +228,37 @@ fn unwritable_output_paths_exit_2_before_the_run() {
         );
     }
 }
+
+/// `check` reads every file it is given: each bad one is reported, the
+/// good ones say ok, and any bad one makes the exit code 2.
+#[test]
+fn check_reports_every_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad1 = dir.path().join("bad1.yaml");
+    let bad2 = dir.path().join("bad2.yaml");
+    std::fs::write(&bad1, "name: x\nops: [{type: gett, weight: 1}]\n").unwrap();
+    std::fs::write(
+        &bad2,
+        "name: x\nconcurrency: -2\nops: [{type: get, weight: 1}]\n",
+    )
+    .unwrap();
+    let o = tikv_bench(&[
+        "check",
+        bad1.to_str().unwrap(),
+        "workloads/quickstart.yaml",
+        bad2.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:2:14: unknown op type 'gett'", bad1.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}:2:14: concurrency must be", bad2.display())),
+        "{err}"
+    );
+    assert!(err.contains("2 of 3 workload files are bad"), "{err}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("workloads/quickstart.yaml: ok"), "{out}");
+}
