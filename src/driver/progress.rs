@@ -18,6 +18,7 @@ use crate::workload::Stop;
 pub enum ProgressMode {
     /// A bar on a terminal, lines otherwise.
     Auto,
+    /// A bar (lines, with a note, when stderr is not a terminal).
     Bar,
     Lines,
     Off,
@@ -51,9 +52,16 @@ const LINE_EVERY: Duration = Duration::from_secs(5);
 impl Progress {
     pub fn start(mode: ProgressMode) -> Progress {
         let (tx, rx) = watch::channel(Phase::Idle);
+        let terminal = std::io::stderr().is_terminal();
         let mode = match mode {
-            ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
+            ProgressMode::Auto if terminal => ProgressMode::Bar,
             ProgressMode::Auto => ProgressMode::Lines,
+            ProgressMode::Bar if !terminal => {
+                // indicatif draws nothing off a terminal: say so, and show
+                // the lines instead of nothing.
+                eprintln!("progress: stderr is not a terminal, so --progress bar shows lines");
+                ProgressMode::Lines
+            }
             m => m,
         };
         let task = match mode {

@@ -262,3 +262,25 @@ fn check_reports_every_bad_file() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("workloads/quickstart.yaml: ok"), "{out}");
 }
+
+/// `--progress bar` off a terminal says it shows lines, and shows them.
+#[test]
+fn a_progress_bar_without_a_terminal_falls_back_to_lines_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = tikv_bench(&[
+        "run",
+        "workloads/quickstart.yaml",
+        "--target",
+        "memory",
+        "--duration",
+        "300ms",
+        "--progress",
+        "bar",
+        "--no-report",
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("--progress bar shows lines"), "{err}");
+}
