@@ -23,6 +23,7 @@
 //!   commit), asking for a TTL that outlasts its age, so resolvers do not
 //!   take it for dead.
 
+use crate::vocab::events::CLIENT_RETRIES;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -325,6 +326,8 @@ impl<'t, T: Transport> Txn<'t, T> {
             if retries > self.opts.lock_retries {
                 return Err(err);
             }
+            // The lock request goes out again: a retry the driver never sees.
+            events.add(CLIENT_RETRIES, 1);
             if let Some(lock) = lock {
                 // The wait timed out (or we were told not to wait): the
                 // holder may be dead; resolve, and back off if it lives.

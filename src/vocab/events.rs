@@ -1,5 +1,11 @@
 //! Named counters bumped on the way through an operation.
 
+/// The event counting every request our client sent again within one
+/// attempt of an op (a reroute after a region error, a busy store, an
+/// unreachable store, a pessimistic lock tried again): the retries the
+/// driver does not see, counted where they happened.
+pub const CLIENT_RETRIES: &str = "client_retries";
+
 /// Named counters a backend bumps while executing an op: lock waits, lock
 /// wait time, reroutes, rows. Owned by one worker, so no synchronisation;
 /// a handful of names, so a linear scan beats a map.

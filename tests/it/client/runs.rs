@@ -114,6 +114,27 @@ fn assert_rerouted(file: &str, r: &RunResult, c: &RunningCluster) {
         event(r, "backoff_server_is_busy_us") > 0,
         "{file}: no backoff recorded"
     );
+    // Every request the client sent again is in its op's client retry
+    // total: exactly the reroutes and busy retries for raw ops, and those
+    // plus the lock requests sent again for transactions.
+    for (name, o) in &r.ops {
+        let resent: u64 = o
+            .events
+            .iter()
+            .filter(|(k, _)| k.starts_with("reroute_") || *k == "retry_server_is_busy")
+            .map(|(_, n)| n)
+            .sum();
+        let total = o.events.get("client_retries").copied().unwrap_or(0);
+        if o.op_type == "txn" {
+            assert!(total >= resent, "{file} {name}: {total} < {resent}");
+        } else {
+            assert_eq!(total, resent, "{file} {name}");
+        }
+    }
+    assert!(
+        event(r, "client_retries") > 0,
+        "{file}: no client retry counted"
+    );
     // The offline store may lead only regions nobody asked for during its
     // outage; when it refused a request, the client saw it.
     if f.unavailable_answers > 0 {
