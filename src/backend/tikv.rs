@@ -16,6 +16,7 @@ use super::{Backend, Operation, RawKv, TargetInfo, TxnKv};
 use crate::client::{
     Client, ClientConfig, Ctx, Error, Grpc, RawApi, RequestStats, Txn, TxnOptions,
 };
+use crate::vocab::events::CLIENT_RETRIES;
 use crate::vocab::{Events, LockMode, OpError, Outcome, Pair};
 
 /// The least time a check's read, or a bulk write of the load phase or
@@ -161,6 +162,10 @@ impl Backend for TikvBackend {
         };
         let result = op.run(&&attempt, events).await;
         stats.flush(events);
+        let resent = stats.total_retries();
+        if resent != 0 {
+            events.add(CLIENT_RETRIES, resent);
+        }
         result
     }
 
