@@ -12,7 +12,7 @@ use clap::ValueEnum;
 use super::{BadInput, RunArgs, Target, default_out, judge};
 use crate::backend::{Backend, InprocBackend, MemoryBackend, NoopBackend, TargetInfo, TikvBackend};
 use crate::cluster::{Cluster, RunningCluster};
-use crate::driver::{self, RunOptions};
+use crate::driver::{self, Interrupt, RunOptions};
 use crate::metrics::{ClusterInfo, Live, RunResult, SweepInfo, hdrlog, prometheus};
 use crate::report;
 use crate::workload::sweep::Cell;
@@ -102,7 +102,10 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         return Err(BadInput(format!("--hdr-log {}: cannot write: {e}", log.display())).into());
     }
-    let outcome = run_into(&workload, &args, &out).await;
+    let interrupt = Interrupt::default();
+    let signals = on_signals(interrupt.clone());
+    let outcome = run_into(&workload, &args, &out, &interrupt).await;
+    signals.abort();
     if outcome.is_err() && fresh {
         // Fails, as it should, if the directory is no longer empty.
         let _ = std::fs::remove_dir(&out);
@@ -124,7 +127,41 @@ fn writable(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn run_into(workload: &Workload, args: &RunArgs, out: &Path) -> anyhow::Result<ExitCode> {
+/// SIGINT or SIGTERM ends the run early, keeping what was measured (the
+/// result says `interrupted`); a second one exits at once.
+fn on_signals(interrupt: Interrupt) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            eprintln!("tikv-bench: cannot watch for Ctrl-C; an interrupt will lose the run");
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        interrupt.fire();
+        eprintln!(
+            "tikv-bench: interrupted: stopping the run and keeping what was measured (again to exit at once)"
+        );
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("tikv-bench: interrupted twice: exiting at once");
+        std::process::exit(130);
+    })
+}
+
+async fn run_into(
+    workload: &Workload,
+    args: &RunArgs,
+    out: &Path,
+    interrupt: &Interrupt,
+) -> anyhow::Result<ExitCode> {
     let live = Arc::new(std::sync::Mutex::new(Live::default()));
     let endpoint = match args.metrics_addr {
         Some(addr) => {
@@ -137,15 +174,24 @@ async fn run_into(workload: &Workload, args: &RunArgs, out: &Path) -> anyhow::Re
         }
         None => None,
     };
+    let session = Session {
+        live: live.clone(),
+        interrupt: interrupt.clone(),
+    };
     let passed = if workload.sweep.is_some() {
-        run_sweep(workload, args, out, &live).await
+        run_sweep(workload, args, out, &session).await
     } else {
-        run_one(workload, args, out, None, &live).await.map(|r| r.2)
+        run_one(workload, args, out, None, &session)
+            .await
+            .map(|r| r.2)
     };
     if let Some(task) = endpoint {
         task.abort();
     }
-    Ok(if passed? {
+    let passed = passed?;
+    Ok(if interrupt.fired() {
+        ExitCode::from(130)
+    } else if passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -161,14 +207,15 @@ async fn run_one(
     args: &RunArgs,
     out: &Path,
     cell: Option<&Cell>,
-    live: &Arc<std::sync::Mutex<Live>>,
+    session: &Session,
 ) -> anyhow::Result<(PathBuf, RunResult, bool)> {
     let opts = RunOptions {
         progress: args.progress,
         workload_file: Some(args.workload.display().to_string()),
         skip_load: args.no_load,
         shard: args.shard.unwrap_or_default(),
-        live: Some(live.clone()),
+        live: Some(session.live.clone()),
+        interrupt: session.interrupt.clone(),
         ..RunOptions::default()
     };
     let target = target(args)?;
@@ -190,6 +237,12 @@ async fn run_one(
         result.sweep = Some(SweepInfo::of(cell));
     }
     say!("{}", report::text::summary(&result));
+    if result.interrupted {
+        sayln!(
+            "interrupted: the figures cover the {:.1}s measured before the interrupt",
+            result.measured.duration_s
+        );
+    }
     let passed = judge(&mut result)?;
     let path = out.join("result.json");
     result.save(&path)?;
@@ -222,19 +275,27 @@ async fn run_sweep(
     workload: &Workload,
     args: &RunArgs,
     out: &Path,
-    live: &Arc<std::sync::Mutex<Live>>,
+    session: &Session,
 ) -> anyhow::Result<bool> {
     let cells = workload.cells();
     let mut passed = true;
     let mut results = Vec::with_capacity(cells.len());
     let mut index = Vec::with_capacity(cells.len());
     for (i, cell) in cells.iter().enumerate() {
+        if session.interrupt.fired() {
+            sayln!(
+                "interrupted: {} of {} sweep cells ran; the index and comparison cover them",
+                i,
+                cells.len()
+            );
+            break;
+        }
         sayln!("== sweep cell {}/{}: {}", i + 1, cells.len(), cell.id);
         let dir = out.join(cell.dir_name());
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
         let (path, result, cell_passed) =
-            run_one(&cell.workload, args, &dir, Some(cell), live).await?;
+            run_one(&cell.workload, args, &dir, Some(cell), session).await?;
         passed &= cell_passed;
         let mut entry = cell.to_json();
         entry["result"] = format!("{}/result.json", cell.dir_name()).into();
@@ -256,6 +317,13 @@ async fn run_sweep(
     let html = report::compare_to_dir(&results, &out.join("compare"))?;
     sayln!("compare: {}", html.display());
     Ok(passed)
+}
+
+/// What every run of one command shares: the live view a metrics endpoint
+/// reads, and the interrupt.
+struct Session {
+    live: Arc<std::sync::Mutex<Live>>,
+    interrupt: Interrupt,
 }
 
 /// The schema name of a sweep's `index.json`.

@@ -7,6 +7,7 @@ pub mod progress;
 pub mod worker;
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,25 @@ pub struct RunOptions {
     /// Where the collector publishes its running view (a metrics endpoint
     /// reads it); `None`: a private one for the progress display.
     pub live: Option<Arc<Mutex<Live>>>,
+    /// Fired (by Ctrl-C, say) to end the run early, keeping what was
+    /// measured.
+    pub interrupt: Interrupt,
+}
+
+/// A request to end a run early: the workers start no new op, the ops in
+/// flight finish (or use up their budget), and the result covers the span
+/// measured so far, marked `interrupted`. Clones share one flag.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    pub fn fire(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn fired(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// A shard that is not `I/N` with `1 <= I <= N`.
@@ -103,6 +123,7 @@ impl Default for RunOptions {
             skip_load: false,
             shard: Shard::WHOLE,
             live: None,
+            interrupt: Interrupt::default(),
         }
     }
 }
@@ -134,6 +155,10 @@ pub enum RunError {
     /// A check's initial data could not be written.
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// The run was interrupted before its measured phase began: nothing was
+    /// measured, so there is no result to keep.
+    #[error("interrupted before the measured phase began: nothing was measured")]
+    InterruptedEarly,
     /// A worker or load task panicked: a bug in tikv-bench. Please report
     /// it with the workload file.
     #[error("{what} failed")]
@@ -172,6 +197,9 @@ pub async fn run<B: Backend>(
     if !workload.checks.is_empty() {
         checks::setup(workload, &*backend, time).await?;
     }
+    if opts.interrupt.fired() {
+        return Err(RunError::InterruptedEarly);
+    }
     let start = time.now();
     let shared = Arc::new(worker::Shared {
         workload: workload.clone(),
@@ -183,6 +211,7 @@ pub async fn run<B: Backend>(
         pacing: pacing(workload),
         measure_start: start + workload.warmup,
         start,
+        interrupt: opts.interrupt.clone(),
     });
     let measured = measure(&shared, ids.clone(), opts, &progress).await?;
     progress.finish();
@@ -199,6 +228,7 @@ pub async fn run<B: Backend>(
         load,
     };
     let mut result = RunResult::build(workload, &measured.summary, info);
+    result.interrupted = opts.interrupt.fired();
     if !workload.checks.is_empty() {
         let input = checks::run::Input {
             workload,

@@ -48,6 +48,8 @@ pub struct Shared<B> {
     pub measure_start: Instant,
     /// The instant the schedule starts (open loop).
     pub start: Instant,
+    /// When fired, no new op starts.
+    pub interrupt: super::Interrupt,
 }
 
 /// A worker's numbers: `local` among this driver's workers (how the
@@ -64,6 +66,7 @@ pub struct Id {
 struct Schedule {
     pacing: Pacing,
     stop: StopAt,
+    interrupt: super::Interrupt,
     /// Open loop: the next op's slot.
     next_slot: Instant,
     /// Measured ops started (for a quota).
@@ -84,6 +87,7 @@ impl Schedule {
         Schedule {
             pacing: ctx.pacing,
             stop,
+            interrupt: ctx.interrupt.clone(),
             next_slot,
             measured_started: 0,
         }
@@ -93,6 +97,9 @@ impl Schedule {
     /// the worker stops.
     #[inline]
     fn next(&mut self, now: Instant, rec: &Recorder) -> Option<Instant> {
+        if self.interrupt.fired() {
+            return None;
+        }
         let intended = match self.pacing {
             Pacing::Closed => now,
             Pacing::Open { interval } => {

@@ -109,6 +109,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         measured: merge_phase(results.iter().map(|r| &r.measured), Some(measured_s)),
         ops: merge_ops(results, measured_s)?,
         timeline: merge_timeline(results, from)?,
+        interrupted: results.iter().any(|r| r.interrupted),
         // The sections all results share are kept; those that describe one
         // driver (shard, thresholds) have no merged meaning.
         checks: shared(results, |r| &r.checks),

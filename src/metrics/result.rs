@@ -57,6 +57,10 @@ pub struct RunResult {
     pub ops: BTreeMap<String, OpResult>,
     /// One entry per wall-clock second of the measured phase.
     pub timeline: Vec<Interval>,
+    /// The run was stopped early (Ctrl-C, SIGTERM): the figures cover the
+    /// measured span up to then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     // The sections below are optional and come in alphabetical order, the
     // order of their keys in results written before they were typed.
     /// The invariant checks' verdicts, one per check the workload turns on.
@@ -356,6 +360,7 @@ impl RunResult {
             measured: phase(&summary.ops, measured_s),
             ops,
             timeline,
+            interrupted: false,
             checks: None,
             cluster: None,
             merged_from: None,

@@ -272,6 +272,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
             .into_iter()
             .collect(),
         timeline,
+        interrupted: false,
         checks: None,
         cluster: None,
         merged_from: None,
