@@ -148,6 +148,11 @@ pub struct RunArgs {
     /// http://ADDR/metrics during the run (e.g. 127.0.0.1:9100).
     #[arg(long)]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Run the workload (each cell of its sweep) N times, each run in a
+    /// directory `repeat-K` of its own; the comparison shows the median of
+    /// the N and their range.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

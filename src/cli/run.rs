@@ -13,7 +13,7 @@ use super::{BadInput, RunArgs, Target, default_out, judge};
 use crate::backend::{Backend, InprocBackend, MemoryBackend, NoopBackend, TargetInfo, TikvBackend};
 use crate::cluster::{Cluster, RunningCluster};
 use crate::driver::{self, Interrupt, RunOptions};
-use crate::metrics::{ClusterInfo, Live, RunResult, SweepInfo, hdrlog, prometheus};
+use crate::metrics::{ClusterInfo, Live, RepeatInfo, RunResult, SweepInfo, hdrlog, prometheus};
 use crate::report;
 use crate::workload::sweep::Cell;
 use crate::workload::{Stop, Workload};
@@ -178,10 +178,10 @@ async fn run_into(
         live: live.clone(),
         interrupt: interrupt.clone(),
     };
-    let passed = if workload.sweep.is_some() {
-        run_sweep(workload, args, out, &session).await
+    let passed = if workload.sweep.is_some() || args.repeat > 1 {
+        run_many(workload, args, out, &session).await
     } else {
-        run_one(workload, args, out, None, &session)
+        run_one(workload, args, out, &Place::default(), &session)
             .await
             .map(|r| r.2)
     };
@@ -206,7 +206,7 @@ async fn run_one(
     workload: &Workload,
     args: &RunArgs,
     out: &Path,
-    cell: Option<&Cell>,
+    place: &Place<'_>,
     session: &Session,
 ) -> anyhow::Result<(PathBuf, RunResult, bool)> {
     let opts = RunOptions {
@@ -233,9 +233,10 @@ async fn run_one(
         Target::Noop => execute(workload, NoopBackend, &opts).await?,
         Target::Inproc => execute(workload, InprocBackend::default(), &opts).await?,
     };
-    if let Some(cell) = cell {
+    if let Some(cell) = place.cell {
         result.sweep = Some(SweepInfo::of(cell));
     }
+    result.repeat = place.repeat;
     say!("{}", report::text::summary(&result));
     if result.interrupted {
         sayln!(
@@ -248,9 +249,10 @@ async fn run_one(
     result.save(&path)?;
     sayln!("result: {}", path.display());
     if let Some(log) = &args.hdr_log {
-        // A sweep writes one log per cell, in the cell's directory.
-        let log = match (cell, log.file_name()) {
-            (Some(_), Some(name)) => out.join(name),
+        // Several runs write one log each, in the run's directory.
+        let many = place.cell.is_some() || place.repeat.is_some();
+        let log = match log.file_name() {
+            Some(name) if many => out.join(name),
             _ => log.clone(),
         };
         hdrlog::save(&result, &log)?;
@@ -268,55 +270,121 @@ async fn run_one(
     Ok((path, result, passed))
 }
 
-/// Runs every cell of the workload's sweep, each in its own directory under
-/// `out`, then writes `index.json` and the comparison of all cells.
-/// Returns whether every cell met the thresholds.
-async fn run_sweep(
+/// Where one of several runs goes: its sweep cell, and which repeat it is.
+#[derive(Debug, Default, Clone, Copy)]
+struct Place<'a> {
+    cell: Option<&'a Cell>,
+    repeat: Option<RepeatInfo>,
+}
+
+impl Place<'_> {
+    /// Its directory under the command's output directory.
+    fn dir(&self, out: &Path) -> PathBuf {
+        let mut dir = out.to_path_buf();
+        if let Some(cell) = self.cell {
+            dir.push(cell.dir_name());
+        }
+        if let Some(r) = self.repeat {
+            dir.push(format!("repeat-{}", r.index));
+        }
+        dir
+    }
+}
+
+/// Runs every cell of the workload's sweep (or the workload alone) as many
+/// times as `--repeat` says, each run in its own directory under `out`,
+/// then writes `index.json` and the comparison of all runs. Returns
+/// whether every run met the thresholds.
+async fn run_many(
     workload: &Workload,
     args: &RunArgs,
     out: &Path,
     session: &Session,
 ) -> anyhow::Result<bool> {
     let cells = workload.cells();
+    let repeats: Vec<Option<RepeatInfo>> = match args.repeat {
+        1 => vec![None],
+        n => (1..=n)
+            .map(|index| Some(RepeatInfo { index, count: n }))
+            .collect(),
+    };
+    let plan: Vec<(&Workload, Place)> = match cells.is_empty() {
+        true => repeats
+            .iter()
+            .map(|&repeat| (workload, Place { cell: None, repeat }))
+            .collect(),
+        false => cells
+            .iter()
+            .flat_map(|cell| {
+                repeats.iter().map(move |&repeat| {
+                    let place = Place {
+                        cell: Some(cell),
+                        repeat,
+                    };
+                    (&cell.workload, place)
+                })
+            })
+            .collect(),
+    };
     let mut passed = true;
-    let mut results = Vec::with_capacity(cells.len());
-    let mut index = Vec::with_capacity(cells.len());
-    for (i, cell) in cells.iter().enumerate() {
+    let mut results = Vec::with_capacity(plan.len());
+    let mut index = Vec::with_capacity(plan.len());
+    for (i, (w, place)) in plan.iter().enumerate() {
         if session.interrupt.fired() {
             sayln!(
-                "interrupted: {} of {} sweep cells ran; the index and comparison cover them",
-                i,
-                cells.len()
+                "interrupted: {i} of {} runs finished; the index and comparison cover them",
+                plan.len()
             );
             break;
         }
-        sayln!("== sweep cell {}/{}: {}", i + 1, cells.len(), cell.id);
-        let dir = out.join(cell.dir_name());
+        let dir = place.dir(out);
+        let rel = dir.strip_prefix(out).unwrap_or(&dir).display().to_string();
+        sayln!("== run {}/{}: {rel}", i + 1, plan.len());
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
-        let (path, result, cell_passed) =
-            run_one(&cell.workload, args, &dir, Some(cell), session).await?;
-        passed &= cell_passed;
-        let mut entry = cell.to_json();
-        entry["result"] = format!("{}/result.json", cell.dir_name()).into();
+        let (path, result, run_passed) = run_one(w, args, &dir, place, session).await?;
+        passed &= run_passed;
+        let mut entry = match place.cell {
+            Some(cell) => cell.to_json(),
+            None => serde_json::json!({}),
+        };
+        if let Some(r) = place.repeat {
+            entry["repeat"] = r.index.into();
+        }
+        entry["result"] = format!("{rel}/result.json").into();
         entry["goodput_per_s"] = result.measured.ok_per_s.into();
         index.push(entry);
         results.push((path, result));
     }
+    write_index(workload, args, out, index)?;
+    if !results.is_empty() {
+        say!("{}", report::runs::table(&results)?);
+        let html = report::compare_to_dir(&results, &out.join("compare"))?;
+        sayln!("compare: {}", html.display());
+    }
+    Ok(passed)
+}
+
+/// `index.json`: every run, where its result is, and its goodput.
+fn write_index(
+    workload: &Workload,
+    args: &RunArgs,
+    out: &Path,
+    runs: Vec<serde_json::Value>,
+) -> anyhow::Result<()> {
     let index = serde_json::json!({
         "schema": SWEEP_INDEX_SCHEMA,
         "name": workload.name,
         "workload_file": args.workload.display().to_string(),
         "sweep": workload.sweep,
-        "cells": index,
+        "repeat": args.repeat,
+        "cells": runs,
     });
     let index_path = out.join("index.json");
     std::fs::write(&index_path, serde_json::to_string_pretty(&index)? + "\n")
         .with_context(|| format!("{}: cannot write sweep index", index_path.display()))?;
     sayln!("index: {}", index_path.display());
-    let html = report::compare_to_dir(&results, &out.join("compare"))?;
-    sayln!("compare: {}", html.display());
-    Ok(passed)
+    Ok(())
 }
 
 /// What every run of one command shares: the live view a metrics endpoint

@@ -116,6 +116,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         cluster: shared(results, |r| &r.cluster),
         merged_from: Some(results.iter().map(|r| r.merged_from.unwrap_or(1)).sum()),
         merged_runs: (!runs.is_empty()).then_some(runs),
+        repeat: shared(results, |r| &r.repeat),
         shard: None,
         sweep: shared(results, |r| &r.sweep),
         thresholds: None,

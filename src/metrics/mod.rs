@@ -15,4 +15,4 @@ pub use collector::{Collector, Live, LiveOp, Summary};
 pub use merge::merge;
 pub use recorder::{Clock, Completion, OpStats, Recorder, Report};
 pub use result::{RunInfo, RunResult, SCHEMA};
-pub use sections::{ClusterInfo, ShardInfo, SweepInfo, SweptValue, ThresholdVerdict};
+pub use sections::{ClusterInfo, RepeatInfo, ShardInfo, SweepInfo, SweptValue, ThresholdVerdict};

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::collector::{Second, Summary};
 use super::hist::{self, Percentiles};
 use super::recorder::OpStats;
-use super::sections::{ClusterInfo, ShardInfo, SweepInfo, ThresholdVerdict};
+use super::sections::{ClusterInfo, RepeatInfo, ShardInfo, SweepInfo, ThresholdVerdict};
 use crate::backend::TargetInfo;
 use crate::vocab::ErrorKind;
 use crate::workload::Workload;
@@ -76,6 +76,9 @@ pub struct RunResult {
     /// The run ids a merge added up into this one, sorted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_runs: Option<Vec<String>>,
+    /// Which run of `run --repeat N` this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<RepeatInfo>,
     /// This driver's part of a sharded run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
@@ -365,6 +368,7 @@ impl RunResult {
             cluster: None,
             merged_from: None,
             merged_runs: None,
+            repeat: None,
             shard: None,
             sweep: None,
             thresholds: None,

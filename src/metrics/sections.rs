@@ -37,6 +37,15 @@ pub struct ShardInfo {
     pub workers: [u64; 2],
 }
 
+/// Which of several runs of the same workload (or sweep cell) a result is
+/// (`run --repeat N`): a comparison shows their median and spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepeatInfo {
+    /// Counted from 1.
+    pub index: u32,
+    pub count: u32,
+}
+
 /// The sweep cell a result is (a run of a workload with a `sweep:`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepInfo {

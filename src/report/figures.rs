@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use super::ReportError;
-use crate::metrics::{RunResult, SweptValue, hist};
+use crate::metrics::{RepeatInfo, RunResult, SweptValue, hist};
 
 /// One result, as a comparison sees it.
 #[derive(Debug, Clone)]
@@ -36,6 +36,97 @@ pub struct Figures {
     pub p50_us: u64,
     pub p99_us: u64,
     pub noise: Noise,
+    /// Which of `run --repeat N`'s runs the result is.
+    pub repeat: Option<RepeatInfo>,
+    /// After [`combine_repeats`]: the figures above are the medians of
+    /// these runs, which spread so.
+    pub spread: Option<Spread>,
+}
+
+/// The lowest and the highest of one figure over the repeats of a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range {
+    pub min: f64,
+    pub max: f64,
+}
+
+/// How the repeats of one run spread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub runs: usize,
+    pub goodput: Range,
+    pub p99_us: Range,
+    pub abort_rate: Option<Range>,
+}
+
+/// The repeats of each run (same label and lock mode) as one [`Figures`]:
+/// each figure the median of the runs, with their [`Spread`]; the noise is
+/// that of the runs' goodputs. Results without repeats are left as they
+/// are; the order of first appearance is kept.
+pub fn combine_repeats(figs: Vec<Figures>) -> Vec<Figures> {
+    let mut groups: Vec<Vec<Figures>> = Vec::new();
+    for f in figs {
+        let same = |g: &Vec<Figures>| {
+            f.repeat.is_some()
+                && g[0].repeat.is_some()
+                && g[0].label == f.label
+                && g[0].lock == f.lock
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.push(f),
+            None => groups.push(vec![f]),
+        }
+    }
+    groups.into_iter().map(combine).collect()
+}
+
+fn combine(mut runs: Vec<Figures>) -> Figures {
+    if runs.len() == 1 {
+        return runs.remove(0);
+    }
+    let all = |get: &dyn Fn(&Figures) -> f64| -> Vec<f64> { runs.iter().map(get).collect() };
+    let some = |get: &dyn Fn(&Figures) -> Option<f64>| -> Option<Vec<f64>> {
+        runs.iter().map(get).collect()
+    };
+    let goodputs = all(&|f| f.goodput);
+    let p99s = all(&|f| f.p99_us as f64);
+    let aborts = some(&|f| f.abort_rate);
+    let spread = Spread {
+        runs: runs.len(),
+        goodput: range(&goodputs),
+        p99_us: range(&p99s),
+        abort_rate: aborts.as_deref().map(range),
+    };
+    let mut out = runs[0].clone();
+    out.goodput = median(&goodputs);
+    out.abort_rate = aborts.as_deref().map(median);
+    out.retries_per_commit = some(&|f| f.retries_per_commit).map(|v| median(&v));
+    out.lock_waits_per_commit = some(&|f| f.lock_waits_per_commit).map(|v| median(&v));
+    out.lock_wait_us_per_commit = some(&|f| f.lock_wait_us_per_commit).map(|v| median(&v));
+    out.p50_us = median(&all(&|f| f.p50_us as f64)).round() as u64;
+    out.p99_us = median(&p99s).round() as u64;
+    out.noise = Noise::of(&goodputs);
+    out.spread = Some(spread);
+    out
+}
+
+/// The median (the mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn range(values: &[f64]) -> Range {
+    Range {
+        min: values.iter().copied().fold(f64::INFINITY, f64::min),
+        max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    }
 }
 
 /// The spread of the per-second goodput over the whole seconds of the
@@ -185,6 +276,8 @@ pub fn of(path: &Path, r: &RunResult) -> Result<Figures, ReportError> {
         p50_us: q(0.50),
         p99_us: q(0.99),
         noise: Noise::of(&samples),
+        repeat: r.repeat,
+        spread: None,
     })
 }
 
@@ -217,6 +310,60 @@ fn workload_lock(r: &RunResult) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeats_combine_into_medians_with_their_range() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        let run = |i: u32, goodput: f64, p99: u64| Figures {
+            label: "lock=optimistic".into(),
+            path: PathBuf::from(format!("r{i}/result.json")),
+            name: "w".into(),
+            lock: Some("optimistic".into()),
+            sweep: Vec::new(),
+            txn: true,
+            goodput,
+            abort_rate: Some(goodput / 1000.0),
+            retries_per_commit: Some(0.5),
+            lock_waits_per_commit: None,
+            lock_wait_us_per_commit: None,
+            p50_us: p99 / 2,
+            p99_us: p99,
+            noise: Noise::default(),
+            repeat: Some(RepeatInfo { index: i, count: 3 }),
+            spread: None,
+        };
+        let mut other = run(1, 7.0, 7);
+        other.lock = Some("pessimistic".into());
+        let figs = vec![
+            run(1, 100.0, 900),
+            other,
+            run(2, 300.0, 100),
+            run(3, 200.0, 500),
+        ];
+        let combined = combine_repeats(figs);
+        assert_eq!(combined.len(), 2, "one per label and lock mode, in order");
+        let c = &combined[0];
+        assert_eq!((c.goodput, c.p99_us, c.p50_us), (200.0, 500, 250));
+        let s = c.spread.unwrap();
+        assert_eq!(s.runs, 3);
+        assert_eq!(
+            s.goodput,
+            Range {
+                min: 100.0,
+                max: 300.0
+            }
+        );
+        assert_eq!(
+            s.p99_us,
+            Range {
+                min: 100.0,
+                max: 900.0
+            }
+        );
+        assert_eq!(c.noise.seconds, 3, "the noise is the runs'");
+        assert!(combined[1].spread.is_none(), "a lone run stays as it is");
+    }
 
     #[test]
     fn noise_is_the_spread_of_the_seconds() {

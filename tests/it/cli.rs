@@ -352,3 +352,58 @@ fn sigint_mid_run_keeps_a_complete_result_marked_interrupted() {
         assert!(r["ops"]["read"]["histogram"].as_str().is_some(), "{r}");
     }
 }
+
+/// `--repeat N` runs each sweep cell N times, each run in `CELL/repeat-K`
+/// marked with its repeat, lists every run in index.json, and ends with a
+/// table of each cell's median and range, which the comparison shows too.
+#[test]
+fn repeat_runs_each_cell_n_times_and_reports_median_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = tikv_bench(&[
+        "run",
+        "workloads/lock-sweep.yaml",
+        "--target",
+        "memory",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "0s",
+        "--progress",
+        "off",
+        "--no-report",
+        "--repeat",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}\n{stdout}", stderr(&o));
+    let cells = [
+        "lock-optimistic_hot_set-0.5",
+        "lock-pessimistic_hot_set-0.005",
+    ];
+    for cell in cells {
+        for k in [1, 2] {
+            let path = out.join(cell).join(format!("repeat-{k}/result.json"));
+            let r: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert_eq!(r["repeat"], serde_json::json!({"index": k, "count": 2}));
+        }
+    }
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["repeat"], 2);
+    assert_eq!(index["cells"].as_array().unwrap().len(), 16, "8 cells x 2");
+    assert!(
+        stdout.contains("(median of 2 runs [lowest – highest])"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("lock=pessimistic,hot_set=0.005"),
+        "{stdout}"
+    );
+    let html = std::fs::read_to_string(out.join("compare/compare.html")).unwrap();
+    assert!(html.contains(" runs)"), "the noise column counts runs");
+    assert!(html.contains(" – "), "medians come with their range");
+}

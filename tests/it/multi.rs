@@ -277,6 +277,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         cluster: None,
         merged_from: None,
         merged_runs: None,
+        repeat: None,
         shard: None,
         sweep: None,
         thresholds: None,

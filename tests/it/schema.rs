@@ -61,6 +61,9 @@ async fn real_results_validate_against_the_schema() {
         )
         .unwrap(),
     );
+    // A repeat of an interrupted run: the newer sections validate too.
+    cell.repeat = Some(tikv_bench::metrics::RepeatInfo { index: 2, count: 3 });
+    cell.interrupted = true;
     cell.thresholds = Some(
         serde_json::from_value(
             serde_json::json!([{"threshold": "p99 of read < 10s", "measured": "12us", "passed": true}]),

@@ -51,10 +51,11 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, Re
         dir: out.to_path_buf(),
         source,
     })?;
-    let mut figs = results
+    let figs = results
         .iter()
         .map(|(p, r)| figures::of(p, r))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut figs = figures::combine_repeats(figs);
     unique_labels(&mut figs);
     let layout = Layout::of(&figs);
     let txn = figs.iter().any(|f| f.txn);

@@ -43,22 +43,45 @@ pub(super) fn results_table(figs: &[Figures], goodput: &str) -> String {
     );
     for f in figs {
         let n = &f.noise;
+        let spread = f.spread.as_ref();
+        let within = |median: String, r: Option<(String, String)>| match r {
+            Some((lo, hi)) => format!("{median} [{lo} – {hi}]"),
+            None => median,
+        };
+        let rate = |r: &figures::Range| (page::rate(r.min), page::rate(r.max));
+        let us = |r: &figures::Range| {
+            (
+                page::micros(r.min.round() as u64),
+                page::micros(r.max.round() as u64),
+            )
+        };
+        let pct = |r: &figures::Range| (percent(Some(r.min)), percent(Some(r.max)));
+        let noise_unit = if spread.is_some() { " runs" } else { "s" };
         t.row([
             text(&f.label),
             text(f.lock.clone().unwrap_or_else(|| "–".into())),
-            num(page::rate(f.goodput)),
+            num(within(
+                page::rate(f.goodput),
+                spread.map(|s| rate(&s.goodput)),
+            )),
             num(format!(
-                "{} ± {} ({}s)",
+                "{} ± {} ({}{noise_unit})",
                 page::rate(n.mean),
                 page::rate(n.sd),
                 n.seconds
             )),
-            num(percent(f.abort_rate)),
+            num(within(
+                percent(f.abort_rate),
+                spread.and_then(|s| s.abort_rate.as_ref()).map(pct),
+            )),
             num(ratio(f.retries_per_commit)),
             num(ratio(f.lock_waits_per_commit)),
             num(micros_f(f.lock_wait_us_per_commit)),
             num(page::micros(f.p50_us)),
-            num(page::micros(f.p99_us)),
+            num(within(
+                page::micros(f.p99_us),
+                spread.map(|s| us(&s.p99_us)),
+            )),
         ]);
     }
     let mut html = t.finish();
