@@ -405,6 +405,15 @@ fn compare_of_a_sweep_plots_against_the_swept_parameter() {
         select(&doc, "section#deltas").is_empty(),
         "deltas only for two results"
     );
+    // Every link of the page's navigation leads to a section it has.
+    for link in select(&doc, "nav a") {
+        let href = link.value().attr("href").unwrap();
+        let id = href.trim_start_matches('#');
+        assert!(
+            !select(&doc, &format!("section#{id}")).is_empty(),
+            "{href} leads nowhere"
+        );
+    }
     for file in [
         "contention.png",
         "goodput.png",

@@ -337,14 +337,22 @@ fn heading(figs: &[Figures], layout: &Layout, txn: bool) -> String {
         ));
     }
     h.push_str("<nav>");
-    for (id, label) in [
-        ("contention", "optimistic vs pessimistic"),
-        ("results", "results"),
-        ("deltas", "deltas"),
-        ("charts", "charts"),
-        ("definitions", "definitions"),
+    // Only the sections the page has: the pairs need both lock modes, the
+    // deltas exactly two results.
+    for (id, label, present) in [
+        (
+            "contention",
+            "optimistic vs pessimistic",
+            has_both_locks(figs),
+        ),
+        ("results", "results", true),
+        ("deltas", "deltas", figs.len() == 2),
+        ("charts", "charts", true),
+        ("definitions", "definitions", true),
     ] {
-        let _ = write!(h, "<a href=\"#{id}\">{label}</a>");
+        if present {
+            let _ = write!(h, "<a href=\"#{id}\">{label}</a>");
+        }
     }
     h.push_str("</nav>\n");
     h
