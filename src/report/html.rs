@@ -64,7 +64,7 @@ fn chart_section(
     let inner = match (entry.draw)(r)? {
         Some(chart) => {
             let path = dir.join(format!("{}.png", entry.id));
-            chart.draw(&path)?;
+            chart.draw(&path, &chart_note(r))?;
             let mut html = page::figure(&path, chart.size, entry.alt, (entry.caption)(r))?;
             html.push_str(&(entry.after)(r));
             charts.push((path, chart.size));
@@ -73,6 +73,26 @@ fn chart_section(
         None => page::para("ok", entry.absent),
     };
     Ok(page::section(entry.id, entry.heading, &inner))
+}
+
+/// What a report's charts are of: the workload, the run and its start.
+pub fn chart_note(r: &RunResult) -> String {
+    let mut note = format!("{} on {}", r.name, r.target.kind);
+    if let Some(s) = &r.sweep {
+        note.push_str(&format!(" ({})", s.id));
+    }
+    if let Some(rep) = &r.repeat {
+        note.push_str(&format!(", repeat {}/{}", rep.index, rep.count));
+    }
+    if !r.run_id.is_empty() {
+        note.push_str(&format!(" · run {}", r.run_id));
+    }
+    format!(
+        "{note} · {} · {} {}",
+        r.started_at,
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// The workload as run, in YAML.

@@ -522,3 +522,14 @@ fn run_with_no_report_writes_none_and_report_renders_it_later() {
     let doc = parse(&elsewhere.join("report.html"));
     assert_eq!(select(&doc, "table.ops tbody tr").len(), 7);
 }
+
+/// Each chart says what it is of along its bottom edge (a PNG pasted on
+/// its own still names its workload, run and date).
+#[test]
+fn charts_name_their_workload_run_and_date() {
+    let r = result();
+    let note = html::chart_note(&r);
+    assert!(note.starts_with("report-test on memory"), "{note}");
+    assert!(note.contains(&format!("run {}", r.run_id)), "{note}");
+    assert!(note.contains(&r.started_at), "{note}");
+}

@@ -61,10 +61,13 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, Re
     let txn = figs.iter().any(|f| f.txn);
     let goodput_name = if txn { "goodput" } else { "throughput" };
 
-    let mut charts = Vec::new();
+    let mut drawn = Drawn {
+        charts: Vec::new(),
+        note: note(results),
+    };
     let mut body = heading(&figs, &layout, txn);
     if has_both_locks(&figs) {
-        body.push_str(&contention_section(&figs, &layout, out, &mut charts)?);
+        body.push_str(&contention_section(&figs, &layout, out, &mut drawn)?);
     }
     body.push_str(&page::section(
         "results",
@@ -78,7 +81,7 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, Re
             &delta_table(&figs[0], &figs[1], goodput_name),
         ));
     }
-    body.push_str(&charts_section(&figs, &layout, txn, out, &mut charts)?);
+    body.push_str(&charts_section(&figs, &layout, txn, out, &mut drawn)?);
     body.push_str(&page::section(
         "definitions",
         "Definitions",
@@ -95,20 +98,46 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, Re
         path: path.clone(),
         source,
     })?;
-    Ok(Written { html: path, charts })
+    Ok(Written {
+        html: path,
+        charts: drawn.charts,
+    })
+}
+
+/// The charts drawn so far, and the line under each that says what the
+/// comparison is of.
+struct Drawn {
+    charts: Vec<(PathBuf, (u32, u32))>,
+    note: String,
+}
+
+/// What a comparison's charts are of: the workloads, how many runs, when.
+fn note(results: &[(PathBuf, RunResult)]) -> String {
+    let mut names: Vec<&str> = results.iter().map(|(_, r)| r.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let first = results.iter().map(|(_, r)| r.started_at.as_str()).min();
+    format!(
+        "comparison of {} results of {} · from {} · {} {}",
+        results.len(),
+        names.join(", "),
+        first.unwrap_or("?"),
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Draws `chart` into `path` and returns it as an inline figure; the file
-/// is added to `charts`.
+/// is added to the drawn charts.
 fn figure(
     chart: &Chart,
     path: PathBuf,
     (alt, caption): (&str, &str),
-    charts: &mut Vec<(PathBuf, (u32, u32))>,
+    drawn: &mut Drawn,
 ) -> Result<String, ReportError> {
-    chart.draw(&path)?;
+    chart.draw(&path, &drawn.note)?;
     let html = page::figure(&path, chart.size, alt, caption)?;
-    charts.push((path, chart.size));
+    drawn.charts.push((path, chart.size));
     Ok(html)
 }
 
@@ -117,7 +146,7 @@ fn contention_section(
     figs: &[Figures],
     layout: &Layout,
     out: &Path,
-    charts: &mut Vec<(PathBuf, (u32, u32))>,
+    drawn: &mut Drawn,
 ) -> Result<String, ReportError> {
     let mut inner = figure(
         &contention_chart(figs, layout),
@@ -126,7 +155,7 @@ fn contention_section(
             "optimistic vs pessimistic: goodput, abort rate and p99",
             &layout.caption(),
         ),
-        charts,
+        drawn,
     )?;
     inner.push_str(&pairs_table(figs, layout));
     Ok(page::section(
@@ -143,7 +172,7 @@ fn charts_section(
     layout: &Layout,
     txn: bool,
     out: &Path,
-    charts: &mut Vec<(PathBuf, (u32, u32))>,
+    drawn: &mut Drawn,
 ) -> Result<String, ReportError> {
     let mut html = String::from("<div class=\"pairs\">");
     let mut skipped = Vec::new();
@@ -162,7 +191,7 @@ fn charts_section(
             &chart,
             out.join(m.file),
             (m.title, m.caption),
-            charts,
+            drawn,
         )?);
     }
     html.push_str("</div>");
@@ -173,7 +202,7 @@ fn charts_section(
             "p50 and p99 latency",
             "From the histograms of the committed transactions (all ops without transactions), added together: percentiles are never averaged.",
         ),
-        charts,
+        drawn,
     )?);
     if !skipped.is_empty() {
         html.push_str(&page::para(

@@ -135,18 +135,29 @@ pub struct Chart {
     pub shared_legend: bool,
 }
 
+/// Height of the line under a chart that says what it is of.
+const NOTE_HEIGHT: u32 = 18;
+
 impl Chart {
-    /// Draws the chart into a PNG file.
-    pub fn draw(&self, path: &Path) -> Result<(), DrawError> {
-        self.draw_inner(path).map_err(|e| DrawError {
+    /// Draws the chart into a PNG file, with `note` (what it is of: the
+    /// workload, run and date) in small type along its bottom edge, so that
+    /// the PNG says where it comes from wherever it is pasted.
+    pub fn draw(&self, path: &Path, note: &str) -> Result<(), DrawError> {
+        self.draw_inner(path, note).map_err(|e| DrawError {
             path: path.to_path_buf(),
             err: e.to_string(),
         })
     }
 
-    fn draw_inner(&self, path: &Path) -> Result<(), Box<dyn Error>> {
-        let root = BitMapBackend::new(path, self.size).into_drawing_area();
-        root.fill(&WHITE)?;
+    fn draw_inner(&self, path: &Path, note: &str) -> Result<(), Box<dyn Error>> {
+        let whole = BitMapBackend::new(path, self.size).into_drawing_area();
+        whole.fill(&WHITE)?;
+        let (root, foot) = whole.split_vertically(self.size.1.saturating_sub(NOTE_HEIGHT));
+        foot.draw(&Text::new(
+            note.to_string(),
+            (8, 2),
+            (FONT, 12).into_font().color(&RGBColor(0x59, 0x63, 0x6e)),
+        ))?;
         let areas = match self.panels.first() {
             Some(first) if self.shared_legend => {
                 let (top, rest) = root.split_vertically(34);
