@@ -125,7 +125,7 @@ fn sections(r: &RunResult) -> Vec<(&'static str, &'static str, String)> {
         out.push(("checks", "Checks", checks_table(v)));
     }
     if let Some(c) = &r.cluster {
-        out.push(("cluster", "Cluster", json(c)));
+        out.push(("cluster", "Cluster", super::cluster::section(c)));
     }
     if let Some(n) = &r.merged_from {
         out.push(("merged_from", "merged from", json(n)));

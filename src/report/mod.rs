@@ -8,6 +8,7 @@
 //! [`RunResult`]: crate::metrics::RunResult
 
 mod charts;
+mod cluster;
 pub mod compare;
 mod error;
 pub mod figures;

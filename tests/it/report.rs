@@ -533,3 +533,42 @@ fn charts_name_their_workload_run_and_date() {
     assert!(note.contains(&format!("run {}", r.run_id)), "{note}");
     assert!(note.contains(&r.started_at), "{note}");
 }
+
+/// The cluster section reads as tables: stores with the regions they lead,
+/// regions by their decoded key ranges, and what the faults did.
+#[test]
+fn the_cluster_section_shows_stores_and_regions_with_decoded_keys() {
+    let mut r = result();
+    let snap = serde_json::json!({
+        "stores": [{"id": 1, "address": "a:1", "state": "up"}, {"id": 2, "address": "b:2", "state": "offline"}],
+        "regions": [
+            {"id": 7, "start": "", "end": "7573657230FF", "start_decoded": "", "end_decoded": "user0",
+             "epoch": {"conf_ver": 1, "version": 3}, "leader": 2,
+             "peers": [{"id": 1, "store": 1}, {"id": 2, "store": 2}]},
+            {"id": 9, "start": "7573657230FF", "end": "", "start_decoded": "user0", "end_decoded": "",
+             "epoch": {"conf_ver": 1, "version": 3}, "leader": 2,
+             "peers": [{"id": 3, "store": 2}]}
+        ],
+        "faults": {"counts": {"splits": 2}}
+    });
+    r.cluster = Some(tikv_bench::metrics::ClusterInfo {
+        pd: vec!["pd:2379".into()],
+        start: snap.clone(),
+        end: snap,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let doc = parse(&html::write(&r, dir.path()).unwrap().html);
+    let stores: Vec<Vec<String>> = select(&doc, "section#extra-cluster table.stores tbody tr")
+        .into_iter()
+        .map(cell_texts)
+        .collect();
+    assert_eq!(stores[1], ["2", "b:2", "offline", "2", "2"], "{stores:?}");
+    let regions: Vec<Vec<String>> = select(&doc, "section#extra-cluster table.regions tbody tr")
+        .into_iter()
+        .map(cell_texts)
+        .collect();
+    assert_eq!(regions[0][1..3], ["(first key)", "user0"], "{regions:?}");
+    assert_eq!(regions[1][1..3], ["user0", "(last key)"], "{regions:?}");
+    let text: String = select(&doc, "section#extra-cluster")[0].text().collect();
+    assert!(text.contains("splits"), "{text}");
+}
