@@ -272,6 +272,27 @@ fn mode(r: &RunResult) -> String {
     }
 }
 
+/// Each op's final errors, notable outcomes and what happened on its way
+/// (events), in a table of their own whose lists wrap: beside the figures
+/// they made the table too wide to read or paste.
+fn on_the_way(r: &RunResult) -> String {
+    let mut t = Table::new("on-the-way", &["op", "errors", "outcomes", "events"]);
+    for name in r.op_names() {
+        let o = &r.ops[&name];
+        let list = |m| match page::counts(m) {
+            s if s.is_empty() => text("–"),
+            s => text(s),
+        };
+        t.row([
+            text(&name),
+            list(&o.errors),
+            list(&o.outcomes),
+            list(&o.events),
+        ]);
+    }
+    t.finish()
+}
+
 fn op_table(r: &RunResult) -> String {
     let service = r.ops.values().any(|o| o.service_us.is_some());
     let mut head = vec![
@@ -280,7 +301,7 @@ fn op_table(r: &RunResult) -> String {
     if service {
         head.extend(["service p50", "service p99"]);
     }
-    head.extend(["retries", "errors", "outcomes", "events"]);
+    head.push("retries");
     let mut t = Table::new("ops", &head);
     for name in r.op_names() {
         let o = &r.ops[&name];
@@ -310,12 +331,7 @@ fn op_table(r: &RunResult) -> String {
             cells.push(num(page::micros(s.p50)));
             cells.push(num(page::micros(s.p99)));
         }
-        cells.extend([
-            num(page::count(o.retries)),
-            text(page::counts(&o.errors)),
-            text(page::counts(&o.outcomes)),
-            text(page::counts(&o.events)),
-        ]);
+        cells.push(num(page::count(o.retries)));
         t.row(cells);
     }
     let mut html = t.finish();
@@ -327,6 +343,7 @@ fn op_table(r: &RunResult) -> String {
             "Latency of successful ops, retries and backoff included. Failed: the op gave up on an error; unknown: its outcome is unknown (a timeout after sending)."
         },
     ));
+    html.push_str(&on_the_way(r));
     html
 }
 
