@@ -35,6 +35,7 @@ pub(super) async fn run<B: Backend>(
     progress.set(Phase::Load {
         done: done.clone(),
         total: count * spaces as u64,
+        spaces: spaces as u64,
     });
     let tasks = l
         .concurrency

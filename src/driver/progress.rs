@@ -29,8 +29,12 @@ pub enum ProgressMode {
 pub enum Phase {
     Idle,
     Load {
+        /// Records written so far, summed over the key spaces.
         done: Arc<AtomicU64>,
         total: u64,
+        /// Key spaces the records go into (raw, transactional): each
+        /// record is written once per space.
+        spaces: u64,
     },
     Run {
         start: Instant,
@@ -99,12 +103,20 @@ impl Drop for Progress {
 fn describe(phase: &Phase, now: Instant) -> Option<(String, f64)> {
     match phase {
         Phase::Idle => None,
-        Phase::Load { done, total } => {
+        Phase::Load {
+            done,
+            total,
+            spaces,
+        } => {
             let d = done.load(Ordering::Relaxed);
-            Some((
-                format!("load {d}/{total} records"),
-                d as f64 / (*total).max(1) as f64,
-            ))
+            let what = match spaces {
+                0 | 1 => format!("load {d}/{total} records"),
+                n => format!(
+                    "load {d}/{total} writes ({} records into {n} key spaces)",
+                    total / n
+                ),
+            };
+            Some((what, d as f64 / (*total).max(1) as f64))
         }
         Phase::Run {
             start,
@@ -184,5 +196,29 @@ async fn lines(rx: watch::Receiver<Phase>) {
         if let Some((msg, _)) = describe(&phase, Instant::now()) {
             eprintln!("tikv-bench: {msg}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(done: u64, total: u64, spaces: u64) -> String {
+        let phase = Phase::Load {
+            done: Arc::new(AtomicU64::new(done)),
+            total,
+            spaces,
+        };
+        describe(&phase, Instant::now()).unwrap().0
+    }
+
+    #[test]
+    fn the_load_line_counts_writes_per_key_space() {
+        assert_eq!(load(500, 1000, 1), "load 500/1000 records");
+        assert_eq!(
+            load(1500, 2000, 2),
+            "load 1500/2000 writes (1000 records into 2 key spaces)"
+        );
+        assert_eq!(load(0, 0, 0), "load 0/0 records");
     }
 }
