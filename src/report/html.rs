@@ -224,6 +224,12 @@ fn header(r: &RunResult) -> String {
         m.duration_s,
         esc(&r.started_at)
     );
+    if r.interrupted {
+        h.push_str(&page::para(
+            "bad",
+            "Interrupted: the run was stopped early (Ctrl-C or SIGTERM); the figures cover the span measured until then.",
+        ));
+    }
     let mut cards = vec![
         ("ok ops/s", page::rate(m.ok_per_s)),
         ("ops", page::count(m.ops)),

@@ -572,3 +572,24 @@ fn the_cluster_section_shows_stores_and_regions_with_decoded_keys() {
     let text: String = select(&doc, "section#extra-cluster")[0].text().collect();
     assert!(text.contains("splits"), "{text}");
 }
+
+/// An interrupted run's report says so at the top.
+#[test]
+fn an_interrupted_run_says_so_at_the_top() {
+    let mut r = result();
+    let dir = tempfile::tempdir().unwrap();
+    let html = html::write(&r, dir.path()).unwrap().html;
+    assert!(
+        !std::fs::read_to_string(&html)
+            .unwrap()
+            .contains("Interrupted")
+    );
+    r.interrupted = true;
+    let html = html::write(&r, dir.path()).unwrap().html;
+    let doc = parse(&html);
+    let bad: Vec<String> = select(&doc, "p.bad")
+        .into_iter()
+        .map(|p| p.text().collect())
+        .collect();
+    assert!(bad.iter().any(|t| t.starts_with("Interrupted")), "{bad:?}");
+}
