@@ -264,6 +264,7 @@ fn merge_phase<'a>(
         out.failed += p.failed;
         out.unknown += p.unknown;
         out.retries += p.retries;
+        out.client_retries += p.client_retries;
         longest = longest.max(p.duration_s);
     }
     let duration_s = duration_s.unwrap_or(longest);
@@ -310,6 +311,7 @@ fn merge_op(name: &str, parts: &[&OpResult], measured_s: f64) -> Result<OpResult
         error_samples: BTreeMap::new(),
         retries: 0,
         retries_by_kind: BTreeMap::new(),
+        client_retries: 0,
         backoff_us: 0,
         outcomes: BTreeMap::new(),
         events: BTreeMap::new(),
@@ -325,6 +327,7 @@ fn merge_op(name: &str, parts: &[&OpResult], measured_s: f64) -> Result<OpResult
         out.failed += p.failed;
         out.unknown += p.unknown;
         out.retries += p.retries;
+        out.client_retries += p.client_retries;
         out.backoff_us += p.backoff_us;
         add_counts(&mut out.errors, &p.errors);
         add_counts(&mut out.retries_by_kind, &p.retries_by_kind);

@@ -15,6 +15,7 @@ use super::recorder::OpStats;
 use super::sections::{ClusterInfo, RepeatInfo, ShardInfo, SweepInfo, ThresholdVerdict};
 use crate::backend::TargetInfo;
 use crate::vocab::ErrorKind;
+use crate::vocab::events::CLIENT_RETRIES;
 use crate::workload::Workload;
 use crate::workload::checks::CheckVerdict;
 
@@ -119,7 +120,12 @@ pub struct PhaseResult {
     pub ok: u64,
     pub failed: u64,
     pub unknown: u64,
+    /// Whole ops the driver tried again (a transaction from its begin).
     pub retries: u64,
+    /// Requests our client sent again inside the ops' attempts (reroutes,
+    /// busy stores, lock requests), which the driver does not see.
+    #[serde(default)]
+    pub client_retries: u64,
     /// Completed ops (ok, failed or unknown) per second.
     pub ops_per_s: f64,
     /// Successful ops per second.
@@ -140,9 +146,14 @@ pub struct OpResult {
     /// The first message seen of each error kind.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub error_samples: BTreeMap<String, String>,
-    /// Extra attempts made, in all and by the error that caused them.
+    /// Extra attempts the driver made, in all and by the error that caused
+    /// them.
     pub retries: u64,
     pub retries_by_kind: BTreeMap<String, u64>,
+    /// Requests our client sent again inside the op's attempts (the
+    /// `client_retries` event: reroutes, busy stores, lock requests).
+    #[serde(default)]
+    pub client_retries: u64,
     /// Time slept between attempts, in microseconds.
     pub backoff_us: u64,
     /// Successful ops with a notable result: `not_found`, `cas_mismatch`.
@@ -247,9 +258,15 @@ fn phase(stats: &[OpStats], duration_s: f64) -> PhaseResult {
         failed,
         unknown,
         retries: stats.iter().map(|s| s.retry_count()).sum(),
+        client_retries: stats.iter().map(client_retries).sum(),
         ops_per_s: rate(ops, duration_s),
         ok_per_s: rate(ok, duration_s),
     }
+}
+
+/// The requests an op's client sent again, from its events.
+fn client_retries(s: &OpStats) -> u64 {
+    s.events.get(CLIENT_RETRIES)
 }
 
 fn op_result(kind: &str, s: &OpStats, secs: f64) -> OpResult {
@@ -272,6 +289,7 @@ fn op_result(kind: &str, s: &OpStats, secs: f64) -> OpResult {
             .collect(),
         retries: s.retry_count(),
         retries_by_kind: kind_map(&s.retries),
+        client_retries: client_retries(s),
         backoff_us: s.backoff_us,
         outcomes,
         events: s.events.iter().map(|(k, v)| (k.to_string(), v)).collect(),

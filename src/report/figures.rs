@@ -270,7 +270,7 @@ pub fn of(path: &Path, r: &RunResult) -> Result<Figures, ReportError> {
         txn,
         goodput: counted.iter().map(|n| r.ops[*n].ok_per_s).sum(),
         abort_rate: (txn && ok + failed > 0).then(|| failed as f64 / (ok + failed) as f64),
-        retries_per_commit: per_commit(sum(&|o| o.retries)),
+        retries_per_commit: per_commit(sum(&|o| o.retries + o.client_retries)),
         lock_waits_per_commit: per_commit(sum(&|o| event(o, "lock_waits"))),
         lock_wait_us_per_commit: per_commit(sum(&|o| event(o, "lock_wait_us"))),
         p50_us: q(0.50),

@@ -235,7 +235,8 @@ fn header(r: &RunResult) -> String {
         ("ops", page::count(m.ops)),
         ("failed", page::count(m.failed)),
         ("unknown", page::count(m.unknown)),
-        ("retries", page::count(m.retries)),
+        ("driver retries", page::count(m.retries)),
+        ("client retries", page::count(m.client_retries)),
     ];
     let checks = r.checks.as_deref();
     if let Some(v) = checks {
@@ -307,7 +308,7 @@ fn op_table(r: &RunResult) -> String {
     if service {
         head.extend(["service p50", "service p99"]);
     }
-    head.push("retries");
+    head.extend(["retries", "client retries"]);
     let mut t = Table::new("ops", &head);
     for name in r.op_names() {
         let o = &r.ops[&name];
@@ -338,6 +339,7 @@ fn op_table(r: &RunResult) -> String {
             cells.push(num(page::micros(s.p99)));
         }
         cells.push(num(page::count(o.retries)));
+        cells.push(num(page::count(o.client_retries)));
         t.row(cells);
     }
     let mut html = t.finish();

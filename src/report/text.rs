@@ -30,14 +30,16 @@ fn totals(out: &mut String, r: &RunResult) {
     let m = &r.measured;
     let _ = writeln!(
         out,
-        "measured {:.2}s: {} ops ({:.1} ops/s), {} ok, {} failed, {} unknown, {} retries (warmup {:.1}s, {} ops excluded)",
+        "measured {:.2}s: {} ops ({:.1} ops/s), {} ok, {} failed, {} unknown, {} retries: {} by the driver, {} in the client (warmup {:.1}s, {} ops excluded)",
         m.duration_s,
         m.ops,
         m.ops_per_s,
         m.ok,
         m.failed,
         m.unknown,
+        m.retries + m.client_retries,
         m.retries,
+        m.client_retries,
         r.warmup.duration_s,
         r.warmup.ops
     );
@@ -53,7 +55,7 @@ fn op_table(out: &mut String, r: &RunResult) {
     let _ = writeln!(out, "latency {latency_from}:");
     let header = [
         "op", "type", "ok", "ok/s", "p50", "p90", "p99", "p99.9", "max", "failed", "unknown",
-        "retries",
+        "retries", "client",
     ];
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     for name in r.op_names() {
@@ -72,6 +74,7 @@ fn op_table(out: &mut String, r: &RunResult) {
             o.failed.to_string(),
             o.unknown.to_string(),
             o.retries.to_string(),
+            o.client_retries.to_string(),
         ]);
     }
     let widths: Vec<usize> = (0..header.len())

@@ -228,6 +228,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
             .into_iter()
             .collect(),
         retries: driver as u64,
+        client_retries: 2 * driver as u64,
         retries_by_kind: [("server_is_busy".to_string(), driver as u64)]
             .into_iter()
             .collect(),

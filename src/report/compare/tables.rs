@@ -271,7 +271,10 @@ pub(super) fn definitions(txn: bool) -> String {
             },
         ),
         ("abort rate", "failed + unknown txn ops / all txn ops"),
-        ("retries/commit", "retries of txn ops / committed txns"),
+        (
+            "retries/commit",
+            "retries of txn ops (the driver's whole-transaction retries and the requests the client sent again) / committed txns",
+        ),
         (
             "lock waits/commit",
             "events lock_waits of txn ops / committed txns",
