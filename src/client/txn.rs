@@ -22,6 +22,9 @@
 //!   TTL (also while it waits for a lock, a prewrite or the primary's
 //!   commit), asking for a TTL that outlasts its age, so resolvers do not
 //!   take it for dead.
+//! - The op's trace gets each lock resolution (what it found), each
+//!   backoff while a holder lives, each lock wait and each heartbeat; the
+//!   transport logs its own RPCs and timestamp waits.
 
 use crate::vocab::events::CLIENT_RETRIES;
 use std::collections::BTreeMap;
@@ -35,6 +38,7 @@ use crate::txn_types::{
     KeyError, LockInfo, Mutation, MutationOp, PessimisticAction, PessimisticLockRequest,
     PrewriteRequest,
 };
+use crate::vocab::trace::{self, Step};
 use crate::vocab::{Backoff, Events, LockMode};
 
 /// The protocol's knobs, with the defaults of a TiDB-like client.
@@ -213,7 +217,7 @@ impl<'t, T: Transport> Txn<'t, T> {
                 }
             }
             if alive {
-                self.pause(attempt).await;
+                self.pause(attempt, events).await;
             }
         }
         Ok(out)
@@ -241,7 +245,7 @@ impl<'t, T: Transport> Txn<'t, T> {
             match resolve(self.t, &lock, self.start_ts, events).await? {
                 Resolved::Gone => {}
                 Resolved::Pushed => self.resolved.push(lock.lock_version),
-                Resolved::Alive => self.pause(attempt).await,
+                Resolved::Alive => self.pause(attempt, events).await,
             }
         }
     }
@@ -292,6 +296,9 @@ impl<'t, T: Transport> Txn<'t, T> {
             if !reply.waited.is_zero() {
                 events.add("lock_waits", 1);
                 events.add("lock_wait_us", reply.waited.as_micros() as u64);
+                let began = trace::now().checked_sub(reply.waited);
+                let began = began.unwrap_or_else(trace::now);
+                events.trace_mut().push(began, reply.waited, Step::LockWait);
             }
             let err = match reply.result {
                 Ok(mut values) => {
@@ -332,7 +339,7 @@ impl<'t, T: Transport> Txn<'t, T> {
                 // The wait timed out (or we were told not to wait): the
                 // holder may be dead; resolve, and back off if it lives.
                 if resolve(self.t, &lock, 0, events).await? == Resolved::Alive {
-                    self.pause(retries).await;
+                    self.pause(retries, events).await;
                 }
             }
         }
@@ -492,7 +499,7 @@ impl<'t, T: Transport> Txn<'t, T> {
                 alive |= resolve(self.t, lock, 0, events).await? == Resolved::Alive;
             }
             if alive {
-                self.pause(attempt).await;
+                self.pause(attempt, events).await;
             }
         }
     }
@@ -556,10 +563,18 @@ impl<'t, T: Transport> Txn<'t, T> {
         self.last_beat = Instant::now();
         let age = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
         let advise = age.saturating_add(self.opts.lock_ttl);
-        match self.t.txn_heart_beat(&primary, self.start_ts, advise).await {
-            Ok(_) => events.add("txn_heartbeats", 1),
-            Err(_) => events.add("txn_heartbeat_failures", 1),
-        }
+        let began = trace::now();
+        let ok = match self.t.txn_heart_beat(&primary, self.start_ts, advise).await {
+            Ok(_) => {
+                events.add("txn_heartbeats", 1);
+                true
+            }
+            Err(_) => {
+                events.add("txn_heartbeat_failures", 1);
+                false
+            }
+        };
+        events.trace_mut().since(began, Step::Heartbeat { ok });
     }
 
     /// Awaits `fut` (a call on the transport), sending heartbeats while it
@@ -579,9 +594,12 @@ impl<'t, T: Transport> Txn<'t, T> {
         }
     }
 
-    async fn pause(&self, attempt: u32) {
+    /// Backs off before the `attempt`th retry while a lock's holder lives.
+    async fn pause(&self, attempt: u32, events: &mut Events) {
         let d = Backoff::doubling(self.opts.backoff_base, self.opts.backoff_max, attempt);
         if !d.is_zero() {
+            let step = Step::LockBackoff { attempt };
+            events.trace_mut().push(trace::now(), d, step);
             tokio::time::sleep(d).await;
         }
     }
