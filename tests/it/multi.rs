@@ -278,6 +278,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         merged_from: None,
         merged_runs: None,
         shard: None,
+        slow_ops: None,
         sweep: None,
         thresholds: None,
     }
