@@ -14,6 +14,7 @@ pub mod figures;
 pub mod html;
 pub mod page;
 pub mod plot;
+mod slow;
 pub mod text;
 
 pub use compare::compare_to_dir;

@@ -1,8 +1,8 @@
 //! Every slow op is explained: a run keeps, per op, the slowest ops with
 //! their traces (each RPC with its store, region, duration and answer),
 //! also when the driver's deadline cut the op short; the slowest are kept
-//! exactly, by a worker, across workers and by merges; results with real
-//! traces validate against the schema.
+//! exactly, by a worker, across workers and by merges; the report shows
+//! them; results with real traces validate against the schema.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use tikv_bench::metrics::slow::{KEEP, keep_slowest};
 use tikv_bench::metrics::{
     Clock, Collector, Completion, Recorder, RunResult, SlowOp, TraceStep, merge,
 };
+use tikv_bench::report::html;
 use tikv_bench::vocab::trace::Step;
 use tikv_bench::vocab::{Events, OpError, Outcome};
 
@@ -103,6 +104,16 @@ async fn a_slow_op_shows_each_rpc_with_its_store_region_and_the_injected_latency
     let back: RunResult = serde_json::from_value(json).unwrap();
     assert_eq!(back.slow_ops, r.slow_ops, "slow ops read back as written");
 
+    let dir = tempfile::tempdir().unwrap();
+    let page = std::fs::read_to_string(html::write(&r, dir.path()).unwrap().html).unwrap();
+    let doc = scraper::Html::parse_document(&page);
+    let sel = scraper::Selector::parse("section#slow table.slow pre").unwrap();
+    let traces: Vec<String> = doc.select(&sel).map(|e| e.text().collect()).collect();
+    assert_eq!(traces.len(), slow.values().map(Vec::len).sum::<usize>());
+    assert!(
+        traces.iter().any(|t| t.contains("RawGet to store")),
+        "{traces:?}"
+    );
     c.shutdown().await;
 }
 
