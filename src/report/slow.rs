@@ -58,7 +58,7 @@ fn trace(op: &SlowOp) -> String {
     if op.trace.is_empty() {
         return page::para(
             "note",
-            "No steps: this target traces none (it answers in process).",
+            "No steps recorded: no RPC, lock or retry (a target in this process makes no RPCs).",
         );
     }
     let mut text: String = op.trace.iter().map(|l| format!("{l}\n")).collect();
