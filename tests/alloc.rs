@@ -1,6 +1,6 @@
 //! The per-op path allocates nothing once warm: generating an op and
-//! recording its completion, and with checks on, tagging the value and
-//! tracking the op. A counting global allocator proves it; it has its own
+//! recording its completion, tracing it and keeping it among the slowest,
+//! and with checks on, tagging the value and tracking the op. A counting global allocator proves it; it has its own
 //! test binary because a global allocator is per binary, and counts per
 //! thread so that the tests do not see each other's allocations.
 
@@ -9,6 +9,7 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use tikv_bench::metrics::{Clock, Completion, Recorder};
+use tikv_bench::vocab::trace::{Answer, Resolution, Step};
 use tikv_bench::vocab::{ErrorKind, Events, OpError, Outcome};
 use tikv_bench::workload::Workload;
 use tikv_bench::workload::checks::Tracker;
@@ -96,6 +97,60 @@ fn generating_and_recording_an_op_does_not_allocate() {
     }
     let allocs = allocs() - before;
     assert_eq!(allocs, 0, "{allocs} allocations in 50000 ops");
+}
+
+#[test]
+fn tracing_an_op_and_keeping_it_among_the_slowest_does_not_allocate_once_warm() {
+    let base = Instant::now();
+    let clock = Clock::new(base);
+    let mut rec = Recorder::new(0, 2, clock, base, base, false);
+    let mut events = Events::default();
+    let ok: Result<Outcome, OpError> = Ok(Outcome::Done);
+    let mut step = |i: u64, latency: Duration| {
+        let t = base + Duration::from_nanos(i * 10);
+        // Ops ever slower: one in ten is kept, in the slot of the least
+        // slow, with a trace whose length varies.
+        events.clear();
+        let trace = events.trace_mut();
+        for n in 0..(i % 40) {
+            let rpc = Step::Rpc {
+                rpc: "KvGet",
+                store: n,
+                region: 7,
+                answer: Answer::KeyError(ErrorKind::KeyIsLocked),
+            };
+            trace.push(t, Duration::from_micros(n), rpc);
+            trace.resolved(
+                t,
+                i,
+                b"user000000009514",
+                b"user000000003333",
+                Resolution::TxnNotFound,
+            );
+        }
+        let c = Completion {
+            result: &ok,
+            undetermined: false,
+            intended: t,
+            start: t,
+            end: t + latency,
+        };
+        assert!(rec.record((i % 2) as usize, &events, c).is_none());
+    };
+    let slower = |i: u64| Duration::from_nanos(i * 100);
+    // Warm up: the histograms reach their range, the worker's trace and
+    // every kept slot the longest trace's size.
+    step(0, Duration::from_millis(20));
+    step(1, Duration::from_millis(20));
+    for i in 2..2_000 {
+        step(i, slower(i));
+    }
+    let before = allocs();
+    for i in 2_000..52_000 {
+        step(i, slower(i));
+    }
+    let allocs = allocs() - before;
+    assert_eq!(allocs, 0, "{allocs} allocations in 50000 traced ops");
 }
 
 #[test]

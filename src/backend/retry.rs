@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Backend, Operation};
+use crate::vocab::trace::{self, Step};
 use crate::vocab::{Backoff, ErrorKind, Events, OpError, Outcome, RetryPolicy, TimeSource};
 
 /// How one op is retried: the workload's policy, the caller's backoff (its
@@ -30,7 +31,8 @@ pub struct Attempts {
 
 /// Runs `op` until it succeeds, fails with an error the policy does not
 /// retry, runs out of attempts, or would overrun the deadline. `on_retry`
-/// is told of every retry with its cause and the sleep that precedes it.
+/// is told of every retry with its cause and the sleep that precedes it,
+/// and the op's trace gets it as a step.
 pub async fn execute<B: Backend, O: Operation>(
     backend: &B,
     op: &O,
@@ -87,6 +89,11 @@ pub async fn execute<B: Backend, O: Operation>(
             };
         }
         on_retry(err.kind, delay);
+        let step = Step::Retry {
+            attempt,
+            kind: err.kind,
+        };
+        events.trace_mut().push(trace::now(), delay, step);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }

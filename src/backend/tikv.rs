@@ -5,7 +5,10 @@
 //!
 //! Each op gets a [`Ctx`] with its own [`RequestStats`] on the stack and a
 //! deadline of the retry budget; after the op the counts (cache hits and
-//! misses, reroutes by reason, backoff slept) move into the op's events.
+//! misses, reroutes by reason, backoff slept) move into the op's events,
+//! and the client's log of RPCs, PD lookups, timestamp waits and backoffs
+//! into the op's trace (also when the driver's deadline cuts the attempt
+//! short).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -141,6 +144,20 @@ impl<'t, 'a> TxnKv for &'t Attempt<'a> {
     }
 }
 
+/// Hands an attempt's log of steps to its op's trace when the attempt
+/// ends, however it ends: a timeout of the driver drops the attempt midway,
+/// and its steps are what explains it.
+struct Handover<'e, 's> {
+    events: &'e mut Events,
+    stats: &'s RequestStats,
+}
+
+impl Drop for Handover<'_, '_> {
+    fn drop(&mut self) {
+        self.stats.log().flush(self.events.trace_mut());
+    }
+}
+
 impl Backend for TikvBackend {
     async fn execute<O: Operation>(&self, op: &O, events: &mut Events) -> Result<Outcome, OpError> {
         let stats = RequestStats::default();
@@ -160,11 +177,15 @@ impl Backend for TikvBackend {
                 opts: self.opts,
             },
         };
-        let result = op.run(&&attempt, events).await;
-        stats.flush(events);
+        let handover = Handover {
+            events,
+            stats: &stats,
+        };
+        let result = op.run(&&attempt, &mut *handover.events).await;
+        stats.flush(handover.events);
         let resent = stats.total_retries();
         if resent != 0 {
-            events.add(CLIENT_RETRIES, resent);
+            handover.events.add(CLIENT_RETRIES, resent);
         }
         result
     }

@@ -7,7 +7,8 @@
 //! Key errors come back as [`Error::Key`], the errors of every region
 //! together, with the ones that are not locks first (so the error's kind is
 //! the decisive one). A pessimistic lock reports how long the store made it
-//! wait (`exec_details_v2.write_detail.pessimistic_lock_wait_nanos`).
+//! wait (`exec_details_v2.write_detail.pessimistic_lock_wait_nanos`). Each
+//! wait for a timestamp goes into the op's log, beside its RPCs.
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use crate::proto::kvrpcpb;
 use crate::txn_types::{
     CheckTxnStatusRequest, KeyError, KvPair, PessimisticLockRequest, PrewriteRequest, TxnStatus,
 };
+use crate::vocab::trace;
 
 /// The transport for one op (its counters and deadline travel along).
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +73,11 @@ impl<'a> Grpc<'a> {
 
 impl Transport for Grpc<'_> {
     async fn timestamp(&self) -> Result<u64, Error> {
-        self.tikv.pd.timestamp().await
+        let asked = trace::now();
+        let ts = self.tikv.pd.timestamp().await;
+        let got = ts.as_ref().map_or(0, |ts| *ts);
+        self.cx.stats.log().tso(asked, got);
+        ts
     }
 
     async fn kv_get(

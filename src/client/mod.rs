@@ -21,7 +21,8 @@
 //!   `request`: routing a request to its region's leader, the region-error
 //!   handling and the retries with backoff; [`Ctx`] carries an op's
 //!   deadline and its [`RequestStats`] (`stats`: cache hits, reroutes by reason,
-//!   backoff slept).
+//!   backoff slept; `rpclog`: each RPC, PD lookup, timestamp wait and
+//!   backoff in order, for the op's trace).
 //! - [`RawApi`] (`raw`): the raw API; [`Grpc`] (`grpc`): the transport that
 //!   runs the transaction protocol over gRPC (conversions in
 //!   [`crate::proto::convert`]).
@@ -35,6 +36,7 @@ pub mod region_cache;
 mod request;
 mod resolve;
 mod rpc;
+pub mod rpclog;
 pub mod stats;
 pub mod stores;
 mod tikv;

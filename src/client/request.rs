@@ -7,9 +7,10 @@
 //! `max_attempts` attempts, exponential backoff with jitter (skipped when
 //! the answer itself says where to go: a NotLeader hint, EpochNotMatch,
 //! KeyNotInRegion), and never past the op's deadline. Each retry is counted
-//! by reason with the backoff slept ([`RequestStats`]). Key errors are the
-//! caller's business; a timeout is never retried (for a write its outcome
-//! is unknown).
+//! by reason with the backoff slept ([`RequestStats`]), and each attempt,
+//! PD lookup and backoff goes into the op's log (`rpclog`). Key errors are
+//! the caller's business; a timeout is never retried (for a write its
+//! outcome is unknown).
 //!
 //! Batched requests are grouped by region and the groups sent concurrently;
 //! a group that meets a region error is grouped again for the next round.
@@ -31,6 +32,7 @@ use super::tikv::Client;
 use crate::proto::{RegionReply, errorpb};
 use crate::vocab::Backoff;
 use crate::vocab::ErrorKind;
+use crate::vocab::trace::{self, Answer};
 
 /// What one operation carries down through the client.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +62,9 @@ pub(crate) struct Failure {
     reason: Reason,
     /// Retry at once: the answer said where to go.
     now: bool,
+    /// The store answered with a region error (not: it could not be
+    /// reached, or no route was found).
+    region_error: bool,
     message: String,
 }
 
@@ -68,6 +73,7 @@ impl Failure {
         Failure {
             reason,
             now: true,
+            region_error: false,
             message,
         }
     }
@@ -76,7 +82,16 @@ impl Failure {
         Failure {
             reason,
             now: false,
+            region_error: false,
             message,
+        }
+    }
+
+    /// The same failure, as the store's answer.
+    fn answered(self) -> Failure {
+        Failure {
+            region_error: true,
+            ..self
         }
     }
 }
@@ -86,6 +101,24 @@ impl Failure {
 pub(crate) enum AttemptError {
     Retry(Failure),
     Fail(Error),
+}
+
+/// One RPC attempt in flight: logged when it ends, with its answer, or,
+/// when the op's deadline drops it unanswered, as a timeout.
+struct Sent<'c, 'a> {
+    cx: &'c Ctx<'a>,
+    route: &'c Route,
+    rpc: u8,
+    at: std::time::Instant,
+    answer: Answer,
+}
+
+impl Drop for Sent<'_, '_> {
+    fn drop(&mut self) {
+        let (store, region) = (self.route.store_id, self.route.region_id);
+        let log = self.cx.stats.log();
+        log.rpc(self.at, self.rpc, store, region, self.answer);
+    }
 }
 
 /// Counts failures of one request and sleeps between its attempts.
@@ -134,6 +167,7 @@ impl<'a> Retrier<'a> {
         self.cx.stats.retry(f.reason);
         if !delay.is_zero() {
             self.cx.stats.backoff(f.reason, delay);
+            self.cx.stats.log().backoff(f.reason, delay);
             tokio::time::sleep(delay).await;
         }
         Ok(())
@@ -185,7 +219,10 @@ impl Client {
                     if !std::mem::replace(&mut missed, true) {
                         cx.stats.miss();
                     }
-                    self.load_region(key).await?;
+                    let asked = trace::now();
+                    let loaded = self.load_region(key).await;
+                    cx.stats.log().pd_region(asked);
+                    loaded?;
                 }
             }
         }
@@ -225,14 +262,39 @@ impl Client {
         })
     }
 
-    /// Sends one attempt (`fut`, already aimed at `route`) and reads the
-    /// answer: the response, or what to do next.
-    pub(crate) async fn attempt<R: RegionReply>(
+    /// Sends one attempt of `Q` (`fut`, already aimed at `route`) and reads
+    /// the answer: the response, or what to do next. The attempt goes into
+    /// the op's log with its store, region, duration and answer.
+    pub(crate) async fn attempt<Q: Rpc>(
         &self,
         cx: &Ctx<'_>,
         route: &Route,
-        fut: impl Future<Output = Result<Response<R>, Status>>,
-    ) -> Result<R, AttemptError> {
+        fut: impl Future<Output = Result<Response<Q::Reply>, Status>>,
+    ) -> Result<Q::Reply, AttemptError> {
+        let mut sent = Sent {
+            cx,
+            route,
+            rpc: Q::ID,
+            at: trace::now(),
+            answer: Answer::Failed(ErrorKind::Timeout),
+        };
+        let result = self.answer::<Q>(cx, route, fut).await;
+        sent.answer = match &result {
+            Ok(reply) => Q::key_error(reply).map_or(Answer::Ok, Answer::KeyError),
+            Err(AttemptError::Retry(f)) if f.region_error => Answer::RegionError(f.reason.name()),
+            Err(AttemptError::Retry(f)) => Answer::Failed(f.reason.kind()),
+            Err(AttemptError::Fail(e)) => Answer::Failed(e.kind()),
+        };
+        result
+    }
+
+    /// [`Client::attempt`] without the log.
+    async fn answer<Q: Rpc>(
+        &self,
+        cx: &Ctx<'_>,
+        route: &Route,
+        fut: impl Future<Output = Result<Response<Q::Reply>, Status>>,
+    ) -> Result<Q::Reply, AttemptError> {
         let limit = (Instant::now() + self.config.request_timeout).min(cx.deadline);
         let mut resp = match tokio::time::timeout_at(limit, fut).await {
             Ok(Ok(resp)) => resp.into_inner(),
@@ -250,7 +312,9 @@ impl Client {
         };
         match resp.take_region_error() {
             None => Ok(resp),
-            Some(e) => Err(AttemptError::Retry(self.on_region_error(route, e))),
+            Some(e) => Err(AttemptError::Retry(
+                self.on_region_error(route, e).answered(),
+            )),
         }
     }
 
@@ -351,7 +415,10 @@ impl Client {
         let mut retrier = Retrier::new(self, cx);
         loop {
             let stop = match self.route(cx, key, want_end).await {
-                Ok(route) => match self.attempt(cx, &route, aimed(req.clone(), &route)).await {
+                Ok(route) => match self
+                    .attempt::<Q>(cx, &route, aimed(req.clone(), &route))
+                    .await
+                {
                     Ok(r) => return Ok((r, route)),
                     Err(s) => s,
                 },
@@ -410,7 +477,7 @@ impl Client {
                 None => {
                     let sends = groups
                         .iter()
-                        .map(|(r, idx)| self.attempt(cx, r, aimed(req.part(idx), r)))
+                        .map(|(r, idx)| self.attempt::<Q>(cx, r, aimed(req.part(idx), r)))
                         .collect();
                     let results = join_all(sends).await;
                     pending.clear();

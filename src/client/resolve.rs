@@ -1,11 +1,13 @@
 //! Resolving a lock met on the way: ask the lock's primary what became of
 //! its transaction (rolling it back if its TTL ran out), then commit or roll
-//! back the lock to match.
+//! back the lock to match. Each resolution goes into the op's trace with
+//! what it found.
 
 use super::{Error, Transport};
 use crate::txn_types::ts::physical;
 use crate::txn_types::{CheckTxnStatusRequest, KeyError, LockInfo, LockType};
 use crate::vocab::Events;
+use crate::vocab::trace::{self, Resolution};
 
 /// What became of a lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,25 @@ pub(crate) async fn resolve<T: Transport>(
     caller_start_ts: u64,
     events: &mut Events,
 ) -> Result<Resolved, Error> {
+    let began = trace::now();
+    let r = settle(t, lock, caller_start_ts, events).await;
+    let found = match &r {
+        Ok((_, found)) => *found,
+        Err(e) => Resolution::Failed(e.kind()),
+    };
+    let (key, primary) = (&lock.key, &lock.primary_lock);
+    let trace = events.trace_mut();
+    trace.resolved(began, lock.lock_version, key, primary, found);
+    r.map(|(resolved, _)| resolved)
+}
+
+/// [`resolve`], saying what it found.
+async fn settle<T: Transport>(
+    t: &T,
+    lock: &LockInfo,
+    caller_start_ts: u64,
+    events: &mut Events,
+) -> Result<(Resolved, Resolution), Error> {
     let current_ts = t.timestamp().await?;
     let expired = physical(lock.lock_version).saturating_add(lock.lock_ttl) < physical(current_ts);
     let req = CheckTxnStatusRequest {
@@ -43,7 +64,7 @@ pub(crate) async fn resolve<T: Transport>(
     let status = match t.check_txn_status(&req).await {
         Ok(s) => s,
         Err(Error::Key(errs)) if matches!(errs.first(), Some(KeyError::TxnNotFound { .. })) => {
-            return Ok(Resolved::Alive);
+            return Ok((Resolved::Alive, Resolution::TxnNotFound));
         }
         Err(e) => return Err(e),
     };
@@ -51,19 +72,19 @@ pub(crate) async fn resolve<T: Transport>(
     if let Some(commit_ts) = status.committed() {
         t.resolve_lock(lock.lock_version, commit_ts, &keys).await?;
         events.add("locks_resolved", 1);
-        return Ok(Resolved::Gone);
+        return Ok((Resolved::Gone, Resolution::Committed));
     }
     if status.rolled_back() {
         t.resolve_lock(lock.lock_version, 0, &keys).await?;
         events.add("locks_resolved", 1);
-        return Ok(Resolved::Gone);
+        return Ok((Resolved::Gone, Resolution::RolledBack));
     }
     let pushed = status.lock_info.as_ref().is_some_and(|l| {
         l.lock_type != LockType::PessimisticLock && l.min_commit_ts > caller_start_ts
     });
     if caller_start_ts != 0 && pushed {
-        Ok(Resolved::Pushed)
+        Ok((Resolved::Pushed, Resolution::Pushed))
     } else {
-        Ok(Resolved::Alive)
+        Ok((Resolved::Alive, Resolution::Alive))
     }
 }

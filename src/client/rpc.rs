@@ -1,7 +1,7 @@
 //! Every store RPC the client sends, declared once: the request type, the
-//! response it gets, the `tikvpb.Tikv` method that sends it and the RPC's
-//! name, one line each in `rpcs!` (as tikv/client-rust's
-//! `impl_request!`). A call site builds the request (without its context)
+//! response it gets, the `tikvpb.Tikv` method that sends it, the RPC's
+//! name and where its answer carries key errors, one line each in `rpcs!`
+//! (as tikv/client-rust's `impl_request!`). A call site builds the request (without its context)
 //! and hands it to the routing in `request`, which aims a copy at each
 //! route it tries and sends it the way this file says.
 //!
@@ -19,6 +19,7 @@ use super::region_cache::Route;
 use crate::proto::RegionReply;
 use crate::proto::kvrpcpb::{self, Context};
 use crate::proto::tikvpb::tikv_client::TikvClient;
+use crate::vocab::ErrorKind;
 
 /// A store request and how to send it.
 pub(crate) trait Rpc: Clone + Send + Sync {
@@ -27,6 +28,9 @@ pub(crate) trait Rpc: Clone + Send + Sync {
 
     /// The RPC's name (`RawGet`, `KvPrewrite`, ...), for messages.
     const NAME: &'static str;
+
+    /// Its index in [`RPC_NAMES`] (how an op's trace names it).
+    const ID: u8;
 
     /// The request's context.
     fn context_mut(&mut self) -> &mut Option<Context>;
@@ -37,6 +41,10 @@ pub(crate) trait Rpc: Clone + Send + Sync {
         client: TikvClient<Channel>,
     ) -> impl Future<Output = Result<Response<Self::Reply>, Status>> + Send;
 
+    /// The kind of the key error an answer carries, if any (for the trace;
+    /// the caller reads the errors themselves).
+    fn key_error(reply: &Self::Reply) -> Option<ErrorKind>;
+
     /// Aims the request at `route`'s region and leader, keeping whatever
     /// else its context says (resolved locks, ...).
     fn aim(&mut self, route: &Route) {
@@ -44,12 +52,18 @@ pub(crate) trait Rpc: Clone + Send + Sync {
     }
 }
 
-/// Declares each RPC: `Request -> Response = tonic_method, "Name";`.
+/// Declares each RPC: `Request -> Response = tonic_method, "Name", key
+/// errors;`, the last a function from the response to the kind of its key
+/// error.
 macro_rules! rpcs {
-    ($($Req:ident -> $Resp:ident = $method:ident, $name:literal;)*) => {$(
-        impl Rpc for kvrpcpb::$Req {
+    ($($Req:ident -> $Resp:ident = $method:ident, $name:literal, $errors:expr;)*) => {
+        /// Every RPC's name, in the order declared ([`Rpc::ID`] indexes it).
+        pub(crate) const RPC_NAMES: &[&str] = &[$($name),*];
+
+        $(impl Rpc for kvrpcpb::$Req {
             type Reply = kvrpcpb::$Resp;
             const NAME: &'static str = $name;
+            const ID: u8 = index_of(RPC_NAMES, $name);
 
             #[inline]
             fn context_mut(&mut self) -> &mut Option<Context> {
@@ -62,31 +76,102 @@ macro_rules! rpcs {
             ) -> Result<Response<kvrpcpb::$Resp>, Status> {
                 client.$method(self).await
             }
-        }
-    )*};
+
+            #[inline]
+            fn key_error(reply: &kvrpcpb::$Resp) -> Option<ErrorKind> {
+                let errors: fn(&kvrpcpb::$Resp) -> Option<ErrorKind> = $errors;
+                errors(reply)
+            }
+        })*
+    };
 }
 
 rpcs! {
-    RawGetRequest -> RawGetResponse = raw_get, "RawGet";
-    RawBatchGetRequest -> RawBatchGetResponse = raw_batch_get, "RawBatchGet";
-    RawPutRequest -> RawPutResponse = raw_put, "RawPut";
-    RawBatchPutRequest -> RawBatchPutResponse = raw_batch_put, "RawBatchPut";
-    RawDeleteRequest -> RawDeleteResponse = raw_delete, "RawDelete";
-    RawBatchDeleteRequest -> RawBatchDeleteResponse = raw_batch_delete, "RawBatchDelete";
-    RawScanRequest -> RawScanResponse = raw_scan, "RawScan";
-    RawDeleteRangeRequest -> RawDeleteRangeResponse = raw_delete_range, "RawDeleteRange";
-    RawCasRequest -> RawCasResponse = raw_compare_and_swap, "RawCompareAndSwap";
-    GetRequest -> GetResponse = kv_get, "KvGet";
-    BatchGetRequest -> BatchGetResponse = kv_batch_get, "KvBatchGet";
-    PrewriteRequest -> PrewriteResponse = kv_prewrite, "KvPrewrite";
-    CommitRequest -> CommitResponse = kv_commit, "KvCommit";
-    PessimisticLockRequest -> PessimisticLockResponse = kv_pessimistic_lock, "KvPessimisticLock";
+    RawGetRequest -> RawGetResponse = raw_get, "RawGet", |r| raw(&r.error);
+    RawBatchGetRequest -> RawBatchGetResponse = raw_batch_get, "RawBatchGet", |_| None;
+    RawPutRequest -> RawPutResponse = raw_put, "RawPut", |r| raw(&r.error);
+    RawBatchPutRequest -> RawBatchPutResponse = raw_batch_put, "RawBatchPut", |r| raw(&r.error);
+    RawDeleteRequest -> RawDeleteResponse = raw_delete, "RawDelete", |r| raw(&r.error);
+    RawBatchDeleteRequest -> RawBatchDeleteResponse =
+        raw_batch_delete, "RawBatchDelete", |r| raw(&r.error);
+    RawScanRequest -> RawScanResponse = raw_scan, "RawScan", |_| None;
+    RawDeleteRangeRequest -> RawDeleteRangeResponse =
+        raw_delete_range, "RawDeleteRange", |r| raw(&r.error);
+    RawCasRequest -> RawCasResponse = raw_compare_and_swap, "RawCompareAndSwap", |r| raw(&r.error);
+    GetRequest -> GetResponse = kv_get, "KvGet", |r| one(&r.error);
+    BatchGetRequest -> BatchGetResponse = kv_batch_get, "KvBatchGet",
+        |r| one(&r.error).or_else(|| r.pairs.iter().find_map(|p| one(&p.error)));
+    PrewriteRequest -> PrewriteResponse = kv_prewrite, "KvPrewrite", |r| many(&r.errors);
+    CommitRequest -> CommitResponse = kv_commit, "KvCommit", |r| one(&r.error);
+    PessimisticLockRequest -> PessimisticLockResponse =
+        kv_pessimistic_lock, "KvPessimisticLock", |r| many(&r.errors);
     PessimisticRollbackRequest -> PessimisticRollbackResponse =
-        kv_pessimistic_rollback, "KVPessimisticRollback";
-    BatchRollbackRequest -> BatchRollbackResponse = kv_batch_rollback, "KvBatchRollback";
-    CheckTxnStatusRequest -> CheckTxnStatusResponse = kv_check_txn_status, "KvCheckTxnStatus";
-    ResolveLockRequest -> ResolveLockResponse = kv_resolve_lock, "KvResolveLock";
-    TxnHeartBeatRequest -> TxnHeartBeatResponse = kv_txn_heart_beat, "KvTxnHeartBeat";
+        kv_pessimistic_rollback, "KVPessimisticRollback", |r| many(&r.errors);
+    BatchRollbackRequest -> BatchRollbackResponse =
+        kv_batch_rollback, "KvBatchRollback", |r| one(&r.error);
+    CheckTxnStatusRequest -> CheckTxnStatusResponse =
+        kv_check_txn_status, "KvCheckTxnStatus", |r| one(&r.error);
+    ResolveLockRequest -> ResolveLockResponse = kv_resolve_lock, "KvResolveLock", |r| one(&r.error);
+    TxnHeartBeatRequest -> TxnHeartBeatResponse =
+        kv_txn_heart_beat, "KvTxnHeartBeat", |r| one(&r.error);
+}
+
+/// The position of `name` in `names` (at compile time).
+const fn index_of(names: &[&str], name: &str) -> u8 {
+    let mut i = 0;
+    while i < names.len() {
+        let (a, b) = (names[i].as_bytes(), name.as_bytes());
+        let mut same = a.len() == b.len();
+        let mut j = 0;
+        while same && j < a.len() {
+            same = a[j] == b[j];
+            j += 1;
+        }
+        if same {
+            return i as u8;
+        }
+        i += 1;
+    }
+    panic!("an RPC name missing from RPC_NAMES")
+}
+
+/// A raw answer's error: free text.
+fn raw(error: &str) -> Option<ErrorKind> {
+    (!error.is_empty()).then_some(ErrorKind::Other)
+}
+
+/// The kind of one key error, if there is one.
+fn one(error: &Option<kvrpcpb::KeyError>) -> Option<ErrorKind> {
+    error.as_ref().map(wire_kind)
+}
+
+/// The kind of the decisive one of several key errors: the first that is
+/// not a lock, else the first (as the transport reports them).
+fn many(errors: &[kvrpcpb::KeyError]) -> Option<ErrorKind> {
+    let decisive = errors.iter().find(|e| e.locked.is_none());
+    decisive.or(errors.first()).map(wire_kind)
+}
+
+/// A key error's kind, read off the wire as `proto::convert` reads it
+/// (and `client::error_kind` names it), without converting it.
+fn wire_kind(e: &kvrpcpb::KeyError) -> ErrorKind {
+    if e.locked.is_some() {
+        ErrorKind::KeyIsLocked
+    } else if e.conflict.is_some() {
+        ErrorKind::WriteConflict
+    } else if e.deadlock.is_some() {
+        ErrorKind::Deadlock
+    } else if e.already_exist.is_some() {
+        ErrorKind::AlreadyExist
+    } else if e.commit_ts_expired.is_some() {
+        ErrorKind::CommitTsExpired
+    } else if e.txn_not_found.is_some() {
+        ErrorKind::TxnNotFound
+    } else if e.retryable.contains("TxnLockNotFound") {
+        ErrorKind::TxnLockNotFound
+    } else {
+        ErrorKind::Other
+    }
 }
 
 /// A request over several keys that may lie in several regions.
@@ -176,6 +261,44 @@ mod tests {
             is_first_lock,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn each_rpc_is_named_by_its_id_and_key_errors_are_read_off_the_wire() {
+        assert_eq!(RPC_NAMES[kvrpcpb::GetRequest::ID as usize], "KvGet");
+        assert_eq!(
+            RPC_NAMES[kvrpcpb::TxnHeartBeatRequest::ID as usize],
+            "KvTxnHeartBeat"
+        );
+        let locked = kvrpcpb::KeyError {
+            locked: Some(Default::default()),
+            ..Default::default()
+        };
+        let conflict = kvrpcpb::KeyError {
+            conflict: Some(Default::default()),
+            ..Default::default()
+        };
+        let reply = kvrpcpb::PrewriteResponse {
+            errors: vec![locked.clone(), conflict],
+            ..Default::default()
+        };
+        assert_eq!(
+            kvrpcpb::PrewriteRequest::key_error(&reply),
+            Some(ErrorKind::WriteConflict),
+            "the decisive error, as the transport reports it"
+        );
+        let reply = kvrpcpb::BatchGetResponse {
+            pairs: vec![kvrpcpb::KvPair {
+                error: Some(locked),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            kvrpcpb::BatchGetRequest::key_error(&reply),
+            Some(ErrorKind::KeyIsLocked)
+        );
+        assert_eq!(kvrpcpb::RawGetRequest::key_error(&Default::default()), None);
     }
 
     #[test]

@@ -1,15 +1,18 @@
 //! What the client did on the way through one operation: region cache hits
-//! and misses, every reroute by its reason, and the time slept in backoff.
+//! and misses, every reroute by its reason, the time slept in backoff, and
+//! each step in order ([`RpcLog`]).
 //!
 //! An op's sub-requests may run concurrently (a batch split by region), so
 //! they count into shared [`RequestStats`]: a fixed array of relaxed atomics that
 //! lives on the op's stack. Counting takes no lock and allocates nothing;
 //! [`RequestStats::flush`] moves the non-zero counts into the worker's
-//! [`Events`] once the op is over.
+//! [`Events`] once the op is over, and [`RpcLog::flush`] the steps into its
+//! trace.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::rpclog::RpcLog;
 use crate::vocab::{ErrorKind, Events};
 
 /// Why a request was sent again.
@@ -49,6 +52,21 @@ impl Reason {
         Reason::ServerIsBusy,
     ];
     const COUNT: usize = Self::ALL.len();
+
+    /// Its name in a trace.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::NotLeader => "not_leader",
+            Reason::EpochNotMatch => "epoch_not_match",
+            Reason::RegionNotFound => "region_not_found",
+            Reason::KeyNotInRegion => "key_not_in_region",
+            Reason::StoreUnavailable => "store_unavailable",
+            Reason::StoreNotMatch => "store_not_match",
+            Reason::NoLeader => "no_leader",
+            Reason::OtherRegionError => "other_region_error",
+            Reason::ServerIsBusy => "server_is_busy",
+        }
+    }
 
     /// The event counting retries for this reason.
     pub fn event(self) -> &'static str {
@@ -105,6 +123,7 @@ pub struct RequestStats {
     misses: AtomicU64,
     retries: [AtomicU64; Reason::COUNT],
     backoff_us: [AtomicU64; Reason::COUNT],
+    log: RpcLog,
 }
 
 impl RequestStats {
@@ -154,6 +173,11 @@ impl RequestStats {
             add(r.event(), &self.retries[r as usize]);
             add(r.backoff_event(), &self.backoff_us[r as usize]);
         }
+    }
+
+    /// The op's steps, in the order they started.
+    pub fn log(&self) -> &RpcLog {
+        &self.log
     }
 
     /// Requests sent again, for any reason.

@@ -11,9 +11,11 @@
 //!   with the holder's release) it locks again with a fresh for_update_ts,
 //!   a bounded number of times. `Deadlock` aborts.
 //! - `put` / `delete` buffer. `commit` prewrites every mutation (locks met
-//!   are resolved and the prewrite retried), takes a commit_ts, commits the
-//!   primary (retrying with a fresh commit_ts when a reader pushed the
-//!   lock's min_commit_ts), then the secondaries.
+//!   are resolved and the prewrite retried; an optimistic transaction that
+//!   meets a younger one's lock fails with a write conflict at once, as
+//!   client-go's does), takes a commit_ts, commits the primary (retrying
+//!   with a fresh commit_ts when a reader pushed the lock's
+//!   min_commit_ts), then the secondaries.
 //! - Any failure rolls the transaction back before it is returned, so a
 //!   failed transaction leaves no lock behind (unless the process dies, when
 //!   the locks' TTL lets others resolve them).
@@ -22,6 +24,9 @@
 //!   TTL (also while it waits for a lock, a prewrite or the primary's
 //!   commit), asking for a TTL that outlasts its age, so resolvers do not
 //!   take it for dead.
+//! - The op's trace gets each lock resolution (what it found), each
+//!   backoff while a holder lives, each lock wait and each heartbeat; the
+//!   transport logs its own RPCs and timestamp waits.
 
 use crate::vocab::events::CLIENT_RETRIES;
 use std::collections::BTreeMap;
@@ -32,9 +37,10 @@ use tokio::time::Instant;
 use super::resolve::{Resolved, resolve};
 use super::{Error, Transport, is_pessimistic_retry};
 use crate::txn_types::{
-    KeyError, LockInfo, Mutation, MutationOp, PessimisticAction, PessimisticLockRequest,
-    PrewriteRequest,
+    ConflictReason, KeyError, LockInfo, Mutation, MutationOp, PessimisticAction,
+    PessimisticLockRequest, PrewriteRequest, WriteConflict,
 };
+use crate::vocab::trace::{self, Step};
 use crate::vocab::{Backoff, Events, LockMode};
 
 /// The protocol's knobs, with the defaults of a TiDB-like client.
@@ -213,7 +219,7 @@ impl<'t, T: Transport> Txn<'t, T> {
                 }
             }
             if alive {
-                self.pause(attempt).await;
+                self.pause(attempt, events).await;
             }
         }
         Ok(out)
@@ -241,7 +247,7 @@ impl<'t, T: Transport> Txn<'t, T> {
             match resolve(self.t, &lock, self.start_ts, events).await? {
                 Resolved::Gone => {}
                 Resolved::Pushed => self.resolved.push(lock.lock_version),
-                Resolved::Alive => self.pause(attempt).await,
+                Resolved::Alive => self.pause(attempt, events).await,
             }
         }
     }
@@ -292,6 +298,9 @@ impl<'t, T: Transport> Txn<'t, T> {
             if !reply.waited.is_zero() {
                 events.add("lock_waits", 1);
                 events.add("lock_wait_us", reply.waited.as_micros() as u64);
+                let began = trace::now().checked_sub(reply.waited);
+                let began = began.unwrap_or_else(trace::now);
+                events.trace_mut().push(began, reply.waited, Step::LockWait);
             }
             let err = match reply.result {
                 Ok(mut values) => {
@@ -332,7 +341,7 @@ impl<'t, T: Transport> Txn<'t, T> {
                 // The wait timed out (or we were told not to wait): the
                 // holder may be dead; resolve, and back off if it lives.
                 if resolve(self.t, &lock, 0, events).await? == Resolved::Alive {
-                    self.pause(retries).await;
+                    self.pause(retries, events).await;
                 }
             }
         }
@@ -483,6 +492,10 @@ impl<'t, T: Transport> Txn<'t, T> {
                 }
                 return Err(err);
             }
+            if let Some(conflict) = self.younger_lock(req, &locks) {
+                events.add("write_conflicts", 1);
+                return Err(conflict);
+            }
             attempt += 1;
             if attempt > self.opts.resolve_attempts {
                 return Err(err);
@@ -492,9 +505,33 @@ impl<'t, T: Transport> Txn<'t, T> {
                 alive |= resolve(self.t, lock, 0, events).await? == Resolved::Alive;
             }
             if alive {
-                self.pause(attempt).await;
+                self.pause(attempt, events).await;
             }
         }
+    }
+
+    /// For an optimistic transaction whose prewrite met `locks`: the write
+    /// conflict it certainly ends in when one of them belongs to a younger
+    /// transaction (a larger start_ts), which commits, if it does, after
+    /// our start_ts. It fails at once, as client-go's prewrite does
+    /// (`extractKeyErrs` in txnkv/transaction/prewrite.go), instead of
+    /// resolving and waiting: two prewrites whose keys span regions, each
+    /// holding part of what the other needs, would otherwise wait on each
+    /// other until one ran out of `resolve_attempts`. Of any two, the older
+    /// gives up its locks at once and the younger goes on.
+    fn younger_lock(&self, req: &PrewriteRequest, locks: &[LockInfo]) -> Option<Error> {
+        if self.mode != LockMode::Optimistic {
+            return None;
+        }
+        let lock = locks.iter().find(|l| l.lock_version > self.start_ts)?;
+        Some(Error::key(KeyError::Conflict(WriteConflict {
+            start_ts: self.start_ts,
+            conflict_ts: lock.lock_version,
+            key: lock.key.clone(),
+            primary: req.primary_lock.clone(),
+            conflict_commit_ts: 0,
+            reason: ConflictReason::Optimistic,
+        })))
     }
 
     /// Rolls back: removes every lock this transaction may hold.
@@ -556,10 +593,18 @@ impl<'t, T: Transport> Txn<'t, T> {
         self.last_beat = Instant::now();
         let age = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
         let advise = age.saturating_add(self.opts.lock_ttl);
-        match self.t.txn_heart_beat(&primary, self.start_ts, advise).await {
-            Ok(_) => events.add("txn_heartbeats", 1),
-            Err(_) => events.add("txn_heartbeat_failures", 1),
-        }
+        let began = trace::now();
+        let ok = match self.t.txn_heart_beat(&primary, self.start_ts, advise).await {
+            Ok(_) => {
+                events.add("txn_heartbeats", 1);
+                true
+            }
+            Err(_) => {
+                events.add("txn_heartbeat_failures", 1);
+                false
+            }
+        };
+        events.trace_mut().since(began, Step::Heartbeat { ok });
     }
 
     /// Awaits `fut` (a call on the transport), sending heartbeats while it
@@ -579,9 +624,12 @@ impl<'t, T: Transport> Txn<'t, T> {
         }
     }
 
-    async fn pause(&self, attempt: u32) {
+    /// Backs off before the `attempt`th retry while a lock's holder lives.
+    async fn pause(&self, attempt: u32, events: &mut Events) {
         let d = Backoff::doubling(self.opts.backoff_base, self.opts.backoff_max, attempt);
         if !d.is_zero() {
+            let step = Step::LockBackoff { attempt };
+            events.trace_mut().push(trace::now(), d, step);
             tokio::time::sleep(d).await;
         }
     }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use super::hist::{self, Hist, Percentiles, new_hist};
 use super::recorder::{OpStats, Report};
+use super::slow::{SlowOp, keep_slowest};
 
 /// One op in one second of the timeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +36,8 @@ pub struct Summary {
     pub ops: Vec<OpStats>,
     pub warmup: Vec<OpStats>,
     pub timeline: Vec<Second>,
+    /// Per op, the slowest measured ops with their traces, slowest first.
+    pub slow: Vec<Vec<SlowOp>>,
 }
 
 /// A running view for progress displays and the metrics endpoint, updated
@@ -91,6 +94,7 @@ pub struct Collector {
     /// Per worker: the last second it reported, and whether it finished.
     marks: Vec<(i64, bool)>,
     timeline: Vec<Second>,
+    slow: Vec<Vec<SlowOp>>,
     live: Arc<Mutex<Live>>,
 }
 
@@ -109,6 +113,7 @@ impl Collector {
             pending: BTreeMap::new(),
             marks: vec![(i64::MIN, false); workers],
             timeline: Vec::new(),
+            slow: vec![Vec::new(); nops],
             live,
         }
     }
@@ -138,6 +143,9 @@ impl Collector {
                 warm += s.total();
                 self.warmup[i].merge(s);
             }
+        }
+        for (kept, more) in self.slow.iter_mut().zip(r.slow.into_iter().flatten()) {
+            keep_slowest(kept, more);
         }
         self.marks[r.worker] = (r.second, r.last);
         let finalized = self.finalize(false);
@@ -205,6 +213,7 @@ impl Collector {
             ops: self.totals,
             warmup: self.warmup,
             timeline: self.timeline,
+            slow: self.slow,
         }
     }
 }

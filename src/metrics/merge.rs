@@ -1,8 +1,9 @@
 //! Merging results from several driver processes (shards of one workload)
 //! into one: histograms are added, never percentiles averaged; counters are
 //! summed; timelines are aligned by wall-clock second; rates are recomputed
-//! from the merged counts over the merged measured window. Merging is
-//! associative and commutative, so drivers can be merged in any grouping.
+//! from the merged counts over the merged measured window; the slowest ops
+//! are those of all results, kept exactly. Merging is associative and
+//! commutative, so drivers can be merged in any grouping.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use super::result::{
     Interval, IntervalOp, LoadResult, OpResult, PhaseResult, RunResult, rate, round3,
 };
 use super::sections::ShardInfo;
+use super::slow::{SlowOp, keep_slowest};
 use crate::backend::TargetInfo;
 
 /// Why results cannot be merged.
@@ -118,6 +120,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         merged_runs: (!runs.is_empty()).then_some(runs),
         repeat: shared(results, |r| &r.repeat),
         shard: None,
+        slow_ops: merge_slow(results),
         sweep: shared(results, |r| &r.sweep),
         thresholds: None,
     })
@@ -249,6 +252,16 @@ fn merge_ops(
         ops.insert(name.clone(), merge_op(name, &parts, measured_s)?);
     }
     Ok(ops)
+}
+
+/// Per op name, the slowest ops of all results: exactly those the results
+/// together would have kept. `None` when no result has any.
+fn merge_slow(results: &[RunResult]) -> Option<BTreeMap<String, Vec<SlowOp>>> {
+    let mut merged: BTreeMap<String, Vec<SlowOp>> = BTreeMap::new();
+    for (name, ops) in results.iter().filter_map(|r| r.slow_ops.as_ref()).flatten() {
+        keep_slowest(merged.entry(name.clone()).or_default(), ops.iter().cloned());
+    }
+    (!merged.is_empty()).then_some(merged)
 }
 
 /// Sums a phase's counters; its duration is `duration_s` or the longest.

@@ -1,6 +1,6 @@
 //! Measurement: per-worker recorders (no locks, no sends per op), the
 //! collector that merges their per-second reports, and the result file
-//! with its typed sections.
+//! with its typed sections, among them the slowest ops with their traces.
 
 pub mod collector;
 pub mod hdrlog;
@@ -10,9 +10,11 @@ pub mod prometheus;
 pub mod recorder;
 pub mod result;
 pub mod sections;
+pub mod slow;
 
 pub use collector::{Collector, Live, LiveOp, Summary};
 pub use merge::merge;
 pub use recorder::{Clock, Completion, OpStats, Recorder, Report};
 pub use result::{RunInfo, RunResult, SCHEMA};
 pub use sections::{ClusterInfo, RepeatInfo, ShardInfo, SweepInfo, SweptValue, ThresholdVerdict};
+pub use slow::{SlowOp, TraceLine, TraceStep};

@@ -1,11 +1,13 @@
 //! What one worker records: per op, counts, errors by kind, retries and
-//! latency histograms, kept in plain fields it alone owns. At each
+//! latency histograms, kept in plain fields it alone owns, and the slowest
+//! ops with their traces (`slow`). At each
 //! wall-clock second boundary the worker hands the finished second to the
 //! collector as one [`Report`]; nothing is shared or sent per operation.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::hist::{Hist, new_hist};
+use super::slow::{Finished, SlowOp, Slowest};
 use crate::vocab::{ErrorKind, Events, OpError, Outcome};
 
 /// Maps monotonic instants to wall-clock time, fixed once per run so that
@@ -153,6 +155,9 @@ pub struct Report {
     pub ops: Vec<OpStats>,
     /// The worker's warmup stats, sent once with its last report.
     pub warmup: Option<Vec<OpStats>>,
+    /// The worker's slowest measured ops, per op, sent once with its last
+    /// report.
+    pub slow: Option<Vec<Vec<SlowOp>>>,
     /// The worker has finished.
     pub last: bool,
 }
@@ -180,6 +185,7 @@ pub struct Recorder {
     current: Vec<OpStats>,
     touched: bool,
     warmup: Vec<OpStats>,
+    slowest: Slowest,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -207,6 +213,7 @@ impl Recorder {
             current: fresh(nops),
             touched: false,
             warmup: fresh(nops),
+            slowest: Slowest::new(nops),
         }
     }
 
@@ -259,6 +266,16 @@ impl Recorder {
         if !events.is_empty() {
             stats.events.merge(events);
         }
+        if measured {
+            let done = Finished {
+                latency_us: latency,
+                intended: c.intended,
+                start: c.start,
+                result: c.result,
+                undetermined: c.undetermined,
+            };
+            self.slowest.offer(op, done, events.trace());
+        }
         report
     }
 
@@ -299,6 +316,7 @@ impl Recorder {
             second: self.second,
             ops,
             warmup: last.then(|| std::mem::take(&mut self.warmup)),
+            slow: last.then(|| self.slowest.take(&self.clock)),
             last,
         }
     }

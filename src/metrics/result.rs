@@ -13,6 +13,7 @@ use super::collector::{Second, Summary};
 use super::hist::{self, Percentiles};
 use super::recorder::OpStats;
 use super::sections::{ClusterInfo, RepeatInfo, ShardInfo, SweepInfo, ThresholdVerdict};
+use super::slow::SlowOp;
 use crate::backend::TargetInfo;
 use crate::vocab::ErrorKind;
 use crate::vocab::events::CLIENT_RETRIES;
@@ -83,6 +84,10 @@ pub struct RunResult {
     /// This driver's part of a sharded run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+    /// Per op name, the slowest ops of the measured phase (at most
+    /// [`KEEP`](super::slow::KEEP)), slowest first, each with its trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_ops: Option<BTreeMap<String, Vec<SlowOp>>>,
     /// The sweep cell this result is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepInfo>,
@@ -340,6 +345,17 @@ fn interval(sec: &Second, names: &[&str], info: &RunInfo) -> Interval {
     }
 }
 
+/// The slowest ops by op name; `None` when no op was measured.
+fn slow_section(names: &[&str], slow: &[Vec<SlowOp>]) -> Option<BTreeMap<String, Vec<SlowOp>>> {
+    let section: BTreeMap<String, Vec<SlowOp>> = names
+        .iter()
+        .zip(slow)
+        .filter(|(_, ops)| !ops.is_empty())
+        .map(|(name, ops)| (name.to_string(), ops.clone()))
+        .collect();
+    (!section.is_empty()).then_some(section)
+}
+
 impl RunResult {
     pub fn build(workload: &Workload, summary: &Summary, info: RunInfo) -> RunResult {
         let measured_s = (info.ended_unix_us - info.measure_start_unix_us) as f64 / 1e6;
@@ -388,6 +404,7 @@ impl RunResult {
             merged_runs: None,
             repeat: None,
             shard: None,
+            slow_ops: slow_section(&names, &summary.slow),
             sweep: None,
             thresholds: None,
         }

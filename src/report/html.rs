@@ -2,7 +2,7 @@
 //! charts inline as `data:` PNGs, nothing fetched) beside the PNG charts it
 //! shows, one section each, in the order of the chart table in `charts.rs`:
 //! `latency.png`, `timeline.png` and, when anything failed or was retried,
-//! `errors.png`.
+//! `errors.png`; then the slowest ops with their traces (`slow.rs`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,9 @@ pub fn write(r: &RunResult, dir: &Path) -> Result<Written, ReportError> {
     body.push_str(&page::section("ops", "Operations", &op_table(r)));
     for entry in CHARTS {
         body.push_str(&chart_section(entry, r, dir, &mut charts)?);
+    }
+    if let Some(slowest) = super::slow::section(r) {
+        body.push_str(&page::section("slow", "Slowest operations", &slowest));
     }
     body.push_str(&page::section("run", "Run", &metadata(r)));
     for (key, heading, inner) in sections(r) {

@@ -16,6 +16,7 @@ pub mod html;
 pub mod page;
 pub mod plot;
 pub mod runs;
+mod slow;
 pub mod text;
 
 pub use compare::compare_to_dir;

@@ -1,4 +1,7 @@
-//! Named counters bumped on the way through an operation.
+//! What happened on the way through an operation: named counters, and
+//! the op's trace, step by step.
+
+use super::trace::Trace;
 
 /// The event counting every request our client sent again within one
 /// attempt of an op (a reroute after a region error, a busy store, an
@@ -7,11 +10,13 @@
 pub const CLIENT_RETRIES: &str = "client_retries";
 
 /// Named counters a backend bumps while executing an op: lock waits, lock
-/// wait time, reroutes, rows. Owned by one worker, so no synchronisation;
-/// a handful of names, so a linear scan beats a map.
+/// wait time, reroutes, rows; and the op's [`Trace`], which the backend and
+/// the driver's retry loop write step by step. Owned by one worker, so no
+/// synchronisation; a handful of names, so a linear scan beats a map.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Events {
     entries: Vec<(&'static str, u64)>,
+    trace: Trace,
 }
 
 impl Events {
@@ -33,17 +38,32 @@ impl Events {
         self.entries.iter().copied()
     }
 
+    /// Adds `other`'s counters (traces are not merged: each belongs to
+    /// its op).
     pub fn merge(&mut self, other: &Events) {
         for (k, v) in other.iter() {
             self.add(k, v);
         }
     }
 
+    /// No counter was bumped (whatever the trace holds).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// Forgets the counters and the trace, keeping their memory.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.trace.clear();
+    }
+
+    /// The op's steps so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Where the op's steps are recorded.
+    pub fn trace_mut(&mut self) -> &mut Trace {
+        &mut self.trace
     }
 }

@@ -2,7 +2,7 @@
 //! what operations answer, error kinds, events, lock and check
 //! modes, the retry policy with the one backoff used by the driver, the
 //! client and the checks, the time source, the registry of random streams,
-//! and how durations are formatted.
+//! how durations are formatted, and the steps of an op's trace.
 
 pub mod error;
 pub mod events;
@@ -11,6 +11,7 @@ pub mod op;
 pub mod retry;
 pub mod rng;
 pub mod time;
+pub mod trace;
 
 pub use error::{ErrorKind, OpError};
 pub use events::Events;
@@ -18,3 +19,4 @@ pub use op::{CheckMode, LockMode, Outcome, Pair};
 pub use retry::{Backoff, Jitter, RetryPolicy};
 pub use rng::{Rng, Stream};
 pub use time::TimeSource;
+pub use trace::Trace;

@@ -19,6 +19,7 @@ mod proto_wire;
 mod report;
 mod schema;
 mod shape;
+mod slow_ops;
 mod storage;
 mod txn;
 mod workloads;

@@ -280,6 +280,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         merged_runs: None,
         repeat: None,
         shard: None,
+        slow_ops: None,
         sweep: None,
         thresholds: None,
     }

@@ -17,13 +17,13 @@ type Spoil = fn(&mut serde_json::Value);
 /// Spoils a valid result in one way.
 type Corruption = Box<dyn Fn(&mut serde_json::Value)>;
 
-fn validator() -> jsonschema::Validator {
+pub(crate) fn validator() -> jsonschema::Validator {
     let text = std::fs::read_to_string(root().join("docs/result.schema.json")).unwrap();
     let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
     jsonschema::draft202012::new(&schema).expect("the schema is a valid draft 2020-12 schema")
 }
 
-fn errors(v: &jsonschema::Validator, r: &serde_json::Value) -> Vec<String> {
+pub(crate) fn errors(v: &jsonschema::Validator, r: &serde_json::Value) -> Vec<String> {
     v.iter_errors(r)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect()
