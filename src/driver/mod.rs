@@ -196,6 +196,7 @@ pub async fn run<B: Backend>(
             .max(clock.unix_us(shared.measure_start)),
         warmup_s: workload.warmup.as_secs_f64(),
         load,
+        cpu: None,
     };
     let mut result = RunResult::build(workload, &measured.summary, info);
     if !workload.checks.is_empty() {

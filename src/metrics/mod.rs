@@ -10,9 +10,11 @@ pub mod prometheus;
 pub mod recorder;
 pub mod result;
 pub mod sections;
+pub mod selfcheck;
 
 pub use collector::{Collector, Live, LiveOp, Summary};
 pub use merge::merge;
 pub use recorder::{Clock, Completion, OpStats, Recorder, Report};
 pub use result::{RunInfo, RunResult, SCHEMA};
 pub use sections::{ClusterInfo, ShardInfo, SweepInfo, SweptValue, ThresholdVerdict};
+pub use selfcheck::{CpuUse, DriverCheck, DriverVerdict};

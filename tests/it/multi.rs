@@ -186,6 +186,8 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         histogram: hist::encode(&totals[i]),
         service_us: None,
         service_histogram: None,
+        lateness_us: None,
+        lateness_histogram: None,
         failed_latency_us: None,
         failed_histogram: None,
     };
@@ -219,6 +221,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         timeline,
         checks: None,
         cluster: None,
+        driver_check: None,
         merged_from: None,
         shard: None,
         sweep: None,
