@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tikv_bench::backend::{Backend, MemoryBackend, MemoryTxn, Operation, RawKv, TargetInfo, TxnKv};
+use tikv_bench::backend::{
+    Backend, MemoryBackend, MemoryTxn, NoopBackend, Operation, RawKv, TargetInfo, TxnKv,
+};
 
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::{DriverVerdict, RunResult, hist};
@@ -522,4 +524,42 @@ async fn the_self_check_marks_a_run_whose_backend_stalls_the_schedule() {
     assert_eq!(check.verdict, DriverVerdict::Ok);
     assert_eq!(check.late_ops, Some(0));
     assert!(!report::text::summary(&healthy).contains("WARNING"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_system_clock_the_pacer_keeps_the_schedule_and_cpu_is_measured() {
+    // The pacer (not tokio's timer) paces these; how exact it is, is a
+    // benchmark's business (scripts/bench-pacing.sh), not a test's.
+    let yaml = "name: t\nload: {records: 0}\nconcurrency: 4\nrate: 2000\nwarmup: 200ms\nduration: 1s\nops:\n  - {name: read, type: get, weight: 1}\n";
+    let r = run_with(yaml, NoopBackend, &RunOptions::default()).await;
+    let read = &r.ops["read"];
+    assert_eq!(read.ok, 2000, "the schedule sets the op count");
+    let lateness = read.lateness_us.expect("lateness recorded");
+    assert_eq!(lateness.count, 2000);
+    let check = r.driver_check.as_ref().unwrap();
+    assert_eq!(check.lateness_us.unwrap().count, 2000);
+    let cpu = check.cpu.expect("CPU measured on the system clock");
+    assert!(cpu.cores >= 1 && cpu.wall_us >= 900_000, "{cpu:?}");
+    assert_eq!(cpu.saturated_drivers, 0, "open loop is not judged by CPU");
+
+    let closed = run_with(
+        "name: t\nload: {records: 0}\nconcurrency: 2\noperations: 5000\nops:\n  - {name: read, type: get, weight: 1}\n",
+        NoopBackend,
+        &RunOptions::default(),
+    )
+    .await;
+    let check = closed
+        .driver_check
+        .as_ref()
+        .expect("closed loop is judged by CPU");
+    assert!(check.lateness_us.is_none() && check.late_ops.is_none());
+    assert!(closed.ops["read"].lateness_us.is_none());
+}
+
+#[tokio::test]
+async fn the_pacer_runs_on_a_current_thread_runtime_too() {
+    let yaml = "name: t\nload: {records: 0}\nconcurrency: 3\nrate: 1000\nduration: 300ms\nops:\n  - {name: read, type: get, weight: 1}\n";
+    let r = run_with(yaml, NoopBackend, &RunOptions::default()).await;
+    assert_eq!(r.ops["read"].ok, 300);
+    assert_eq!(r.ops["read"].lateness_us.unwrap().count, 300);
 }
