@@ -46,6 +46,9 @@ pub struct Tuning {
     /// The pacer sleeps on the alarm only when that saves at least this
     /// much spinning.
     pub min_sleep: Duration,
+    /// Within this of a slot the pacer holds its thread until the slot
+    /// instead of letting other tasks run first.
+    pub hold: Duration,
 }
 
 impl Default for Tuning {
@@ -54,8 +57,9 @@ impl Default for Tuning {
             lead: Duration::from_micros(100),
             min_lead: Duration::from_micros(20),
             max_lead: Duration::from_micros(500),
-            margin: Duration::from_micros(10),
+            margin: Duration::from_micros(25),
             min_sleep: Duration::from_micros(20),
+            hold: Duration::from_micros(20),
         }
     }
 }
@@ -261,10 +265,41 @@ async fn walk(gates: Arc<Gates>, plan: Plan, alarm: Arc<Alarm>) {
         if next > slot + lead + tuning.min_sleep {
             armed = Some((next - lead, alarm.set(next - lead)));
         }
-        while Instant::now() < slot {
+        SpinUntil { slot, hold: tuning.hold }.await;
+        gates.release(worker, slot);
+        if armed.is_none() {
+            // The worker just released runs next on this thread; were the
+            // pacer to wake itself now, it would push the worker out to the
+            // run queue, whence another thread might take it, later.
             tokio::task::yield_now().await;
         }
-        gates.release(worker, slot);
+    }
+}
+
+/// Completes at `slot`: until `hold` before it, it lets every other task
+/// of its thread run between two looks at the clock (it wakes itself, so
+/// it queues behind them, not behind a poll of the I/O driver as a
+/// `yield_now` would); within `hold`, it keeps the thread.
+struct SpinUntil {
+    slot: Instant,
+    hold: Duration,
+}
+
+impl Future for SpinUntil {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let now = Instant::now();
+            if now >= self.slot {
+                return Poll::Ready(());
+            }
+            if self.slot - now > self.hold {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            std::hint::spin_loop();
+        }
     }
 }
 
