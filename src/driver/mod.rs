@@ -3,6 +3,8 @@
 //! their reports and a progress display reading the collector's view.
 
 mod load;
+mod os;
+pub mod pacer;
 pub mod progress;
 pub mod worker;
 
@@ -16,7 +18,7 @@ pub use worker::{Pacing, StopAt};
 
 use crate::backend::Backend;
 use crate::metrics::result::{LoadResult, new_run_id};
-use crate::metrics::{Clock, Collector, Live, RunInfo, RunResult, ShardInfo, Summary};
+use crate::metrics::{Clock, Collector, CpuUse, Live, RunInfo, RunResult, ShardInfo, Summary};
 use crate::vocab::{OpError, TimeSource};
 use crate::workload::checks::{self, WorkerLog, run::SetupError};
 use crate::workload::keys::SharedKeys;
@@ -226,6 +228,7 @@ pub async fn run<B: Backend>(
             .max(clock.unix_us(shared.measure_start)),
         warmup_s: workload.warmup.as_secs_f64(),
         load,
+        cpu: measured.cpu,
     };
     let mut result = RunResult::build(workload, &measured.summary, info);
     result.interrupted = opts.interrupt.fired();
@@ -275,6 +278,7 @@ struct Measured {
     logs: Vec<WorkerLog>,
     observed: checks::Observed,
     ended: Instant,
+    cpu: Option<CpuUse>,
 }
 
 /// Warmup and the measured phase: the workers `ids`, the collector merging
@@ -297,6 +301,9 @@ async fn measure<B: Backend>(
     let monitor = checks::Monitor::start(w, shared.backend.clone(), shared.time);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let total = w.concurrency as usize;
+    let cpu = CpuMeter::start(shared);
+    let pacer = start_pacer(shared, ids.clone());
+    let gates = pacer.as_ref().map(pacer::Pacer::gates);
     let handles: Vec<_> = ids
         .enumerate()
         .map(|(local, global)| {
@@ -306,7 +313,13 @@ async fn measure<B: Backend>(
                 Stop::Operations(n) => StopAt::Quota(share(n, global, total)),
             };
             let id = worker::Id { local, global };
-            tokio::spawn(worker::run(shared.clone(), id, stop, tx.clone()))
+            tokio::spawn(worker::run(
+                shared.clone(),
+                id,
+                stop,
+                tx.clone(),
+                gates.clone(),
+            ))
         })
         .collect();
     drop(tx);
@@ -314,6 +327,8 @@ async fn measure<B: Backend>(
         collector.add(report);
     }
     let ended = shared.time.now();
+    drop(pacer);
+    let cpu = cpu.stop(ended, shared.pacing == Pacing::Closed).await;
     let observed = match monitor {
         Some(m) => m.stop().await,
         None => checks::Observed::default(),
@@ -330,7 +345,77 @@ async fn measure<B: Backend>(
         logs,
         observed,
         ended,
+        cpu,
     })
+}
+
+/// Measures the process's CPU over the measured phase (the system clock
+/// only: on tokio's paused clock no wall time passes).
+enum CpuMeter {
+    Off,
+    /// The first reading, taken.
+    Read(Option<(Instant, Duration)>),
+    /// The first reading, taken when the measured phase starts.
+    Waiting(tokio::task::JoinHandle<Option<(Instant, Duration)>>),
+}
+
+impl CpuMeter {
+    fn start<B>(shared: &worker::Shared<B>) -> CpuMeter {
+        if shared.time != TimeSource::System {
+            return CpuMeter::Off;
+        }
+        let read = || Some((Instant::now(), os::process_cpu()?));
+        let from = shared.measure_start;
+        if Instant::now() >= from {
+            return CpuMeter::Read(read());
+        }
+        CpuMeter::Waiting(tokio::spawn(async move {
+            tokio::time::sleep_until(from.into()).await;
+            read()
+        }))
+    }
+
+    /// The use from the first reading to now (`ended`); `None` when the
+    /// run ended before the measured phase began.
+    async fn stop(self, ended: Instant, closed_loop: bool) -> Option<CpuUse> {
+        let (t0, cpu0) = match self {
+            CpuMeter::Off => return None,
+            CpuMeter::Read(first) => first?,
+            CpuMeter::Waiting(handle) if handle.is_finished() => handle.await.ok()??,
+            CpuMeter::Waiting(handle) => {
+                handle.abort();
+                return None;
+            }
+        };
+        let cpu = os::process_cpu()?.saturating_sub(cpu0);
+        let wall = ended.saturating_duration_since(t0);
+        let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
+        Some(CpuUse::new(us(cpu), us(wall), os::cores(), closed_loop))
+    }
+}
+
+/// Open loop on the system clock: the pacer of the workers `ids`. `None`
+/// in closed loop and under tokio's clock (the workers sleep on tokio's
+/// timer, exact when paused), and if its alarm thread cannot start (then
+/// the workers fall back to tokio's timer, and their lateness shows it).
+fn start_pacer<B>(shared: &worker::Shared<B>, ids: Range<u64>) -> Option<pacer::Pacer> {
+    let (Pacing::Open { interval }, TimeSource::System) = (shared.pacing, shared.time) else {
+        return None;
+    };
+    let w = &shared.workload;
+    let total = w.concurrency as usize;
+    let plan = pacer::Plan {
+        first: ids
+            .map(|g| worker::first_slot(shared.start, interval, g as usize, total))
+            .collect(),
+        interval,
+        end: match w.stop {
+            Stop::Duration(d) => Some(shared.measure_start + d),
+            Stop::Operations(_) => None,
+        },
+        tuning: pacer::Tuning::default(),
+    };
+    pacer::Pacer::start(plan, shared.start).ok()
 }
 
 /// Records this driver's share of the workload in a shard's result.

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::pacer::Gates;
 use crate::backend::Backend;
 use crate::backend::retry::{self, Retry};
 use crate::metrics::{Clock, Completion, Recorder, Report};
@@ -62,6 +63,18 @@ pub struct Id {
     pub global: usize,
 }
 
+/// Open loop: the first slot of worker `global` of `workers`. Its schedule
+/// is offset by global/workers of an interval, so the workers' sends
+/// interleave instead of bunching.
+pub(super) fn first_slot(
+    start: Instant,
+    interval: Duration,
+    global: usize,
+    workers: usize,
+) -> Instant {
+    start + interval.mul_f64(global as f64 / workers as f64)
+}
+
 /// When a worker starts its ops, and when it stops.
 struct Schedule {
     pacing: Pacing,
@@ -76,13 +89,9 @@ struct Schedule {
 impl Schedule {
     fn new<B>(ctx: &Shared<B>, id: Id, stop: StopAt) -> Schedule {
         let workers = ctx.workload.concurrency as usize;
-        // Open loop: worker i's schedule is offset by i/workers of an
-        // interval, so the workers' sends interleave instead of bunching.
         let next_slot = match ctx.pacing {
             Pacing::Closed => ctx.start,
-            Pacing::Open { interval } => {
-                ctx.start + interval.mul_f64(id.global as f64 / workers as f64)
-            }
+            Pacing::Open { interval } => first_slot(ctx.start, interval, id.global, workers),
         };
         Schedule {
             pacing: ctx.pacing,
@@ -123,12 +132,15 @@ impl Schedule {
 }
 
 /// Runs a worker until its stop condition, then sends its final report.
-/// Returns what its checks' tracker recorded.
+/// Returns what its checks' tracker recorded. Open loop, it waits for each
+/// slot at the pacer's `gates` when there are any (the system clock), else
+/// on tokio's timer (exact under the paused clock).
 pub async fn run<B: Backend>(
     ctx: Arc<Shared<B>>,
     id: Id,
     stop: StopAt,
     tx: UnboundedSender<Report>,
+    gates: Option<Arc<Gates>>,
 ) -> WorkerLog {
     let w = &ctx.workload;
     let time = ctx.time;
@@ -158,7 +170,10 @@ pub async fn run<B: Backend>(
     while let Some(intended) = schedule.next(now, &rec) {
         if intended > now {
             send(rec.tick(now));
-            tokio::time::sleep_until(intended.into()).await;
+            match &gates {
+                Some(g) => g.wait(id.local, intended).await,
+                None => tokio::time::sleep_until(intended.into()).await,
+            }
             now = time.now();
         }
         let (op_index, op) = stream.next_op();

@@ -12,6 +12,7 @@ use super::result::{
     Interval, IntervalOp, LoadResult, OpResult, PhaseResult, RunResult, rate, round3,
 };
 use super::sections::ShardInfo;
+use super::selfcheck::{CpuUse, DriverCheck};
 use super::slow::{SlowOp, keep_slowest};
 use crate::backend::TargetInfo;
 
@@ -76,6 +77,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         .unwrap_or(0);
     let measured_s = (to - from).max(0) as f64 / 1e6;
     let rates: Vec<f64> = results.iter().filter_map(|r| r.rate).collect();
+    let ops = merge_ops(results, measured_s)?;
+    let driver_check = merge_driver_check(results, &ops)?;
     Ok(RunResult {
         schema: first.schema.clone(),
         tool: first.tool.clone(),
@@ -109,13 +112,14 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         },
         warmup: merge_phase(results.iter().map(|r| &r.warmup), None),
         measured: merge_phase(results.iter().map(|r| &r.measured), Some(measured_s)),
-        ops: merge_ops(results, measured_s)?,
+        ops,
         timeline: merge_timeline(results, from)?,
         interrupted: results.iter().any(|r| r.interrupted),
         // The sections all results share are kept; those that describe one
         // driver (shard, thresholds) have no merged meaning.
         checks: shared(results, |r| &r.checks),
         cluster: shared(results, |r| &r.cluster),
+        driver_check,
         merged_from: Some(results.iter().map(|r| r.merged_from.unwrap_or(1)).sum()),
         merged_runs: (!runs.is_empty()).then_some(runs),
         repeat: shared(results, |r| &r.repeat),
@@ -264,6 +268,25 @@ fn merge_slow(results: &[RunResult]) -> Option<BTreeMap<String, Vec<SlowOp>>> {
     (!merged.is_empty()).then_some(merged)
 }
 
+/// The self-check judged afresh on the merged figures: the lateness of
+/// every send of every driver (the merged ops' histograms, all ops
+/// together) and the drivers' CPU added up.
+fn merge_driver_check(
+    results: &[RunResult],
+    ops: &BTreeMap<String, OpResult>,
+) -> Result<Option<DriverCheck>, MergeError> {
+    let lateness = sum_hists(
+        "(all ops)",
+        ops.values().map(|o| o.lateness_histogram.as_ref()),
+    )?;
+    let cpu = CpuUse::sum(
+        results
+            .iter()
+            .filter_map(|r| r.driver_check.as_ref().and_then(|c| c.cpu)),
+    );
+    Ok(DriverCheck::judge(lateness.as_ref(), cpu))
+}
+
 /// Sums a phase's counters; its duration is `duration_s` or the longest.
 fn merge_phase<'a>(
     phases: impl Iterator<Item = &'a PhaseResult>,
@@ -332,6 +355,8 @@ fn merge_op(name: &str, parts: &[&OpResult], measured_s: f64) -> Result<OpResult
         histogram: String::new(),
         service_us: None,
         service_histogram: None,
+        lateness_us: None,
+        lateness_histogram: None,
         failed_latency_us: None,
         failed_histogram: None,
     };
@@ -366,6 +391,10 @@ fn merge_op(name: &str, parts: &[&OpResult], measured_s: f64) -> Result<OpResult
     if let Some(h) = sum_hists(name, parts.iter().map(|p| p.service_histogram.as_ref()))? {
         out.service_us = Some(Percentiles::of(&h));
         out.service_histogram = Some(hist::encode(&h));
+    }
+    if let Some(h) = sum_hists(name, parts.iter().map(|p| p.lateness_histogram.as_ref()))? {
+        out.lateness_us = Some(Percentiles::of(&h));
+        out.lateness_histogram = Some(hist::encode(&h));
     }
     if let Some(h) = sum_hists(name, parts.iter().map(|p| p.failed_histogram.as_ref()))? {
         out.failed_latency_us = Some(Percentiles::of(&h));

@@ -10,6 +10,7 @@ pub mod prometheus;
 pub mod recorder;
 pub mod result;
 pub mod sections;
+pub mod selfcheck;
 pub mod slow;
 
 pub use collector::{Collector, Live, LiveOp, Summary};
@@ -17,4 +18,5 @@ pub use merge::merge;
 pub use recorder::{Clock, Completion, OpStats, Recorder, Report};
 pub use result::{RunInfo, RunResult, SCHEMA};
 pub use sections::{ClusterInfo, RepeatInfo, ShardInfo, SweepInfo, SweptValue, ThresholdVerdict};
+pub use selfcheck::{CpuUse, DriverCheck, DriverVerdict};
 pub use slow::{SlowOp, TraceLine, TraceStep};

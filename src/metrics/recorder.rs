@@ -63,6 +63,11 @@ pub struct OpStats {
     pub latency: Hist,
     /// Successful ops: service time from the actual start (open loop only).
     pub service: Option<Hist>,
+    /// Every op, whatever its outcome: how late the worker started it, the
+    /// actual start minus the intended one (open loop only). The harness's
+    /// own error: what it adds to `latency` beyond the service time and
+    /// queueing behind the op's own worker.
+    pub lateness: Option<Hist>,
     /// Failed and unknown-outcome ops: latency as above.
     pub failed_latency: Option<Hist>,
     pub ok: u64,
@@ -85,6 +90,7 @@ impl Default for OpStats {
         OpStats {
             latency: new_hist(),
             service: None,
+            lateness: None,
             failed_latency: None,
             ok: 0,
             failed: 0,
@@ -117,6 +123,7 @@ impl OpStats {
     pub fn merge(&mut self, other: &OpStats) {
         super::hist::add(&mut self.latency, &other.latency);
         merge_opt(&mut self.service, &other.service);
+        merge_opt(&mut self.lateness, &other.lateness);
         merge_opt(&mut self.failed_latency, &other.failed_latency);
         self.ok += other.ok;
         self.failed += other.failed;
@@ -236,6 +243,10 @@ impl Recorder {
             &mut self.warmup[op]
         };
         let latency = micros(c.end.saturating_duration_since(c.intended));
+        if self.open_loop {
+            let late = micros(c.start.saturating_duration_since(c.intended));
+            super::hist::record(stats.lateness.get_or_insert_with(new_hist), late);
+        }
         match c.result {
             Ok(outcome) => {
                 stats.ok += 1;

@@ -13,6 +13,7 @@ use super::collector::{Second, Summary};
 use super::hist::{self, Percentiles};
 use super::recorder::OpStats;
 use super::sections::{ClusterInfo, RepeatInfo, ShardInfo, SweepInfo, ThresholdVerdict};
+use super::selfcheck::{CpuUse, DriverCheck};
 use super::slow::SlowOp;
 use crate::backend::TargetInfo;
 use crate::vocab::ErrorKind;
@@ -72,6 +73,10 @@ pub struct RunResult {
     /// targets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterInfo>,
+    /// The driver's self-check: did it keep its schedule (open loop), did
+    /// it have CPU to spare (closed loop)?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_check: Option<DriverCheck>,
     /// How many driver results a merge added up into this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_from: Option<u64>,
@@ -173,6 +178,12 @@ pub struct OpResult {
     pub service_us: Option<Percentiles>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_histogram: Option<String>,
+    /// Every op (ok, failed or unknown), how late its worker started it:
+    /// actual start minus intended start (open loop only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lateness_us: Option<Percentiles>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lateness_histogram: Option<String>,
     /// Failed and unknown ops.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_latency_us: Option<Percentiles>,
@@ -217,6 +228,8 @@ pub struct RunInfo {
     pub ended_unix_us: i64,
     pub warmup_s: f64,
     pub load: LoadResult,
+    /// The process's CPU over the measured phase, when it was measured.
+    pub cpu: Option<CpuUse>,
 }
 
 /// A new run id: when the run started (Unix microseconds, hex) and 32
@@ -302,9 +315,20 @@ fn op_result(kind: &str, s: &OpStats, secs: f64) -> OpResult {
         histogram: hist::encode(&s.latency),
         service_us: s.service.as_ref().map(Percentiles::of),
         service_histogram: s.service.as_ref().map(hist::encode),
+        lateness_us: s.lateness.as_ref().map(Percentiles::of),
+        lateness_histogram: s.lateness.as_ref().map(hist::encode),
         failed_latency_us: s.failed_latency.as_ref().map(Percentiles::of),
         failed_histogram: s.failed_latency.as_ref().map(hist::encode),
     }
+}
+
+/// The lateness of every send, all ops together (open loop).
+fn lateness(stats: &[OpStats]) -> Option<hist::Hist> {
+    let mut all: Option<hist::Hist> = None;
+    for h in stats.iter().filter_map(|s| s.lateness.as_ref()) {
+        hist::add(all.get_or_insert_with(hist::new_hist), h);
+    }
+    all
 }
 
 /// One second of the timeline: the part of it inside the measured phase.
@@ -400,6 +424,7 @@ impl RunResult {
             interrupted: false,
             checks: None,
             cluster: None,
+            driver_check: DriverCheck::judge(lateness(&summary.ops).as_ref(), info.cpu),
             merged_from: None,
             merged_runs: None,
             repeat: None,

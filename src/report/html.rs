@@ -11,7 +11,7 @@ use super::ReportError;
 use super::charts::{CHARTS, ChartEntry};
 pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, TIMELINE_SIZE, errors_height};
 use super::page::{self, Table, TableCell, esc, num, text};
-use crate::metrics::RunResult;
+use crate::metrics::{DriverCheck, DriverVerdict, RunResult};
 use crate::workload::checks::CheckVerdict;
 
 /// What [`write()`] wrote.
@@ -130,6 +130,9 @@ fn sections(r: &RunResult) -> Vec<(&'static str, &'static str, String)> {
     if let Some(c) = &r.cluster {
         out.push(("cluster", "Cluster", super::cluster::section(c)));
     }
+    if let Some(c) = &r.driver_check {
+        out.push(("driver_check", "Driver self-check", driver_table(c)));
+    }
     if let Some(n) = &r.merged_from {
         out.push(("merged_from", "merged from", json(n)));
     }
@@ -208,6 +211,65 @@ fn checks_table(verdicts: &[CheckVerdict]) -> String {
     html
 }
 
+/// The self-check's verdict and the figures it read, with its bounds.
+fn driver_table(c: &DriverCheck) -> String {
+    let mut html = String::new();
+    if let Some(w) = c.warning() {
+        html.push_str(&format!(
+            "<p class=\"bad\"><strong>{}</strong></p>",
+            esc(&w)
+        ));
+    }
+    let mut t = Table::new("kv", &[]);
+    let verdict = match c.verdict {
+        DriverVerdict::Ok => "<strong class=\"ok\">ok</strong>".to_string(),
+        v => format!("<strong class=\"bad\">{v}</strong>"),
+    };
+    t.pair("verdict", TableCell::Html(verdict));
+    if let Some(l) = &c.lateness_us {
+        t.pair(
+            "sends started late by",
+            text(format!(
+                "p50 {}, p90 {}, p99 {}, p99.9 {}, max {} ({} sends)",
+                page::micros(l.p50),
+                page::micros(l.p90),
+                page::micros(l.p99),
+                page::micros(l.p999),
+                page::micros(l.max),
+                page::count(l.count)
+            )),
+        );
+        t.pair(
+            "late sends",
+            text(format!(
+                "{} more than {} late; the driver fell behind beyond {}% of sends",
+                page::count(c.late_ops.unwrap_or(0)),
+                page::micros(c.late_bound_us),
+                100.0 * c.late_share_bound
+            )),
+        );
+    }
+    if let Some(cpu) = &c.cpu {
+        t.pair(
+            "process CPU",
+            text(format!(
+                "{:.2} of {} cores ({:.0}%) over {:.2}s; a closed loop is saturated from {:.0}%",
+                cpu.busy * f64::from(cpu.cores),
+                cpu.cores,
+                100.0 * cpu.busy,
+                cpu.wall_us as f64 / 1e6,
+                100.0 * c.saturation_bound
+            )),
+        );
+    }
+    html.push_str(&t.finish());
+    html.push_str(&page::para(
+        "note",
+        "Lateness: how long after its slot the driver started each open-loop send, its own error, which every open-loop latency includes. CPU: the whole process's, an in-process target's included. See the README's \"Harness accuracy\".",
+    ));
+    html
+}
+
 fn header(r: &RunResult) -> String {
     let mut h = format!("<h1>{}</h1>\n", esc(&r.name));
     if let Some(d) = r.workload.get("description").and_then(|d| d.as_str())
@@ -251,6 +313,9 @@ fn header(r: &RunResult) -> String {
         };
         cards.push(("checks", card));
     }
+    if let Some(c) = &r.driver_check {
+        cards.push(("driver", c.verdict.to_string()));
+    }
     h.push_str("<div class=\"cards\">");
     for (k, v) in cards {
         let _ = write!(
@@ -263,15 +328,26 @@ fn header(r: &RunResult) -> String {
     h.push_str("</div>\n<nav>");
     let charts = CHARTS.iter().map(|c| (c.id, c.nav));
     let checks = checks.map(|_| ("extra-checks", "checks"));
+    let driver = r
+        .driver_check
+        .as_ref()
+        .map(|_| ("extra-driver_check", "driver"));
     let links = [("ops", "operations")]
         .into_iter()
         .chain(charts)
         .chain(checks)
+        .chain(driver)
         .chain([("run", "run"), ("workload", "workload")]);
     for (id, label) in links {
         let _ = write!(h, "<a href=\"#{id}\">{label}</a>");
     }
     h.push_str("</nav>\n");
+    if let Some(w) = r.driver_check.as_ref().and_then(DriverCheck::warning) {
+        h.push_str(&format!(
+            "<p class=\"bad\"><strong>Warning: {}</strong></p>\n",
+            esc(&w)
+        ));
+    }
     h
 }
 
@@ -305,11 +381,15 @@ fn on_the_way(r: &RunResult) -> String {
 
 fn op_table(r: &RunResult) -> String {
     let service = r.ops.values().any(|o| o.service_us.is_some());
+    let lateness = r.ops.values().any(|o| o.lateness_us.is_some());
     let mut head = vec![
         "op", "type", "ok", "failed", "unknown", "ok/s", "p50", "p90", "p99", "p99.9", "max",
     ];
     if service {
         head.extend(["service p50", "service p99"]);
+    }
+    if lateness {
+        head.extend(["late p50", "late p99"]);
     }
     head.extend(["retries", "client retries"]);
     let mut t = Table::new("ops", &head);
@@ -341,6 +421,11 @@ fn op_table(r: &RunResult) -> String {
             cells.push(num(page::micros(s.p50)));
             cells.push(num(page::micros(s.p99)));
         }
+        if lateness {
+            let l = o.lateness_us.unwrap_or_default();
+            cells.push(num(page::micros(l.p50)));
+            cells.push(num(page::micros(l.p99)));
+        }
         cells.push(num(page::count(o.retries)));
         cells.push(num(page::count(o.client_retries)));
         t.row(cells);
@@ -349,7 +434,7 @@ fn op_table(r: &RunResult) -> String {
     html.push_str(&page::para(
         "note",
         if r.rate.is_some() {
-            "Latency of successful ops from their scheduled start (open loop: queueing counts); service time is the op's own time."
+            "Latency of successful ops from their scheduled start (open loop: queueing counts); service time is the op's own time; late: how long after its slot the driver started each op, its own error."
         } else {
             "Latency of successful ops, retries and backoff included. Failed: the op gave up on an error; unknown: its outcome is unknown (a timeout after sending)."
         },

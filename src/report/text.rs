@@ -5,10 +5,12 @@ use std::fmt::Write as _;
 use crate::metrics::RunResult;
 use crate::vocab::fmt::micros;
 
-/// A few lines: what ran, the totals, one row per op, the errors.
+/// A few lines: what ran, the totals, the driver's self-check, one row per
+/// op, the errors.
 pub fn summary(r: &RunResult) -> String {
     let mut out = String::new();
     totals(&mut out, r);
+    driver_check(&mut out, r);
     op_table(&mut out, r);
     for name in r.op_names() {
         op_notes(&mut out, &name, r);
@@ -43,6 +45,37 @@ fn totals(out: &mut String, r: &RunResult) {
         r.warmup.duration_s,
         r.warmup.ops
     );
+}
+
+/// The driver's self-check: how late it started its sends, its CPU, and
+/// when it fell behind or ran out of CPU, a warning that cannot be missed.
+fn driver_check(out: &mut String, r: &RunResult) {
+    let Some(c) = &r.driver_check else {
+        return;
+    };
+    let mut parts = Vec::new();
+    if let Some(l) = &c.lateness_us {
+        parts.push(format!(
+            "sends started late by p50 {} p99 {} max {}, {} more than {} late",
+            micros(l.p50),
+            micros(l.p99),
+            micros(l.max),
+            c.late_ops.unwrap_or(0),
+            micros(c.late_bound_us)
+        ));
+    }
+    if let Some(cpu) = &c.cpu {
+        parts.push(format!(
+            "CPU {:.2} of {} cores ({:.0}%)",
+            cpu.busy * f64::from(cpu.cores),
+            cpu.cores,
+            100.0 * cpu.busy
+        ));
+    }
+    let _ = writeln!(out, "driver: {} ({})", c.verdict, parts.join("; "));
+    if let Some(w) = c.warning() {
+        let _ = writeln!(out, "\n!!! WARNING: {w}\n");
+    }
 }
 
 /// One row per op, columns aligned.
@@ -93,7 +126,7 @@ fn op_table(out: &mut String, r: &RunResult) {
     }
 }
 
-/// An op's service time, errors with a sample message each, retries, and
+/// An op's service time and lateness, errors with a sample message each, retries, and
 /// notable outcomes and events, each on a line when it has any.
 fn op_notes(out: &mut String, name: &str, r: &RunResult) {
     let o = &r.ops[name];
@@ -104,6 +137,15 @@ fn op_notes(out: &mut String, name: &str, r: &RunResult) {
             micros(s.p50),
             micros(s.p99),
             micros(s.max)
+        );
+    }
+    if let Some(l) = &o.lateness_us {
+        let _ = writeln!(
+            out,
+            "  {name}: started late by p50 {} p99 {} max {}",
+            micros(l.p50),
+            micros(l.p99),
+            micros(l.max)
         );
     }
     if !o.errors.is_empty() {

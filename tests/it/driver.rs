@@ -6,10 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tikv_bench::backend::{Backend, MemoryBackend, MemoryTxn, Operation, RawKv, TargetInfo, TxnKv};
+use tikv_bench::backend::{
+    Backend, MemoryBackend, MemoryTxn, NoopBackend, Operation, RawKv, TargetInfo, TxnKv,
+};
 
 use tikv_bench::driver::{self, RunOptions};
-use tikv_bench::metrics::{RunResult, hist};
+use tikv_bench::metrics::{DriverVerdict, RunResult, hist};
+use tikv_bench::report;
 use tikv_bench::vocab::TimeSource;
 use tikv_bench::vocab::{ErrorKind, Events, LockMode, OpError, Outcome, Pair};
 
@@ -428,4 +431,135 @@ async fn a_result_of_another_schema_is_refused() {
     std::fs::write(&path, r#"{"schema": "tikv-bench/result/v9"}"#).unwrap();
     let err = RunResult::load(&path).unwrap_err().to_string();
     assert!(err.contains("v9") && err.contains("not supported"), "{err}");
+}
+
+/// How many sends a histogram says started more than 1 ms late.
+fn late_sends(encoded: &str) -> u64 {
+    slower_than(encoded, 1_001)
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_loop_records_how_late_each_send_started_and_closed_loop_does_not() {
+    let yaml = format!("{ONE_WORKER}rate: 100\nduration: 5s\n");
+    let backend = Stall {
+        calls: AtomicU64::new(0),
+        at: 50,
+        stall: Duration::from_secs(1),
+    };
+    let r = run_with(&yaml, backend, &paused()).await;
+    let read = &r.ops["read"];
+    let lateness = read.lateness_us.expect("open loop records lateness");
+    let encoded = read
+        .lateness_histogram
+        .as_ref()
+        .expect("with its histogram");
+    assert_eq!(hist::decode(encoded).unwrap().len(), read.ok);
+    assert_eq!(lateness.count, read.ok, "one lateness per send");
+    // On the paused clock a send on schedule starts exactly on its slot;
+    // the ~100 sends due during the stall started up to 1 s late.
+    assert_eq!(lateness.p50, 0);
+    assert_eq!(lateness.max / 1000, 990);
+    let late = late_sends(encoded);
+    assert!((95..=105).contains(&late), "{late} sends started late");
+
+    let closed = run_with(
+        &format!("{ONE_WORKER}operations: 300\n"),
+        Stall {
+            calls: AtomicU64::new(0),
+            at: 50,
+            stall: Duration::from_secs(1),
+        },
+        &paused(),
+    )
+    .await;
+    let read = &closed.ops["read"];
+    assert!(read.lateness_us.is_none() && read.lateness_histogram.is_none());
+    assert!(
+        closed.driver_check.is_none(),
+        "nothing to judge on the paused clock in closed loop"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_self_check_marks_a_run_whose_backend_stalls_the_schedule() {
+    let yaml = format!("{ONE_WORKER}rate: 100\nduration: 5s\n");
+    let stalled = run_with(
+        &yaml,
+        Stall {
+            calls: AtomicU64::new(0),
+            at: 50,
+            stall: Duration::from_secs(1),
+        },
+        &paused(),
+    )
+    .await;
+    let check = stalled.driver_check.as_ref().expect("open loop is judged");
+    assert_eq!(check.verdict, DriverVerdict::FellBehind);
+    let late = check.late_ops.unwrap();
+    assert_eq!(
+        late,
+        late_sends(stalled.ops["read"].lateness_histogram.as_ref().unwrap())
+    );
+    assert!((95..=105).contains(&late), "{late} late sends counted");
+    assert_eq!(check.lateness_us.unwrap().count, 500);
+    assert!(check.cpu.is_none(), "no CPU figure on the paused clock");
+    let text = report::text::summary(&stalled);
+    assert!(text.contains("WARNING: the driver fell behind"), "{text}");
+    assert!(
+        text.contains("the figures measure the driver, not the cluster"),
+        "{text}"
+    );
+
+    let healthy = run_with(
+        &yaml,
+        Stall {
+            calls: AtomicU64::new(0),
+            at: u64::MAX,
+            stall: Duration::ZERO,
+        },
+        &paused(),
+    )
+    .await;
+    let check = healthy.driver_check.as_ref().unwrap();
+    assert_eq!(check.verdict, DriverVerdict::Ok);
+    assert_eq!(check.late_ops, Some(0));
+    assert!(!report::text::summary(&healthy).contains("WARNING"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_system_clock_the_pacer_keeps_the_schedule_and_cpu_is_measured() {
+    // The pacer (not tokio's timer) paces these; how exact it is, is a
+    // benchmark's business (scripts/bench-pacing.sh), not a test's.
+    let yaml = "name: t\nload: {records: 0}\nconcurrency: 4\nrate: 2000\nwarmup: 200ms\nduration: 1s\nops:\n  - {name: read, type: get, weight: 1}\n";
+    let r = run_with(yaml, NoopBackend, &RunOptions::default()).await;
+    let read = &r.ops["read"];
+    assert_eq!(read.ok, 2000, "the schedule sets the op count");
+    let lateness = read.lateness_us.expect("lateness recorded");
+    assert_eq!(lateness.count, 2000);
+    let check = r.driver_check.as_ref().unwrap();
+    assert_eq!(check.lateness_us.unwrap().count, 2000);
+    let cpu = check.cpu.expect("CPU measured on the system clock");
+    assert!(cpu.cores >= 1 && cpu.wall_us >= 900_000, "{cpu:?}");
+    assert_eq!(cpu.saturated_drivers, 0, "open loop is not judged by CPU");
+
+    let closed = run_with(
+        "name: t\nload: {records: 0}\nconcurrency: 2\noperations: 5000\nops:\n  - {name: read, type: get, weight: 1}\n",
+        NoopBackend,
+        &RunOptions::default(),
+    )
+    .await;
+    let check = closed
+        .driver_check
+        .as_ref()
+        .expect("closed loop is judged by CPU");
+    assert!(check.lateness_us.is_none() && check.late_ops.is_none());
+    assert!(closed.ops["read"].lateness_us.is_none());
+}
+
+#[tokio::test]
+async fn the_pacer_runs_on_a_current_thread_runtime_too() {
+    let yaml = "name: t\nload: {records: 0}\nconcurrency: 3\nrate: 1000\nduration: 300ms\nops:\n  - {name: read, type: get, weight: 1}\n";
+    let r = run_with(yaml, NoopBackend, &RunOptions::default()).await;
+    assert_eq!(r.ops["read"].ok, 300);
+    assert_eq!(r.ops["read"].lateness_us.unwrap().count, 300);
 }

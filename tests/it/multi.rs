@@ -139,6 +139,54 @@ async fn merge_refuses_a_run_twice_and_overlapping_shards() {
     assert!(!dir.path().join("m.json").exists(), "nothing written");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merging_adds_the_shards_lateness_exactly_and_judges_it_afresh() {
+    let w = workload(
+        "name: paced\nseed: 5\nconcurrency: 6\nrate: 3000\nwarmup: 0s\nduration: 1s\nkeys: {records: 300}\nops:\n  - {name: read, type: get, weight: 3}\n  - {name: write, type: put, weight: 1}\n",
+    );
+    let backend = Arc::new(MemoryBackend::new());
+    let runs = (1..=3).map(|i| {
+        let (w, backend) = (w.clone(), backend.clone());
+        tokio::spawn(async move {
+            let opts = RunOptions {
+                shard: Shard::parse(&format!("{i}/3")).unwrap(),
+                ..RunOptions::default()
+            };
+            driver::run(&w, backend, &opts).await.unwrap()
+        })
+    });
+    let mut shards = Vec::new();
+    for r in runs {
+        shards.push(r.await.unwrap());
+    }
+    let merged = merge(&shards).unwrap();
+    let mut all = hist::new_hist();
+    for (name, op) in &merged.ops {
+        let mut h = hist::new_hist();
+        for s in &shards {
+            let part = s.ops[name].lateness_histogram.as_ref().expect("open loop");
+            hist::add(&mut h, &hist::decode(part).unwrap());
+        }
+        assert_eq!(op.lateness_us, Some(Percentiles::of(&h)), "{name}");
+        assert_eq!(op.lateness_histogram, Some(hist::encode(&h)), "{name}");
+        hist::add(&mut all, &h);
+    }
+    let check = merged.driver_check.as_ref().expect("judged");
+    assert_eq!(check.lateness_us, Some(Percentiles::of(&all)));
+    assert_eq!(check.lateness_us.unwrap().count, merged.measured.ops);
+    assert_eq!(
+        check.late_ops,
+        Some(all.len() - all.count_between(0, check.late_bound_us))
+    );
+    let cpu = check.cpu.expect("the shards' CPU");
+    let parts: Vec<_> = shards
+        .iter()
+        .map(|s| s.driver_check.as_ref().unwrap().cpu.unwrap())
+        .collect();
+    assert_eq!(cpu.cpu_us, parts.iter().map(|c| c.cpu_us).sum::<u64>());
+    assert_eq!(cpu.cores, parts.iter().map(|c| c.cores).sum::<u32>());
+}
+
 #[test]
 fn shards_that_cannot_get_workers_are_refused() {
     let o = Command::new(bin())
@@ -241,6 +289,8 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         histogram: hist::encode(&totals[i]),
         service_us: None,
         service_histogram: None,
+        lateness_us: None,
+        lateness_histogram: None,
         failed_latency_us: None,
         failed_histogram: None,
     };
@@ -276,6 +326,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         interrupted: false,
         checks: None,
         cluster: None,
+        driver_check: None,
         merged_from: None,
         merged_runs: None,
         repeat: None,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use scraper::{Html, Selector};
 use tikv_bench::backend::MemoryBackend;
 use tikv_bench::metrics::result::{Interval, IntervalOp};
-use tikv_bench::metrics::{ClusterInfo, RunResult};
+use tikv_bench::metrics::{ClusterInfo, DriverCheck, DriverVerdict, RunResult, hist};
 use tikv_bench::report::{compare, html};
 use tikv_bench::workload::checks::CheckVerdict;
 
@@ -592,4 +592,53 @@ fn an_interrupted_run_says_so_at_the_top() {
         .map(|p| p.text().collect())
         .collect();
     assert!(bad.iter().any(|t| t.starts_with("Interrupted")), "{bad:?}");
+}
+
+#[test]
+fn a_driver_that_fell_behind_is_flagged_in_the_summary_and_the_report() {
+    let mut r = result();
+    let mut late = hist::new_hist();
+    for v in [(20, 950u64), (4_000, 50)] {
+        for _ in 0..v.1 {
+            hist::record(&mut late, v.0);
+        }
+    }
+    r.rate = Some(1000.0);
+    let read = r.ops.get_mut("read").unwrap();
+    read.lateness_us = Some(hist::Percentiles::of(&late));
+    read.lateness_histogram = Some(hist::encode(&late));
+    r.driver_check = DriverCheck::judge(Some(&late), None);
+    assert_eq!(
+        r.driver_check.as_ref().unwrap().verdict,
+        DriverVerdict::FellBehind
+    );
+
+    let text = tikv_bench::report::text::summary(&r);
+    assert!(
+        text.contains("!!! WARNING: the driver fell behind: 50 of 1000 sends (5.0%)"),
+        "{text}"
+    );
+    assert!(text.contains("read: started late by p50 20µs"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let written = html::write(&r, dir.path()).unwrap();
+    let doc = parse(&written.html);
+    let section: String = select(&doc, "section#extra-driver_check")[0]
+        .text()
+        .collect();
+    assert!(section.contains("fell behind"), "{section}");
+    assert!(section.contains("50 more than 1.00ms late"), "{section}");
+    let header: String = select(&doc, "main > p.bad")
+        .iter()
+        .flat_map(|p| p.text())
+        .collect();
+    assert!(
+        header.contains("the figures measure the driver, not the cluster"),
+        "{header}"
+    );
+    let head: Vec<String> = select(&doc, "table.ops thead th")
+        .iter()
+        .map(|th| th.text().collect())
+        .collect();
+    assert!(head.iter().any(|h| h == "late p99"), "{head:?}");
 }

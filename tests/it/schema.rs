@@ -176,3 +176,51 @@ fn the_schema_lists_exactly_the_registered_op_types() {
     registered.extend(tikv_bench::workload::checks::op_types());
     assert_eq!(listed, registered);
 }
+
+/// The lateness of open-loop sends and the driver's self-check are in the
+/// schema: real results with them validate, spoiled ones do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_describes_lateness_and_the_driver_check() {
+    let v = validator();
+    let yaml = "name: s\nconcurrency: 2\nkeys: {records: 100}\nops:\n  - {name: read, type: get, weight: 1}\n";
+    let open = run(
+        &format!("{yaml}rate: 1000\nwarmup: 0s\nduration: 500ms\n"),
+        RunOptions::default(),
+    )
+    .await;
+    let closed = run(&format!("{yaml}operations: 1000\n"), RunOptions::default()).await;
+    let open_json = serde_json::to_value(&open).unwrap();
+    assert!(open_json["ops"]["read"]["lateness_us"].is_object());
+    assert!(open_json["driver_check"]["late_ops"].is_u64());
+    let closed_json = serde_json::to_value(&closed).unwrap();
+    assert!(closed_json["ops"]["read"].get("lateness_us").is_none());
+    assert!(closed_json["driver_check"]["cpu"]["cores"].is_u64());
+    for (what, json) in [("open", &open_json), ("closed", &closed_json)] {
+        assert_eq!(errors(&v, json), Vec::<String>::new(), "{what}");
+    }
+    let spoils: [(&str, Spoil); 4] = [
+        ("lateness without its histogram", |j| {
+            j["ops"]["read"]
+                .as_object_mut()
+                .unwrap()
+                .remove("lateness_histogram");
+        }),
+        ("verdict of an unknown name", |j| {
+            j["driver_check"]["verdict"] = "sluggish".into()
+        }),
+        ("negative late count", |j| {
+            j["driver_check"]["late_ops"] = (-1).into()
+        }),
+        ("unknown field in the check", |j| {
+            j["driver_check"]["surprise"] = 1.into()
+        }),
+    ];
+    for (what, spoil) in spoils {
+        let mut bad = open_json.clone();
+        spoil(&mut bad);
+        assert!(
+            !errors(&v, &bad).is_empty(),
+            "the schema accepts a result with a {what}"
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! What the driver asks of the operating system, in one place (the only
+//! `unsafe` code of the driver): the process's CPU time, for the
+//! self-check, and precise sleeps for the pacing thread.
+
+use std::time::Duration;
+
+/// The CPU time (user + system, every thread) the process has used so far;
+/// `None` where the OS does not tell.
+pub fn process_cpu() -> Option<Duration> {
+    #[cfg(unix)]
+    {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage fills in the rusage the pointer points at; the
+        // memory is ours, zeroed, and of the right type.
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+        if rc != 0 {
+            return None;
+        }
+        // SAFETY: getrusage succeeded, so it initialised the struct (which
+        // was zeroed before, a valid rusage in any case).
+        let usage = unsafe { usage.assume_init() };
+        let time = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec.max(0) as u64)
+                + Duration::from_micros(t.tv_usec.max(0) as u64)
+        };
+        Some(time(usage.ru_utime) + time(usage.ru_stime))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Makes the calling thread's timed sleeps precise: Linux lets a sleep
+/// overshoot by the thread's timer slack, 50 us by default, so that it can
+/// batch wake-ups; the pacing thread sets its own to 1 ns. Elsewhere, and
+/// if the call fails, sleeps keep the OS's default precision (the pacer's
+/// spin covers it, at some CPU).
+pub fn precise_sleeps() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_TIMERSLACK takes the slack in nanoseconds as its
+        // one argument and affects only the calling thread.
+        let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+    }
+}
+
+/// The cores this process may run on.
+pub fn cores() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}

@@ -1,0 +1,424 @@
+//! Exact open-loop pacing. tokio's timer fires on whole milliseconds, so a
+//! worker that slept on it started each op up to a millisecond late, and
+//! that lateness landed in every open-loop latency. Instead one task, the
+//! pacer, walks the schedule of this driver's workers in slot order and
+//! releases each slot at its instant to the worker that owns it:
+//!
+//! - Far from the next slot, the pacer sleeps on the **alarm**, a
+//!   dedicated thread whose sleeps are precise to microseconds (tokio's
+//!   are not), and asks to be woken `lead` before the slot.
+//! - Within `lead` of the slot, it yields to the runtime until the slot's
+//!   instant: other tasks run meanwhile, and the yield loop is precise to
+//!   a microsecond or two.
+//! - At the slot it releases the worker. The pacer runs on a runtime
+//!   thread, so the worker wakes on that same thread and runs next: no
+//!   wake-up of another thread stands between the slot and the send.
+//!
+//! `lead` tunes itself to how late the alarm's wake-ups reach the pacer
+//! (the thread's sleep overshoot and the runtime's wake-up), so the pacer
+//! spins no longer than it must. The cost: the pacer spins about `lead`
+//! per slot, so from rates where slots come closer than that (about
+//! 10-20k ops/s) it keeps one core busy; below, a fraction of one. The
+//! workers never spin. Under tokio's paused clock (tests) the workers
+//! sleep on tokio's timer instead, which is exact there; the pacer does not
+//! run.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+/// How the pacer's lead tunes itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tuning {
+    /// The lead it starts from.
+    pub lead: Duration,
+    /// The bounds of the lead.
+    pub min_lead: Duration,
+    pub max_lead: Duration,
+    /// Added to the alarm's observed lateness to make the lead.
+    pub margin: Duration,
+    /// The pacer sleeps on the alarm only when that saves at least this
+    /// much spinning.
+    pub min_sleep: Duration,
+    /// Within this of a slot the pacer holds its thread until the slot
+    /// instead of letting other tasks run first.
+    pub hold: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            lead: Duration::from_micros(100),
+            min_lead: Duration::from_micros(20),
+            max_lead: Duration::from_micros(500),
+            margin: Duration::from_micros(25),
+            min_sleep: Duration::from_micros(20),
+            hold: Duration::from_micros(20),
+        }
+    }
+}
+
+impl Tuning {
+    /// The next lead, given that the alarm reached the pacer `late` after
+    /// the instant it was set for: up quickly, down slowly, so the lead
+    /// tracks the high end of the alarm's lateness.
+    fn adapt(&self, lead: Duration, late: Duration) -> Duration {
+        let want = (late + self.margin).clamp(self.min_lead, self.max_lead);
+        if want > lead {
+            lead + (want - lead) / 4
+        } else {
+            lead - (lead - want) / 64
+        }
+    }
+}
+
+/// The schedule the pacer walks: one slot per worker every `interval`,
+/// worker `i`'s first at `first[i]`, none at or after `end`.
+pub struct Plan {
+    pub first: Vec<Instant>,
+    pub interval: Duration,
+    pub end: Option<Instant>,
+    pub tuning: Tuning,
+}
+
+/// One worker's gate: the latest slot the pacer released to it.
+struct Gate {
+    /// Nanoseconds from `Gates::base` to the released slot, plus one; 0
+    /// when none is, [`GONE`] once the pacer has stopped.
+    released: AtomicU64,
+    notify: Notify,
+}
+
+/// The pacer stopped: workers fall back to tokio's timer.
+const GONE: u64 = u64::MAX;
+
+/// What the pacer and the workers share: a gate per worker.
+pub struct Gates {
+    base: Instant,
+    gates: Vec<Gate>,
+}
+
+impl Gates {
+    fn key(&self, slot: Instant) -> u64 {
+        let ns = slot.saturating_duration_since(self.base).as_nanos();
+        (ns.min(u128::from(GONE - 2)) as u64) + 1
+    }
+
+    fn release(&self, worker: usize, slot: Instant) {
+        let gate = &self.gates[worker];
+        gate.released.store(self.key(slot), Ordering::Release);
+        gate.notify.notify_one();
+    }
+
+    fn close(&self) {
+        for gate in &self.gates {
+            gate.released.store(GONE, Ordering::Release);
+            gate.notify.notify_one();
+        }
+    }
+
+    /// Waits until the pacer releases `slot` to worker `worker` (or, if
+    /// the pacer has stopped, until the slot on tokio's timer).
+    pub async fn wait(&self, worker: usize, slot: Instant) {
+        let gate = &self.gates[worker];
+        let key = self.key(slot);
+        loop {
+            match gate.released.load(Ordering::Acquire) {
+                GONE => return tokio::time::sleep_until(slot.into()).await,
+                r if r >= key => return,
+                // A permit left by an earlier release (a slot this worker
+                // passed while busy) wakes it once too early; it looks again.
+                _ => gate.notify.notified().await,
+            }
+        }
+    }
+}
+
+/// The pacer task and its alarm thread; both stop when this is dropped.
+pub struct Pacer {
+    gates: Arc<Gates>,
+    task: tokio::task::JoinHandle<()>,
+    alarm: Arc<Alarm>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Pacer {
+    /// Starts the alarm thread and the pacer task (on the current runtime)
+    /// over `plan`, counting from `base`, an instant at or before every
+    /// slot.
+    pub fn start(plan: Plan, base: Instant) -> std::io::Result<Pacer> {
+        let gates = Arc::new(Gates {
+            base,
+            gates: (0..plan.first.len())
+                .map(|_| Gate {
+                    released: AtomicU64::new(0),
+                    notify: Notify::new(),
+                })
+                .collect(),
+        });
+        let alarm = Arc::new(Alarm::default());
+        let thread = {
+            let alarm = alarm.clone();
+            std::thread::Builder::new()
+                .name("tikv-bench-alarm".into())
+                .spawn(move || alarm.run())?
+        };
+        let task = tokio::spawn(walk(gates.clone(), plan, alarm.clone()));
+        Ok(Pacer {
+            gates,
+            task,
+            alarm,
+            thread: Some(thread),
+        })
+    }
+
+    /// What the workers wait on.
+    pub fn gates(&self) -> Arc<Gates> {
+        self.gates.clone()
+    }
+}
+
+impl Drop for Pacer {
+    fn drop(&mut self) {
+        // Aborting drops the walk, whose guard closes the gates.
+        self.task.abort();
+        self.alarm.stop();
+        if let Some(t) = self.thread.take() {
+            // The thread sees the flag at once: it waits on the condvar.
+            let _ = t.join();
+        }
+    }
+}
+
+/// Closes the gates however the walk ends (done, aborted, or a panic), so
+/// that no worker waits for a release that never comes.
+struct Close(Arc<Gates>);
+
+impl Drop for Close {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// The slots of a plan in order: worker `i`'s next slot is `next[i]`,
+/// and the workers' slots interleave in worker order.
+struct Slots {
+    next: Vec<Instant>,
+    interval: Duration,
+    i: usize,
+}
+
+impl Slots {
+    /// The next slot and the worker it belongs to.
+    fn current(&self) -> (usize, Instant) {
+        (self.i, self.next[self.i])
+    }
+
+    fn advance(&mut self) {
+        self.next[self.i] += self.interval;
+        self.i = (self.i + 1) % self.next.len();
+    }
+}
+
+/// Releases every slot of `plan` at its instant.
+async fn walk(gates: Arc<Gates>, plan: Plan, alarm: Arc<Alarm>) {
+    let _close = Close(gates.clone());
+    let Plan {
+        first,
+        interval,
+        end,
+        tuning,
+    } = plan;
+    if first.is_empty() {
+        return;
+    }
+    let mut slots = Slots {
+        next: first,
+        interval,
+        i: 0,
+    };
+    let mut lead = tuning.lead;
+    // The alarm set for the current slot: (its instant, its number).
+    let mut armed: Option<(Instant, u64)> = None;
+    loop {
+        let (worker, slot) = slots.current();
+        if end.is_some_and(|end| slot >= end) {
+            return;
+        }
+        if armed.is_none() && slot > Instant::now() + lead + tuning.min_sleep {
+            armed = Some((slot - lead, alarm.set(slot - lead)));
+        }
+        if let Some((wake, set)) = armed.take() {
+            alarm.wait(set).await;
+            lead = tuning.adapt(lead, Instant::now().saturating_duration_since(wake));
+        }
+        slots.advance();
+        // Set the alarm for the next slot now, while there is time to
+        // spare, so that waking the alarm thread never delays a release.
+        let (_, next) = slots.current();
+        if next > slot + lead + tuning.min_sleep {
+            armed = Some((next - lead, alarm.set(next - lead)));
+        }
+        SpinUntil {
+            slot,
+            hold: tuning.hold,
+        }
+        .await;
+        gates.release(worker, slot);
+        if armed.is_none() {
+            // The worker just released runs next on this thread; were the
+            // pacer to wake itself now, it would push the worker out to the
+            // run queue, whence another thread might take it, later.
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Completes at `slot`: until `hold` before it, it lets every other task
+/// of its thread run between two looks at the clock (it wakes itself, so
+/// it queues behind them, not behind a poll of the I/O driver as a
+/// `yield_now` would); within `hold`, it keeps the thread.
+struct SpinUntil {
+    slot: Instant,
+    hold: Duration,
+}
+
+impl Future for SpinUntil {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let now = Instant::now();
+            if now >= self.slot {
+                return Poll::Ready(());
+            }
+            if self.slot - now > self.hold {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// A thread that wakes one task at one instant, precisely: its sleeps
+/// have no timer slack (see `os::precise_sleeps`).
+#[derive(Default)]
+struct Alarm {
+    state: Mutex<AlarmState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct AlarmState {
+    /// When to fire next, if set.
+    at: Option<Instant>,
+    /// Who to wake when it fires.
+    waker: Option<Waker>,
+    /// How many times the alarm was set, and how many of those have fired.
+    set: u64,
+    fired: u64,
+    stop: bool,
+}
+
+impl Alarm {
+    fn lock(&self) -> MutexGuard<'_, AlarmState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the alarm for `t`, replacing any earlier setting; returns the
+    /// setting's number for [`Alarm::wait`].
+    fn set(&self, t: Instant) -> u64 {
+        let mut st = self.lock();
+        st.set += 1;
+        st.at = Some(t);
+        st.waker = None;
+        self.cv.notify_one();
+        st.set
+    }
+
+    /// Completes when setting `set` fires (at once if it has).
+    fn wait(&self, set: u64) -> AlarmWait<'_> {
+        AlarmWait { alarm: self, set }
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.cv.notify_one();
+    }
+
+    /// The alarm thread: sleeps until the instant set, fires, repeats.
+    fn run(&self) {
+        super::os::precise_sleeps();
+        let mut st = self.lock();
+        while !st.stop {
+            let Some(t) = st.at else {
+                st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                continue;
+            };
+            let now = Instant::now();
+            if now < t {
+                st = self
+                    .cv
+                    .wait_timeout(st, t - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                continue;
+            }
+            st.at = None;
+            st.fired = st.set;
+            if let Some(w) = st.waker.take() {
+                drop(st);
+                w.wake();
+                st = self.lock();
+            }
+        }
+    }
+}
+
+/// The future of [`Alarm::wait`].
+struct AlarmWait<'a> {
+    alarm: &'a Alarm,
+    set: u64,
+}
+
+impl Future for AlarmWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.alarm.lock();
+        if st.fired >= self.set || st.stop {
+            return Poll::Ready(());
+        }
+        st.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lead_rises_quickly_and_falls_slowly_within_its_bounds() {
+        let t = Tuning::default();
+        let us = Duration::from_micros;
+        let up = t.adapt(us(100), us(300) - t.margin);
+        assert_eq!(up, us(150), "a quarter of the way to 300");
+        let down = t.adapt(us(100), us(0));
+        assert!(down < us(100) && down > us(98), "{down:?}");
+        assert_eq!(t.adapt(us(500), us(10_000)), us(500), "capped");
+        let mut lead = us(500);
+        for _ in 0..10_000 {
+            lead = t.adapt(lead, Duration::ZERO);
+        }
+        let floor = t.margin.max(t.min_lead);
+        assert!(lead >= floor && lead < floor + us(1), "{lead:?}");
+    }
+}
