@@ -43,6 +43,15 @@ pub struct TargetInfo {
     pub description: String,
 }
 
+impl TargetInfo {
+    /// The target does its work in this process (the embedded cluster, the
+    /// in-process engine, the memory map), so the process's CPU is the
+    /// driver's and the target's together. noop does no work to speak of.
+    pub fn runs_in_process(&self) -> bool {
+        matches!(self.kind.as_str(), "embedded" | "inproc" | "memory")
+    }
+}
+
 /// A raw key space: the calls raw ops make.
 pub trait RawKv: Sync {
     fn get(&self, key: &[u8]) -> impl Future<Output = Result<Option<Vec<u8>>, OpError>> + Send;

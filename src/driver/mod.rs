@@ -328,7 +328,10 @@ async fn measure<B: Backend>(
     }
     let ended = shared.time.now();
     drop(pacer);
-    let cpu = cpu.stop(ended, shared.pacing == Pacing::Closed).await;
+    let cpu = cpu
+        .stop(ended, shared.pacing == Pacing::Closed)
+        .await
+        .map(|c| c.with_target(shared.backend.target().runs_in_process()));
     let observed = match monitor {
         Some(m) => m.stop().await,
         None => checks::Observed::default(),

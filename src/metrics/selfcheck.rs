@@ -16,9 +16,12 @@
 //!   use** over the measured phase. A closed loop runs as fast as the
 //!   driver can go, so a driver out of CPU caps the throughput it reports.
 //!   The figure is the whole process's: with the embedded cluster or an
-//!   in-process target it includes the target's CPU too. In open loop the
-//!   CPU is reported, not judged: lateness measures its effect directly,
-//!   and the pacer spins by design.
+//!   in-process target it includes the target's CPU too, and then a busy
+//!   process is not the driver's fault alone: the verdict is `cpu_bound`
+//!   (the driver and the target shared the cores; the figures are this
+//!   machine's capacity), said in a note rather than a warning. In open
+//!   loop the CPU is reported, not judged: lateness measures its effect
+//!   directly, and the pacer spins by design.
 
 use std::fmt;
 
@@ -64,6 +67,10 @@ pub enum DriverVerdict {
     FellBehind,
     /// Closed loop: the process used (nearly) all its cores.
     Saturated,
+    /// Closed loop: the process used (nearly) all its cores, and it also
+    /// ran the target (the embedded cluster, an in-process engine), so the
+    /// driver and the target were bound by this machine's CPU together.
+    CpuBound,
 }
 
 impl fmt::Display for DriverVerdict {
@@ -72,6 +79,7 @@ impl fmt::Display for DriverVerdict {
             DriverVerdict::Ok => "ok",
             DriverVerdict::FellBehind => "fell behind",
             DriverVerdict::Saturated => "saturated",
+            DriverVerdict::CpuBound => "cpu-bound",
         })
     }
 }
@@ -89,6 +97,10 @@ pub struct CpuUse {
     pub busy: f64,
     /// The drivers (of those merged into this result) that were saturated.
     pub saturated_drivers: u32,
+    /// The process also ran the target (the embedded cluster or an
+    /// in-process engine): its CPU is theirs together.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_target: bool,
 }
 
 impl CpuUse {
@@ -102,6 +114,16 @@ impl CpuUse {
             cores,
             busy,
             saturated_drivers: u32::from(closed_loop && busy >= SATURATION_BOUND),
+            with_target: false,
+        }
+    }
+
+    /// The same use, from a process that also ran the target when
+    /// `with_target`.
+    pub fn with_target(self, with_target: bool) -> CpuUse {
+        CpuUse {
+            with_target,
+            ..self
         }
     }
 
@@ -116,11 +138,13 @@ impl CpuUse {
                 cores: 0,
                 busy: 0.0,
                 saturated_drivers: 0,
+                with_target: false,
             });
             t.cpu_us += p.cpu_us;
             t.wall_us = t.wall_us.max(p.wall_us);
             t.cores += p.cores;
             t.saturated_drivers += p.saturated_drivers;
+            t.with_target |= p.with_target;
         }
         total.map(|mut t| {
             t.busy = busy(t.cpu_us, t.wall_us, t.cores);
@@ -152,6 +176,7 @@ impl DriverCheck {
             (Some(late), _) if late as f64 > LATE_SHARE_BOUND * sends as f64 => {
                 DriverVerdict::FellBehind
             }
+            (_, Some(c)) if c.saturated_drivers > 0 && c.with_target => DriverVerdict::CpuBound,
             (_, Some(c)) if c.saturated_drivers > 0 => DriverVerdict::Saturated,
             _ => DriverVerdict::Ok,
         };
@@ -172,7 +197,7 @@ impl DriverCheck {
         let late = self.late_ops.unwrap_or(0);
         let sends = self.lateness_us.map_or(0, |l| l.count);
         match self.verdict {
-            DriverVerdict::Ok => None,
+            DriverVerdict::Ok | DriverVerdict::CpuBound => None,
             DriverVerdict::FellBehind => Some(format!(
                 "the driver fell behind: {late} of {sends} sends ({:.1}%) started more than {} after their slot (lateness p99 {}, max {}); the figures measure the driver, not the cluster. Raise concurrency, or lower the rate.",
                 100.0 * late as f64 / sends.max(1) as f64,
@@ -183,12 +208,28 @@ impl DriverCheck {
             DriverVerdict::Saturated => {
                 let cpu = self.cpu.unwrap_or(CpuUse::new(0, 0, 0, false));
                 Some(format!(
-                    "the driver is saturated: the process used {:.0}% of its {} core(s) (its CPU includes an in-process target's); the throughput and latency figures measure the driver, not the cluster. Run the driver on a machine of its own, or give it more cores.",
+                    "the driver is saturated: the process used {:.0}% of its {} core(s); the throughput and latency figures measure the driver, not the cluster. Run the driver on a machine of its own, or give it more cores.",
                     100.0 * cpu.busy,
                     cpu.cores,
                 ))
             }
         }
+    }
+}
+
+impl DriverCheck {
+    /// What a `cpu_bound` verdict means, to print beside the figures (not
+    /// a warning: a closed loop on one machine with its target is meant to
+    /// use the machine).
+    pub fn note(&self) -> Option<String> {
+        let cpu = self
+            .cpu
+            .filter(|_| self.verdict == DriverVerdict::CpuBound)?;
+        Some(format!(
+            "the driver and the in-process target together used {:.0}% of {} core(s): the figures are what this machine's CPU allows both, not a cluster's capacity. To measure a cluster, run against it (--pd) from a machine of its own.",
+            100.0 * cpu.busy,
+            cpu.cores,
+        ))
     }
 }
 
@@ -236,6 +277,16 @@ mod tests {
             DriverCheck::judge(None, Some(idle)).unwrap().verdict,
             DriverVerdict::Ok
         );
+        let shared = DriverCheck::judge(None, Some(full.with_target(true))).unwrap();
+        assert_eq!(shared.verdict, DriverVerdict::CpuBound);
+        assert!(shared.warning().is_none());
+        assert!(
+            shared
+                .note()
+                .unwrap()
+                .contains("together used 95% of 2 core(s)")
+        );
+        assert!(c.note().is_none());
         let open = CpuUse::new(1_900_000, 1_000_000, 2, false);
         let on_time = hist(&[(3, 100)]);
         assert_eq!(
@@ -250,7 +301,7 @@ mod tests {
     #[test]
     fn cpu_use_adds_up_exactly_in_any_order() {
         let a = CpuUse::new(1_900_000, 1_000_000, 2, true);
-        let b = CpuUse::new(300_000, 1_200_000, 4, true);
+        let b = CpuUse::new(300_000, 1_200_000, 4, true).with_target(true);
         let ab = CpuUse::sum([a, b].into_iter()).unwrap();
         let ba = CpuUse::sum([b, a].into_iter()).unwrap();
         assert_eq!(ab, ba);
@@ -258,6 +309,7 @@ mod tests {
             (ab.cpu_us, ab.wall_us, ab.cores, ab.saturated_drivers),
             (2_200_000, 1_200_000, 6, 1)
         );
+        assert!(ab.with_target, "one shared its process with the target");
         assert_eq!(CpuUse::sum(std::iter::empty()), None);
     }
 }

@@ -221,8 +221,12 @@ fn driver_table(c: &DriverCheck) -> String {
         ));
     }
     let mut t = Table::new("kv", &[]);
+    if let Some(n) = c.note() {
+        html.push_str(&page::para("note", &n));
+    }
     let verdict = match c.verdict {
         DriverVerdict::Ok => "<strong class=\"ok\">ok</strong>".to_string(),
+        DriverVerdict::CpuBound => "<strong>cpu-bound</strong>".to_string(),
         v => format!("<strong class=\"bad\">{v}</strong>"),
     };
     t.pair("verdict", TableCell::Html(verdict));

@@ -76,6 +76,9 @@ fn driver_check(out: &mut String, r: &RunResult) {
     if let Some(w) = c.warning() {
         let _ = writeln!(out, "\n!!! WARNING: {w}\n");
     }
+    if let Some(n) = c.note() {
+        let _ = writeln!(out, "  ({n})");
+    }
 }
 
 /// One row per op, columns aligned.

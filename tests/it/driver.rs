@@ -554,6 +554,19 @@ async fn on_the_system_clock_the_pacer_keeps_the_schedule_and_cpu_is_measured() 
         .expect("closed loop is judged by CPU");
     assert!(check.lateness_us.is_none() && check.late_ops.is_none());
     assert!(closed.ops["read"].lateness_us.is_none());
+    assert!(
+        !check.cpu.unwrap().with_target,
+        "noop does no work of its own"
+    );
+
+    // An in-process target's CPU is counted with the driver's, and said so.
+    let memory = run_with(
+        "name: t\nload: {records: 0}\nconcurrency: 2\noperations: 2000\nops:\n  - {name: read, type: get, weight: 1}\n",
+        MemoryBackend::new(),
+        &RunOptions::default(),
+    )
+    .await;
+    assert!(memory.driver_check.unwrap().cpu.unwrap().with_target);
 }
 
 #[tokio::test]
