@@ -132,6 +132,7 @@ fn latency_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
                 .collect();
             points.push((x_max, h.max() as f64));
             Series {
+                ranges: Vec::new(),
                 name: name.clone(),
                 color: PALETTE[i % PALETTE.len()],
                 points,
@@ -163,11 +164,13 @@ fn timeline_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
     let names = r.op_names();
     let per_op = names.len() > 1;
     let mut rate = vec![Series {
+        ranges: Vec::new(),
         name: "all ops".into(),
         color: ALL_COLOR,
         points: secs.iter().map(|iv| (mid(iv), iv.ops_per_s)).collect(),
     }];
     let mut p99 = vec![Series {
+        ranges: Vec::new(),
         name: "all ops".into(),
         color: ALL_COLOR,
         points: secs.iter().map(|iv| (mid(iv), iv.p99_us as f64)).collect(),
@@ -176,6 +179,7 @@ fn timeline_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
         for (i, name) in names.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             rate.push(Series {
+                ranges: Vec::new(),
                 name: name.clone(),
                 color,
                 points: secs
@@ -187,6 +191,7 @@ fn timeline_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
                     .collect(),
             });
             p99.push(Series {
+                ranges: Vec::new(),
                 name: name.clone(),
                 color,
                 points: secs
@@ -285,11 +290,13 @@ fn errors_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
             legend: Legend::Right,
             series: vec![
                 Series {
+                    ranges: Vec::new(),
                     name: "final errors".into(),
                     color: PALETTE[3],
                     points: bars(|row| row.2),
                 },
                 Series {
+                    ranges: Vec::new(),
                     name: "retries".into(),
                     color: PALETTE[1],
                     points: bars(|row| row.3),

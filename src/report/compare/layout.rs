@@ -60,6 +60,23 @@ impl Layout {
         }
     }
 
+    /// Whiskers on `panel` (built by [`Layout::panel`] from the same
+    /// `figs`): per result, the lowest and highest of its repeats as
+    /// `range` reads them (none for a result without repeats).
+    pub fn ranges(
+        &self,
+        mut panel: Panel,
+        figs: &[Figures],
+        range: impl Fn(&Figures) -> Option<(f64, f64)>,
+    ) -> Panel {
+        for (f, (x, s)) in figs.iter().zip(&self.pos) {
+            if let Some((lo, hi)) = range(f) {
+                panel.series[*s].ranges.push((*x, lo, hi));
+            }
+        }
+        panel
+    }
+
     pub fn caption(&self) -> String {
         match &self.param {
             Some(p) => format!("Against the swept parameter {p}, one line per lock mode."),
@@ -83,6 +100,7 @@ impl Layout {
                 name: name.clone(),
                 color: PALETTE[i % PALETTE.len()],
                 points: Vec::new(),
+                ranges: Vec::new(),
             })
             .collect();
         for (f, (x, s)) in figs.iter().zip(&self.pos) {

@@ -117,8 +117,16 @@ fn note(results: &[(PathBuf, RunResult)]) -> String {
     names.sort_unstable();
     names.dedup();
     let first = results.iter().map(|(_, r)| r.started_at.as_str()).min();
+    // Repeated runs are drawn as one point (their median) with whiskers.
+    let repeats = results
+        .iter()
+        .filter_map(|(_, r)| r.repeat.map(|k| k.count))
+        .max()
+        .filter(|&n| n > 1)
+        .map(|n| format!(" (each point the median of {n} runs, whiskers lowest to highest)"))
+        .unwrap_or_default();
     format!(
-        "comparison of {} results of {} · from {} · {} {}",
+        "comparison of {} results of {}{repeats} · from {} · {} {}",
         results.len(),
         names.join(", "),
         first.unwrap_or("?"),
@@ -329,15 +337,27 @@ fn contention_chart(figs: &[Figures], layout: &Layout) -> Chart {
         grid: (1, 3),
         shared_legend: true,
         panels: [
-            layout.panel(figs, "Goodput", "committed txn/s", Unit::Number, |f| {
-                Some(f.goodput)
-            }),
-            layout.panel(figs, "Abort rate", "aborted txns", Unit::Percent, |f| {
-                f.abort_rate
-            }),
-            layout.panel(figs, "p99 latency", "txn p99", Unit::Micros, |f| {
-                Some(f.p99_us as f64)
-            }),
+            layout.ranges(
+                layout.panel(figs, "Goodput", "committed txn/s", Unit::Number, |f| {
+                    Some(f.goodput)
+                }),
+                figs,
+                |f| f.spread.map(|s| (s.goodput.min, s.goodput.max)),
+            ),
+            layout.ranges(
+                layout.panel(figs, "Abort rate", "aborted txns", Unit::Percent, |f| {
+                    f.abort_rate
+                }),
+                figs,
+                |f| f.spread.and_then(|s| s.abort_rate).map(|r| (r.min, r.max)),
+            ),
+            layout.ranges(
+                layout.panel(figs, "p99 latency", "txn p99", Unit::Micros, |f| {
+                    Some(f.p99_us as f64)
+                }),
+                figs,
+                |f| f.spread.map(|s| (s.p99_us.min, s.p99_us.max)),
+            ),
         ]
         .into_iter()
         .map(shared)
@@ -389,3 +409,74 @@ fn heading(figs: &[Figures], layout: &Layout, txn: bool) -> String {
 
 /// Reads one figure off a result.
 type Get = fn(&Figures) -> Option<f64>;
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::metrics::{RepeatInfo, SweptValue};
+    use crate::report::figures::{Noise, combine_repeats};
+
+    /// A sweep run three times per cell: the contention chart draws each
+    /// cell's median with whiskers from its lowest to its highest run.
+    #[test]
+    fn the_contention_chart_draws_repeats_as_medians_with_whiskers() {
+        let run = |lock: &str, hot: f64, k: u32, goodput: f64| Figures {
+            label: format!("lock={lock},hot_set={hot}"),
+            path: PathBuf::from(format!("{lock}-{hot}/repeat-{k}/result.json")),
+            name: "w".into(),
+            lock: Some(lock.into()),
+            sweep: vec![
+                ("lock".into(), SweptValue::Text(lock.into())),
+                (
+                    "hot_set".into(),
+                    SweptValue::Number(serde_json::Number::from_f64(hot).unwrap()),
+                ),
+            ],
+            txn: true,
+            goodput,
+            abort_rate: Some(0.0),
+            retries_per_commit: None,
+            lock_waits_per_commit: None,
+            lock_wait_us_per_commit: None,
+            p50_us: 10,
+            p99_us: goodput as u64,
+            noise: Noise::default(),
+            repeat: Some(RepeatInfo { index: k, count: 3 }),
+            spread: None,
+        };
+        let mut figs = Vec::new();
+        for (lock, hot, goodputs) in [
+            ("optimistic", 0.5, [100.0, 300.0, 200.0]),
+            ("optimistic", 0.1, [50.0, 60.0, 40.0]),
+            ("pessimistic", 0.5, [210.0, 220.0, 230.0]),
+        ] {
+            for (k, g) in goodputs.into_iter().enumerate() {
+                figs.push(run(lock, hot, k as u32 + 1, g));
+            }
+        }
+        let figs = combine_repeats(figs);
+        let chart = contention_chart(&figs, &Layout::of(&figs));
+        let goodput = &chart.panels[0];
+        let opt = goodput
+            .series
+            .iter()
+            .find(|s| s.name == "optimistic")
+            .unwrap();
+        assert_eq!(opt.points, [(0.1, 50.0), (0.5, 200.0)]);
+        let mut ranges = opt.ranges.clone();
+        ranges.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert_eq!(ranges, [(0.1, 40.0, 60.0), (0.5, 100.0, 300.0)]);
+        let p99 = &chart.panels[2];
+        let pess = p99.series.iter().find(|s| s.name == "pessimistic").unwrap();
+        assert_eq!(pess.ranges, [(0.5, 210.0, 230.0)]);
+
+        let lone = combine_repeats(vec![Figures {
+            repeat: None,
+            ..run("optimistic", 0.5, 1, 100.0)
+        }]);
+        let chart = contention_chart(&lone, &Layout::of(&lone));
+        assert!(chart.panels[0].series[0].ranges.is_empty(), "no repeats");
+    }
+}

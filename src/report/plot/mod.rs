@@ -102,6 +102,9 @@ pub struct Series {
     pub color: RGBColor,
     /// Data coordinates (category index on a categorical axis).
     pub points: Vec<(f64, f64)>,
+    /// Whiskers of lines-and-points series: at x, from the lowest to the
+    /// highest of repeated runs (the point is their median).
+    pub ranges: Vec<(f64, f64, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -185,10 +188,12 @@ where
         .series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0));
-    let ys = panel
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1));
+    let ys = panel.series.iter().flat_map(|s| {
+        s.points
+            .iter()
+            .map(|p| p.1)
+            .chain(s.ranges.iter().flat_map(|r| [r.1, r.2]))
+    });
     let x = lay_out(&panel.x, xs, false);
     let y = lay_out(&panel.y, ys, true);
     let y_label_width = y
@@ -275,10 +280,33 @@ where
                 chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?;
                 if panel.mark == Mark::LinesPoints {
                     chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+                    draw_whiskers(chart, s, x, y)?;
                 }
             }
         }
         Mark::Bars => draw_bars(chart, panel, &plotted, x, y)?,
+    }
+    Ok(())
+}
+
+/// A series' ranges as whiskers: a vertical line from the lowest to the
+/// highest, with a cap at each end.
+fn draw_whiskers<DB: DrawingBackend>(
+    chart: &mut Ctx<'_, DB>,
+    s: &Series,
+    x: &Laid,
+    y: &Laid,
+) -> Result<(), Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let style = s.color.stroke_width(2);
+    for &(px, lo, hi) in &s.ranges {
+        let (px, lo, hi) = (x.to_plot(px), y.to_plot(lo), y.to_plot(hi));
+        chart.draw_series([PathElement::new(vec![(px, lo), (px, hi)], style)])?;
+        chart.draw_series([lo, hi].map(|at| {
+            EmptyElement::at((px, at)) + PathElement::new(vec![(-6, 0), (6, 0)], style)
+        }))?;
     }
     Ok(())
 }
