@@ -326,6 +326,7 @@ async fn measure<B: Backend>(
     while let Some(report) = rx.recv().await {
         collector.add(report);
     }
+    hold_to_the_end(shared, opts).await;
     let ended = shared.time.now();
     drop(pacer);
     let cpu = cpu
@@ -350,6 +351,26 @@ async fn measure<B: Backend>(
         ended,
         cpu,
     })
+}
+
+/// Open loop for a duration: the workers stop after their last slot
+/// before the end, which at a low rate is well before it (at 1 op/s, up to
+/// a second); the measured phase still lasts the whole duration, so that
+/// its rate is the schedule's. Waits in short steps, so an interrupt still
+/// ends the run at once.
+async fn hold_to_the_end<B>(shared: &worker::Shared<B>, opts: &RunOptions) {
+    let (Pacing::Open { .. }, Stop::Duration(d)) = (shared.pacing, shared.workload.stop) else {
+        return;
+    };
+    let end = shared.measure_start + d;
+    while !opts.interrupt.fired() {
+        let now = shared.time.now();
+        if now >= end {
+            break;
+        }
+        let step = (end - now).min(Duration::from_millis(50));
+        tokio::time::sleep(step).await;
+    }
 }
 
 /// Measures the process's CPU over the measured phase (the system clock

@@ -576,3 +576,25 @@ async fn the_pacer_runs_on_a_current_thread_runtime_too() {
     assert_eq!(r.ops["read"].ok, 300);
     assert_eq!(r.ops["read"].lateness_us.unwrap().count, 300);
 }
+
+/// At a low rate the last slot comes well before the end (at 2 ops/s from
+/// one worker, half a second before it): the measured phase still lasts
+/// the whole duration, so its ops/s is the rate asked for. (It ended at the
+/// last op, 2.5 s of 3, and reported 2.4 ops/s.)
+#[tokio::test(start_paused = true)]
+async fn an_open_loop_measures_its_whole_duration_at_a_low_rate() {
+    let yaml = "name: t\nload: {records: 0}\nconcurrency: 1\nrate: 2\nwarmup: 0s\nduration: 3s\nops:\n  - {name: read, type: get, weight: 1}\n";
+    let r = run_with(yaml, NoopBackend, &paused()).await;
+    assert_eq!(r.measured.ops, 6);
+    assert_eq!(r.measured.duration_s, 3.0);
+    assert_eq!(r.measured_to_unix_us - r.measured_from_unix_us, 3_000_000);
+}
+
+/// On the system clock too (the pacer runs there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_system_clock_too_the_measured_phase_lasts_its_duration() {
+    let yaml = "name: t\nload: {records: 0}\nconcurrency: 2\nrate: 4\nwarmup: 0s\nduration: 1s\nops:\n  - {name: read, type: get, weight: 1}\n";
+    let r = run_with(yaml, NoopBackend, &RunOptions::default()).await;
+    assert_eq!(r.measured.ops, 4);
+    assert!(r.measured.duration_s >= 0.999, "{}", r.measured.duration_s);
+}
