@@ -131,7 +131,9 @@ fn sections(r: &RunResult) -> Vec<(&'static str, &'static str, String)> {
         out.push(("cluster", "Cluster", super::cluster::section(c)));
     }
     if let Some(c) = &r.driver_check {
-        out.push(("driver_check", "Driver self-check", driver_table(c)));
+        let mut html = driver_table(c);
+        html.push_str(&lateness_table(r));
+        out.push(("driver_check", "Driver self-check", html));
     }
     if let Some(n) = &r.merged_from {
         out.push(("merged_from", "merged from", json(n)));
@@ -209,6 +211,41 @@ fn checks_table(verdicts: &[CheckVerdict]) -> String {
         "Invariant checks: each verified what the workers' acknowledged operations imply about the data, during and after the run (see the README's Checks section). Operations whose outcome is unknown are allowed either way, never counted as lost or applied.",
     ));
     html
+}
+
+/// Open loop: per op, how late the driver started its sends (empty in
+/// closed loop).
+fn lateness_table(r: &RunResult) -> String {
+    if r.ops.values().all(|o| o.lateness_us.is_none()) {
+        return String::new();
+    }
+    let mut t = Table::new(
+        "lateness",
+        &[
+            "op",
+            "sends",
+            "late p50",
+            "late p90",
+            "late p99",
+            "late p99.9",
+            "late max",
+        ],
+    );
+    for name in r.op_names() {
+        let Some(l) = r.ops[&name].lateness_us else {
+            continue;
+        };
+        t.row([
+            text(&name),
+            num(page::count(l.count)),
+            num(page::micros(l.p50)),
+            num(page::micros(l.p90)),
+            num(page::micros(l.p99)),
+            num(page::micros(l.p999)),
+            num(page::micros(l.max)),
+        ]);
+    }
+    t.finish()
 }
 
 /// The self-check's verdict and the figures it read, with its bounds.
@@ -385,15 +422,11 @@ fn on_the_way(r: &RunResult) -> String {
 
 fn op_table(r: &RunResult) -> String {
     let service = r.ops.values().any(|o| o.service_us.is_some());
-    let lateness = r.ops.values().any(|o| o.lateness_us.is_some());
     let mut head = vec![
         "op", "type", "ok", "failed", "unknown", "ok/s", "p50", "p90", "p99", "p99.9", "max",
     ];
     if service {
         head.extend(["service p50", "service p99"]);
-    }
-    if lateness {
-        head.extend(["late p50", "late p99"]);
     }
     head.extend(["retries", "client retries"]);
     let mut t = Table::new("ops", &head);
@@ -425,11 +458,6 @@ fn op_table(r: &RunResult) -> String {
             cells.push(num(page::micros(s.p50)));
             cells.push(num(page::micros(s.p99)));
         }
-        if lateness {
-            let l = o.lateness_us.unwrap_or_default();
-            cells.push(num(page::micros(l.p50)));
-            cells.push(num(page::micros(l.p99)));
-        }
         cells.push(num(page::count(o.retries)));
         cells.push(num(page::count(o.client_retries)));
         t.row(cells);
@@ -438,7 +466,7 @@ fn op_table(r: &RunResult) -> String {
     html.push_str(&page::para(
         "note",
         if r.rate.is_some() {
-            "Latency of successful ops from their scheduled start (open loop: queueing counts); service time is the op's own time; late: how long after its slot the driver started each op, its own error."
+            "Latency of successful ops from their scheduled start (open loop: queueing counts); service time is the op's own time. How late the driver started each op (its own error) is in the Driver self-check section."
         } else {
             "Latency of successful ops, retries and backoff included. Failed: the op gave up on an error; unknown: its outcome is unknown (a timeout after sending)."
         },

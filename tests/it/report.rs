@@ -636,9 +636,10 @@ fn a_driver_that_fell_behind_is_flagged_in_the_summary_and_the_report() {
         header.contains("the figures measure the driver, not the cluster"),
         "{header}"
     );
-    let head: Vec<String> = select(&doc, "table.ops thead th")
-        .iter()
-        .map(|th| th.text().collect())
+    let late: Vec<Vec<String>> = select(&doc, "section#extra-driver_check table.lateness tbody tr")
+        .into_iter()
+        .map(cell_texts)
         .collect();
-    assert!(head.iter().any(|h| h == "late p99"), "{head:?}");
+    assert_eq!(late[0][..2], ["read", "1,000"], "{late:?}");
+    assert_eq!(late[0][6], "4.00ms", "{late:?}");
 }
