@@ -70,7 +70,8 @@ pub enum Command {
     },
     /// Compare results: compare.html with charts, deltas for two results.
     Compare {
-        /// result.json files written by `run`.
+        /// result.json files written by `run`, or a sweep's index.json
+        /// (which stands for every result it lists).
         #[arg(required = true)]
         results: Vec<PathBuf>,
         /// Directory for the comparison [default: reports/compare-TIME/].
@@ -217,7 +218,11 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare { results, out } => {
-            let loaded = results
+            let mut paths = Vec::new();
+            for p in &results {
+                paths.extend(sweep_results(p).unwrap_or_else(|| vec![p.clone()]));
+            }
+            let loaded = paths
                 .iter()
                 .map(|p| Ok((p.clone(), load_result(p)?)))
                 .collect::<anyhow::Result<Vec<_>>>()?;
@@ -296,6 +301,29 @@ fn judge_checks(result: &RunResult) -> bool {
 /// Loads a result named on the command line: any failure is bad input.
 fn load_result(path: &Path) -> anyhow::Result<RunResult> {
     RunResult::load(path).map_err(|e| BadInput(format!("{e:#}")).into())
+}
+
+/// When `path` is a sweep's `index.json`, the results it lists (relative
+/// to it); `None` for any other file, which is read as a result.
+fn sweep_results(path: &Path) -> Option<Vec<PathBuf>> {
+    #[derive(serde::Deserialize)]
+    struct Index {
+        schema: String,
+        cells: Vec<Cell>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Cell {
+        result: PathBuf,
+    }
+    let index: Index = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let dir = result_dir(path);
+    (index.schema == run::SWEEP_INDEX_SCHEMA).then(|| {
+        index
+            .cells
+            .into_iter()
+            .map(|c| dir.join(c.result))
+            .collect()
+    })
 }
 
 /// The directory a result file lies in.

@@ -406,4 +406,19 @@ fn repeat_runs_each_cell_n_times_and_reports_median_and_range() {
     let html = std::fs::read_to_string(out.join("compare/compare.html")).unwrap();
     assert!(html.contains(" runs)"), "the noise column counts runs");
     assert!(html.contains(" – "), "medians come with their range");
+
+    // compare reads the sweep's index as the results it lists.
+    let again = dir.path().join("again");
+    let o = tikv_bench(&[
+        "compare",
+        out.join("index.json").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(again.join("compare.html")).unwrap();
+    assert!(
+        html.contains("Comparison of 8 results"),
+        "16 runs as 8 cells"
+    );
 }
