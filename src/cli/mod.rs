@@ -214,6 +214,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report { result, out } => {
             let r = load_result(&result)?;
             let dir = out.unwrap_or_else(|| result_dir(&result));
+            output_dir("--out", &dir)?;
             sayln!("report: {}", report::write(&r, &dir)?.html.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -227,6 +228,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|p| Ok((p.clone(), load_result(p)?)))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let dir = out.unwrap_or_else(|| default_out("compare"));
+            output_dir("--out", &dir)?;
             sayln!(
                 "compare: {}",
                 report::compare_to_dir(&loaded, &dir)?.display()
@@ -243,6 +245,13 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|p| load_result(p))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let mut merged = crate::metrics::merge(&loaded).map_err(|e| BadInput(e.to_string()))?;
+            run::writable(&output)
+                .map_err(|e| BadInput(format!("-o {}: cannot write: {e}", output.display())))?;
+            if let Some(path) = &hdr_log {
+                run::writable(path).map_err(|e| {
+                    BadInput(format!("--hdr-log {}: cannot write: {e}", path.display()))
+                })?;
+            }
             let passed = judge(&mut merged)?;
             merged.save(&output)?;
             say!("{}", report::text::summary(&merged));
@@ -323,6 +332,17 @@ fn sweep_results(path: &Path) -> Option<Vec<PathBuf>> {
             .into_iter()
             .map(|c| dir.join(c.result))
             .collect()
+    })
+}
+
+/// Creates the directory a command writes into, before any work: one that
+/// cannot be created is bad input (exit 2).
+fn output_dir(flag: &str, dir: &Path) -> Result<(), BadInput> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        BadInput(format!(
+            "{flag} {}: cannot create output directory: {e}",
+            dir.display()
+        ))
     })
 }
 

@@ -115,7 +115,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 /// Whether `path` can be written, found out by creating it (and removing
 /// it again when it did not exist), so that a bad path fails before the run.
-fn writable(path: &Path) -> std::io::Result<()> {
+pub(super) fn writable(path: &Path) -> std::io::Result<()> {
     let existed = path.exists();
     std::fs::OpenOptions::new()
         .append(true)

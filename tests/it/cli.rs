@@ -229,6 +229,56 @@ fn unwritable_output_paths_exit_2_before_the_run() {
     }
 }
 
+/// `report`, `compare` and `merge` refuse an output path they cannot write
+/// as bad input (exit 2), before writing anything (they exited 1).
+#[test]
+fn unwritable_report_compare_and_merge_outputs_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = tikv_bench(&[
+        "run",
+        "workloads/quickstart.yaml",
+        "--target",
+        "noop",
+        "--duration",
+        "200ms",
+        "--warmup",
+        "0s",
+        "--no-load",
+        "--no-report",
+        "--progress",
+        "off",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let result = run.join("result.json");
+    let result = result.to_str().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let under_file = file.join("out");
+    let under = under_file.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec!["report", result, "--out", under],
+            "cannot create output directory",
+        ),
+        (
+            vec!["compare", result, "--out", under],
+            "cannot create output directory",
+        ),
+        (vec!["merge", result, "-o", under], "cannot write"),
+        (
+            vec!["merge", result, "-o", "/dev/null", "--hdr-log", under],
+            "cannot write",
+        ),
+    ] {
+        let o = tikv_bench(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+}
+
 /// `check` reads every file it is given: each bad one is reported, the
 /// good ones say ok, and any bad one makes the exit code 2.
 #[test]
