@@ -63,17 +63,26 @@ fn slower_than(encoded: &str, us: u64) -> u64 {
 const ONE_WORKER: &str =
     "name: t\nload: {records: 0}\nconcurrency: 1\nops:\n  - {name: read, type: get, weight: 1}\n";
 
-#[tokio::test(start_paused = true)]
-async fn open_loop_charges_a_stall_to_the_ops_queued_behind_it() {
-    // 100 ops/s for 5 s; op 50 stalls for 1 s, so about 100 ops that were
-    // due during the stall start late.
-    let yaml = format!("{ONE_WORKER}rate: 100\nduration: 5s\n");
+/// 100 ops/s for 5 s from one worker, on tokio's clock; op 50 stalls 1 s.
+async fn open_loop_with_a_stall() -> RunResult {
+    stalled_at_50(&format!("{ONE_WORKER}rate: 100\nduration: 5s\n")).await
+}
+
+/// `yaml` on tokio's clock against a backend whose op 50 stalls 1 s.
+async fn stalled_at_50(yaml: &str) -> RunResult {
     let backend = Stall {
         calls: AtomicU64::new(0),
         at: 50,
         stall: Duration::from_secs(1),
     };
-    let r = run_with(&yaml, backend, &paused()).await;
+    run_with(yaml, backend, &paused()).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_loop_charges_a_stall_to_the_ops_queued_behind_it() {
+    // 100 ops/s for 5 s; op 50 stalls for 1 s, so about 100 ops that were
+    // due during the stall start late.
+    let r = open_loop_with_a_stall().await;
     let read = &r.ops["read"];
     assert_eq!(r.mode, "open");
     assert_eq!(
@@ -440,13 +449,7 @@ fn late_sends(encoded: &str) -> u64 {
 
 #[tokio::test(start_paused = true)]
 async fn open_loop_records_how_late_each_send_started_and_closed_loop_does_not() {
-    let yaml = format!("{ONE_WORKER}rate: 100\nduration: 5s\n");
-    let backend = Stall {
-        calls: AtomicU64::new(0),
-        at: 50,
-        stall: Duration::from_secs(1),
-    };
-    let r = run_with(&yaml, backend, &paused()).await;
+    let r = open_loop_with_a_stall().await;
     let read = &r.ops["read"];
     let lateness = read.lateness_us.expect("open loop records lateness");
     let encoded = read
@@ -462,16 +465,7 @@ async fn open_loop_records_how_late_each_send_started_and_closed_loop_does_not()
     let late = late_sends(encoded);
     assert!((95..=105).contains(&late), "{late} sends started late");
 
-    let closed = run_with(
-        &format!("{ONE_WORKER}operations: 300\n"),
-        Stall {
-            calls: AtomicU64::new(0),
-            at: 50,
-            stall: Duration::from_secs(1),
-        },
-        &paused(),
-    )
-    .await;
+    let closed = stalled_at_50(&format!("{ONE_WORKER}operations: 300\n")).await;
     let read = &closed.ops["read"];
     assert!(read.lateness_us.is_none() && read.lateness_histogram.is_none());
     assert!(
@@ -482,17 +476,7 @@ async fn open_loop_records_how_late_each_send_started_and_closed_loop_does_not()
 
 #[tokio::test(start_paused = true)]
 async fn the_self_check_marks_a_run_whose_backend_stalls_the_schedule() {
-    let yaml = format!("{ONE_WORKER}rate: 100\nduration: 5s\n");
-    let stalled = run_with(
-        &yaml,
-        Stall {
-            calls: AtomicU64::new(0),
-            at: 50,
-            stall: Duration::from_secs(1),
-        },
-        &paused(),
-    )
-    .await;
+    let stalled = open_loop_with_a_stall().await;
     let check = stalled.driver_check.as_ref().expect("open loop is judged");
     assert_eq!(check.verdict, DriverVerdict::FellBehind);
     let late = check.late_ops.unwrap();
@@ -511,7 +495,7 @@ async fn the_self_check_marks_a_run_whose_backend_stalls_the_schedule() {
     );
 
     let healthy = run_with(
-        &yaml,
+        &format!("{ONE_WORKER}rate: 100\nduration: 5s\n"),
         Stall {
             calls: AtomicU64::new(0),
             at: u64::MAX,

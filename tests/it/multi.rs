@@ -12,19 +12,15 @@ use tikv_bench::driver::{self, RunOptions, Shard};
 use tikv_bench::metrics::hist::{self, Percentiles};
 use tikv_bench::metrics::result::{Interval, IntervalOp, OpResult};
 use tikv_bench::metrics::{RunResult, hdrlog, merge};
+use tikv_bench::workload::Workload;
 
 use crate::util::{bin, root, workload};
 
 const SHARDED: &str = "name: sharded\nseed: 5\nconcurrency: 6\noperations: 3000\nkeys: {records: 300, distribution: zipfian}\nops:\n  - {name: read, type: get, weight: 5}\n  - {name: write, type: put, weight: 3}\n  - {name: scan, type: scan, weight: 1}\n  - {name: swap, type: cas, weight: 1}\n";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_shards_merge_into_what_one_driver_runs() {
-    let w = workload(SHARDED);
-    let one = driver::run(&w, Arc::new(MemoryBackend::new()), &RunOptions::default())
-        .await
-        .unwrap();
-
-    // Three drivers against one backend, at the same time.
+/// Runs `w` as shards 1/3, 2/3 and 3/3 against one memory backend, at the
+/// same time, as three drivers would; returns the backend and the results.
+async fn three_shards_at_once(w: &Workload) -> (Arc<MemoryBackend>, Vec<RunResult>) {
     let backend = Arc::new(MemoryBackend::new());
     let runs = (1..=3).map(|i| {
         let (w, backend) = (w.clone(), backend.clone());
@@ -40,6 +36,18 @@ async fn three_shards_merge_into_what_one_driver_runs() {
     for r in runs {
         shards.push(r.await.unwrap());
     }
+    (backend, shards)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_shards_merge_into_what_one_driver_runs() {
+    let w = workload(SHARDED);
+    let one = driver::run(&w, Arc::new(MemoryBackend::new()), &RunOptions::default())
+        .await
+        .unwrap();
+
+    // Three drivers against one backend, at the same time.
+    let (backend, shards) = three_shards_at_once(&w).await;
     assert_eq!(
         shards.iter().map(|s| s.concurrency).collect::<Vec<_>>(),
         [2, 2, 2]
@@ -144,21 +152,7 @@ async fn merging_adds_the_shards_lateness_exactly_and_judges_it_afresh() {
     let w = workload(
         "name: paced\nseed: 5\nconcurrency: 6\nrate: 3000\nwarmup: 0s\nduration: 1s\nkeys: {records: 300}\nops:\n  - {name: read, type: get, weight: 3}\n  - {name: write, type: put, weight: 1}\n",
     );
-    let backend = Arc::new(MemoryBackend::new());
-    let runs = (1..=3).map(|i| {
-        let (w, backend) = (w.clone(), backend.clone());
-        tokio::spawn(async move {
-            let opts = RunOptions {
-                shard: Shard::parse(&format!("{i}/3")).unwrap(),
-                ..RunOptions::default()
-            };
-            driver::run(&w, backend, &opts).await.unwrap()
-        })
-    });
-    let mut shards = Vec::new();
-    for r in runs {
-        shards.push(r.await.unwrap());
-    }
+    let (_, shards) = three_shards_at_once(&w).await;
     let merged = merge(&shards).unwrap();
     let mut all = hist::new_hist();
     for (name, op) in &merged.ops {
