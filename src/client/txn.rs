@@ -292,6 +292,9 @@ impl<'t, T: Transport> Txn<'t, T> {
                 is_first_lock: self.locked.is_empty(),
                 wait_timeout: self.opts.wait_timeout,
                 return_values: true,
+                // As client-go: a reader may push the lock's commit past
+                // itself once it is prewritten.
+                min_commit_ts: for_update_ts.saturating_add(1),
             };
             let t = self.t;
             let reply = self.alive(t.pessimistic_lock(&req), events).await;
@@ -423,7 +426,9 @@ impl<'t, T: Transport> Txn<'t, T> {
             lock_ttl: self.opts.lock_ttl,
             pessimistic_actions,
             for_update_ts: self.for_update_ts,
-            min_commit_ts: 0,
+            // As client-go: TiKV stores it as sent, and a lock whose
+            // min_commit_ts is 0 cannot be pushed, so readers would wait.
+            min_commit_ts: self.start_ts.max(self.for_update_ts).saturating_add(1),
         };
         self.state = State::Prewriting;
         self.prewrite(&req, events).await?;

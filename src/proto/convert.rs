@@ -138,6 +138,7 @@ impl From<&PessimisticLockRequest> for kvrpcpb::PessimisticLockRequest {
             is_first_lock: req.is_first_lock,
             wait_timeout: req.wait_timeout,
             return_values: req.return_values,
+            min_commit_ts: req.min_commit_ts,
             ..Default::default()
         }
     }
@@ -270,6 +271,7 @@ impl TryFrom<&kvrpcpb::PessimisticLockRequest> for PessimisticLockRequest {
             is_first_lock: req.is_first_lock,
             wait_timeout: req.wait_timeout,
             return_values: req.return_values || req.check_existence,
+            min_commit_ts: req.min_commit_ts,
         })
     }
 }

@@ -88,7 +88,9 @@ pub struct PrewriteRequest {
     pub pessimistic_actions: Vec<PessimisticAction>,
     /// The for_update_ts of a pessimistic transaction, else 0.
     pub for_update_ts: u64,
-    /// The smallest commit_ts the transaction will use (0: start_ts + 1).
+    /// The smallest commit_ts the transaction will use, stored in each lock
+    /// as sent, as TiKV does: a lock whose min_commit_ts is 0 cannot be
+    /// pushed by readers (client-go sends max(start_ts, for_update_ts) + 1).
     pub min_commit_ts: u64,
 }
 
@@ -112,6 +114,10 @@ pub struct PessimisticLockRequest {
     pub wait_timeout: i64,
     /// Return the keys' current values.
     pub return_values: bool,
+    /// The smallest commit_ts the transaction will use, stored in each lock
+    /// as sent (client-go sends for_update_ts + 1); 0 leaves the lock one
+    /// that readers cannot push.
+    pub min_commit_ts: u64,
 }
 
 /// What a pessimistic lock request got. The wait time is reported whether

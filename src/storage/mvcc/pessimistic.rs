@@ -66,7 +66,7 @@ impl Mvcc {
             Some(mut l) if l.kind == LockType::PessimisticLock => {
                 l.ttl = l.ttl.max(req.lock_ttl);
                 l.for_update_ts = l.for_update_ts.max(req.for_update_ts);
-                l.min_commit_ts = l.min_commit_ts.max(l.for_update_ts + 1);
+                l.min_commit_ts = l.min_commit_ts.max(req.min_commit_ts);
                 return Ok(Some(l));
             }
             Some(_) => return Ok(None),
@@ -79,7 +79,8 @@ impl Mvcc {
             ttl: req.lock_ttl,
             kind: LockType::PessimisticLock,
             for_update_ts: req.for_update_ts,
-            min_commit_ts: req.for_update_ts.saturating_add(1),
+            // As sent, as TiKV stores it.
+            min_commit_ts: req.min_commit_ts,
             txn_size: 0,
             short_value: None,
         }))

@@ -155,10 +155,9 @@ impl Mvcc {
             ttl: req.lock_ttl,
             kind,
             for_update_ts: req.for_update_ts,
-            min_commit_ts: req
-                .min_commit_ts
-                .max(req.start_version.saturating_add(1))
-                .max(req.for_update_ts.saturating_add(1)),
+            // As sent, as TiKV stores it (0 stays 0: readers cannot push
+            // such a lock and must wait for it).
+            min_commit_ts: req.min_commit_ts,
             txn_size: req.txn_size,
             short_value,
         };

@@ -35,7 +35,10 @@ impl Mvcc {
             }
             let mut action = Action::NoAction;
             let caller = req.caller_start_ts;
+            // As TiKV: a lock whose min_commit_ts is 0 is never pushed (its
+            // client did not ask for it), so its readers wait.
             if lock.kind != LockType::PessimisticLock
+                && lock.min_commit_ts != 0
                 && caller != 0
                 && caller != u64::MAX
                 && lock.min_commit_ts <= caller

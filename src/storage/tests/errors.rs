@@ -176,6 +176,38 @@ fn commit_is_idempotent_and_refuses_unknown_or_rolled_back_txns() {
     assert_eq!(s.kv_get(K, s.timestamp(), &[]), Ok(Some(b"v".to_vec())));
 }
 
+/// TiKV stores a lock's min_commit_ts as the client sent it, and never
+/// pushes a lock whose min_commit_ts is 0: its readers must wait. (The
+/// stand-in used to raise it to start_ts + 1 and push it, which hid a
+/// client that sent 0.)
+#[tokio::test]
+async fn a_lock_sent_without_min_commit_ts_keeps_0_and_is_not_pushed() {
+    let s = Storage::default();
+    let t1 = s.timestamp();
+    let mut req = prewrite_req(vec![Mutation::put(K, "v")], K, t1);
+    req.min_commit_ts = 0;
+    s.prewrite(&req).expect("prewrite");
+    assert_eq!(s.lock_info(K).expect("locked").min_commit_ts, 0);
+    let mut status = status_req(K, t1, s.timestamp());
+    status.caller_start_ts = s.timestamp();
+    let st = s.check_txn_status(&status).expect("status");
+    assert_eq!(st.action, Action::NoAction, "not pushed");
+    assert_eq!(st.lock_info.expect("alive").min_commit_ts, 0);
+
+    // A pessimistic lock keeps what it was sent too.
+    let t2 = s.timestamp();
+    let mut lock = lock_req(b"p", t2, t2, -1);
+    lock.min_commit_ts = 0;
+    s.pessimistic_lock(&lock).await.result.expect("locked");
+    assert_eq!(s.lock_info(b"p").expect("locked").min_commit_ts, 0);
+    let t3 = s.timestamp();
+    s.pessimistic_lock(&lock_req(b"q", t3, t3 + 5, -1))
+        .await
+        .result
+        .expect("locked");
+    assert_eq!(s.lock_info(b"q").expect("locked").min_commit_ts, t3 + 6);
+}
+
 #[test]
 fn a_pushed_min_commit_ts_expires_the_old_commit_ts() {
     let s = Storage::default();

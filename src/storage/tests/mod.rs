@@ -16,6 +16,8 @@ pub(super) fn prewrite_req(muts: Vec<Mutation>, primary: &[u8], ts: u64) -> Prew
         primary_lock: primary.to_vec(),
         start_version: ts,
         lock_ttl: 3000,
+        // What client-go sends.
+        min_commit_ts: ts + 1,
         ..PrewriteRequest::default()
     }
 }
@@ -61,6 +63,7 @@ pub(super) fn lock_req(
         is_first_lock: true,
         wait_timeout: wait,
         return_values: true,
+        min_commit_ts: for_update_ts + 1,
     }
 }
 
