@@ -54,9 +54,10 @@ pub(crate) trait Rpc: Clone + Send + Sync {
 
 /// Declares each RPC: `Request -> Response = tonic_method, "Name", key
 /// errors;`, the last a function from the response to the kind of its key
-/// error.
+/// error; optionally `, fit F` after it, a function that fits the request
+/// to the route it is aimed at (a range cut at the region's end).
 macro_rules! rpcs {
-    ($($Req:ident -> $Resp:ident = $method:ident, $name:literal, $errors:expr;)*) => {
+    ($($Req:ident -> $Resp:ident = $method:ident, $name:literal, $errors:expr $(, fit $fit:expr)?;)*) => {
         /// Every RPC's name, in the order declared ([`Rpc::ID`] indexes it).
         pub(crate) const RPC_NAMES: &[&str] = &[$($name),*];
 
@@ -68,6 +69,13 @@ macro_rules! rpcs {
             #[inline]
             fn context_mut(&mut self) -> &mut Option<Context> {
                 &mut self.context
+            }
+
+            #[inline]
+            fn aim(&mut self, route: &Route) {
+                route.aim(self.context.get_or_insert_default());
+                $(let fit: fn(&mut Self, &Route) = $fit;
+                fit(self, route);)?
             }
 
             async fn send(
@@ -96,7 +104,15 @@ rpcs! {
         raw_batch_delete, "RawBatchDelete", |r| raw(&r.error);
     RawScanRequest -> RawScanResponse = raw_scan, "RawScan", |_| None;
     RawDeleteRangeRequest -> RawDeleteRangeResponse =
-        raw_delete_range, "RawDeleteRange", |r| raw(&r.error);
+        raw_delete_range, "RawDeleteRange", |r| raw(&r.error), fit |r, route| {
+            // TiKV refuses an end past the region's (KeyNotInRegion), as
+            // client-go knows: each region gets the range cut at its end.
+            if let Some(end) = route.end.as_deref().filter(|e| !e.is_empty())
+                && (r.end_key.is_empty() || r.end_key.as_slice() > end)
+            {
+                r.end_key = end.to_vec();
+            }
+        };
     RawCasRequest -> RawCasResponse = raw_compare_and_swap, "RawCompareAndSwap", |r| raw(&r.error);
     GetRequest -> GetResponse = kv_get, "KvGet", |r| one(&r.error);
     BatchGetRequest -> BatchGetResponse = kv_batch_get, "KvBatchGet",

@@ -9,7 +9,8 @@ use tikv_bench::cluster::{CLUSTER_ID, Region};
 use tikv_bench::codec;
 use tikv_bench::proto::kvrpcpb::{
     CheckTxnStatusRequest, CommitRequest, GetRequest, Mutation, Op, PessimisticLockRequest,
-    RawBatchPutRequest, RawGetRequest, RawGetResponse, RawScanRequest, ScanRequest,
+    RawBatchPutRequest, RawDeleteRangeRequest, RawGetRequest, RawGetResponse, RawPutRequest,
+    RawScanRequest, ScanRequest,
 };
 use tikv_bench::proto::pdpb::{GetRegionRequest, RequestHeader};
 use tikv_bench::storage::{self, Mutation as EngineMutation, SnapshotScan};
@@ -489,4 +490,54 @@ fn keys_at_newest<'a>(start: &'a [u8], end: &'a [u8], limit: usize) -> SnapshotS
         reverse: false,
         resolved_locks: &[],
     }
+}
+
+/// As TiKV's apply: a raw delete_range whose end reaches past the region
+/// (an empty end reaches past all but the last) is KeyNotInRegion and
+/// deletes nothing; within the region it deletes. (The stand-in used to cut
+/// the range at the region's end, which hid a client that did not.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_delete_range_past_its_region_is_key_not_in_region() {
+    let c = start(config(3, 1_000_000)).await;
+    let left_id = c.split_at(b"m").unwrap();
+    let left = c.regions().get(left_id).unwrap();
+    let mut client = leader_client(&c, &left).await;
+    for k in [b"a", b"b"] {
+        client
+            .raw_put(RawPutRequest {
+                context: ctx(&left),
+                key: k.to_vec(),
+                value: b"v".to_vec(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let delete = |end: &[u8]| RawDeleteRangeRequest {
+        context: ctx(&left),
+        start_key: b"a".to_vec(),
+        end_key: end.to_vec(),
+        ..Default::default()
+    };
+    for end in [b"z".as_slice(), b""] {
+        let resp = client
+            .raw_delete_range(delete(end))
+            .await
+            .unwrap()
+            .into_inner();
+        let err = resp.region_error.expect("a region error");
+        assert_eq!(err.key_not_in_region.expect("key_not_in_region").key, end);
+    }
+    assert_eq!(c.storage().raw().len(), 2, "nothing deleted");
+    let resp = client
+        .raw_delete_range(delete(b"b"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        resp.region_error.is_none() && resp.error.is_empty(),
+        "{resp:?}"
+    );
+    assert_eq!(c.storage().raw().len(), 1, "a deleted, b kept");
+    c.shutdown().await;
 }

@@ -7,7 +7,7 @@
 
 use tonic::Status;
 
-use super::{Space, Store, admit, clip_end, clip_scan, need_key, need_keys, outside};
+use super::{Space, Store, admit, clip_scan, need_key, need_keys, outside};
 use crate::proto::kvrpcpb::{
     KvPair, RawBatchDeleteRequest, RawBatchDeleteResponse, RawBatchGetRequest, RawBatchGetResponse,
     RawBatchPutRequest, RawBatchPutResponse, RawBatchScanRequest, RawBatchScanResponse,
@@ -201,8 +201,16 @@ pub(super) async fn delete_range(
             ..Default::default()
         });
     }
-    let end = clip_end(&req.end_key, &region.end);
-    s.shared.storage.raw().delete_range(&req.start_key, &end);
+    // As TiKV's apply (handle_delete_range): an end past the region's end
+    // (an empty end is past every end but the last region's) is
+    // KeyNotInRegion; the client must cut the range at each region.
+    if past_end(&req.end_key, &region.end) {
+        return Ok(outside(&req.end_key, &region));
+    }
+    s.shared
+        .storage
+        .raw()
+        .delete_range(&req.start_key, &req.end_key);
     Ok(RawDeleteRangeResponse::default())
 }
 
@@ -255,4 +263,10 @@ pub(super) async fn get_key_ttl(
         not_found,
         ..Default::default()
     })
+}
+
+/// Whether a range ending at `end` (empty: unbounded) reaches past a region
+/// ending at `region_end` (empty: unbounded).
+fn past_end(end: &[u8], region_end: &[u8]) -> bool {
+    !region_end.is_empty() && (end.is_empty() || end > region_end)
 }
