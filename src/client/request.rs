@@ -312,6 +312,15 @@ impl Client {
         };
         match resp.take_region_error() {
             None => Ok(resp),
+            // As client-go: no retry makes these succeed (the write is too
+            // large for one raft entry; the region is being flashed back).
+            Some(e) if e.raft_entry_too_large.is_some() || e.flashback_in_progress.is_some() => {
+                Err(AttemptError::Fail(Error::Rpc {
+                    kind: ErrorKind::Other,
+                    message: format!("region {}: {}", route.region_id, e.message),
+                    undetermined: false,
+                }))
+            }
             Some(e) => Err(AttemptError::Retry(
                 self.on_region_error(route, e).answered(),
             )),

@@ -235,7 +235,10 @@ impl Cluster {
         )));
         let mut store_addrs = Vec::new();
         for (id, addr, listener) in listeners {
-            let svc = TikvServer::new(store::Store::new(id, shared.clone()));
+            // As TiKV (gRPC receive length unlimited): a large write reaches
+            // the store, which refuses it past the raft entry limit.
+            let svc = TikvServer::new(store::Store::new(id, shared.clone()))
+                .max_decoding_message_size(usize::MAX);
             servers.push(tokio::spawn(serve(
                 Server::builder().add_service(svc),
                 listener,

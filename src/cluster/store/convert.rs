@@ -83,6 +83,26 @@ pub fn key_not_in_region(key: &[u8], r: &Region) -> errorpb::Error {
     }
 }
 
+/// TiKV's `raft-entry-max-size` default: a write whose raft entry would be
+/// larger is refused with `RaftEntryTooLarge`.
+pub const RAFT_ENTRY_MAX_SIZE: u64 = 8 * 1024 * 1024;
+
+/// `RaftEntryTooLarge` for a write of `entry_size` bytes to `region`, or
+/// `None` when it fits (the request's encoded size stands for the entry's).
+pub fn entry_too_large(region: u64, entry_size: usize) -> Option<errorpb::Error> {
+    let entry_size = entry_size as u64;
+    (entry_size > RAFT_ENTRY_MAX_SIZE).then(|| errorpb::Error {
+        message: format!(
+            "raft entry of {entry_size} bytes for region {region} exceeds the {RAFT_ENTRY_MAX_SIZE}-byte limit"
+        ),
+        raft_entry_too_large: Some(errorpb::RaftEntryTooLarge {
+            region_id: region,
+            entry_size,
+        }),
+        ..Default::default()
+    })
+}
+
 pub fn server_is_busy(store: u64) -> errorpb::Error {
     let reason = format!("store {store} is busy (injected fault)");
     errorpb::Error {

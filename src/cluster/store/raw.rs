@@ -7,7 +7,8 @@
 
 use tonic::Status;
 
-use super::{Space, Store, admit, clip_scan, need_key, need_keys, outside};
+use super::{Space, Store, admit, clip_scan, convert, need_key, need_keys, outside};
+use crate::proto::RegionReply;
 use crate::proto::kvrpcpb::{
     KvPair, RawBatchDeleteRequest, RawBatchDeleteResponse, RawBatchGetRequest, RawBatchGetResponse,
     RawBatchPutRequest, RawBatchPutResponse, RawBatchScanRequest, RawBatchScanResponse,
@@ -74,6 +75,9 @@ pub(super) async fn put(s: &Store, req: RawPutRequest) -> Result<RawPutResponse,
     need_key(&req.key, "key")?;
     check_cf(&req.cf)?;
     let region = admit!(s, req, RawPutResponse, Space::Raw, [req.key.as_slice()]);
+    if let Some(e) = convert::entry_too_large(region.id, prost::Message::encoded_len(&req)) {
+        return Ok(RawPutResponse::with_region_error(e));
+    }
     if req.ttl != 0 {
         return Ok(RawPutResponse {
             error: NO_TTL.into(),
@@ -93,6 +97,9 @@ pub(super) async fn batch_put(
     check_cf(&req.cf)?;
     let keys = req.pairs.iter().map(|p| p.key.as_slice());
     let region = admit!(s, req, RawBatchPutResponse, Space::Raw, keys);
+    if let Some(e) = convert::entry_too_large(region.id, prost::Message::encoded_len(&req)) {
+        return Ok(RawBatchPutResponse::with_region_error(e));
+    }
     if req.ttl != 0 || req.ttls.iter().any(|&t| t != 0) {
         return Ok(RawBatchPutResponse {
             error: NO_TTL.into(),

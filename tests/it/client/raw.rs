@@ -115,3 +115,25 @@ async fn raw_calls_across_many_regions_match_a_model() {
     assert!(e.get("region_cache_hits") > 0);
     c.shutdown().await;
 }
+
+/// A write larger than TiKV's raft entry limit (8 MiB by default) gets
+/// RaftEntryTooLarge from the store, and the client gives up at once, as
+/// client-go does: no retry makes it fit. (It was retried like any other
+/// region error until the attempts ran out.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_too_large_for_one_raft_entry_fails_at_once() {
+    let c = start(config(3, 1_000_000_000)).await;
+    let tikv = connect(&c).await;
+    let raw = tikv.raw();
+    let s = RequestStats::default();
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..9).map(|i| (key(i), vec![b'x'; 1 << 20])).collect();
+    let err = raw.batch_put(&cx(&s, true), &pairs).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("raft entry of"), "{msg}");
+    assert_eq!(s.total_retries(), 0, "not retried: {msg}");
+    assert_eq!(c.storage().raw().len(), 0, "nothing written");
+    // A batch within the limit is written.
+    raw.batch_put(&cx(&s, true), &pairs[..4]).await.unwrap();
+    assert_eq!(c.storage().raw().len(), 4);
+    c.shutdown().await;
+}
