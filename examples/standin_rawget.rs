@@ -161,7 +161,7 @@ async fn main() {
     };
     let cluster = Cluster::new(config);
     for i in 0..a.keys {
-        cluster.storage().raw().put(&key(i), &value);
+        cluster.storage().raw().put(&key(i), &value, false);
     }
     let standin = cluster
         .start("127.0.0.1:0".parse().unwrap())

@@ -39,7 +39,7 @@ fn loaded() -> Arc<Storage> {
                 .expect("begin");
             for &i in chunk {
                 txn.put(&key(i), VALUE);
-                s.raw().put(&key(i), VALUE);
+                s.raw().put(&key(i), VALUE, true);
             }
             txn.commit(&mut Events::default()).await.expect("load");
         }
@@ -85,7 +85,7 @@ pub fn storage(c: &mut Criterion) {
     g.bench_function("raw_put", |b| {
         b.iter(|| {
             i += 1;
-            s.raw().put(&key(i), VALUE);
+            s.raw().put(&key(i), VALUE, true);
         })
     });
     let snapshot = s.timestamp();

@@ -53,7 +53,7 @@ impl RawKv for InprocBackend {
     }
 
     async fn put(&self, key: &[u8], value: &[u8]) -> Result<(), OpError> {
-        self.storage().raw().put(key, value);
+        self.storage().raw().put(key, value, true);
         Ok(())
     }
 
@@ -63,12 +63,12 @@ impl RawKv for InprocBackend {
     }
 
     async fn batch_put(&self, pairs: &[Pair]) -> Result<(), OpError> {
-        self.storage().raw().batch_put(pairs);
+        self.storage().raw().batch_put(pairs, true);
         Ok(())
     }
 
     async fn batch_delete(&self, keys: &[Vec<u8>]) -> Result<(), OpError> {
-        self.storage().raw().batch_delete(keys);
+        self.storage().raw().batch_delete(keys, true);
         Ok(())
     }
 

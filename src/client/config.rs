@@ -23,6 +23,13 @@ pub struct ClientConfig {
     #[serde(serialize_with = "ser_duration")]
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Atomic mode, as client-go's: every raw write carries `for_cas`, so
+    /// that TiKV latches it and a compare-and-swap is atomic against it.
+    /// TiKV latches only such writes: a plain put may land between a CAS's
+    /// read and its write. Set for every workload that uses CAS (its op or
+    /// the inventory and lock checks).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub atomic: bool,
 }
 
 impl Default for ClientConfig {
@@ -32,6 +39,7 @@ impl Default for ClientConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             retry: RetryPolicy::default(),
+            atomic: false,
         }
     }
 }

@@ -62,6 +62,11 @@ impl<'a> RawApi<'a> {
         RawApi { tikv }
     }
 
+    /// Whether writes carry `for_cas` (the client's atomic mode).
+    fn atomic(&self) -> bool {
+        self.tikv.config.atomic
+    }
+
     /// The value of `key`.
     pub async fn get(&self, cx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
         let req = RawGetRequest {
@@ -78,6 +83,7 @@ impl<'a> RawApi<'a> {
         let req = RawPutRequest {
             key: key.to_vec(),
             value: value.to_vec(),
+            for_cas: self.atomic(),
             ..Default::default()
         };
         let resp = self.tikv.call_one(cx, key, &req).await?;
@@ -87,6 +93,7 @@ impl<'a> RawApi<'a> {
     pub async fn delete(&self, cx: &Ctx<'_>, key: &[u8]) -> Result<(), Error> {
         let req = RawDeleteRequest {
             key: key.to_vec(),
+            for_cas: self.atomic(),
             ..Default::default()
         };
         let resp = self.tikv.call_one(cx, key, &req).await?;
@@ -151,6 +158,7 @@ impl<'a> RawApi<'a> {
                     value: value.clone(),
                 })
                 .collect(),
+            for_cas: self.atomic(),
             ..Default::default()
         };
         let groups = self.tikv.call_grouped(cx, &keys, req).await?;
@@ -166,6 +174,7 @@ impl<'a> RawApi<'a> {
     ) -> Result<(), Error> {
         let req = RawBatchDeleteRequest {
             keys: owned(keys),
+            for_cas: self.atomic(),
             ..Default::default()
         };
         let groups = self.tikv.call_grouped(cx, keys, req).await?;

@@ -405,6 +405,9 @@ fn snapshot(shared: &ClusterState) -> Value {
         "regions": regions,
         "checker_splits": shared.splits.count.load(Ordering::Relaxed),
         "gc_safe_point": shared.gc_safe_point.load(Ordering::Relaxed),
+        // Plain raw writes to keys a CAS used: on TiKV each could have
+        // landed between a CAS's read and its write (see docs/fidelity.md).
+        "non_atomic_cas_writes": shared.storage.raw().non_atomic_cas_writes(),
         "faults": shared.faults.snapshot(),
     })
 }

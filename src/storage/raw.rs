@@ -1,6 +1,10 @@
 //! The raw key space: plain key -> value, no versions, no transactions.
-//! Writes to a key take that key's latch, so a compare-and-swap is atomic
-//! with respect to every other write of the same key; reads take nothing.
+//! As in TiKV, a compare-and-swap takes its key's latch, and so do the
+//! writes that ask to be atomic (`for_cas`, a client's atomic mode); other
+//! writes take nothing, so a CAS is atomic only against atomic writes.
+//! A plain write to a key that a CAS has used is counted
+//! ([`RawSpace::non_atomic_cas_writes`]): on TiKV it could land between a
+//! CAS's read and its write. Reads take nothing.
 //!
 //! An overwrite replaces the value inside the key's entry instead of
 //! inserting a new entry (which the skip list does by removing the old one
@@ -9,10 +13,11 @@
 
 use std::ops::Bound;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_skiplist::SkipMap;
 
-use super::latches::Latches;
+use super::latches::{Guard, Latches};
 use crate::vocab::Pair;
 
 /// What a compare-and-swap found.
@@ -31,6 +36,10 @@ pub struct CasResult {
 pub struct RawSpace {
     map: SkipMap<Vec<u8>, RwLock<Vec<u8>>>,
     latches: Latches,
+    /// The keys a compare-and-swap has used.
+    cas_keys: SkipMap<Vec<u8>, ()>,
+    /// Plain (not atomic) writes to keys in `cas_keys`.
+    non_atomic_cas_writes: AtomicU64,
 }
 
 impl RawSpace {
@@ -39,7 +48,37 @@ impl RawSpace {
         RawSpace {
             map: SkipMap::new(),
             latches: Latches::new(latch_slots),
+            cas_keys: SkipMap::new(),
+            non_atomic_cas_writes: AtomicU64::new(0),
         }
+    }
+
+    /// The latch of `keys` for an atomic write; for a plain one, nothing,
+    /// and each key a CAS has used is counted.
+    fn write_latch<'k>(
+        &self,
+        atomic: bool,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> Option<Guard<'_>> {
+        if atomic {
+            return Some(self.latches.acquire(keys));
+        }
+        if !self.cas_keys.is_empty() {
+            let unsafe_writes = keys
+                .into_iter()
+                .filter(|k| self.cas_keys.contains_key(*k))
+                .count();
+            self.non_atomic_cas_writes
+                .fetch_add(unsafe_writes as u64, Ordering::Relaxed);
+        }
+        None
+    }
+
+    /// Plain writes to keys that a compare-and-swap had used: on TiKV such
+    /// a write may land between a CAS's read and its write, so the CAS is
+    /// not atomic (a client in atomic mode sends none).
+    pub fn non_atomic_cas_writes(&self) -> u64 {
+        self.non_atomic_cas_writes.load(Ordering::Relaxed)
     }
 
     /// The value of `key`.
@@ -68,31 +107,29 @@ impl RawSpace {
             .collect()
     }
 
-    /// Sets `key` to `value`.
-    pub fn put(&self, key: &[u8], value: &[u8]) {
-        let _g = self.latches.acquire_one(key);
+    /// Sets `key` to `value`, under its latch when `atomic`.
+    pub fn put(&self, key: &[u8], value: &[u8], atomic: bool) {
+        let _g = self.write_latch(atomic, [key]);
         self.set(key, value);
     }
 
-    /// Sets every pair.
-    pub fn batch_put(&self, pairs: &[Pair]) {
-        let _g = self
-            .latches
-            .acquire(pairs.iter().map(|(k, _)| k.as_slice()));
+    /// Sets every pair, under their latches when `atomic`.
+    pub fn batch_put(&self, pairs: &[Pair], atomic: bool) {
+        let _g = self.write_latch(atomic, pairs.iter().map(|(k, _)| k.as_slice()));
         for (k, v) in pairs {
             self.set(k, v);
         }
     }
 
-    /// Removes `key` (absent keys are fine).
-    pub fn delete(&self, key: &[u8]) {
-        let _g = self.latches.acquire_one(key);
+    /// Removes `key` (absent keys are fine), under its latch when `atomic`.
+    pub fn delete(&self, key: &[u8], atomic: bool) {
+        let _g = self.write_latch(atomic, [key]);
         self.map.remove(key);
     }
 
-    /// Removes every key in `keys`.
-    pub fn batch_delete(&self, keys: &[Vec<u8>]) {
-        let _g = self.latches.acquire(keys.iter().map(|k| k.as_slice()));
+    /// Removes every key in `keys`, under their latches when `atomic`.
+    pub fn batch_delete(&self, keys: &[Vec<u8>], atomic: bool) {
+        let _g = self.write_latch(atomic, keys.iter().map(|k| k.as_slice()));
         for k in keys {
             self.map.remove(k.as_slice());
         }
@@ -107,7 +144,9 @@ impl RawSpace {
             .range::<[u8], _>((Bound::Included(start), upper(end)))
             .map(|e| e.key().clone())
             .collect();
-        self.batch_delete(&keys);
+        // TiKV's delete range takes no latch (client-go refuses it in
+        // atomic mode).
+        self.batch_delete(&keys, false);
     }
 
     /// Scans at most `limit` pairs (0 means none). Forward: keys in
@@ -159,6 +198,9 @@ impl RawSpace {
         previous_value: &[u8],
     ) -> CasResult {
         let _g = self.latches.acquire_one(key);
+        if !self.cas_keys.contains_key(key) {
+            self.cas_keys.insert(key.to_vec(), ());
+        }
         let current = self.get(key);
         let succeed = match &current {
             None => previous_not_exist,
@@ -207,7 +249,7 @@ mod tests {
     fn filled() -> RawSpace {
         let r = RawSpace::new(16);
         for k in ["a", "b", "c", "d"] {
-            r.put(k.as_bytes(), format!("v{k}").as_bytes());
+            r.put(k.as_bytes(), format!("v{k}").as_bytes(), true);
         }
         r
     }
@@ -226,10 +268,10 @@ mod tests {
         assert_eq!(r.get(b"z"), None);
         let got = r.batch_get(&[b"z".to_vec(), b"a".to_vec()]);
         assert_eq!(got, vec![(b"a".to_vec(), b"va".to_vec())]);
-        r.batch_delete(&[b"a".to_vec(), b"z".to_vec()]);
-        r.delete(b"b");
+        r.batch_delete(&[b"a".to_vec(), b"z".to_vec()], true);
+        r.delete(b"b", true);
         assert_eq!(r.len(), 2);
-        r.batch_put(&[(b"x".to_vec(), b"1".to_vec())]);
+        r.batch_put(&[(b"x".to_vec(), b"1".to_vec())], true);
         assert_eq!(r.get(b"x"), Some(b"1".to_vec()));
     }
 
@@ -274,7 +316,7 @@ mod tests {
     #[test]
     fn concurrent_cas_increments_lose_nothing() {
         let r = Arc::new(RawSpace::new(16));
-        r.put(b"n", b"0");
+        r.put(b"n", b"0", true);
         let hs: Vec<_> = (0..4)
             .map(|_| {
                 let r = r.clone();
@@ -312,16 +354,16 @@ mod overwrite_tests {
     #[test]
     fn a_key_being_overwritten_never_reads_as_missing() {
         let r = Arc::new(RawSpace::new(16));
-        r.put(b"k", b"0");
-        r.put(b"l", b"0");
+        r.put(b"k", b"0", true);
+        r.put(b"l", b"0", true);
         let stop = Arc::new(AtomicBool::new(false));
         let (w, s) = (r.clone(), stop.clone());
         let writer = std::thread::spawn(move || {
             let mut i = 0u64;
             while !s.load(Ordering::Relaxed) {
                 i += 1;
-                w.put(b"k", i.to_string().as_bytes());
-                w.batch_put(&[(b"l".to_vec(), i.to_string().into_bytes())]);
+                w.put(b"k", i.to_string().as_bytes(), true);
+                w.batch_put(&[(b"l".to_vec(), i.to_string().into_bytes())], true);
                 let cur = w.get(b"k").unwrap_or_default();
                 w.compare_and_swap(b"k", b"x", false, &cur);
             }

@@ -188,6 +188,7 @@ pub struct ClientSpec {
     pub connect_timeout: Option<Sp<String>>,
     pub request_timeout: Option<Sp<String>>,
     pub retry: Option<RetrySpec>,
+    pub atomic: Option<Sp<bool>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -204,7 +204,7 @@ async fn an_unknown_region_gets_region_not_found() {
 async fn scans_are_clipped_at_the_region_end() {
     let c = start(config(3, 1_000_000)).await;
     for b in b'a'..=b'z' {
-        c.storage().raw().put(&[b], b"v");
+        c.storage().raw().put(&[b], b"v", false);
         commit_txn(c.storage(), &[(&[b], b"v")]);
     }
     let left_id = c.split_at(b"m").unwrap();
@@ -332,7 +332,7 @@ async fn the_split_checker_splits_past_the_threshold_at_valid_encodings() {
 async fn split_on_demand_at_the_middle_key() {
     let c = start(config(1, 1_000_000)).await;
     for i in 0..10u8 {
-        c.storage().raw().put(&[b'a' + i], b"v");
+        c.storage().raw().put(&[b'a' + i], b"v", false);
     }
     let id = c.regions().locate(b"").id;
     let left = c.split_region(id).unwrap().expect("a split");

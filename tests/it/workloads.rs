@@ -194,6 +194,11 @@ const BAD: &[(&str, &str, &str)] = &[
         "1:1",
         "missing field `name`",
     ),
+    (
+        "name: x\nclient:\n  atomic: false\nops: [{type: cas, weight: 1}]\n",
+        "3:11",
+        "client.atomic is false, but the workload uses compare-and-swap",
+    ),
 ];
 
 #[test]

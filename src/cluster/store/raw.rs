@@ -84,7 +84,10 @@ pub(super) async fn put(s: &Store, req: RawPutRequest) -> Result<RawPutResponse,
             ..Default::default()
         });
     }
-    s.shared.storage.raw().put(&req.key, &req.value);
+    s.shared
+        .storage
+        .raw()
+        .put(&req.key, &req.value, req.for_cas);
     s.written(&region);
     Ok(RawPutResponse::default())
 }
@@ -106,8 +109,9 @@ pub(super) async fn batch_put(
             ..Default::default()
         });
     }
+    let atomic = req.for_cas;
     let kvs: Vec<Pair> = req.pairs.into_iter().map(|p| (p.key, p.value)).collect();
-    s.shared.storage.raw().batch_put(&kvs);
+    s.shared.storage.raw().batch_put(&kvs, atomic);
     s.written(&region);
     Ok(RawBatchPutResponse::default())
 }
@@ -116,7 +120,7 @@ pub(super) async fn delete(s: &Store, req: RawDeleteRequest) -> Result<RawDelete
     need_key(&req.key, "key")?;
     check_cf(&req.cf)?;
     admit!(s, req, RawDeleteResponse, Space::Raw, [req.key.as_slice()]);
-    s.shared.storage.raw().delete(&req.key);
+    s.shared.storage.raw().delete(&req.key, req.for_cas);
     Ok(RawDeleteResponse::default())
 }
 
@@ -128,7 +132,7 @@ pub(super) async fn batch_delete(
     check_cf(&req.cf)?;
     let keys = req.keys.iter().map(Vec::as_slice);
     admit!(s, req, RawBatchDeleteResponse, Space::Raw, keys);
-    s.shared.storage.raw().batch_delete(&req.keys);
+    s.shared.storage.raw().batch_delete(&req.keys, req.for_cas);
     Ok(RawBatchDeleteResponse::default())
 }
 

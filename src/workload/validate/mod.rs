@@ -132,7 +132,11 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
     let check_ops_added = checks::adds_ops(&spec.checks);
     let mut ops = check_ops(&mut c, spec.ops, &keys, check_ops_added);
     let checks = checks::check_checks(&mut c, spec.checks, &keys, &values, &mut ops);
-    let client = check_client(&mut c, spec.client);
+    // TiKV's raw CAS is atomic only against writes that ask for it.
+    let uses_cas = ops.iter().any(|o| matches!(o.kind, OpKind::Cas(_)))
+        || checks.inventory.is_some()
+        || checks.lock.is_some();
+    let client = check_client(&mut c, spec.client, uses_cas);
     let cluster = spec
         .cluster
         .map_or_else(ClusterConfig::default, |s| check_cluster(&mut c, s));

@@ -7,9 +7,29 @@ use crate::vocab::{ErrorKind, Jitter, RetryPolicy};
 use crate::workload::checked::*;
 use crate::workload::spec::*;
 
-pub(in crate::workload) fn check_client(c: &mut Checker, spec: Option<ClientSpec>) -> ClientConfig {
+/// The client section; `uses_cas` when an op or a check of the workload
+/// uses compare-and-swap, which needs atomic mode.
+pub(in crate::workload) fn check_client(
+    c: &mut Checker,
+    spec: Option<ClientSpec>,
+    uses_cas: bool,
+) -> ClientConfig {
     let Some(s) = spec else {
-        return ClientConfig::default();
+        return ClientConfig {
+            atomic: uses_cas,
+            ..ClientConfig::default()
+        };
+    };
+    let atomic = match s.atomic {
+        None => uses_cas,
+        Some(a) if uses_cas && !a.value => {
+            c.err(
+                &a,
+                "client.atomic is false, but the workload uses compare-and-swap (a cas op, or the inventory or lock check): on TiKV a CAS is atomic only against raw writes sent with for_cas, which atomic mode sends (as client-go's); remove the line or set it to true",
+            );
+            false
+        }
+        Some(a) => a.value || uses_cas,
     };
     let d = ClientConfig::default();
     let pool_size = s
@@ -30,6 +50,7 @@ pub(in crate::workload) fn check_client(c: &mut Checker, spec: Option<ClientSpec
         connect_timeout,
         request_timeout,
         retry,
+        atomic,
     }
 }
 
