@@ -270,7 +270,15 @@ impl<'t, T: Transport> Txn<'t, T> {
                 }
                 Ok(v)
             }
-            Err(e) => Err(self.fail(e, events).await),
+            Err(e) => {
+                // As client-go: every key of the failed request is rolled
+                // back, since a request that timed out may still have
+                // locked it (TiKV carries on with it).
+                if !self.locked.iter().any(|k| k == key) {
+                    self.locked.push(key.to_vec());
+                }
+                Err(self.fail(e, events).await)
+            }
         }
     }
 

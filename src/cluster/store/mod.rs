@@ -198,6 +198,10 @@ fn clip_scan(
     upper_ok.then(|| (start.to_vec(), end.max(lo.as_slice()).to_vec()))
 }
 
+/// Each RPC runs as a task of its own, to completion even when the client
+/// gives up on it (a timeout, a dropped connection), as TiKV's scheduler
+/// carries on with a request whose client is gone: a request a client
+/// abandoned may still take effect.
 macro_rules! rpcs {
     ($($name:ident($Req:ident) -> $Resp:ident = $handler:path;)*) => {
         #[tonic::async_trait]
@@ -206,7 +210,12 @@ macro_rules! rpcs {
                 &self,
                 request: Request<kvrpcpb::$Req>,
             ) -> Result<Response<kvrpcpb::$Resp>, Status> {
-                $handler(self, request.into_inner()).await.map(Response::new)
+                let store = self.clone();
+                let req = request.into_inner();
+                tokio::spawn(async move { $handler(&store, req).await })
+                    .await
+                    .map_err(|e| Status::internal(format!("the store's handler failed: {e}")))?
+                    .map(Response::new)
             })*
         }
     };

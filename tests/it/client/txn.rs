@@ -195,3 +195,35 @@ async fn heartbeats_keep_a_waiting_transaction_alive() {
     holder.await.unwrap();
     c.shutdown().await;
 }
+
+/// A pessimistic lock request that times out may still lock its key: TiKV
+/// (and the stand-in, which runs every request to completion) carries on
+/// with it. As client-go does, our client rolls back every key of the
+/// failed request, so no lock is left to block others until its TTL runs
+/// out. (It rolled back only keys it knew it held: the lock stayed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_lock_request_leaves_no_lock_behind() {
+    let mut cfg = config(3, 1_000_000);
+    cfg.faults.latency = Duration::from_millis(300);
+    let c = start(cfg).await;
+    let config = tikv_bench::client::ClientConfig {
+        request_timeout: Duration::from_millis(100),
+        ..client_config()
+    };
+    let tikv = Client::connect(&[c.pd_addr().to_string()], config)
+        .await
+        .unwrap();
+    let stats = RequestStats::default();
+    let t = tikv.transport(cx(&stats, true));
+    let mut ev = Events::default();
+    let mut txn = Txn::begin(&t, LockMode::Pessimistic, TxnOptions::default())
+        .await
+        .unwrap();
+    let err = txn.get_for_update(b"k", &mut ev).await.unwrap_err();
+    assert!(err.to_string().contains("did not answer"), "{err}");
+    // The lock request lands at 300 ms, the rollback sent after the
+    // timeout lands after it.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(c.storage().lock_info(b"k"), None, "no lock left behind");
+    c.shutdown().await;
+}
