@@ -122,6 +122,25 @@ impl Error {
         )
     }
 
+    /// The error of a primary's commit: any RPC error there leaves the
+    /// outcome unknown, as client-go has it (the store may have committed
+    /// before its answer was lost). Key errors, region errors and busy
+    /// answers say the store did not commit.
+    pub(crate) fn on_primary_commit(self) -> Error {
+        match self {
+            Error::Rpc { kind, message, .. }
+                if !kind.is_region_error() && kind != ErrorKind::ServerIsBusy =>
+            {
+                Error::Rpc {
+                    kind,
+                    message,
+                    undetermined: true,
+                }
+            }
+            e => e,
+        }
+    }
+
     /// As the driver's error.
     pub fn to_op_error(&self) -> OpError {
         // `OpError` prints its kind itself: give it the message alone.

@@ -455,7 +455,7 @@ impl<'t, T: Transport> Txn<'t, T> {
                         retries += 1;
                         commit_ts = self.t.timestamp().await?;
                     }
-                    _ => return Err(e),
+                    _ => return Err(e.on_primary_commit()),
                 },
             }
         }

@@ -97,11 +97,20 @@ async fn a_read_commits_the_secondary_of_a_committed_primary() {
     assert_eq!(s.lock_count(), 0);
 }
 
-/// The in-process transport, except that commits never return: a
-/// transaction through it stays prewritten, its locks live.
-struct NeverCommits(Inproc);
+/// What [`FaultyCommits`] does with a commit.
+#[derive(Clone, Copy)]
+enum CommitFault {
+    /// Never returns: the transaction stays prewritten, its locks live.
+    Hang,
+    /// Commits, then answers with an RPC error (as a store whose answer is
+    /// lost: a broken connection, an internal error).
+    ErrorAfterApplying,
+}
 
-impl Transport for NeverCommits {
+/// The in-process transport, except for commits.
+struct FaultyCommits(Inproc, CommitFault);
+
+impl Transport for FaultyCommits {
     async fn timestamp(&self) -> Result<u64, Error> {
         self.0.timestamp().await
     }
@@ -114,8 +123,18 @@ impl Transport for NeverCommits {
     async fn prewrite(&self, req: &PrewriteRequest) -> Result<(), Error> {
         self.0.prewrite(req).await
     }
-    async fn commit(&self, _: &[Vec<u8>], _: u64, _: u64) -> Result<u64, Error> {
-        std::future::pending().await
+    async fn commit(&self, keys: &[Vec<u8>], start: u64, commit: u64) -> Result<u64, Error> {
+        match self.1 {
+            CommitFault::Hang => std::future::pending().await,
+            CommitFault::ErrorAfterApplying => {
+                self.0.commit(keys, start, commit).await?;
+                Err(Error::Rpc {
+                    kind: ErrorKind::Other,
+                    message: "store 1: internal error (injected)".into(),
+                    undetermined: false,
+                })
+            }
+        }
     }
     async fn pessimistic_lock(&self, req: &PessimisticLockRequest) -> LockReply {
         self.0.pessimistic_lock(req).await
@@ -143,7 +162,7 @@ async fn prewritten_by_our_client(s: &Arc<Storage>, mode: LockMode) -> u64 {
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let s = s.clone();
     tokio::spawn(async move {
-        let t = NeverCommits(Inproc::new(s));
+        let t = FaultyCommits(Inproc::new(s), CommitFault::Hang);
         let mut ev = Events::default();
         let mut txn = Txn::begin(&t, mode, TxnOptions::default())
             .await
@@ -422,4 +441,35 @@ async fn reads_see_own_writes_and_read_only_commits_are_free() {
     ro.get(b"k", &mut ev).await.expect("read");
     assert_eq!(ro.commit(&mut ev).await, Ok(0));
     assert_eq!(s.version_count(), (0, 0));
+}
+
+/// An RPC error on the primary's commit leaves the outcome undetermined,
+/// as client-go has it: the store may have committed before its answer
+/// was lost. Our client then leaves the secondaries' locks to be resolved
+/// (to committed) instead of rolling them back. (It took any error but a
+/// timeout as a definite failure and rolled the secondaries back while the
+/// primary had committed: half a transaction.)
+#[tokio::test]
+async fn an_rpc_error_on_the_primary_commit_is_undetermined() {
+    let (s, t) = setup();
+    write(&t, &[(b"p", b"old"), (b"s", b"old")]).await;
+    let faulty = FaultyCommits(Inproc::new(s.clone()), CommitFault::ErrorAfterApplying);
+    let mut ev = Events::default();
+    let mut txn = Txn::begin(&faulty, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .expect("begin");
+    txn.put(b"p", b"new");
+    txn.put(b"s", b"new");
+    let err = txn.commit(&mut ev).await.expect_err("the answer was lost");
+    assert!(err.undetermined(), "{err}");
+    let mut ev = Events::default();
+    let mut reader = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .expect("begin");
+    assert_eq!(reader.get(b"p", &mut ev).await, Ok(Some(b"new".to_vec())));
+    assert_eq!(
+        reader.get(b"s", &mut ev).await,
+        Ok(Some(b"new".to_vec())),
+        "all of the transaction or none"
+    );
 }
