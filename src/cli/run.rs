@@ -313,10 +313,14 @@ async fn run_many(
             .iter()
             .map(|&repeat| (workload, Place { cell: None, repeat }))
             .collect(),
-        false => cells
+        // Round by round: every cell once, then every cell again. Run
+        // back to back, a cell's repeats would share whatever phase the
+        // machine is in (on this project's VM its speed changes by a third or more
+        // for minutes at a time), and their range would hide it.
+        false => repeats
             .iter()
-            .flat_map(|cell| {
-                repeats.iter().map(move |&repeat| {
+            .flat_map(|&repeat| {
+                cells.iter().map(move |cell| {
                     let place = Place {
                         cell: Some(cell),
                         repeat,

@@ -445,6 +445,22 @@ fn repeat_runs_each_cell_n_times_and_reports_median_and_range() {
         serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["repeat"], 2);
     assert_eq!(index["cells"].as_array().unwrap().len(), 16, "8 cells x 2");
+    // Round by round, so that a cell's repeats do not all meet the same
+    // phase of the machine.
+    let order: Vec<(String, u64)> = index["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["repeat"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(order[..8].iter().all(|(_, k)| *k == 1), "{order:?}");
+    assert!(order[8..].iter().all(|(_, k)| *k == 2), "{order:?}");
+    assert_eq!(order[0].0, order[8].0, "the same cells in the same order");
     assert!(
         stdout.contains("(median of 2 runs [lowest – highest])"),
         "{stdout}"
