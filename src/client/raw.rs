@@ -5,6 +5,7 @@
 //! goes on from the region's end until the limit is met.
 
 use super::Error;
+use super::join::join_all;
 use super::request::Ctx;
 use super::rpc::Rpc;
 use super::tikv::Client;
@@ -147,7 +148,20 @@ impl<'a> RawApi<'a> {
         Ok(out)
     }
 
+    /// Writes every pair: in pieces of at most [`RAW_BATCH_PUT_SIZE`]
+    /// bytes, as client-go does, a few pieces at a time.
     pub async fn batch_put(&self, cx: &Ctx<'_>, pairs: &[Pair]) -> Result<(), Error> {
+        for wave in pieces(pairs, RAW_BATCH_PUT_SIZE).chunks(PIECES_AT_ONCE) {
+            let sends = wave.iter().map(|p| self.batch_put_piece(cx, p)).collect();
+            join_all(sends)
+                .await
+                .into_iter()
+                .collect::<Result<(), Error>>()?;
+        }
+        Ok(())
+    }
+
+    async fn batch_put_piece(&self, cx: &Ctx<'_>, pairs: &[Pair]) -> Result<(), Error> {
         let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| k.as_slice()).collect();
         let req = RawBatchPutRequest {
             pairs: pairs
@@ -235,9 +249,44 @@ impl<'a> RawApi<'a> {
     }
 }
 
+/// client-go's `rawBatchPutSize`: the bytes (keys and values) of one piece
+/// of a raw batch put, far below TiKV's raft entry limit (8 MiB).
+pub const RAW_BATCH_PUT_SIZE: usize = 16 * 1024;
+
+/// How many pieces of one batch put are in flight together.
+const PIECES_AT_ONCE: usize = 16;
+
+/// `pairs` cut, in order, into pieces of at most `max` bytes of keys and
+/// values (a pair larger than that is a piece of its own).
+fn pieces(pairs: &[Pair], max: usize) -> Vec<&[Pair]> {
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        let n = k.len() + v.len();
+        if i > start && size + n > max {
+            out.push(&pairs[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += n;
+    }
+    if start < pairs.len() {
+        out.push(&pairs[start..]);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::covers;
+    use super::{covers, pieces};
+
+    #[test]
+    fn a_batch_is_cut_into_pieces_of_at_most_the_size_in_order() {
+        let pair = |n: usize| (vec![b'k'], vec![b'v'; n - 1]);
+        let pairs = vec![pair(6), pair(4), pair(3), pair(12), pair(1)];
+        let sizes: Vec<usize> = pieces(&pairs, 10).iter().map(|p| p.len()).collect();
+        assert_eq!(sizes, [2, 1, 1, 1], "6+4 | 3 | 12 alone | 1");
+        assert!(pieces(&[], 10).is_empty());
+    }
 
     #[test]
     fn a_region_covers_a_range_when_it_reaches_its_end() {
