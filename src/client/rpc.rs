@@ -49,7 +49,12 @@ pub(crate) trait Rpc: Clone + Send + Sync {
     /// else its context says (resolved locks, ...).
     fn aim(&mut self, route: &Route) {
         route.aim(self.context_mut().get_or_insert_default());
+        self.fit(route);
     }
+
+    /// Fits the request to the route's region (a range cut at its end);
+    /// most requests need nothing.
+    fn fit(&mut self, _route: &Route) {}
 }
 
 /// Declares each RPC: `Request -> Response = tonic_method, "Name", key
@@ -71,12 +76,11 @@ macro_rules! rpcs {
                 &mut self.context
             }
 
-            #[inline]
-            fn aim(&mut self, route: &Route) {
-                route.aim(self.context.get_or_insert_default());
-                $(let fit: fn(&mut Self, &Route) = $fit;
-                fit(self, route);)?
-            }
+            $(#[inline]
+            fn fit(&mut self, route: &Route) {
+                let fit: fn(&mut Self, &Route) = $fit;
+                fit(self, route);
+            })?
 
             async fn send(
                 self,
