@@ -312,18 +312,7 @@ impl Client {
         };
         match resp.take_region_error() {
             None => Ok(resp),
-            // As client-go: no retry makes these succeed (the write is too
-            // large for one raft entry; the region is being flashed back).
-            Some(e) if e.raft_entry_too_large.is_some() || e.flashback_in_progress.is_some() => {
-                Err(AttemptError::Fail(Error::Rpc {
-                    kind: ErrorKind::Other,
-                    message: format!("region {}: {}", route.region_id, e.message),
-                    undetermined: false,
-                }))
-            }
-            Some(e) => Err(AttemptError::Retry(
-                self.on_region_error(route, e).answered(),
-            )),
+            Some(e) => Err(self.on_region_error(route, e)),
         }
     }
 
@@ -361,8 +350,23 @@ impl Client {
         }
     }
 
+    /// What a region error means: a failure no retry can mend (as
+    /// client-go has it: the write is too large for one raft entry, the
+    /// region is being flashed back), else a retry after the cache is
+    /// updated.
+    fn on_region_error(&self, route: &Route, e: errorpb::Error) -> AttemptError {
+        if e.raft_entry_too_large.is_some() || e.flashback_in_progress.is_some() {
+            return AttemptError::Fail(Error::Rpc {
+                kind: ErrorKind::Other,
+                message: format!("region {}: {}", route.region_id, e.message),
+                undetermined: false,
+            });
+        }
+        AttemptError::Retry(self.reroute(route, e).answered())
+    }
+
     /// Updates the cache after a region error and says how to retry.
-    fn on_region_error(&self, route: &Route, e: errorpb::Error) -> Failure {
+    fn reroute(&self, route: &Route, e: errorpb::Error) -> Failure {
         let id = route.region_id;
         let message = if e.message.is_empty() {
             format!("region error for region {id} at store {}", route.store_id)
