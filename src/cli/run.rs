@@ -88,12 +88,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // than after an hour of load; removed again if the run fails before
     // writing anything into it.
     let fresh = !out.exists();
-    std::fs::create_dir_all(&out).map_err(|e| {
-        BadInput(format!(
-            "--out {}: cannot create output directory: {e}",
-            out.display()
-        ))
-    })?;
+    super::output_dir("--out", &out)?;
     if let Some(log) = args.hdr_log.as_ref().filter(|_| workload.sweep.is_none())
         && let Err(e) = writable(log)
     {

@@ -215,9 +215,7 @@ impl DriverCheck {
             }
         }
     }
-}
 
-impl DriverCheck {
     /// What a `cpu_bound` verdict means, to print beside the figures (not
     /// a warning: a closed loop on one machine with its target is meant to
     /// use the machine).
