@@ -56,7 +56,7 @@
 //! | client | vocab, txn_types, codec, proto |
 //! | cluster | vocab, txn_types, codec, proto, storage |
 //! | backend | vocab, txn_types, storage, client |
-//! | workload | vocab, backend, client, cluster |
+//! | workload | vocab, codec, backend, client, cluster |
 //! | metrics | vocab, backend, workload |
 //! | checks | vocab, workload, metrics |
 //! | driver | vocab, backend, workload, metrics, checks |

@@ -53,7 +53,7 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn generating_and_recording_an_op_does_not_allocate() {
     let w = Workload::parse(
-        "name: a\nkeys: {records: 100000, distribution: zipfian}\nvalues: {size: {min: 10, max: 100}}\nops:\n  - {type: get, weight: 4}\n  - {type: put, weight: 3}\n  - {type: scan, weight: 1}\n  - {type: batch_delete, weight: 1, batch: 8}\n  - {type: txn, weight: 1, reads: 2, writes: 2}\n  - {type: cas, weight: 1}\n",
+        "name: a\nkeys: {records: 100000, txn_prefix: acct, distribution: zipfian}\nvalues: {size: {min: 10, max: 100}}\nops:\n  - {type: get, weight: 4}\n  - {type: put, weight: 3}\n  - {type: scan, weight: 1}\n  - {type: batch_delete, weight: 1, batch: 8}\n  - {type: txn, weight: 1, reads: 2, writes: 2}\n  - {type: cas, weight: 1}\n",
         "a.yaml",
     )
     .unwrap();

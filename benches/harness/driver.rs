@@ -13,7 +13,7 @@ use tikv_bench::vocab::rng::rng_for;
 use tikv_bench::vocab::{Events, OpError, Outcome};
 use tikv_bench::workload::keys::{KeyChooser, KeyFormat, SharedKeys};
 use tikv_bench::workload::stream::{Generator, ValuePool};
-use tikv_bench::workload::{Stop, Workload};
+use tikv_bench::workload::{Api, Stop, Workload};
 
 fn workload(distribution: &str) -> Workload {
     let yaml = format!(
@@ -37,7 +37,7 @@ pub fn keygen(c: &mut Criterion) {
     ] {
         let w = workload(spec);
         let mut chooser = KeyChooser::new(&w.keys, SharedKeys::new(&w.keys));
-        let format = KeyFormat::new(&w.keys);
+        let format = KeyFormat::new(&w.keys, Api::Raw);
         let mut rng = rng_for(1, 0);
         let mut buf = Vec::new();
         g.bench_function(name, |b| {

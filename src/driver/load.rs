@@ -13,10 +13,10 @@ use super::{RunError, share};
 use crate::backend::retry::{self, Retry};
 use crate::backend::{Backend, Operation, RawLoad, TxnLoad};
 use crate::metrics::result::LoadResult;
-use crate::vocab::{Backoff, Events, RetryPolicy, Stream, TimeSource};
+use crate::vocab::{Backoff, Events, Pair, RetryPolicy, Stream, TimeSource};
 use crate::workload::keys::KeyFormat;
 use crate::workload::stream::ValuePool;
-use crate::workload::{Load, Workload};
+use crate::workload::{Api, Load, Workload};
 
 /// Writes `records` in batches and says how long it took.
 pub(super) async fn run<B: Backend>(
@@ -48,7 +48,7 @@ pub(super) async fn run<B: Backend>(
             backend: backend.clone(),
             values: values.clone(),
             done: done.clone(),
-            format: KeyFormat::new(&workload.keys),
+            formats: [Api::Raw, Api::Txn].map(|api| KeyFormat::new(&workload.keys, api)),
             policy: workload.client.retry.clone(),
             load: l,
             raw: workload.uses_raw(),
@@ -77,7 +77,8 @@ struct Task<B> {
     values: ValuePool,
     /// Records written so far, by all tasks (for the progress display).
     done: Arc<AtomicU64>,
-    format: KeyFormat,
+    /// The raw and the transactional key format.
+    formats: [KeyFormat; 2],
     policy: RetryPolicy,
     load: Load,
     /// Whether to fill the raw and the transactional key space.
@@ -95,21 +96,26 @@ impl<B: Backend> Task<B> {
         let mut next = range.start;
         while next < range.end {
             let end = (next + u64::from(self.load.batch)).min(range.end);
-            pairs.clear();
-            pairs.extend(
-                (next..end).map(|i| (self.format.key(i), self.values.for_index(i).to_vec())),
-            );
             if self.raw {
+                self.fill(&mut pairs, Api::Raw, next..end);
                 self.batch(&RawLoad { pairs: &pairs }, next..end, &mut events)
                     .await?;
             }
             if self.txn {
+                self.fill(&mut pairs, Api::Txn, next..end);
                 self.batch(&TxnLoad { pairs: &pairs }, next..end, &mut events)
                     .await?;
             }
             next = end;
         }
         Ok(())
+    }
+
+    /// Puts the pairs of records `span` in `api`'s key space into `pairs`.
+    fn fill(&self, pairs: &mut Vec<Pair>, api: Api, span: Range<u64>) {
+        let format = &self.formats[api as usize];
+        pairs.clear();
+        pairs.extend(span.map(|i| (format.key(i), self.values.for_index(i).to_vec())));
     }
 
     /// Writes one batch (records `span`) with the workload's retry policy.

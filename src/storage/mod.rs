@@ -17,7 +17,8 @@
 //!
 //! [`Storage`] is the facade: one method per protocol request, taking the
 //! request's fields as plain Rust values and answering in the protocol's
-//! shapes. Raw and transactional keys live in separate spaces, as in TiKV.
+//! shapes. Raw keys and transactional long values share the default column
+//! family, as in TiKV's API V1 (see [`raw`]).
 
 pub mod latches;
 pub mod lock_manager;
@@ -25,6 +26,7 @@ mod mvcc;
 pub mod raw;
 pub mod tso;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -135,10 +137,11 @@ impl Default for Storage {
 impl Storage {
     /// An empty engine.
     pub fn new(config: StorageConfig) -> Storage {
+        let default_cf = Arc::new(raw::DefaultCf::new());
         Storage {
             tso: Tso::new(),
-            raw: RawSpace::new(config.latch_slots),
-            mvcc: Mvcc::new(config.short_value_max),
+            raw: RawSpace::over(default_cf.clone(), config.latch_slots),
+            mvcc: Mvcc::new(config.short_value_max, default_cf),
             latches: Latches::new(config.latch_slots),
             locks: LockManager::new(config.wake_up_delay),
             stats: StorageStats::default(),

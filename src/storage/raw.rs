@@ -1,4 +1,9 @@
 //! The raw key space: plain key -> value, no versions, no transactions.
+//! As in TiKV's API V1, it is the default column family, the one where the
+//! transactional engine keeps its long values (under encoded keys with the
+//! start_ts appended, see [`DefaultCf`]): a raw read sees those entries and
+//! a raw write or delete can change them, which is why raw and
+//! transactional data must not share a key range.
 //! As in TiKV, a compare-and-swap takes its key's latch, and so do the
 //! writes that ask to be atomic (`for_cas`, a client's atomic mode); other
 //! writes take nothing, so a CAS is atomic only against atomic writes.
@@ -12,8 +17,8 @@
 //! overwritten.
 
 use std::ops::Bound;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use crossbeam_skiplist::SkipMap;
 
@@ -31,10 +36,14 @@ pub struct CasResult {
     pub previous_value: Vec<u8>,
 }
 
+/// The default column family: key -> value, shared by the raw key space
+/// and the transactional engine's long values, as in TiKV's API V1.
+pub type DefaultCf = SkipMap<Vec<u8>, RwLock<Vec<u8>>>;
+
 /// The raw key space.
 #[derive(Debug)]
 pub struct RawSpace {
-    map: SkipMap<Vec<u8>, RwLock<Vec<u8>>>,
+    map: Arc<DefaultCf>,
     latches: Latches,
     /// The keys a compare-and-swap has used.
     cas_keys: SkipMap<Vec<u8>, ()>,
@@ -43,10 +52,16 @@ pub struct RawSpace {
 }
 
 impl RawSpace {
-    /// An empty key space with `latch_slots` latch slots.
+    /// An empty key space with `latch_slots` latch slots, over a default
+    /// column family of its own.
     pub fn new(latch_slots: usize) -> RawSpace {
+        RawSpace::over(Arc::new(SkipMap::new()), latch_slots)
+    }
+
+    /// The key space over `cf`, a default column family it may share.
+    pub fn over(cf: Arc<DefaultCf>, latch_slots: usize) -> RawSpace {
         RawSpace {
-            map: SkipMap::new(),
+            map: cf,
             latches: Latches::new(latch_slots),
             cas_keys: SkipMap::new(),
             non_atomic_cas_writes: AtomicU64::new(0),
@@ -228,7 +243,7 @@ impl RawSpace {
 }
 
 /// A copy of an entry's value.
-fn value(slot: &RwLock<Vec<u8>>) -> Vec<u8> {
+pub(crate) fn value(slot: &RwLock<Vec<u8>>) -> Vec<u8> {
     slot.read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 

@@ -72,21 +72,35 @@ pub struct Workload {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeySpace {
     pub records: u64,
+    /// The prefix of the raw ops' keys.
     pub prefix: String,
+    /// The prefix of the transactional ops' keys (by default `prefix`;
+    /// under TiKV's API V1 the two must not share a key range).
+    pub txn_prefix: String,
     pub size: u32,
     #[serde(flatten)]
     pub distribution: Distribution,
 }
 
 impl KeySpace {
-    /// Digits after the prefix: keys are `prefix` + zero-padded index.
-    pub fn digits(&self) -> u32 {
-        self.size - self.prefix.len() as u32
+    /// The prefix of the keys of `api`'s ops.
+    pub fn prefix_of(&self, api: Api) -> &str {
+        match api {
+            Api::Raw => &self.prefix,
+            Api::Txn => &self.txn_prefix,
+        }
     }
 
-    /// Largest index + 1 that still fits the digits.
+    /// Digits after `api`'s prefix: keys are the prefix + zero-padded index,
+    /// `size` bytes in all.
+    pub fn digits(&self, api: Api) -> u32 {
+        self.size.saturating_sub(self.prefix_of(api).len() as u32)
+    }
+
+    /// Largest index + 1 that still fits the digits of both prefixes.
     pub fn capacity(&self) -> u64 {
-        10u64.checked_pow(self.digits()).unwrap_or(u64::MAX)
+        let digits = self.digits(Api::Raw).min(self.digits(Api::Txn));
+        10u64.checked_pow(digits).unwrap_or(u64::MAX)
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rand::RngExt;
 use rand_distr::{Distribution as _, Zipf};
 
-use super::{Distribution, KeySpace};
+use super::{Api, Distribution, KeySpace};
 
 /// State shared by all workers of one run.
 ///
@@ -212,10 +212,11 @@ pub struct KeyFormat {
 }
 
 impl KeyFormat {
-    pub fn new(space: &KeySpace) -> KeyFormat {
+    /// The format of the keys of `api`'s ops.
+    pub fn new(space: &KeySpace, api: Api) -> KeyFormat {
         KeyFormat {
-            prefix: space.prefix.as_bytes().to_vec(),
-            digits: space.digits() as usize,
+            prefix: space.prefix_of(api).as_bytes().to_vec(),
+            digits: space.digits(api) as usize,
         }
     }
 
@@ -268,6 +269,7 @@ mod tests {
         KeySpace {
             records,
             prefix: "user".into(),
+            txn_prefix: "acct".into(),
             size: 12,
             distribution,
         }
@@ -275,8 +277,10 @@ mod tests {
 
     #[test]
     fn keys_are_zero_padded_and_sort_in_index_order() {
-        let f = KeyFormat::new(&space(100, Distribution::Uniform));
+        let f = KeyFormat::new(&space(100, Distribution::Uniform), Api::Raw);
         assert_eq!(f.key(0), b"user00000000");
+        let t = KeyFormat::new(&space(100, Distribution::Uniform), Api::Txn);
+        assert_eq!(t.key(42), b"acct00000042");
         assert_eq!(f.key(42), b"user00000042");
         assert_eq!(f.key(99_999_999), b"user99999999");
         assert!(f.key(9) < f.key(10));

@@ -106,6 +106,7 @@ pub enum DistributionName {
 pub struct KeysSpec {
     pub records: Option<Sp<i64>>,
     pub prefix: Option<Sp<String>>,
+    pub txn_prefix: Option<Sp<String>>,
     pub size: Option<Sp<i64>>,
     pub distribution: Option<Sp<DistributionName>>,
     pub theta: Option<Sp<f64>>,

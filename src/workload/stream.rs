@@ -17,7 +17,7 @@ use rand::RngExt;
 use super::checks::CheckGens;
 use super::checks::tag::{TAG_LEN, Tag};
 use super::keys::{KeyChooser, KeyFormat, SharedKeys};
-use super::ops::{Op, OpKind};
+use super::ops::{Api, Op, OpKind};
 use super::{SizeRange, Workload};
 use crate::vocab::rng::{Rng, Stream, stream_seed};
 
@@ -99,7 +99,10 @@ impl Mix {
 #[derive(Debug)]
 pub struct Draw {
     chooser: KeyChooser,
-    format: KeyFormat,
+    /// The raw and the transactional key format, and the API of the op
+    /// being drawn (whose format its keys take).
+    formats: [KeyFormat; 2],
+    api: Api,
     values: ValuePool,
     rng: Rng,
     key: Vec<u8>,
@@ -122,13 +125,13 @@ impl Draw {
     /// Draws one key from the distribution into the key buffer.
     pub fn key(&mut self) {
         let idx = self.chooser.next(&mut self.rng);
-        self.format.write(idx, &mut self.key);
+        self.formats[self.api as usize].write(idx, &mut self.key);
     }
 
     /// Takes the next key past the end of the key space (an insert).
     pub fn insert_key(&mut self) {
         let idx = self.chooser.insert();
-        self.format.write(idx, &mut self.key);
+        self.formats[self.api as usize].write(idx, &mut self.key);
     }
 
     /// Draws a count uniformly from `range`.
@@ -160,8 +163,9 @@ impl Draw {
             }
             self.picked.push(idx);
         }
-        self.nkeys = fill(&mut self.keys, &self.picked[..n], &self.format);
-        self.nreads = fill(&mut self.reads, &self.picked[n..], &self.format);
+        let format = &self.formats[self.api as usize];
+        self.nkeys = fill(&mut self.keys, &self.picked[..n], format);
+        self.nreads = fill(&mut self.reads, &self.picked[n..], format);
     }
 
     pub fn key_buf(&self) -> &[u8] {
@@ -224,7 +228,8 @@ impl Generator {
             mix: Mix::new(workload.ops.iter().map(|o| o.weight)),
             draw: Draw {
                 chooser: KeyChooser::new(&workload.keys, shared),
-                format: KeyFormat::new(&workload.keys),
+                formats: [Api::Raw, Api::Txn].map(|api| KeyFormat::new(&workload.keys, api)),
+                api: Api::Raw,
                 values,
                 rng: Stream::Worker(stream as u32).rng(workload.seed),
                 key: Vec::new(),
@@ -254,6 +259,7 @@ impl Generator {
             return (i, Op::Check(self.checks.generate(id, &mut self.draw.rng)));
         }
         self.draw.use_tagged = false;
+        self.draw.api = kind.api().unwrap_or(Api::Raw);
         kind.draw(&mut self.draw);
         if kind.tagged() {
             self.draw.tag_value();
@@ -289,7 +295,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream_different_seed_different_stream() {
-        let yaml = "name: t\nseed: 7\nkeys: {records: 1000, distribution: zipfian}\nops:\n  - {type: get, weight: 3}\n  - {type: put, weight: 2}\n  - {type: scan, weight: 1}\n  - {type: batch_delete, weight: 1, batch: 3}\n  - {type: txn, weight: 1, reads: 1, writes: 2, lock: pessimistic}\n  - {type: cas, weight: 1}\n";
+        let yaml = "name: t\nseed: 7\nkeys: {records: 1000, txn_prefix: acct, distribution: zipfian}\nops:\n  - {type: get, weight: 3}\n  - {type: put, weight: 2}\n  - {type: scan, weight: 1}\n  - {type: batch_delete, weight: 1, batch: 3}\n  - {type: txn, weight: 1, reads: 1, writes: 2, lock: pessimistic}\n  - {type: cas, weight: 1}\n";
         let w = workload(yaml);
         let stream = |w: &Workload, worker: u64| {
             let shared = SharedKeys::new(&w.keys);

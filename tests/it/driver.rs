@@ -386,7 +386,7 @@ impl Backend for Capture {
 
 #[tokio::test]
 async fn the_same_seed_gives_the_same_op_stream() {
-    let yaml = "name: t\nseed: 11\nload: {records: 0}\nconcurrency: 1\noperations: 300\nkeys: {records: 500, distribution: zipfian}\nops:\n  - {type: get, weight: 5}\n  - {type: put, weight: 3}\n  - {type: scan, weight: 1}\n  - {type: txn, weight: 1, writes: 2, reads: 1}\n";
+    let yaml = "name: t\nseed: 11\nload: {records: 0}\nconcurrency: 1\noperations: 300\nkeys: {records: 500, txn_prefix: acct, distribution: zipfian}\nops:\n  - {type: get, weight: 5}\n  - {type: put, weight: 3}\n  - {type: scan, weight: 1}\n  - {type: txn, weight: 1, writes: 2, reads: 1}\n";
     let stream = |yaml: String| async move {
         let cap = Capture::default();
         run_with(&yaml, cap.clone(), &RunOptions::default()).await;

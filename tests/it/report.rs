@@ -20,7 +20,7 @@ const MIX: &str = "
 name: report-test
 description: a tiny mix for the report tests
 seed: 3
-keys: {records: 500}
+keys: {records: 500, txn_prefix: acct}
 concurrency: 2
 ops:
   - {name: read, type: get, weight: 3}

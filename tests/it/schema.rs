@@ -38,7 +38,7 @@ async fn run(yaml: &str, opts: RunOptions) -> RunResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_results_validate_against_the_schema() {
     let v = validator();
-    let mix = "name: s\nconcurrency: 3\nkeys: {records: 200}\nops:\n  - {name: read, type: get, weight: 4}\n  - {name: write, type: put, weight: 2}\n  - {type: scan, weight: 1}\n  - {type: batch_delete, weight: 1}\n  - {type: cas, weight: 1}\n  - {type: txn, weight: 1}\nthresholds: ['p99 of read < 10s']\n";
+    let mix = "name: s\nconcurrency: 3\nkeys: {records: 200, txn_prefix: acct}\nops:\n  - {name: read, type: get, weight: 4}\n  - {name: write, type: put, weight: 2}\n  - {type: scan, weight: 1}\n  - {type: batch_delete, weight: 1}\n  - {type: cas, weight: 1}\n  - {type: txn, weight: 1}\nthresholds: ['p99 of read < 10s']\n";
     let closed = run(&format!("{mix}operations: 3000\n"), RunOptions::default()).await;
     let open = run(
         &format!("{mix}rate: 2000\nduration: 1500ms\n"),

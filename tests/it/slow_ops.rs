@@ -60,7 +60,7 @@ async fn a_slow_op_shows_each_rpc_with_its_store_region_and_the_injected_latency
     cluster.faults.latency = latency;
     let c = start(cluster).await;
     let w = workload(
-        "name: slow\nkeys: {records: 40}\noperations: 24\nconcurrency: 2\nwarmup: 0s\nops:\n  - {name: read, type: get, weight: 1}\n  - {name: transfer, type: txn, weight: 1, reads: 1, writes: 2}\n",
+        "name: slow\nkeys: {records: 40, txn_prefix: acct}\noperations: 24\nconcurrency: 2\nwarmup: 0s\nops:\n  - {name: read, type: get, weight: 1}\n  - {name: transfer, type: txn, weight: 1, reads: 1, writes: 2}\n",
     );
     let r = util::run(&w, backend(&c, &w.client).await).await;
     let slow = r.slow_ops.as_ref().expect("a run keeps its slowest ops");

@@ -199,7 +199,36 @@ const BAD: &[(&str, &str, &str)] = &[
         "3:11",
         "client.atomic is false, but the workload uses compare-and-swap",
     ),
+    (
+        "name: x\nops:\n  - {type: get, weight: 1}\n  - {name: t, type: txn, weight: 1}\n",
+        "4:21",
+        "op 't' (transactional) and op 'get' (raw) use the same key range (keys.prefix 'user', keys.txn_prefix 'user'): under TiKV's API V1",
+    ),
+    (
+        // Different prefixes may still meet: raw keys k0.. to k9.., and
+        // the transactional keys k9.. encoded lie among them.
+        "name: x\nkeys: {prefix: k, txn_prefix: k9}\nops:\n  - {type: put, weight: 1}\n  - {type: txn, weight: 1}\n",
+        "5:12",
+        "keys.txn_prefix 'k9'",
+    ),
 ];
+
+/// Raw and transactional ops on key ranges of their own are accepted, even
+/// when one prefix extends the other, as long as the stored ranges do not
+/// meet.
+#[test]
+fn raw_and_txn_ops_on_their_own_key_ranges_are_accepted() {
+    for keys in [
+        "{txn_prefix: acct}",
+        "{prefix: user, txn_prefix: user_}",
+        "{prefix: u, txn_prefix: user}",
+    ] {
+        let text = format!(
+            "name: x\nkeys: {keys}\nops:\n  - {{type: put, weight: 1}}\n  - {{type: txn, weight: 1}}\n"
+        );
+        Workload::parse(&text, "ok.yaml").unwrap_or_else(|e| panic!("{keys}: {e}"));
+    }
+}
 
 #[test]
 fn bad_files_are_refused_with_file_line_column_and_choices() {

@@ -3,8 +3,13 @@
 //! - lock CF: key -> [`Lock`] (at most one per key);
 //! - write CF: (key, commit_ts) newest first -> [`Write`] (`Put`, `Delete`,
 //!   `Lock`, `Rollback`, pointing at the start_ts whose data it commits);
-//! - data CF: (key, start_ts) -> value, for values too long to live inline
-//!   in the lock and write records (short values do, as in TiKV).
+//! - default CF: the key's memcomparable encoding with the start_ts
+//!   appended (descending) -> value, for values too long to live inline in
+//!   the lock and write records (short values do, as in TiKV). As in TiKV's
+//!   API V1 it is the raw key space's column family too
+//!   ([`DefaultCf`]): raw reads see these entries, and a raw delete of one
+//!   leaves its write record pointing at nothing (read as TiKV's "default
+//!   not found").
 //!
 //! This file holds the records and the read path; the write actions live
 //! beside it (`prewrite`, `commit`, `pessimistic`, `status`). Every write
@@ -20,8 +25,11 @@ mod status;
 
 use std::cmp::Reverse;
 use std::ops::Bound;
+use std::sync::{Arc, RwLock};
 
 use crossbeam_skiplist::SkipMap;
+
+use super::raw::{DefaultCf, value as cf_value};
 
 use crate::txn_types::errors::{KeyError, LockInfo, LockType};
 use crate::txn_types::requests::{KvPair, SnapshotScan};
@@ -132,18 +140,33 @@ type WriteKey = (Vec<u8>, Reverse<u64>);
 pub struct Mvcc {
     locks: SkipMap<Vec<u8>, Lock>,
     writes: SkipMap<WriteKey, Write>,
-    data: SkipMap<(Vec<u8>, u64), Vec<u8>>,
+    data: Arc<DefaultCf>,
     short_value_max: usize,
 }
 
+/// The default CF key of `key`'s value written by transaction `start_ts`,
+/// as TiKV makes it: the key's memcomparable encoding, then the start_ts
+/// complemented, big-endian (newer versions sort first).
+pub fn data_key(key: &[u8], start_ts: u64) -> Vec<u8> {
+    let mut out = crate::codec::encode(key);
+    out.extend_from_slice(&(!start_ts).to_be_bytes());
+    out
+}
+
+/// Whether a default CF key is one [`data_key`] makes.
+fn is_data_key(k: &[u8]) -> bool {
+    crate::codec::decode(k).is_ok_and(|(_, rest)| rest.len() == 8)
+}
+
 impl Mvcc {
-    /// Empty column families; values up to `short_value_max` bytes live
-    /// inline in locks and write records.
-    pub fn new(short_value_max: usize) -> Mvcc {
+    /// Empty lock and write column families over the default column family
+    /// `data`; values up to `short_value_max` bytes live inline in locks and
+    /// write records.
+    pub fn new(short_value_max: usize, data: Arc<DefaultCf>) -> Mvcc {
         Mvcc {
             locks: SkipMap::new(),
             writes: SkipMap::new(),
-            data: SkipMap::new(),
+            data,
             short_value_max,
         }
     }
@@ -158,9 +181,11 @@ impl Mvcc {
         self.locks.len()
     }
 
-    /// Number of write records and data entries (versions kept).
+    /// Number of write records and long values (versions kept). The long
+    /// values are counted by walking the default CF (for tests).
     pub fn version_count(&self) -> (usize, usize) {
-        (self.writes.len(), self.data.len())
+        let data = self.data.iter().filter(|e| is_data_key(e.key())).count();
+        (self.writes.len(), data)
     }
 
     /// The newest write record of `key` with commit_ts <= `ts`.
@@ -171,9 +196,10 @@ impl Mvcc {
         (k.as_slice() == key).then(|| (*commit_ts, e.value().clone()))
     }
 
-    /// The value of `key` visible at `ts` (skipping lock and rollback
-    /// records), ignoring locks.
-    pub fn value_at(&self, key: &[u8], ts: u64) -> Option<Vec<u8>> {
+    /// The Put record of the value of `key` visible at `ts` (skipping lock
+    /// and rollback records), ignoring locks; none when the newest is a
+    /// Delete or there is none.
+    fn visible_put(&self, key: &[u8], ts: u64) -> Option<Write> {
         let from = (key.to_vec(), Reverse(ts));
         for e in self.writes.range(from..) {
             let (k, _) = e.key();
@@ -182,7 +208,7 @@ impl Mvcc {
             }
             let w = e.value();
             match w.kind {
-                WriteKind::Put => return Some(self.load_value(key, w)),
+                WriteKind::Put => return Some(w.clone()),
                 WriteKind::Delete => return None,
                 WriteKind::Lock | WriteKind::Rollback => continue,
             }
@@ -190,16 +216,32 @@ impl Mvcc {
         None
     }
 
-    fn load_value(&self, key: &[u8], w: &Write) -> Vec<u8> {
-        match &w.short_value {
-            Some(v) => v.clone(),
-            None => self
-                .data
-                .get(&(key.to_vec(), w.start_ts))
-                .map(|e| e.value().clone())
-                // A Put record always has its data: written at prewrite,
-                // removed only by a rollback, which leaves no Put record.
-                .unwrap_or_default(),
+    /// Whether `key` has a value visible at `ts` (its data is not read).
+    pub fn exists_at(&self, key: &[u8], ts: u64) -> bool {
+        self.visible_put(key, ts).is_some()
+    }
+
+    /// The value of `key` visible at `ts`, ignoring locks. A Put record
+    /// whose long value is missing from the default CF (a raw delete
+    /// removed it) is TiKV's "default not found" error.
+    pub fn value_at(&self, key: &[u8], ts: u64) -> Result<Option<Vec<u8>>, KeyError> {
+        self.visible_put(key, ts)
+            .map(|w| self.load_value(key, &w))
+            .transpose()
+    }
+
+    fn load_value(&self, key: &[u8], w: &Write) -> Result<Vec<u8>, KeyError> {
+        if let Some(v) = &w.short_value {
+            return Ok(v.clone());
+        }
+        match self.data.get(&data_key(key, w.start_ts)) {
+            Some(e) => Ok(cf_value(e.value())),
+            None => Err(KeyError::Abort(format!(
+                "default not found: key '{}', start_ts {}: the write record has no value in the \
+                 default column family (a raw write or delete over transactional keys removed it)",
+                String::from_utf8_lossy(key),
+                w.start_ts
+            ))),
         }
     }
 
@@ -232,7 +274,7 @@ impl Mvcc {
         if let Some(e) = self.locks.get(key) {
             check_read_lock(key, e.value(), ts, resolved)?;
         }
-        Ok(self.value_at(key, ts))
+        self.value_at(key, ts)
     }
 
     /// Snapshot scan at `ts`: at most `limit` keys with values. Forward:
@@ -381,11 +423,12 @@ impl Mvcc {
     }
 
     fn put_data(&self, key: &[u8], start_ts: u64, value: Vec<u8>) {
-        self.data.insert((key.to_vec(), start_ts), value);
+        self.data
+            .insert(data_key(key, start_ts), RwLock::new(value));
     }
 
     fn remove_data(&self, key: &[u8], start_ts: u64) {
-        self.data.remove(&(key.to_vec(), start_ts));
+        self.data.remove(&data_key(key, start_ts));
     }
 
     /// Splits a value into (inline, spilled) by size.

@@ -43,11 +43,11 @@ impl Mvcc {
         if !req.return_values {
             return Ok(Vec::new());
         }
-        Ok(req
-            .keys
+        req.keys
             .iter()
             .map(|k| self.value_at(k, u64::MAX))
-            .collect())
+            .collect::<Result<_, _>>()
+            .map_err(LockFailure::Err)
     }
 
     /// The lock `req` is to write on `key`: a new pessimistic lock, ours

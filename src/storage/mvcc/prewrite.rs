@@ -131,9 +131,10 @@ impl Mvcc {
     }
 
     fn check_not_exists(&self, key: &[u8]) -> Result<(), KeyError> {
-        match self.value_at(key, u64::MAX) {
-            Some(_) => Err(KeyError::AlreadyExist { key: key.to_vec() }),
-            None => Ok(()),
+        if self.exists_at(key, u64::MAX) {
+            Err(KeyError::AlreadyExist { key: key.to_vec() })
+        } else {
+            Ok(())
         }
     }
 

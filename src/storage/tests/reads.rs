@@ -166,3 +166,40 @@ fn bad_requests_are_errors_not_panics() {
         .is_empty()
     );
 }
+
+/// TiKV API V1: raw keys and the transactional engine's long values live in
+/// one default column family, so a raw scan over transactional keys finds
+/// those values under their encoded keys, and a raw delete of one breaks
+/// the transactional read ("default not found").
+#[test]
+fn raw_and_transactional_data_share_the_default_cf_as_in_api_v1() {
+    let s = Storage::default();
+    let (short, long) = (vec![1u8; 255], vec![2u8; 256]);
+    let t = s.timestamp();
+    let muts = vec![
+        Mutation::put(b"user1", short.clone()),
+        Mutation::put(b"user2", long.clone()),
+    ];
+    prewrite(&s, muts, b"user1", t).expect("prewrite");
+    s.commit(&[b"user1".to_vec(), b"user2".to_vec()], t, s.timestamp())
+        .expect("commit");
+    s.raw().put(b"user3", b"raw", true);
+    let seen = s.raw().scan(b"user", b"user~", 10, false, false);
+    let key = crate::storage::mvcc::data_key(b"user2", t);
+    assert_eq!(
+        seen,
+        vec![(key.clone(), long), (b"user3".to_vec(), b"raw".to_vec())],
+        "only the long value is in the default CF, under its encoded key and start_ts"
+    );
+    assert_eq!(s.raw().get(b"user2"), None, "the user key is not a raw key");
+
+    s.raw().delete(&key, false);
+    let e = s
+        .kv_get(b"user2", s.timestamp(), &[])
+        .expect_err("data gone");
+    assert!(
+        matches!(&e, KeyError::Abort(m) if m.contains("default not found")),
+        "{e}"
+    );
+    assert_eq!(s.kv_get(b"user1", s.timestamp(), &[]), Ok(Some(short)));
+}

@@ -27,7 +27,7 @@ use super::verdict::CheckVerdict;
 use super::{Check, CheckInput, Done, Judge, Never, WorkerLog};
 use crate::backend::Backend;
 use crate::vocab::Rng;
-use crate::workload::Workload;
+use crate::workload::{Api, Workload};
 use crate::workload::keys::KeyFormat;
 use crate::workload::ops::Effect;
 use crate::workload::spec::Sp;
@@ -279,7 +279,7 @@ impl Model {
         }
         Model {
             keys,
-            format: KeyFormat::new(&w.keys),
+            format: KeyFormat::new(&w.keys, Api::Raw),
             values: ValuePool::new(w.seed, w.values.size),
             preloaded: if preloaded { w.load.records } else { 0 },
             known: preloaded,

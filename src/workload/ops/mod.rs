@@ -41,10 +41,11 @@ pub enum Effect<'a> {
 
 /// Which of TiKV's two APIs (and so key spaces) an op of the mix works on:
 /// the load phase fills each one the mix uses.
+/// The discriminants index per-API tables (`[KeyFormat; 2]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
-    Raw,
-    Txn,
+    Raw = 0,
+    Txn = 1,
 }
 
 /// Everything one op type of the mix defines.

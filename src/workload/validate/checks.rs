@@ -31,14 +31,16 @@ pub(super) fn check_checks(
     if let Some(e) = &spec.value.every {
         checks.every = c.duration(e, "checks.every", false);
     }
-    if !checks.is_empty() && keys.prefix.starts_with(KEY_PREFIX) {
-        c.err(
-            &spec,
-            format!(
-                "keys.prefix '{}' starts with '{KEY_PREFIX}', where the checks keep their own keys; choose another prefix",
-                keys.prefix
-            ),
-        );
+    for (field, prefix) in [("prefix", &keys.prefix), ("txn_prefix", &keys.txn_prefix)] {
+        if !checks.is_empty() && prefix.starts_with(KEY_PREFIX) {
+            c.err(
+                &spec,
+                format!(
+                    "keys.{field} '{prefix}' starts with '{KEY_PREFIX}', where the checks keep their own keys; choose another prefix",
+                ),
+            );
+            break;
+        }
     }
     let positions = checks::positions(&spec.value);
     for (name, id, weight) in checks.ops() {

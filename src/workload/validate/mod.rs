@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 mod checks;
+mod keyspaces;
 mod settings;
 
 use super::Diagnostic;
@@ -245,6 +246,7 @@ fn check_keys(c: &mut Checker, spec: Option<KeysSpec>) -> KeySpace {
         return KeySpace {
             records: DEFAULT_RECORDS,
             prefix: DEFAULT_PREFIX.into(),
+            txn_prefix: DEFAULT_PREFIX.into(),
             size: DEFAULT_KEY_SIZE,
             distribution: Distribution::Uniform,
         };
@@ -260,9 +262,14 @@ fn check_keys(c: &mut Checker, spec: Option<KeysSpec>) -> KeySpace {
         .prefix
         .as_ref()
         .map_or(DEFAULT_PREFIX.to_string(), |p| p.value.clone());
+    let txn_prefix = k
+        .txn_prefix
+        .as_ref()
+        .map_or(prefix.clone(), |p| p.value.clone());
     let space = KeySpace {
         records,
         prefix,
+        txn_prefix,
         size,
         distribution: Distribution::Uniform,
     };
@@ -273,24 +280,32 @@ fn check_keys(c: &mut Checker, spec: Option<KeysSpec>) -> KeySpace {
     }
 }
 
-/// The records must fit the digits the key size leaves after the prefix.
+/// The records must fit the digits the key size leaves after each prefix.
 fn check_key_room(c: &mut Checker, k: &KeysSpec, space: &KeySpace) {
     let (records, size) = (space.records, space.size);
-    if space.prefix.len() as u32 >= size {
+    let longest = [
+        (Api::Raw, "prefix", k.prefix.as_ref()),
+        (Api::Txn, "txn_prefix", k.txn_prefix.as_ref()),
+    ]
+    .into_iter()
+    .max_by_key(|(api, ..)| space.prefix_of(*api).len())
+    .expect("two prefixes");
+    let (api, field, spanned) = longest;
+    let prefix = space.prefix_of(api);
+    if prefix.len() as u32 >= size {
         let msg = format!(
-            "keys.size {size} leaves no room for digits after the {}-byte prefix '{}'",
-            space.prefix.len(),
-            space.prefix
+            "keys.size {size} leaves no room for digits after the {}-byte {field} '{prefix}'",
+            prefix.len(),
         );
-        match (k.prefix.as_ref(), k.size.as_ref()) {
+        match (spanned.or(k.prefix.as_ref()), k.size.as_ref()) {
             (_, Some(s)) => c.err(s, msg),
             (Some(p), None) => c.err(p, msg),
             (None, None) => {}
         }
     } else if space.capacity() < records {
         let msg = format!(
-            "{records} records need more than the {} digits that keys.size {size} leaves after the prefix",
-            space.digits()
+            "{records} records need more than the {} digits that keys.size {size} leaves after the {field}",
+            space.digits(api)
         );
         match (k.records.as_ref(), k.size.as_ref()) {
             (Some(r), _) => c.err(r, msg),
@@ -401,6 +416,7 @@ fn check_ops(
         let weight = c.int(&o.weight, 0, 1_000_000, "weight");
         out.push(OpConfig { name, kind, weight });
     }
+    keyspaces::check_key_spaces(c, keys, &ops.value, &out);
     out
 }
 

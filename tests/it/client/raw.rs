@@ -154,3 +154,49 @@ async fn a_large_batch_put_goes_out_in_pieces_that_fit() {
     assert_eq!(c.storage().raw().len(), 1009);
     c.shutdown().await;
 }
+
+/// TiKV's API V1 keeps raw data and transactional long values in one column
+/// family: through the gRPC stand-in, a raw scan over keys a transaction
+/// wrote returns its long value under the key's encoding with the start_ts
+/// appended; a raw delete of that entry breaks the transactional read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_scan_sees_transactional_long_values_as_api_v1_stores_them() {
+    use tikv_bench::client::{Txn, TxnOptions};
+    use tikv_bench::vocab::{Events, LockMode};
+
+    let c = start(config(1, 1_000_000)).await;
+    let tikv = connect(&c).await;
+    let s = RequestStats::default();
+    let t = tikv.transport(cx(&s, true));
+    let mut ev = Events::default();
+    let mut txn = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .unwrap();
+    txn.put(b"user1", &[b's'; 100]);
+    txn.put(b"user2", &[b'l'; 300]);
+    txn.commit(&mut ev).await.unwrap();
+
+    let raw = tikv.raw();
+    let seen = raw
+        .scan(&cx(&s, false), b"user", b"user~", 10)
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), 1, "the long value only: {seen:?}");
+    let (key, value) = &seen[0];
+    assert_eq!(value, &vec![b'l'; 300]);
+    assert!(
+        key.starts_with(b"user2\0\0\0\xfc") && key.len() == 9 + 8,
+        "the memcomparable encoding of user2, then 8 bytes of timestamp: {key:?}"
+    );
+    assert_eq!(raw.get(&cx(&s, false), b"user2").await.unwrap(), None);
+
+    raw.delete(&cx(&s, true), key).await.unwrap();
+    let mut read = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .unwrap();
+    let e = read
+        .get(b"user2", &mut ev)
+        .await
+        .expect_err("its value is gone");
+    assert!(e.to_string().contains("default not found"), "{e}");
+}

@@ -188,6 +188,7 @@ async fn contention_workloads_run_through_the_client_under_faults() {
 }
 
 const TINY: &str = "name: tiny
+keys: {txn_prefix: acct}
 load: {records: 200, batch: 50}
 warmup: 0s
 duration: 600ms
