@@ -25,7 +25,7 @@ use tonic::{Code, Response, Status};
 use super::Error;
 use super::join::join_all;
 use super::region_cache::{CachedRegion, Lookup, Route};
-use super::rpc::{BatchRpc, Rpc};
+use super::rpc::{BatchRpc, Rpc, by_size};
 use super::stats::{Reason, RequestStats};
 use super::stores::StoreConn;
 use super::tikv::Client;
@@ -484,6 +484,10 @@ impl Client {
                     }
                 }
             }
+            let groups: Vec<(Route, Vec<usize>)> = groups
+                .into_iter()
+                .flat_map(|(r, idx)| by_size(&req, idx).into_iter().map(move |i| (r.clone(), i)))
+                .collect();
             let failure = match stop {
                 Some(AttemptError::Fail(e)) => return Err(e),
                 Some(AttemptError::Retry(f)) => f,

@@ -200,6 +200,45 @@ pub(crate) trait BatchRpc: Rpc {
     /// the order they were routed). `&mut` only to lend the keys out while
     /// the rest is copied: the request is unchanged afterwards.
     fn part(&mut self, idx: &[usize]) -> Self;
+
+    /// The bytes its `i`th item counts towards [`TXN_BATCH_SIZE`] when
+    /// the request is one client-go cuts by size (`None`: never cut).
+    fn item_size(&self, i: usize) -> Option<usize> {
+        let _ = i;
+        None
+    }
+}
+
+/// The most bytes of keys (and values) one prewrite or commit request
+/// carries to a region: client-go's `txnCommitBatchSize` (16 KiB, in
+/// txnkv/transaction/2pc.go), so a transaction of any size fits TiKV's raft
+/// entry limit.
+pub const TXN_BATCH_SIZE: usize = 16 * 1024;
+
+/// `idx` (the items of one region, in order) cut into runs of at most
+/// [`TXN_BATCH_SIZE`] bytes by `req`'s item sizes (one run, `idx` itself,
+/// when the request is never cut). An item larger than the limit goes
+/// alone.
+pub(crate) fn by_size<Q: BatchRpc>(req: &Q, idx: Vec<usize>) -> Vec<Vec<usize>> {
+    if idx.first().and_then(|&i| req.item_size(i)).is_none() {
+        return vec![idx];
+    }
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut size = 0;
+    for i in idx {
+        let n = req.item_size(i).unwrap_or(0);
+        match out.last_mut() {
+            Some(run) if size + n <= TXN_BATCH_SIZE => {
+                run.push(i);
+                size += n;
+            }
+            _ => {
+                out.push(vec![i]);
+                size = n;
+            }
+        }
+    }
+    out
 }
 
 /// The items of `all` at `idx`.
@@ -227,14 +266,34 @@ batch_rpcs! {
     RawBatchPutRequest.pairs,
     RawBatchDeleteRequest.keys,
     BatchGetRequest.keys,
-    CommitRequest.keys,
     PessimisticRollbackRequest.keys,
     BatchRollbackRequest.keys,
     ResolveLockRequest.keys,
 }
 
-/// The mutations, and their pessimistic actions if there are any.
+/// The keys, cut by their size as client-go cuts commits.
+impl BatchRpc for kvrpcpb::CommitRequest {
+    fn part(&mut self, idx: &[usize]) -> Self {
+        let all = std::mem::take(&mut self.keys);
+        let mut part = self.clone();
+        part.keys = pick(&all, idx);
+        self.keys = all;
+        part
+    }
+
+    fn item_size(&self, i: usize) -> Option<usize> {
+        Some(self.keys[i].len())
+    }
+}
+
+/// The mutations, and their pessimistic actions if there are any; cut by
+/// the size of their keys and values, as client-go cuts prewrites.
 impl BatchRpc for kvrpcpb::PrewriteRequest {
+    fn item_size(&self, i: usize) -> Option<usize> {
+        let m = &self.mutations[i];
+        Some(m.key.len() + m.value.len())
+    }
+
     fn part(&mut self, idx: &[usize]) -> Self {
         let mutations = std::mem::take(&mut self.mutations);
         let actions = std::mem::take(&mut self.pessimistic_actions);
@@ -281,6 +340,34 @@ mod tests {
             is_first_lock,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn prewrites_and_commits_are_cut_at_16_kib_and_other_batches_are_not() {
+        let big = |n: usize| kvrpcpb::Mutation {
+            key: b"k".to_vec(),
+            value: vec![0; n - 1],
+            ..Default::default()
+        };
+        let prewrite = kvrpcpb::PrewriteRequest {
+            mutations: vec![big(10_000), big(6_000), big(400), big(20_000), big(1)],
+            ..Default::default()
+        };
+        let runs = by_size(&prewrite, (0..5).collect());
+        assert_eq!(runs, vec![vec![0, 1], vec![2], vec![3], vec![4]]);
+        let commit = kvrpcpb::CommitRequest {
+            keys: vec![vec![0; 9000]; 3],
+            ..Default::default()
+        };
+        assert_eq!(
+            by_size(&commit, vec![0, 1, 2]),
+            vec![vec![0], vec![1], vec![2]]
+        );
+        let get = kvrpcpb::BatchGetRequest {
+            keys: vec![vec![0; 9000]; 3],
+            ..Default::default()
+        };
+        assert_eq!(by_size(&get, vec![0, 1, 2]), vec![vec![0, 1, 2]]);
     }
 
     #[test]

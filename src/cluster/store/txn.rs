@@ -7,7 +7,8 @@
 
 use tonic::Status;
 
-use super::{Space, Store, admit, clip_scan, need_key, need_keys, outside};
+use super::{Space, Store, admit, clip_scan, convert, need_key, need_keys, outside};
+use crate::proto::RegionReply;
 use crate::proto::convert::ProtocolError;
 use crate::proto::kvrpcpb::{
     self, BatchGetRequest, BatchGetResponse, BatchRollbackRequest, BatchRollbackResponse,
@@ -102,6 +103,9 @@ pub(super) async fn prewrite(s: &Store, req: PrewriteRequest) -> Result<Prewrite
     let prewrite = storage::PrewriteRequest::try_from(&req).map_err(invalid)?;
     let keys = req.mutations.iter().map(|m| m.key.as_slice());
     let region = admit!(s, req, PrewriteResponse, Space::Txn, keys);
+    if let Some(e) = convert::entry_too_large(region.id, prost::Message::encoded_len(&req)) {
+        return Ok(PrewriteResponse::with_region_error(e));
+    }
     let r = s.shared.storage.prewrite(&prewrite);
     s.written(&region);
     Ok(PrewriteResponse {
@@ -119,6 +123,9 @@ pub(super) async fn commit(s: &Store, req: CommitRequest) -> Result<CommitRespon
     need_keys(req.keys.iter().map(Vec::as_slice))?;
     let keys = req.keys.iter().map(Vec::as_slice);
     let region = admit!(s, req, CommitResponse, Space::Txn, keys);
+    if let Some(e) = convert::entry_too_large(region.id, prost::Message::encoded_len(&req)) {
+        return Ok(CommitResponse::with_region_error(e));
+    }
     let r = s
         .shared
         .storage

@@ -199,4 +199,5 @@ async fn a_raw_scan_sees_transactional_long_values_as_api_v1_stores_them() {
         .await
         .expect_err("its value is gone");
     assert!(e.to_string().contains("default not found"), "{e}");
+    c.shutdown().await;
 }

@@ -227,3 +227,31 @@ async fn a_timed_out_lock_request_leaves_no_lock_behind() {
     assert_eq!(c.storage().lock_info(b"k"), None, "no lock left behind");
     c.shutdown().await;
 }
+
+/// A transaction larger than TiKV's raft entry limit (8 MiB) in one region
+/// commits: its prewrites and commits go out in pieces of at most 16 KiB of
+/// keys and values, as client-go cuts them, where one prewrite of the whole
+/// region is refused with RaftEntryTooLarge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_larger_than_a_raft_entry_commits_in_pieces() {
+    let c = start(config(1, 1_000_000_000)).await;
+    let tikv = connect(&c).await;
+    let stats = RequestStats::default();
+    let t = tikv.transport(cx(&stats, true));
+    let mut ev = Events::default();
+    let mut big = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .unwrap();
+    for i in 0..2400 {
+        big.put(&account(i), &[b'v'; 4096]);
+    }
+    big.commit(&mut ev)
+        .await
+        .expect("9.4 MiB in one region commits");
+    let mut read = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .unwrap();
+    let got = read.get(&account(2399), &mut ev).await.unwrap();
+    assert_eq!(got.map(|v| v.len()), Some(4096));
+    c.shutdown().await;
+}
