@@ -16,7 +16,7 @@ use crate::driver::{self, Interrupt, RunOptions};
 use crate::metrics::{ClusterInfo, Live, RepeatInfo, RunResult, SweepInfo, hdrlog, prometheus};
 use crate::report;
 use crate::workload::sweep::Cell;
-use crate::workload::{Stop, Workload};
+use crate::workload::{Stop, Workload, checks};
 
 /// Applies command-line overrides to a checked workload.
 pub fn apply_overrides(w: &mut Workload, a: &RunArgs) -> Result<(), BadInput> {
@@ -460,11 +460,15 @@ async fn run_embedded(
         .with_context(|| format!("cannot connect to the embedded cluster at {}", pd[0]))?;
     let start = running.snapshot();
     let mut result = execute(w, backend, opts).await?;
-    result.cluster = Some(ClusterInfo {
-        pd,
-        start,
-        end: running.snapshot(),
-    });
+    let end = running.snapshot();
+    let plain = |s: &serde_json::Value| s["non_atomic_cas_writes"].as_u64().unwrap_or(0);
+    if let Some(verdicts) = &mut result.checks {
+        checks::fail_on_plain_writes_to_cas_keys(
+            verdicts,
+            plain(&end).saturating_sub(plain(&start)),
+        );
+    }
+    result.cluster = Some(ClusterInfo { pd, start, end });
     Ok(result)
 }
 

@@ -109,6 +109,13 @@ impl<'a> RawApi<'a> {
         previous: Option<&[u8]>,
         value: &[u8],
     ) -> Result<Swap, Error> {
+        if !self.atomic() {
+            return Err(Error::Rpc {
+                kind: ErrorKind::Other,
+                message: CAS_NEEDS_ATOMIC.into(),
+                undetermined: false,
+            });
+        }
         let req = RawCasRequest {
             key: key.to_vec(),
             value: value.to_vec(),
@@ -252,6 +259,12 @@ impl<'a> RawApi<'a> {
 /// client-go's `rawBatchPutSize`: the bytes (keys and values) of one piece
 /// of a raw batch put, far below TiKV's raft entry limit (8 MiB).
 pub const RAW_BATCH_PUT_SIZE: usize = 16 * 1024;
+
+/// Why a compare-and-swap outside atomic mode is refused before it is
+/// sent, as client-go refuses it (`CompareAndSwap` in rawkv/rawkv.go).
+pub const CAS_NEEDS_ATOMIC: &str = "compare-and-swap needs the client's atomic mode \
+    (client.atomic: true): without it raw writes go without for_cas, TiKV does not latch \
+    them, and a CAS is not atomic against them";
 
 /// How many pieces of one batch put are in flight together.
 const PIECES_AT_ONCE: usize = 16;

@@ -68,6 +68,18 @@ pub async fn connect(c: &RunningCluster) -> Client {
         .expect("our client connects")
 }
 
+/// Our client in atomic mode (every raw write with `for_cas`), as CAS
+/// needs.
+pub async fn connect_atomic(c: &RunningCluster) -> Client {
+    let config = ClientConfig {
+        atomic: true,
+        ..client_config()
+    };
+    Client::connect(&[c.pd_addr().to_string()], config)
+        .await
+        .expect("our client connects")
+}
+
 /// Our backend, connected to `c`'s PD with the workload's client settings.
 pub async fn backend(c: &RunningCluster, client: &ClientConfig) -> TikvBackend {
     let target = TargetInfo {

@@ -44,7 +44,7 @@ pub use readback::Readback;
 pub use run::{Monitor, setup, verify};
 pub use scan::ScanCheck;
 pub use tracker::{Fate, Fates, Tracker};
-pub use verdict::CheckVerdict;
+pub use verdict::{CheckVerdict, fail_on_plain_writes_to_cas_keys};
 
 /// What a check's settings are checked against.
 #[derive(Debug)]

@@ -66,6 +66,33 @@ impl CheckVerdict {
     }
 }
 
+/// The checks whose verdict rests on raw compare-and-swap being atomic.
+const CAS_CHECKS: [&str; 2] = ["inventory", "lock"];
+
+/// Fails the checks that rest on raw CAS being atomic when the cluster
+/// counted `count` plain (not `for_cas`) raw writes to keys a CAS used: on
+/// TiKV each could have landed between a CAS's read and its write, so the
+/// check's pass would show nothing (the embedded cluster counts them, as
+/// `non_atomic_cas_writes` in `cluster.end`).
+pub fn fail_on_plain_writes_to_cas_keys(verdicts: &mut [CheckVerdict], count: u64) {
+    if count == 0 {
+        return;
+    }
+    for v in verdicts
+        .iter_mut()
+        .filter(|v| CAS_CHECKS.contains(&v.name.as_str()))
+    {
+        v.detail("non_atomic_cas_writes", count);
+        v.violation(|| {
+            format!(
+                "the cluster took {count} plain raw write(s) to keys a compare-and-swap used: \
+                 TiKV latches only writes sent with for_cas (the client's atomic mode), so each \
+                 could have landed inside a CAS, which is then not atomic"
+            )
+        });
+    }
+}
+
 impl fmt::Display for CheckVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.passed {
@@ -96,5 +123,27 @@ impl Found {
         if self.kept.len() < MAX_VIOLATIONS {
             self.kept.push(message());
         }
+    }
+}
+
+#[cfg(test)]
+mod cas_tests {
+    use super::*;
+
+    #[test]
+    fn plain_writes_to_cas_keys_fail_the_checks_that_rest_on_cas() {
+        let names = ["bank", "inventory", "lock", "readback"];
+        let mut verdicts: Vec<CheckVerdict> = names.iter().map(|n| CheckVerdict::new(n)).collect();
+        fail_on_plain_writes_to_cas_keys(&mut verdicts, 0);
+        assert!(verdicts.iter().all(|v| v.passed), "none counted: all pass");
+        fail_on_plain_writes_to_cas_keys(&mut verdicts, 3);
+        let failed: Vec<&str> = verdicts
+            .iter()
+            .filter(|v| !v.passed)
+            .map(|v| v.name.as_str())
+            .collect();
+        assert_eq!(failed, ["inventory", "lock"]);
+        assert!(verdicts[1].violations[0].contains("3 plain raw write(s)"));
+        assert_eq!(verdicts[1].details["non_atomic_cas_writes"], 3);
     }
 }

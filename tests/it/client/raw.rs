@@ -28,7 +28,7 @@ async fn raw_calls_across_many_regions_match_a_model() {
     for i in (200..3000).step_by(200) {
         c.split_at(&key(i)).unwrap();
     }
-    let tikv = connect(&c).await;
+    let tikv = connect_atomic(&c).await;
     let raw = tikv.raw();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
     let mut model = Model::new();
@@ -199,5 +199,33 @@ async fn a_raw_scan_sees_transactional_long_values_as_api_v1_stores_them() {
         .await
         .expect_err("its value is gone");
     assert!(e.to_string().contains("default not found"), "{e}");
+    c.shutdown().await;
+}
+
+/// As client-go, our client refuses a compare-and-swap outside atomic mode
+/// before sending it: TiKV would not latch the client's plain writes, so
+/// the CAS would not be atomic against them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cas_outside_atomic_mode_is_refused_before_it_is_sent() {
+    let c = start(config(1, 1_000_000)).await;
+    let plain = connect(&c).await;
+    let s = RequestStats::default();
+    let e = plain
+        .raw()
+        .compare_and_swap(&cx(&s, true), b"k", None, b"v")
+        .await
+        .expect_err("refused");
+    assert!(
+        e.to_string().contains("needs the client's atomic mode"),
+        "{e}"
+    );
+    assert_eq!(c.storage().raw().get(b"k"), None, "nothing was written");
+    let atomic = connect_atomic(&c).await;
+    let swap = atomic
+        .raw()
+        .compare_and_swap(&cx(&s, true), b"k", None, b"v")
+        .await
+        .unwrap();
+    assert!(swap.succeed);
     c.shutdown().await;
 }
