@@ -48,9 +48,22 @@ pub struct ServeArgs {
     /// Fault: answer a store request ServerIsBusy with this probability (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub busy: f64,
-    /// Fault: latency added to every store request (e.g. 2ms).
+    /// Fault: the backoff the busy answers suggest (`backoff_ms`, e.g.
+    /// 50ms); none by default.
+    #[arg(long, value_parser = parse_duration)]
+    pub busy_backoff: Option<Duration>,
+    /// Fault: latency added to every store request, on the wire (e.g. 2ms).
     #[arg(long, value_parser = parse_duration)]
     pub latency: Option<Duration>,
+    /// Fault: time every store request waits in the store before it runs
+    /// (e.g. 5ms); a request that waits past its max_execution_duration_ms
+    /// is not carried out.
+    #[arg(long, value_parser = parse_duration)]
+    pub queue_wait: Option<Duration>,
+    /// Fault: answer each pair of a raw scan or batch get as an error with
+    /// this probability (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub pair_error: f64,
     /// How long a pessimistic lock waits for a held lock when the request
     /// asks for the default (at most 60s).
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
@@ -98,11 +111,12 @@ impl ServeArgs {
                 self.region_max_keys
             )));
         }
-        if !(self.busy.is_finite() && (0.0..=1.0).contains(&self.busy)) {
-            return Err(BadInput(format!(
-                "--busy is a probability between 0 and 1, got {}",
-                self.busy
-            )));
+        for (flag, p) in [("--busy", self.busy), ("--pair-error", self.pair_error)] {
+            if !(p.is_finite() && (0.0..=1.0).contains(&p)) {
+                return Err(BadInput(format!(
+                    "{flag} is a probability between 0 and 1, got {p}"
+                )));
+            }
         }
         if self.lock_wait_timeout > Duration::from_secs(60) {
             return Err(BadInput("--lock-wait-timeout must be at most 60s".into()));
@@ -132,7 +146,10 @@ impl ServeArgs {
                 transfer_leader_every: self.transfer_leader_every,
                 store_offline: self.store_offline,
                 busy: self.busy,
+                busy_backoff: self.busy_backoff.unwrap_or_default(),
                 latency: self.latency.unwrap_or_default(),
+                queue_wait: self.queue_wait.unwrap_or_default(),
+                pair_error: self.pair_error,
             },
         })
     }

@@ -3,6 +3,11 @@
 //! are split by region and sent concurrently; a scan sends the whole user
 //! range to one region at a time (the store clips at the region's end) and
 //! goes on from the region's end until the limit is met.
+//!
+//! A read answer's pair that carries an error (TiKV reports a read that
+//! failed for one pair, or as a whole, so) fails the read with it, as
+//! tikv/client-rust has it; client-go's rawkv would return it as a pair
+//! with an empty key.
 
 use super::Error;
 use super::join::join_all;
@@ -13,6 +18,7 @@ use crate::proto::kvrpcpb::{
     KvPair, RawBatchDeleteRequest, RawBatchGetRequest, RawBatchPutRequest, RawCasRequest,
     RawDeleteRangeRequest, RawDeleteRequest, RawGetRequest, RawPutRequest, RawScanRequest,
 };
+use crate::txn_types::KeyError;
 use crate::vocab::{ErrorKind, Pair};
 
 /// What a compare-and-swap found.
@@ -44,6 +50,23 @@ fn check(call: &str, e: String) -> Result<(), Error> {
         Ok(())
     } else {
         Err(server_error(call, e))
+    }
+}
+
+/// Moves a read answer's pairs into `out`, or fails with the errors its
+/// pairs carry (a pair with an error is no data: it has no key).
+fn take_pairs(kvs: Vec<KvPair>, out: &mut Vec<Pair>) -> Result<(), Error> {
+    let mut errors = Vec::new();
+    for p in kvs {
+        match p.error {
+            Some(e) => errors.push(KeyError::from(e)),
+            None => out.push((p.key, p.value)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Key(errors))
     }
 }
 
@@ -145,12 +168,7 @@ impl<'a> RawApi<'a> {
         let groups = self.tikv.call_grouped(cx, keys, req).await?;
         let mut out = Vec::with_capacity(keys.len());
         for (_, resp) in groups {
-            for p in resp.pairs {
-                if let Some(e) = p.error {
-                    return Err(server_error(RawBatchGetRequest::NAME, format!("{e:?}")));
-                }
-                out.push((p.key, p.value));
-            }
+            take_pairs(resp.pairs, &mut out)?;
         }
         Ok(out)
     }
@@ -223,7 +241,7 @@ impl<'a> RawApi<'a> {
                 ..Default::default()
             };
             let (resp, route) = self.tikv.call(cx, &from, true, &req).await?;
-            out.extend(resp.kvs.into_iter().map(|p| (p.key, p.value)));
+            take_pairs(resp.kvs, &mut out)?;
             let region_end = route.end.unwrap_or_default();
             if covers(&region_end, end) {
                 break;

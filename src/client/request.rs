@@ -2,11 +2,16 @@
 //! the region cache (PD on a miss), send to the leader's store within the
 //! request timeout, and act on the answer.
 //!
+//! Each attempt tells the store how long its client waits for it
+//! (`max_execution_duration_ms`, the attempt's timeout, as client-go sets
+//! it), so that TiKV does not carry out a request its client gave up on.
+//!
 //! Region errors, ServerIsBusy and unreachable stores are retried here,
 //! after updating the cache, as the workload's retry policy allows: at most
 //! `max_attempts` attempts, exponential backoff with jitter (skipped when
 //! the answer itself says where to go: a NotLeader hint, EpochNotMatch,
-//! KeyNotInRegion), and never past the op's deadline. Each retry is counted
+//! KeyNotInRegion; never shorter than a ServerIsBusy's `backoff_ms`
+//! hint), and never past the op's deadline. Each retry is counted
 //! by reason with the backoff slept ([`RequestStats`]), and each attempt,
 //! PD lookup and backoff goes into the op's log (`rpclog`). Key errors are
 //! the caller's business; a timeout is never retried (for a write its
@@ -65,6 +70,8 @@ pub(crate) struct Failure {
     /// The store answered with a region error (not: it could not be
     /// reached, or no route was found).
     region_error: bool,
+    /// The shortest backoff the store asked for (a busy store's hint).
+    at_least: Duration,
     message: String,
 }
 
@@ -74,16 +81,23 @@ impl Failure {
             reason,
             now: true,
             region_error: false,
+            at_least: Duration::ZERO,
             message,
         }
     }
 
     fn backoff(reason: Reason, message: String) -> Failure {
         Failure {
-            reason,
             now: false,
-            region_error: false,
-            message,
+            ..Failure::now(reason, message)
+        }
+    }
+
+    /// The same failure, backing off at least `hint`.
+    fn at_least(self, hint: Duration) -> Failure {
+        Failure {
+            at_least: hint,
+            ..self
         }
     }
 
@@ -157,9 +171,11 @@ impl<'a> Retrier<'a> {
             Duration::ZERO
         } else {
             let tikv = self.tikv;
-            self.backoff
+            let backoff = self
+                .backoff
                 .get_or_insert_with(|| Backoff::new(tikv.jitter_rng()))
-                .delay(policy, self.failures)
+                .delay(policy, self.failures);
+            backoff.max(f.at_least)
         };
         if Instant::now() + delay >= self.cx.deadline {
             return Err(give_up(f, "the retry budget is used up"));
@@ -174,15 +190,27 @@ impl<'a> Retrier<'a> {
     }
 }
 
-/// `req` aimed at `route`, sent to its store. Boxed: a send (a tonic call,
-/// some 5 KB) would otherwise sit inline in the future of every transport
-/// call and every transaction, which a test polls on its thread's stack.
+/// `req` aimed at `route`, sent to its store, which is to give it up at
+/// `limit` (the attempt's timeout). Boxed: a send (a tonic call, some 5 KB)
+/// would otherwise sit inline in the future of every transport call and
+/// every transaction, which a test polls on its thread's stack.
 fn aimed<Q: Rpc>(
     mut req: Q,
     route: &Route,
+    limit: Instant,
 ) -> Pin<Box<impl Future<Output = Result<Response<Q::Reply>, Status>> + use<Q>>> {
     req.aim(route);
+    let ctx = req.context_mut().get_or_insert_default();
+    ctx.max_execution_duration_ms = execution_ms(limit);
     Box::pin(req.send(route.store.client()))
+}
+
+/// The time left until `limit` in whole ms, at least 1 (0 would tell TiKV
+/// there is no limit), as client-go sets `max_execution_duration_ms` from
+/// its RPC timeout.
+fn execution_ms(limit: Instant) -> u64 {
+    let left = limit.saturating_duration_since(Instant::now());
+    (left.as_millis() as u64).max(1)
 }
 
 /// How many cache lookups one routing may take (a lookup after a fill can
@@ -262,13 +290,20 @@ impl Client {
         })
     }
 
+    /// When an attempt starting now times out: the request timeout, cut at
+    /// the op's deadline.
+    fn attempt_limit(&self, cx: &Ctx<'_>) -> Instant {
+        (Instant::now() + self.config.request_timeout).min(cx.deadline)
+    }
+
     /// Sends one attempt of `Q` (`fut`, already aimed at `route`) and reads
-    /// the answer: the response, or what to do next. The attempt goes into
-    /// the op's log with its store, region, duration and answer.
+    /// the answer by `limit`: the response, or what to do next. The attempt
+    /// goes into the op's log with its store, region, duration and answer.
     pub(crate) async fn attempt<Q: Rpc>(
         &self,
         cx: &Ctx<'_>,
         route: &Route,
+        limit: Instant,
         fut: impl Future<Output = Result<Response<Q::Reply>, Status>>,
     ) -> Result<Q::Reply, AttemptError> {
         let mut sent = Sent {
@@ -278,7 +313,7 @@ impl Client {
             at: trace::now(),
             answer: Answer::Failed(ErrorKind::Timeout),
         };
-        let result = self.answer::<Q>(cx, route, fut).await;
+        let result = self.answer::<Q>(cx, route, limit, fut).await;
         sent.answer = match &result {
             Ok(reply) => Q::key_error(reply).map_or(Answer::Ok, Answer::KeyError),
             Err(AttemptError::Retry(f)) if f.region_error => Answer::RegionError(f.reason.name()),
@@ -293,9 +328,9 @@ impl Client {
         &self,
         cx: &Ctx<'_>,
         route: &Route,
+        limit: Instant,
         fut: impl Future<Output = Result<Response<Q::Reply>, Status>>,
     ) -> Result<Q::Reply, AttemptError> {
-        let limit = (Instant::now() + self.config.request_timeout).min(cx.deadline);
         let mut resp = match tokio::time::timeout_at(limit, fut).await {
             Ok(Ok(resp)) => resp.into_inner(),
             Ok(Err(status)) => return Err(self.on_status(cx, route, status)),
@@ -395,8 +430,9 @@ impl Client {
             }
             return Failure::now(Reason::EpochNotMatch, message);
         }
-        if e.server_is_busy.is_some() {
-            return Failure::backoff(Reason::ServerIsBusy, message);
+        if let Some(busy) = e.server_is_busy {
+            let hint = Duration::from_millis(busy.backoff_ms);
+            return Failure::backoff(Reason::ServerIsBusy, message).at_least(hint);
         }
         if e.key_not_in_region.is_some() {
             self.cache.invalidate(id);
@@ -428,13 +464,14 @@ impl Client {
         let mut retrier = Retrier::new(self, cx);
         loop {
             let stop = match self.route(cx, key, want_end).await {
-                Ok(route) => match self
-                    .attempt::<Q>(cx, &route, aimed(req.clone(), &route))
-                    .await
-                {
-                    Ok(r) => return Ok((r, route)),
-                    Err(s) => s,
-                },
+                Ok(route) => {
+                    let limit = self.attempt_limit(cx);
+                    let fut = aimed(req.clone(), &route, limit);
+                    match self.attempt::<Q>(cx, &route, limit, fut).await {
+                        Ok(r) => return Ok((r, route)),
+                        Err(s) => s,
+                    }
+                }
                 Err(s) => s,
             };
             match stop {
@@ -492,9 +529,12 @@ impl Client {
                 Some(AttemptError::Fail(e)) => return Err(e),
                 Some(AttemptError::Retry(f)) => f,
                 None => {
+                    let limit = self.attempt_limit(cx);
                     let sends = groups
                         .iter()
-                        .map(|(r, idx)| self.attempt::<Q>(cx, r, aimed(req.part(idx), r)))
+                        .map(|(r, idx)| {
+                            self.attempt::<Q>(cx, r, limit, aimed(req.part(idx), r, limit))
+                        })
                         .collect();
                     let results = join_all(sends).await;
                     pending.clear();
@@ -505,11 +545,15 @@ impl Client {
                             Err(AttemptError::Fail(e)) => return Err(e),
                             Err(AttemptError::Retry(f)) => {
                                 pending.extend(idx);
-                                match first {
+                                match &mut first {
                                     None => first = Some(f),
-                                    // Only the first waits; the others
-                                    // are counted as reroutes too.
-                                    Some(_) => cx.stats.retry(f.reason),
+                                    // Only the first waits (as long as
+                                    // any store asked); the others are
+                                    // counted as reroutes too.
+                                    Some(w) => {
+                                        w.at_least = w.at_least.max(f.at_least);
+                                        cx.stats.retry(f.reason);
+                                    }
                                 }
                             }
                         }

@@ -100,13 +100,15 @@ macro_rules! rpcs {
 
 rpcs! {
     RawGetRequest -> RawGetResponse = raw_get, "RawGet", |r| raw(&r.error);
-    RawBatchGetRequest -> RawBatchGetResponse = raw_batch_get, "RawBatchGet", |_| None;
+    RawBatchGetRequest -> RawBatchGetResponse = raw_batch_get, "RawBatchGet",
+        |r| r.pairs.iter().find_map(|p| one(&p.error));
     RawPutRequest -> RawPutResponse = raw_put, "RawPut", |r| raw(&r.error);
     RawBatchPutRequest -> RawBatchPutResponse = raw_batch_put, "RawBatchPut", |r| raw(&r.error);
     RawDeleteRequest -> RawDeleteResponse = raw_delete, "RawDelete", |r| raw(&r.error);
     RawBatchDeleteRequest -> RawBatchDeleteResponse =
         raw_batch_delete, "RawBatchDelete", |r| raw(&r.error);
-    RawScanRequest -> RawScanResponse = raw_scan, "RawScan", |_| None;
+    RawScanRequest -> RawScanResponse = raw_scan, "RawScan",
+        |r| r.kvs.iter().find_map(|p| one(&p.error));
     RawDeleteRangeRequest -> RawDeleteRangeResponse =
         raw_delete_range, "RawDeleteRange", |r| raw(&r.error), fit |r, route| {
             // TiKV refuses an end past the region's (KeyNotInRegion), as

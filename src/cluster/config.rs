@@ -57,12 +57,37 @@ pub struct Faults {
     /// Probability that a store answers a request with ServerIsBusy.
     #[serde(skip_serializing_if = "is_zero")]
     pub busy: f64,
-    /// Added to every store request.
+    /// The backoff those busy answers suggest (`backoff_ms`), as a TiKV
+    /// store does when it asks writers to hold off (a proposal delayed
+    /// while a snapshot backup prepares); zero sends no hint, as TiKV's
+    /// scheduler-busy answer.
+    #[serde(
+        skip_serializing_if = "Duration::is_zero",
+        serialize_with = "ser_duration"
+    )]
+    pub busy_backoff: Duration,
+    /// Added to every store request, as time on the wire: it passes before
+    /// the request reaches the store, so it does not count against the
+    /// request's `max_execution_duration_ms`.
     #[serde(
         skip_serializing_if = "Duration::is_zero",
         serialize_with = "ser_duration"
     )]
     pub latency: Duration,
+    /// Time every store request waits in the store before it runs (a
+    /// scheduler or read pool queue). It counts against the request's
+    /// `max_execution_duration_ms`: a request that waits past it is not
+    /// carried out, as TiKV answers it.
+    #[serde(
+        skip_serializing_if = "Duration::is_zero",
+        serialize_with = "ser_duration"
+    )]
+    pub queue_wait: Duration,
+    /// Probability that each pair a raw scan or raw batch get would return
+    /// comes back as an error in its place, as TiKV reports a read that
+    /// failed for one pair (a `KvPair` carrying only its `error`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pair_error: f64,
 }
 
 impl Faults {

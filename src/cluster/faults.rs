@@ -1,10 +1,12 @@
 //! Injected faults, set by [`Faults`] (a workload's `cluster.faults` or the
 //! `serve` flags): periodic splits and leader transfers, a store outage
-//! window with a failover, ServerIsBusy answers with a probability, and
-//! latency on every store request.
+//! window with a failover, ServerIsBusy answers with a probability (and a
+//! backoff hint), latency on every store request, a wait in the store
+//! before each request runs, and raw read pairs answered as errors.
 //!
-//! The per-request faults (outage, busy, latency) are read by the store
-//! service before it looks at a request; the periodic ones are background
+//! The per-request faults (outage, busy, latency, queue wait) are read by
+//! the store service before it looks at a request, the pair errors by the
+//! raw read handlers; the periodic ones are background
 //! tasks that stop on shutdown. Every random choice comes from a seeded
 //! generator and every wait is tokio time, so a paused-clock test sees the
 //! same faults each run. What the faults did is counted for the snapshot.
@@ -29,9 +31,6 @@ use crate::codec;
 
 type Rng = Xoshiro256PlusPlus;
 
-/// The backoff a ServerIsBusy answer suggests, ms.
-pub const BUSY_BACKOFF_MS: u64 = 10;
-
 /// The split fault ranks regions by their keys counted up to this many (per
 /// key space), so a tick costs little however large the data set.
 const SPLIT_FAULT_COUNT_CAP: usize = 1024;
@@ -49,6 +48,11 @@ pub struct FaultCounts {
     pub leader_transfers: u64,
     /// Requests answered ServerIsBusy.
     pub busy_answers: u64,
+    /// Requests not carried out because they waited in the store past
+    /// their `max_execution_duration_ms` (answered as TiKV does).
+    pub deadline_exceeded: u64,
+    /// Raw read pairs answered as errors.
+    pub pair_errors: u64,
     /// Requests answered `Unavailable` by an offline store.
     pub unavailable_answers: u64,
     /// Outage windows begun.
@@ -62,6 +66,8 @@ struct Counters {
     splits: AtomicU64,
     leader_transfers: AtomicU64,
     busy_answers: AtomicU64,
+    deadline_exceeded: AtomicU64,
+    pair_errors: AtomicU64,
     unavailable_answers: AtomicU64,
     outages: AtomicU64,
     failover_moves: AtomicU64,
@@ -85,6 +91,7 @@ pub(crate) struct FaultState {
     /// leaders of regions split off later move off it too.
     failed_over: AtomicU64,
     busy_rng: Mutex<Rng>,
+    pair_rng: Mutex<Rng>,
     counters: Counters,
     outage: Mutex<OutageLog>,
 }
@@ -100,6 +107,7 @@ impl FaultState {
                 .collect(),
             failed_over: AtomicU64::new(0),
             busy_rng: Mutex::new(Rng::seed_from_u64(seed)),
+            pair_rng: Mutex::new(pair_rng(seed)),
             counters: Counters::default(),
             outage: Mutex::new(OutageLog::default()),
         }
@@ -108,6 +116,7 @@ impl FaultState {
     pub fn reseed(&self, seed: u64) {
         self.seed.store(seed, Ordering::Relaxed);
         *self.busy_rng.lock().unwrap_or_else(|e| e.into_inner()) = Rng::seed_from_u64(seed);
+        *self.pair_rng.lock().unwrap_or_else(|e| e.into_inner()) = pair_rng(seed);
     }
 
     /// A generator for background task `n`, derived from the seed.
@@ -135,22 +144,40 @@ impl FaultState {
         self.faults.latency
     }
 
+    /// Time a store request waits before it runs.
+    pub fn queue_wait(&self) -> Duration {
+        self.faults.queue_wait
+    }
+
     /// Whether to answer this request ServerIsBusy (counted when true).
     pub fn busy(&self) -> bool {
-        let p = self.faults.busy;
-        if p <= 0.0 {
-            return false;
-        }
-        let x: f64 = self
-            .busy_rng
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .random();
-        let busy = x < p;
+        let busy = draw(&self.busy_rng, self.faults.busy);
         if busy {
             self.counters.busy_answers.fetch_add(1, Ordering::Relaxed);
         }
         busy
+    }
+
+    /// The backoff the busy answers suggest, ms (0: none).
+    pub fn busy_backoff_ms(&self) -> u64 {
+        self.faults.busy_backoff.as_millis() as u64
+    }
+
+    /// Whether to answer this pair of a raw read as an error (counted when
+    /// true).
+    pub fn pair_error(&self) -> bool {
+        let error = draw(&self.pair_rng, self.faults.pair_error);
+        if error {
+            self.counters.pair_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        error
+    }
+
+    /// Counts a request refused for waiting past its deadline.
+    pub fn note_deadline_exceeded(&self) {
+        self.counters
+            .deadline_exceeded
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// After a split: a failed-over store leads nothing, new regions included.
@@ -168,6 +195,8 @@ impl FaultState {
             splits: g(&c.splits),
             leader_transfers: g(&c.leader_transfers),
             busy_answers: g(&c.busy_answers),
+            deadline_exceeded: g(&c.deadline_exceeded),
+            pair_errors: g(&c.pair_errors),
             unavailable_answers: g(&c.unavailable_answers),
             outages: g(&c.outages),
             failover_moves: g(&c.failover_moves),
@@ -193,6 +222,21 @@ impl FaultState {
     fn log(&self, f: impl FnOnce(&mut OutageLog)) {
         f(&mut self.outage.lock().unwrap_or_else(|e| e.into_inner()));
     }
+}
+
+/// True with probability `p`, drawn from `rng` (not drawn when `p` is 0).
+fn draw(rng: &Mutex<Rng>, p: f64) -> bool {
+    if p <= 0.0 {
+        return false;
+    }
+    let x: f64 = rng.lock().unwrap_or_else(|e| e.into_inner()).random();
+    x < p
+}
+
+/// The pair errors' generator, apart from the busy answers' so that one
+/// fault's draws do not shift the other's.
+fn pair_rng(seed: u64) -> Rng {
+    Rng::seed_from_u64(seed ^ 0x7061_6972_5f65_7272)
 }
 
 /// Starts the periodic faults and the outage, as configured.

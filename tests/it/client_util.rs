@@ -30,7 +30,7 @@ pub fn faults(outage_at: Duration) -> Faults {
             failover: Outage::DEFAULT_FAILOVER,
         }),
         busy: 0.02,
-        latency: Duration::ZERO,
+        ..Faults::default()
     }
 }
 

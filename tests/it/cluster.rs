@@ -17,6 +17,7 @@ use tikv_bench::storage::{self, Mutation as EngineMutation, SnapshotScan};
 
 use crate::cluster_util::*;
 
+mod deadlines;
 mod faults;
 mod pd;
 mod serve;

@@ -3,7 +3,6 @@
 //! conversions too. The engine's values (key errors, locks, requests) convert
 //! in `proto::convert`, which the client shares.
 
-use crate::cluster::faults::BUSY_BACKOFF_MS;
 use crate::cluster::regions::{Peer, Region, RegionError};
 use crate::proto::{errorpb, metapb};
 
@@ -103,18 +102,38 @@ pub fn entry_too_large(region: u64, entry_size: usize) -> Option<errorpb::Error>
     })
 }
 
-pub fn server_is_busy(store: u64) -> errorpb::Error {
+/// ServerIsBusy from `store`, suggesting a backoff of `backoff_ms` (0:
+/// none).
+pub fn server_is_busy(store: u64, backoff_ms: u64) -> errorpb::Error {
     let reason = format!("store {store} is busy (injected fault)");
     errorpb::Error {
         message: reason.clone(),
         server_is_busy: Some(errorpb::ServerIsBusy {
             reason,
-            backoff_ms: BUSY_BACKOFF_MS,
+            backoff_ms,
             ..Default::default()
         }),
         ..Default::default()
     }
 }
+
+/// TiKV's answer to a request that waited past its
+/// `max_execution_duration_ms`: a region error with the storage error's
+/// text, marked ServerIsBusy with the reason client-go looks for.
+pub fn deadline_exceeded() -> errorpb::Error {
+    errorpb::Error {
+        message: "Deadline is exceeded".into(),
+        server_is_busy: Some(errorpb::ServerIsBusy {
+            reason: DEADLINE_EXCEEDED.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The busy reason of a request past its deadline (TiKV's
+/// `tikv_util::deadline`; client-go matches on it).
+pub const DEADLINE_EXCEEDED: &str = "deadline is exceeded";
 
 pub fn store_not_match(requested: u64, actual: u64) -> errorpb::Error {
     errorpb::Error {

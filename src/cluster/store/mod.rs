@@ -3,8 +3,12 @@
 //! (`txn`) handler.
 //!
 //! The gate, in order: an offline store answers `Unavailable`; injected
-//! latency; the request must carry a context (else `InvalidArgument`);
-//! injected ServerIsBusy; then the region checks a real store makes: the
+//! latency (time on the wire); the request must carry a context (else
+//! `InvalidArgument`); injected ServerIsBusy; the injected queue wait, after
+//! which a request that has been in the store longer than its context's
+//! `max_execution_duration_ms` is not carried out (TiKV's deadline check
+//! before a request runs: ServerIsBusy "deadline is exceeded"); then the
+//! region checks a real store makes: the
 //! region exists here (`region_not_found`), this store leads it
 //! (`not_leader` with the leader as hint), the epoch's version is current
 //! (`epoch_not_match` with the current regions), and every key lies inside
@@ -108,6 +112,9 @@ impl Store {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
+        // The request has arrived: its deadline runs from here, as TiKV
+        // starts it when storage takes the request.
+        let arrived = tokio::time::Instant::now();
         let ctx = ctx.ok_or_else(|| Status::invalid_argument("the request has no context"))?;
         if ctx.api_version == ApiVersion::V2 as i32 {
             return Err(Status::invalid_argument(
@@ -115,7 +122,16 @@ impl Store {
             ));
         }
         if faults.busy() {
-            return Ok(Err(convert::server_is_busy(self.id)));
+            let hint = faults.busy_backoff_ms();
+            return Ok(Err(convert::server_is_busy(self.id, hint)));
+        }
+        let wait = faults.queue_wait();
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        if past_deadline(ctx, arrived) {
+            faults.note_deadline_exceeded();
+            return Ok(Err(convert::deadline_exceeded()));
         }
         if let Some(peer) = &ctx.peer
             && peer.store_id != 0
@@ -140,6 +156,13 @@ impl Store {
     fn written(&self, region: &Region) {
         self.shared.splits.mark(region.id);
     }
+}
+
+/// Whether a request that arrived at `arrived` has run out of its
+/// `max_execution_duration_ms` (0: no limit).
+fn past_deadline(ctx: &Context, arrived: tokio::time::Instant) -> bool {
+    let limit = ctx.max_execution_duration_ms;
+    limit != 0 && arrived.elapsed() >= std::time::Duration::from_millis(limit)
 }
 
 /// `InvalidArgument` unless `key` is non-empty.

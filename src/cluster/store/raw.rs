@@ -2,6 +2,10 @@
 //! space. Errors a caller should see go in the string `error` field; scans
 //! are clipped at the region's end (the client sends the whole user range).
 //!
+//! A raw read's pairs may come back as errors (the pair-error fault), as
+//! TiKV reports a read that failed for one pair: a `KvPair` carrying only
+//! its `error` (tikv `storage/errors.rs`, `map_kv_pairs`).
+//!
 //! The stand-in serves API v1 without TTL: a write asking for a TTL gets an
 //! error, and `RawGetKeyTTL` answers 0 (no expiry) for a present key.
 
@@ -10,11 +14,12 @@ use tonic::Status;
 use super::{Space, Store, admit, clip_scan, convert, need_key, need_keys, outside};
 use crate::proto::RegionReply;
 use crate::proto::kvrpcpb::{
-    KvPair, RawBatchDeleteRequest, RawBatchDeleteResponse, RawBatchGetRequest, RawBatchGetResponse,
-    RawBatchPutRequest, RawBatchPutResponse, RawBatchScanRequest, RawBatchScanResponse,
-    RawCasRequest, RawCasResponse, RawDeleteRangeRequest, RawDeleteRangeResponse, RawDeleteRequest,
-    RawDeleteResponse, RawGetKeyTtlRequest, RawGetKeyTtlResponse, RawGetRequest, RawGetResponse,
-    RawPutRequest, RawPutResponse, RawScanRequest, RawScanResponse,
+    KeyError, KvPair, RawBatchDeleteRequest, RawBatchDeleteResponse, RawBatchGetRequest,
+    RawBatchGetResponse, RawBatchPutRequest, RawBatchPutResponse, RawBatchScanRequest,
+    RawBatchScanResponse, RawCasRequest, RawCasResponse, RawDeleteRangeRequest,
+    RawDeleteRangeResponse, RawDeleteRequest, RawDeleteResponse, RawGetKeyTtlRequest,
+    RawGetKeyTtlResponse, RawGetRequest, RawGetResponse, RawPutRequest, RawPutResponse,
+    RawScanRequest, RawScanResponse,
 };
 use crate::vocab::Pair;
 
@@ -31,14 +36,37 @@ fn check_cf(cf: &str) -> Result<(), Status> {
     }
 }
 
-fn pairs(kvs: Vec<Pair>) -> Vec<KvPair> {
+/// The pairs of a raw read as the store answers them, each an error in its
+/// place when the pair-error fault strikes it.
+fn pairs(s: &Store, kvs: Vec<Pair>) -> Vec<KvPair> {
     kvs.into_iter()
-        .map(|(key, value)| KvPair {
-            key,
-            value,
-            error: None,
+        .map(|(key, value)| {
+            if s.shared.faults.pair_error() {
+                pair_error(&key)
+            } else {
+                KvPair {
+                    key,
+                    value,
+                    error: None,
+                }
+            }
         })
         .collect()
+}
+
+/// A pair that failed to be read: its error alone (TiKV's key error for a
+/// storage failure is an `abort` with the error's text), no key, no value.
+fn pair_error(key: &[u8]) -> KvPair {
+    KvPair {
+        error: Some(KeyError {
+            abort: format!(
+                "reading key '{}' failed (injected pair error)",
+                key.escape_ascii()
+            ),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 pub(super) async fn get(s: &Store, req: RawGetRequest) -> Result<RawGetResponse, Status> {
@@ -66,7 +94,7 @@ pub(super) async fn batch_get(
     let keys = req.keys.iter().map(Vec::as_slice);
     admit!(s, req, RawBatchGetResponse, Space::Raw, keys);
     Ok(RawBatchGetResponse {
-        pairs: pairs(s.shared.storage.raw().batch_get(&req.keys)),
+        pairs: pairs(s, s.shared.storage.raw().batch_get(&req.keys)),
         ..Default::default()
     })
 }
@@ -154,7 +182,7 @@ pub(super) async fn scan(s: &Store, req: RawScanRequest) -> Result<RawScanRespon
             .raw()
             .scan(&start, &end, req.limit as usize, req.key_only, req.reverse);
     Ok(RawScanResponse {
-        kvs: pairs(kvs),
+        kvs: pairs(s, kvs),
         ..Default::default()
     })
 }
@@ -185,7 +213,7 @@ pub(super) async fn batch_scan(
         ));
     }
     Ok(RawBatchScanResponse {
-        kvs: pairs(kvs),
+        kvs: pairs(s, kvs),
         ..Default::default()
     })
 }

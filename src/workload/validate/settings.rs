@@ -182,6 +182,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
                 .latency
                 .as_ref()
                 .map_or(Duration::ZERO, |v| c.duration(v, "faults.latency", true)),
+            ..Faults::default()
         },
     };
     ClusterConfig {

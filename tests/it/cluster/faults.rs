@@ -15,6 +15,7 @@ use crate::cluster_util::*;
 async fn busy_probability_one_answers_every_request_server_is_busy() {
     let mut cfg = config(3, 1_000_000);
     cfg.faults.busy = 1.0;
+    cfg.faults.busy_backoff = Duration::from_millis(25);
     let c = start(cfg).await;
     let region = c.regions().locate(b"");
     for _ in 0..20 {
@@ -22,7 +23,8 @@ async fn busy_probability_one_answers_every_request_server_is_busy() {
             .await
             .unwrap();
         let busy = resp.region_error.unwrap().server_is_busy.unwrap();
-        assert!(busy.backoff_ms > 0 && !busy.reason.is_empty());
+        assert!(!busy.reason.is_empty());
+        assert_eq!(busy.backoff_ms, 25, "the hint configured");
     }
     assert_eq!(c.cluster().fault_counts().busy_answers, 20);
     assert_eq!(c.snapshot()["faults"]["counts"]["busy_answers"], 20);
