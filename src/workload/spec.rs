@@ -63,7 +63,10 @@ pub struct FaultsSpec {
     pub transfer_leader_every: Option<Sp<String>>,
     pub store_offline: Option<OutageSpec>,
     pub busy: Option<Sp<f64>>,
+    pub busy_backoff: Option<Sp<String>>,
     pub latency: Option<Sp<String>>,
+    pub queue_wait: Option<Sp<String>>,
+    pub pair_error: Option<Sp<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -263,3 +263,20 @@ fn every_problem_in_a_file_is_reported_at_once() {
         "diagnostics are sorted by position: {lines:?}"
     );
 }
+
+/// The stand-in's strict-TiKV faults are set from a workload like the rest.
+#[test]
+fn busy_hints_queue_waits_and_pair_errors_are_workload_faults() {
+    let text = "name: x\nops: [{type: scan, weight: 1}]\ncluster:\n  faults: {busy: 0.1, busy_backoff: 300ms, queue_wait: 5ms, pair_error: 0.01}\n";
+    let w = Workload::parse(text, "f.yaml").unwrap();
+    let f = &w.cluster.faults;
+    assert_eq!(f.busy_backoff, std::time::Duration::from_millis(300));
+    assert_eq!(f.queue_wait, std::time::Duration::from_millis(5));
+    assert_eq!(f.pair_error, 0.01);
+    let bad = "name: x\nops: [{type: scan, weight: 1}]\ncluster:\n  faults: {pair_error: 1.5}\n";
+    let e = Workload::parse(bad, "f.yaml").unwrap_err().to_string();
+    assert!(
+        e.contains("f.yaml:4:") && e.contains("faults.pair_error is a probability"),
+        "{e}"
+    );
+}

@@ -169,20 +169,19 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
                     c.duration(v, "faults.store_offline.failover", true)
                 }),
             }),
-            busy: f.busy.as_ref().map_or(0.0, |b| {
-                if !(b.value.is_finite() && (0.0..1.0).contains(&b.value)) {
-                    c.err(
-                        b,
-                        format!("faults.busy is a probability in [0, 1), got {}", b.value),
-                    );
-                }
-                b.value
+            busy: probability(c, f.busy.as_ref(), "faults.busy"),
+            busy_backoff: f.busy_backoff.as_ref().map_or(Duration::ZERO, |v| {
+                c.duration(v, "faults.busy_backoff", true)
             }),
             latency: f
                 .latency
                 .as_ref()
                 .map_or(Duration::ZERO, |v| c.duration(v, "faults.latency", true)),
-            ..Faults::default()
+            queue_wait: f
+                .queue_wait
+                .as_ref()
+                .map_or(Duration::ZERO, |v| c.duration(v, "faults.queue_wait", true)),
+            pair_error: probability(c, f.pair_error.as_ref(), "faults.pair_error"),
         },
     };
     ClusterConfig {
@@ -191,6 +190,19 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         lock_wait_timeout,
         faults,
     }
+}
+
+/// A fault's probability in [0, 1) (absent: 0).
+fn probability(c: &mut Checker, p: Option<&Sp<f64>>, what: &str) -> f64 {
+    p.map_or(0.0, |p| {
+        if !(p.value.is_finite() && (0.0..1.0).contains(&p.value)) {
+            c.err(
+                p,
+                format!("{what} is a probability in [0, 1), got {}", p.value),
+            );
+        }
+        p.value
+    })
 }
 
 pub(in crate::workload) fn check_thresholds(
