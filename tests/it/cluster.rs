@@ -20,6 +20,7 @@ use crate::cluster_util::*;
 mod faults;
 mod pd;
 mod serve;
+mod tiflash;
 
 fn header() -> Option<RequestHeader> {
     Some(RequestHeader {
