@@ -4,6 +4,7 @@
 //! model across many regions, bank transfers in both lock modes, and
 //! heartbeats that keep a long transaction alive.
 
+mod pd_members;
 mod raw;
 mod routing;
 mod runs;
