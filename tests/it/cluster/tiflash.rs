@@ -94,7 +94,6 @@ async fn the_tiflash_store_answers_kv_calls_unimplemented() {
             context: Some(region.context_at(flash)),
             key: b"k".to_vec(),
             version: 1,
-            ..Default::default()
         })
         .await
         .expect_err("TiFlash serves no KvGet");
