@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// asks for the default (at most 60s).
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     pub lock_wait_timeout: Duration,
+    /// Add a TiFlash store (label engine=tiflash) holding a learner of
+    /// every region; it answers every KV call UNIMPLEMENTED, as TiFlash does.
+    #[arg(long)]
+    pub tiflash: bool,
     /// Seed of the faults' random choices.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
@@ -141,6 +145,7 @@ impl ServeArgs {
             stores: self.stores,
             region_max_keys: self.region_max_keys,
             lock_wait_timeout: self.lock_wait_timeout,
+            tiflash: self.tiflash,
             faults: Faults {
                 split_every: self.split_every,
                 transfer_leader_every: self.transfer_leader_every,

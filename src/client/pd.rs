@@ -1,7 +1,9 @@
 //! The PD client: finds the PD leader among several endpoints with
-//! GetMembers, fails over to another endpoint when the one in use stops
-//! answering, stamps every request with the cluster id of the first answer,
-//! and serves timestamps from one batched TSO stream (see the `tso` module).
+//! GetMembers (never taking a follower for it: a follower answers every
+//! other call "not leader"), looks for the leader again when the member in
+//! use stops answering or says it does not lead (waiting out an election),
+//! stamps every request with the cluster id of the first answer, and
+//! serves timestamps from one batched TSO stream (see the `tso` module).
 //!
 //! Calls made: GetMembers, Tso, GetRegion, GetRegionByID, ScanRegions,
 //! GetStore, GetAllStores. Counts of region lookups, TSO round trips and
@@ -36,6 +38,11 @@ use crate::vocab::ErrorKind;
 
 /// Attempts of one PD call, each on the member found after the last failed.
 const CALL_ATTEMPTS: usize = 3;
+
+/// The first pause between two rounds of looking for the PD leader, and
+/// the longest (the pauses double).
+const RECONNECT_PAUSE: Duration = Duration::from_millis(20);
+const RECONNECT_PAUSE_MAX: Duration = Duration::from_millis(500);
 
 /// A region as PD reports it, with its leader when PD knows one.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,8 +160,12 @@ struct Found {
     member_urls: Vec<String>,
 }
 
-/// Asks `url` for the members and connects to the leader they name
-/// (falling back to `url` itself when the leader cannot be reached).
+/// Asks `at` for the members and connects to the leader they name. A
+/// member that names no leader (an election), or a leader that cannot be
+/// reached, is an error: a follower answers every call but GetMembers
+/// "not leader", so it is never taken for the leader (as tikv/pd
+/// `client/servicediscovery/service_discovery.go`, `updateMember`, passes
+/// over a member whose answer has no leader URL).
 async fn discover(
     at: &str,
     cluster_id: Option<u64>,
@@ -201,15 +212,25 @@ async fn discover(
         cluster_id: id,
         member_urls: member_urls.clone(),
     };
-    if leader_urls.is_empty() || leader_urls.iter().any(|u| u == at) {
+    if leader_urls.is_empty() {
+        return Err(format!(
+            "{at}: names no PD leader (an election may be under way)"
+        ));
+    }
+    if leader_urls.iter().any(|u| u == at) {
         return Ok(found(client, at));
     }
+    let mut failures = Vec::new();
     for lu in &leader_urls {
-        if let Ok(ch) = connect_channel(lu, connect_timeout).await {
-            return Ok(found(PdStub::new(ch), lu));
+        match connect_channel(lu, connect_timeout).await {
+            Ok(ch) => return Ok(found(PdStub::new(ch), lu)),
+            Err(e) => failures.push(e),
         }
     }
-    Ok(found(client, at))
+    Err(format!(
+        "{at}: the PD leader it names cannot be reached: {}",
+        failures.join("; ")
+    ))
 }
 
 impl PdClient {
@@ -519,8 +540,11 @@ impl Inner {
         Err(last.expect("at least one attempt"))
     }
 
-    /// Finds a PD member that answers, unless another task already did
-    /// since `generation`. Tries the other endpoints before the failed one.
+    /// Finds the PD leader, unless another task already did since
+    /// `generation`: rounds over every known endpoint (the failed one
+    /// last), pausing between rounds, until one names a leader that
+    /// answers or `request_timeout` has passed (an election takes a
+    /// while; a follower is never taken for the leader).
     pub(crate) async fn reconnect(&self, generation: u64) -> Result<(), Error> {
         let _one = self.reconnecting.lock().await;
         let failed = {
@@ -530,9 +554,31 @@ impl Inner {
             }
             l.url.clone()
         };
+        let give_up = tokio::time::Instant::now() + self.request_timeout;
+        let mut pause = RECONNECT_PAUSE;
+        loop {
+            let failures = match self.find_leader(&failed, generation).await {
+                Ok(()) => return Ok(()),
+                Err(failures) => failures,
+            };
+            if tokio::time::Instant::now() + pause >= give_up {
+                return Err(Error::Rpc {
+                    kind: ErrorKind::Unavailable,
+                    message: format!("no PD leader found: {}", failures.join("; ")),
+                    undetermined: false,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RECONNECT_PAUSE_MAX);
+        }
+    }
+
+    /// One round of [`Inner::reconnect`]: each endpoint asked once; the
+    /// failures when none led to the leader.
+    async fn find_leader(&self, failed: &str, generation: u64) -> Result<(), Vec<String>> {
         let mut urls = self.urls.read().unwrap_or_else(|e| e.into_inner()).clone();
         urls.retain(|u| *u != failed);
-        urls.push(failed);
+        urls.push(failed.to_string());
         let mut failures = Vec::new();
         for u in &urls {
             match discover(
@@ -563,11 +609,7 @@ impl Inner {
                 Err(e) => failures.push(e),
             }
         }
-        Err(Error::Rpc {
-            kind: ErrorKind::Unavailable,
-            message: format!("no PD endpoint answers: {}", failures.join("; ")),
-            undetermined: false,
-        })
+        Err(failures)
     }
 }
 

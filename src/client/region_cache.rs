@@ -30,17 +30,33 @@ pub struct CachedRegion {
     pub end: Vec<u8>,
     pub conf_ver: u64,
     pub version: u64,
-    /// `(peer id, store id)` of every replica.
+    /// `(peer id, store id)` of every replica a request may go to: the
+    /// voters on TiKV stores (learners and TiFlash peers left out).
     pub peers: Vec<(u64, u64)>,
     /// `(peer id, store id)` of the leader.
     pub leader: (u64, u64),
 }
 
 impl CachedRegion {
-    /// From PD's region and leader (`None`: the first peer, a guess a
-    /// NotLeader answer corrects).
-    pub fn new(r: &metapb::Region, leader: Option<&metapb::Peer>) -> Option<CachedRegion> {
-        let peers: Vec<(u64, u64)> = r.peers.iter().map(|p| (p.id, p.store_id)).collect();
+    /// From PD's region and leader. A learner, or a peer on a store
+    /// `stores` knows as a TiFlash store, is never taken for the leader:
+    /// `None` when `leader` is one. With no leader given, the first of the
+    /// other peers is the guess (as client-go's `newRegion` starts at the
+    /// first TiKV peer, and `findElectableStoreID` skips learners), which a
+    /// NotLeader answer corrects.
+    pub fn new(
+        r: &metapb::Region,
+        leader: Option<&metapb::Peer>,
+        stores: &Stores,
+    ) -> Option<CachedRegion> {
+        let peers: Vec<(u64, u64)> = r
+            .peers
+            .iter()
+            .filter(|p| {
+                p.role != metapb::PeerRole::Learner as i32 && !stores.is_tiflash(p.store_id)
+            })
+            .map(|p| (p.id, p.store_id))
+            .collect();
         let leader = match leader {
             Some(l) => peers.iter().copied().find(|p| p.1 == l.store_id)?,
             None => *peers.first()?,
@@ -267,7 +283,7 @@ impl RegionCache {
         let mut new = Vec::with_capacity(regions.len());
         for r in regions {
             let guess = r.peers.iter().find(|p| p.store_id == store_id);
-            let Some(c) = CachedRegion::new(r, guess) else {
+            let Some(c) = CachedRegion::new(r, guess, stores) else {
                 return false;
             };
             if r.region_epoch.is_none() || new.iter().any(|o: &CachedRegion| o.overlaps(&c)) {
@@ -437,6 +453,40 @@ mod tests {
         );
         // Older than what is cached: refused.
         assert!(!c.insert_current(&[meta(1, "", "", 1)], 1, &stores));
+    }
+
+    #[test]
+    fn learners_and_tiflash_peers_never_lead() {
+        let stores = Stores::new(1, std::time::Duration::from_secs(1));
+        let peer = |id: u64, store_id: u64, role: metapb::PeerRole| metapb::Peer {
+            id,
+            store_id,
+            role: role as i32,
+            ..Default::default()
+        };
+        let meta = metapb::Region {
+            id: 1,
+            peers: vec![
+                peer(11, 4, metapb::PeerRole::Learner),
+                peer(12, 5, metapb::PeerRole::Voter),
+                peer(13, 2, metapb::PeerRole::Voter),
+            ],
+            ..Default::default()
+        };
+        let guessed = CachedRegion::new(&meta, None, &stores).unwrap();
+        assert_eq!(guessed.leader, (12, 5), "the first voter, not the learner");
+        assert!(CachedRegion::new(&meta, Some(&meta.peers[0]), &stores).is_none());
+        stores.describe(&metapb::Store {
+            id: 5,
+            labels: vec![metapb::StoreLabel {
+                key: "engine".into(),
+                value: "tiflash_compute".into(),
+            }],
+            ..Default::default()
+        });
+        let guessed = CachedRegion::new(&meta, None, &stores).unwrap();
+        assert_eq!(guessed.leader, (13, 2), "nor a peer on a TiFlash store");
+        assert_eq!(guessed.peers, vec![(13, 2)]);
     }
 
     #[test]

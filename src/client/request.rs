@@ -263,17 +263,23 @@ impl Client {
         )))
     }
 
-    /// Reads the region holding `key` from PD into the cache.
+    /// Reads the region holding `key` from PD into the cache, asking PD
+    /// first about the stores of its peers it has not described yet (as
+    /// client-go resolves every peer's store in `newRegion`), so a TiFlash
+    /// peer is known for one. When PD knows no leader, a voter on a TiKV
+    /// store is the guess (see [`CachedRegion::new`]).
     async fn load_region(&self, key: &[u8]) -> Result<(), AttemptError> {
         let info = self.pd.get_region(key).await.map_err(AttemptError::Fail)?;
-        let no_leader = || {
-            AttemptError::Retry(Failure::backoff(
-                Reason::NoLeader,
-                format!("PD knows no leader of region {}", info.region.id),
-            ))
-        };
-        let leader = info.leader.as_ref().ok_or_else(no_leader)?;
-        let region = CachedRegion::new(&info.region, Some(leader)).ok_or_else(no_leader)?;
+        let stores: Vec<u64> = info.region.peers.iter().map(|p| p.store_id).collect();
+        let described = self.stores.describe_all(&self.pd, &stores).await;
+        described.map_err(AttemptError::Fail)?;
+        let region = CachedRegion::new(&info.region, info.leader.as_ref(), &self.stores)
+            .ok_or_else(|| {
+                AttemptError::Retry(Failure::backoff(
+                    Reason::NoLeader,
+                    format!("region {} has no peer a request may go to", info.region.id),
+                ))
+            })?;
         let conn = self.connect_store(region.leader.1).await?;
         self.cache.insert(region, Some(conn));
         Ok(())

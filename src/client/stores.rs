@@ -8,8 +8,15 @@
 //! needed. A channel whose connection breaks reconnects by itself on its
 //! next request; a store that cannot be reached at all is not kept, so the
 //! next request tries again.
+//!
+//! A TiFlash store (PD labels it `engine=tiflash`, or `tiflash_compute`)
+//! serves no KV call, so, as client-go (`internal/locate/region_cache.go`:
+//! a store's type from its labels, `tikvrpc.GetStoreTypeByMeta`; TiFlash
+//! peers are kept out of the TiKV peers a request may go to), no channel is
+//! ever opened to one: the stores PD describes are remembered by kind, and
+//! connecting to a TiFlash store is refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -19,6 +26,7 @@ use tonic::transport::{Channel, Endpoint};
 use super::Error;
 use super::join::join_all;
 use super::pd::PdClient;
+use crate::proto::metapb;
 use crate::proto::tikvpb::tikv_client::TikvClient;
 use crate::vocab::ErrorKind;
 
@@ -49,10 +57,27 @@ impl StoreConn {
     }
 }
 
-/// Every store connected so far, by id.
+/// The label key PD gives a store's engine, and the values that make it a
+/// TiFlash store (client-go's `tikvrpc.EngineLabelKey`,
+/// `EngineLabelTiFlash`, `EngineLabelTiFlashCompute`).
+const ENGINE_LABEL: &str = "engine";
+const TIFLASH_ENGINES: [&str; 2] = ["tiflash", "tiflash_compute"];
+
+/// Whether PD's description of a store makes it a TiFlash store.
+pub fn is_tiflash(store: &metapb::Store) -> bool {
+    store
+        .labels
+        .iter()
+        .any(|l| l.key == ENGINE_LABEL && TIFLASH_ENGINES.contains(&l.value.as_str()))
+}
+
+/// Every store connected so far, by id, and the TiFlash stores met.
 #[derive(Debug)]
 pub struct Stores {
     map: RwLock<HashMap<u64, Arc<StoreConn>>>,
+    /// Stores PD described, and which of them are TiFlash stores.
+    described: RwLock<HashSet<u64>>,
+    tiflash: RwLock<HashSet<u64>>,
     pool_size: usize,
     connect_timeout: Duration,
 }
@@ -102,6 +127,8 @@ impl Stores {
     pub fn new(pool_size: u32, connect_timeout: Duration) -> Stores {
         Stores {
             map: RwLock::new(HashMap::new()),
+            described: RwLock::new(HashSet::new()),
+            tiflash: RwLock::new(HashSet::new()),
             pool_size: pool_size.max(1) as usize,
             connect_timeout,
         }
@@ -116,19 +143,59 @@ impl Stores {
             .cloned()
     }
 
+    /// Notes what PD says of a store (whether it is a TiFlash store).
+    pub fn describe(&self, store: &metapb::Store) {
+        if is_tiflash(store) {
+            let mut tiflash = self.tiflash.write().unwrap_or_else(|e| e.into_inner());
+            tiflash.insert(store.id);
+        }
+        let mut described = self.described.write().unwrap_or_else(|e| e.into_inner());
+        described.insert(store.id);
+    }
+
+    /// Whether PD described store `id` as a TiFlash store (false for a
+    /// store not described yet).
+    pub fn is_tiflash(&self, id: u64) -> bool {
+        let tiflash = self.tiflash.read().unwrap_or_else(|e| e.into_inner());
+        tiflash.contains(&id)
+    }
+
+    /// Asks PD about each of `ids` not described yet (GetStore).
+    pub async fn describe_all(&self, pd: &PdClient, ids: &[u64]) -> Result<(), Error> {
+        for &id in ids {
+            let known = {
+                let described = self.described.read().unwrap_or_else(|e| e.into_inner());
+                described.contains(&id)
+            };
+            if !known {
+                self.describe(&pd.get_store(id).await?);
+            }
+        }
+        Ok(())
+    }
+
     /// The store, connecting to it (address from PD) if need be.
     pub async fn connect(&self, pd: &PdClient, id: u64) -> Result<Arc<StoreConn>, Error> {
         if let Some(s) = self.get(id) {
             return Ok(s);
         }
         let store = pd.get_store(id).await?;
+        self.describe(&store);
         self.connect_at(id, &store.address).await
     }
 
-    /// Store `id` at `addr` (as PD lists it), connecting if need be.
+    /// Store `id` at `addr` (as PD lists it), connecting if need be;
+    /// refused for a TiFlash store.
     pub async fn connect_at(&self, id: u64, addr: &str) -> Result<Arc<StoreConn>, Error> {
         if let Some(s) = self.get(id) {
             return Ok(s);
+        }
+        if self.is_tiflash(id) {
+            return Err(Error::Rpc {
+                kind: ErrorKind::Other,
+                message: format!("store {id} is a TiFlash store: no KV request goes there"),
+                undetermined: false,
+            });
         }
         if addr.is_empty() {
             return Err(unavailable(format!("PD has no address for store {id}")));

@@ -50,11 +50,14 @@ impl Client {
         Ok(tikv)
     }
 
-    /// Connects to every store PD lists as up, and reads every region from
-    /// PD into the cache; returns how many regions.
+    /// Connects to every TiKV store PD lists as up (never to a TiFlash
+    /// store), and reads every region with a known leader from PD into the
+    /// cache (as client-go's batch loads leave out regions with none);
+    /// returns how many regions.
     pub async fn prefetch(&self) -> Result<usize, Error> {
         for store in self.pd.get_all_stores().await? {
-            if store.state == metapb::StoreState::Up as i32 {
+            self.stores.describe(&store);
+            if store.state == metapb::StoreState::Up as i32 && !self.stores.is_tiflash(store.id) {
                 // A store that cannot be reached now is tried again when
                 // a request needs it.
                 let _ = self.stores.connect_at(store.id, &store.address).await;
@@ -66,7 +69,7 @@ impl Client {
             let Some(leader) = &info.leader else {
                 continue;
             };
-            let Some(region) = CachedRegion::new(&info.region, Some(leader)) else {
+            let Some(region) = CachedRegion::new(&info.region, Some(leader), &self.stores) else {
                 continue;
             };
             let conn = self.stores.connect(&self.pd, region.leader.1).await.ok();

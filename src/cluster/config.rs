@@ -16,6 +16,11 @@ pub struct ClusterConfig {
     /// default (TiKV's is 1 s).
     #[serde(serialize_with = "ser_duration")]
     pub lock_wait_timeout: Duration,
+    /// One TiFlash store besides the TiKV stores (id `stores + 1`, label
+    /// `engine=tiflash`), holding a learner peer of every region and
+    /// answering every KV call UNIMPLEMENTED, as TiFlash does.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tiflash: bool,
     pub faults: Faults,
 }
 
@@ -31,6 +36,7 @@ impl Default for ClusterConfig {
             stores: Self::DEFAULT_STORES,
             region_max_keys: Self::DEFAULT_REGION_MAX_KEYS,
             lock_wait_timeout: Self::DEFAULT_LOCK_WAIT_TIMEOUT,
+            tiflash: false,
             faults: Faults::default(),
         }
     }

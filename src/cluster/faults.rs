@@ -323,8 +323,7 @@ fn transfer_one(shared: &ClusterState, rng: &mut Rng) {
     }
     let region = &regions[rng.random_range(0..regions.len())];
     let candidates: Vec<u64> = region
-        .peers
-        .iter()
+        .voters()
         .map(|p| p.store_id)
         .filter(|&s| s != region.leader && !shared.faults.is_offline(s))
         .collect();

@@ -8,8 +8,11 @@
 //! - [`RunningCluster`]: what [`Cluster::start`] returns: the addresses, the
 //!   live state, on-demand splits, a JSON snapshot and a clean shutdown.
 //! - [`pd`]: the `pdpb.PD` service (members, TSO, regions, stores, GC safe
-//!   point); [`store`]: the `tikvpb.Tikv` service of one store (region
-//!   checks, then the raw and transactional calls onto the engine).
+//!   point), served by one member or by a leader and followers that
+//!   answer "not leader"; [`store`]: the `tikvpb.Tikv` service of one store
+//!   (region checks, then the raw and transactional calls onto the
+//!   engine); [`tiflash`]: the optional TiFlash store, holding a learner
+//!   of every region and answering no KV call.
 //! - [`regions`]: the region table PD and the stores share; `split`: the
 //!   split checker and middle-key splits; [`faults`]: injected faults.
 //! - [`config`]: the cluster's shape and faults (set by a workload's
@@ -21,10 +24,11 @@ pub mod pd;
 pub mod regions;
 mod split;
 pub mod store;
+pub mod tiflash;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -67,7 +71,19 @@ pub(crate) struct ClusterState {
     pub config: ClusterConfig,
     pub regions: Arc<Regions>,
     pub storage: Arc<Storage>,
+    /// The TiKV stores.
     pub store_ids: Vec<u64>,
+    /// The TiFlash store, if the config asks for one.
+    pub tiflash_store: Option<u64>,
+    /// Calls the TiFlash store received.
+    pub tiflash_calls: Arc<AtomicU64>,
+    /// PD members served (the first leads unless `pd_leader` moves).
+    pd_members: AtomicUsize,
+    /// The index of the PD member that leads, or [`NO_PD_LEADER`].
+    pd_leader: AtomicUsize,
+    /// PD reports no leader for any region (as after a leader stepped
+    /// down, before the new one's heartbeat reaches PD).
+    pub pd_hides_leaders: AtomicBool,
     /// PD's and the stores' listening addresses, known once started.
     addrs: RwLock<Addrs>,
     pub gc_safe_point: AtomicU64,
@@ -77,15 +93,39 @@ pub(crate) struct ClusterState {
     pub shutdown: watch::Sender<bool>,
 }
 
+/// The value of `pd_leader` while no PD member leads (an election).
+const NO_PD_LEADER: usize = usize::MAX;
+
 #[derive(Debug, Default)]
 struct Addrs {
-    pd: Option<SocketAddr>,
+    /// By member index.
+    pd: Vec<SocketAddr>,
     stores: HashMap<u64, SocketAddr>,
 }
 
 impl ClusterState {
+    /// The first PD member's address.
     pub fn pd_addr(&self) -> Option<SocketAddr> {
-        self.addrs.read().unwrap_or_else(|e| e.into_inner()).pd
+        self.pd_addrs().first().copied()
+    }
+
+    /// Every PD member's address, by member index.
+    pub fn pd_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .pd
+            .clone()
+    }
+
+    /// The index of the PD member that leads, if one does.
+    pub fn pd_leader(&self) -> Option<usize> {
+        Some(self.pd_leader.load(Ordering::Acquire)).filter(|&i| i != NO_PD_LEADER)
+    }
+
+    /// Every store PD lists: the TiKV stores, then the TiFlash store.
+    pub fn all_store_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.store_ids.iter().copied().chain(self.tiflash_store)
     }
 
     pub fn store_addr(&self, id: u64) -> Option<SocketAddr> {
@@ -124,9 +164,15 @@ impl Cluster {
     /// A cluster over an existing engine (its lock wait setting wins).
     pub fn with_storage(config: ClusterConfig, storage: Arc<Storage>) -> Cluster {
         let store_ids: Vec<u64> = (1..=u64::from(config.stores.max(1))).collect();
+        let tiflash_store = config.tiflash.then_some(store_ids.len() as u64 + 1);
         let shared = ClusterState {
-            regions: Arc::new(Regions::new(&store_ids)),
+            regions: Arc::new(Regions::with_learners(&store_ids, tiflash_store)),
             storage,
+            tiflash_store,
+            tiflash_calls: Arc::new(AtomicU64::new(0)),
+            pd_members: AtomicUsize::new(1),
+            pd_leader: AtomicUsize::new(0),
+            pd_hides_leaders: AtomicBool::new(false),
             faults: faults::FaultState::new(&config.faults, &store_ids, DEFAULT_SEED),
             splits: split::SplitState::default(),
             addrs: RwLock::new(Addrs::default()),
@@ -144,6 +190,22 @@ impl Cluster {
     /// changes leader, which request is answered ServerIsBusy).
     pub fn with_seed(self, seed: u64) -> Cluster {
         self.shared.faults.reseed(seed);
+        self
+    }
+
+    /// Serves `n` PD members (at least 1): the first leads, the others
+    /// are followers that name it in GetMembers and answer every other
+    /// call "not leader", as PD's followers do.
+    pub fn with_pd_members(self, n: usize) -> Cluster {
+        self.shared.pd_members.store(n.max(1), Ordering::Release);
+        self
+    }
+
+    /// PD reports no leader for any region (GetRegion, GetRegionByID and
+    /// ScanRegions leave it out), as after a leader stepped down and
+    /// before the new leader's heartbeat reached PD.
+    pub fn with_region_leaders_hidden(self) -> Cluster {
+        self.shared.pd_hides_leaders.store(true, Ordering::Release);
         self
     }
 
@@ -207,43 +269,44 @@ impl Cluster {
         snapshot(&self.shared)
     }
 
-    /// Binds PD on `pd_addr` and each store on port 0 of the same IP,
-    /// serves them, and starts the split checker and the fault injector.
+    /// Binds the first PD member on `pd_addr`, and every other member and
+    /// each store on port 0 of the same IP, serves them, and starts the
+    /// split checker and the fault injector.
     pub async fn start(self, pd_addr: SocketAddr) -> std::io::Result<RunningCluster> {
         let shared = self.shared;
-        let pd_listener = TcpListener::bind(pd_addr).await?;
-        let pd_addr = pd_listener.local_addr()?;
+        let first = TcpListener::bind(pd_addr).await?;
+        let ip = first.local_addr()?.ip();
+        let mut pd_listeners = vec![first];
+        for _ in 1..shared.pd_members.load(Ordering::Acquire) {
+            pd_listeners.push(TcpListener::bind(SocketAddr::new(ip, 0)).await?);
+        }
         let mut listeners = Vec::new();
-        for &id in &shared.store_ids {
-            let l = TcpListener::bind(SocketAddr::new(pd_addr.ip(), 0)).await?;
+        for id in shared.all_store_ids() {
+            let l = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
             listeners.push((id, l.local_addr()?, l));
         }
         {
             let mut addrs = shared.addrs.write().unwrap_or_else(|e| e.into_inner());
-            addrs.pd = Some(pd_addr);
+            for l in &pd_listeners {
+                addrs.pd.push(l.local_addr()?);
+            }
             for (id, addr, _) in &listeners {
                 addrs.stores.insert(*id, *addr);
             }
         }
 
         let mut servers = Vec::new();
-        let pd = PdServer::new(pd::PdService::new(shared.clone()));
-        servers.push(tokio::spawn(serve(
-            Server::builder().add_service(pd),
-            pd_listener,
-            shared.shutdown_signal(),
-        )));
-        let mut store_addrs = Vec::new();
-        for (id, addr, listener) in listeners {
-            // As TiKV (gRPC receive length unlimited): a large write reaches
-            // the store, which refuses it past the raft entry limit.
-            let svc = TikvServer::new(store::Store::new(id, shared.clone()))
-                .max_decoding_message_size(usize::MAX);
+        for (member, listener) in pd_listeners.into_iter().enumerate() {
+            let pd = PdServer::new(pd::PdService::member(shared.clone(), member));
             servers.push(tokio::spawn(serve(
-                Server::builder().add_service(svc),
+                Server::builder().add_service(pd),
                 listener,
                 shared.shutdown_signal(),
             )));
+        }
+        let mut store_addrs = Vec::new();
+        for (id, addr, listener) in listeners {
+            servers.push(serve_store(&shared, id, listener));
             store_addrs.push((id, addr));
         }
 
@@ -254,12 +317,25 @@ impl Cluster {
         tasks.extend(faults::spawn(&shared));
         Ok(RunningCluster {
             cluster: Cluster { shared },
-            pd_addr,
             store_addrs,
             servers,
             tasks,
         })
     }
+}
+
+/// Serves store `id` (a TiKV store, or the TiFlash store) on `listener`.
+fn serve_store(shared: &Arc<ClusterState>, id: u64, listener: TcpListener) -> JoinHandle<()> {
+    let router = if shared.tiflash_store == Some(id) {
+        Server::builder().add_service(tiflash::service(shared.tiflash_calls.clone()))
+    } else {
+        // As TiKV (gRPC receive length unlimited): a large write reaches
+        // the store, which refuses it past the raft entry limit.
+        let svc = TikvServer::new(store::Store::new(id, shared.clone()))
+            .max_decoding_message_size(usize::MAX);
+        Server::builder().add_service(svc)
+    };
+    tokio::spawn(serve(router, listener, shared.shutdown_signal()))
 }
 
 /// Serves one router until the shutdown signal; the listener is dropped
@@ -280,18 +356,42 @@ async fn serve(
 #[derive(Debug)]
 pub struct RunningCluster {
     cluster: Cluster,
-    pd_addr: SocketAddr,
     store_addrs: Vec<(u64, SocketAddr)>,
     servers: Vec<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl RunningCluster {
+    /// The first PD member's address (the leader's unless it moved).
     pub fn pd_addr(&self) -> SocketAddr {
-        self.pd_addr
+        self.cluster.shared.pd_addr().expect("bound when started")
     }
 
-    /// `(store id, address)`, by store id.
+    /// Every PD member's address, by member index.
+    pub fn pd_addrs(&self) -> Vec<SocketAddr> {
+        self.cluster.shared.pd_addrs()
+    }
+
+    /// Makes PD member `member` the leader, or none (`None`: an election
+    /// under way); the others answer as followers from their next call on.
+    pub fn set_pd_leader(&self, member: Option<usize>) {
+        let i = member.unwrap_or(NO_PD_LEADER);
+        self.cluster.shared.pd_leader.store(i, Ordering::Release);
+    }
+
+    /// The TiFlash store's id and address, if the cluster has one.
+    pub fn tiflash_store(&self) -> Option<(u64, SocketAddr)> {
+        let id = self.cluster.shared.tiflash_store?;
+        Some((id, self.store_addr(id)?))
+    }
+
+    /// Calls the TiFlash store received (each answered UNIMPLEMENTED).
+    pub fn tiflash_calls(&self) -> u64 {
+        self.cluster.shared.tiflash_calls.load(Ordering::Relaxed)
+    }
+
+    /// `(store id, address)` of every store (the TiFlash store last), by
+    /// store id.
     pub fn store_addrs(&self) -> Vec<(u64, SocketAddr)> {
         self.store_addrs.clone()
     }
@@ -382,19 +482,26 @@ fn snapshot(shared: &ClusterState) -> Value {
                 "end_decoded": if r.end.is_empty() { Value::String(String::new()) } else { decoded(&r.end) },
                 "epoch": {"conf_ver": r.conf_ver, "version": r.version},
                 "leader": r.leader,
-                "peers": r.peers.iter().map(|p| json!({"id": p.id, "store": p.store_id})).collect::<Vec<_>>(),
+                "peers": r.peers.iter().map(|p| if p.learner {
+                    json!({"id": p.id, "store": p.store_id, "role": "learner"})
+                } else {
+                    json!({"id": p.id, "store": p.store_id})
+                }).collect::<Vec<_>>(),
             })
         })
         .collect();
     let stores: Vec<Value> = shared
-        .store_ids
-        .iter()
-        .map(|&id| {
-            json!({
+        .all_store_ids()
+        .map(|id| {
+            let mut store = json!({
                 "id": id,
                 "address": shared.store_addr(id).map(|a| a.to_string()),
                 "state": if shared.faults.is_offline(id) { "offline" } else { "up" },
-            })
+            });
+            if shared.tiflash_store == Some(id) {
+                store["engine"] = json!(tiflash::ENGINE_LABEL.1);
+            }
+            store
         })
         .collect();
     json!({

@@ -1,4 +1,4 @@
-//! The placement driver service (`pdpb.PD`): one member, the timestamp
+//! The placement driver service (`pdpb.PD`): the members, the timestamp
 //! oracle, and the region and store directory, all read from the state the
 //! stores share, so PD shows a split or a leader change before any store
 //! reports it.
@@ -7,6 +7,14 @@
 //! another cluster (a non-zero id not ours) gets `FailedPrecondition`, as
 //! PD answers it. Timestamps come from the engine's oracle, so PD and the
 //! engine share one clock.
+//!
+//! A cluster may serve several PD members, one of which leads (or none,
+//! during an election). As tikv/pd `server/grpc_service.go` has it, every
+//! member answers GetMembers (naming the leader, if any); a member that
+//! does not lead answers every other unary call with gRPC `Unavailable`
+//! "not leader" (`validateRequest`, `errs.ErrNotLeader`), and a TSO request
+//! with `Unknown` (the allocator's "generate timestamp failed, requested
+//! pd not leader of cluster", wrapped by `errs.ErrUnknown`).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,10 +38,12 @@ use crate::proto::pdpb::{
 };
 use crate::storage::tso;
 
-/// The PD service.
+/// The PD service of one member.
 #[derive(Debug, Clone)]
 pub struct PdService {
     shared: Arc<ClusterState>,
+    /// This member's index.
+    member: usize,
 }
 
 fn header() -> Option<ResponseHeader> {
@@ -53,8 +63,12 @@ fn error_header(kind: pdpb::ErrorType, message: String) -> Option<ResponseHeader
     })
 }
 
+/// What a member that does not lead answers a TSO request.
+const TSO_NOT_LEADER: &str =
+    "[PD:tso:ErrGenerateTimestamp]generate timestamp failed, requested pd not leader of cluster";
+
 /// `FailedPrecondition` for a request meant for another cluster.
-fn check(h: Option<&RequestHeader>) -> Result<(), Status> {
+fn check_cluster(h: Option<&RequestHeader>) -> Result<(), Status> {
     match h {
         Some(h) if h.cluster_id != 0 && h.cluster_id != CLUSTER_ID => {
             Err(Status::failed_precondition(format!(
@@ -67,28 +81,63 @@ fn check(h: Option<&RequestHeader>) -> Result<(), Status> {
 }
 
 impl PdService {
+    /// The first member's service.
     pub(crate) fn new(shared: Arc<ClusterState>) -> PdService {
-        PdService { shared }
+        PdService::member(shared, 0)
     }
 
-    fn member(&self) -> Member {
-        let urls: Vec<String> = self
-            .shared
-            .pd_addr()
-            .map(|a| format!("http://{a}"))
-            .into_iter()
-            .collect();
-        Member {
-            name: "tikv-bench-pd".into(),
-            member_id: 1,
-            peer_urls: urls.clone(),
-            client_urls: urls,
-            binary_version: env!("CARGO_PKG_VERSION").into(),
-            ..Default::default()
+    /// Member `member`'s service.
+    pub(crate) fn member(shared: Arc<ClusterState>, member: usize) -> PdService {
+        PdService { shared, member }
+    }
+
+    /// Whether this member leads.
+    fn leads(&self) -> bool {
+        self.shared.pd_leader() == Some(self.member)
+    }
+
+    /// What PD checks first on every call but GetMembers: this member
+    /// leads, then the request is meant for this cluster.
+    fn check(&self, h: Option<&RequestHeader>) -> Result<(), Status> {
+        if !self.leads() {
+            return Err(Status::unavailable("not leader"));
         }
+        check_cluster(h)
+    }
+
+    /// Every member, by index.
+    fn members(&self) -> Vec<Member> {
+        let addrs = self.shared.pd_addrs();
+        let n = addrs.len().max(1);
+        (0..n)
+            .map(|i| {
+                let urls: Vec<String> = addrs
+                    .get(i)
+                    .map(|a| format!("http://{a}"))
+                    .into_iter()
+                    .collect();
+                Member {
+                    name: format!("tikv-bench-pd-{i}"),
+                    member_id: i as u64 + 1,
+                    peer_urls: urls.clone(),
+                    client_urls: urls,
+                    binary_version: env!("CARGO_PKG_VERSION").into(),
+                    ..Default::default()
+                }
+            })
+            .collect()
     }
 
     fn store(&self, id: u64) -> metapb::Store {
+        let (key, value) = super::tiflash::ENGINE_LABEL;
+        let labels = if self.shared.tiflash_store == Some(id) {
+            vec![metapb::StoreLabel {
+                key: key.into(),
+                value: value.into(),
+            }]
+        } else {
+            Vec::new()
+        };
         metapb::Store {
             id,
             address: self
@@ -97,17 +146,24 @@ impl PdService {
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
             state: metapb::StoreState::Up as i32,
+            labels,
             version: env!("CARGO_PKG_VERSION").into(),
             node_state: metapb::NodeState::Serving as i32,
             ..Default::default()
         }
     }
 
+    /// The region's leader as PD reports it (none while PD hides leaders).
+    fn leader(&self, r: &super::Region) -> Option<metapb::Peer> {
+        let hidden = self.shared.pd_hides_leaders.load(Ordering::Acquire);
+        (!hidden).then(|| convert::peer(r.leader_peer()))
+    }
+
     fn region_response(&self, region: Option<super::Region>) -> GetRegionResponse {
         match region {
             Some(r) => GetRegionResponse {
                 header: header(),
-                leader: Some(convert::peer(r.leader_peer())),
+                leader: self.leader(&r),
                 region: Some(convert::region(&r)),
                 ..Default::default()
             },
@@ -121,8 +177,12 @@ impl PdService {
 
 /// The answer to one TSO request: `count` timestamps reserved, the largest
 /// returned.
-fn tso_answer(shared: &ClusterState, req: TsoRequest) -> Result<TsoResponse, Status> {
-    check(req.header.as_ref())?;
+fn tso_answer(pd: &PdService, req: TsoRequest) -> Result<TsoResponse, Status> {
+    if !pd.leads() {
+        return Err(Status::unknown(TSO_NOT_LEADER));
+    }
+    check_cluster(req.header.as_ref())?;
+    let shared = &pd.shared;
     if req.count == 0 {
         return Err(Status::invalid_argument("tso count should be positive"));
     }
@@ -142,7 +202,7 @@ fn tso_answer(shared: &ClusterState, req: TsoRequest) -> Result<TsoResponse, Sta
 /// a request is refused, or the cluster shuts down.
 struct TsoStream {
     inbound: Streaming<TsoRequest>,
-    shared: Arc<ClusterState>,
+    pd: PdService,
     stop: Pin<Box<dyn Future<Output = ()> + Send>>,
     done: bool,
 }
@@ -160,7 +220,7 @@ impl Stream for TsoStream {
         }
         match Pin::new(&mut self.inbound).poll_next(cx) {
             Poll::Ready(Some(Ok(req))) => {
-                let answer = tso_answer(&self.shared, req);
+                let answer = tso_answer(&self.pd, req);
                 self.done = answer.is_err();
                 Poll::Ready(Some(answer))
             }
@@ -183,13 +243,17 @@ impl pd_server::Pd for PdService {
         &self,
         request: Request<GetMembersRequest>,
     ) -> Result<Response<GetMembersResponse>, Status> {
-        check(request.get_ref().header.as_ref())?;
-        let me = self.member();
+        check_cluster(request.get_ref().header.as_ref())?;
+        let members = self.members();
+        let leader = self
+            .shared
+            .pd_leader()
+            .and_then(|i| members.get(i).cloned());
         Ok(Response::new(GetMembersResponse {
             header: header(),
-            members: vec![me.clone()],
-            leader: Some(me.clone()),
-            etcd_leader: Some(me),
+            members,
+            leader: leader.clone(),
+            etcd_leader: leader,
             ..Default::default()
         }))
     }
@@ -200,7 +264,7 @@ impl pd_server::Pd for PdService {
     ) -> Result<Response<BoxStream<TsoResponse>>, Status> {
         let stream = TsoStream {
             inbound: request.into_inner(),
-            shared: self.shared.clone(),
+            pd: self.clone(),
             stop: Box::pin(self.shared.shutdown_signal()),
             done: false,
         };
@@ -212,8 +276,8 @@ impl pd_server::Pd for PdService {
         request: Request<GetStoreRequest>,
     ) -> Result<Response<GetStoreResponse>, Status> {
         let req = request.into_inner();
-        check(req.header.as_ref())?;
-        if !self.shared.store_ids.contains(&req.store_id) {
+        self.check(req.header.as_ref())?;
+        if !self.shared.all_store_ids().any(|id| id == req.store_id) {
             return Ok(Response::new(GetStoreResponse {
                 header: error_header(
                     pdpb::ErrorType::Unknown,
@@ -233,14 +297,13 @@ impl pd_server::Pd for PdService {
         &self,
         request: Request<GetAllStoresRequest>,
     ) -> Result<Response<GetAllStoresResponse>, Status> {
-        check(request.get_ref().header.as_ref())?;
+        self.check(request.get_ref().header.as_ref())?;
         Ok(Response::new(GetAllStoresResponse {
             header: header(),
             stores: self
                 .shared
-                .store_ids
-                .iter()
-                .map(|&id| self.store(id))
+                .all_store_ids()
+                .map(|id| self.store(id))
                 .collect(),
         }))
     }
@@ -250,7 +313,7 @@ impl pd_server::Pd for PdService {
         request: Request<GetRegionRequest>,
     ) -> Result<Response<GetRegionResponse>, Status> {
         let req = request.into_inner();
-        check(req.header.as_ref())?;
+        self.check(req.header.as_ref())?;
         let region = self.shared.regions.locate(&req.region_key);
         Ok(Response::new(self.region_response(Some(region))))
     }
@@ -260,7 +323,7 @@ impl pd_server::Pd for PdService {
         request: Request<GetRegionByIdRequest>,
     ) -> Result<Response<GetRegionResponse>, Status> {
         let req = request.into_inner();
-        check(req.header.as_ref())?;
+        self.check(req.header.as_ref())?;
         let region = self.shared.regions.get(req.region_id);
         Ok(Response::new(self.region_response(region)))
     }
@@ -270,7 +333,7 @@ impl pd_server::Pd for PdService {
         request: Request<ScanRegionsRequest>,
     ) -> Result<Response<ScanRegionsResponse>, Status> {
         let req = request.into_inner();
-        check(req.header.as_ref())?;
+        self.check(req.header.as_ref())?;
         let limit = usize::try_from(req.limit.max(0)).unwrap_or(0);
         let found = self
             .shared
@@ -282,12 +345,12 @@ impl pd_server::Pd for PdService {
         };
         for r in &found {
             let meta = convert::region(r);
-            let leader = convert::peer(r.leader_peer());
+            let leader = self.leader(r);
             resp.region_metas.push(meta.clone());
-            resp.leaders.push(leader);
+            resp.leaders.push(leader.unwrap_or_default());
             resp.regions.push(pdpb::Region {
                 region: Some(meta),
-                leader: Some(leader),
+                leader,
                 ..Default::default()
             });
         }
@@ -298,7 +361,7 @@ impl pd_server::Pd for PdService {
         &self,
         request: Request<GetGcSafePointRequest>,
     ) -> Result<Response<GetGcSafePointResponse>, Status> {
-        check(request.get_ref().header.as_ref())?;
+        self.check(request.get_ref().header.as_ref())?;
         Ok(Response::new(GetGcSafePointResponse {
             header: header(),
             safe_point: self.shared.gc_safe_point.load(Ordering::Acquire),
@@ -310,7 +373,7 @@ impl pd_server::Pd for PdService {
         request: Request<UpdateGcSafePointRequest>,
     ) -> Result<Response<UpdateGcSafePointResponse>, Status> {
         let req = request.into_inner();
-        check(req.header.as_ref())?;
+        self.check(req.header.as_ref())?;
         // The safe point never moves backwards.
         let old = self
             .shared

@@ -17,6 +17,9 @@ use crate::proto::{kvrpcpb, metapb};
 pub struct Peer {
     pub id: u64,
     pub store_id: u64,
+    /// A learner (the TiFlash store's replica): it receives the raft log
+    /// but never votes, so it never leads the region.
+    pub learner: bool,
 }
 
 /// A contiguous key range `[start, end)`; an empty `end` is unbounded.
@@ -28,8 +31,11 @@ pub struct Region {
     pub conf_ver: u64,
     /// Bumped by every split.
     pub version: u64,
+    /// The voters first placed, and the TiFlash learner (if any) listed
+    /// first of all: nothing in the protocol orders a region's peers, so a
+    /// client that takes the first peer for the leader meets the learner.
     pub peers: Vec<Peer>,
-    /// The store whose peer leads the region.
+    /// The store whose peer (a voter) leads the region.
     pub leader: u64,
     /// The region this one split from, and that region's version before the
     /// split: how EpochNotMatch finds the siblings born since a version.
@@ -46,7 +52,12 @@ impl Region {
             .iter()
             .copied()
             .find(|p| p.store_id == self.leader)
-            .unwrap_or(self.peers[0])
+            .unwrap_or_else(|| self.voters().next().unwrap_or(self.peers[0]))
+    }
+
+    /// The peers that may lead the region (not learners).
+    pub fn voters(&self) -> impl Iterator<Item = Peer> + '_ {
+        self.peers.iter().copied().filter(|p| !p.learner)
     }
 
     pub fn peer_on(&self, store_id: u64) -> Option<Peer> {
@@ -63,11 +74,7 @@ impl Region {
                 conf_ver: self.conf_ver,
                 version: self.version,
             }),
-            peer: self.peer_on(store).map(|p| metapb::Peer {
-                id: p.id,
-                store_id: p.store_id,
-                ..Default::default()
-            }),
+            peer: self.peer_on(store).map(super::store::convert::peer),
             ..Default::default()
         }
     }
@@ -117,6 +124,8 @@ struct Inner {
     by_start: BTreeMap<Vec<u8>, u64>,
     regions: HashMap<u64, Region>,
     stores: Vec<u64>,
+    /// The TiFlash store, holding a learner of every region.
+    learner_store: Option<u64>,
     next_id: u64,
     /// Rotates new leaders over the stores.
     next_leader: usize,
@@ -144,16 +153,27 @@ pub enum TableError {
     /// The region has no peer on the chosen store.
     #[error("region {region} has no peer on store {store}")]
     NoPeer { region: u64, store: u64 },
+    /// The region's peer on the chosen store is a learner, which cannot
+    /// lead (the TiFlash store's replica).
+    #[error("region {region}'s peer on store {store} is a learner")]
+    Learner { region: u64, store: u64 },
 }
 
 impl Regions {
     /// One region covering every key, led by the first store.
     pub fn new(stores: &[u64]) -> Regions {
+        Regions::with_learners(stores, None)
+    }
+
+    /// [`Regions::new`], and every region (the first and each one split
+    /// off) has a learner peer on `learner_store` when one is given.
+    pub fn with_learners(stores: &[u64], learner_store: Option<u64>) -> Regions {
         assert!(!stores.is_empty(), "a cluster has at least one store");
         let mut inner = Inner {
             by_start: BTreeMap::new(),
             regions: HashMap::new(),
             stores: stores.to_vec(),
+            learner_store,
             next_id: 1,
             next_leader: 0,
         };
@@ -165,7 +185,7 @@ impl Regions {
             end: Vec::new(),
             conf_ver: 1,
             version: 1,
-            leader: peers[0].store_id,
+            leader: first_voter(&peers),
             peers,
             born_from: None,
         };
@@ -251,7 +271,7 @@ impl Regions {
             end: key.to_vec(),
             conf_ver: region.conf_ver,
             version: old_version + 1,
-            leader: peers[0].store_id,
+            leader: first_voter(&peers),
             peers,
             born_from: Some((id, old_version)),
         };
@@ -267,10 +287,11 @@ impl Regions {
     pub fn transfer_leader(&self, id: u64, store: u64) -> Result<(), TableError> {
         let mut inner = self.write();
         let region = inner.regions.get_mut(&id).ok_or(TableError::NotFound(id))?;
-        if region.peer_on(store).is_none() {
-            return Err(TableError::NoPeer { region: id, store });
+        match region.peer_on(store) {
+            None => return Err(TableError::NoPeer { region: id, store }),
+            Some(p) if p.learner => return Err(TableError::Learner { region: id, store }),
+            Some(_) => region.leader = store,
         }
-        region.leader = store;
         Ok(())
     }
 
@@ -283,11 +304,10 @@ impl Regions {
             if region.leader != store {
                 continue;
             }
-            if let Some(p) = region
-                .peers
-                .iter()
-                .find(|p| p.store_id != store && alive(p.store_id))
-            {
+            let next = region
+                .voters()
+                .find(|p| p.store_id != store && alive(p.store_id));
+            if let Some(p) = next {
                 region.leader = p.store_id;
                 moved += 1;
             }
@@ -333,6 +353,14 @@ impl Regions {
     }
 }
 
+/// The store of the first voter among `peers` (every region has one).
+fn first_voter(peers: &[Peer]) -> u64 {
+    peers
+        .iter()
+        .find(|p| !p.learner)
+        .map_or(peers[0].store_id, |p| p.store_id)
+}
+
 impl Inner {
     fn alloc_id(&mut self) -> u64 {
         let id = self.next_id;
@@ -340,19 +368,24 @@ impl Inner {
         id
     }
 
-    /// Peers for a new region on `REPLICAS` consecutive stores from `slot`;
-    /// the first is the leader.
+    /// Peers for a new region: voters on `REPLICAS` consecutive stores
+    /// from `slot` (the first voter leads), after the learner on the
+    /// learner store, if there is one.
     fn place(&mut self, slot: usize) -> Vec<Peer> {
+        let learner = self.learner_store.map(|store_id| Peer {
+            id: self.alloc_id(),
+            store_id,
+            learner: true,
+        });
         let n = self.stores.len();
-        (0..REPLICAS.min(n))
-            .map(|i| {
-                let store_id = self.stores[(slot + i) % n];
-                Peer {
-                    id: self.alloc_id(),
-                    store_id,
-                }
+        let voters: Vec<Peer> = (0..REPLICAS.min(n))
+            .map(|i| Peer {
+                id: self.alloc_id(),
+                store_id: self.stores[(slot + i) % n],
+                learner: false,
             })
-            .collect()
+            .collect();
+        learner.into_iter().chain(voters).collect()
     }
 
     fn locate(&self, key: &[u8]) -> &Region {
@@ -431,6 +464,29 @@ mod tests {
         assert!(r.check(id, 2, 3).is_ok());
         assert_eq!(r.fail_over(3, |s| s != 3), 1);
         assert_ne!(r.get(id).unwrap().leader, 3);
+    }
+
+    #[test]
+    fn learners_come_with_every_region_and_never_lead() {
+        let r = Regions::with_learners(&[1, 2, 3], Some(4));
+        let id = r.locate(b"").id;
+        let left = r.split(id, &encode(b"m")).unwrap();
+        for region in [r.get(id).unwrap(), r.get(left).unwrap()] {
+            assert_eq!(region.peers.len(), 4);
+            assert!(region.peers[0].learner && region.peers[0].store_id == 4);
+            assert_ne!(region.leader, 4);
+            assert_eq!(region.voters().count(), 3);
+        }
+        assert_eq!(
+            r.transfer_leader(id, 4),
+            Err(TableError::Learner {
+                region: id,
+                store: 4
+            })
+        );
+        let leader = r.get(id).unwrap().leader;
+        r.fail_over(leader, |s| s != leader);
+        assert_ne!(r.get(id).unwrap().leader, 4, "no election makes it lead");
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct ClusterSpec {
     pub stores: Option<Sp<i64>>,
     pub region_max_keys: Option<Sp<i64>>,
     pub lock_wait_timeout: Option<Sp<String>>,
+    /// Add a TiFlash store holding a learner of every region.
+    pub tiflash: Option<Sp<bool>>,
     pub faults: Option<FaultsSpec>,
 }
 

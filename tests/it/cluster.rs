@@ -21,6 +21,7 @@ mod deadlines;
 mod faults;
 mod pd;
 mod serve;
+mod tiflash;
 
 fn header() -> Option<RequestHeader> {
     Some(RequestHeader {

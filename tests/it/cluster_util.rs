@@ -20,6 +20,7 @@ pub fn config(stores: u32, region_max_keys: u64) -> ClusterConfig {
         stores,
         region_max_keys,
         lock_wait_timeout: Duration::from_millis(500),
+        tiflash: false,
         faults: Faults::default(),
     }
 }

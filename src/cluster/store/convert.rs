@@ -10,7 +10,11 @@ pub fn peer(p: Peer) -> metapb::Peer {
     metapb::Peer {
         id: p.id,
         store_id: p.store_id,
-        role: metapb::PeerRole::Voter as i32,
+        role: if p.learner {
+            metapb::PeerRole::Learner
+        } else {
+            metapb::PeerRole::Voter
+        } as i32,
         is_witness: false,
     }
 }

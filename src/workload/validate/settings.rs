@@ -188,6 +188,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         stores,
         region_max_keys,
         lock_wait_timeout,
+        tiflash: s.tiflash.is_some_and(|t| t.value),
         faults,
     }
 }

@@ -3,9 +3,10 @@
 //! reactions to splits and leader moves, TSO batching, raw calls against a
 //! model across many regions, bank transfers in both lock modes, and
 //! heartbeats that keep a long transaction alive; pair errors, execution
-//! limits and busy hints.
+//! limits and busy hints; PD followers.
 
 mod hints;
+mod pd_members;
 mod raw;
 mod routing;
 mod runs;
