@@ -27,7 +27,12 @@ async fn under_faults_with(
         "name: {name}\nkeys: {{records: 400}}\nduration: 1200ms\nconcurrency: 8\nops:{mix}\nchecks:\n{checks}  every: 100ms\n"
     );
     let mut w = workload(&yaml);
-    w.client = client_config();
+    // The test's client settings, in the atomic mode the workload chose
+    // (on with a CAS check).
+    w.client = tikv_bench::client::ClientConfig {
+        atomic: w.client.atomic,
+        ..client_config()
+    };
     w.client.retry.max_attempts = 50;
     w.cluster = config(3, 150);
     w.cluster.faults = faults(Duration::from_millis(300));
