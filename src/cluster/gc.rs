@@ -5,7 +5,7 @@
 //!
 //! Every [`interval`] (a tenth of the life time, within 100 ms ..1 min) it
 //! - computes a safe point: now minus `gc_life_time`, but never past the
-//!   oldest start_ts among live locks (TiDB's is never past the oldest
+//!   oldest start_ts among live locks (one below it) (TiDB's is never past the oldest
 //!   running transaction's start_ts; the stand-in knows a transaction only
 //!   by its locks), and never backwards (PD's UpdateGCSafePoint keeps the
 //!   larger, as ours does);
@@ -40,11 +40,13 @@ pub fn interval(life_time: Duration) -> Duration {
 }
 
 /// The safe point TiDB's GC worker would pick at `now_ts`: `now -
-/// life_time`, but not past `min_lock_ts`.
+/// life_time`, but below `min_lock_ts` (one less, as TiDB's
+/// `calcSafePointByMinStartTS`, so that transaction's own locks stay above
+/// it).
 pub fn safe_point_at(now_ts: u64, life_time: Duration, min_lock_ts: Option<u64>) -> u64 {
     let life_ms = u64::try_from(life_time.as_millis()).unwrap_or(u64::MAX);
     let sp = compose(physical(now_ts).saturating_sub(life_ms), 0);
-    sp.min(min_lock_ts.unwrap_or(u64::MAX))
+    sp.min(min_lock_ts.map_or(u64::MAX, |ts| ts.saturating_sub(1)))
 }
 
 /// Advances PD's safe point (never backwards); returns it.
@@ -106,7 +108,7 @@ mod tests {
         let life = Duration::from_secs(10);
         assert_eq!(safe_point_at(now, life, None), compose(90_000, 0));
         let lock = compose(80_000, 3);
-        assert_eq!(safe_point_at(now, life, Some(lock)), lock);
+        assert_eq!(safe_point_at(now, life, Some(lock)), lock - 1);
         assert_eq!(safe_point_at(compose(5, 0), life, None), 0);
     }
 
