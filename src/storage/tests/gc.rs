@@ -129,7 +129,11 @@ const KEYS: [&[u8]; 4] = [b"k0", b"k1", b"k2", b"k3"];
 
 /// An even byte makes a long value, an odd one a short value.
 fn value_of(b: u8) -> Vec<u8> {
-    if b % 2 == 0 { vec![b; LONG] } else { vec![b] }
+    if b.is_multiple_of(2) {
+        vec![b; LONG]
+    } else {
+        vec![b]
+    }
 }
 
 #[derive(Debug, Default)]
