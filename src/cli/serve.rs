@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::BadInput;
-use crate::cluster::config::{ClusterConfig, Faults, Outage};
+use crate::cluster::config::{ClusterConfig, Faults, MIN_GC_LIFE_TIME, Outage};
 use crate::cluster::{Cluster, DEFAULT_SEED};
 
 /// Flags of `serve`.
@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// every region; it answers every KV call UNIMPLEMENTED, as TiFlash does.
     #[arg(long)]
     pub tiflash: bool,
+    /// How long old MVCC versions stay readable: the GC safe point trails
+    /// now by this much (TiDB's tidb_gc_life_time, 10m there; at least 1s).
+    #[arg(long, value_parser = parse_duration, default_value = "1m")]
+    pub gc_life_time: Duration,
     /// Seed of the faults' random choices.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
@@ -125,6 +129,9 @@ impl ServeArgs {
         if self.lock_wait_timeout > Duration::from_secs(60) {
             return Err(BadInput("--lock-wait-timeout must be at most 60s".into()));
         }
+        if self.gc_life_time < MIN_GC_LIFE_TIME {
+            return Err(BadInput("--gc-life-time must be at least 1s".into()));
+        }
         for (flag, d) in [
             ("--split-every", self.split_every),
             ("--transfer-leader-every", self.transfer_leader_every),
@@ -146,6 +153,7 @@ impl ServeArgs {
             region_max_keys: self.region_max_keys,
             lock_wait_timeout: self.lock_wait_timeout,
             tiflash: self.tiflash,
+            gc_life_time: self.gc_life_time,
             faults: Faults {
                 split_every: self.split_every,
                 transfer_leader_every: self.transfer_leader_every,

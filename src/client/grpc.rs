@@ -72,6 +72,14 @@ impl<'a> Grpc<'a> {
 }
 
 impl Transport for Grpc<'_> {
+    async fn check_visibility(&self, start_ts: u64) -> Result<(), Error> {
+        let safe_point = self.tikv.gc_safe_point().await?;
+        if start_ts < safe_point {
+            return Err(super::gc_too_early(start_ts, safe_point));
+        }
+        Ok(())
+    }
+
     async fn timestamp(&self) -> Result<u64, Error> {
         let asked = trace::now();
         let ts = self.tikv.pd.timestamp().await;

@@ -268,6 +268,29 @@ pub trait Transport: Send + Sync {
         start_version: u64,
         advise_lock_ttl: u64,
     ) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// Whether what was read at `start_ts` can be trusted: an error of kind
+    /// `gc_too_early` when the GC safe point has passed it (versions the
+    /// read needed may have been collected). Checked after each snapshot
+    /// read, as client-go's `CheckVisibility`; a transport that knows no
+    /// safe point accepts every read.
+    fn check_visibility(&self, start_ts: u64) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = start_ts;
+        async { Ok(()) }
+    }
+}
+
+/// The error of a read at `start_ts` below the GC safe point, worded as
+/// client-go's `ErrGCTooEarly`.
+pub fn gc_too_early(start_ts: u64, safe_point: u64) -> Error {
+    Error::Rpc {
+        kind: ErrorKind::GcTooEarly,
+        message: format!(
+            "GC life time is shorter than transaction duration, transaction starts at {start_ts}, \
+             GC safe point is {safe_point}"
+        ),
+        undetermined: false,
+    }
 }
 
 /// True for a pessimistic lock's "retry with a fresh for_update_ts".

@@ -23,6 +23,7 @@ use crate::proto::metapb;
 use crate::proto::pdpb::{
     self,
     GetAllStoresRequest,
+    GetGcSafePointRequest,
     GetMembersRequest,
     GetRegionByIdRequest,
     GetRegionRequest,
@@ -445,6 +446,25 @@ impl PdClient {
             message: format!("PD knows no store {id}"),
             undetermined: false,
         })
+    }
+
+    /// PD's GC safe point (`GetGCSafePoint`).
+    pub async fn gc_safe_point(&self) -> Result<u64, Error> {
+        let resp = self
+            .inner
+            .call(
+                &self.inner.counters.store_requests,
+                "GetGCSafePoint",
+                |mut c, header| async move {
+                    c.get_gc_safe_point(GetGcSafePointRequest {
+                        header: Some(header),
+                    })
+                    .await
+                },
+            )
+            .await?;
+        header_error("GetGCSafePoint", resp.header.as_ref())?;
+        Ok(resp.safe_point)
     }
 
     pub async fn get_all_stores(&self) -> Result<Vec<metapb::Store>, Error> {

@@ -3,7 +3,9 @@
 //! client settings, shared by every worker. Raw calls go through
 //! [`Client::raw`], transactions through the [`Grpc`] transport.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -30,7 +32,13 @@ pub struct Client {
     pub(crate) stores: Stores,
     pub(crate) config: ClientConfig,
     jitter_streams: AtomicU64,
+    /// PD's GC safe point and when it was read.
+    safe_point: Mutex<(u64, Option<Instant>)>,
 }
+
+/// How long a safe point read from PD is trusted before it is read again
+/// (client-go polls PD's every 10 s).
+pub const SAFE_POINT_REFRESH: Duration = Duration::from_secs(10);
 
 impl Client {
     /// Connects to PD (the first of `pd` that answers, then its leader) and
@@ -44,10 +52,24 @@ impl Client {
             stores: Stores::new(config.pool_size, config.connect_timeout),
             config,
             jitter_streams: AtomicU64::new(0),
+            safe_point: Mutex::new((0, None)),
         };
         // A cold cache only costs misses later: a failure here is not fatal.
         let _ = tikv.prefetch().await;
         Ok(tikv)
+    }
+
+    /// PD's GC safe point, as read at most [`SAFE_POINT_REFRESH`] ago.
+    pub async fn gc_safe_point(&self) -> Result<u64, Error> {
+        let lock = || self.safe_point.lock().unwrap_or_else(|p| p.into_inner());
+        if let (sp, Some(at)) = *lock()
+            && at.elapsed() < SAFE_POINT_REFRESH
+        {
+            return Ok(sp);
+        }
+        let sp = self.pd.gc_safe_point().await?;
+        *lock() = (sp, Some(Instant::now()));
+        Ok(sp)
     }
 
     /// Connects to every TiKV store PD lists as up (never to a TiFlash

@@ -222,6 +222,7 @@ impl<'t, T: Transport> Txn<'t, T> {
                 self.pause(attempt, events).await;
             }
         }
+        self.t.check_visibility(self.start_ts).await?;
         Ok(out)
     }
 
@@ -233,7 +234,10 @@ impl<'t, T: Transport> Txn<'t, T> {
         let mut attempt = 0;
         loop {
             let err = match self.t.kv_get(key, self.start_ts, &self.resolved).await {
-                Ok(v) => return Ok(v),
+                Ok(v) => {
+                    self.t.check_visibility(self.start_ts).await?;
+                    return Ok(v);
+                }
                 Err(e) => e,
             };
             let Some(KeyError::Locked(lock)) = err.key_error() else {

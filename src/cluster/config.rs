@@ -21,6 +21,11 @@ pub struct ClusterConfig {
     /// answering every KV call UNIMPLEMENTED, as TiFlash does.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tiflash: bool,
+    /// How long MVCC versions stay readable after a newer one replaces
+    /// them: the GC worker's safe point trails now by this much (TiDB's
+    /// `tidb_gc_life_time`; see [`DEFAULT_GC_LIFE_TIME`](Self::DEFAULT_GC_LIFE_TIME)).
+    #[serde(serialize_with = "ser_duration")]
+    pub gc_life_time: Duration,
     pub faults: Faults,
 }
 
@@ -28,6 +33,10 @@ impl ClusterConfig {
     pub const DEFAULT_STORES: u32 = 3;
     pub const DEFAULT_REGION_MAX_KEYS: u64 = 20_000;
     pub const DEFAULT_LOCK_WAIT_TIMEOUT: Duration = Duration::from_secs(1);
+    /// 1 minute, shorter than TiDB's 10 minutes: the stand-in keeps every
+    /// version in memory, and a run of ten minutes should level off within
+    /// its first two (set `10m` for TiDB's).
+    pub const DEFAULT_GC_LIFE_TIME: Duration = Duration::from_secs(60);
 }
 
 impl Default for ClusterConfig {
@@ -37,10 +46,15 @@ impl Default for ClusterConfig {
             region_max_keys: Self::DEFAULT_REGION_MAX_KEYS,
             lock_wait_timeout: Self::DEFAULT_LOCK_WAIT_TIMEOUT,
             tiflash: false,
+            gc_life_time: Self::DEFAULT_GC_LIFE_TIME,
             faults: Faults::default(),
         }
     }
 }
+
+/// The shortest `gc_life_time` a workload or `serve` may set (the engine
+/// takes any; tests use less).
+pub const MIN_GC_LIFE_TIME: Duration = Duration::from_secs(1);
 
 /// Faults the cluster injects while it runs.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]

@@ -14,12 +14,14 @@
 //!   engine); [`tiflash`]: the optional TiFlash store, holding a learner
 //!   of every region and answering no KV call.
 //! - [`regions`]: the region table PD and the stores share; `split`: the
-//!   split checker and middle-key splits; [`faults`]: injected faults.
+//!   split checker and middle-key splits; [`faults`]: injected faults;
+//!   [`gc`]: the GC worker (safe point and store-side MVCC collection).
 //! - [`config`]: the cluster's shape and faults (set by a workload's
 //!   `cluster:` section or by the `serve` subcommand, in `cli`).
 
 pub mod config;
 pub mod faults;
+pub mod gc;
 pub mod pd;
 pub mod regions;
 mod split;
@@ -86,7 +88,9 @@ pub(crate) struct ClusterState {
     pub pd_hides_leaders: AtomicBool,
     /// PD's and the stores' listening addresses, known once started.
     addrs: RwLock<Addrs>,
+    /// PD's GC safe point (see [`gc`]).
     pub gc_safe_point: AtomicU64,
+    pub gc: gc::GcState,
     pub faults: faults::FaultState,
     pub splits: split::SplitState,
     /// Flips to true once: every server, stream and task ends.
@@ -177,6 +181,7 @@ impl Cluster {
             splits: split::SplitState::default(),
             addrs: RwLock::new(Addrs::default()),
             gc_safe_point: AtomicU64::new(0),
+            gc: gc::GcState::default(),
             shutdown: watch::channel(false).0,
             store_ids,
             config,
@@ -271,7 +276,7 @@ impl Cluster {
 
     /// Binds the first PD member on `pd_addr`, and every other member and
     /// each store on port 0 of the same IP, serves them, and starts the
-    /// split checker and the fault injector.
+    /// split checker, the fault injector and the GC worker.
     pub async fn start(self, pd_addr: SocketAddr) -> std::io::Result<RunningCluster> {
         let shared = self.shared;
         let first = TcpListener::bind(pd_addr).await?;
@@ -315,6 +320,7 @@ impl Cluster {
             SPLIT_CHECK_INTERVAL,
         ))];
         tasks.extend(faults::spawn(&shared));
+        tasks.push(tokio::spawn(gc::run(shared.clone())));
         Ok(RunningCluster {
             cluster: Cluster { shared },
             store_addrs,
@@ -459,6 +465,21 @@ impl Drop for RunningCluster {
     }
 }
 
+/// What the GC worker did: its life time, PD's safe point, whole passes,
+/// and what the passes removed.
+fn gc_snapshot(shared: &ClusterState) -> Value {
+    let removed = shared.storage.stats().gc;
+    json!({
+        "life_time": humantime::format_duration(shared.config.gc_life_time).to_string(),
+        "safe_point": shared.gc_safe_point.load(Ordering::Relaxed),
+        "passes": shared.gc.passes.load(Ordering::Relaxed),
+        "keys_scanned": removed.keys,
+        "versions_collected": removed.versions,
+        "rollbacks_collected": removed.rollbacks,
+        "long_values_collected": removed.long_values,
+    })
+}
+
 /// A key for JSON: printable ASCII as is, other bytes escaped.
 fn show(key: &[u8]) -> String {
     key.escape_ascii().to_string()
@@ -512,6 +533,7 @@ fn snapshot(shared: &ClusterState) -> Value {
         "regions": regions,
         "checker_splits": shared.splits.count.load(Ordering::Relaxed),
         "gc_safe_point": shared.gc_safe_point.load(Ordering::Relaxed),
+        "gc": gc_snapshot(shared),
         // Plain raw writes to keys a CAS used: on TiKV each could have
         // landed between a CAS's read and its write (see docs/fidelity.md).
         "non_atomic_cas_writes": shared.storage.raw().non_atomic_cas_writes(),

@@ -40,6 +40,7 @@ pub use crate::txn_types::requests::{
 
 use latches::Latches;
 use lock_manager::{LockManager, WaitEnd};
+pub use mvcc::GcCounts;
 use mvcc::{LockFailure, Mvcc, Released};
 use raw::RawSpace;
 use tso::Tso;
@@ -80,6 +81,10 @@ pub struct StorageStats {
     wait_timeouts: AtomicU64,
     deadlocks: AtomicU64,
     write_conflicts: AtomicU64,
+    gc_keys: AtomicU64,
+    gc_versions: AtomicU64,
+    gc_rollbacks: AtomicU64,
+    gc_long_values: AtomicU64,
 }
 
 /// A copy of [`StorageStats`] at one moment.
@@ -96,6 +101,8 @@ pub struct StatsSnapshot {
     /// `WriteConflict` answers from prewrite or pessimistic lock, including
     /// the `PessimisticRetry` of woken waiters.
     pub write_conflicts: u64,
+    /// What garbage collection removed so far (see [`Storage::gc_step`]).
+    pub gc: GcCounts,
 }
 
 impl StorageStats {
@@ -112,6 +119,12 @@ impl StorageStats {
             wait_timeouts: g(&self.wait_timeouts),
             deadlocks: g(&self.deadlocks),
             write_conflicts: g(&self.write_conflicts),
+            gc: GcCounts {
+                keys: g(&self.gc_keys),
+                versions: g(&self.gc_versions),
+                rollbacks: g(&self.gc_rollbacks),
+                long_values: g(&self.gc_long_values),
+            },
         }
     }
 }
@@ -189,7 +202,8 @@ impl Storage {
         self.mvcc.lock_count()
     }
 
-    /// Write records and spilled values kept (all versions, no GC).
+    /// Write records and spilled values kept (every version garbage
+    /// collection has not removed).
     pub fn version_count(&self) -> (usize, usize) {
         self.mvcc.version_count()
     }
@@ -197,6 +211,42 @@ impl Storage {
     /// The lock on a transactional key (for tests and checks).
     pub fn lock_info(&self, key: &[u8]) -> Option<LockInfo> {
         self.mvcc.lock(key).map(|l| l.info(key))
+    }
+
+    // Garbage collection.
+
+    /// The oldest start_ts among the locks in the lock CF, if any: a
+    /// transaction still running (or one dead whose lock nobody resolved
+    /// yet) that the GC safe point must not pass.
+    pub fn min_lock_ts(&self) -> Option<u64> {
+        self.mvcc.min_lock_ts()
+    }
+
+    /// One bounded step of garbage collection at `safe_point`: collects up
+    /// to `max_keys` keys of the write CF from `from` on (see
+    /// [`GcCounts`] for what goes), each under its latch, and returns what
+    /// it removed and the key to continue from (`None`: the sweep reached
+    /// the end). Reads and writes go on meanwhile; a read at or above
+    /// `safe_point` sees what it saw before.
+    pub fn gc_step(
+        &self,
+        safe_point: u64,
+        from: &[u8],
+        max_keys: usize,
+    ) -> (GcCounts, Option<Vec<u8>>) {
+        let mut keys = self.mvcc.write_keys_from(from, max_keys.saturating_add(1));
+        let next = (keys.len() > max_keys).then(|| keys.pop()).flatten();
+        let mut counts = GcCounts::default();
+        for k in &keys {
+            let _g = self.latches.acquire_one(k);
+            self.mvcc.gc_key(k, safe_point, &mut counts);
+        }
+        let st = &self.stats;
+        StorageStats::bump(&st.gc_keys, counts.keys);
+        StorageStats::bump(&st.gc_versions, counts.versions);
+        StorageStats::bump(&st.gc_rollbacks, counts.rollbacks);
+        StorageStats::bump(&st.gc_long_values, counts.long_values);
+        (counts, next)
     }
 
     // Reads.

@@ -61,6 +61,9 @@ error_kinds! {
     TxnNotFound = "txn_not_found",
     /// The commit timestamp is below the lock's min_commit_ts.
     CommitTsExpired = "commit_ts_expired",
+    /// The transaction's start_ts is below the GC safe point: what it read
+    /// may have been collected (client-go's `ErrGCTooEarly`).
+    GcTooEarly = "gc_too_early",
     /// Any other error the server or transport reported.
     Other = "other",
 }

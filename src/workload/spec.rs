@@ -55,6 +55,9 @@ pub struct ClusterSpec {
     pub lock_wait_timeout: Option<Sp<String>>,
     /// Add a TiFlash store holding a learner of every region.
     pub tiflash: Option<Sp<bool>>,
+    /// How long old MVCC versions stay readable (the GC safe point trails
+    /// now by this much).
+    pub gc_life_time: Option<Sp<String>>,
     pub faults: Option<FaultsSpec>,
 }
 

@@ -19,6 +19,7 @@ use crate::cluster_util::*;
 
 mod deadlines;
 mod faults;
+mod gc;
 mod pd;
 mod serve;
 mod tiflash;

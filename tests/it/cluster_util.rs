@@ -21,6 +21,7 @@ pub fn config(stores: u32, region_max_keys: u64) -> ClusterConfig {
         region_max_keys,
         lock_wait_timeout: Duration::from_millis(500),
         tiflash: false,
+        gc_life_time: ClusterConfig::DEFAULT_GC_LIFE_TIME,
         faults: Faults::default(),
     }
 }

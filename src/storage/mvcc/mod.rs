@@ -12,13 +12,15 @@
 //!   not found").
 //!
 //! This file holds the records and the read path; the write actions live
-//! beside it (`prewrite`, `commit`, `pessimistic`, `status`). Every write
+//! beside it (`prewrite`, `commit`, `pessimistic`, `status`), and so does
+//! garbage collection (`gc`). Every write
 //! action runs under the latches of its keys (see `latches`); reads take no
 //! latch. The order of writes keeps reads consistent without one: a
 //! prewrite puts its data before its lock, a commit puts its write record
 //! before it removes the lock.
 
 mod commit;
+mod gc;
 mod pessimistic;
 mod prewrite;
 mod status;
@@ -35,6 +37,7 @@ use crate::txn_types::errors::{KeyError, LockInfo, LockType};
 use crate::txn_types::requests::{KvPair, SnapshotScan};
 
 pub(crate) use commit::Released;
+pub use gc::GcCounts;
 pub(crate) use pessimistic::LockFailure;
 
 /// A lock in the lock CF.

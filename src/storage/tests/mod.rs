@@ -2,6 +2,7 @@
 //! file holds the helpers they share.
 
 mod errors;
+mod gc;
 mod reads;
 mod waits;
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::Checker;
+use crate::cluster::config::MIN_GC_LIFE_TIME;
 use crate::vocab::{ErrorKind, Jitter, RetryPolicy};
 use crate::workload::checked::*;
 use crate::workload::spec::*;
@@ -150,6 +151,13 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
             }
             v
         });
+    let gc_life_time = s.gc_life_time.as_ref().map_or(d.gc_life_time, |t| {
+        let v = c.duration(t, "cluster.gc_life_time", false);
+        if v < MIN_GC_LIFE_TIME {
+            c.err(t, "cluster.gc_life_time must be at least 1s");
+        }
+        v
+    });
     let faults = match s.faults {
         None => Faults::default(),
         Some(f) => Faults {
@@ -189,6 +197,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         region_max_keys,
         lock_wait_timeout,
         tiflash: s.tiflash.is_some_and(|t| t.value),
+        gc_life_time,
         faults,
     }
 }

@@ -48,11 +48,39 @@ async fn under_faults_with(
         f.splits > 0 && f.leader_transfers > 0 && f.outages == 1,
         "{name}: {f:?}"
     );
+    if w.cluster.gc_life_time < SHORT_GC {
+        // The GC worker ran beside the faults and the checks.
+        let gc = &c.snapshot()["gc"];
+        assert!(gc["passes"].as_u64() > Some(0), "{name}: {gc}");
+        assert!(gc["safe_point"].as_u64() > Some(0), "{name}: {gc}");
+    }
     c.shutdown().await;
     for v in verdicts(&r) {
         assert!(v.passed, "{name}: {v}\n{:#?}", v.violations);
     }
     r
+}
+
+/// A GC life time short enough that the GC worker collects within a run.
+const SHORT_GC: Duration = Duration::from_millis(300);
+
+/// Bank (both lock modes), readback and scan with the GC worker collecting
+/// at a safe point 300 ms behind now, beside the faults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_readback_and_scan_pass_under_faults_with_gc_running() {
+    let short_gc = |w: &mut tikv_bench::workload::Workload| {
+        w.cluster.gc_life_time = SHORT_GC - Duration::from_millis(1);
+    };
+    for lock in ["optimistic", "pessimistic"] {
+        let checks = format!("  bank: {{accounts: 6, initial: 100, lock: {lock}}}\n");
+        let r = under_faults_with(&format!("gc-bank-{lock}"), READS, &checks, short_gc).await;
+        let v = verdict(&r, "bank");
+        assert!(figure(&v, "transfers_acked") > 0, "{lock}: {v}");
+        assert_eq!(figure(&v, "final_total"), 600);
+    }
+    let checks = "  readback: {}\n  scan: {}\n";
+    let r = under_faults_with("gc-readback", MIX, checks, short_gc).await;
+    assert!(figure(&verdict(&r, "scan"), "keys_scanned") > 100);
 }
 
 const READS: &str = "\n  - {type: get, weight: 2}";
