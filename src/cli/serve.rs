@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::BadInput;
-use crate::cluster::config::{ClusterConfig, Faults, Outage};
+use crate::cluster::config::{ClusterConfig, Faults, Latency, Outage};
 use crate::cluster::{Cluster, DEFAULT_SEED};
 
 /// Flags of `serve`.
@@ -53,8 +53,17 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_duration)]
     pub busy_backoff: Option<Duration>,
     /// Fault: latency added to every store request, on the wire (e.g. 2ms).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, conflicts_with_all = ["read_latency", "write_latency"])]
     pub latency: Option<Duration>,
+    /// Fault: latency added to each read request (KvGet, KvScan, the raw
+    /// reads, ...), on the wire; with --write-latency, instead of --latency.
+    #[arg(long, value_parser = parse_duration)]
+    pub read_latency: Option<Duration>,
+    /// Fault: latency added to each write request (what goes through Raft
+    /// on TiKV: prewrite, commit, pessimistic lock, rollbacks, raw writes),
+    /// on the wire.
+    #[arg(long, value_parser = parse_duration)]
+    pub write_latency: Option<Duration>,
     /// Fault: time every store request waits in the store before it runs
     /// (e.g. 5ms); a request that waits past its max_execution_duration_ms
     /// is not carried out.
@@ -152,7 +161,13 @@ impl ServeArgs {
                 store_offline: self.store_offline,
                 busy: self.busy,
                 busy_backoff: self.busy_backoff.unwrap_or_default(),
-                latency: self.latency.unwrap_or_default(),
+                latency: match self.latency {
+                    Some(d) => Latency::same(d),
+                    None => Latency {
+                        read: self.read_latency.unwrap_or_default(),
+                        write: self.write_latency.unwrap_or_default(),
+                    },
+                },
                 queue_wait: self.queue_wait.unwrap_or_default(),
                 pair_error: self.pair_error,
             },
