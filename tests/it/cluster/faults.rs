@@ -243,7 +243,6 @@ async fn each_request_waits_the_latency_of_its_read_or_write_cost() {
         context: context.clone(),
         key: key.clone(),
         version: 10,
-        ..Default::default()
     };
     assert_eq!(timed!(s.kv_get(Request::new(get))), read, "kv get");
     let lock = kv::PessimisticLockRequest {
