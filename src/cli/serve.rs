@@ -243,4 +243,23 @@ mod tests {
         );
         assert!(parse_outage("1:soon:1s").is_err());
     }
+
+    #[test]
+    fn read_and_write_latencies_set_the_cost_model() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let config = |args: &[&str]| {
+            let cli = Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()));
+            cli.unwrap().serve.config().unwrap().faults.latency
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(config(&["--latency", "2ms"]), Latency::same(ms(2)));
+        let split = config(&["--read-latency", "1ms", "--write-latency", "3ms"]);
+        assert_eq!((split.read, split.write), (ms(1), ms(3)));
+        assert_eq!(config(&["--write-latency", "3ms"]).read, Duration::ZERO);
+    }
 }

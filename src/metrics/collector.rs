@@ -84,8 +84,6 @@ pub struct Collector {
     last_second: Option<(i64, u64, u64)>,
     slow: Vec<Vec<SlowOp>>,
     live: Arc<Mutex<Live>>,
-    /// Reads the process's resident set, once per batch of final seconds.
-    rss: fn() -> Option<u64>,
 }
 
 impl Collector {
@@ -106,14 +104,7 @@ impl Collector {
             last_second: None,
             slow: vec![Vec::new(); nops],
             live,
-            rss: memory::rss_bytes,
         }
-    }
-
-    /// Reads the resident set with `rss` instead (a test's fixed figures).
-    pub fn with_rss(mut self, rss: fn() -> Option<u64>) -> Collector {
-        self.rss = rss;
-        self
     }
 
     pub fn live(&self) -> Arc<Mutex<Live>> {
@@ -181,7 +172,7 @@ impl Collector {
                 break;
             }
             let (unix_s, stats) = entry.remove_entry();
-            let rss = *rss.get_or_insert_with(self.rss);
+            let rss = *rss.get_or_insert_with(memory::rss_bytes);
             let mut h: Hist = new_hist();
             stats.iter().for_each(|s| hist::add(&mut h, &s.latency));
             let ops = stats.iter().map(|s| s.ok + s.failed + s.unknown).sum();
