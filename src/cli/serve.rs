@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::BadInput;
-use crate::cluster::config::{ClusterConfig, Faults, MIN_GC_LIFE_TIME, Outage};
+use crate::cluster::config::{ClusterConfig, Faults, Latency, MIN_GC_LIFE_TIME, Outage};
 use crate::cluster::{Cluster, DEFAULT_SEED};
 
 /// Flags of `serve`.
@@ -53,8 +53,17 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_duration)]
     pub busy_backoff: Option<Duration>,
     /// Fault: latency added to every store request, on the wire (e.g. 2ms).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, conflicts_with_all = ["read_latency", "write_latency"])]
     pub latency: Option<Duration>,
+    /// Fault: latency added to each read request (KvGet, KvScan, the raw
+    /// reads, ...), on the wire; with --write-latency, instead of --latency.
+    #[arg(long, value_parser = parse_duration)]
+    pub read_latency: Option<Duration>,
+    /// Fault: latency added to each write request (what goes through Raft
+    /// on TiKV: prewrite, commit, pessimistic lock, rollbacks, raw writes),
+    /// on the wire.
+    #[arg(long, value_parser = parse_duration)]
+    pub write_latency: Option<Duration>,
     /// Fault: time every store request waits in the store before it runs
     /// (e.g. 5ms); a request that waits past its max_execution_duration_ms
     /// is not carried out.
@@ -160,7 +169,13 @@ impl ServeArgs {
                 store_offline: self.store_offline,
                 busy: self.busy,
                 busy_backoff: self.busy_backoff.unwrap_or_default(),
-                latency: self.latency.unwrap_or_default(),
+                latency: match self.latency {
+                    Some(d) => Latency::same(d),
+                    None => Latency {
+                        read: self.read_latency.unwrap_or_default(),
+                        write: self.write_latency.unwrap_or_default(),
+                    },
+                },
                 queue_wait: self.queue_wait.unwrap_or_default(),
                 pair_error: self.pair_error,
             },
@@ -235,5 +250,24 @@ mod tests {
                 .contains("store number")
         );
         assert!(parse_outage("1:soon:1s").is_err());
+    }
+
+    #[test]
+    fn read_and_write_latencies_set_the_cost_model() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let config = |args: &[&str]| {
+            let cli = Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()));
+            cli.unwrap().serve.config().unwrap().faults.latency
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(config(&["--latency", "2ms"]), Latency::same(ms(2)));
+        let split = config(&["--read-latency", "1ms", "--write-latency", "3ms"]);
+        assert_eq!((split.read, split.write), (ms(1), ms(3)));
+        assert_eq!(config(&["--write-latency", "3ms"]).read, Duration::ZERO);
     }
 }

@@ -86,14 +86,12 @@ pub struct Faults {
         serialize_with = "ser_duration"
     )]
     pub busy_backoff: Duration,
-    /// Added to every store request, as time on the wire: it passes before
-    /// the request reaches the store, so it does not count against the
-    /// request's `max_execution_duration_ms`.
-    #[serde(
-        skip_serializing_if = "Duration::is_zero",
-        serialize_with = "ser_duration"
-    )]
-    pub latency: Duration,
+    /// Added to every store request by its cost class (see [`Cost`]), as
+    /// time on the wire: it passes before the request reaches the store,
+    /// so it does not count against the request's
+    /// `max_execution_duration_ms`.
+    #[serde(skip_serializing_if = "Latency::is_zero")]
+    pub latency: Latency,
     /// Time every store request waits in the store before it runs (a
     /// scheduler or read pool queue). It counts against the request's
     /// `max_execution_duration_ms`: a request that waits past it is not
@@ -113,6 +111,63 @@ pub struct Faults {
 impl Faults {
     pub fn any(&self) -> bool {
         *self != Faults::default()
+    }
+}
+
+/// What a store request costs on TiKV, for the latency fault: a write goes
+/// through the scheduler and Raft (propose, replicate, apply) before it is
+/// answered; a read is served from the leader's snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// Served from a snapshot: KvGet, KvBatchGet, KvScan, ScanLock, the
+    /// raw reads (get, batch get, scan, batch scan, get key TTL).
+    Read,
+    /// Through the scheduler and Raft: Prewrite, Commit, PessimisticLock,
+    /// PessimisticRollback, BatchRollback, Cleanup, ResolveLock,
+    /// CheckTxnStatus, TxnHeartBeat, CheckSecondaryLocks, and the raw
+    /// writes (put, batch put, delete, batch delete, delete range, CAS).
+    Write,
+}
+
+/// The latency fault: time on the wire added to each store request by its
+/// [`Cost`]. Written as one duration (the same for both) or as
+/// `{read: D, write: D}`; serialized the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Latency {
+    pub read: Duration,
+    pub write: Duration,
+}
+
+impl Latency {
+    /// The same latency for every request.
+    pub const fn same(d: Duration) -> Latency {
+        Latency { read: d, write: d }
+    }
+
+    /// The latency of a request of this cost.
+    pub fn of(&self, cost: Cost) -> Duration {
+        match cost {
+            Cost::Read => self.read,
+            Cost::Write => self.write,
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.read.is_zero() && self.write.is_zero()
+    }
+}
+
+impl Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        if self.read == self.write {
+            return ser_duration(&self.read, s);
+        }
+        let text = |d: Duration| humantime::format_duration(d).to_string();
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("read", &text(self.read))?;
+        m.serialize_entry("write", &text(self.write))?;
+        m.end()
     }
 }
 

@@ -1,8 +1,9 @@
 //! Injected faults, set by [`Faults`] (a workload's `cluster.faults` or the
 //! `serve` flags): periodic splits and leader transfers, a store outage
 //! window with a failover, ServerIsBusy answers with a probability (and a
-//! backoff hint), latency on every store request, a wait in the store
-//! before each request runs, and raw read pairs answered as errors.
+//! backoff hint), latency on every store request (by its read or write
+//! cost), a wait in the store before each request runs, and raw read pairs
+//! answered as errors.
 //!
 //! The per-request faults (outage, busy, latency, queue wait) are read by
 //! the store service before it looks at a request, the pair errors by the
@@ -24,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::ClusterState;
-use super::config::{Faults, Outage};
+use super::config::{Cost, Faults, Outage};
 use super::regions::Regions;
 use super::split::{self, RegionKeys};
 use crate::codec;
@@ -139,9 +140,9 @@ impl FaultState {
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Latency to add to a store request.
-    pub fn latency(&self) -> Duration {
-        self.faults.latency
+    /// Latency to add to a store request of this cost.
+    pub fn latency(&self, cost: Cost) -> Duration {
+        self.faults.latency.of(cost)
     }
 
     /// Time a store request waits before it runs.

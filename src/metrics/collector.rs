@@ -7,28 +7,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::hist::{self, Hist, Percentiles, new_hist};
+use super::memory;
 use super::recorder::{OpStats, Report};
 use super::slow::{SlowOp, keep_slowest};
-
-/// One op in one second of the timeline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SecondOp {
-    pub ok: u64,
-    pub failed: u64,
-    pub latency: Percentiles,
-    /// The second's latency histogram, encoded (see [`hist::encode`]).
-    pub histogram: String,
-}
-
-/// One wall-clock second of the measured phase.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Second {
-    pub unix_s: i64,
-    /// Per op, indexed like the workload's ops; `None` when idle.
-    pub ops: Vec<Option<SecondOp>>,
-    /// All ops together.
-    pub all: Percentiles,
-}
+use super::timeline::Timeline;
+pub use super::timeline::{Second, SecondOp};
 
 /// Everything the workers measured.
 #[derive(Debug, Clone)]
@@ -38,6 +21,9 @@ pub struct Summary {
     pub timeline: Vec<Second>,
     /// Per op, the slowest measured ops with their traces, slowest first.
     pub slow: Vec<Vec<SlowOp>>,
+    /// The process's peak resident set when the run ended, bytes (`None`
+    /// where it cannot be read).
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// A running view for progress displays and the metrics endpoint, updated
@@ -93,7 +79,9 @@ pub struct Collector {
     pending: BTreeMap<i64, Vec<OpStats>>,
     /// Per worker: the last second it reported, and whether it finished.
     marks: Vec<(i64, bool)>,
-    timeline: Vec<Second>,
+    timeline: Timeline,
+    /// The last final second: ops completed and p99 in microseconds.
+    last_second: Option<(i64, u64, u64)>,
     slow: Vec<Vec<SlowOp>>,
     live: Arc<Mutex<Live>>,
 }
@@ -112,7 +100,8 @@ impl Collector {
             warmup: (0..nops).map(|_| OpStats::default()).collect(),
             pending: BTreeMap::new(),
             marks: vec![(i64::MIN, false); workers],
-            timeline: Vec::new(),
+            timeline: Timeline::default(),
+            last_second: None,
             slow: vec![Vec::new(); nops],
             live,
         }
@@ -157,17 +146,16 @@ impl Collector {
         live.errors += live_delta.1;
         live.retries += live_delta.2;
         live.warmup_ops += warm;
-        if let Some(last) = self.timeline.last() {
-            let ops: u64 = last.ops.iter().flatten().map(|o| o.ok + o.failed).sum();
-            live.last_second = Some((last.unix_s, ops, last.all.p99));
+        if self.last_second.is_some() {
+            live.last_second = self.last_second;
         }
     }
 
     /// Turns pending seconds that no running worker can still add to into
-    /// timeline entries; with `all`, every pending second. Returns whether
-    /// any second became final.
+    /// timeline entries, each with the resident set read as it became
+    /// final; with `all`, every pending second. Returns whether any second
+    /// became final.
     fn finalize(&mut self, all: bool) -> bool {
-        let before = self.timeline.len();
         let watermark = self
             .marks
             .iter()
@@ -175,6 +163,8 @@ impl Collector {
             .map(|(s, _)| *s)
             .min()
             .unwrap_or(i64::MAX);
+        let mut rss = None;
+        let mut any = false;
         while let Some(entry) = self.pending.first_entry() {
             // A worker's report for second s means it has moved past s, so
             // s is final once every running worker has reported s or later.
@@ -182,26 +172,15 @@ impl Collector {
                 break;
             }
             let (unix_s, stats) = entry.remove_entry();
-            let mut all: Hist = new_hist();
-            let ops = stats
-                .into_iter()
-                .map(|s| {
-                    hist::add(&mut all, &s.latency);
-                    (s.total() > 0).then(|| SecondOp {
-                        ok: s.ok,
-                        failed: s.failed + s.unknown,
-                        latency: Percentiles::of(&s.latency),
-                        histogram: hist::encode(&s.latency),
-                    })
-                })
-                .collect();
-            self.timeline.push(Second {
-                unix_s,
-                ops,
-                all: Percentiles::of(&all),
-            });
+            let rss = *rss.get_or_insert_with(memory::rss_bytes);
+            let mut h: Hist = new_hist();
+            stats.iter().for_each(|s| hist::add(&mut h, &s.latency));
+            let ops = stats.iter().map(|s| s.ok + s.failed + s.unknown).sum();
+            self.last_second = Some((unix_s, ops, Percentiles::of(&h).p99));
+            self.timeline.push(unix_s, &stats, rss);
+            any = true;
         }
-        self.timeline.len() != before
+        any
     }
 
     pub fn finish(mut self) -> Summary {
@@ -212,8 +191,9 @@ impl Collector {
         Summary {
             ops: self.totals,
             warmup: self.warmup,
-            timeline: self.timeline,
+            timeline: self.timeline.finish(),
             slow: self.slow,
+            peak_rss_bytes: memory::peak_rss_bytes(),
         }
     }
 }

@@ -1,13 +1,15 @@
 //! Merging results from several driver processes (shards of one workload)
 //! into one: histograms are added, never percentiles averaged; counters are
-//! summed; timelines are aligned by wall-clock second; rates are recomputed
+//! summed; timelines are aligned by wall-clock second (a driver's coarse
+//! rows of a long run take the other drivers' seconds they cover); rates are recomputed
 //! from the merged counts over the merged measured window; the slowest ops
 //! are those of all results, kept exactly. Merging is associative and
 //! commutative, so drivers can be merged in any grouping.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::hist::{self, Hist, Percentiles};
+use super::memory::MemoryInfo;
 use super::result::{
     Interval, IntervalOp, LoadResult, OpResult, PhaseResult, RunResult, rate, round3,
 };
@@ -113,13 +115,14 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         warmup: merge_phase(results.iter().map(|r| &r.warmup), None),
         measured: merge_phase(results.iter().map(|r| &r.measured), Some(measured_s)),
         ops,
-        timeline: merge_timeline(results, from)?,
+        timeline: merge_timeline(results, (from, to))?,
         interrupted: results.iter().any(|r| r.interrupted),
         // The sections all results share are kept; those that describe one
         // driver (shard, thresholds) have no merged meaning.
         checks: shared(results, |r| &r.checks),
         cluster: shared(results, |r| &r.cluster),
         driver_check,
+        memory: merge_memory(results),
         merged_from: Some(results.iter().map(|r| r.merged_from.unwrap_or(1)).sum()),
         merged_runs: (!runs.is_empty()).then_some(runs),
         repeat: shared(results, |r| &r.repeat),
@@ -403,55 +406,116 @@ fn merge_op(name: &str, parts: &[&OpResult], measured_s: f64) -> Result<OpResult
     Ok(out)
 }
 
-fn merge_timeline(results: &[RunResult], from: i64) -> Result<Vec<Interval>, MergeError> {
-    let mut seconds: BTreeMap<i64, Vec<&Interval>> = BTreeMap::new();
+/// The drivers' memory: the largest peak, and each driver's (a merged
+/// result's drivers counted one by one); none unless every result has it.
+fn merge_memory(results: &[RunResult]) -> Option<MemoryInfo> {
+    let mut peaks = Vec::new();
+    let mut includes_target = false;
     for r in results {
-        for i in &r.timeline {
-            seconds.entry(i.unix_s).or_default().push(i);
+        let m = r.memory.as_ref()?;
+        includes_target |= m.includes_target;
+        match &m.driver_peaks_rss_bytes {
+            Some(p) => peaks.extend(p),
+            None => peaks.push(m.peak_rss_bytes),
         }
     }
-    let mut out = Vec::with_capacity(seconds.len());
-    for (unix_s, parts) in seconds {
-        let span_s = parts.iter().map(|i| i.span_s).fold(0.0, f64::max);
-        let mut names: Vec<&String> = parts.iter().flat_map(|i| i.ops.keys()).collect();
-        names.sort();
-        names.dedup();
-        let mut all = hist::new_hist();
-        let mut total = 0;
-        let mut ops = BTreeMap::new();
-        for name in names {
-            let mut h = hist::new_hist();
-            let (mut ok, mut failed) = (0, 0);
-            for op in parts.iter().filter_map(|i| i.ops.get(name)) {
-                hist::add(&mut h, &decode(name, &op.histogram)?);
-                ok += op.ok;
-                failed += op.failed;
-            }
-            hist::add(&mut all, &h);
-            total += ok + failed;
-            let p = Percentiles::of(&h);
-            ops.insert(
-                name.clone(),
-                IntervalOp {
-                    ok,
-                    failed,
-                    p50_us: p.p50,
-                    p99_us: p.p99,
-                    max_us: p.max,
-                    histogram: hist::encode(&h),
-                },
-            );
-        }
-        let p = Percentiles::of(&all);
-        out.push(Interval {
-            unix_s,
-            t_s: round3((unix_s * 1_000_000 - from) as f64 / 1e6),
-            span_s,
-            ops_per_s: rate(total, span_s),
-            p50_us: p.p50,
-            p99_us: p.p99,
-            ops,
-        });
+    peaks.sort_unstable();
+    Some(MemoryInfo {
+        peak_rss_bytes: peaks.last().copied()?,
+        includes_target,
+        driver_peaks_rss_bytes: Some(peaks),
+    })
+}
+
+/// The row of the merged timeline an interval goes into: the widest row
+/// of any result that holds its start (rows are aligned in Unix time and
+/// each width divides the next, so a narrower row lies wholly inside).
+fn merged_row(widths: &BTreeSet<(i64, u32)>, i: &Interval) -> (i64, u32) {
+    widths
+        .iter()
+        .rev()
+        .map(|&(_, w)| w)
+        .filter(|&w| w > i.width_s)
+        .map(|w| (i.unix_s - i.unix_s.rem_euclid(i64::from(w)), w))
+        .find(|row| widths.contains(row))
+        .unwrap_or((i.unix_s, i.width_s))
+}
+
+/// Lines the drivers' timelines up by row and adds them: counts summed,
+/// histograms added; where one driver has coarse rows and another still
+/// per-second ones, the seconds go into the coarse row. The memory of a
+/// row is the largest of the drivers' (each driver is its own process).
+fn merge_timeline(results: &[RunResult], window: (i64, i64)) -> Result<Vec<Interval>, MergeError> {
+    let coarse: BTreeSet<(i64, u32)> = results
+        .iter()
+        .flat_map(|r| &r.timeline)
+        .filter(|i| i.width_s > 1)
+        .map(|i| (i.unix_s, i.width_s))
+        .collect();
+    let mut rows: BTreeMap<(i64, u32), Vec<&Interval>> = BTreeMap::new();
+    for i in results.iter().flat_map(|r| &r.timeline) {
+        rows.entry(merged_row(&coarse, i)).or_default().push(i);
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, parts) in rows {
+        out.push(merge_row(row, &parts, window)?);
     }
     Ok(out)
+}
+
+/// One row of the merged timeline from the drivers' parts of it.
+fn merge_row(
+    (unix_s, width_s): (i64, u32),
+    parts: &[&Interval],
+    window: (i64, i64),
+) -> Result<Interval, MergeError> {
+    let span_s = if width_s == 1 {
+        parts.iter().map(|i| i.span_s).fold(0.0, f64::max)
+    } else {
+        // A coarse row: its part inside the merged measured window.
+        let start = unix_s * 1_000_000;
+        let end = (unix_s + i64::from(width_s)) * 1_000_000;
+        round3((end.min(window.1) - start.max(window.0)).max(0) as f64 / 1e6)
+    };
+    let mut names: Vec<&String> = parts.iter().flat_map(|i| i.ops.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut all = hist::new_hist();
+    let mut total = 0;
+    let mut ops = BTreeMap::new();
+    for name in names {
+        let mut h = hist::new_hist();
+        let (mut ok, mut failed) = (0, 0);
+        for op in parts.iter().filter_map(|i| i.ops.get(name)) {
+            hist::add(&mut h, &decode(name, &op.histogram)?);
+            ok += op.ok;
+            failed += op.failed;
+        }
+        hist::add(&mut all, &h);
+        total += ok + failed;
+        let p = Percentiles::of(&h);
+        ops.insert(
+            name.clone(),
+            IntervalOp {
+                ok,
+                failed,
+                p50_us: p.p50,
+                p99_us: p.p99,
+                max_us: p.max,
+                histogram: hist::encode(&h),
+            },
+        );
+    }
+    let p = Percentiles::of(&all);
+    Ok(Interval {
+        unix_s,
+        width_s,
+        t_s: round3((unix_s * 1_000_000 - window.0) as f64 / 1e6),
+        span_s,
+        ops_per_s: rate(total, span_s),
+        p50_us: p.p50,
+        p99_us: p.p99,
+        ops,
+        rss_bytes: parts.iter().filter_map(|i| i.rss_bytes).max(),
+    })
 }

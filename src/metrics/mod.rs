@@ -1,10 +1,12 @@
 //! Measurement: per-worker recorders (no locks, no sends per op), the
 //! collector that merges their per-second reports, and the result file
-//! with its typed sections, among them the slowest ops with their traces.
+//! with its typed sections, among them the slowest ops with their traces
+//! and the process's memory; the timeline stays bounded on long runs.
 
 pub mod collector;
 pub mod hdrlog;
 pub mod hist;
+pub mod memory;
 pub mod merge;
 pub mod prometheus;
 pub mod recorder;
@@ -12,8 +14,10 @@ pub mod result;
 pub mod sections;
 pub mod selfcheck;
 pub mod slow;
+pub mod timeline;
 
 pub use collector::{Collector, Live, LiveOp, Summary};
+pub use memory::MemoryInfo;
 pub use merge::merge;
 pub use recorder::{Clock, Completion, OpStats, Recorder, Report};
 pub use result::{RunInfo, RunResult, SCHEMA};

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::collector::{Second, Summary};
 use super::hist::{self, Percentiles};
+use super::memory::MemoryInfo;
 use super::recorder::OpStats;
 use super::sections::{ClusterInfo, RepeatInfo, ShardInfo, SweepInfo, ThresholdVerdict};
 use super::selfcheck::{CpuUse, DriverCheck};
@@ -58,7 +59,9 @@ pub struct RunResult {
     pub measured: PhaseResult,
     /// Per op name.
     pub ops: BTreeMap<String, OpResult>,
-    /// One entry per wall-clock second of the measured phase.
+    /// One entry per wall-clock second of the measured phase for its first
+    /// hour, then one per 10 s, past ten hours one per minute (`width_s`;
+    /// see [`timeline::TIERS`](super::timeline::TIERS)).
     pub timeline: Vec<Interval>,
     /// The run was stopped early (Ctrl-C, SIGTERM): the figures cover the
     /// measured span up to then.
@@ -77,6 +80,10 @@ pub struct RunResult {
     /// it have CPU to spare (closed loop)?
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver_check: Option<DriverCheck>,
+    /// The process's memory (peak resident set); it includes the stand-in
+    /// cluster when that runs embedded, in the same process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryInfo>,
     /// How many driver results a merge added up into this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_from: Option<u64>,
@@ -193,17 +200,33 @@ pub struct OpResult {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
-    /// The wall-clock second (Unix time) this interval lies in.
+    /// The wall-clock second (Unix time) this interval starts in.
     pub unix_s: i64,
+    /// The seconds it covers: 1, or past the first hour of a run more
+    /// (a multiple of it in Unix time).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub width_s: u32,
     /// Start of the interval, seconds after the measured phase began.
     pub t_s: f64,
-    /// Length of the part of the second inside the measured phase.
+    /// Length of the part of the interval inside the measured phase.
     pub span_s: f64,
     /// All ops: completed per second and latency figures.
     pub ops_per_s: f64,
     pub p50_us: u64,
     pub p99_us: u64,
     pub ops: BTreeMap<String, IntervalOp>,
+    /// The process's resident set, bytes: the largest sample taken in the
+    /// interval (once a second); absent where it cannot be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_bytes: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -331,16 +354,17 @@ fn lateness(stats: &[OpStats]) -> Option<hist::Hist> {
     all
 }
 
-/// One second of the timeline: the part of it inside the measured phase.
+/// One row of the timeline: the part of it inside the measured phase.
 fn interval(sec: &Second, names: &[&str], info: &RunInfo) -> Interval {
     let from = (sec.unix_s * 1_000_000).max(info.measure_start_unix_us);
-    let to = ((sec.unix_s + 1) * 1_000_000)
+    let to = ((sec.unix_s + i64::from(sec.width_s)) * 1_000_000)
         .min(info.ended_unix_us)
         .max(from);
     let span_s = (to - from) as f64 / 1e6;
     let total: u64 = sec.ops.iter().flatten().map(|o| o.ok + o.failed).sum();
     Interval {
         unix_s: sec.unix_s,
+        width_s: sec.width_s,
         t_s: round3((sec.unix_s * 1_000_000 - info.measure_start_unix_us) as f64 / 1e6),
         span_s: round3(span_s),
         ops_per_s: rate(total, span_s),
@@ -366,6 +390,7 @@ fn interval(sec: &Second, names: &[&str], info: &RunInfo) -> Interval {
                 })
             })
             .collect(),
+        rss_bytes: sec.rss_bytes,
     }
 }
 
@@ -390,6 +415,7 @@ impl RunResult {
             .zip(&summary.ops)
             .map(|(o, s)| (o.name.clone(), op_result(o.kind.type_name(), s, measured_s)))
             .collect();
+        let in_process = info.target.runs_in_process();
         let timeline = summary
             .timeline
             .iter()
@@ -425,6 +451,11 @@ impl RunResult {
             checks: None,
             cluster: None,
             driver_check: DriverCheck::judge(lateness(&summary.ops).as_ref(), info.cpu),
+            memory: summary.peak_rss_bytes.map(|peak| MemoryInfo {
+                peak_rss_bytes: peak,
+                includes_target: in_process,
+                driver_peaks_rss_bytes: None,
+            }),
             merged_from: None,
             merged_runs: None,
             repeat: None,

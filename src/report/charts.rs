@@ -1,6 +1,6 @@
 //! The charts of one result, registered in [`CHARTS`]: the latency
-//! percentile spectrum per op, ops/s and p99 per second, and errors and
-//! retries per op and kind. A new chart is one entry there and the
+//! percentile spectrum per op, ops/s and p99 per second, the process's
+//! resident memory over time, and errors and retries per op and kind. A new chart is one entry there and the
 //! function that draws it; the report gives each entry its section, its
 //! PNG and its link.
 
@@ -16,6 +16,8 @@ use crate::metrics::{RunResult, hist};
 pub const LATENCY_SIZE: (u32, u32) = (1100, 560);
 /// Throughput over time above p99 over time.
 pub const TIMELINE_SIZE: (u32, u32) = (1100, 760);
+/// Resident memory over time.
+pub const MEMORY_SIZE: (u32, u32) = (1100, 420);
 /// Width of the error chart; its height grows with the number of bars.
 pub const ERRORS_WIDTH: u32 = 1100;
 
@@ -65,6 +67,16 @@ pub(super) const CHARTS: &[ChartEntry] = &[
         draw: timeline_chart,
         after: nothing,
         absent: "",
+    },
+    ChartEntry {
+        id: "memory",
+        heading: "Memory",
+        nav: "memory",
+        alt: "resident memory of the driver process over time",
+        caption: memory_caption,
+        draw: memory_chart,
+        after: nothing,
+        absent: "No memory samples: the resident set is read from /proc, on Linux only.",
     },
     ChartEntry {
         id: "errors",
@@ -155,7 +167,7 @@ fn latency_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
 }
 
 fn timeline_caption(_: &RunResult) -> &'static str {
-    "Per wall-clock second of the measured phase; the first and last seconds may be partial."
+    "Per wall-clock second of the measured phase (past its first hour per 10 s, past ten hours per minute); the first and last seconds may be partial."
 }
 
 fn timeline_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
@@ -233,6 +245,65 @@ fn timeline_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
                 series: p99,
             },
         ],
+    }))
+}
+
+fn memory_caption(r: &RunResult) -> &'static str {
+    if r.memory.as_ref().is_some_and(|m| m.includes_target) {
+        "The driver process's resident set (VmRSS), the largest sample of each interval (one a second). The target runs in this process, so its data is counted too."
+    } else {
+        "The driver process's resident set (VmRSS), the largest sample of each interval (one a second). The target runs elsewhere: a serve process's memory is its own."
+    }
+}
+
+fn memory_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
+    const MIB: f64 = 1024.0 * 1024.0;
+    let points: Vec<(f64, f64)> = r
+        .timeline
+        .iter()
+        .filter_map(|iv| {
+            Some((
+                iv.t_s.max(0.0) + iv.span_s / 2.0,
+                iv.rss_bytes? as f64 / MIB,
+            ))
+        })
+        .collect();
+    if points.is_empty() {
+        return Ok(None);
+    }
+    let title = match &r.memory {
+        Some(m) => format!(
+            "Resident memory (peak {:.1} MiB)",
+            m.peak_rss_bytes as f64 / MIB
+        ),
+        None => "Resident memory".into(),
+    };
+    let mark = if points.len() < 30 {
+        Mark::LinesPoints
+    } else {
+        Mark::Lines
+    };
+    Ok(Some(Chart {
+        size: MEMORY_SIZE,
+        grid: (1, 1),
+        shared_legend: false,
+        panels: vec![Panel {
+            title,
+            x: Axis::new(
+                "seconds into the measured phase",
+                Scale::Linear,
+                Unit::Number,
+            ),
+            y: Axis::new("MiB", Scale::Linear, Unit::Number),
+            mark,
+            legend: Legend::Right,
+            series: vec![Series {
+                ranges: Vec::new(),
+                name: "resident set".into(),
+                color: ALL_COLOR,
+                points,
+            }],
+        }],
     }))
 }
 

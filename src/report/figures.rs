@@ -130,7 +130,8 @@ fn range(values: &[f64]) -> Range {
 }
 
 /// The spread of the per-second goodput over the whole seconds of the
-/// timeline (partial seconds, `span_s < 1`, left out).
+/// timeline (partial seconds, `span_s < 1`, and the coarse rows of a long
+/// run left out).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Noise {
     pub seconds: usize,
@@ -244,7 +245,7 @@ pub fn of(path: &Path, r: &RunResult) -> Result<Figures, ReportError> {
     let samples: Vec<f64> = r
         .timeline
         .iter()
-        .filter(|iv| iv.span_s >= 0.999)
+        .filter(|iv| iv.width_s == 1 && iv.span_s >= 0.999)
         .map(|iv| {
             let ok: u64 = counted
                 .iter()

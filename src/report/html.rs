@@ -1,15 +1,15 @@
 //! The report of one result: `report.html` (self-contained: styles inline,
 //! charts inline as `data:` PNGs, nothing fetched) beside the PNG charts it
 //! shows, one section each, in the order of the chart table in `charts.rs`:
-//! `latency.png`, `timeline.png` and, when anything failed or was retried,
-//! `errors.png`; then the slowest ops with their traces (`slow.rs`).
+//! `latency.png`, `timeline.png`, `memory.png` (when memory was sampled)
+//! and, when anything failed or was retried, `errors.png`; then the slowest ops with their traces (`slow.rs`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::ReportError;
 use super::charts::{CHARTS, ChartEntry};
-pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, TIMELINE_SIZE, errors_height};
+pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, MEMORY_SIZE, TIMELINE_SIZE, errors_height};
 use super::page::{self, Table, TableCell, esc, num, text};
 use crate::metrics::{DriverCheck, DriverVerdict, RunResult};
 use crate::workload::checks::CheckVerdict;

@@ -5,12 +5,13 @@ use std::fmt::Write as _;
 use crate::metrics::RunResult;
 use crate::vocab::fmt::micros;
 
-/// A few lines: what ran, the totals, the driver's self-check, one row per
-/// op, the errors.
+/// A few lines: what ran, the totals, the driver's self-check, its peak
+/// memory, one row per op, the errors.
 pub fn summary(r: &RunResult) -> String {
     let mut out = String::new();
     totals(&mut out, r);
     driver_check(&mut out, r);
+    memory(&mut out, r);
     op_table(&mut out, r);
     for name in r.op_names() {
         op_notes(&mut out, &name, r);
@@ -79,6 +80,36 @@ fn driver_check(out: &mut String, r: &RunResult) {
     if let Some(n) = c.note() {
         let _ = writeln!(out, "  ({n})");
     }
+}
+
+/// The process's peak memory, and whether the target's is in it.
+fn memory(out: &mut String, r: &RunResult) {
+    let Some(m) = &r.memory else {
+        return;
+    };
+    let whose = if m.includes_target {
+        "driver and target: one process"
+    } else {
+        "driver only"
+    };
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let _ = match &m.driver_peaks_rss_bytes {
+        Some(peaks) => writeln!(
+            out,
+            "memory: peak RSS {:.1} MiB ({whose}), per driver {}",
+            mib(m.peak_rss_bytes),
+            peaks
+                .iter()
+                .map(|p| format!("{:.1}", mib(*p)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => writeln!(
+            out,
+            "memory: peak RSS {:.1} MiB ({whose})",
+            mib(m.peak_rss_bytes)
+        ),
+    };
 }
 
 /// One row per op, columns aligned.

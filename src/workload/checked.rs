@@ -11,7 +11,7 @@ pub use super::thresholds::Threshold;
 pub use crate::client::config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_REQUEST_TIMEOUT,
 };
-pub use crate::cluster::config::{ClusterConfig, Faults, Outage};
+pub use crate::cluster::config::{ClusterConfig, Faults, Latency, Outage};
 use crate::vocab::LockMode;
 pub use crate::workload::checks::Checks;
 pub use crate::workload::ops::{Api, OpKind};

@@ -69,9 +69,52 @@ pub struct FaultsSpec {
     pub store_offline: Option<OutageSpec>,
     pub busy: Option<Sp<f64>>,
     pub busy_backoff: Option<Sp<String>>,
-    pub latency: Option<Sp<String>>,
+    /// One duration for every request, or `{read: D, write: D}`.
+    pub latency: Option<Sp<LatencySpec>>,
     pub queue_wait: Option<Sp<String>>,
     pub pair_error: Option<Sp<f64>>,
+}
+
+/// The latency fault as written: one duration (`2ms`) for every request,
+/// or one per cost class (`{read: 500us, write: 2ms}`, either may be left
+/// out: zero).
+#[derive(Debug)]
+pub enum LatencySpec {
+    Same(String),
+    Split {
+        read: Option<Sp<String>>,
+        write: Option<Sp<String>>,
+    },
+}
+
+impl<'de> Deserialize<'de> for LatencySpec {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LatencySpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration (2ms) or a map {read: D, write: D}")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LatencySpec, E> {
+                Ok(LatencySpec::Same(v.to_string()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LatencySpec, A::Error> {
+                let (mut read, mut write) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "read" => read = Some(map.next_value()?),
+                        "write" => write = Some(map.next_value()?),
+                        other => return Err(de::Error::unknown_field(other, &["read", "write"])),
+                    }
+                }
+                Ok(LatencySpec::Split { read, write })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]

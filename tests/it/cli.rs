@@ -39,6 +39,19 @@ fn run_quickstart_writes_a_result_with_every_op() {
         assert!(op["latency_us"]["p999"].is_u64());
     }
     assert!(!json["timeline"].as_array().unwrap().is_empty());
+    if cfg!(target_os = "linux") {
+        // Memory over time, and the peak, which counts the embedded cluster.
+        let rss: Vec<u64> = json["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["rss_bytes"].as_u64().expect("every second sampled"))
+            .collect();
+        let peak = json["memory"]["peak_rss_bytes"].as_u64().unwrap();
+        assert!(rss.iter().all(|&r| r > 0 && r <= peak), "{rss:?} {peak}");
+        assert_eq!(json["memory"]["includes_target"], true);
+        assert!(stdout.contains("memory: peak RSS"), "{stdout}");
+    }
 }
 
 #[test]

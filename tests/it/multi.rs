@@ -227,6 +227,8 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
     for (offset, ops) in seconds {
         let mut entry = Interval {
             unix_s: base + offset,
+            width_s: 1,
+            rss_bytes: Some(1_000 * driver as u64 + *offset as u64),
             t_s: *offset as f64,
             span_s: 1.0,
             ops_per_s: 0.0,
@@ -321,6 +323,11 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         checks: None,
         cluster: None,
         driver_check: None,
+        memory: Some(tikv_bench::metrics::MemoryInfo {
+            peak_rss_bytes: 5_000 + driver as u64,
+            includes_target: true,
+            driver_peaks_rss_bytes: None,
+        }),
         merged_from: None,
         merged_runs: None,
         repeat: None,
@@ -566,4 +573,53 @@ fn the_metrics_endpoint_serves_prometheus_text_during_a_run() {
         "{body}"
     );
     assert!(child.wait().unwrap().success());
+}
+
+/// A long run's coarse rows (past its first hour) line up with another
+/// driver's rows: the seconds a coarse row covers go into it, exactly,
+/// whichever order the results come in; the memory is the largest.
+#[test]
+fn a_coarse_row_takes_in_the_other_drivers_seconds_it_covers() {
+    let seconds: Vec<_> = (0..20)
+        .map(|s| (s, vec![(0, vec![100 + s as u64, 200])]))
+        .collect();
+    let fine = synthetic(&seconds, 1);
+    let mut coarse = synthetic(&seconds, 2);
+    coarse.timeline = coarse
+        .timeline
+        .chunks(10)
+        .map(|rows| {
+            let mut h = hist::new_hist();
+            for r in rows {
+                hist::add(&mut h, &hist::decode(&r.ops["a"].histogram).unwrap());
+            }
+            let p = Percentiles::of(&h);
+            let mut row = rows[0].clone();
+            row.width_s = 10;
+            row.span_s = 10.0;
+            row.rss_bytes = Some(9_999);
+            row.ops.get_mut("a").unwrap().ok = h.len();
+            row.ops.get_mut("a").unwrap().histogram = hist::encode(&h);
+            row.ops.get_mut("a").unwrap().p99_us = p.p99;
+            row
+        })
+        .collect();
+    let m = merge(&[fine.clone(), coarse.clone()]).unwrap();
+    let widths: Vec<(i64, u32)> = m
+        .timeline
+        .iter()
+        .map(|i| (i.unix_s - 1_700_000_000, i.width_s))
+        .collect();
+    assert_eq!(widths, [(0, 10), (10, 10)]);
+    for row in &m.timeline {
+        let a = &row.ops["a"];
+        assert_eq!(a.ok, 40, "20 ops of each driver");
+        assert_eq!(hist::decode(&a.histogram).unwrap().len(), 40);
+        assert_eq!(row.rss_bytes, Some(9_999));
+    }
+    let back = merge(&[coarse, fine]).unwrap();
+    assert_eq!(back.timeline, m.timeline);
+    let mem = m.memory.unwrap();
+    assert_eq!(mem.peak_rss_bytes, 5_002);
+    assert_eq!(mem.driver_peaks_rss_bytes, Some(vec![5_001, 5_002]));
 }

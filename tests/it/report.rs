@@ -137,7 +137,9 @@ fn report_is_self_contained_with_a_row_per_op_and_decodable_charts() {
         r.ops["txn"].ok.to_string(),
         "ok count"
     );
-    for id in ["ops", "latency", "timeline", "errors", "run", "workload"] {
+    for id in [
+        "ops", "latency", "timeline", "memory", "errors", "run", "workload",
+    ] {
         assert_eq!(
             select(&doc, &format!("section#{id}")).len(),
             1,
@@ -166,9 +168,10 @@ fn report_is_self_contained_with_a_row_per_op_and_decodable_charts() {
         .collect();
     assert_eq!(
         charts.keys().collect::<Vec<_>>(),
-        ["latency.png", "timeline.png"],
+        ["latency.png", "memory.png", "timeline.png"],
         "no errors.png without errors"
     );
+    assert_eq!(png_size(&dir.path().join("memory.png")), html::MEMORY_SIZE);
     assert_eq!(
         png_size(&dir.path().join("latency.png")),
         html::LATENCY_SIZE
@@ -178,7 +181,7 @@ fn report_is_self_contained_with_a_row_per_op_and_decodable_charts() {
         html::TIMELINE_SIZE
     );
     assert!(!dir.path().join("errors.png").exists());
-    assert_eq!(select(&doc, "img").len(), 2);
+    assert_eq!(select(&doc, "img").len(), 3);
 }
 
 #[test]
@@ -239,7 +242,7 @@ fn report_escapes_result_text_and_draws_errors_and_extra_blocks() {
         "{cluster}"
     );
     assert_eq!(select(&doc, "section#extra-checks").len(), 1);
-    assert_eq!(select(&doc, "img").len(), 3);
+    assert_eq!(select(&doc, "img").len(), 4);
 }
 
 /// Whole seconds with the given txn commits each, then a partial second
@@ -259,6 +262,8 @@ fn timeline(r: &RunResult, commits: &[u64]) -> Vec<Interval> {
         .enumerate()
         .map(|(i, n)| Interval {
             unix_s: template.unix_s + i as i64,
+            width_s: 1,
+            rss_bytes: None,
             t_s: i as f64,
             span_s: 1.0,
             ops_per_s: *n as f64,
@@ -269,6 +274,8 @@ fn timeline(r: &RunResult, commits: &[u64]) -> Vec<Interval> {
         .collect();
     out.push(Interval {
         unix_s: template.unix_s + commits.len() as i64,
+        width_s: 1,
+        rss_bytes: None,
         t_s: commits.len() as f64,
         span_s: 0.2,
         ops_per_s: 1e9,

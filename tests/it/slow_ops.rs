@@ -57,7 +57,7 @@ fn rpcs(op: &SlowOp) -> Vec<Sent<'_>> {
 async fn a_slow_op_shows_each_rpc_with_its_store_region_and_the_injected_latency() {
     let latency = Duration::from_millis(20);
     let mut cluster = config(3, 10_000);
-    cluster.faults.latency = latency;
+    cluster.faults.latency = tikv_bench::cluster::config::Latency::same(latency);
     let c = start(cluster).await;
     let w = workload(
         "name: slow\nkeys: {records: 40, txn_prefix: acct}\noperations: 24\nconcurrency: 2\nwarmup: 0s\nops:\n  - {name: read, type: get, weight: 1}\n  - {name: transfer, type: txn, weight: 1, reads: 1, writes: 2}\n",
@@ -120,7 +120,7 @@ async fn a_slow_op_shows_each_rpc_with_its_store_region_and_the_injected_latency
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_op_cut_short_by_its_budget_shows_the_rpc_it_waited_for() {
     let mut cluster = config(1, 10_000);
-    cluster.faults.latency = Duration::from_millis(400);
+    cluster.faults.latency = tikv_bench::cluster::config::Latency::same(Duration::from_millis(400));
     let c = start(cluster).await;
     let w = workload(
         "name: cut\nload: {records: 0}\nkeys: {records: 10}\noperations: 2\nconcurrency: 1\nwarmup: 0s\nops:\n  - {name: read, type: get, weight: 1}\nclient:\n  retry: {budget: 100ms}\n",

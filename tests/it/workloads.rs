@@ -280,3 +280,51 @@ fn busy_hints_queue_waits_and_pair_errors_are_workload_faults() {
         "{e}"
     );
 }
+
+/// The latency fault is one duration for every request or one per cost
+/// class; a bad one is named by file:line:column.
+#[test]
+fn latency_is_one_duration_or_a_read_and_a_write_one() {
+    use std::time::Duration;
+    use tikv_bench::cluster::config::Latency;
+    let parse = |faults: &str| {
+        let text =
+            format!("name: x\nops: [{{type: scan, weight: 1}}]\ncluster:\n  faults: {faults}\n");
+        Workload::parse(&text, "f.yaml")
+    };
+    let ms = Duration::from_millis;
+    let same = parse("{latency: 2ms}").unwrap();
+    assert_eq!(same.cluster.faults.latency, Latency::same(ms(2)));
+    let split = parse("{latency: {read: 500us, write: 3ms}}").unwrap();
+    let l = split.cluster.faults.latency;
+    assert_eq!((l.read, l.write), (Duration::from_micros(500), ms(3)));
+    let only = parse("{latency: {write: 3ms}}").unwrap();
+    assert_eq!(only.cluster.faults.latency.read, Duration::ZERO);
+    // The workload as run writes it back the way it was given.
+    let json = serde_json::to_value(&split).unwrap();
+    assert_eq!(
+        json["cluster"]["faults"]["latency"],
+        serde_json::json!({"read": "500us", "write": "3ms"})
+    );
+    let json = serde_json::to_value(&same).unwrap();
+    assert_eq!(json["cluster"]["faults"]["latency"], "2ms");
+    let e = parse("{latency: {read: 1ms, write: soon}}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("f.yaml:4:") && e.contains("faults.latency.write"),
+        "{e}"
+    );
+    let e = parse("{latency: {read: 1ms, apply: 2ms}}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("f.yaml:4:") && e.contains("read") && e.contains("write"),
+        "{e}"
+    );
+    let e = parse("{latency: later}").unwrap_err().to_string();
+    assert!(
+        e.contains("f.yaml:4:") && e.contains("faults.latency"),
+        "{e}"
+    );
+}

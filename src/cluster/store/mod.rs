@@ -3,7 +3,8 @@
 //! (`txn`) handler.
 //!
 //! The gate, in order: an offline store answers `Unavailable`; injected
-//! latency (time on the wire); the request must carry a context (else
+//! latency (time on the wire, by the request's read or write [`Cost`],
+//! which each RPC names in the `rpcs!` table below); the request must carry a context (else
 //! `InvalidArgument`); injected ServerIsBusy; the injected queue wait, after
 //! which a request that has been in the store longer than its context's
 //! `max_execution_duration_ms` is not carried out (TiKV's deadline check
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::ClusterState;
+use super::config::Cost;
 use super::regions::Region;
 use crate::codec;
 use crate::proto::kvrpcpb::{self, ApiVersion, Context};
@@ -80,11 +82,26 @@ impl Space {
 pub struct Store {
     id: u64,
     shared: Arc<ClusterState>,
+    /// The cost of the request this copy serves (each RPC gets its own
+    /// copy, set by `rpcs!`), which picks its injected latency.
+    cost: Cost,
 }
 
 impl Store {
     pub(crate) fn new(id: u64, shared: Arc<ClusterState>) -> Store {
-        Store { id, shared }
+        Store {
+            id,
+            shared,
+            cost: Cost::Read,
+        }
+    }
+
+    /// This store, serving a request of `cost`.
+    fn serving(&self, cost: Cost) -> Store {
+        Store {
+            cost,
+            ..self.clone()
+        }
     }
 
     pub fn id(&self) -> u64 {
@@ -108,7 +125,7 @@ impl Store {
                 self.id
             )));
         }
-        let latency = faults.latency();
+        let latency = faults.latency(self.cost);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
@@ -226,14 +243,14 @@ fn clip_scan(
 /// carries on with a request whose client is gone: a request a client
 /// abandoned may still take effect.
 macro_rules! rpcs {
-    ($($name:ident($Req:ident) -> $Resp:ident = $handler:path;)*) => {
+    ($($cost:ident $name:ident($Req:ident) -> $Resp:ident = $handler:path;)*) => {
         #[tonic::async_trait]
         impl Tikv for Store {
             $(async fn $name(
                 &self,
                 request: Request<kvrpcpb::$Req>,
             ) -> Result<Response<kvrpcpb::$Resp>, Status> {
-                let store = self.clone();
+                let store = self.serving(Cost::$cost);
                 let req = request.into_inner();
                 tokio::spawn(async move { $handler(&store, req).await })
                     .await
@@ -245,29 +262,29 @@ macro_rules! rpcs {
 }
 
 rpcs! {
-    raw_get(RawGetRequest) -> RawGetResponse = raw::get;
-    raw_batch_get(RawBatchGetRequest) -> RawBatchGetResponse = raw::batch_get;
-    raw_put(RawPutRequest) -> RawPutResponse = raw::put;
-    raw_batch_put(RawBatchPutRequest) -> RawBatchPutResponse = raw::batch_put;
-    raw_delete(RawDeleteRequest) -> RawDeleteResponse = raw::delete;
-    raw_batch_delete(RawBatchDeleteRequest) -> RawBatchDeleteResponse = raw::batch_delete;
-    raw_scan(RawScanRequest) -> RawScanResponse = raw::scan;
-    raw_batch_scan(RawBatchScanRequest) -> RawBatchScanResponse = raw::batch_scan;
-    raw_delete_range(RawDeleteRangeRequest) -> RawDeleteRangeResponse = raw::delete_range;
-    raw_compare_and_swap(RawCasRequest) -> RawCasResponse = raw::compare_and_swap;
-    raw_get_key_ttl(RawGetKeyTtlRequest) -> RawGetKeyTtlResponse = raw::get_key_ttl;
-    kv_get(GetRequest) -> GetResponse = txn::get;
-    kv_batch_get(BatchGetRequest) -> BatchGetResponse = txn::batch_get;
-    kv_scan(ScanRequest) -> ScanResponse = txn::scan;
-    kv_prewrite(PrewriteRequest) -> PrewriteResponse = txn::prewrite;
-    kv_commit(CommitRequest) -> CommitResponse = txn::commit;
-    kv_pessimistic_lock(PessimisticLockRequest) -> PessimisticLockResponse = txn::pessimistic_lock;
-    kv_pessimistic_rollback(PessimisticRollbackRequest) -> PessimisticRollbackResponse = txn::pessimistic_rollback;
-    kv_batch_rollback(BatchRollbackRequest) -> BatchRollbackResponse = txn::batch_rollback;
-    kv_check_txn_status(CheckTxnStatusRequest) -> CheckTxnStatusResponse = txn::check_txn_status;
-    kv_check_secondary_locks(CheckSecondaryLocksRequest) -> CheckSecondaryLocksResponse = txn::check_secondary_locks;
-    kv_resolve_lock(ResolveLockRequest) -> ResolveLockResponse = txn::resolve_lock;
-    kv_txn_heart_beat(TxnHeartBeatRequest) -> TxnHeartBeatResponse = txn::txn_heart_beat;
-    kv_scan_lock(ScanLockRequest) -> ScanLockResponse = txn::scan_lock;
-    kv_cleanup(CleanupRequest) -> CleanupResponse = txn::cleanup;
+    Read raw_get(RawGetRequest) -> RawGetResponse = raw::get;
+    Read raw_batch_get(RawBatchGetRequest) -> RawBatchGetResponse = raw::batch_get;
+    Write raw_put(RawPutRequest) -> RawPutResponse = raw::put;
+    Write raw_batch_put(RawBatchPutRequest) -> RawBatchPutResponse = raw::batch_put;
+    Write raw_delete(RawDeleteRequest) -> RawDeleteResponse = raw::delete;
+    Write raw_batch_delete(RawBatchDeleteRequest) -> RawBatchDeleteResponse = raw::batch_delete;
+    Read raw_scan(RawScanRequest) -> RawScanResponse = raw::scan;
+    Read raw_batch_scan(RawBatchScanRequest) -> RawBatchScanResponse = raw::batch_scan;
+    Write raw_delete_range(RawDeleteRangeRequest) -> RawDeleteRangeResponse = raw::delete_range;
+    Write raw_compare_and_swap(RawCasRequest) -> RawCasResponse = raw::compare_and_swap;
+    Read raw_get_key_ttl(RawGetKeyTtlRequest) -> RawGetKeyTtlResponse = raw::get_key_ttl;
+    Read kv_get(GetRequest) -> GetResponse = txn::get;
+    Read kv_batch_get(BatchGetRequest) -> BatchGetResponse = txn::batch_get;
+    Read kv_scan(ScanRequest) -> ScanResponse = txn::scan;
+    Write kv_prewrite(PrewriteRequest) -> PrewriteResponse = txn::prewrite;
+    Write kv_commit(CommitRequest) -> CommitResponse = txn::commit;
+    Write kv_pessimistic_lock(PessimisticLockRequest) -> PessimisticLockResponse = txn::pessimistic_lock;
+    Write kv_pessimistic_rollback(PessimisticRollbackRequest) -> PessimisticRollbackResponse = txn::pessimistic_rollback;
+    Write kv_batch_rollback(BatchRollbackRequest) -> BatchRollbackResponse = txn::batch_rollback;
+    Write kv_check_txn_status(CheckTxnStatusRequest) -> CheckTxnStatusResponse = txn::check_txn_status;
+    Write kv_check_secondary_locks(CheckSecondaryLocksRequest) -> CheckSecondaryLocksResponse = txn::check_secondary_locks;
+    Write kv_resolve_lock(ResolveLockRequest) -> ResolveLockResponse = txn::resolve_lock;
+    Write kv_txn_heart_beat(TxnHeartBeatRequest) -> TxnHeartBeatResponse = txn::txn_heart_beat;
+    Read kv_scan_lock(ScanLockRequest) -> ScanLockResponse = txn::scan_lock;
+    Write kv_cleanup(CleanupRequest) -> CleanupResponse = txn::cleanup;
 }

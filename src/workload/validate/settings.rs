@@ -184,7 +184,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
             latency: f
                 .latency
                 .as_ref()
-                .map_or(Duration::ZERO, |v| c.duration(v, "faults.latency", true)),
+                .map_or(Latency::default(), |v| latency(c, v)),
             queue_wait: f
                 .queue_wait
                 .as_ref()
@@ -199,6 +199,31 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         tiflash: s.tiflash.is_some_and(|t| t.value),
         gc_life_time,
         faults,
+    }
+}
+
+/// The latency fault: one duration for both cost classes, or each its own
+/// (one left out: zero).
+fn latency(c: &mut Checker, v: &Sp<LatencySpec>) -> Latency {
+    match &v.value {
+        LatencySpec::Same(text) => {
+            let spanned = Sp {
+                value: text.clone(),
+                referenced: v.referenced,
+                defined: v.defined,
+            };
+            Latency::same(c.duration(&spanned, "faults.latency", true))
+        }
+        LatencySpec::Split { read, write } => {
+            let mut one = |d: &Option<Sp<String>>, what| {
+                d.as_ref()
+                    .map_or(Duration::ZERO, |d| c.duration(d, what, true))
+            };
+            Latency {
+                read: one(read, "faults.latency.read"),
+                write: one(write, "faults.latency.write"),
+            }
+        }
     }
 }
 

@@ -170,7 +170,8 @@ async fn ops_with_unknown_outcomes_are_allowed_either_way() {
     let checks = "  inventory: {stock: 5000, weight: 1}\n  readback: {}\n  scan: {}\n";
     let r = under_faults_with("unknown", MIX, checks, |w| {
         w.client.retry.budget = Duration::from_millis(70);
-        w.cluster.faults.latency = Duration::from_millis(40);
+        w.cluster.faults.latency =
+            tikv_bench::cluster::config::Latency::same(Duration::from_millis(40));
         w.concurrency = 16;
     })
     .await;

@@ -204,7 +204,7 @@ async fn heartbeats_keep_a_waiting_transaction_alive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_lock_request_leaves_no_lock_behind() {
     let mut cfg = config(3, 1_000_000);
-    cfg.faults.latency = Duration::from_millis(300);
+    cfg.faults.latency = tikv_bench::cluster::config::Latency::same(Duration::from_millis(300));
     let c = start(cfg).await;
     let config = tikv_bench::client::ClientConfig {
         request_timeout: Duration::from_millis(100),

@@ -110,7 +110,7 @@ async fn an_outage_fails_leaderships_over_to_live_stores() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_is_added_to_every_store_request() {
     let mut cfg = config(1, 1_000_000);
-    cfg.faults.latency = Duration::from_millis(60);
+    cfg.faults.latency = tikv_bench::cluster::config::Latency::same(Duration::from_millis(60));
     let c = start(cfg).await;
     let region = c.regions().locate(b"");
     let mut client = leader_client(&c, &region).await;
@@ -192,7 +192,7 @@ async fn busy_answers_follow_the_seed() {
 async fn latency_is_exact_on_the_paused_clock() {
     use tikv_bench::proto::tikvpb::tikv_server::Tikv as _;
     let mut cfg = config(1, 1_000_000);
-    cfg.faults.latency = Duration::from_millis(50);
+    cfg.faults.latency = tikv_bench::cluster::config::Latency::same(Duration::from_millis(50));
     let cluster = tikv_bench::cluster::Cluster::new(cfg);
     let region = cluster.regions().locate(b"");
     let store = cluster.store_service(region.leader).unwrap();
@@ -202,4 +202,78 @@ async fn latency_is_exact_on_the_paused_clock() {
         .await
         .unwrap();
     assert_eq!(began.elapsed(), Duration::from_millis(50));
+}
+
+/// The cost model: each request waits its cost class's latency, reads the
+/// read latency, Raft writes (as TiKV routes them) the write latency.
+#[tokio::test(start_paused = true)]
+async fn each_request_waits_the_latency_of_its_read_or_write_cost() {
+    use tikv_bench::cluster::config::Latency;
+    use tikv_bench::proto::kvrpcpb as kv;
+    use tikv_bench::proto::tikvpb::tikv_server::Tikv as _;
+    use tonic::Request;
+    let (read, write) = (Duration::from_millis(10), Duration::from_millis(70));
+    let mut cfg = config(1, 1_000_000);
+    cfg.faults.latency = Latency { read, write };
+    let cluster = tikv_bench::cluster::Cluster::new(cfg);
+    let region = cluster.regions().locate(b"");
+    let s = cluster.store_service(region.leader).unwrap();
+    let context = ctx(&region);
+    let key = b"k".to_vec();
+    macro_rules! timed {
+        ($call:expr) => {{
+            let began = tokio::time::Instant::now();
+            $call.await.unwrap();
+            began.elapsed()
+        }};
+    }
+    let raw_put = kv::RawPutRequest {
+        context: context.clone(),
+        key: key.clone(),
+        value: b"v".to_vec(),
+        ..Default::default()
+    };
+    assert_eq!(timed!(s.raw_put(Request::new(raw_put))), write, "raw put");
+    assert_eq!(
+        timed!(s.raw_get(Request::new(raw_get(&region, b"k")))),
+        read,
+        "raw get"
+    );
+    let get = kv::GetRequest {
+        context: context.clone(),
+        key: key.clone(),
+        version: 10,
+    };
+    assert_eq!(timed!(s.kv_get(Request::new(get))), read, "kv get");
+    let lock = kv::PessimisticLockRequest {
+        context: context.clone(),
+        mutations: vec![kv::Mutation {
+            op: kv::Op::PessimisticLock as i32,
+            key: key.clone(),
+            ..Default::default()
+        }],
+        primary_lock: key.clone(),
+        start_version: 10,
+        for_update_ts: 10,
+        lock_ttl: 3000,
+        ..Default::default()
+    };
+    assert_eq!(
+        timed!(s.kv_pessimistic_lock(Request::new(lock))),
+        write,
+        "pessimistic lock"
+    );
+    let status = kv::CheckTxnStatusRequest {
+        context,
+        primary_key: key,
+        lock_ts: 10,
+        caller_start_ts: 11,
+        current_ts: 11,
+        ..Default::default()
+    };
+    assert_eq!(
+        timed!(s.kv_check_txn_status(Request::new(status))),
+        write,
+        "check txn status"
+    );
 }

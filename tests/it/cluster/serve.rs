@@ -72,6 +72,8 @@ fn serve_refuses_bad_flags_with_exit_2() {
         &["--split-every", "soon"],
         &["--pd", "not-an-address"],
         &["--lock-wait-timeout", "2m"],
+        &["--latency", "1ms", "--write-latency", "2ms"],
+        &["--read-latency", "soon"],
     ] {
         let out = Command::new(bin())
             .arg("serve")
