@@ -25,6 +25,7 @@ pub mod lock_manager;
 mod mvcc;
 pub mod raw;
 pub mod tso;
+mod walk;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -23,6 +23,7 @@ use std::sync::{Arc, RwLock};
 use crossbeam_skiplist::SkipMap;
 
 use super::latches::{Guard, Latches};
+use super::walk;
 use crate::vocab::Pair;
 
 /// What a compare-and-swap found.
@@ -154,11 +155,10 @@ impl RawSpace {
     /// bound). Not atomic as a whole: concurrent writes inside the range may
     /// survive, as with TiKV's delete range.
     pub fn delete_range(&self, start: &[u8], end: &[u8]) {
-        let keys: Vec<Vec<u8>> = self
-            .map
-            .range::<[u8], _>((Bound::Included(start), upper(end)))
-            .map(|e| e.key().clone())
-            .collect();
+        let keys: Vec<Vec<u8>> =
+            walk::forward::<_, _, [u8]>(&self.map, Bound::Included(start), upper(end))
+                .map(|e| e.key().clone())
+                .collect();
         // TiKV's delete range takes no latch (client-go refuses it in
         // atomic mode).
         self.batch_delete(&keys, false);
@@ -186,17 +186,12 @@ impl RawSpace {
             (e.key().clone(), v)
         };
         if reverse {
-            let range = (Bound::Included(end), upper(start));
-            self.map
-                .range::<[u8], _>(range)
-                .rev()
+            walk::backward::<_, _, [u8]>(&self.map, Bound::Included(end), upper(start))
                 .take(limit)
                 .map(take)
                 .collect()
         } else {
-            let range = (Bound::Included(start), upper(end));
-            self.map
-                .range::<[u8], _>(range)
+            walk::forward::<_, _, [u8]>(&self.map, Bound::Included(start), upper(end))
                 .take(limit)
                 .map(take)
                 .collect()

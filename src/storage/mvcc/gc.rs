@@ -11,6 +11,7 @@ use std::cmp::Reverse;
 use std::ops::Bound;
 
 use super::{Mvcc, WriteKind};
+use crate::storage::walk;
 
 /// What collecting some keys removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -70,7 +71,7 @@ impl Mvcc {
         let mut doomed: Vec<(u64, WriteKind, Option<u64>)> = Vec::new();
         let mut kept_put = false;
         let mut newest_delete: Option<u64> = None;
-        for e in self.writes.range(from..) {
+        for e in walk::forward(&self.writes, Bound::Included(&from), Bound::Unbounded) {
             let (k, Reverse(commit_ts)) = e.key();
             if k.as_slice() != key {
                 break;
@@ -116,8 +117,7 @@ impl Mvcc {
     /// Every write record of `key`: (commit_ts, kind), newest first.
     pub(crate) fn write_records(&self, key: &[u8]) -> Vec<(u64, WriteKind)> {
         let from = (key.to_vec(), Reverse(u64::MAX));
-        self.writes
-            .range(from..)
+        walk::forward(&self.writes, Bound::Included(&from), Bound::Unbounded)
             .take_while(|e| e.key().0.as_slice() == key)
             .map(|e| (e.key().1.0, e.value().kind))
             .collect()

@@ -32,6 +32,7 @@ use std::sync::{Arc, RwLock};
 use crossbeam_skiplist::SkipMap;
 
 use super::raw::{DefaultCf, value as cf_value};
+use super::walk;
 
 use crate::txn_types::errors::{KeyError, LockInfo, LockType};
 use crate::txn_types::requests::{KvPair, SnapshotScan};
@@ -204,7 +205,7 @@ impl Mvcc {
     /// Delete or there is none.
     fn visible_put(&self, key: &[u8], ts: u64) -> Option<Write> {
         let from = (key.to_vec(), Reverse(ts));
-        for e in self.writes.range(from..) {
+        for e in walk::forward(&self.writes, Bound::Included(&from), Bound::Unbounded) {
             let (k, _) = e.key();
             if k.as_slice() != key {
                 return None;
@@ -251,7 +252,7 @@ impl Mvcc {
     /// What the write CF records for transaction `start_ts` on `key`.
     pub fn txn_record(&self, key: &[u8], start_ts: u64) -> Record {
         let from = (key.to_vec(), Reverse(u64::MAX));
-        for e in self.writes.range(from..) {
+        for e in walk::forward(&self.writes, Bound::Included(&from), Bound::Unbounded) {
             let (k, Reverse(commit_ts)) = e.key();
             if k.as_slice() != key || *commit_ts < start_ts {
                 break;
@@ -331,8 +332,7 @@ impl Mvcc {
             } else {
                 Bound::Included(from)
             };
-            self.locks
-                .range::<[u8], _>((b, Bound::Unbounded))
+            walk::forward::<_, _, [u8]>(&self.locks, b, Bound::Unbounded)
                 .next()
                 .map(|e| e.key().clone())
         };
@@ -343,8 +343,7 @@ impl Mvcc {
             } else {
                 Bound::Included((from.to_vec(), Reverse(u64::MAX)))
             };
-            self.writes
-                .range((lo, Bound::Unbounded))
+            walk::forward(&self.writes, lo.as_ref(), Bound::Unbounded)
                 .next()
                 .map(|e| e.key().0.clone())
         };
@@ -362,20 +361,16 @@ impl Mvcc {
         } else {
             Bound::Excluded(before)
         };
-        let lock_key = self
-            .locks
-            .range::<[u8], _>((Bound::Unbounded, hi))
-            .next_back()
+        let lock_key = walk::backward::<_, _, [u8]>(&self.locks, Bound::Unbounded, hi)
+            .next()
             .map(|e| e.key().clone());
         let whi = if before.is_empty() {
             Bound::Unbounded
         } else {
             Bound::Excluded((before.to_vec(), Reverse(u64::MAX)))
         };
-        let write_key = self
-            .writes
-            .range((Bound::Unbounded, whi))
-            .next_back()
+        let write_key = walk::backward(&self.writes, Bound::Unbounded, whi.as_ref())
+            .next()
             .map(|e| e.key().0.clone());
         let k = match (lock_key, write_key) {
             (Some(a), Some(b)) => a.max(b),
@@ -399,8 +394,7 @@ impl Mvcc {
             Bound::Excluded(end)
         };
         let limit = if limit == 0 { usize::MAX } else { limit };
-        self.locks
-            .range::<[u8], _>((Bound::Included(start), hi))
+        walk::forward::<_, _, [u8]>(&self.locks, Bound::Included(start), hi)
             .filter(|e| e.value().ts <= max_version)
             .take(limit)
             .map(|e| e.value().info(e.key()))
