@@ -36,15 +36,7 @@ where
     V: Send + 'static,
     Q: Ord + ?Sized,
 {
-    let mut next = map.lower_bound(lower);
-    std::iter::from_fn(move || {
-        let e = next.take()?;
-        if !within(e.key().borrow(), upper, true) {
-            return None;
-        }
-        next = e.next();
-        Some(e)
-    })
+    walk(map.lower_bound(lower), upper, true)
 }
 
 /// The entries of `map` from `upper` down to `lower`, in descending order.
@@ -58,13 +50,28 @@ where
     V: Send + 'static,
     Q: Ord + ?Sized,
 {
-    let mut next = map.upper_bound(upper);
+    walk(map.upper_bound(upper), lower, false)
+}
+
+/// From `first`, one entry at a time (up when `ascending`), while the
+/// entries are within `stop`.
+fn walk<'a, 'b, K, V, Q>(
+    first: Option<Entry<'a, K, V>>,
+    stop: Bound<&'b Q>,
+    ascending: bool,
+) -> impl Iterator<Item = Entry<'a, K, V>> + use<'a, 'b, K, V, Q>
+where
+    K: Ord + Borrow<Q> + Send + 'static,
+    V: Send + 'static,
+    Q: Ord + ?Sized,
+{
+    let mut next = first;
     std::iter::from_fn(move || {
         let e = next.take()?;
-        if !within(e.key().borrow(), lower, false) {
+        if !within(e.key().borrow(), stop, ascending) {
             return None;
         }
-        next = e.prev();
+        next = if ascending { e.next() } else { e.prev() };
         Some(e)
     })
 }
