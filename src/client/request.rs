@@ -302,16 +302,18 @@ impl Client {
         (Instant::now() + self.config.request_timeout).min(cx.deadline)
     }
 
-    /// Sends one attempt of `Q` (`fut`, already aimed at `route`) and reads
-    /// the answer by `limit`: the response, or what to do next. The attempt
-    /// goes into the op's log with its store, region, duration and answer.
+    /// Sends one attempt of `req` to `route` and reads the answer by the
+    /// attempt's limit (which the request carries too): the response, or
+    /// what to do next. The attempt goes into the op's log with its store,
+    /// region, duration and answer.
     pub(crate) async fn attempt<Q: Rpc>(
         &self,
         cx: &Ctx<'_>,
         route: &Route,
-        limit: Instant,
-        fut: impl Future<Output = Result<Response<Q::Reply>, Status>>,
+        req: Q,
     ) -> Result<Q::Reply, AttemptError> {
+        let limit = self.attempt_limit(cx);
+        let fut = aimed(req, route, limit);
         let mut sent = Sent {
             cx,
             route,
@@ -470,14 +472,10 @@ impl Client {
         let mut retrier = Retrier::new(self, cx);
         loop {
             let stop = match self.route(cx, key, want_end).await {
-                Ok(route) => {
-                    let limit = self.attempt_limit(cx);
-                    let fut = aimed(req.clone(), &route, limit);
-                    match self.attempt::<Q>(cx, &route, limit, fut).await {
-                        Ok(r) => return Ok((r, route)),
-                        Err(s) => s,
-                    }
-                }
+                Ok(route) => match self.attempt(cx, &route, req.clone()).await {
+                    Ok(r) => return Ok((r, route)),
+                    Err(s) => s,
+                },
                 Err(s) => s,
             };
             match stop {
@@ -535,12 +533,9 @@ impl Client {
                 Some(AttemptError::Fail(e)) => return Err(e),
                 Some(AttemptError::Retry(f)) => f,
                 None => {
-                    let limit = self.attempt_limit(cx);
                     let sends = groups
                         .iter()
-                        .map(|(r, idx)| {
-                            self.attempt::<Q>(cx, r, limit, aimed(req.part(idx), r, limit))
-                        })
+                        .map(|(r, idx)| self.attempt(cx, r, req.part(idx)))
                         .collect();
                     let results = join_all(sends).await;
                     pending.clear();
