@@ -16,7 +16,7 @@
 //! ever opened to one: the stores PD describes are remembered by kind, and
 //! connecting to a TiFlash store is refused.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -75,9 +75,8 @@ pub fn is_tiflash(store: &metapb::Store) -> bool {
 #[derive(Debug)]
 pub struct Stores {
     map: RwLock<HashMap<u64, Arc<StoreConn>>>,
-    /// Stores PD described, and which of them are TiFlash stores.
-    described: RwLock<HashSet<u64>>,
-    tiflash: RwLock<HashSet<u64>>,
+    /// The stores PD described: whether each is a TiFlash store.
+    described: RwLock<HashMap<u64, bool>>,
     pool_size: usize,
     connect_timeout: Duration,
 }
@@ -127,8 +126,7 @@ impl Stores {
     pub fn new(pool_size: u32, connect_timeout: Duration) -> Stores {
         Stores {
             map: RwLock::new(HashMap::new()),
-            described: RwLock::new(HashSet::new()),
-            tiflash: RwLock::new(HashSet::new()),
+            described: RwLock::new(HashMap::new()),
             pool_size: pool_size.max(1) as usize,
             connect_timeout,
         }
@@ -145,19 +143,15 @@ impl Stores {
 
     /// Notes what PD says of a store (whether it is a TiFlash store).
     pub fn describe(&self, store: &metapb::Store) {
-        if is_tiflash(store) {
-            let mut tiflash = self.tiflash.write().unwrap_or_else(|e| e.into_inner());
-            tiflash.insert(store.id);
-        }
         let mut described = self.described.write().unwrap_or_else(|e| e.into_inner());
-        described.insert(store.id);
+        described.insert(store.id, is_tiflash(store));
     }
 
     /// Whether PD described store `id` as a TiFlash store (false for a
     /// store not described yet).
     pub fn is_tiflash(&self, id: u64) -> bool {
-        let tiflash = self.tiflash.read().unwrap_or_else(|e| e.into_inner());
-        tiflash.contains(&id)
+        let described = self.described.read().unwrap_or_else(|e| e.into_inner());
+        described.get(&id) == Some(&true)
     }
 
     /// Asks PD about each of `ids` not described yet (GetStore).
@@ -165,7 +159,7 @@ impl Stores {
         for &id in ids {
             let known = {
                 let described = self.described.read().unwrap_or_else(|e| e.into_inner());
-                described.contains(&id)
+                described.contains_key(&id)
             };
             if !known {
                 self.describe(&pd.get_store(id).await?);
