@@ -42,14 +42,12 @@ impl Mvcc {
     /// ascending.
     pub(crate) fn write_keys_from(&self, from: &[u8], n: usize) -> Vec<Vec<u8>> {
         let mut out: Vec<Vec<u8>> = Vec::with_capacity(n);
-        let mut lo = Bound::Included((from.to_vec(), Reverse(u64::MAX)));
         while out.len() < n {
-            let Some(e) = self.writes.lower_bound(lo.as_ref()) else {
-                break;
+            let next = match out.last() {
+                Some(last) => self.next_write_key(last, true),
+                None => self.next_write_key(from, false),
             };
-            let key = e.key().0.clone();
-            // The next key begins past this key's last version slot.
-            lo = Bound::Excluded((key.clone(), Reverse(0)));
+            let Some(key) = next else { break };
             out.push(key);
         }
         out

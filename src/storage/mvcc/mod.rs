@@ -336,22 +336,25 @@ impl Mvcc {
                 .next()
                 .map(|e| e.key().clone())
         };
-        let write_key = {
-            // (from, Reverse(0)) is the last version slot of `from`.
-            let lo = if exclusive {
-                Bound::Excluded((from.to_vec(), Reverse(0)))
-            } else {
-                Bound::Included((from.to_vec(), Reverse(u64::MAX)))
-            };
-            walk::forward(&self.writes, lo.as_ref(), Bound::Unbounded)
-                .next()
-                .map(|e| e.key().0.clone())
-        };
+        let write_key = self.next_write_key(from, exclusive);
         let k = match (lock_key, write_key) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
         };
         (end.is_empty() || k.as_slice() < end).then_some(k)
+    }
+
+    /// The smallest key of the write CF >= `from` (> when `exclusive`).
+    fn next_write_key(&self, from: &[u8], exclusive: bool) -> Option<Vec<u8>> {
+        // (from, Reverse(0)) is the last version slot of `from`.
+        let lo = if exclusive {
+            Bound::Excluded((from.to_vec(), Reverse(0)))
+        } else {
+            Bound::Included((from.to_vec(), Reverse(u64::MAX)))
+        };
+        walk::forward(&self.writes, lo.as_ref(), Bound::Unbounded)
+            .next()
+            .map(|e| e.key().0.clone())
     }
 
     /// The largest key < `before` (empty: unbounded) and >= `lowest`.
