@@ -44,6 +44,18 @@ pub struct SecondOp {
     pub histogram: String,
 }
 
+impl SecondOp {
+    /// The figures of `ok` and `failed` ops whose latencies are `h`.
+    fn of(ok: u64, failed: u64, h: &Hist) -> SecondOp {
+        SecondOp {
+            ok,
+            failed,
+            latency: Percentiles::of(h),
+            histogram: hist::encode(h),
+        }
+    }
+}
+
 /// One row of the measured phase: a wall-clock second, or past the first
 /// hour several (`width_s`).
 #[derive(Debug, Clone, PartialEq)]
@@ -93,14 +105,7 @@ impl Open {
             ops: self
                 .ops
                 .into_iter()
-                .map(|o| {
-                    o.map(|(ok, failed, h)| SecondOp {
-                        ok,
-                        failed,
-                        latency: Percentiles::of(&h),
-                        histogram: hist::encode(&h),
-                    })
-                })
+                .map(|o| o.map(|(ok, failed, h)| SecondOp::of(ok, failed, &h)))
                 .collect(),
             all: Percentiles::of(&self.all),
             rss_bytes: self.rss_bytes,
@@ -174,12 +179,7 @@ fn one_second(unix_s: i64, stats: &[OpStats], rss_bytes: Option<u64>) -> Second 
         .iter()
         .map(|s| {
             hist::add(&mut all, &s.latency);
-            (s.total() > 0).then(|| SecondOp {
-                ok: s.ok,
-                failed: s.failed + s.unknown,
-                latency: Percentiles::of(&s.latency),
-                histogram: hist::encode(&s.latency),
-            })
+            (s.total() > 0).then(|| SecondOp::of(s.ok, s.failed + s.unknown, &s.latency))
         })
         .collect();
     Second {
