@@ -79,8 +79,7 @@ impl RawKv for InprocBackend {
         value: &[u8],
     ) -> Result<bool, OpError> {
         let raw = self.storage().raw();
-        let swapped =
-            raw.compare_and_swap(key, value, previous.is_none(), previous.unwrap_or_default());
+        let swapped = raw.compare_and_swap(key, value, previous, 0);
         Ok(swapped.succeed)
     }
 }
