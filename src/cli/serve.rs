@@ -15,6 +15,7 @@ use clap::Args;
 use super::BadInput;
 use crate::cluster::config::{ClusterConfig, Faults, Latency, MIN_GC_LIFE_TIME, Outage};
 use crate::cluster::{Cluster, DEFAULT_SEED};
+use crate::vocab::ApiVersion;
 
 /// Flags of `serve`.
 #[derive(Debug, Clone, Args)]
@@ -85,9 +86,21 @@ pub struct ServeArgs {
     /// now by this much (TiDB's tidb_gc_life_time, 10m there; at least 1s).
     #[arg(long, value_parser = parse_duration, default_value = "1m")]
     pub gc_life_time: Duration,
+    /// The stores' storage.api-version: v1 (raw and txn share one key
+    /// space), v1ttl (raw calls only, with TTL) or v2 (keyspaces, TTL).
+    #[arg(long, value_parser = parse_api_version, default_value = "v1")]
+    pub api_version: ApiVersion,
+    /// A keyspace PD knows besides DEFAULT (API v2); repeat for more.
+    #[arg(long = "keyspace", value_name = "NAME")]
+    pub keyspaces: Vec<String>,
     /// Seed of the faults' random choices.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
+}
+
+fn parse_api_version(s: &str) -> Result<ApiVersion, String> {
+    ApiVersion::parse(s)
+        .ok_or_else(|| format!("'{s}' is not an API version; choose v1, v1ttl or v2"))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -163,6 +176,8 @@ impl ServeArgs {
             lock_wait_timeout: self.lock_wait_timeout,
             tiflash: self.tiflash,
             gc_life_time: self.gc_life_time,
+            api_version: self.api_version,
+            keyspaces: self.keyspaces.clone(),
             faults: Faults {
                 split_every: self.split_every,
                 transfer_leader_every: self.transfer_leader_every,

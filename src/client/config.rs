@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::vocab::RetryPolicy;
 use crate::vocab::fmt::ser_duration;
+use crate::vocab::{ApiVersion, RetryPolicy};
 
 pub const DEFAULT_POOL_SIZE: u32 = 2;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -30,6 +30,12 @@ pub struct ClientConfig {
     /// the inventory and lock checks).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub atomic: bool,
+    /// The cluster's `storage.api-version`, which every request's context
+    /// names (V1 for a V1TTL cluster).
+    pub api_version: ApiVersion,
+    /// The keyspace (API V2) the client's keys live in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyspace: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -40,6 +46,8 @@ impl Default for ClientConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             retry: RetryPolicy::default(),
             atomic: false,
+            api_version: ApiVersion::V1,
+            keyspace: None,
         }
     }
 }

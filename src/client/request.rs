@@ -34,10 +34,10 @@ use super::rpc::{BatchRpc, Rpc, by_size};
 use super::stats::{Reason, RequestStats};
 use super::stores::StoreConn;
 use super::tikv::Client;
-use crate::proto::{RegionReply, errorpb};
-use crate::vocab::Backoff;
+use crate::proto::{RegionReply, errorpb, kvrpcpb};
 use crate::vocab::ErrorKind;
 use crate::vocab::trace::{self, Answer};
+use crate::vocab::{ApiVersion, Backoff};
 
 /// What one operation carries down through the client.
 #[derive(Debug, Clone, Copy)]
@@ -198,10 +198,12 @@ fn aimed<Q: Rpc>(
     mut req: Q,
     route: &Route,
     limit: Instant,
+    api_version: ApiVersion,
 ) -> Pin<Box<impl Future<Output = Result<Response<Q::Reply>, Status>> + use<Q>>> {
     req.aim(route);
     let ctx = req.context_mut().get_or_insert_default();
     ctx.max_execution_duration_ms = execution_ms(limit);
+    ctx.api_version = kvrpcpb::ApiVersion::from(api_version) as i32;
     Box::pin(req.send(route.store.client()))
 }
 
@@ -313,7 +315,7 @@ impl Client {
         req: Q,
     ) -> Result<Q::Reply, AttemptError> {
         let limit = self.attempt_limit(cx);
-        let fut = aimed(req, route, limit);
+        let fut = aimed(req, route, limit, self.config.api_version);
         let mut sent = Sent {
             cx,
             route,

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::vocab::ApiVersion;
+
 /// The shape of the cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClusterConfig {
@@ -26,6 +28,11 @@ pub struct ClusterConfig {
     /// `tidb_gc_life_time`; see [`DEFAULT_GC_LIFE_TIME`](Self::DEFAULT_GC_LIFE_TIME)).
     #[serde(serialize_with = "ser_duration")]
     pub gc_life_time: Duration,
+    /// What the stores keep and take (TiKV's `storage.api-version`).
+    pub api_version: ApiVersion,
+    /// Keyspaces PD knows (API V2) besides DEFAULT, which it always has.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keyspaces: Vec<String>,
     pub faults: Faults,
 }
 
@@ -47,6 +54,8 @@ impl Default for ClusterConfig {
             lock_wait_timeout: Self::DEFAULT_LOCK_WAIT_TIMEOUT,
             tiflash: false,
             gc_life_time: Self::DEFAULT_GC_LIFE_TIME,
+            api_version: ApiVersion::V1,
+            keyspaces: Vec::new(),
             faults: Faults::default(),
         }
     }

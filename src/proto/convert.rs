@@ -27,6 +27,7 @@ use crate::txn_types::{
     WaitForEntry, WriteConflict,
 };
 
+use crate::vocab::ApiVersion;
 use kvrpcpb::prewrite_request::PessimisticAction as WireAction;
 use kvrpcpb::write_conflict::Reason as WireReason;
 
@@ -63,6 +64,18 @@ pub enum ProtocolError {
 }
 
 // ---- requests: engine -> wire (the client) ----
+
+/// The `api_version` a request's context carries for a client of a cluster
+/// storing `v`: a V1TTL cluster takes V1 requests (TiKV's
+/// `check_api_version`), so only V2 differs.
+impl From<ApiVersion> for kvrpcpb::ApiVersion {
+    fn from(v: ApiVersion) -> Self {
+        match v {
+            ApiVersion::V1 | ApiVersion::V1Ttl => kvrpcpb::ApiVersion::V1,
+            ApiVersion::V2 => kvrpcpb::ApiVersion::V2,
+        }
+    }
+}
 
 impl From<MutationOp> for kvrpcpb::Op {
     fn from(op: MutationOp) -> kvrpcpb::Op {

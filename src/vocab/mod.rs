@@ -15,7 +15,7 @@ pub mod trace;
 
 pub use error::{ErrorKind, OpError};
 pub use events::Events;
-pub use op::{CheckMode, LockMode, Outcome, Pair};
+pub use op::{ApiVersion, CheckMode, LockMode, Outcome, Pair};
 pub use retry::{Backoff, Jitter, RetryPolicy};
 pub use rng::{Rng, Stream};
 pub use time::TimeSource;

@@ -86,3 +86,41 @@ impl Outcome {
         }
     }
 }
+
+/// The key-value format a TiKV cluster stores (its `storage.api-version`),
+/// which a client must speak: V1 (raw and transactional data share one key
+/// space, no TTL), V1TTL (V1 with raw TTL; raw calls only) or V2 (keys carry
+/// a mode prefix and keyspace id, so raw and transactional data live side
+/// by side, with raw TTL).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiVersion {
+    #[default]
+    V1,
+    V1Ttl,
+    V2,
+}
+
+impl ApiVersion {
+    pub const ALL: [ApiVersion; 3] = [ApiVersion::V1, ApiVersion::V1Ttl, ApiVersion::V2];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V1Ttl => "v1ttl",
+            ApiVersion::V2 => "v2",
+        }
+    }
+
+    /// The version named `s` (`v1`, `v1ttl` or `v2`).
+    pub fn parse(s: &str) -> Option<ApiVersion> {
+        ApiVersion::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Whether raw writes may carry a TTL (TiKV refuses one under V1).
+    pub fn ttl_enabled(self) -> bool {
+        matches!(self, ApiVersion::V1Ttl | ApiVersion::V2)
+    }
+}

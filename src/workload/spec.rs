@@ -9,6 +9,7 @@ use serde_saphyr::Spanned;
 
 pub use super::checks::ChecksSpec;
 use super::ops::{self, FieldValue};
+use crate::vocab::ApiVersion;
 
 pub type Sp<T> = Spanned<T>;
 
@@ -58,6 +59,10 @@ pub struct ClusterSpec {
     /// How long old MVCC versions stay readable (the GC safe point trails
     /// now by this much).
     pub gc_life_time: Option<Sp<String>>,
+    /// The stand-in's `storage.api-version` (default: the client's).
+    pub api_version: Option<Sp<ApiVersion>>,
+    /// Keyspaces PD knows besides DEFAULT (default: the client's).
+    pub keyspaces: Option<Vec<Sp<String>>>,
     pub faults: Option<FaultsSpec>,
 }
 
@@ -241,6 +246,8 @@ pub struct ClientSpec {
     pub request_timeout: Option<Sp<String>>,
     pub retry: Option<RetrySpec>,
     pub atomic: Option<Sp<bool>>,
+    pub api_version: Option<Sp<ApiVersion>>,
+    pub keyspace: Option<Sp<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

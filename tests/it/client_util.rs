@@ -57,7 +57,7 @@ pub fn client_config() -> ClientConfig {
             budget: Duration::from_secs(5),
             ..RetryPolicy::default()
         },
-        atomic: false,
+        ..ClientConfig::default()
     }
 }
 

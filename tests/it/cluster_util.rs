@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tikv_bench::cluster::config::{ClusterConfig, Faults};
+use tikv_bench::cluster::config::ClusterConfig;
 use tikv_bench::cluster::{Cluster, Region, RunningCluster};
 use tikv_bench::proto::kvrpcpb::Context;
 use tikv_bench::proto::pdpb::pd_client::PdClient;
@@ -21,8 +21,7 @@ pub fn config(stores: u32, region_max_keys: u64) -> ClusterConfig {
         region_max_keys,
         lock_wait_timeout: Duration::from_millis(500),
         tiflash: false,
-        gc_life_time: ClusterConfig::DEFAULT_GC_LIFE_TIME,
-        faults: Faults::default(),
+        ..ClusterConfig::default()
     }
 }
 

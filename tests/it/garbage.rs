@@ -279,19 +279,6 @@ async fn malformed_requests_get_invalid_argument() {
         store.kv_prewrite(prewrite(0, vec![9])).await,
         "pessimistic action 9",
     );
-    // API v2 (keyspaces) is not served.
-    let mut v2 = ctx(&region);
-    v2.as_mut().unwrap().api_version = kvrpcpb::ApiVersion::V2 as i32;
-    invalid(
-        store
-            .raw_get(RawGetRequest {
-                context: v2,
-                key: b"k".to_vec(),
-                ..Default::default()
-            })
-            .await,
-        "an API v2 request",
-    );
     // A column family that does not exist.
     invalid(
         store

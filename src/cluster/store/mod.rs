@@ -32,7 +32,7 @@ use super::ClusterState;
 use super::config::Cost;
 use super::regions::Region;
 use crate::codec;
-use crate::proto::kvrpcpb::{self, ApiVersion, Context};
+use crate::proto::kvrpcpb::{self, Context};
 use crate::proto::tikvpb::tikv_server::Tikv;
 use crate::proto::{RegionReply, errorpb};
 
@@ -133,11 +133,6 @@ impl Store {
         // starts it when storage takes the request.
         let arrived = tokio::time::Instant::now();
         let ctx = ctx.ok_or_else(|| Status::invalid_argument("the request has no context"))?;
-        if ctx.api_version == ApiVersion::V2 as i32 {
-            return Err(Status::invalid_argument(
-                "api version V2 (keyspaces) is not served; use V1",
-            ));
-        }
         if faults.busy() {
             let hint = faults.busy_backoff_ms();
             return Ok(Err(convert::server_is_busy(self.id, hint)));

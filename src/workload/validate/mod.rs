@@ -138,9 +138,18 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
         || checks.inventory.is_some()
         || checks.lock.is_some();
     let client = check_client(&mut c, spec.client, uses_cas);
-    let cluster = spec
-        .cluster
-        .map_or_else(ClusterConfig::default, |s| check_cluster(&mut c, s));
+    let mut cluster_spec = spec.cluster;
+    let (api_version, keyspaces) = cluster_spec
+        .as_mut()
+        .map_or((None, None), |s| (s.api_version.take(), s.keyspaces.take()));
+    let mut cluster =
+        cluster_spec.map_or_else(ClusterConfig::default, |s| check_cluster(&mut c, s));
+    // The stand-in stores what the client speaks unless told otherwise.
+    cluster.api_version = api_version.map_or(client.api_version, |v| v.value);
+    cluster.keyspaces = match keyspaces {
+        Some(names) => names.into_iter().map(|n| n.value).collect(),
+        None => client.keyspace.iter().cloned().collect(),
+    };
     let sweep = spec
         .sweep
         .and_then(|s| check_sweep(&mut c, s, &keys, &ops, &checks));

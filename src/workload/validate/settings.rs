@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::Checker;
 use crate::cluster::config::MIN_GC_LIFE_TIME;
-use crate::vocab::{ErrorKind, Jitter, RetryPolicy};
+use crate::vocab::{ApiVersion, ErrorKind, Jitter, RetryPolicy};
 use crate::workload::checked::*;
 use crate::workload::spec::*;
 
@@ -52,6 +52,8 @@ pub(in crate::workload) fn check_client(
         request_timeout,
         retry,
         atomic,
+        api_version: s.api_version.map_or(d.api_version, |v| v.value),
+        keyspace: s.keyspace.map(|k| k.value),
     }
 }
 
@@ -198,6 +200,9 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         lock_wait_timeout,
         tiflash: s.tiflash.is_some_and(|t| t.value),
         gc_life_time,
+        // Set by the caller, which knows the client's.
+        api_version: ApiVersion::V1,
+        keyspaces: Vec::new(),
         faults,
     }
 }
