@@ -23,6 +23,7 @@ mod gc;
 mod pd;
 mod serve;
 mod tiflash;
+mod ttl;
 
 fn header() -> Option<RequestHeader> {
     Some(RequestHeader {
