@@ -14,9 +14,17 @@
 //! key range: keys strictly increasing, every key that must exist (all
 //! candidates put a value; preloaded keys nobody touched) present, every
 //! key that must not exist absent.
+//!
+//! A put with a TTL (TiKV's raw TTL) counts on the store's clock, in whole
+//! seconds: the value expires at the second of its write plus the TTL, so
+//! somewhere after `start + ttl - 1s` and by `end + ttl`. A read before
+//! the first sees the value, a read after the second sees the key absent
+//! (the value then is an "expired" violation), and between them either is
+//! right. Both bounds widen by [`TTL_CLOCK_SKEW`], for stores whose clocks
+//! differ (a key's leader may move between the write and the read).
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +63,8 @@ pub struct KeyWrite {
     pub tag: Option<Tag>,
     pub start: Instant,
     pub end: Instant,
+    /// A put's TTL: its value is gone once it passes.
+    pub ttl: Option<Duration>,
 }
 
 /// What one worker did to one key.
@@ -142,10 +152,16 @@ impl Check for Readback {
     fn record(&self, log: &mut ReadbackLog, _: Option<&Never>, done: &Done<'_, '_>) {
         let (start, end) = (done.start, done.end);
         match done.op.effect() {
-            Effect::Put { key, value } => {
+            Effect::Put { key, value, ttl } => {
                 log.writes.puts.count(done.fate);
                 let tag = Tag::read(value);
-                log.write(key, KeyWrite { tag, start, end }, done.fate);
+                let w = KeyWrite {
+                    tag,
+                    start,
+                    end,
+                    ttl,
+                };
+                log.write(key, w, done.fate);
             }
             Effect::Delete { keys } => {
                 log.writes.deletes.count(done.fate);
@@ -153,6 +169,7 @@ impl Check for Readback {
                     tag: None,
                     start,
                     end,
+                    ttl: None,
                 };
                 for k in keys {
                     log.write(k, w, done.fate);
@@ -164,6 +181,46 @@ impl Check for Readback {
 
     async fn verify<B: Backend>(&self, judge: &Judge<'_, B>, _: ()) -> CheckVerdict {
         verify(&Model::of(judge), &judge.reads).await
+    }
+}
+
+/// How far the clocks of two stores may differ for the TTL bounds (TiKV
+/// nodes keep NTP time; the embedded stand-in has one clock).
+pub const TTL_CLOCK_SKEW: Duration = Duration::from_secs(1);
+
+/// When a read ran: from `from` until `to` (`None`: not known in advance,
+/// as for a scan of many pages).
+#[derive(Debug, Clone, Copy)]
+struct ReadTime {
+    from: Instant,
+    to: Option<Instant>,
+}
+
+/// Where a put with a TTL stands at a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    /// Surely not expired yet.
+    Live,
+    /// It may or may not have expired.
+    Either,
+    /// Surely expired.
+    Gone,
+}
+
+impl KeyWrite {
+    /// Where this write's value stands at read `r` (`Live` without a TTL).
+    fn expiry(&self, r: ReadTime) -> Expiry {
+        let Some(ttl) = self.ttl else {
+            return Expiry::Live;
+        };
+        if r.from >= self.end + ttl + TTL_CLOCK_SKEW {
+            return Expiry::Gone;
+        }
+        let earliest = (self.start + ttl).checked_sub(Duration::from_secs(1) + TTL_CLOCK_SKEW);
+        match (r.to, earliest) {
+            (Some(to), Some(earliest)) if to < earliest => Expiry::Live,
+            _ => Expiry::Either,
+        }
     }
 }
 
@@ -193,10 +250,15 @@ struct Merged {
 /// What may be found at a key.
 #[derive(Debug, PartialEq, Eq)]
 struct Candidates {
-    /// Puts by tag, and whether acknowledged.
+    /// Puts by tag, and whether acknowledged (those whose TTL surely passed
+    /// left out).
     puts: Vec<(Tag, bool)>,
     /// Deletes among the candidates.
     deletes: usize,
+    /// Puts whose TTL may have passed (the key may be absent for them).
+    expiring: usize,
+    /// Puts whose TTL surely passed: their value must be gone.
+    expired: Vec<Tag>,
     initial: Option<Initial>,
     /// Unjudged: too many unknown writes were kept.
     anything: bool,
@@ -217,8 +279,9 @@ impl Candidates {
         if self.anything {
             return Expect::Either;
         }
-        let may_be_absent =
-            self.deletes > 0 || matches!(self.initial, Some(Initial::Absent | Initial::Unknown));
+        let may_be_absent = self.deletes > 0
+            || self.expiring > 0
+            || matches!(self.initial, Some(Initial::Absent | Initial::Unknown));
         let may_be_present = !self.puts.is_empty()
             || matches!(self.initial, Some(Initial::Preloaded(_) | Initial::Unknown));
         match (may_be_present, may_be_absent) {
@@ -303,11 +366,13 @@ impl Model {
         t.saturating_duration_since(self.base).as_secs_f64()
     }
 
-    fn candidates(&self, key: &[u8], m: &Merged) -> Candidates {
+    fn candidates(&self, key: &[u8], m: &Merged, read: ReadTime) -> Candidates {
         let latest = m.acked.iter().map(|w| w.start).max();
         let mut c = Candidates {
             puts: Vec::new(),
             deletes: 0,
+            expiring: 0,
+            expired: Vec::new(),
             initial: None,
             anything: m.overflow,
             described: Vec::new(),
@@ -318,12 +383,19 @@ impl Model {
             } else {
                 format!("unknown outcome, from {:.3}s", self.at(w.start))
             };
-            match w.tag {
-                Some(t) => {
-                    c.puts.push((t, acked));
-                    c.described.push(format!("put {t} ({how})"));
+            let ttl = w.ttl.map_or(String::new(), |t| format!(", ttl {}s", t.as_secs()));
+            match (w.tag, w.expiry(read)) {
+                (Some(t), Expiry::Gone) => {
+                    c.expiring += 1;
+                    c.expired.push(t);
+                    c.described.push(format!("put {t} ({how}{ttl}, expired)"));
                 }
-                None => {
+                (Some(t), e) => {
+                    c.expiring += usize::from(e == Expiry::Either);
+                    c.puts.push((t, acked));
+                    c.described.push(format!("put {t} ({how}{ttl})"));
+                }
+                (None, _) => {
                     c.deletes += 1;
                     c.described.push(format!("delete ({how})"));
                 }
@@ -360,11 +432,16 @@ impl Model {
             return None;
         }
         let Some(v) = found else {
-            let ok = c.deletes > 0 || matches!(c.initial, Some(Initial::Absent | Initial::Unknown));
+            let ok = c.deletes > 0
+                || c.expiring > 0
+                || matches!(c.initial, Some(Initial::Absent | Initial::Unknown));
             return (!ok).then(|| ("lost", "no value".to_string()));
         };
         match Tag::read(v) {
             Some(t) if c.puts.iter().any(|(p, _)| *p == t) => None,
+            Some(t) if c.expired.contains(&t) => {
+                Some(("expired", format!("the value of put {t} past its TTL")))
+            }
             Some(t) => Some(("stale", format!("the value of put {t}"))),
             None => {
                 let preloaded = match self.initial(key) {
@@ -395,7 +472,13 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
     let keys: Vec<(&Vec<u8>, &Merged)> = model.keys.iter().collect();
     for batch in keys.chunks(READ_BATCH) {
         let ask: Vec<Vec<u8>> = batch.iter().map(|(k, _)| (*k).clone()).collect();
-        let found = match reads.raw(&ask).await {
+        let from = Instant::now();
+        let answer = reads.raw(&ask).await;
+        let read = ReadTime {
+            from,
+            to: Some(Instant::now()),
+        };
+        let found = match answer {
             Ok(f) => f,
             Err(e) => {
                 v.violation(|| {
@@ -408,7 +491,7 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
             }
         };
         for ((key, m), found) in batch.iter().zip(found) {
-            let c = model.candidates(key, m);
+            let c = model.candidates(key, m, read);
             unjudged += u64::from(c.anything);
             if let Some((what, got)) = model.judge(key, &c, found.as_deref()) {
                 *counts.entry(what).or_default() += 1;
@@ -416,6 +499,7 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
                     let label = match what {
                         "lost" => "lost write",
                         "stale" => "stale value",
+                        "expired" => "expired value",
                         _ => "unexpected value",
                     };
                     format!(
@@ -427,7 +511,7 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
             }
         }
     }
-    for what in ["lost", "stale", "foreign"] {
+    for what in ["lost", "stale", "expired", "foreign"] {
         v.detail(what, counts.get(what).copied().unwrap_or(0));
     }
     v.detail("unjudged", unjudged);
@@ -535,10 +619,16 @@ impl<'a> ScanJudge<'a> {
 
 /// Scans the workload's whole key range.
 pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict {
+    // The scan's pages run for a while: a TTL is only known to have
+    // passed by its start.
+    let read = ReadTime {
+        from: Instant::now(),
+        to: None,
+    };
     let tracked: Vec<(&[u8], Expect)> = model
         .keys
         .iter()
-        .map(|(k, m)| (k.as_slice(), model.candidates(k, m).expect()))
+        .map(|(k, m)| (k.as_slice(), model.candidates(k, m, read).expect()))
         .collect();
     let must_exist = tracked
         .iter()

@@ -16,6 +16,7 @@ pub mod fields;
 
 use std::fmt::Debug;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -33,8 +34,13 @@ pub enum Effect<'a> {
     /// Nothing the readback check follows (reads, transactions, which write
     /// the transactional key space).
     None,
-    /// Writes `value` to raw `key`.
-    Put { key: &'a [u8], value: &'a [u8] },
+    /// Writes `value` to raw `key`, for `ttl` if given (then the key is
+    /// gone once it passes).
+    Put {
+        key: &'a [u8],
+        value: &'a [u8],
+        ttl: Option<Duration>,
+    },
     /// Deletes raw `keys`.
     Delete { keys: &'a [Vec<u8>] },
 }
@@ -239,6 +245,15 @@ registry! {
     Cas => cas::CasOp,
     Txn => txn::TxnOp,
     BatchGet => batch_get::BatchGetOp,
+    GetTtl => get_ttl::GetTtlOp,
+}
+
+/// Writes an optional TTL as a duration (`30s`), or nothing.
+fn ser_ttl<S: serde::Serializer>(ttl: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match ttl {
+        Some(d) => crate::vocab::fmt::ser_duration(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// The keys a spec entry may have: `name`, `type`, `weight` and every

@@ -14,10 +14,14 @@ use super::ops::{self, Fields};
 use super::spec::*;
 use super::sweep::check_sweep;
 use settings::{check_client, check_cluster, check_thresholds};
+use crate::vocab::ApiVersion;
 
 /// Collects diagnostics while checking a spec.
 pub struct Checker<'a> {
     pub diags: &'a mut Vec<Diagnostic>,
+    /// The client's api-version as written (V1 when not), for the fields
+    /// that depend on it (an op's `ttl`).
+    pub api_version: ApiVersion,
 }
 
 impl Checker<'_> {
@@ -109,7 +113,15 @@ const NAME_RULE: &str = "use 1-64 letters, digits, '_', '-' or '.'";
 /// Checks a parsed spec. Returns the workload, or every problem found.
 pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let mut c = Checker { diags: &mut diags };
+    let api_version = spec
+        .client
+        .as_ref()
+        .and_then(|c| c.api_version.as_ref())
+        .map_or(ApiVersion::V1, |v| v.value);
+    let mut c = Checker {
+        diags: &mut diags,
+        api_version,
+    };
 
     if !valid_name(&spec.name.value) {
         c.err(
