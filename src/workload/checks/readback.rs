@@ -421,6 +421,24 @@ impl Model {
         c
     }
 
+    /// How many written keys must exist and how many must not, as of
+    /// `t` (a TTL may pass after it).
+    fn expected_at(&self, t: Instant) -> (usize, usize) {
+        let read = ReadTime {
+            from: t,
+            to: Some(t),
+        };
+        let (mut present, mut absent) = (0, 0);
+        for (k, m) in &self.keys {
+            match self.candidates(k, m, read).expect() {
+                Expect::Present => present += 1,
+                Expect::Absent => absent += 1,
+                Expect::Either => {}
+            }
+        }
+        (present, absent)
+    }
+
     /// Why `found` at `key` is not a value `c` allows, if it is not.
     fn judge(
         &self,
@@ -468,7 +486,7 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
     v.detail("deletes_acked", model.deletes.acked);
     v.detail("deletes_unknown", model.deletes.unknown);
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut unjudged = 0u64;
+    let (mut unjudged, mut expired) = (0u64, 0u64);
     let keys: Vec<(&Vec<u8>, &Merged)> = model.keys.iter().collect();
     for batch in keys.chunks(READ_BATCH) {
         let ask: Vec<Vec<u8>> = batch.iter().map(|(k, _)| (*k).clone()).collect();
@@ -493,6 +511,7 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
         for ((key, m), found) in batch.iter().zip(found) {
             let c = model.candidates(key, m, read);
             unjudged += u64::from(c.anything);
+            expired += u64::from(found.is_none() && c.expiring > 0);
             if let Some((what, got)) = model.judge(key, &c, found.as_deref()) {
                 *counts.entry(what).or_default() += 1;
                 v.violation(|| {
@@ -515,6 +534,7 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
         v.detail(what, counts.get(what).copied().unwrap_or(0));
     }
     v.detail("unjudged", unjudged);
+    v.detail("absent_by_ttl", expired);
     let summary = format!(
         "{} keys read back after {} acked puts and {} acked deletes ({} unknown)",
         model.keys.len(),
@@ -529,8 +549,10 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
 struct ScanJudge<'a> {
     model: &'a Model,
     v: CheckVerdict,
-    /// The written keys, in order, with what the scan must find there.
-    tracked: Vec<(&'a [u8], Expect)>,
+    /// The written keys, in order, with their writes.
+    tracked: Vec<(&'a [u8], &'a Merged)>,
+    /// When the scan started.
+    started: Instant,
     /// The next tracked key the scan has not passed.
     next: usize,
     /// The next preloaded record the scan has not passed.
@@ -540,6 +562,16 @@ struct ScanJudge<'a> {
 }
 
 impl<'a> ScanJudge<'a> {
+    /// What the scan must find at a key, judged now: the page that passed
+    /// it was read between the scan's start and now.
+    fn expect(&self, key: &[u8], m: &Merged) -> Expect {
+        let read = ReadTime {
+            from: self.started,
+            to: Some(Instant::now()),
+        };
+        self.model.candidates(key, m, read).expect()
+    }
+
     fn missing(&mut self, key: &[u8], why: &str) {
         self.missing += 1;
         self.v.violation(|| {
@@ -553,12 +585,12 @@ impl<'a> ScanJudge<'a> {
     /// Accounts for the tracked keys and preloaded records before `key`
     /// (`None`: the end of the range), which the scan did not return.
     fn pass_until(&mut self, key: Option<&[u8]>) {
-        while let Some(&(k, expect)) = self.tracked.get(self.next) {
+        while let Some(&(k, m)) = self.tracked.get(self.next) {
             if key.is_some_and(|key| k >= key) {
                 break;
             }
             self.next += 1;
-            if expect == Expect::Present {
+            if self.expect(k, m) == Expect::Present {
                 self.missing(k, "every write to it put a value");
             }
         }
@@ -586,15 +618,15 @@ impl<'a> ScanJudge<'a> {
         if let Some(i) = index {
             self.next_pre = self.next_pre.max(i + 1);
         }
-        if let Some(&(k, expect)) = self.tracked.get(self.next)
+        if let Some(&(k, m)) = self.tracked.get(self.next)
             && k == key
         {
             self.next += 1;
-            if expect == Expect::Absent {
+            if self.expect(k, m) == Expect::Absent {
                 self.unexpected += 1;
                 self.v.violation(|| {
                     format!(
-                        "deleted key present: {} is in the scan, but every write to it deleted it",
+                        "deleted key present: {} is in the scan, but every write to it deleted it or has expired",
                         String::from_utf8_lossy(key)
                     )
                 });
@@ -619,26 +651,14 @@ impl<'a> ScanJudge<'a> {
 
 /// Scans the workload's whole key range.
 pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict {
-    // The scan's pages run for a while: a TTL is only known to have
-    // passed by its start.
-    let read = ReadTime {
-        from: Instant::now(),
-        to: None,
-    };
-    let tracked: Vec<(&[u8], Expect)> = model
-        .keys
-        .iter()
-        .map(|(k, m)| (k.as_slice(), model.candidates(k, m, read).expect()))
-        .collect();
-    let must_exist = tracked
-        .iter()
-        .filter(|(_, e)| *e == Expect::Present)
-        .count();
-    let must_not = tracked.iter().filter(|(_, e)| *e == Expect::Absent).count();
+    let started = Instant::now();
+    let tracked: Vec<(&[u8], &Merged)> = model.keys.iter().map(|(k, m)| (k.as_slice(), m)).collect();
+    let (must_exist, must_not) = model.expected_at(started);
     let mut j = ScanJudge {
         model,
         v: CheckVerdict::new("scan"),
         tracked,
+        started,
         next: 0,
         next_pre: 0,
         missing: 0,

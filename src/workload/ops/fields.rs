@@ -161,7 +161,10 @@ impl<'s> Fields<'s> {
         let v = self.get(name)?;
         let FieldValue::Str(text) = &v.value else {
             let got = v.value.describe();
-            c.err(v, format!("{name} must be a duration such as 30s, got {got}"));
+            c.err(
+                v,
+                format!("{name} must be a duration such as 30s, got {got}"),
+            );
             return None;
         };
         let d = match humantime::parse_duration(text.trim()) {

@@ -13,8 +13,8 @@ use super::checked::*;
 use super::ops::{self, Fields};
 use super::spec::*;
 use super::sweep::check_sweep;
-use settings::{check_client, check_cluster, check_thresholds};
 use crate::vocab::ApiVersion;
+use settings::{check_client, check_cluster, check_thresholds};
 
 /// Collects diagnostics while checking a spec.
 pub struct Checker<'a> {
