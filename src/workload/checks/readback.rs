@@ -723,3 +723,40 @@ pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>)
     );
     v.summary(summary)
 }
+
+#[cfg(test)]
+mod ttl_tests {
+    use super::*;
+
+    fn put(start_ms: u64, end_ms: u64, ttl_s: Option<u64>, base: Instant) -> KeyWrite {
+        KeyWrite {
+            tag: Some(Tag { worker: 1, seq: 1 }),
+            start: base + Duration::from_millis(start_ms),
+            end: base + Duration::from_millis(end_ms),
+            ttl: ttl_s.map(Duration::from_secs),
+        }
+    }
+
+    fn read(from_ms: u64, to_ms: Option<u64>, base: Instant) -> ReadTime {
+        ReadTime {
+            from: base + Duration::from_millis(from_ms),
+            to: to_ms.map(|t| base + Duration::from_millis(t)),
+        }
+    }
+
+    /// A 10 s TTL written over 10 s..11 s: surely there until 18 s (start
+    /// + ttl - 1 s truncation - 1 s skew), surely gone from 22 s (end + ttl
+    /// + 1 s skew), either between; a read of unknown end is never sure the
+    /// value is there.
+    #[test]
+    fn a_ttl_put_is_live_then_either_then_gone() {
+        let b = Instant::now();
+        let w = put(10_000, 11_000, Some(10), b);
+        assert_eq!(w.expiry(read(17_000, Some(17_999), b)), Expiry::Live);
+        assert_eq!(w.expiry(read(17_000, Some(18_000), b)), Expiry::Either);
+        assert_eq!(w.expiry(read(21_999, Some(22_000), b)), Expiry::Either);
+        assert_eq!(w.expiry(read(22_000, Some(22_001), b)), Expiry::Gone);
+        assert_eq!(w.expiry(read(0, None, b)), Expiry::Either);
+        assert_eq!(put(0, 1, None, b).expiry(read(1 << 30, None, b)), Expiry::Live);
+    }
+}
