@@ -744,10 +744,10 @@ mod ttl_tests {
         }
     }
 
-    /// A 10 s TTL written over 10 s..11 s: surely there until 18 s (start
-    /// + ttl - 1 s truncation - 1 s skew), surely gone from 22 s (end + ttl
-    /// + 1 s skew), either between; a read of unknown end is never sure the
-    /// value is there.
+    /// A 10 s TTL written over 10 s..11 s: surely there until 18 s (the
+    /// start plus the TTL, less 1 s for whole seconds and 1 s of skew),
+    /// surely gone from 22 s (the end plus the TTL and 1 s of skew), either
+    /// between; a read of unknown end is never sure the value is there.
     #[test]
     fn a_ttl_put_is_live_then_either_then_gone() {
         let b = Instant::now();
