@@ -195,6 +195,18 @@ async fn a_ttl_on_a_v1_stand_in_is_ttl_not_enabled() {
         r.error,
         "The length of ttls does not equal to the length of pairs"
     );
+    // The older single `ttl` field is ignored, as TiKV's service ignores
+    // it: the pairs are written without a TTL.
+    let batch = RawBatchPutRequest {
+        context: ctx_of(&c),
+        pairs: vec![pair(b"a")],
+        ttl: 5,
+        ..Default::default()
+    };
+    let r = t.raw_batch_put(batch).await.expect("rpc").into_inner();
+    assert!(r.error.is_empty(), "{r:?}");
+    let r = key_ttl(&c, &mut t, b"a").await;
+    assert_eq!((r.ttl, r.not_found), (0, false), "{r:?}");
     c.shutdown().await;
 }
 
