@@ -28,7 +28,7 @@
 //! server's question (its api-version), not the key space's.
 
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -91,6 +91,9 @@ pub struct TtlClock {
     ahead_s: AtomicU64,
     /// The second the clock was stopped at; 0: running.
     pinned_s: AtomicU64,
+    /// Whether any value was given a TTL: until one is, reads need not
+    /// look at the clock.
+    used: AtomicBool,
 }
 
 impl TtlClock {
@@ -121,7 +124,20 @@ impl TtlClock {
         if ttl_s == 0 {
             0
         } else {
+            if !self.used.load(Ordering::Acquire) {
+                self.used.store(true, Ordering::Release);
+            }
             self.now_s().saturating_add(ttl_s)
+        }
+    }
+
+    /// The second a read judges expiry at: 0 (nothing is expired) while no
+    /// value was ever given a TTL, which spares the plain reads the clock.
+    fn read_s(&self) -> u64 {
+        if self.used.load(Ordering::Acquire) {
+            self.now_s()
+        } else {
+            0
         }
     }
 }
@@ -209,7 +225,7 @@ impl RawSpace {
 
     /// The value of `key` (none once expired).
     pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let now = self.clock.now_s();
+        let now = self.clock.read_s();
         self.map.get(key).and_then(|e| live(e.value(), now))
     }
 
@@ -323,7 +339,7 @@ impl RawSpace {
         key_only: bool,
         reverse: bool,
     ) -> Vec<Pair> {
-        let now = self.clock.now_s();
+        let now = self.clock.read_s();
         let take = |e: crossbeam_skiplist::map::Entry<'_, Vec<u8>, RwLock<Slot>>| {
             let v = live(e.value(), now)?;
             Some((e.key().clone(), if key_only { Vec::new() } else { v }))
