@@ -42,9 +42,11 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
 use crate::codec;
+use crate::proto::keyspacepb::keyspace_server::KeyspaceServer;
 use crate::proto::pdpb::pd_server::PdServer;
 use crate::proto::tikvpb::tikv_server::TikvServer;
 use crate::storage::{self, Storage};
+use crate::vocab::ApiVersion;
 
 pub use config::ClusterConfig;
 pub use faults::FaultCounts;
@@ -186,6 +188,7 @@ impl Cluster {
             store_ids,
             config,
         };
+        split_keyspaces(&shared);
         Cluster {
             shared: Arc::new(shared),
         }
@@ -302,9 +305,11 @@ impl Cluster {
 
         let mut servers = Vec::new();
         for (member, listener) in pd_listeners.into_iter().enumerate() {
-            let pd = PdServer::new(pd::PdService::member(shared.clone(), member));
+            let service = pd::PdService::member(shared.clone(), member);
+            let keyspace = KeyspaceServer::new(service.clone());
+            let pd = PdServer::new(service);
             servers.push(tokio::spawn(serve(
-                Server::builder().add_service(pd),
+                Server::builder().add_service(pd).add_service(keyspace),
                 listener,
                 shared.shutdown_signal(),
             )));
@@ -327,6 +332,41 @@ impl Cluster {
             servers,
             tasks,
         })
+    }
+}
+
+/// Under API V2, splits the regions at each keyspace's bounds, raw and
+/// transactional, as PD does when it creates a keyspace (tikv/pd
+/// `pkg/keyspace/util.go` `MakeRegionBound`: the encoded `r`/`x` prefixes
+/// of the keyspace id and of the next id), so no region spans two
+/// keyspaces.
+fn split_keyspaces(shared: &ClusterState) {
+    if shared.config.api_version != ApiVersion::V2 {
+        return;
+    }
+    let ids = pd::keyspaces(&shared.config.keyspaces).len() as u32;
+    let mut bounds = std::collections::BTreeSet::new();
+    for id in 0..ids {
+        for mode in [b'r', b'x'] {
+            for edge in [id, id + 1] {
+                bounds.insert(codec::encode(&keyspace_prefix(mode, edge)));
+            }
+        }
+    }
+    for bound in bounds {
+        // A fresh table: each bound splits the region that holds it.
+        let _ = split::split_at(shared, &bound);
+    }
+}
+
+/// The 4-byte API V2 key prefix: the mode byte, then the keyspace id's
+/// low 3 bytes, big-endian.
+/// An id past the 3 bytes is the mode's end (the next mode byte), as PD's
+/// `EncodeKeyspaceBoundary` has it.
+pub fn keyspace_prefix(mode: u8, id: u32) -> [u8; 4] {
+    match id.to_be_bytes() {
+        [0, a, b, c] => [mode, a, b, c],
+        _ => [mode + 1, 0, 0, 0],
     }
 }
 

@@ -5,6 +5,7 @@ mod client_util;
 mod cluster_util;
 mod util;
 
+mod api_v2;
 mod architecture;
 mod checks;
 mod cli;
