@@ -43,6 +43,7 @@ use crate::proto::pdpb::{
     UpdateGcSafePointResponse,
 };
 use crate::storage::tso;
+use crate::vocab::op::DEFAULT_KEYSPACE;
 
 /// The PD service of one member.
 #[derive(Debug, Clone)]
@@ -395,10 +396,6 @@ impl pd_server::Pd for PdService {
 /// PD's answer to a keyspace name it does not know (tikv/pd
 /// `errs.ErrKeyspaceNotFound`, in the header as `ENTRY_NOT_FOUND`).
 pub const KEYSPACE_NOT_FOUND: &str = "[PD:keyspace:ErrKeyspaceNotFound]keyspace does not exist";
-
-/// The name of keyspace 0, which every PD has (tikv/pd
-/// `constant.DefaultKeyspaceName`).
-pub const DEFAULT_KEYSPACE: &str = "DEFAULT";
 
 /// The keyspaces PD knows, by id: [`DEFAULT_KEYSPACE`] is 0, the
 /// configured ones follow from 1 in their order (a repeat of a name, or

@@ -13,6 +13,7 @@ use super::checked::*;
 use super::ops::{self, Fields};
 use super::spec::*;
 use super::sweep::check_sweep;
+use crate::vocab::ApiVersion;
 use settings::{check_client, check_cluster, check_thresholds};
 
 /// Collects diagnostics while checking a spec.
@@ -131,7 +132,12 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
     let rate = spec.rate.map(|r| check_rate(&mut c, &r));
 
     let check_ops_added = checks::adds_ops(&spec.checks);
-    let mut ops = check_ops(&mut c, spec.ops, &keys, check_ops_added);
+    let api = spec
+        .client
+        .as_ref()
+        .and_then(|s| s.api_version.as_ref())
+        .map_or(ApiVersion::V1, |v| v.value);
+    let mut ops = check_ops(&mut c, spec.ops, &keys, check_ops_added, api);
     let checks = checks::check_checks(&mut c, spec.checks, &keys, &values, &mut ops);
     // TiKV's raw CAS is atomic only against writes that ask for it.
     let uses_cas = ops.iter().any(|o| matches!(o.kind, OpKind::Cas(_)))
@@ -379,12 +385,13 @@ fn check_distribution(c: &mut Checker, k: &KeysSpec) -> Distribution {
 }
 
 /// Checks the op mix; `checks_add_ops`: the checks add ops of their own, so
-/// the mix may be empty or all weight 0.
+/// the mix may be empty or all weight 0; `api`: the client's api_version.
 fn check_ops(
     c: &mut Checker,
     ops: Sp<Vec<OpSpec>>,
     keys: &KeySpace,
     checks_add_ops: bool,
+    api: ApiVersion,
 ) -> Vec<OpConfig> {
     if ops.value.is_empty() {
         if !checks_add_ops {
@@ -425,7 +432,7 @@ fn check_ops(
         let weight = c.int(&o.weight, 0, 1_000_000, "weight");
         out.push(OpConfig { name, kind, weight });
     }
-    keyspaces::check_key_spaces(c, keys, &ops.value, &out);
+    keyspaces::check_key_spaces(c, keys, &ops.value, &out, api);
     out
 }
 
