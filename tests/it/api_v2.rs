@@ -68,7 +68,6 @@ async fn txn_get(c: &RunningCluster, key: &[u8], v: Wire) -> kvrpcpb::GetRespons
             context: Some(ctx),
             key: key.to_vec(),
             version: u64::MAX,
-            ..Default::default()
         })
         .await
         .expect("get answers")

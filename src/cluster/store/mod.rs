@@ -59,7 +59,7 @@ macro_rules! admit {
         {
             Ok(region) => region,
             Err($crate::cluster::store::Refusal::Region(e)) => {
-                return Ok(<$Resp as $crate::proto::RegionReply>::with_region_error(e));
+                return Ok(<$Resp as $crate::proto::RegionReply>::with_region_error(*e));
             }
             Err($crate::cluster::store::Refusal::Storage(text)) => {
                 return Ok(<$Resp as $crate::cluster::store::version::Checked>::refused(text));
@@ -69,12 +69,19 @@ macro_rules! admit {
 }
 use admit;
 
+impl Refusal {
+    fn region(e: errorpb::Error) -> Refusal {
+        Refusal::Region(Box::new(e))
+    }
+}
+
 /// Why the gate turned a request away (answered in the reply, not as a
 /// gRPC error).
 #[derive(Debug)]
 pub(crate) enum Refusal {
-    /// A region error.
-    Region(errorpb::Error),
+    /// A region error (boxed: it is large, and the gate's answer is
+    /// mostly `Ok`).
+    Region(Box<errorpb::Error>),
     /// The API version check's storage error text.
     Storage(String),
 }
@@ -205,7 +212,7 @@ impl Store {
         let faults = &self.shared.faults;
         if faults.busy() {
             let hint = faults.busy_backoff_ms();
-            return Ok(Err(Refusal::Region(convert::server_is_busy(self.id, hint))));
+            return Ok(Err(Refusal::region(convert::server_is_busy(self.id, hint))));
         }
         let wait = faults.queue_wait();
         if !wait.is_zero() {
@@ -213,13 +220,13 @@ impl Store {
         }
         if past_deadline(ctx, arrived) {
             faults.note_deadline_exceeded();
-            return Ok(Err(Refusal::Region(convert::deadline_exceeded())));
+            return Ok(Err(Refusal::region(convert::deadline_exceeded())));
         }
         if let Some(peer) = &ctx.peer
             && peer.store_id != 0
             && peer.store_id != self.id
         {
-            return Ok(Err(Refusal::Region(convert::store_not_match(
+            return Ok(Err(Refusal::region(convert::store_not_match(
                 peer.store_id,
                 self.id,
             ))));
@@ -227,11 +234,11 @@ impl Store {
         let version = ctx.region_epoch.as_ref().map_or(0, |e| e.version);
         let region = match self.shared.regions.check(ctx.region_id, version, self.id) {
             Ok(r) => r,
-            Err(e) => return Ok(Err(Refusal::Region(convert::region_error(e)))),
+            Err(e) => return Ok(Err(Refusal::region(convert::region_error(e)))),
         };
         for key in keys {
             if !space.contains(&region, key) {
-                return Ok(Err(Refusal::Region(convert::key_not_in_region(
+                return Ok(Err(Refusal::region(convert::key_not_in_region(
                     key, &region,
                 ))));
             }
