@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::vocab::RetryPolicy;
+use crate::vocab::tls::Tls;
 use crate::vocab::fmt::ser_duration;
 
 pub const DEFAULT_POOL_SIZE: u32 = 2;
@@ -30,6 +31,10 @@ pub struct ClientConfig {
     /// the inventory and lock checks).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub atomic: bool,
+    /// TLS to PD and every store (see [`Tls::client`]): serialised as the
+    /// file paths only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
 }
 
 impl Default for ClientConfig {
@@ -40,6 +45,7 @@ impl Default for ClientConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             retry: RetryPolicy::default(),
             atomic: false,
+            tls: None,
         }
     }
 }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::vocab::tls::Tls;
+
 /// The shape of the cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClusterConfig {
@@ -27,6 +29,11 @@ pub struct ClusterConfig {
     #[serde(serialize_with = "ser_duration")]
     pub gc_life_time: Duration,
     pub faults: Faults,
+    /// Serve TLS on PD and every store (see [`Tls::server`]): with a CA,
+    /// every client must present a certificate signed by it. Serialised as
+    /// the file paths only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
 }
 
 impl ClusterConfig {
@@ -48,6 +55,7 @@ impl Default for ClusterConfig {
             tiflash: false,
             gc_life_time: Self::DEFAULT_GC_LIFE_TIME,
             faults: Faults::default(),
+            tls: None,
         }
     }
 }

@@ -59,6 +59,12 @@ pub struct ClusterSpec {
     /// now by this much).
     pub gc_life_time: Option<Sp<String>>,
     pub faults: Option<FaultsSpec>,
+    /// Serve TLS: the CA that client certificates must be signed by
+    /// (mutual TLS when given), the stand-in's certificate and key; paths
+    /// relative to the workload file's directory.
+    pub ca: Option<Sp<String>>,
+    pub cert: Option<Sp<String>>,
+    pub key: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -241,6 +247,12 @@ pub struct ClientSpec {
     pub request_timeout: Option<Sp<String>>,
     pub retry: Option<RetrySpec>,
     pub atomic: Option<Sp<bool>>,
+    /// TLS, as client-go's security config: the CA that signed the
+    /// servers' certificates, and (mutual TLS) the client's certificate and
+    /// key; paths relative to the workload file's directory.
+    pub ca: Option<Sp<String>>,
+    pub cert: Option<Sp<String>>,
+    pub key: Option<Sp<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -58,6 +58,7 @@ pub fn client_config() -> ClientConfig {
             ..RetryPolicy::default()
         },
         atomic: false,
+        tls: None,
     }
 }
 

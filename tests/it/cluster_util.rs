@@ -23,6 +23,7 @@ pub fn config(stores: u32, region_max_keys: u64) -> ClusterConfig {
         tiflash: false,
         gc_life_time: ClusterConfig::DEFAULT_GC_LIFE_TIME,
         faults: Faults::default(),
+        tls: None,
     }
 }
 

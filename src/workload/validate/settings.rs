@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use super::Checker;
+use super::tls::{TlsSpec, check_tls};
 use crate::cluster::config::MIN_GC_LIFE_TIME;
+use crate::vocab::tls::Tls;
 use crate::vocab::{ErrorKind, Jitter, RetryPolicy};
 use crate::workload::checked::*;
 use crate::workload::spec::*;
@@ -21,6 +23,7 @@ pub(in crate::workload) fn check_client(
             ..ClientConfig::default()
         };
     };
+    let tls = check_tls(c, &TlsSpec::of_client(&s), Tls::client);
     let atomic = match s.atomic {
         None => uses_cas,
         Some(a) if uses_cas && !a.value => {
@@ -52,6 +55,7 @@ pub(in crate::workload) fn check_client(
         request_timeout,
         retry,
         atomic,
+        tls,
     }
 }
 
@@ -158,6 +162,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         }
         v
     });
+    let tls = check_tls(c, &TlsSpec::of_cluster(&s), Tls::server);
     let faults = match s.faults {
         None => Faults::default(),
         Some(f) => Faults {
@@ -199,6 +204,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         tiflash: s.tiflash.is_some_and(|t| t.value),
         gc_life_time,
         faults,
+        tls,
     }
 }
 
