@@ -169,9 +169,13 @@ impl Table {
         for s in &stores {
             ids.push(s.id);
             channels.push(
-                connect_pool(&s.address, pool as usize, &Dialer::plain(Duration::from_secs(3)))
-                    .await
-                    .expect("store reachable"),
+                connect_pool(
+                    &s.address,
+                    pool as usize,
+                    &Dialer::plain(Duration::from_secs(3)),
+                )
+                .await
+                .expect("store reachable"),
             );
         }
         let mut regions = Vec::new();

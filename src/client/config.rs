@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::vocab::RetryPolicy;
-use crate::vocab::tls::Tls;
 use crate::vocab::fmt::ser_duration;
+use crate::vocab::tls::Tls;
 
 pub const DEFAULT_POOL_SIZE: u32 = 2;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -113,11 +113,18 @@ pub enum TlsFailure {
     /// A plaintext client met a server that speaks TLS.
     TlsServer,
     /// The server's certificate does not name the address dialled.
-    NameMismatch { expected: String, names: Vec<String> },
+    NameMismatch {
+        expected: String,
+        names: Vec<String>,
+    },
     /// The server's certificate is not signed by the CA given.
     UnknownIssuer,
     /// The server refused this client's certificate, or wanted one.
     ClientRefused { alert: String },
+    /// The server hung up on a TLS client at its first call: most likely
+    /// it refused the client's certificate (or the lack of one) and the
+    /// alert saying so was lost with the connection.
+    ClosedAfterHandshake,
     /// Some other certificate problem (expired, not yet valid, ...).
     BadCertificate { reason: String },
 }
@@ -144,6 +151,9 @@ impl std::fmt::Display for TlsFailure {
             TlsFailure::ClientRefused { alert } => write!(
                 f,
                 "the server refused the client's certificate ({alert}): give --cert and --key signed by the CA the server trusts"
+            ),
+            TlsFailure::ClosedAfterHandshake => f.write_str(
+                "the server closed the connection after the TLS handshake: if it requires client certificates (mutual TLS), give --cert and --key signed by the CA it trusts",
             ),
             TlsFailure::BadCertificate { reason } => {
                 write!(f, "the server's certificate is not accepted: {reason}")
@@ -177,18 +187,47 @@ pub fn classify(e: &(dyn StdError + 'static), tls: bool) -> Option<TlsFailure> {
             return Some(from_rustls(r));
         }
     }
+    // h2 keeps an I/O error that ends a connection as its kind and text
+    // only (to hand it to every stream), so rustls' alerts are also
+    // recognised by their text.
     let text: String = links.iter().map(|l| format!("{l}; ")).collect();
+    if let Some(at) = text.find(ALERT) {
+        let name: String = text[at + ALERT.len()..]
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        let known = [
+            AlertDescription::CertificateRequired,
+            AlertDescription::UnknownCA,
+            AlertDescription::BadCertificate,
+        ];
+        return Some(match known.into_iter().find(|a| format!("{a:?}") == name) {
+            Some(a) => refused(a),
+            None => TlsFailure::ClientRefused {
+                alert: format!("alert {name}"),
+            },
+        });
+    }
     if tls && text.contains("corrupt message") {
         return Some(TlsFailure::PlaintextServer);
     }
     // A TLS server's alert (0x15 0x03 0x03 ...) read as an HTTP/2 frame
     // header is a frame far too long; or the server just hangs up.
-    let hung_up = ["frame with invalid size", "connection closed", "connection reset"];
-    if !tls && hung_up.iter().any(|h| text.contains(h)) {
-        return Some(TlsFailure::TlsServer);
+    let hung_up = [
+        "frame with invalid size",
+        "connection closed",
+        "connection reset",
+        "broken pipe",
+    ];
+    match (tls, hung_up.iter().any(|h| text.contains(h))) {
+        (false, true) => Some(TlsFailure::TlsServer),
+        (true, true) => Some(TlsFailure::ClosedAfterHandshake),
+        (_, false) => None,
     }
-    None
 }
+
+/// How rustls shows an alert the peer sent.
+const ALERT: &str = "received fatal alert: ";
 
 fn from_rustls(r: &rustls::Error) -> TlsFailure {
     match r {
@@ -199,7 +238,7 @@ fn from_rustls(r: &rustls::Error) -> TlsFailure {
                 presented,
             } => TlsFailure::NameMismatch {
                 expected: server_name(expected),
-                names: presented.clone(),
+                names: presented.iter().map(|n| presented_name(n)).collect(),
             },
             CertificateError::NotValidForName => TlsFailure::NameMismatch {
                 expected: "the address dialled".into(),
@@ -227,6 +266,14 @@ fn refused(a: AlertDescription) -> TlsFailure {
     TlsFailure::ClientRefused { alert }
 }
 
+/// A name as webpki presents it (`DnsName("tikv.example")`), bare.
+fn presented_name(n: &str) -> String {
+    n.strip_prefix("DnsName(\"")
+        .and_then(|rest| rest.strip_suffix("\")"))
+        .unwrap_or(n)
+        .to_string()
+}
+
 fn server_name(n: &rustls::pki_types::ServerName<'_>) -> String {
     match n {
         rustls::pki_types::ServerName::DnsName(d) => d.as_ref().to_string(),
@@ -245,5 +292,72 @@ pub fn explain(e: &(dyn StdError + 'static), tls: bool) -> String {
             .map(|l| l.to_string())
             .collect::<Vec<_>>()
             .join(": "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::ServerName;
+
+    /// `inner` as tonic hands it over: inside an `io::Error` inside
+    /// another error.
+    fn wrapped(inner: rustls::Error) -> std::io::Error {
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, inner);
+        std::io::Error::other(io)
+    }
+
+    fn text(t: &str) -> std::io::Error {
+        std::io::Error::other(t.to_string())
+    }
+
+    #[test]
+    fn rustls_errors_are_found_inside_io_errors() {
+        let name = CertificateError::NotValidForNameContext {
+            expected: ServerName::try_from("127.0.0.1").unwrap(),
+            presented: vec!["DnsName(\"tikv.example\")".into()],
+        };
+        let e = wrapped(rustls::Error::InvalidCertificate(name));
+        assert_eq!(
+            explain(&e, true),
+            "the server's certificate is not valid for 127.0.0.1: it names tikv.example"
+        );
+        let e = wrapped(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        assert_eq!(classify(&e, true), Some(TlsFailure::UnknownIssuer));
+        let e = wrapped(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType,
+        ));
+        assert_eq!(classify(&e, true), Some(TlsFailure::PlaintextServer));
+        let e = wrapped(rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired,
+        ));
+        assert!(explain(&e, true).contains("(it requires one)"));
+    }
+
+    #[test]
+    fn alerts_kept_as_text_only_are_recognised() {
+        let e = text("connection error: received fatal alert: UnknownCA");
+        assert!(
+            explain(&e, true)
+                .contains("refused the client's certificate (not signed by a CA it trusts)")
+        );
+    }
+
+    #[test]
+    fn a_hang_up_means_tls_expected_or_refused_by_the_side_dialling() {
+        let e = text("stream closed because of a broken pipe");
+        assert_eq!(classify(&e, false), Some(TlsFailure::TlsServer));
+        assert_eq!(classify(&e, true), Some(TlsFailure::ClosedAfterHandshake));
+        assert_eq!(explain(&e, false), "the server expects TLS: give --ca");
+    }
+
+    #[test]
+    fn other_failures_are_not_about_tls() {
+        let e = text("tcp connect error: Connection refused (os error 111)");
+        assert_eq!(classify(&e, true), None);
+        assert_eq!(classify(&e, false), None);
+        assert!(explain(&e, false).contains("Connection refused"));
     }
 }

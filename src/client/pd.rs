@@ -104,8 +104,8 @@ pub struct PdClient {
 /// call, after the handshake).
 fn status_cause(s: &Status, tls: bool) -> String {
     use std::error::Error as _;
-    match s.source().and_then(|e| dial::classify(e, tls)) {
-        Some(f) => f.to_string(),
+    match s.source() {
+        Some(e) => dial::explain(e, tls),
         None => s.message().to_string(),
     }
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::ClientConfig;
-use super::dial::Dialer;
 use super::Error;
+use super::dial::Dialer;
 use super::grpc::Grpc;
 use super::pd::PdClient;
 use super::raw::RawApi;

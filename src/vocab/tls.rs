@@ -86,7 +86,9 @@ pub enum TlsError {
     },
     /// A client certificate without a CA: the client must be told which CA
     /// signs the servers' certificates.
-    #[error("cert and key given without ca: a TLS client needs the CA that signed the servers' certificates")]
+    #[error(
+        "cert and key given without ca: a TLS client needs the CA that signed the servers' certificates"
+    )]
     ClientWithoutCa,
     /// A server CA without the server's own certificate and key.
     #[error("ca given without cert and key: a TLS server needs its own certificate and key")]
@@ -278,10 +280,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = Tls::client(files(dir.path(), Some("ca.pem"), None, None)).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.starts_with("ca file ") && msg.contains("ca.pem: cannot read it"), "{msg}");
+        assert!(
+            msg.starts_with("ca file ") && msg.contains("ca.pem: cannot read it"),
+            "{msg}"
+        );
         std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
         let e = Tls::client(files(dir.path(), Some("ca.pem"), None, None)).unwrap_err();
-        assert!(e.to_string().ends_with("ca.pem: holds no PEM certificate"), "{e}");
+        assert!(
+            e.to_string().ends_with("ca.pem: holds no PEM certificate"),
+            "{e}"
+        );
         let e = Tls::server(files(dir.path(), None, Some("ca.pem"), Some("ca.pem"))).unwrap_err();
         assert!(e.to_string().starts_with("cert file "), "{e}");
     }

@@ -21,5 +21,6 @@ mod schema;
 mod shape;
 mod slow_ops;
 mod storage;
+mod tls;
 mod txn;
 mod workloads;
