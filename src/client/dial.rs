@@ -191,6 +191,7 @@ pub fn classify(e: &(dyn StdError + 'static), tls: bool) -> Option<TlsFailure> {
     // only (to hand it to every stream), so rustls' alerts are also
     // recognised by their text.
     let text: String = links.iter().map(|l| format!("{l}; ")).collect();
+    let lower = text.to_lowercase();
     if let Some(at) = text.find(ALERT) {
         let name: String = text[at + ALERT.len()..]
             .chars()
@@ -208,7 +209,7 @@ pub fn classify(e: &(dyn StdError + 'static), tls: bool) -> Option<TlsFailure> {
             },
         });
     }
-    if tls && text.contains("corrupt message") {
+    if tls && lower.contains("corrupt message") {
         return Some(TlsFailure::PlaintextServer);
     }
     // A TLS server's alert (0x15 0x03 0x03 ...) read as an HTTP/2 frame
@@ -219,7 +220,7 @@ pub fn classify(e: &(dyn StdError + 'static), tls: bool) -> Option<TlsFailure> {
         "connection reset",
         "broken pipe",
     ];
-    match (tls, hung_up.iter().any(|h| text.contains(h))) {
+    match (tls, hung_up.iter().any(|h| lower.contains(h))) {
         (false, true) => Some(TlsFailure::TlsServer),
         (true, true) => Some(TlsFailure::ClosedAfterHandshake),
         (_, false) => None,
@@ -348,6 +349,11 @@ mod tests {
     #[test]
     fn a_hang_up_means_tls_expected_or_refused_by_the_side_dialling() {
         let e = text("stream closed because of a broken pipe");
+        let reset = text("Connection reset by peer (os error 104)");
+        assert_eq!(
+            classify(&reset, true),
+            Some(TlsFailure::ClosedAfterHandshake)
+        );
         assert_eq!(classify(&e, false), Some(TlsFailure::TlsServer));
         assert_eq!(classify(&e, true), Some(TlsFailure::ClosedAfterHandshake));
         assert_eq!(explain(&e, false), "the server expects TLS: give --ca");
