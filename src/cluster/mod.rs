@@ -38,8 +38,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::codec;
 use crate::proto::keyspacepb::keyspace_server::KeyspaceServer;
@@ -47,6 +47,7 @@ use crate::proto::pdpb::pd_server::PdServer;
 use crate::proto::tikvpb::tikv_server::TikvServer;
 use crate::storage::{self, Storage};
 use crate::vocab::ApiVersion;
+use crate::vocab::tls::Tls;
 
 pub use config::ClusterConfig;
 pub use faults::FaultCounts;
@@ -303,20 +304,28 @@ impl Cluster {
             }
         }
 
+        let tls = shared.config.tls.as_ref().map(server_tls);
+        let builder = || match &tls {
+            None => Ok(Server::builder()),
+            Some(t) => Server::builder().tls_config(t.clone()),
+        };
+        // Fails only for settings tonic refuses; checked before any spawn.
+        builder().map_err(std::io::Error::other)?;
+        let builder = || builder().expect("TLS settings checked above");
         let mut servers = Vec::new();
         for (member, listener) in pd_listeners.into_iter().enumerate() {
             let service = pd::PdService::member(shared.clone(), member);
             let keyspace = KeyspaceServer::new(service.clone());
             let pd = PdServer::new(service);
             servers.push(tokio::spawn(serve(
-                Server::builder().add_service(pd).add_service(keyspace),
+                builder().add_service(pd).add_service(keyspace),
                 listener,
                 shared.shutdown_signal(),
             )));
         }
         let mut store_addrs = Vec::new();
         for (id, addr, listener) in listeners {
-            servers.push(serve_store(&shared, id, listener));
+            servers.push(serve_store(&shared, id, listener, builder()));
             store_addrs.push((id, addr));
         }
 
@@ -370,16 +379,36 @@ pub fn keyspace_prefix(mode: u8, id: u32) -> [u8; 4] {
     }
 }
 
-/// Serves store `id` (a TiKV store, or the TiFlash store) on `listener`.
-fn serve_store(shared: &Arc<ClusterState>, id: u64, listener: TcpListener) -> JoinHandle<()> {
+/// The TLS a server of the stand-in serves: its certificate, and with a CA
+/// the requirement that every client present a certificate signed by it
+/// (as TiKV's `security.ca-path`: mutual TLS).
+fn server_tls(t: &Tls) -> ServerTlsConfig {
+    let mut c = ServerTlsConfig::new();
+    if let Some((cert, key)) = t.identity_pem() {
+        c = c.identity(Identity::from_pem(cert, key));
+    }
+    if let Some(ca) = t.ca_pem() {
+        c = c.client_ca_root(Certificate::from_pem(ca));
+    }
+    c
+}
+
+/// Serves store `id` (a TiKV store, or the TiFlash store) on `listener`,
+/// with `server` (TLS or not).
+fn serve_store(
+    shared: &Arc<ClusterState>,
+    id: u64,
+    listener: TcpListener,
+    mut server: Server,
+) -> JoinHandle<()> {
     let router = if shared.tiflash_store == Some(id) {
-        Server::builder().add_service(tiflash::service(shared.tiflash_calls.clone()))
+        server.add_service(tiflash::service(shared.tiflash_calls.clone()))
     } else {
         // As TiKV (gRPC receive length unlimited): a large write reaches
         // the store, which refuses it past the raft entry limit.
         let svc = TikvServer::new(store::Store::new(id, shared.clone()))
             .max_decoding_message_size(usize::MAX);
-        Server::builder().add_service(svc)
+        server.add_service(svc)
     };
     tokio::spawn(serve(router, listener, shared.shutdown_signal()))
 }

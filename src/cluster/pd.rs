@@ -116,11 +116,16 @@ impl PdService {
     fn members(&self) -> Vec<Member> {
         let addrs = self.shared.pd_addrs();
         let n = addrs.len().max(1);
+        // As PD does, members are listed with the scheme they serve.
+        let scheme = match self.shared.config.tls {
+            Some(_) => "https",
+            None => "http",
+        };
         (0..n)
             .map(|i| {
                 let urls: Vec<String> = addrs
                     .get(i)
-                    .map(|a| format!("http://{a}"))
+                    .map(|a| format!("{scheme}://{a}"))
                     .into_iter()
                     .collect();
                 Member {

@@ -22,5 +22,6 @@ mod schema;
 mod shape;
 mod slow_ops;
 mod storage;
+mod tls;
 mod txn;
 mod workloads;

@@ -2,11 +2,13 @@
 //! checked against its range and against the rest of the file, every problem
 //! reported at once with the position of the value at fault.
 
+use std::path::Path;
 use std::time::Duration;
 
 mod checks;
 mod keyspaces;
 mod settings;
+mod tls;
 
 use super::Diagnostic;
 use super::checked::*;
@@ -19,6 +21,9 @@ use settings::{check_client, check_cluster, check_thresholds};
 /// Collects diagnostics while checking a spec.
 pub struct Checker<'a> {
     pub diags: &'a mut Vec<Diagnostic>,
+    /// The directory relative paths (TLS files) are taken from: the
+    /// workload file's.
+    pub base: &'a Path,
 }
 
 impl Checker<'_> {
@@ -107,10 +112,14 @@ fn valid_name(s: &str) -> bool {
 
 const NAME_RULE: &str = "use 1-64 letters, digits, '_', '-' or '.'";
 
-/// Checks a parsed spec. Returns the workload, or every problem found.
-pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
+/// Checks a parsed spec, taking relative paths from `base`. Returns the
+/// workload, or every problem found.
+pub fn validate(spec: WorkloadSpec, base: &Path) -> Result<Workload, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let mut c = Checker { diags: &mut diags };
+    let mut c = Checker {
+        diags: &mut diags,
+        base,
+    };
 
     if !valid_name(&spec.name.value) {
         c.err(
@@ -143,6 +152,8 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
     let uses_cas = ops.iter().any(|o| matches!(o.kind, OpKind::Cas(_)))
         || checks.inventory.is_some()
         || checks.lock.is_some();
+    let client_tls = spec.client.as_ref().map(tls::TlsSpec::of_client);
+    let cluster_tls = spec.cluster.as_ref().map(tls::TlsSpec::of_cluster);
     let client = check_client(&mut c, spec.client, uses_cas);
     let mut cluster_spec = spec.cluster;
     let (api_version, keyspaces) = cluster_spec
@@ -156,6 +167,7 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
         Some(names) => names.into_iter().map(|n| n.value).collect(),
         None => client.keyspace.iter().cloned().collect(),
     };
+    tls::check_pairing(&mut c, client_tls.as_ref(), cluster_tls.as_ref());
     let sweep = spec
         .sweep
         .and_then(|s| check_sweep(&mut c, s, &keys, &ops, &checks));

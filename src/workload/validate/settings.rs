@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use super::Checker;
+use super::tls::{TlsSpec, check_tls};
 use crate::cluster::config::MIN_GC_LIFE_TIME;
 use crate::vocab::op::DEFAULT_KEYSPACE;
+use crate::vocab::tls::Tls;
 use crate::vocab::{ApiVersion, ErrorKind, Jitter, RetryPolicy};
 use crate::workload::checked::*;
 use crate::workload::spec::*;
@@ -22,6 +24,7 @@ pub(in crate::workload) fn check_client(
             ..ClientConfig::default()
         };
     };
+    let tls = check_tls(c, &TlsSpec::of_client(&s), Tls::client);
     let atomic = match s.atomic {
         None => uses_cas,
         Some(a) if uses_cas && !a.value => {
@@ -56,6 +59,7 @@ pub(in crate::workload) fn check_client(
         atomic,
         keyspace: check_keyspace(c, s.keyspace, api_version),
         api_version,
+        tls,
     }
 }
 
@@ -185,6 +189,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         }
         v
     });
+    let tls = check_tls(c, &TlsSpec::of_cluster(&s), Tls::server);
     let faults = match s.faults {
         None => Faults::default(),
         Some(f) => Faults {
@@ -229,6 +234,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         api_version: ApiVersion::V1,
         keyspaces: Vec::new(),
         faults,
+        tls,
     }
 }
 
