@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use tikv_bench::backend::{Backend, TargetInfo, TikvBackend};
+use tikv_bench::client::Dialer;
 use tikv_bench::client::stores::connect_pool;
 use tikv_bench::client::{Client, Ctx, RequestStats};
 use tikv_bench::proto::kvrpcpb::{Context, RawGetRequest};
@@ -168,9 +169,13 @@ impl Table {
         for s in &stores {
             ids.push(s.id);
             channels.push(
-                connect_pool(&s.address, pool as usize, Duration::from_secs(3))
-                    .await
-                    .expect("store reachable"),
+                connect_pool(
+                    &s.address,
+                    pool as usize,
+                    &Dialer::plain(Duration::from_secs(3)),
+                )
+                .await
+                .expect("store reachable"),
             );
         }
         let mut regions = Vec::new();

@@ -6,6 +6,7 @@
 mod output;
 mod run;
 mod serve;
+mod tls;
 
 use output::{say, sayln};
 
@@ -109,6 +110,8 @@ pub struct RunArgs {
     /// through our client (implies --target external).
     #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
     pub pd: Vec<String>,
+    #[command(flatten)]
+    pub tls: tls::ClientTlsArgs,
     /// Progress display on stderr.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,

@@ -74,6 +74,9 @@ pub fn apply_overrides(w: &mut Workload, a: &RunArgs) -> Result<(), BadInput> {
         }
         w.rate = Some(r);
     }
+    if a.tls.any() {
+        w.client.tls = a.tls.over(w.client.tls.as_ref())?;
+    }
     Ok(())
 }
 

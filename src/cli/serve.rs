@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::BadInput;
+use super::tls::ServeTlsArgs;
 use crate::cluster::config::{ClusterConfig, Faults, Latency, MIN_GC_LIFE_TIME, Outage};
 use crate::cluster::{Cluster, DEFAULT_SEED};
 use crate::vocab::ApiVersion;
@@ -96,6 +97,8 @@ pub struct ServeArgs {
     /// Seed of the faults' random choices.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
+    #[command(flatten)]
+    pub tls: ServeTlsArgs,
 }
 
 fn parse_api_version(s: &str) -> Result<ApiVersion, String> {
@@ -194,6 +197,7 @@ impl ServeArgs {
                 queue_wait: self.queue_wait.unwrap_or_default(),
                 pair_error: self.pair_error,
             },
+            tls: self.tls.load()?,
         })
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::vocab::fmt::ser_duration;
+use crate::vocab::tls::Tls;
 use crate::vocab::{ApiVersion, RetryPolicy};
 
 pub const DEFAULT_POOL_SIZE: u32 = 2;
@@ -36,6 +37,10 @@ pub struct ClientConfig {
     /// The keyspace (API V2) the client's keys live in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keyspace: Option<String>,
+    /// TLS to PD and every store (see [`Tls::client`]): serialised as the
+    /// file paths only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
 }
 
 impl Default for ClientConfig {
@@ -48,6 +53,7 @@ impl Default for ClientConfig {
             atomic: false,
             api_version: ApiVersion::V1,
             keyspace: None,
+            tls: None,
         }
     }
 }

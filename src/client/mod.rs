@@ -28,6 +28,7 @@
 //!   [`crate::proto::convert`]).
 
 pub mod config;
+pub mod dial;
 mod grpc;
 mod join;
 pub mod pd;
@@ -53,6 +54,7 @@ use crate::txn_types::{
 use crate::vocab::{ErrorKind, OpError};
 
 pub use config::ClientConfig;
+pub use dial::Dialer;
 pub use grpc::Grpc;
 pub use pd::PdClient;
 pub use raw::RawApi;

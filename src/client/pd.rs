@@ -14,10 +14,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use super::Error;
+use super::dial::{self, Dialer};
 use super::tso::{self, Waiter};
 use crate::proto::metapb;
 use crate::proto::pdpb::{
@@ -85,7 +86,7 @@ pub(crate) struct Inner {
     leader: RwLock<Leader>,
     reconnecting: Mutex<()>,
     cluster_id: u64,
-    connect_timeout: Duration,
+    dialer: Dialer,
     pub(crate) request_timeout: Duration,
     pub(crate) counters: PdCounters,
 }
@@ -98,12 +99,14 @@ pub struct PdClient {
     tso: mpsc::Sender<Waiter>,
 }
 
-/// `host:port` or a URL, as a URL.
-pub fn url(endpoint: &str) -> String {
-    if endpoint.contains("://") {
-        endpoint.trim_end_matches('/').to_string()
-    } else {
-        format!("http://{endpoint}")
+/// A failed call's status, with the TLS failure behind it when there is
+/// one (a server refusing the client's certificate shows on the first
+/// call, after the handshake).
+fn status_cause(s: &Status, tls: bool) -> String {
+    use std::error::Error as _;
+    match s.source() {
+        Some(e) => dial::explain(e, tls),
+        None => s.message().to_string(),
     }
 }
 
@@ -139,21 +142,6 @@ fn header_error(what: &str, h: Option<&ResponseHeader>) -> Result<(), Error> {
     }
 }
 
-async fn connect_channel(url: &str, connect_timeout: Duration) -> Result<Channel, String> {
-    let ep = Endpoint::from_shared(url.to_string())
-        .map_err(|e| format!("{url}: not a valid address: {e}"))?
-        .connect_timeout(connect_timeout)
-        .tcp_nodelay(true);
-    match tokio::time::timeout(connect_timeout, ep.connect()).await {
-        Ok(Ok(ch)) => Ok(ch),
-        Ok(Err(e)) => Err(format!("{url}: cannot connect: {e}")),
-        Err(_) => Err(format!(
-            "{url}: no connection within {}",
-            humantime::format_duration(connect_timeout)
-        )),
-    }
-}
-
 /// The outcome of asking one endpoint for the members.
 struct Found {
     leader: Leader,
@@ -170,10 +158,10 @@ struct Found {
 async fn discover(
     at: &str,
     cluster_id: Option<u64>,
-    connect_timeout: Duration,
+    dialer: &Dialer,
     request_timeout: Duration,
 ) -> Result<Found, String> {
-    let channel = connect_channel(at, connect_timeout).await?;
+    let channel = dialer.connect(at).await?;
     let mut client = PdStub::new(channel);
     let members = tokio::time::timeout(
         request_timeout,
@@ -181,7 +169,7 @@ async fn discover(
     )
     .await
     .map_err(|_| format!("{at}: GetMembers timed out"))?
-    .map_err(|s| format!("{at}: GetMembers: {}", s.message()))?
+    .map_err(|s| format!("{at}: GetMembers: {}", status_cause(&s, dialer.is_tls())))?
     .into_inner();
     let id = members.header.as_ref().map_or(0, |h| h.cluster_id);
     if id == 0 {
@@ -197,12 +185,12 @@ async fn discover(
     let member_urls: Vec<String> = members
         .members
         .iter()
-        .flat_map(|m| m.client_urls.iter().map(|u| url(u)))
+        .flat_map(|m| m.client_urls.iter().map(|u| dialer.url(u)))
         .collect();
     let leader_urls: Vec<String> = members
         .leader
         .as_ref()
-        .map(|l| l.client_urls.iter().map(|u| url(u)).collect())
+        .map(|l| l.client_urls.iter().map(|u| dialer.url(u)).collect())
         .unwrap_or_default();
     let found = |client, from: &str| Found {
         leader: Leader {
@@ -223,7 +211,7 @@ async fn discover(
     }
     let mut failures = Vec::new();
     for lu in &leader_urls {
-        match connect_channel(lu, connect_timeout).await {
+        match dialer.connect(lu).await {
             Ok(ch) => return Ok(found(PdStub::new(ch), lu)),
             Err(e) => failures.push(e),
         }
@@ -235,11 +223,11 @@ async fn discover(
 }
 
 impl PdClient {
-    /// Connects to the first of `endpoints` that answers GetMembers, then to
-    /// the leader it names.
+    /// Connects (through `dialer`: its timeout, TLS or not) to the first
+    /// of `endpoints` that answers GetMembers, then to the leader it names.
     pub async fn connect(
         endpoints: &[String],
-        connect_timeout: Duration,
+        dialer: &Dialer,
         request_timeout: Duration,
     ) -> Result<PdClient, Error> {
         if endpoints.is_empty() {
@@ -249,10 +237,10 @@ impl PdClient {
                 undetermined: false,
             });
         }
-        let urls: Vec<String> = endpoints.iter().map(|e| url(e)).collect();
+        let urls: Vec<String> = endpoints.iter().map(|e| dialer.url(e)).collect();
         let mut failures = Vec::new();
         for u in &urls {
-            match discover(u, None, connect_timeout, request_timeout).await {
+            match discover(u, None, dialer, request_timeout).await {
                 Ok(found) => {
                     let mut known = urls.clone();
                     for m in found.member_urls {
@@ -265,7 +253,7 @@ impl PdClient {
                         leader: RwLock::new(found.leader),
                         reconnecting: Mutex::new(()),
                         cluster_id: found.cluster_id,
-                        connect_timeout,
+                        dialer: dialer.clone(),
                         request_timeout,
                         counters: PdCounters::default(),
                     });
@@ -601,14 +589,7 @@ impl Inner {
         urls.push(failed.to_string());
         let mut failures = Vec::new();
         for u in &urls {
-            match discover(
-                u,
-                Some(self.cluster_id),
-                self.connect_timeout,
-                self.request_timeout,
-            )
-            .await
-            {
+            match discover(u, Some(self.cluster_id), &self.dialer, self.request_timeout).await {
                 Ok(found) => {
                     {
                         let mut known = self.urls.write().unwrap_or_else(|e| e.into_inner());
@@ -638,9 +619,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_become_urls() {
-        assert_eq!(url("127.0.0.1:2379"), "http://127.0.0.1:2379");
-        assert_eq!(url("http://pd:2379/"), "http://pd:2379");
-        assert_eq!(url("https://pd:2379"), "https://pd:2379");
+    fn endpoints_become_urls_of_the_dialers_scheme() {
+        let plain = Dialer::plain(Duration::from_secs(1));
+        assert_eq!(plain.url("127.0.0.1:2379"), "http://127.0.0.1:2379");
+        assert_eq!(plain.url("http://pd:2379/"), "http://pd:2379");
+        assert_eq!(plain.url("https://pd:2379"), "http://pd:2379");
     }
 }

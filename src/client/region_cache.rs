@@ -363,6 +363,7 @@ impl RegionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::Dialer;
 
     fn region(id: u64, start: &str, end: &str, version: u64) -> CachedRegion {
         CachedRegion {
@@ -415,7 +416,7 @@ mod tests {
 
     #[test]
     fn current_regions_go_in_only_when_consistent() {
-        let stores = Stores::new(1, std::time::Duration::from_secs(1));
+        let stores = Stores::new(1, Dialer::plain(std::time::Duration::from_secs(1)));
         let c = RegionCache::default();
         c.insert(region(1, "", "", 1), None);
         let meta = |id: u64, s: &str, e: &str, v: u64| metapb::Region {
@@ -457,7 +458,7 @@ mod tests {
 
     #[test]
     fn learners_and_tiflash_peers_never_lead() {
-        let stores = Stores::new(1, std::time::Duration::from_secs(1));
+        let stores = Stores::new(1, Dialer::plain(std::time::Duration::from_secs(1)));
         let peer = |id: u64, store_id: u64, role: metapb::PeerRole| metapb::Peer {
             id,
             store_id,
@@ -491,7 +492,7 @@ mod tests {
 
     #[test]
     fn leaders_move_and_stores_drop_their_regions() {
-        let stores = Stores::new(1, std::time::Duration::from_secs(1));
+        let stores = Stores::new(1, Dialer::plain(std::time::Duration::from_secs(1)));
         let c = RegionCache::default();
         c.insert(region(1, "", "m", 1), None);
         c.insert(region(2, "m", "", 1), None);

@@ -19,11 +19,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::Error;
+use super::dial::Dialer;
 use super::join::join_all;
 use super::pd::PdClient;
 use crate::proto::metapb;
@@ -78,7 +77,7 @@ pub struct Stores {
     /// The stores PD described: whether each is a TiFlash store.
     described: RwLock<HashMap<u64, bool>>,
     pool_size: usize,
-    connect_timeout: Duration,
+    dialer: Dialer,
 }
 
 fn unavailable(message: String) -> Error {
@@ -89,30 +88,20 @@ fn unavailable(message: String) -> Error {
     }
 }
 
-/// Opens `n` separate connections to `addr`.
+/// Opens `n` separate connections to `addr`, through `dialer`.
 pub async fn connect_pool(
     addr: &str,
     n: usize,
-    connect_timeout: Duration,
+    dialer: &Dialer,
 ) -> Result<Vec<TikvClient<Channel>>, Error> {
-    let url = super::pd::url(addr);
-    let ep = Endpoint::from_shared(url.clone())
-        .map_err(|e| unavailable(format!("store address '{addr}' is not valid: {e}")))?
-        .connect_timeout(connect_timeout)
-        .tcp_nodelay(true);
-    let tries = (0..n.max(1)).map(|_| tokio::time::timeout(connect_timeout, ep.connect()));
+    let url = dialer.url(addr);
+    let ep = dialer
+        .endpoint(&url)
+        .map_err(|e| unavailable(format!("store address '{addr}' is not valid: {e}")))?;
+    let tries = (0..n.max(1)).map(|_| dialer.connect_endpoint(&url, &ep));
     let mut clients = Vec::with_capacity(n);
     for r in join_all(tries.collect()).await {
-        let ch = match r {
-            Ok(Ok(ch)) => ch,
-            Ok(Err(e)) => return Err(unavailable(format!("cannot connect to store {url}: {e}"))),
-            Err(_) => {
-                return Err(unavailable(format!(
-                    "no connection to store {url} within {}",
-                    humantime::format_duration(connect_timeout)
-                )));
-            }
-        };
+        let ch = r.map_err(|e| unavailable(format!("store {e}")))?;
         clients.push(
             TikvClient::new(ch)
                 .max_decoding_message_size(MAX_MESSAGE)
@@ -123,12 +112,12 @@ pub async fn connect_pool(
 }
 
 impl Stores {
-    pub fn new(pool_size: u32, connect_timeout: Duration) -> Stores {
+    pub fn new(pool_size: u32, dialer: Dialer) -> Stores {
         Stores {
             map: RwLock::new(HashMap::new()),
             described: RwLock::new(HashMap::new()),
             pool_size: pool_size.max(1) as usize,
-            connect_timeout,
+            dialer,
         }
     }
 
@@ -194,7 +183,7 @@ impl Stores {
         if addr.is_empty() {
             return Err(unavailable(format!("PD has no address for store {id}")));
         }
-        let clients = connect_pool(addr, self.pool_size, self.connect_timeout).await?;
+        let clients = connect_pool(addr, self.pool_size, &self.dialer).await?;
         let conn = Arc::new(StoreConn {
             id,
             addr: addr.to_string(),

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::ClientConfig;
 use super::Error;
+use super::dial::Dialer;
 use super::grpc::Grpc;
 use super::pd::PdClient;
 use super::raw::RawApi;
@@ -45,11 +46,12 @@ impl Client {
     /// fills the region cache from ScanRegions, connecting to every store
     /// that leads a region. Fails only when no PD endpoint answers.
     pub async fn connect(pd: &[String], config: ClientConfig) -> Result<Client, Error> {
-        let pd = PdClient::connect(pd, config.connect_timeout, config.request_timeout).await?;
+        let dialer = Dialer::new(config.connect_timeout, config.tls.as_ref());
+        let pd = PdClient::connect(pd, &dialer, config.request_timeout).await?;
         let tikv = Client {
             pd,
             cache: RegionCache::default(),
-            stores: Stores::new(config.pool_size, config.connect_timeout),
+            stores: Stores::new(config.pool_size, dialer),
             config,
             jitter_streams: AtomicU64::new(0),
             safe_point: Mutex::new((0, None)),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::vocab::ApiVersion;
+use crate::vocab::tls::Tls;
 
 /// The shape of the cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,6 +35,11 @@ pub struct ClusterConfig {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub keyspaces: Vec<String>,
     pub faults: Faults,
+    /// Serve TLS on PD and every store (see [`Tls::server`]): with a CA,
+    /// every client must present a certificate signed by it. Serialised as
+    /// the file paths only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
 }
 
 impl ClusterConfig {
@@ -57,6 +63,7 @@ impl Default for ClusterConfig {
             api_version: ApiVersion::V1,
             keyspaces: Vec::new(),
             faults: Faults::default(),
+            tls: None,
         }
     }
 }

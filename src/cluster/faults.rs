@@ -294,7 +294,7 @@ fn split_one(shared: &ClusterState, rng: &mut Rng) {
     let busiest = regions
         .into_iter()
         .map(|r| {
-            let n = RegionKeys::collect(&shared.storage, &r, SPLIT_FAULT_COUNT_CAP).len();
+            let n = RegionKeys::collect(shared, &r, SPLIT_FAULT_COUNT_CAP).len();
             (n, r.id)
         })
         .max_by_key(|&(n, id)| (n, std::cmp::Reverse(id)));

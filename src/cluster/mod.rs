@@ -38,13 +38,16 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::codec;
+use crate::proto::keyspacepb::keyspace_server::KeyspaceServer;
 use crate::proto::pdpb::pd_server::PdServer;
 use crate::proto::tikvpb::tikv_server::TikvServer;
 use crate::storage::{self, Storage};
+use crate::vocab::ApiVersion;
+use crate::vocab::tls::Tls;
 
 pub use config::ClusterConfig;
 pub use faults::FaultCounts;
@@ -186,6 +189,7 @@ impl Cluster {
             store_ids,
             config,
         };
+        split_keyspaces(&shared);
         Cluster {
             shared: Arc::new(shared),
         }
@@ -300,18 +304,28 @@ impl Cluster {
             }
         }
 
+        let tls = shared.config.tls.as_ref().map(server_tls);
+        let builder = || match &tls {
+            None => Ok(Server::builder()),
+            Some(t) => Server::builder().tls_config(t.clone()),
+        };
+        // Fails only for settings tonic refuses; checked before any spawn.
+        builder().map_err(std::io::Error::other)?;
+        let builder = || builder().expect("TLS settings checked above");
         let mut servers = Vec::new();
         for (member, listener) in pd_listeners.into_iter().enumerate() {
-            let pd = PdServer::new(pd::PdService::member(shared.clone(), member));
+            let service = pd::PdService::member(shared.clone(), member);
+            let keyspace = KeyspaceServer::new(service.clone());
+            let pd = PdServer::new(service);
             servers.push(tokio::spawn(serve(
-                Server::builder().add_service(pd),
+                builder().add_service(pd).add_service(keyspace),
                 listener,
                 shared.shutdown_signal(),
             )));
         }
         let mut store_addrs = Vec::new();
         for (id, addr, listener) in listeners {
-            servers.push(serve_store(&shared, id, listener));
+            servers.push(serve_store(&shared, id, listener, builder()));
             store_addrs.push((id, addr));
         }
 
@@ -330,16 +344,71 @@ impl Cluster {
     }
 }
 
-/// Serves store `id` (a TiKV store, or the TiFlash store) on `listener`.
-fn serve_store(shared: &Arc<ClusterState>, id: u64, listener: TcpListener) -> JoinHandle<()> {
+/// Under API V2, splits the regions at each keyspace's bounds, raw and
+/// transactional, as PD does when it creates a keyspace (tikv/pd
+/// `pkg/keyspace/util.go` `MakeRegionBound`: the encoded `r`/`x` prefixes
+/// of the keyspace id and of the next id), so no region spans two
+/// keyspaces.
+fn split_keyspaces(shared: &ClusterState) {
+    if shared.config.api_version != ApiVersion::V2 {
+        return;
+    }
+    let ids = pd::keyspaces(&shared.config.keyspaces).len() as u32;
+    let mut bounds = std::collections::BTreeSet::new();
+    for id in 0..ids {
+        for mode in [b'r', b'x'] {
+            for edge in [id, id + 1] {
+                bounds.insert(codec::encode(&keyspace_prefix(mode, edge)));
+            }
+        }
+    }
+    for bound in bounds {
+        // A fresh table: each bound splits the region that holds it.
+        let _ = split::split_at(shared, &bound);
+    }
+}
+
+/// The 4-byte API V2 key prefix: the mode byte, then the keyspace id's
+/// low 3 bytes, big-endian.
+/// An id past the 3 bytes is the mode's end (the next mode byte), as PD's
+/// `EncodeKeyspaceBoundary` has it.
+pub fn keyspace_prefix(mode: u8, id: u32) -> [u8; 4] {
+    match id.to_be_bytes() {
+        [0, a, b, c] => [mode, a, b, c],
+        _ => [mode + 1, 0, 0, 0],
+    }
+}
+
+/// The TLS a server of the stand-in serves: its certificate, and with a CA
+/// the requirement that every client present a certificate signed by it
+/// (as TiKV's `security.ca-path`: mutual TLS).
+fn server_tls(t: &Tls) -> ServerTlsConfig {
+    let mut c = ServerTlsConfig::new();
+    if let Some((cert, key)) = t.identity_pem() {
+        c = c.identity(Identity::from_pem(cert, key));
+    }
+    if let Some(ca) = t.ca_pem() {
+        c = c.client_ca_root(Certificate::from_pem(ca));
+    }
+    c
+}
+
+/// Serves store `id` (a TiKV store, or the TiFlash store) on `listener`,
+/// with `server` (TLS or not).
+fn serve_store(
+    shared: &Arc<ClusterState>,
+    id: u64,
+    listener: TcpListener,
+    mut server: Server,
+) -> JoinHandle<()> {
     let router = if shared.tiflash_store == Some(id) {
-        Server::builder().add_service(tiflash::service(shared.tiflash_calls.clone()))
+        server.add_service(tiflash::service(shared.tiflash_calls.clone()))
     } else {
         // As TiKV (gRPC receive length unlimited): a large write reaches
         // the store, which refuses it past the raft entry limit.
         let svc = TikvServer::new(store::Store::new(id, shared.clone()))
             .max_decoding_message_size(usize::MAX);
-        Server::builder().add_service(svc)
+        server.add_service(svc)
     };
     tokio::spawn(serve(router, listener, shared.shutdown_signal()))
 }

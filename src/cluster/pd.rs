@@ -15,6 +15,9 @@
 //! "not leader" (`validateRequest`, `errs.ErrNotLeader`), and a TSO request
 //! with `Unknown` (the allocator's "generate timestamp failed, requested
 //! pd not leader of cluster", wrapped by `errs.ErrUnknown`).
+//!
+//! The same members serve the keyspace lookup of API V2
+//! (`keyspacepb.Keyspace/LoadKeyspace`, tikv/pd `server/keyspace_service.go`).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,6 +30,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::store::convert;
 use super::{CLUSTER_ID, ClusterState};
+use crate::proto::keyspacepb::{
+    KeyspaceMeta, KeyspaceState, LoadKeyspaceRequest, LoadKeyspaceResponse, keyspace_server,
+};
 use crate::proto::metapb;
 use crate::proto::pdpb::pd_server;
 use crate::proto::pdpb::{
@@ -37,6 +43,7 @@ use crate::proto::pdpb::{
     UpdateGcSafePointResponse,
 };
 use crate::storage::tso;
+use crate::vocab::op::DEFAULT_KEYSPACE;
 
 /// The PD service of one member.
 #[derive(Debug, Clone)]
@@ -109,11 +116,16 @@ impl PdService {
     fn members(&self) -> Vec<Member> {
         let addrs = self.shared.pd_addrs();
         let n = addrs.len().max(1);
+        // As PD does, members are listed with the scheme they serve.
+        let scheme = match self.shared.config.tls {
+            Some(_) => "https",
+            None => "http",
+        };
         (0..n)
             .map(|i| {
                 let urls: Vec<String> = addrs
                     .get(i)
-                    .map(|a| format!("http://{a}"))
+                    .map(|a| format!("{scheme}://{a}"))
                     .into_iter()
                     .collect();
                 Member {
@@ -382,6 +394,52 @@ impl pd_server::Pd for PdService {
         Ok(Response::new(UpdateGcSafePointResponse {
             header: header(),
             new_safe_point: old.max(req.safe_point),
+        }))
+    }
+}
+
+/// PD's answer to a keyspace name it does not know (tikv/pd
+/// `errs.ErrKeyspaceNotFound`, in the header as `ENTRY_NOT_FOUND`).
+pub const KEYSPACE_NOT_FOUND: &str = "[PD:keyspace:ErrKeyspaceNotFound]keyspace does not exist";
+
+/// The keyspaces PD knows, by id: [`DEFAULT_KEYSPACE`] is 0, the
+/// configured ones follow from 1 in their order (a repeat of a name, or
+/// of DEFAULT, is the same keyspace).
+pub(crate) fn keyspaces(configured: &[String]) -> Vec<String> {
+    let mut all = vec![DEFAULT_KEYSPACE.to_string()];
+    for name in configured {
+        if !all.contains(name) {
+            all.push(name.clone());
+        }
+    }
+    all
+}
+
+/// The keyspace lookup (`keyspacepb.Keyspace`): LoadKeyspace answers a
+/// known name with its meta (ENABLED), an unknown one as PD does.
+#[tonic::async_trait]
+impl keyspace_server::Keyspace for PdService {
+    async fn load_keyspace(
+        &self,
+        request: Request<LoadKeyspaceRequest>,
+    ) -> Result<Response<LoadKeyspaceResponse>, Status> {
+        let req = request.into_inner();
+        self.check(req.header.as_ref())?;
+        let all = keyspaces(&self.shared.config.keyspaces);
+        let Some(id) = all.iter().position(|n| *n == req.name) else {
+            return Ok(Response::new(LoadKeyspaceResponse {
+                header: error_header(pdpb::ErrorType::EntryNotFound, KEYSPACE_NOT_FOUND.into()),
+                keyspace: None,
+            }));
+        };
+        Ok(Response::new(LoadKeyspaceResponse {
+            header: header(),
+            keyspace: Some(KeyspaceMeta {
+                id: id as u32,
+                name: req.name,
+                state: KeyspaceState::Enabled as i32,
+                ..Default::default()
+            }),
         }))
     }
 }

@@ -21,8 +21,8 @@ use tokio::time::MissedTickBehavior;
 use super::ClusterState;
 use super::regions::{Region, TableError};
 use crate::codec;
-use crate::storage::Storage;
 use crate::txn_types::SnapshotScan;
+use crate::vocab::ApiVersion;
 
 /// Why a split was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,7 +82,7 @@ pub(crate) fn split_middle(shared: &ClusterState, id: u64) -> Result<Option<u64>
         .regions
         .get(id)
         .ok_or(SplitError::RegionNotFound(id))?;
-    let keys = RegionKeys::collect(&shared.storage, &region, usize::MAX);
+    let keys = RegionKeys::collect(shared, &region, usize::MAX);
     match keys.middle(&region) {
         Some(bound) => split(shared, id, &bound).map(Some),
         None => Ok(None),
@@ -110,11 +110,17 @@ pub(crate) struct RegionKeys {
 
 impl RegionKeys {
     /// At most `cap` keys of each space, in order. Transactional keys are
-    /// those with a value or a lock at the newest version.
-    pub fn collect(storage: &Storage, region: &Region, cap: usize) -> RegionKeys {
+    /// those with a value or a lock at the newest version; raw keys are
+    /// placed by their encoding under API V2, as they are otherwise.
+    pub fn collect(shared: &ClusterState, region: &Region, cap: usize) -> RegionKeys {
+        let storage = &shared.storage;
+        let (lo, hi) = match shared.config.api_version {
+            ApiVersion::V2 => region.user_range(),
+            _ => (region.start.clone(), region.end.clone()),
+        };
         let raw = storage
             .raw()
-            .scan(&region.start, &region.end, cap, true, false)
+            .scan(&lo, &hi, cap, true, false)
             .into_iter()
             .map(|(k, _)| k)
             .collect();
@@ -189,7 +195,7 @@ pub(crate) fn check(shared: &ClusterState) {
         let Some(region) = shared.regions.get(id) else {
             continue;
         };
-        if (RegionKeys::collect(&shared.storage, &region, cap).len() as u64) <= max {
+        if (RegionKeys::collect(shared, &region, cap).len() as u64) <= max {
             continue;
         }
         if let Ok(Some(new_id)) = split_middle(shared, id) {

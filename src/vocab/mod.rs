@@ -11,6 +11,7 @@ pub mod op;
 pub mod retry;
 pub mod rng;
 pub mod time;
+pub mod tls;
 pub mod trace;
 
 pub use error::{ErrorKind, OpError};

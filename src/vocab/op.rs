@@ -124,3 +124,7 @@ impl ApiVersion {
         matches!(self, ApiVersion::V1Ttl | ApiVersion::V2)
     }
 }
+
+/// The keyspace every API V2 cluster has, id 0 (tikv/pd
+/// `constant.DefaultKeyspaceName`, client-go's `DefaultKeyspaceName`).
+pub const DEFAULT_KEYSPACE: &str = "DEFAULT";

@@ -93,11 +93,19 @@ impl Workload {
             path: path.display().to_string(),
             err,
         })?;
-        Workload::parse(&text, &path.display().to_string())
+        let base = path.parent().unwrap_or(Path::new("."));
+        Workload::parse_in(&text, &path.display().to_string(), base)
     }
 
-    /// Parses and checks workload text; `origin` names it in errors.
+    /// Parses and checks workload text; `origin` names it in errors;
+    /// relative paths are taken from the current directory.
     pub fn parse(text: &str, origin: &str) -> Result<Workload, WorkloadError> {
+        Workload::parse_in(text, origin, Path::new("."))
+    }
+
+    /// [`Workload::parse`], with relative paths (the TLS files) taken from
+    /// `base`, the directory of the workload file.
+    pub fn parse_in(text: &str, origin: &str, base: &Path) -> Result<Workload, WorkloadError> {
         let invalid = |diagnostics| WorkloadError::Invalid {
             origin: origin.to_string(),
             diagnostics,
@@ -112,7 +120,7 @@ impl Workload {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             invalid(vec![Diagnostic::at(line, column, message)])
         })?;
-        validate::validate(spec).map_err(|mut diags| {
+        validate::validate(spec, base).map_err(|mut diags| {
             diags.sort_by_key(|d| (d.line, d.column));
             invalid(diags)
         })

@@ -64,6 +64,12 @@ pub struct ClusterSpec {
     /// Keyspaces PD knows besides DEFAULT (default: the client's).
     pub keyspaces: Option<Vec<Sp<String>>>,
     pub faults: Option<FaultsSpec>,
+    /// Serve TLS: the CA that client certificates must be signed by
+    /// (mutual TLS when given), the stand-in's certificate and key; paths
+    /// relative to the workload file's directory.
+    pub ca: Option<Sp<String>>,
+    pub cert: Option<Sp<String>>,
+    pub key: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,6 +254,12 @@ pub struct ClientSpec {
     pub atomic: Option<Sp<bool>>,
     pub api_version: Option<Sp<ApiVersion>>,
     pub keyspace: Option<Sp<String>>,
+    /// TLS, as client-go's security config: the CA that signed the
+    /// servers' certificates, and (mutual TLS) the client's certificate and
+    /// key; paths relative to the workload file's directory.
+    pub ca: Option<Sp<String>>,
+    pub cert: Option<Sp<String>>,
+    pub key: Option<Sp<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

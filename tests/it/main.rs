@@ -5,6 +5,7 @@ mod client_util;
 mod cluster_util;
 mod util;
 
+mod api_v2;
 mod architecture;
 mod checks;
 mod cli;
@@ -21,5 +22,6 @@ mod schema;
 mod shape;
 mod slow_ops;
 mod storage;
+mod tls;
 mod txn;
 mod workloads;

@@ -226,6 +226,16 @@ const BAD: &[(&str, &str, &str)] = &[
         "5:12",
         "keys.txn_prefix 'k9'",
     ),
+    (
+        "name: x\nclient: {api_version: v1ttl}\nops:\n  - {type: put, weight: 1}\n  - {name: t, type: txn, weight: 1}\n",
+        "5:21",
+        "op 't' is transactional, but client.api_version is v1ttl: a TiKV with storage.api-version V1TTL takes raw requests only",
+    ),
+    (
+        "name: x\nclient: {keyspace: alpha}\nops: [{type: get, weight: 1}]\n",
+        "2:20",
+        "client.keyspace 'alpha' needs client.api_version v2 (keyspaces are API V2's), but it is v1; valid api_version values: v1, v1ttl, v2",
+    ),
 ];
 
 /// Raw and transactional ops on key ranges of their own are accepted, even
@@ -243,6 +253,17 @@ fn raw_and_txn_ops_on_their_own_key_ranges_are_accepted() {
         );
         Workload::parse(&text, "ok.yaml").unwrap_or_else(|e| panic!("{keys}: {e}"));
     }
+}
+
+/// Under API V2 raw and transactional keys carry different prefixes, so
+/// ops of both kinds on the same keys are accepted; the keyspace defaults
+/// to DEFAULT, and the embedded cluster follows the client.
+#[test]
+fn raw_and_txn_ops_on_the_same_keys_are_accepted_under_api_v2() {
+    let text = "name: x\nclient: {api_version: v2}\nops:\n  - {type: put, weight: 1}\n  - {type: txn, weight: 1}\n";
+    let w = Workload::parse(text, "ok.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(w.client.keyspace.as_deref(), Some("DEFAULT"));
+    assert_eq!(w.cluster.api_version, tikv_bench::vocab::ApiVersion::V2);
 }
 
 #[test]

@@ -23,6 +23,7 @@
 pub mod convert;
 mod raw;
 mod txn;
+pub(crate) mod version;
 
 use std::sync::Arc;
 
@@ -35,20 +36,55 @@ use crate::codec;
 use crate::proto::kvrpcpb::{self, Context};
 use crate::proto::tikvpb::tikv_server::Tikv;
 use crate::proto::{RegionReply, errorpb};
+use crate::vocab::ApiVersion;
 
-/// Passes a request through the gate, or returns its region error answer.
-/// `$keys`: the keys that must lie in the region.
+/// Passes a request through the gate, or returns its refusal (a region
+/// error, or the API version check's storage error in the reply's own
+/// field). `$keys`: the keys that must lie in the region; after `;`, the
+/// ranges a scan reads (for the version check).
 macro_rules! admit {
     ($store:expr, $req:expr, $Resp:ty, $space:expr, $keys:expr) => {
-        match $store.admit($req.context.as_ref(), $space, $keys).await? {
+        admit!($store, $req, $Resp, $space, $keys; &[])
+    };
+    ($store:expr, $req:expr, $Resp:ty, $space:expr, $keys:expr; $ranges:expr) => {
+        match $store
+            .admit(
+                $req.context.as_ref(),
+                $space,
+                <$Resp as $crate::cluster::store::version::Checked>::CMD,
+                $keys,
+                $ranges,
+            )
+            .await?
+        {
             Ok(region) => region,
-            Err(e) => {
-                return Ok(<$Resp as $crate::proto::RegionReply>::with_region_error(e));
+            Err($crate::cluster::store::Refusal::Region(e)) => {
+                return Ok(<$Resp as $crate::proto::RegionReply>::with_region_error(*e));
+            }
+            Err($crate::cluster::store::Refusal::Storage(text)) => {
+                return Ok(<$Resp as $crate::cluster::store::version::Checked>::refused(text));
             }
         }
     };
 }
 use admit;
+
+impl Refusal {
+    fn region(e: errorpb::Error) -> Refusal {
+        Refusal::Region(Box::new(e))
+    }
+}
+
+/// Why the gate turned a request away (answered in the reply, not as a
+/// gRPC error).
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// A region error (boxed: it is large, and the gate's answer is
+    /// mostly `Ok`).
+    Region(Box<errorpb::Error>),
+    /// The API version check's storage error text.
+    Storage(String),
+}
 
 /// Which key space a request's keys belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +96,7 @@ pub(crate) enum Space {
 }
 
 impl Space {
-    /// Whether `key` of this space lies in `region`.
+    /// Whether `key`, placed as this space places keys, lies in `region`.
     fn contains(self, region: &Region, key: &[u8]) -> bool {
         match self {
             Space::Raw => region.contains(key),
@@ -108,15 +144,32 @@ impl Store {
         self.id
     }
 
-    /// The gate (see the module doc): the region to serve, or the region
-    /// error to answer; a gRPC error for an offline store or a malformed
-    /// request.
-    async fn admit<'k>(
+    /// How this store places `space`'s keys among region bounds: under
+    /// API V2 raw keys are memcomparable-encoded too (TiKV stores them so,
+    /// and PD's keyspace bounds are encoded), so they place as
+    /// transactional keys do.
+    fn placement(&self, space: Space) -> Space {
+        match self.shared.config.api_version {
+            ApiVersion::V2 => Space::Txn,
+            _ => space,
+        }
+    }
+
+    /// The gate (see the module doc): the region to serve, or the refusal
+    /// to answer; a gRPC error for an offline store or a malformed
+    /// request. `cmd`: TiKV's name of the command, if TiKV checks its API
+    /// version (`version`).
+    async fn admit<'k, I>(
         &self,
         ctx: Option<&Context>,
         space: Space,
-        keys: impl IntoIterator<Item = &'k [u8]>,
-    ) -> Result<Result<Region, errorpb::Error>, Status> {
+        cmd: Option<&str>,
+        keys: I,
+        ranges: &[(&[u8], &[u8])],
+    ) -> Result<Result<Region, Refusal>, Status>
+    where
+        I: IntoIterator<Item = &'k [u8]> + Clone,
+    {
         let faults = &self.shared.faults;
         if faults.is_offline(self.id) {
             faults.note_unavailable();
@@ -133,9 +186,33 @@ impl Store {
         // starts it when storage takes the request.
         let arrived = tokio::time::Instant::now();
         let ctx = ctx.ok_or_else(|| Status::invalid_argument("the request has no context"))?;
+        if let Some(cmd) = cmd {
+            let storage = self.shared.config.api_version;
+            let scope = if ranges.is_empty() {
+                version::Scope::Keys(keys.clone())
+            } else {
+                version::Scope::Ranges(ranges)
+            };
+            if let Err(text) = version::check(storage, ctx.api_version, cmd, space, scope) {
+                return Ok(Err(Refusal::Storage(text)));
+            }
+        }
+        self.admit_region(ctx, arrived, self.placement(space), keys)
+            .await
+    }
+
+    /// The rest of the gate, past the version check.
+    async fn admit_region<'k>(
+        &self,
+        ctx: &Context,
+        arrived: tokio::time::Instant,
+        space: Space,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> Result<Result<Region, Refusal>, Status> {
+        let faults = &self.shared.faults;
         if faults.busy() {
             let hint = faults.busy_backoff_ms();
-            return Ok(Err(convert::server_is_busy(self.id, hint)));
+            return Ok(Err(Refusal::region(convert::server_is_busy(self.id, hint))));
         }
         let wait = faults.queue_wait();
         if !wait.is_zero() {
@@ -143,22 +220,27 @@ impl Store {
         }
         if past_deadline(ctx, arrived) {
             faults.note_deadline_exceeded();
-            return Ok(Err(convert::deadline_exceeded()));
+            return Ok(Err(Refusal::region(convert::deadline_exceeded())));
         }
         if let Some(peer) = &ctx.peer
             && peer.store_id != 0
             && peer.store_id != self.id
         {
-            return Ok(Err(convert::store_not_match(peer.store_id, self.id)));
+            return Ok(Err(Refusal::region(convert::store_not_match(
+                peer.store_id,
+                self.id,
+            ))));
         }
         let version = ctx.region_epoch.as_ref().map_or(0, |e| e.version);
         let region = match self.shared.regions.check(ctx.region_id, version, self.id) {
             Ok(r) => r,
-            Err(e) => return Ok(Err(convert::region_error(e))),
+            Err(e) => return Ok(Err(Refusal::region(convert::region_error(e)))),
         };
         for key in keys {
             if !space.contains(&region, key) {
-                return Ok(Err(convert::key_not_in_region(key, &region)));
+                return Ok(Err(Refusal::region(convert::key_not_in_region(
+                    key, &region,
+                ))));
             }
         }
         Ok(Ok(region))

@@ -211,9 +211,10 @@ pub(super) async fn batch_delete(
 
 pub(super) async fn scan(s: &Store, req: RawScanRequest) -> Result<RawScanResponse, Status> {
     check_cf(&req.cf)?;
-    let region = admit!(s, req, RawScanResponse, Space::Raw, []);
+    let range = [(req.start_key.as_slice(), req.end_key.as_slice())];
+    let region = admit!(s, req, RawScanResponse, Space::Raw, []; &range);
     let Some((start, end)) = clip_scan(
-        Space::Raw,
+        s.placement(Space::Raw),
         &region,
         &req.start_key,
         &req.end_key,
@@ -237,11 +238,16 @@ pub(super) async fn batch_scan(
     req: RawBatchScanRequest,
 ) -> Result<RawBatchScanResponse, Status> {
     check_cf(&req.cf)?;
-    let region = admit!(s, req, RawBatchScanResponse, Space::Raw, []);
+    let ranges: Vec<(&[u8], &[u8])> = req
+        .ranges
+        .iter()
+        .map(|r| (r.start_key.as_slice(), r.end_key.as_slice()))
+        .collect();
+    let region = admit!(s, req, RawBatchScanResponse, Space::Raw, []; &ranges);
     let mut kvs = Vec::new();
     for range in &req.ranges {
         let Some((start, end)) = clip_scan(
-            Space::Raw,
+            s.placement(Space::Raw),
             &region,
             &range.start_key,
             &range.end_key,
@@ -268,12 +274,14 @@ pub(super) async fn delete_range(
     req: RawDeleteRangeRequest,
 ) -> Result<RawDeleteRangeResponse, Status> {
     check_cf(&req.cf)?;
+    let range = [(req.start_key.as_slice(), req.end_key.as_slice())];
     let region = admit!(
         s,
         req,
         RawDeleteRangeResponse,
         Space::Raw,
-        [req.start_key.as_slice()]
+        [req.start_key.as_slice()];
+        &range
     );
     if !req.end_key.is_empty() && req.start_key > req.end_key {
         return Ok(RawDeleteRangeResponse {
@@ -288,7 +296,7 @@ pub(super) async fn delete_range(
     // As TiKV's apply (handle_delete_range): an end past the region's end
     // (an empty end is past every end but the last region's) is
     // KeyNotInRegion; the client must cut the range at each region.
-    if past_end(&req.end_key, &region.end) {
+    if past_end(&req.end_key, &s.placement(Space::Raw).bounds(&region).1) {
         return Ok(outside(&req.end_key, &region));
     }
     s.shared

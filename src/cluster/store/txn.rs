@@ -69,7 +69,8 @@ pub(super) async fn batch_get(s: &Store, req: BatchGetRequest) -> Result<BatchGe
 }
 
 pub(super) async fn scan(s: &Store, req: ScanRequest) -> Result<ScanResponse, Status> {
-    let region = admit!(s, req, ScanResponse, Space::Txn, []);
+    let range = [(req.start_key.as_slice(), req.end_key.as_slice())];
+    let region = admit!(s, req, ScanResponse, Space::Txn, []; &range);
     let Some((start, end)) = clip_scan(
         Space::Txn,
         &region,

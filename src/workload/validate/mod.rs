@@ -2,11 +2,13 @@
 //! checked against its range and against the rest of the file, every problem
 //! reported at once with the position of the value at fault.
 
+use std::path::Path;
 use std::time::Duration;
 
 mod checks;
 mod keyspaces;
 mod settings;
+mod tls;
 
 use super::Diagnostic;
 use super::checked::*;
@@ -19,6 +21,9 @@ use settings::{check_client, check_cluster, check_thresholds};
 /// Collects diagnostics while checking a spec.
 pub struct Checker<'a> {
     pub diags: &'a mut Vec<Diagnostic>,
+    /// The directory relative paths (TLS files) are taken from: the
+    /// workload file's.
+    pub base: &'a Path,
     /// The client's api-version as written (V1 when not), for the fields
     /// that depend on it (an op's `ttl`).
     pub api_version: ApiVersion,
@@ -110,17 +115,19 @@ fn valid_name(s: &str) -> bool {
 
 const NAME_RULE: &str = "use 1-64 letters, digits, '_', '-' or '.'";
 
-/// Checks a parsed spec. Returns the workload, or every problem found.
-pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
+/// Checks a parsed spec, taking relative paths from `base`. Returns the
+/// workload, or every problem found.
+pub fn validate(spec: WorkloadSpec, base: &Path) -> Result<Workload, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let api_version = spec
+    let api = spec
         .client
         .as_ref()
-        .and_then(|c| c.api_version.as_ref())
+        .and_then(|s| s.api_version.as_ref())
         .map_or(ApiVersion::V1, |v| v.value);
     let mut c = Checker {
         diags: &mut diags,
-        api_version,
+        base,
+        api_version: api,
     };
 
     if !valid_name(&spec.name.value) {
@@ -143,12 +150,14 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
     let rate = spec.rate.map(|r| check_rate(&mut c, &r));
 
     let check_ops_added = checks::adds_ops(&spec.checks);
-    let mut ops = check_ops(&mut c, spec.ops, &keys, check_ops_added);
+    let mut ops = check_ops(&mut c, spec.ops, &keys, check_ops_added, api);
     let checks = checks::check_checks(&mut c, spec.checks, &keys, &values, &mut ops);
     // TiKV's raw CAS is atomic only against writes that ask for it.
     let uses_cas = ops.iter().any(|o| matches!(o.kind, OpKind::Cas(_)))
         || checks.inventory.is_some()
         || checks.lock.is_some();
+    let client_tls = spec.client.as_ref().map(tls::TlsSpec::of_client);
+    let cluster_tls = spec.cluster.as_ref().map(tls::TlsSpec::of_cluster);
     let client = check_client(&mut c, spec.client, uses_cas);
     let mut cluster_spec = spec.cluster;
     let (api_version, keyspaces) = cluster_spec
@@ -162,6 +171,7 @@ pub fn validate(spec: WorkloadSpec) -> Result<Workload, Vec<Diagnostic>> {
         Some(names) => names.into_iter().map(|n| n.value).collect(),
         None => client.keyspace.iter().cloned().collect(),
     };
+    tls::check_pairing(&mut c, client_tls.as_ref(), cluster_tls.as_ref());
     let sweep = spec
         .sweep
         .and_then(|s| check_sweep(&mut c, s, &keys, &ops, &checks));
@@ -391,12 +401,13 @@ fn check_distribution(c: &mut Checker, k: &KeysSpec) -> Distribution {
 }
 
 /// Checks the op mix; `checks_add_ops`: the checks add ops of their own, so
-/// the mix may be empty or all weight 0.
+/// the mix may be empty or all weight 0; `api`: the client's api_version.
 fn check_ops(
     c: &mut Checker,
     ops: Sp<Vec<OpSpec>>,
     keys: &KeySpace,
     checks_add_ops: bool,
+    api: ApiVersion,
 ) -> Vec<OpConfig> {
     if ops.value.is_empty() {
         if !checks_add_ops {
@@ -437,7 +448,7 @@ fn check_ops(
         let weight = c.int(&o.weight, 0, 1_000_000, "weight");
         out.push(OpConfig { name, kind, weight });
     }
-    keyspaces::check_key_spaces(c, keys, &ops.value, &out);
+    keyspaces::check_key_spaces(c, keys, &ops.value, &out, api);
     out
 }
 

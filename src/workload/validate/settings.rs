@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use super::Checker;
+use super::tls::{TlsSpec, check_tls};
 use crate::cluster::config::MIN_GC_LIFE_TIME;
+use crate::vocab::op::DEFAULT_KEYSPACE;
+use crate::vocab::tls::Tls;
 use crate::vocab::{ApiVersion, ErrorKind, Jitter, RetryPolicy};
 use crate::workload::checked::*;
 use crate::workload::spec::*;
@@ -21,6 +24,7 @@ pub(in crate::workload) fn check_client(
             ..ClientConfig::default()
         };
     };
+    let tls = check_tls(c, &TlsSpec::of_client(&s), Tls::client);
     let atomic = match s.atomic {
         None => uses_cas,
         Some(a) if uses_cas && !a.value => {
@@ -33,6 +37,7 @@ pub(in crate::workload) fn check_client(
         Some(a) => a.value || uses_cas,
     };
     let d = ClientConfig::default();
+    let api_version = s.api_version.map_or(d.api_version, |v| v.value);
     let pool_size = s
         .pool_size
         .map_or(d.pool_size, |p| c.int(&p, 1, 1024, "client.pool_size"));
@@ -52,8 +57,32 @@ pub(in crate::workload) fn check_client(
         request_timeout,
         retry,
         atomic,
-        api_version: s.api_version.map_or(d.api_version, |v| v.value),
-        keyspace: s.keyspace.map(|k| k.value),
+        keyspace: check_keyspace(c, s.keyspace, api_version),
+        api_version,
+        tls,
+    }
+}
+
+/// The client's keyspace: API V2's alone (DEFAULT unless named); under
+/// V1 or V1TTL a keyspace is an error, as TiKV has no keyspaces there.
+fn check_keyspace(c: &mut Checker, k: Option<Sp<String>>, v: ApiVersion) -> Option<String> {
+    match (k, v) {
+        (None, ApiVersion::V2) => Some(DEFAULT_KEYSPACE.to_string()),
+        (None, _) => None,
+        (Some(k), ApiVersion::V2) => Some(k.value),
+        (Some(k), v) => {
+            c.err(
+                &k,
+                format!(
+                    "client.keyspace '{}' needs client.api_version v2 (keyspaces are API V2's), \
+                     but it is {}; valid api_version values: {}",
+                    k.value,
+                    v.as_str(),
+                    ApiVersion::ALL.map(ApiVersion::as_str).join(", ")
+                ),
+            );
+            None
+        }
     }
 }
 
@@ -160,6 +189,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         }
         v
     });
+    let tls = check_tls(c, &TlsSpec::of_cluster(&s), Tls::server);
     let faults = match s.faults {
         None => Faults::default(),
         Some(f) => Faults {
@@ -204,6 +234,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         api_version: ApiVersion::V1,
         keyspaces: Vec::new(),
         faults,
+        tls,
     }
 }
 
