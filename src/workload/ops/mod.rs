@@ -281,7 +281,7 @@ mod tests {
     fn every_type_parses_by_its_name_and_writes_it_back() {
         for name in TYPES {
             let yaml = format!(
-                "name: t\nclient: {{api_version: v1ttl}}\nops: [{{type: {name}, weight: 1}}]\n"
+                "name: t\nclient: {{api_version: v2}}\nops: [{{type: {name}, weight: 1}}]\n"
             );
             let w = Workload::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
             let kind = w.ops[0].kind;

@@ -115,15 +115,19 @@ fn valid_name(s: &str) -> bool {
 
 const NAME_RULE: &str = "use 1-64 letters, digits, '_', '-' or '.'";
 
+/// The client's api-version as written (V1 when not).
+fn client_api_version(spec: &WorkloadSpec) -> ApiVersion {
+    spec.client
+        .as_ref()
+        .and_then(|s| s.api_version.as_ref())
+        .map_or(ApiVersion::V1, |v| v.value)
+}
+
 /// Checks a parsed spec, taking relative paths from `base`. Returns the
 /// workload, or every problem found.
 pub fn validate(spec: WorkloadSpec, base: &Path) -> Result<Workload, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let api = spec
-        .client
-        .as_ref()
-        .and_then(|s| s.api_version.as_ref())
-        .map_or(ApiVersion::V1, |v| v.value);
+    let api = client_api_version(&spec);
     let mut c = Checker {
         diags: &mut diags,
         base,
