@@ -605,12 +605,18 @@ impl Inner {
 
     /// One unary call, moving to another PD endpoint when the one in use
     /// does not answer; counted once in `counter`, however many attempts.
-    async fn call<R, F, Fut>(&self, counter: &AtomicU64, what: &str, f: F) -> Result<R, Error>
+    fn call<'s, R, F, Fut>(
+        &'s self,
+        counter: &'s AtomicU64,
+        what: &'s str,
+        f: F,
+    ) -> impl Future<Output = Result<R, Error>> + 's
     where
-        F: Fn(PdStub<Channel>, RequestHeader) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+        F: Fn(PdStub<Channel>, RequestHeader) -> Fut + 's,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>> + 's,
+        R: 's,
     {
-        self.call_on(PdStub::new, counter, what, f).await
+        self.call_on(PdStub::new, counter, what, f)
     }
 
     /// [`Inner::call`] on the stub `stub` makes of the channel in use (a

@@ -21,8 +21,9 @@ use std::borrow::Cow;
 use super::Error;
 use super::join::join_all;
 use super::keyspace::{KeyMode, KeyspaceCodec, full_key};
+use super::region_cache::Route;
 use super::request::Ctx;
-use super::rpc::{BatchRpc, Rpc};
+use super::rpc::Rpc;
 use super::tikv::Client;
 use crate::codec;
 use crate::proto::kvrpcpb::{
@@ -140,48 +141,27 @@ impl<'a> RawApi<'a> {
         pairs.into_iter().filter_map(user).collect()
     }
 
-    async fn call_one<Q: Rpc>(&self, cx: &Ctx<'_>, key: &[u8], req: &Q) -> Result<Q::Reply, Error> {
-        self.tikv.call_one(cx, &self.route(key), req).await
+    /// Where user keys `keys`, as sent, are routed (see [`RawApi::route`]).
+    fn routes<'k, K: AsRef<[u8]>>(&self, keys: &'k [K]) -> Vec<Cow<'k, [u8]>> {
+        let route = |k: &'k K| match self.codec() {
+            Some(ks) => Cow::Owned(codec::encode(&ks.encode(KeyMode::Raw, k.as_ref()))),
+            None => Cow::Borrowed(k.as_ref()),
+        };
+        keys.iter().map(route).collect()
     }
 
-    /// `req`, whose `i`th key is user key `keys[i]` as sent, split by
-    /// region (see [`Client::call_grouped`]).
-    async fn call_grouped<K: AsRef<[u8]>, Q: BatchRpc>(
-        &self,
-        cx: &Ctx<'_>,
-        keys: &[K],
-        req: Q,
-    ) -> Result<Vec<(Vec<usize>, Q::Reply)>, Error> {
-        match self.codec() {
-            Some(ks) => {
-                let route = |k: &K| codec::encode(&ks.encode(KeyMode::Raw, k.as_ref()));
-                let routes: Vec<Vec<u8>> = keys.iter().map(route).collect();
-                self.tikv.call_grouped(cx, &routes, req).await
-            }
-            None => self.tikv.call_grouped(cx, keys, req).await,
-        }
-    }
-
-    /// `req` to the region holding `from` (a sent key), with where the
-    /// range ending at `end` goes on after that region (`None`: it ends
-    /// there), as a sent key.
-    async fn call_range<Q: Rpc>(
-        &self,
-        cx: &Ctx<'_>,
-        from: &[u8],
-        end: &[u8],
-        req: &Q,
-    ) -> Result<(Q::Reply, Option<Vec<u8>>), Error> {
-        let (resp, route) = self.tikv.call(cx, &self.route(from), true, req).await?;
+    /// Where a range ending at `end` (as sent) goes on after the region
+    /// `route` took it to (`None`: it ends there), as a sent key.
+    fn next_from(&self, route: Route, end: &[u8]) -> Result<Option<Vec<u8>>, Error> {
         let region_end = route.end.unwrap_or_default();
         if covers(&region_end, &self.route(end)) {
-            return Ok((resp, None));
+            return Ok(None);
         }
         if self.codec().is_none() {
-            return Ok((resp, Some(region_end)));
+            return Ok(Some(region_end));
         }
         match codec::decode(&region_end) {
-            Ok((next, _)) => Ok((resp, Some(next))),
+            Ok((next, _)) => Ok(Some(next)),
             Err(e) => Err(server_error(
                 "region bounds",
                 format!(
@@ -201,7 +181,7 @@ impl<'a> RawApi<'a> {
             key: key.to_vec(),
             cf: String::new(),
         };
-        let resp = self.call_one(cx, &key, &req).await?;
+        let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;
         check(RawGetRequest::NAME, resp.error)?;
         Ok((!resp.not_found).then_some(resp.value))
     }
@@ -214,7 +194,7 @@ impl<'a> RawApi<'a> {
             for_cas: self.atomic(),
             ..Default::default()
         };
-        let resp = self.call_one(cx, &key, &req).await?;
+        let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;
         check(RawPutRequest::NAME, resp.error)
     }
 
@@ -225,7 +205,7 @@ impl<'a> RawApi<'a> {
             for_cas: self.atomic(),
             ..Default::default()
         };
-        let resp = self.call_one(cx, &key, &req).await?;
+        let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;
         check(RawDeleteRequest::NAME, resp.error)
     }
 
@@ -252,7 +232,7 @@ impl<'a> RawApi<'a> {
             previous_value: previous.unwrap_or_default().to_vec(),
             ..Default::default()
         };
-        let resp = self.call_one(cx, &key, &req).await?;
+        let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;
         check(RawCasRequest::NAME, resp.error)?;
         Ok(Swap {
             succeed: resp.succeed,
@@ -271,7 +251,7 @@ impl<'a> RawApi<'a> {
             keys: self.keys(keys),
             cf: String::new(),
         };
-        let groups = self.call_grouped(cx, keys, req).await?;
+        let groups = self.tikv.call_grouped(cx, &self.routes(keys), req).await?;
         let mut out = Vec::with_capacity(keys.len());
         for (_, resp) in groups {
             take_pairs(resp.pairs, &mut out)?;
@@ -306,7 +286,7 @@ impl<'a> RawApi<'a> {
             for_cas: self.atomic(),
             ..Default::default()
         };
-        let groups = self.call_grouped(cx, &keys, req).await?;
+        let groups = self.tikv.call_grouped(cx, &self.routes(&keys), req).await?;
         groups
             .into_iter()
             .try_for_each(|(_, resp)| check(RawBatchPutRequest::NAME, resp.error))
@@ -322,7 +302,7 @@ impl<'a> RawApi<'a> {
             for_cas: self.atomic(),
             ..Default::default()
         };
-        let groups = self.call_grouped(cx, keys, req).await?;
+        let groups = self.tikv.call_grouped(cx, &self.routes(keys), req).await?;
         groups
             .into_iter()
             .try_for_each(|(_, resp)| check(RawBatchDeleteRequest::NAME, resp.error))
@@ -346,7 +326,8 @@ impl<'a> RawApi<'a> {
                 limit: limit - out.len() as u32,
                 ..Default::default()
             };
-            let (resp, next) = self.call_range(cx, &from, &end, &req).await?;
+            let (resp, route) = self.tikv.call(cx, &self.route(&from), true, &req).await?;
+            let next = self.next_from(route, &end)?;
             take_pairs(resp.kvs, &mut out)?;
             match next {
                 Some(next) => from = next,
@@ -368,7 +349,8 @@ impl<'a> RawApi<'a> {
                 end_key: end.clone(),
                 cf: String::new(),
             };
-            let (resp, next) = self.call_range(cx, &from, &end, &req).await?;
+            let (resp, route) = self.tikv.call(cx, &self.route(&from), true, &req).await?;
+            let next = self.next_from(route, &end)?;
             check(RawDeleteRangeRequest::NAME, resp.error)?;
             match next {
                 Some(next) => from = next,

@@ -172,20 +172,11 @@ impl<'t, T: Transport> Txn<'t, T> {
     pub async fn get(&mut self, key: &[u8], events: &mut Events) -> Result<Option<Vec<u8>>, Error> {
         self.check_active()?;
         let key = self.key(key);
-        self.get_full(&key, events).await
-    }
-
-    /// [`Txn::get`] of a key as sent.
-    async fn get_full(
-        &mut self,
-        key: &[u8],
-        events: &mut Events,
-    ) -> Result<Option<Vec<u8>>, Error> {
-        if let Some(v) = self.writes.get(key) {
+        if let Some(v) = self.writes.get(&*key) {
             return Ok(v.clone());
         }
         self.beat_if_due(events).await;
-        match self.snapshot_get(key, events).await {
+        match self.snapshot_get(&key, events).await {
             Ok(v) => Ok(v),
             Err(e) => Err(self.fail(e, events).await),
         }
@@ -290,10 +281,10 @@ impl<'t, T: Transport> Txn<'t, T> {
         events: &mut Events,
     ) -> Result<Option<Vec<u8>>, Error> {
         self.check_active()?;
-        let key = &*self.key(key);
         if self.mode == LockMode::Optimistic {
-            return self.get_full(key, events).await;
+            return self.get(key, events).await;
         }
+        let key = &*self.key(key);
         match self.lock_key(key, events).await {
             Ok(v) => {
                 if let Some(w) = self.writes.get(key) {

@@ -552,10 +552,7 @@ async fn the_bank_and_readback_checks_pass_under_v2() {
         let (_, txn) = stored(&c, b"x\0\0\x01", b"x\0\0\x02");
         c.shutdown().await;
         assert!(splits > 0, "{file}: no split happened");
-        assert!(
-            raw + txn > 0,
-            "{file}: nothing stored in the keyspace"
-        );
+        assert!(raw + txn > 0, "{file}: nothing stored in the keyspace");
         let verdicts = crate::checks::verdicts(&r);
         assert!(!verdicts.is_empty(), "{file}");
         for v in verdicts {
