@@ -4,12 +4,14 @@
 //! (locks, conflicts, waits, deadlocks), minus the network.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::engine::Inproc;
 use super::protocol::Protocol;
 use super::{Backend, Operation, RawKv, TargetInfo, TxnKv};
 use crate::client::{Txn, TxnOptions};
 use crate::storage::Storage;
+use crate::storage::raw::KeyTtl;
 use crate::vocab::{Events, LockMode, OpError, Outcome, Pair};
 
 /// A [`Backend`] over an [`Arc<Storage>`].
@@ -79,10 +81,39 @@ impl RawKv for InprocBackend {
         value: &[u8],
     ) -> Result<bool, OpError> {
         let raw = self.storage().raw();
-        let swapped =
-            raw.compare_and_swap(key, value, previous.is_none(), previous.unwrap_or_default());
+        let swapped = raw.compare_and_swap(key, value, previous, 0);
         Ok(swapped.succeed)
     }
+
+    async fn put_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<(), OpError> {
+        self.storage().raw().put_ttl(key, value, true, secs(ttl));
+        Ok(())
+    }
+
+    async fn cas_ttl(
+        &self,
+        key: &[u8],
+        (previous, value): (Option<&[u8]>, &[u8]),
+        ttl: Duration,
+    ) -> Result<bool, OpError> {
+        let raw = self.storage().raw();
+        Ok(raw
+            .compare_and_swap(key, value, previous, secs(ttl))
+            .succeed)
+    }
+
+    async fn get_ttl(&self, key: &[u8]) -> Result<Option<Duration>, OpError> {
+        Ok(match self.storage().raw().key_ttl(key) {
+            KeyTtl::Absent => None,
+            KeyTtl::Forever => Some(Duration::ZERO),
+            KeyTtl::Left(s) => Some(Duration::from_secs(s)),
+        })
+    }
+}
+
+/// A TTL in whole seconds, a fraction rounded up.
+fn secs(ttl: Duration) -> u64 {
+    ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0)
 }
 
 impl<'a> TxnKv for &'a InprocBackend {

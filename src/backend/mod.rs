@@ -25,6 +25,7 @@ mod tikv;
 
 use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
 use crate::vocab::{ErrorKind, Events, LockMode, OpError, Outcome, Pair};
 
@@ -50,6 +51,15 @@ impl TargetInfo {
     pub fn runs_in_process(&self) -> bool {
         matches!(self.kind.as_str(), "embedded" | "inproc" | "memory")
     }
+}
+
+/// What a backend without TTLs answers a call that needs one.
+fn no_ttl() -> OpError {
+    OpError::new(
+        ErrorKind::Other,
+        "this backend keeps no TTLs: run ops with a ttl against a cluster with \
+         api_version v1ttl or v2",
+    )
 }
 
 /// A raw key space: the calls raw ops make.
@@ -93,6 +103,39 @@ pub trait RawKv: Sync {
         previous: Option<&[u8]>,
         value: &[u8],
     ) -> impl Future<Output = Result<bool, OpError>> + Send;
+
+    /// Writes `value` to `key` for `ttl`, after which the key is gone. By
+    /// default refused: the backend keeps no TTLs.
+    fn put_ttl(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), OpError>> + Send {
+        let _ = (key, value, ttl);
+        async { Err(no_ttl()) }
+    }
+
+    /// [`cas`](Self::cas), the value written for `ttl`. By default refused.
+    fn cas_ttl(
+        &self,
+        key: &[u8],
+        (previous, value): (Option<&[u8]>, &[u8]),
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, OpError>> + Send {
+        let _ = (key, previous, value, ttl);
+        async { Err(no_ttl()) }
+    }
+
+    /// The time `key` has left: `None` when it has no value, zero when it
+    /// never expires. By default refused.
+    fn get_ttl(
+        &self,
+        key: &[u8],
+    ) -> impl Future<Output = Result<Option<Duration>, OpError>> + Send {
+        let _ = key;
+        async { Err(no_ttl()) }
+    }
 }
 
 /// Transactions over the transactional key space (separate from the raw
@@ -185,6 +228,31 @@ impl<T: RawKv> RawKv for &T {
         value: &[u8],
     ) -> impl Future<Output = Result<bool, OpError>> + Send {
         (**self).cas(key, previous, value)
+    }
+
+    fn put_ttl(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), OpError>> + Send {
+        (**self).put_ttl(key, value, ttl)
+    }
+
+    fn cas_ttl(
+        &self,
+        key: &[u8],
+        previous_value: (Option<&[u8]>, &[u8]),
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, OpError>> + Send {
+        (**self).cas_ttl(key, previous_value, ttl)
+    }
+
+    fn get_ttl(
+        &self,
+        key: &[u8],
+    ) -> impl Future<Output = Result<Option<Duration>, OpError>> + Send {
+        (**self).get_ttl(key)
     }
 }
 

@@ -100,7 +100,10 @@ impl RawKv for Attempt<'_> {
     }
 
     async fn put(&self, key: &[u8], value: &[u8]) -> Result<(), OpError> {
-        self.raw.put(&self.cx, key, value).await.map_err(op_error)
+        self.raw
+            .put(&self.cx, key, value, None)
+            .await
+            .map_err(op_error)
     }
 
     async fn batch_get(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
@@ -129,9 +132,31 @@ impl RawKv for Attempt<'_> {
     ) -> Result<bool, OpError> {
         let r = self
             .raw
-            .compare_and_swap(&self.cx, key, previous, value)
+            .compare_and_swap(&self.cx, key, previous, value, None)
             .await;
         Ok(r.map_err(op_error)?.succeed)
+    }
+
+    async fn put_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<(), OpError> {
+        let r = self.raw.put(&self.cx, key, value, Some(ttl)).await;
+        r.map_err(op_error)
+    }
+
+    async fn cas_ttl(
+        &self,
+        key: &[u8],
+        (previous, value): (Option<&[u8]>, &[u8]),
+        ttl: Duration,
+    ) -> Result<bool, OpError> {
+        let r = self
+            .raw
+            .compare_and_swap(&self.cx, key, previous, value, Some(ttl))
+            .await;
+        Ok(r.map_err(op_error)?.succeed)
+    }
+
+    async fn get_ttl(&self, key: &[u8]) -> Result<Option<Duration>, OpError> {
+        self.raw.get_key_ttl(&self.cx, key).await.map_err(op_error)
     }
 }
 

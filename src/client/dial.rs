@@ -219,6 +219,8 @@ pub fn classify(e: &(dyn StdError + 'static), tls: bool) -> Option<TlsFailure> {
         "connection closed",
         "connection reset",
         "broken pipe",
+        // hyper, when the connection ends before HTTP/2 is ready.
+        "connection was not ready",
     ];
     match (tls, hung_up.iter().any(|h| lower.contains(h))) {
         (false, true) => Some(TlsFailure::TlsServer),
@@ -352,6 +354,13 @@ mod tests {
         let reset = text("Connection reset by peer (os error 104)");
         assert_eq!(
             classify(&reset, true),
+            Some(TlsFailure::ClosedAfterHandshake)
+        );
+        // Seen when a mutual-TLS server drops the client before HTTP/2
+        // is up (about one connect in thirty on a loaded machine).
+        let not_ready = text("operation was canceled: connection was not ready");
+        assert_eq!(
+            classify(&not_ready, true),
             Some(TlsFailure::ClosedAfterHandshake)
         );
         assert_eq!(classify(&e, false), Some(TlsFailure::TlsServer));

@@ -17,6 +17,7 @@
 //! with an empty key.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use super::Error;
 use super::join::join_all;
@@ -28,7 +29,8 @@ use super::tikv::Client;
 use crate::codec;
 use crate::proto::kvrpcpb::{
     KvPair, RawBatchDeleteRequest, RawBatchGetRequest, RawBatchPutRequest, RawCasRequest,
-    RawDeleteRangeRequest, RawDeleteRequest, RawGetRequest, RawPutRequest, RawScanRequest,
+    RawDeleteRangeRequest, RawDeleteRequest, RawGetKeyTtlRequest, RawGetRequest, RawPutRequest,
+    RawScanRequest,
 };
 use crate::txn_types::KeyError;
 use crate::vocab::{ErrorKind, Pair};
@@ -80,6 +82,11 @@ fn take_pairs(kvs: Vec<KvPair>, out: &mut Vec<Pair>) -> Result<(), Error> {
     } else {
         Err(Error::Key(errors))
     }
+}
+
+/// A TTL in whole seconds, a fraction rounded up (0: none).
+fn ttl_secs(ttl: Option<Duration>) -> u64 {
+    ttl.map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
 }
 
 /// Whether a region ending at `region_end` reaches past a range ending at
@@ -186,12 +193,21 @@ impl<'a> RawApi<'a> {
         Ok((!resp.not_found).then_some(resp.value))
     }
 
-    pub async fn put(&self, cx: &Ctx<'_>, key: &[u8], value: &[u8]) -> Result<(), Error> {
+    /// Writes `value` to `key`, for `ttl` if given (whole seconds, a
+    /// fraction rounded up; the cluster must run a TTL-enabled api-version).
+    pub async fn put(
+        &self,
+        cx: &Ctx<'_>,
+        key: &[u8],
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), Error> {
         let key = self.key(key);
         let req = RawPutRequest {
             key: key.to_vec(),
             value: value.to_vec(),
             for_cas: self.atomic(),
+            ttl: ttl_secs(ttl),
             ..Default::default()
         };
         let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;
@@ -209,13 +225,28 @@ impl<'a> RawApi<'a> {
         check(RawDeleteRequest::NAME, resp.error)
     }
 
-    /// Writes `value` if the key's value is `previous` (`None`: absent).
+    /// The time `key` has left (RawGetKeyTTL): `None` when it has no
+    /// value (or it expired), zero when it never expires.
+    pub async fn get_key_ttl(&self, cx: &Ctx<'_>, key: &[u8]) -> Result<Option<Duration>, Error> {
+        let key = self.key(key);
+        let req = RawGetKeyTtlRequest {
+            key: key.to_vec(),
+            ..Default::default()
+        };
+        let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;
+        check(RawGetKeyTtlRequest::NAME, resp.error)?;
+        Ok((!resp.not_found).then_some(Duration::from_secs(resp.ttl)))
+    }
+
+    /// Writes `value` (for `ttl` if given, as [`put`](Self::put)) if the
+    /// key's value is `previous` (`None`: absent).
     pub async fn compare_and_swap(
         &self,
         cx: &Ctx<'_>,
         key: &[u8],
         previous: Option<&[u8]>,
         value: &[u8],
+        ttl: Option<Duration>,
     ) -> Result<Swap, Error> {
         if !self.atomic() {
             return Err(Error::Rpc {
@@ -230,6 +261,7 @@ impl<'a> RawApi<'a> {
             value: value.to_vec(),
             previous_not_exist: previous.is_none(),
             previous_value: previous.unwrap_or_default().to_vec(),
+            ttl: ttl_secs(ttl),
             ..Default::default()
         };
         let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;

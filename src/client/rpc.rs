@@ -120,6 +120,7 @@ rpcs! {
             }
         };
     RawCasRequest -> RawCasResponse = raw_compare_and_swap, "RawCompareAndSwap", |r| raw(&r.error);
+    RawGetKeyTtlRequest -> RawGetKeyTtlResponse = raw_get_key_ttl, "RawGetKeyTTL", |r| raw(&r.error);
     GetRequest -> GetResponse = kv_get, "KvGet", |r| one(&r.error);
     BatchGetRequest -> BatchGetResponse = kv_batch_get, "KvBatchGet",
         |r| one(&r.error).or_else(|| r.pairs.iter().find_map(|p| one(&p.error)));

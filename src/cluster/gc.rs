@@ -10,7 +10,10 @@
 //!   by its locks), and never backwards (PD's UpdateGCSafePoint keeps the
 //!   larger, as ours does);
 //! - sweeps the key space at PD's safe point, a bounded number of keys per
-//!   step, yielding between steps, so requests never wait for a pass.
+//!   step, yielding between steps, so requests never wait for a pass;
+//! - sweeps the raw key space the same way for expired TTL keys, which it
+//!   removes (TiKV drops them in compaction, `src/server/ttl/`), so that
+//!   a run writing keys with a TTL does not keep them in memory.
 //!
 //! A read below the safe point is not refused by the store (TiKV does not
 //! check); the client refuses it after reading, as client-go's
@@ -61,8 +64,9 @@ pub(crate) fn advance(shared: &ClusterState) -> u64 {
     old.max(candidate)
 }
 
-/// One sweep of the key space at PD's safe point, in steps; stops early at
-/// shutdown. Returns true when the sweep finished.
+/// One sweep of the key space at PD's safe point, then of the raw key
+/// space for expired keys, in steps; stops early at shutdown. Returns true
+/// when the sweep finished.
 pub(crate) async fn sweep(shared: &ClusterState) -> bool {
     let safe_point = shared.gc_safe_point.load(Ordering::Acquire);
     let mut from = Vec::new();
@@ -71,6 +75,18 @@ pub(crate) async fn sweep(shared: &ClusterState) -> bool {
             return false;
         }
         let (_, next) = shared.storage.gc_step(safe_point, &from, KEYS_PER_STEP);
+        match next {
+            Some(k) => from = k,
+            None => break,
+        }
+        tokio::task::yield_now().await;
+    }
+    let mut from = Vec::new();
+    loop {
+        if *shared.shutdown.borrow() {
+            return false;
+        }
+        let (_, next) = shared.storage.raw().purge_expired(&from, KEYS_PER_STEP);
         match next {
             Some(k) => from = k,
             None => break,

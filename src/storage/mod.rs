@@ -4,7 +4,7 @@
 //!
 //! It owns:
 //! - [`tso`]: the timestamp oracle (physical ms << 18 + logical);
-//! - [`raw`]: the raw key space (no versions; CAS);
+//! - [`raw`]: the raw key space (no versions; CAS; TTLs on its own clock);
 //! - `mvcc`: the transactional key space (lock, write and data column
 //!   families) and the Percolator actions on it;
 //! - [`latches`]: per-key latches that serialize commands on the same keys

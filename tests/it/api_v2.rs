@@ -298,13 +298,29 @@ async fn our_client_in_two_keyspaces_keeps_keyspaces_and_modes_apart() {
     let (a, b) = (ours(&c, "alpha").await, ours(&c, "beta").await);
     let stats = RequestStats::default();
     let cx = crate::client_util::cx(&stats, true);
+    // A TTL travels with the keyspace's key; RawGetKeyTTL asks by it.
+    let minute = std::time::Duration::from_secs(60);
+    a.raw()
+        .put(&cx, b"t", b"v", Some(minute))
+        .await
+        .expect("put with ttl");
+    let left = a.raw().get_key_ttl(&cx, b"t").await.expect("ttl in alpha");
+    assert!(
+        left.is_some_and(|d| d > std::time::Duration::ZERO && d <= minute),
+        "{left:?}"
+    );
+    assert_eq!(
+        b.raw().get_key_ttl(&cx, b"t").await.expect("ttl in beta"),
+        None
+    );
+    a.raw().delete(&cx, b"t").await.expect("delete");
     for i in 0..20u8 {
         a.raw()
-            .put(&cx, &key(i), &[b'a', i])
+            .put(&cx, &key(i), &[b'a', i], None)
             .await
             .expect("put alpha");
         b.raw()
-            .put(&cx, &key(i), &[b'b', i])
+            .put(&cx, &key(i), &[b'b', i], None)
             .await
             .expect("put beta");
     }
@@ -336,7 +352,7 @@ async fn our_client_in_two_keyspaces_keeps_keyspaces_and_modes_apart() {
     got.sort();
     assert_eq!(got, want[..5].to_vec());
     let (raw_a, raw_b) = (a.raw(), b.raw());
-    let swap = raw_b.compare_and_swap(&cx, b"k\x01", Some(&[b'b', 1]), b"swapped");
+    let swap = raw_b.compare_and_swap(&cx, b"k\x01", Some(&[b'b', 1]), b"swapped", None);
     assert!(swap.await.expect("cas").succeed);
     let _ = raw_a;
     a.raw()

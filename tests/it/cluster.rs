@@ -23,6 +23,7 @@ mod gc;
 mod pd;
 mod serve;
 mod tiflash;
+mod ttl;
 
 fn header() -> Option<RequestHeader> {
     Some(RequestHeader {
@@ -472,7 +473,7 @@ async fn key_errors_and_txn_status_travel_in_their_protocol_shapes() {
         .raw_batch_put(RawBatchPutRequest {
             context: ctx(&region),
             pairs: vec![],
-            ttl: 5,
+            ttls: vec![5],
             ..Default::default()
         })
         .await

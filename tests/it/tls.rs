@@ -124,7 +124,11 @@ async fn mutual_tls_serves_a_client_with_a_certificate_from_the_ca() {
         .await
         .unwrap();
     let s = RequestStats::default();
-    client.raw().put(&cx(&s, true), b"k", b"v").await.unwrap();
+    client
+        .raw()
+        .put(&cx(&s, true), b"k", b"v", None)
+        .await
+        .unwrap();
     let got = client.raw().get(&cx(&s, false), b"k").await.unwrap();
     assert_eq!(got, Some(b"v".to_vec()));
     assert!(client.pd().leader_url().starts_with("https://"));
@@ -161,7 +165,11 @@ async fn server_only_tls_serves_a_client_with_the_ca_alone() {
     let c = start(Some(pki.server(None, "server"))).await;
     let client = connect(&c, Some(pki.client("ca.pem", None))).await.unwrap();
     let s = RequestStats::default();
-    client.raw().put(&cx(&s, true), b"k", b"v").await.unwrap();
+    client
+        .raw()
+        .put(&cx(&s, true), b"k", b"v", None)
+        .await
+        .unwrap();
     drop(client);
     c.shutdown().await;
 }

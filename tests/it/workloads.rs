@@ -97,6 +97,21 @@ async fn every_shipped_file_runs_briefly_and_every_op_succeeds() {
 
 /// (file text, expected "line:column", a fragment of the message)
 const BAD: &[(&str, &str, &str)] = &[
+    (
+        "name: x\nops:\n  - {type: put, weight: 1, ttl: 30s}\n",
+        "3:33",
+        "ttl needs client.api_version v1ttl or v2 (TiKV keeps TTLs only then), got v1",
+    ),
+    (
+        "name: x\nclient: {api_version: v1ttl}\nops:\n  - {type: cas, weight: 1, ttl: 500ms}\n",
+        "4:33",
+        "ttl must be whole seconds, at least 1s",
+    ),
+    (
+        "name: x\nclient: {api_version: v1}\nops:\n  - {type: get_ttl, weight: 1}\n",
+        "4:12",
+        "get_ttl needs client.api_version v1ttl or v2",
+    ),
     ("name: x\nops: [\n", "2:6", "unclosed bracket"),
     (
         "name: x\nkeys: {distribution: zipfain}\nops: [{type: get, weight: 1}]\n",

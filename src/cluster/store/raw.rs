@@ -6,8 +6,13 @@
 //! TiKV reports a read that failed for one pair: a `KvPair` carrying only
 //! its `error` (tikv `storage/errors.rs`, `map_kv_pairs`).
 //!
-//! The stand-in serves API v1 without TTL: a write asking for a TTL gets an
-//! error, and `RawGetKeyTTL` answers 0 (no expiry) for a present key.
+//! TTLs follow the stand-in's api-version, as TiKV's `storage.api-version`
+//! decides them (tikv `src/storage/mod.rs`): under V1TTL and V2 a put, a
+//! batch put (one TTL per pair in `ttls`, or one for all) and a CAS write
+//! values that expire (see [`crate::storage::raw`]) and `RawGetKeyTTL`
+//! answers the seconds left; under V1 a non-zero TTL is TiKV's
+//! `TtlNotEnabled` error. The batch put's older single `ttl` field is
+//! ignored, as TiKV's service ignores it.
 
 use tonic::Status;
 
@@ -21,9 +26,46 @@ use crate::proto::kvrpcpb::{
     RawGetKeyTtlResponse, RawGetRequest, RawGetResponse, RawPutRequest, RawPutResponse,
     RawScanRequest, RawScanResponse,
 };
+use crate::storage::raw::KeyTtl;
 use crate::vocab::Pair;
 
-const NO_TTL: &str = "ttl is not supported: the stand-in serves raw API v1 without TTL";
+/// TiKV's `TtlNotEnabled` (tikv `src/storage/errors.rs`): a write with a
+/// TTL to a store whose api-version is V1.
+const TTL_NOT_ENABLED: &str = "ttl is not enabled, but get put request with ttl";
+
+/// TiKV's `TtlLenNotEqualsToPairs`: a batch put with more than one TTL but
+/// not one per pair.
+const TTL_LEN_NOT_EQUALS_TO_PAIRS: &str =
+    "The length of ttls does not equal to the length of pairs";
+
+/// `RawGetKeyTTL` on a V1 store. TiKV has no answer for it (the call
+/// reaches an assertion, `get ttl on non-ttl store`): the stand-in answers
+/// this error instead.
+const GET_TTL_NOT_ENABLED: &str =
+    "get ttl on non-ttl store: RawGetKeyTTL needs storage.api-version V1TTL or V2";
+
+/// Whether the stand-in's api-version keeps TTLs (V1TTL or V2).
+fn ttl_enabled(s: &Store) -> bool {
+    s.shared.config.api_version.ttl_enabled()
+}
+
+/// The TTL of each pair of a batch put, as TiKV's service reads `ttls`
+/// (none: no TTL; one: the same for every pair), or the error it answers.
+fn batch_ttls(s: &Store, pairs: usize, ttls: &[u64]) -> Result<Vec<u64>, &'static str> {
+    if !ttl_enabled(s) {
+        return if ttls.iter().any(|&t| t != 0) {
+            Err(TTL_NOT_ENABLED)
+        } else {
+            Ok(Vec::new())
+        };
+    }
+    match ttls {
+        [] => Ok(Vec::new()),
+        [one] => Ok(vec![*one; pairs]),
+        many if many.len() == pairs => Ok(many.to_vec()),
+        _ => Err(TTL_LEN_NOT_EQUALS_TO_PAIRS),
+    }
+}
 
 /// Only the default column family exists.
 fn check_cf(cf: &str) -> Result<(), Status> {
@@ -106,16 +148,16 @@ pub(super) async fn put(s: &Store, req: RawPutRequest) -> Result<RawPutResponse,
     if let Some(e) = convert::entry_too_large(region.id, prost::Message::encoded_len(&req)) {
         return Ok(RawPutResponse::with_region_error(e));
     }
-    if req.ttl != 0 {
+    if req.ttl != 0 && !ttl_enabled(s) {
         return Ok(RawPutResponse {
-            error: NO_TTL.into(),
+            error: TTL_NOT_ENABLED.into(),
             ..Default::default()
         });
     }
     s.shared
         .storage
         .raw()
-        .put(&req.key, &req.value, req.for_cas);
+        .put_ttl(&req.key, &req.value, req.for_cas, req.ttl);
     s.written(&region);
     Ok(RawPutResponse::default())
 }
@@ -131,15 +173,18 @@ pub(super) async fn batch_put(
     if let Some(e) = convert::entry_too_large(region.id, prost::Message::encoded_len(&req)) {
         return Ok(RawBatchPutResponse::with_region_error(e));
     }
-    if req.ttl != 0 || req.ttls.iter().any(|&t| t != 0) {
-        return Ok(RawBatchPutResponse {
-            error: NO_TTL.into(),
-            ..Default::default()
-        });
-    }
+    let ttls = match batch_ttls(s, req.pairs.len(), &req.ttls) {
+        Ok(ttls) => ttls,
+        Err(e) => {
+            return Ok(RawBatchPutResponse {
+                error: e.into(),
+                ..Default::default()
+            });
+        }
+    };
     let atomic = req.for_cas;
     let kvs: Vec<Pair> = req.pairs.into_iter().map(|p| (p.key, p.value)).collect();
-    s.shared.storage.raw().batch_put(&kvs, atomic);
+    s.shared.storage.raw().batch_put_ttl(&kvs, &ttls, atomic);
     s.written(&region);
     Ok(RawBatchPutResponse::default())
 }
@@ -268,18 +313,18 @@ pub(super) async fn compare_and_swap(
     need_key(&req.key, "key")?;
     check_cf(&req.cf)?;
     let region = admit!(s, req, RawCasResponse, Space::Raw, [req.key.as_slice()]);
-    if req.ttl != 0 {
+    if req.ttl != 0 && !ttl_enabled(s) {
         return Ok(RawCasResponse {
-            error: NO_TTL.into(),
+            error: TTL_NOT_ENABLED.into(),
             ..Default::default()
         });
     }
-    let r = s.shared.storage.raw().compare_and_swap(
-        &req.key,
-        &req.value,
-        req.previous_not_exist,
-        &req.previous_value,
-    );
+    let previous = (!req.previous_not_exist).then_some(req.previous_value.as_slice());
+    let r = s
+        .shared
+        .storage
+        .raw()
+        .compare_and_swap(&req.key, &req.value, previous, req.ttl);
     if r.succeed {
         s.written(&region);
     }
@@ -304,9 +349,21 @@ pub(super) async fn get_key_ttl(
         Space::Raw,
         [req.key.as_slice()]
     );
-    // No TTLs: a present key never expires (ttl 0).
-    let not_found = s.shared.storage.raw().get(&req.key).is_none();
+    if !ttl_enabled(s) {
+        return Ok(RawGetKeyTtlResponse {
+            error: GET_TTL_NOT_ENABLED.into(),
+            ..Default::default()
+        });
+    }
+    // As TiKV's get_key_ttl_cf: the seconds left, 0 for a key that never
+    // expires, not_found for a missing or expired one.
+    let (ttl, not_found) = match s.shared.storage.raw().key_ttl(&req.key) {
+        KeyTtl::Absent => (0, true),
+        KeyTtl::Forever => (0, false),
+        KeyTtl::Left(secs) => (secs, false),
+    };
     Ok(RawGetKeyTtlResponse {
+        ttl,
         not_found,
         ..Default::default()
     })

@@ -31,7 +31,7 @@ use std::sync::{Arc, RwLock};
 
 use crossbeam_skiplist::SkipMap;
 
-use super::raw::{DefaultCf, value as cf_value};
+use super::raw::{DefaultCf, Slot, value as cf_value};
 use super::walk;
 
 use crate::txn_types::errors::{KeyError, LockInfo, LockType};
@@ -424,7 +424,7 @@ impl Mvcc {
 
     fn put_data(&self, key: &[u8], start_ts: u64, value: Vec<u8>) {
         self.data
-            .insert(data_key(key, start_ts), RwLock::new(value));
+            .insert(data_key(key, start_ts), RwLock::new(Slot::plain(value)));
     }
 
     fn remove_data(&self, key: &[u8], start_ts: u64) {

@@ -14,9 +14,17 @@
 //! key range: keys strictly increasing, every key that must exist (all
 //! candidates put a value; preloaded keys nobody touched) present, every
 //! key that must not exist absent.
+//!
+//! A put with a TTL (TiKV's raw TTL) counts on the store's clock, in whole
+//! seconds: the value expires at the second of its write plus the TTL, so
+//! somewhere after `start + ttl - 1s` and by `end + ttl`. A read before
+//! the first sees the value, a read after the second sees the key absent
+//! (the value then is an "expired" violation), and between them either is
+//! right. Both bounds widen by [`TTL_CLOCK_SKEW`], for stores whose clocks
+//! differ (a key's leader may move between the write and the read).
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +63,8 @@ pub struct KeyWrite {
     pub tag: Option<Tag>,
     pub start: Instant,
     pub end: Instant,
+    /// A put's TTL: its value is gone once it passes.
+    pub ttl: Option<Duration>,
 }
 
 /// What one worker did to one key.
@@ -142,10 +152,16 @@ impl Check for Readback {
     fn record(&self, log: &mut ReadbackLog, _: Option<&Never>, done: &Done<'_, '_>) {
         let (start, end) = (done.start, done.end);
         match done.op.effect() {
-            Effect::Put { key, value } => {
+            Effect::Put { key, value, ttl } => {
                 log.writes.puts.count(done.fate);
                 let tag = Tag::read(value);
-                log.write(key, KeyWrite { tag, start, end }, done.fate);
+                let w = KeyWrite {
+                    tag,
+                    start,
+                    end,
+                    ttl,
+                };
+                log.write(key, w, done.fate);
             }
             Effect::Delete { keys } => {
                 log.writes.deletes.count(done.fate);
@@ -153,6 +169,7 @@ impl Check for Readback {
                     tag: None,
                     start,
                     end,
+                    ttl: None,
                 };
                 for k in keys {
                     log.write(k, w, done.fate);
@@ -164,6 +181,46 @@ impl Check for Readback {
 
     async fn verify<B: Backend>(&self, judge: &Judge<'_, B>, _: ()) -> CheckVerdict {
         verify(&Model::of(judge), &judge.reads).await
+    }
+}
+
+/// How far the clocks of two stores may differ for the TTL bounds (TiKV
+/// nodes keep NTP time; the embedded stand-in has one clock).
+pub const TTL_CLOCK_SKEW: Duration = Duration::from_secs(1);
+
+/// When a read ran: from `from` until `to` (`None`: not known in advance,
+/// as for a scan of many pages).
+#[derive(Debug, Clone, Copy)]
+struct ReadTime {
+    from: Instant,
+    to: Option<Instant>,
+}
+
+/// Where a put with a TTL stands at a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    /// Surely not expired yet.
+    Live,
+    /// It may or may not have expired.
+    Either,
+    /// Surely expired.
+    Gone,
+}
+
+impl KeyWrite {
+    /// Where this write's value stands at read `r` (`Live` without a TTL).
+    fn expiry(&self, r: ReadTime) -> Expiry {
+        let Some(ttl) = self.ttl else {
+            return Expiry::Live;
+        };
+        if r.from >= self.end + ttl + TTL_CLOCK_SKEW {
+            return Expiry::Gone;
+        }
+        let earliest = (self.start + ttl).checked_sub(Duration::from_secs(1) + TTL_CLOCK_SKEW);
+        match (r.to, earliest) {
+            (Some(to), Some(earliest)) if to < earliest => Expiry::Live,
+            _ => Expiry::Either,
+        }
     }
 }
 
@@ -193,10 +250,15 @@ struct Merged {
 /// What may be found at a key.
 #[derive(Debug, PartialEq, Eq)]
 struct Candidates {
-    /// Puts by tag, and whether acknowledged.
+    /// Puts by tag, and whether acknowledged (those whose TTL surely passed
+    /// left out).
     puts: Vec<(Tag, bool)>,
     /// Deletes among the candidates.
     deletes: usize,
+    /// Puts whose TTL may have passed (the key may be absent for them).
+    expiring: usize,
+    /// Puts whose TTL surely passed: their value must be gone.
+    expired: Vec<Tag>,
     initial: Option<Initial>,
     /// Unjudged: too many unknown writes were kept.
     anything: bool,
@@ -217,8 +279,9 @@ impl Candidates {
         if self.anything {
             return Expect::Either;
         }
-        let may_be_absent =
-            self.deletes > 0 || matches!(self.initial, Some(Initial::Absent | Initial::Unknown));
+        let may_be_absent = self.deletes > 0
+            || self.expiring > 0
+            || matches!(self.initial, Some(Initial::Absent | Initial::Unknown));
         let may_be_present = !self.puts.is_empty()
             || matches!(self.initial, Some(Initial::Preloaded(_) | Initial::Unknown));
         match (may_be_present, may_be_absent) {
@@ -303,11 +366,13 @@ impl Model {
         t.saturating_duration_since(self.base).as_secs_f64()
     }
 
-    fn candidates(&self, key: &[u8], m: &Merged) -> Candidates {
+    fn candidates(&self, key: &[u8], m: &Merged, read: ReadTime) -> Candidates {
         let latest = m.acked.iter().map(|w| w.start).max();
         let mut c = Candidates {
             puts: Vec::new(),
             deletes: 0,
+            expiring: 0,
+            expired: Vec::new(),
             initial: None,
             anything: m.overflow,
             described: Vec::new(),
@@ -318,12 +383,19 @@ impl Model {
             } else {
                 format!("unknown outcome, from {:.3}s", self.at(w.start))
             };
-            match w.tag {
-                Some(t) => {
-                    c.puts.push((t, acked));
-                    c.described.push(format!("put {t} ({how})"));
+            let ttl = w.ttl.map_or(String::new(), |t| format!(", ttl {}s", t.as_secs()));
+            match (w.tag, w.expiry(read)) {
+                (Some(t), Expiry::Gone) => {
+                    c.expiring += 1;
+                    c.expired.push(t);
+                    c.described.push(format!("put {t} ({how}{ttl}, expired)"));
                 }
-                None => {
+                (Some(t), e) => {
+                    c.expiring += usize::from(e == Expiry::Either);
+                    c.puts.push((t, acked));
+                    c.described.push(format!("put {t} ({how}{ttl})"));
+                }
+                (None, _) => {
                     c.deletes += 1;
                     c.described.push(format!("delete ({how})"));
                 }
@@ -349,6 +421,24 @@ impl Model {
         c
     }
 
+    /// How many written keys must exist and how many must not, as of
+    /// `t` (a TTL may pass after it).
+    fn expected_at(&self, t: Instant) -> (usize, usize) {
+        let read = ReadTime {
+            from: t,
+            to: Some(t),
+        };
+        let (mut present, mut absent) = (0, 0);
+        for (k, m) in &self.keys {
+            match self.candidates(k, m, read).expect() {
+                Expect::Present => present += 1,
+                Expect::Absent => absent += 1,
+                Expect::Either => {}
+            }
+        }
+        (present, absent)
+    }
+
     /// Why `found` at `key` is not a value `c` allows, if it is not.
     fn judge(
         &self,
@@ -360,11 +450,16 @@ impl Model {
             return None;
         }
         let Some(v) = found else {
-            let ok = c.deletes > 0 || matches!(c.initial, Some(Initial::Absent | Initial::Unknown));
+            let ok = c.deletes > 0
+                || c.expiring > 0
+                || matches!(c.initial, Some(Initial::Absent | Initial::Unknown));
             return (!ok).then(|| ("lost", "no value".to_string()));
         };
         match Tag::read(v) {
             Some(t) if c.puts.iter().any(|(p, _)| *p == t) => None,
+            Some(t) if c.expired.contains(&t) => {
+                Some(("expired", format!("the value of put {t} past its TTL")))
+            }
             Some(t) => Some(("stale", format!("the value of put {t}"))),
             None => {
                 let preloaded = match self.initial(key) {
@@ -391,11 +486,17 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
     v.detail("deletes_acked", model.deletes.acked);
     v.detail("deletes_unknown", model.deletes.unknown);
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut unjudged = 0u64;
+    let (mut unjudged, mut expired) = (0u64, 0u64);
     let keys: Vec<(&Vec<u8>, &Merged)> = model.keys.iter().collect();
     for batch in keys.chunks(READ_BATCH) {
         let ask: Vec<Vec<u8>> = batch.iter().map(|(k, _)| (*k).clone()).collect();
-        let found = match reads.raw(&ask).await {
+        let from = Instant::now();
+        let answer = reads.raw(&ask).await;
+        let read = ReadTime {
+            from,
+            to: Some(Instant::now()),
+        };
+        let found = match answer {
             Ok(f) => f,
             Err(e) => {
                 v.violation(|| {
@@ -408,14 +509,16 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
             }
         };
         for ((key, m), found) in batch.iter().zip(found) {
-            let c = model.candidates(key, m);
+            let c = model.candidates(key, m, read);
             unjudged += u64::from(c.anything);
+            expired += u64::from(found.is_none() && c.expiring > 0);
             if let Some((what, got)) = model.judge(key, &c, found.as_deref()) {
                 *counts.entry(what).or_default() += 1;
                 v.violation(|| {
                     let label = match what {
                         "lost" => "lost write",
                         "stale" => "stale value",
+                        "expired" => "expired value",
                         _ => "unexpected value",
                     };
                     format!(
@@ -427,10 +530,11 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
             }
         }
     }
-    for what in ["lost", "stale", "foreign"] {
+    for what in ["lost", "stale", "expired", "foreign"] {
         v.detail(what, counts.get(what).copied().unwrap_or(0));
     }
     v.detail("unjudged", unjudged);
+    v.detail("absent_by_ttl", expired);
     let summary = format!(
         "{} keys read back after {} acked puts and {} acked deletes ({} unknown)",
         model.keys.len(),
@@ -445,8 +549,10 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
 struct ScanJudge<'a> {
     model: &'a Model,
     v: CheckVerdict,
-    /// The written keys, in order, with what the scan must find there.
-    tracked: Vec<(&'a [u8], Expect)>,
+    /// The written keys, in order, with their writes.
+    tracked: Vec<(&'a [u8], &'a Merged)>,
+    /// When the scan started.
+    started: Instant,
     /// The next tracked key the scan has not passed.
     next: usize,
     /// The next preloaded record the scan has not passed.
@@ -456,6 +562,16 @@ struct ScanJudge<'a> {
 }
 
 impl<'a> ScanJudge<'a> {
+    /// What the scan must find at a key, judged now: the page that passed
+    /// it was read between the scan's start and now.
+    fn expect(&self, key: &[u8], m: &Merged) -> Expect {
+        let read = ReadTime {
+            from: self.started,
+            to: Some(Instant::now()),
+        };
+        self.model.candidates(key, m, read).expect()
+    }
+
     fn missing(&mut self, key: &[u8], why: &str) {
         self.missing += 1;
         self.v.violation(|| {
@@ -469,12 +585,12 @@ impl<'a> ScanJudge<'a> {
     /// Accounts for the tracked keys and preloaded records before `key`
     /// (`None`: the end of the range), which the scan did not return.
     fn pass_until(&mut self, key: Option<&[u8]>) {
-        while let Some(&(k, expect)) = self.tracked.get(self.next) {
+        while let Some(&(k, m)) = self.tracked.get(self.next) {
             if key.is_some_and(|key| k >= key) {
                 break;
             }
             self.next += 1;
-            if expect == Expect::Present {
+            if self.expect(k, m) == Expect::Present {
                 self.missing(k, "every write to it put a value");
             }
         }
@@ -502,15 +618,15 @@ impl<'a> ScanJudge<'a> {
         if let Some(i) = index {
             self.next_pre = self.next_pre.max(i + 1);
         }
-        if let Some(&(k, expect)) = self.tracked.get(self.next)
+        if let Some(&(k, m)) = self.tracked.get(self.next)
             && k == key
         {
             self.next += 1;
-            if expect == Expect::Absent {
+            if self.expect(k, m) == Expect::Absent {
                 self.unexpected += 1;
                 self.v.violation(|| {
                     format!(
-                        "deleted key present: {} is in the scan, but every write to it deleted it",
+                        "deleted key present: {} is in the scan, but every write to it deleted it or has expired",
                         String::from_utf8_lossy(key)
                     )
                 });
@@ -535,20 +651,14 @@ impl<'a> ScanJudge<'a> {
 
 /// Scans the workload's whole key range.
 pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict {
-    let tracked: Vec<(&[u8], Expect)> = model
-        .keys
-        .iter()
-        .map(|(k, m)| (k.as_slice(), model.candidates(k, m).expect()))
-        .collect();
-    let must_exist = tracked
-        .iter()
-        .filter(|(_, e)| *e == Expect::Present)
-        .count();
-    let must_not = tracked.iter().filter(|(_, e)| *e == Expect::Absent).count();
+    let started = Instant::now();
+    let tracked: Vec<(&[u8], &Merged)> = model.keys.iter().map(|(k, m)| (k.as_slice(), m)).collect();
+    let (must_exist, must_not) = model.expected_at(started);
     let mut j = ScanJudge {
         model,
         v: CheckVerdict::new("scan"),
         tracked,
+        started,
         next: 0,
         next_pre: 0,
         missing: 0,
@@ -612,4 +722,41 @@ pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>)
         "{scanned} keys in {pages} page(s): {disorder} out of order, {missing} missing, {unexpected} unexpected"
     );
     v.summary(summary)
+}
+
+#[cfg(test)]
+mod ttl_tests {
+    use super::*;
+
+    fn put(start_ms: u64, end_ms: u64, ttl_s: Option<u64>, base: Instant) -> KeyWrite {
+        KeyWrite {
+            tag: Some(Tag { worker: 1, seq: 1 }),
+            start: base + Duration::from_millis(start_ms),
+            end: base + Duration::from_millis(end_ms),
+            ttl: ttl_s.map(Duration::from_secs),
+        }
+    }
+
+    fn read(from_ms: u64, to_ms: Option<u64>, base: Instant) -> ReadTime {
+        ReadTime {
+            from: base + Duration::from_millis(from_ms),
+            to: to_ms.map(|t| base + Duration::from_millis(t)),
+        }
+    }
+
+    /// A 10 s TTL written over 10 s..11 s: surely there until 18 s (the
+    /// start plus the TTL, less 1 s for whole seconds and 1 s of skew),
+    /// surely gone from 22 s (the end plus the TTL and 1 s of skew), either
+    /// between; a read of unknown end is never sure the value is there.
+    #[test]
+    fn a_ttl_put_is_live_then_either_then_gone() {
+        let b = Instant::now();
+        let w = put(10_000, 11_000, Some(10), b);
+        assert_eq!(w.expiry(read(17_000, Some(17_999), b)), Expiry::Live);
+        assert_eq!(w.expiry(read(17_000, Some(18_000), b)), Expiry::Either);
+        assert_eq!(w.expiry(read(21_999, Some(22_000), b)), Expiry::Either);
+        assert_eq!(w.expiry(read(22_000, Some(22_001), b)), Expiry::Gone);
+        assert_eq!(w.expiry(read(0, None, b)), Expiry::Either);
+        assert_eq!(put(0, 1, None, b).expiry(read(1 << 30, None, b)), Expiry::Live);
+    }
 }

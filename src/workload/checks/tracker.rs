@@ -205,6 +205,7 @@ mod tests {
             let op = Op::Put(put::PutArgs {
                 key: &key,
                 value: &v,
+                ttl: None,
             });
             let r = if seq == 1 {
                 Err(OpError::undetermined(ErrorKind::Timeout, "t"))
@@ -232,6 +233,7 @@ mod tests {
         let op = Op::Put(put::PutArgs {
             key: b"k",
             value: b"v",
+            ttl: None,
         });
         t.record(&op, &Ok(Outcome::Done), false, 1, at(0));
         assert_eq!(t.finish(), WorkerLog::default());

@@ -1,6 +1,9 @@
 //! `cas`: read a key drawn from the distribution, then compare-and-swap it
 //! from what was read to a new value. A lost race is
-//! [`Outcome::Mismatch`], not an error.
+//! [`Outcome::Mismatch`], not an error. With `ttl: 30s` the value written
+//! lives that long (TiKV's raw TTL, V1TTL or V2 only).
+
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -13,26 +16,32 @@ use crate::workload::validate::Checker;
 
 pub struct CasOp;
 
-/// `cas` has no settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct CasParams {}
+pub struct CasParams {
+    /// How long each value written lives (whole seconds); none: for good.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "super::ser_ttl")]
+    pub ttl: Option<Duration>,
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct CasArgs<'a> {
     pub key: &'a [u8],
     pub value: &'a [u8],
+    pub ttl: Option<Duration>,
 }
 
 impl OpDef for CasOp {
     const NAME: &'static str = "cas";
-    const FIELDS: &'static [&'static str] = &[];
+    const FIELDS: &'static [&'static str] = &["ttl"];
     const API: Api = Api::Raw;
     const WRITES_RAW: bool = true;
     type Params = CasParams;
     type Args<'a> = CasArgs<'a>;
 
-    fn check(_: &mut Checker, _: &Fields<'_>, _: &KeySpace) -> CasParams {
-        CasParams {}
+    fn check(c: &mut Checker, fields: &Fields<'_>, _: &KeySpace) -> CasParams {
+        CasParams {
+            ttl: fields.ttl(c, "ttl"),
+        }
     }
 
     fn tagged(_: &CasParams) -> bool {
@@ -44,10 +53,11 @@ impl OpDef for CasOp {
         draw.value();
     }
 
-    fn args<'a>(_: &CasParams, draw: &'a Draw) -> CasArgs<'a> {
+    fn args<'a>(p: &CasParams, draw: &'a Draw) -> CasArgs<'a> {
         CasArgs {
             key: draw.key_buf(),
             value: draw.value_buf(),
+            ttl: p.ttl,
         }
     }
 
@@ -55,6 +65,7 @@ impl OpDef for CasOp {
         Effect::Put {
             key: a.key,
             value: a.value,
+            ttl: a.ttl,
         }
     }
 }
@@ -66,7 +77,14 @@ impl Operation for CasArgs<'_> {
 
     async fn run<K: Kv>(&self, kv: &K, _: &mut Events) -> Result<Outcome, OpError> {
         let current = kv.get(self.key).await?;
-        Ok(if kv.cas(self.key, current.as_deref(), self.value).await? {
+        let swapped = match self.ttl {
+            Some(ttl) => {
+                let swap = (current.as_deref(), self.value);
+                kv.cas_ttl(self.key, swap, ttl).await?
+            }
+            None => kv.cas(self.key, current.as_deref(), self.value).await?,
+        };
+        Ok(if swapped {
             Outcome::Done
         } else {
             Outcome::Mismatch

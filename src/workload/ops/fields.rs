@@ -3,6 +3,8 @@
 //! the parser cannot know which type an entry is before it has read the
 //! whole entry, so it keeps each field's value as a [`FieldValue`].
 
+use std::time::Duration;
+
 use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
@@ -150,6 +152,49 @@ impl<'s> Fields<'s> {
                 default
             }
         }
+    }
+
+    /// A TTL (`ttl: 30s`): whole seconds, at least 1 s, and only when the
+    /// client's api-version keeps TTLs (V1TTL or V2, as TiKV allows them);
+    /// `None` when absent or wrong (reported).
+    pub fn ttl(&self, c: &mut Checker, name: &str) -> Option<Duration> {
+        let v = self.get(name)?;
+        let FieldValue::Str(text) = &v.value else {
+            let got = v.value.describe();
+            c.err(
+                v,
+                format!("{name} must be a duration such as 30s, got {got}"),
+            );
+            return None;
+        };
+        let d = match humantime::parse_duration(text.trim()) {
+            Ok(d) => d,
+            Err(e) => {
+                c.err(
+                    v,
+                    format!("{name}: cannot read '{text}' as a duration ({e}); write e.g. 30s, 5m"),
+                );
+                return None;
+            }
+        };
+        if d < Duration::from_secs(1) || d.subsec_nanos() != 0 {
+            c.err(
+                v,
+                format!("{name} must be whole seconds, at least 1s (TiKV counts TTLs in seconds), got {text}"),
+            );
+            return None;
+        }
+        if !c.api_version.ttl_enabled() {
+            c.err(
+                v,
+                format!(
+                    "{name} needs client.api_version v1ttl or v2 (TiKV keeps TTLs only then), got {}",
+                    c.api_version.as_str()
+                ),
+            );
+            return None;
+        }
+        Some(d)
     }
 
     /// `true` or `false`; `false` when absent.

@@ -16,6 +16,7 @@ pub mod fields;
 
 use std::fmt::Debug;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -33,8 +34,13 @@ pub enum Effect<'a> {
     /// Nothing the readback check follows (reads, transactions, which write
     /// the transactional key space).
     None,
-    /// Writes `value` to raw `key`.
-    Put { key: &'a [u8], value: &'a [u8] },
+    /// Writes `value` to raw `key`, for `ttl` if given (then the key is
+    /// gone once it passes).
+    Put {
+        key: &'a [u8],
+        value: &'a [u8],
+        ttl: Option<Duration>,
+    },
     /// Deletes raw `keys`.
     Delete { keys: &'a [Vec<u8>] },
 }
@@ -239,6 +245,15 @@ registry! {
     Cas => cas::CasOp,
     Txn => txn::TxnOp,
     BatchGet => batch_get::BatchGetOp,
+    GetTtl => get_ttl::GetTtlOp,
+}
+
+/// Writes an optional TTL as a duration (`30s`), or nothing.
+fn ser_ttl<S: serde::Serializer>(ttl: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match ttl {
+        Some(d) => crate::vocab::fmt::ser_duration(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// The keys a spec entry may have: `name`, `type`, `weight` and every
@@ -265,12 +280,31 @@ mod tests {
     #[test]
     fn every_type_parses_by_its_name_and_writes_it_back() {
         for name in TYPES {
-            let yaml = format!("name: t\nops: [{{type: {name}, weight: 1}}]\n");
+            let yaml = format!(
+                "name: t\nclient: {{api_version: v2}}\nops: [{{type: {name}, weight: 1}}]\n"
+            );
             let w = Workload::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
             let kind = w.ops[0].kind;
             assert_eq!(kind.type_name(), *name);
             let written = serde_json::to_value(kind).unwrap();
             assert_eq!(written["type"], *name, "{written}");
+        }
+    }
+
+    #[test]
+    fn a_ttl_is_taken_under_v1ttl_and_v2_and_written_back() {
+        for v in ["v1ttl", "v2"] {
+            let yaml = format!(
+                "name: t\nclient: {{api_version: {v}}}\nops:\n  - {{type: put, weight: 1, ttl: 30s}}\n  - {{type: cas, weight: 1, ttl: 2m}}\n  - {{type: get_ttl, weight: 1}}\n"
+            );
+            let w = Workload::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+            let written = serde_json::to_value(w.ops[0].kind).unwrap();
+            assert_eq!(written["ttl"], "30s", "{written}");
+            let written = serde_json::to_value(w.ops[1].kind).unwrap();
+            assert_eq!(written["ttl"], "2m", "{written}");
+            let plain = Workload::parse("name: t\nops: [{type: put, weight: 1}]\n", "t.yaml");
+            let written = serde_json::to_value(plain.unwrap().ops[0].kind).unwrap();
+            assert!(written.get("ttl").is_none(), "{written}");
         }
     }
 

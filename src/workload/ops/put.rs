@@ -1,5 +1,8 @@
 //! `put`: a raw write of a value to a key drawn from the distribution, or,
-//! with `insert: true`, to a new key past the end of the key space.
+//! with `insert: true`, to a new key past the end of the key space; with
+//! `ttl: 30s` the value lives that long (TiKV's raw TTL, V1TTL or V2 only).
+
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -16,17 +19,21 @@ pub struct PutOp;
 pub struct PutParams {
     /// Write new keys past the end of the key space.
     pub insert: bool,
+    /// How long each value lives (whole seconds); none: for good.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "super::ser_ttl")]
+    pub ttl: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct PutArgs<'a> {
     pub key: &'a [u8],
     pub value: &'a [u8],
+    pub ttl: Option<Duration>,
 }
 
 impl OpDef for PutOp {
     const NAME: &'static str = "put";
-    const FIELDS: &'static [&'static str] = &["insert"];
+    const FIELDS: &'static [&'static str] = &["insert", "ttl"];
     const API: Api = Api::Raw;
     const WRITES_RAW: bool = true;
     type Params = PutParams;
@@ -35,6 +42,7 @@ impl OpDef for PutOp {
     fn check(c: &mut Checker, fields: &Fields<'_>, _: &KeySpace) -> PutParams {
         PutParams {
             insert: fields.flag(c, "insert"),
+            ttl: fields.ttl(c, "ttl"),
         }
     }
 
@@ -51,10 +59,11 @@ impl OpDef for PutOp {
         draw.value();
     }
 
-    fn args<'a>(_: &PutParams, draw: &'a Draw) -> PutArgs<'a> {
+    fn args<'a>(p: &PutParams, draw: &'a Draw) -> PutArgs<'a> {
         PutArgs {
             key: draw.key_buf(),
             value: draw.value_buf(),
+            ttl: p.ttl,
         }
     }
 
@@ -62,6 +71,7 @@ impl OpDef for PutOp {
         Effect::Put {
             key: a.key,
             value: a.value,
+            ttl: a.ttl,
         }
     }
 }
@@ -72,7 +82,10 @@ impl Operation for PutArgs<'_> {
     }
 
     async fn run<K: Kv>(&self, kv: &K, _: &mut Events) -> Result<Outcome, OpError> {
-        kv.put(self.key, self.value).await?;
+        match self.ttl {
+            Some(ttl) => kv.put_ttl(self.key, self.value, ttl).await?,
+            None => kv.put(self.key, self.value).await?,
+        }
         Ok(Outcome::Done)
     }
 }

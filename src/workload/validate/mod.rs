@@ -24,6 +24,9 @@ pub struct Checker<'a> {
     /// The directory relative paths (TLS files) are taken from: the
     /// workload file's.
     pub base: &'a Path,
+    /// The client's api-version as written (V1 when not), for the fields
+    /// that depend on it (an op's `ttl`).
+    pub api_version: ApiVersion,
 }
 
 impl Checker<'_> {
@@ -112,13 +115,23 @@ fn valid_name(s: &str) -> bool {
 
 const NAME_RULE: &str = "use 1-64 letters, digits, '_', '-' or '.'";
 
+/// The client's api-version as written (V1 when not).
+fn client_api_version(spec: &WorkloadSpec) -> ApiVersion {
+    spec.client
+        .as_ref()
+        .and_then(|s| s.api_version.as_ref())
+        .map_or(ApiVersion::V1, |v| v.value)
+}
+
 /// Checks a parsed spec, taking relative paths from `base`. Returns the
 /// workload, or every problem found.
 pub fn validate(spec: WorkloadSpec, base: &Path) -> Result<Workload, Vec<Diagnostic>> {
     let mut diags = Vec::new();
+    let api = client_api_version(&spec);
     let mut c = Checker {
         diags: &mut diags,
         base,
+        api_version: api,
     };
 
     if !valid_name(&spec.name.value) {
@@ -141,11 +154,6 @@ pub fn validate(spec: WorkloadSpec, base: &Path) -> Result<Workload, Vec<Diagnos
     let rate = spec.rate.map(|r| check_rate(&mut c, &r));
 
     let check_ops_added = checks::adds_ops(&spec.checks);
-    let api = spec
-        .client
-        .as_ref()
-        .and_then(|s| s.api_version.as_ref())
-        .map_or(ApiVersion::V1, |v| v.value);
     let mut ops = check_ops(&mut c, spec.ops, &keys, check_ops_added, api);
     let checks = checks::check_checks(&mut c, spec.checks, &keys, &values, &mut ops);
     // TiKV's raw CAS is atomic only against writes that ask for it.

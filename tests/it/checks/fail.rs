@@ -3,7 +3,9 @@
 //! it acknowledges a put or a delete without applying it, commits a
 //! transfer twice or only half of it, acknowledges a decrement without
 //! applying it or applies it twice, lets a second holder into the lock, or
-//! returns a scan page with a key repeated or skipped. Over ten seeds, the
+//! returns a scan page with a key repeated or skipped, keeps a value past
+//! its TTL or drops it long before. Over ten seeds (two for the TTL
+//! faults, whose runs wait out a TTL), the
 //! check that guards the data catches it every time, and says what it
 //! found.
 
@@ -43,6 +45,11 @@ enum Fault {
     ScanRepeat,
     /// Leave one key out of each scan page.
     ScanSkip,
+    /// Keep every value written with a TTL for good.
+    KeepExpired,
+    /// Acknowledge a put with a TTL without applying it (as if it expired
+    /// at once).
+    ExpireEarly,
 }
 
 /// The memory backend, wrong on one write in `every` of the faulty kind.
@@ -123,6 +130,19 @@ impl RawKv for Faulty {
 
     async fn scan(&self, start: &[u8], end: &[u8], limit: u32) -> Result<Vec<Pair>, OpError> {
         self.inner.scan(start, end, limit).await
+    }
+
+    /// The memory backend keeps no TTLs: a value written with one stays,
+    /// which is the KeepExpired fault, and right for the other faults' runs
+    /// as long as they end before the TTL passes.
+    async fn put_ttl(&self, key: &[u8], value: &[u8], _ttl: Duration) -> Result<(), OpError> {
+        if self.hit(Fault::ExpireEarly) {
+            return Ok(());
+        }
+        if self.fault == Fault::KeepExpired {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+        }
+        self.inner.put(key, value).await
     }
 
     async fn batch_put(&self, pairs: &[Pair]) -> Result<(), OpError> {
@@ -279,8 +299,19 @@ impl Backend for Faulty {
 /// backend with `fault`; returns check `name`'s verdicts. Asserts that the
 /// fault was injected every time.
 async fn ten_seeds(yaml: &str, fault: Fault, every: u64, name: &str) -> Vec<CheckVerdict> {
+    seeds(1..=10, yaml, fault, every, name).await
+}
+
+/// [`ten_seeds`] over the seeds `seeds`.
+async fn seeds(
+    seeds: std::ops::RangeInclusive<u64>,
+    yaml: &str,
+    fault: Fault,
+    every: u64,
+    name: &str,
+) -> Vec<CheckVerdict> {
     let mut out = Vec::new();
-    for seed in 1..=10u64 {
+    for seed in seeds {
         let w = workload(&yaml.replace("{seed}", &seed.to_string()));
         let backend = Arc::new(Faulty::new(fault, every, seed));
         let r = driver::run(&w, backend.clone(), &RunOptions::default())
@@ -366,6 +397,29 @@ async fn readback_and_scan_catch_an_acknowledged_delete_that_was_dropped() {
     caught(&v, "deleted key present");
 }
 
+/// Puts with a 1 s TTL over 3.5 s, mostly to keys written once: the early
+/// ones have surely expired when the run is read back.
+const TTL_WRITES: &str = "name: ttl\nseed: {seed}\nkeys: {records: 20000}\nload: {records: 0}\nvalues: {size: 32}\nduration: 3500ms\nrate: 300\nconcurrency: 4\nclient: {api_version: v1ttl}\nops:\n  - {type: put, ttl: 1s, weight: 1}\nchecks:\n  readback: {}\n  scan: {}\n";
+
+/// Puts with a 1 h TTL: none expires during the run.
+const LONG_TTL_WRITES: &str = "name: ttl\nseed: {seed}\nkeys: {records: 200}\nvalues: {size: 32}\noperations: 800\nconcurrency: 4\nclient: {api_version: v1ttl}\nops:\n  - {type: get, weight: 2}\n  - {type: put, ttl: 1h, weight: 4}\n  - {name: insert, type: put, insert: true, ttl: 1h, weight: 2}\nchecks:\n  readback: {}\n  scan: {}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readback_and_scan_catch_a_value_kept_past_its_ttl() {
+    let v = seeds(1..=2, TTL_WRITES, Fault::KeepExpired, 1, "readback").await;
+    caught(&v, "past its TTL; expected one of:");
+    let v = seeds(3..=3, TTL_WRITES, Fault::KeepExpired, 1, "scan").await;
+    caught(&v, "every write to it deleted it or has expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readback_and_scan_catch_a_ttl_put_dropped_before_its_ttl() {
+    let v = ten_seeds(LONG_TTL_WRITES, Fault::ExpireEarly, 25, "readback").await;
+    caught(&v, "ttl 3600s)");
+    let v = ten_seeds(LONG_TTL_WRITES, Fault::ExpireEarly, 25, "scan").await;
+    caught(&v, "every write to it put a value) is not in the scan");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_catches_a_repeated_key_and_a_skipped_one() {
     let v = ten_seeds(WRITES, Fault::ScanRepeat, 1, "scan").await;
@@ -381,6 +435,8 @@ async fn without_a_fault_every_check_passes_on_the_same_runs() {
         (INVENTORY, "inventory"),
         (WRITES, "readback"),
         (WRITES, "scan"),
+        (LONG_TTL_WRITES, "readback"),
+        (LONG_TTL_WRITES, "scan"),
     ] {
         let w = workload(&yaml.replace("{seed}", "3"));
         let r = run(&w, MemoryBackend::new()).await;

@@ -183,3 +183,35 @@ async fn ops_with_unknown_outcomes_are_allowed_either_way() {
         "{rb}"
     );
 }
+
+/// Readback and scan pass on a V1TTL stand-in whose puts and CAS carry a
+/// 1 s TTL: over a 3.5 s run the early values expire (read back absent,
+/// which is no lost write), the late ones may or may not have, and the
+/// puts without a TTL stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readback_and_scan_pass_with_ttl_puts_that_expire() {
+    let yaml = "name: ttl\nkeys: {records: 20000}\nload: {records: 0}\nduration: 3500ms\nrate: 400\nconcurrency: 4\nclient: {api_version: v1ttl}\nops:\n  - {type: put, ttl: 1s, weight: 4}\n  - {name: keep, type: put, weight: 1}\n  - {type: cas, ttl: 1s, weight: 1}\n  - {type: get_ttl, weight: 1}\nchecks:\n  readback: {}\n  scan: {}\n";
+    let mut w = workload(yaml);
+    w.client = tikv_bench::client::ClientConfig {
+        atomic: w.client.atomic,
+        api_version: w.client.api_version,
+        ..client_config()
+    };
+    assert_eq!(w.cluster.api_version, tikv_bench::vocab::ApiVersion::V1Ttl);
+    let c = Cluster::new(w.cluster.clone())
+        .with_seed(w.seed)
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("stand-in starts");
+    let r = run(&w, backend(&c, &w.client).await).await;
+    c.shutdown().await;
+    for v in verdicts(&r) {
+        assert!(v.passed, "{v}\n{:#?}", v.violations);
+    }
+    let rb = verdict(&r, "readback");
+    assert!(figure(&rb, "puts_acked") > 500, "{rb}");
+    assert!(figure(&rb, "absent_by_ttl") > 200, "{rb}");
+    let get_ttl = &r.ops["get_ttl"];
+    assert_eq!(get_ttl.failed, 0, "{:?}", get_ttl.error_samples);
+    assert!(get_ttl.ok > 0, "{get_ttl:?}");
+}

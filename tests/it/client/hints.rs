@@ -54,7 +54,11 @@ async fn a_write_the_client_gave_up_on_is_not_carried_out() {
     )
     .await;
     let s = RequestStats::default();
-    let err = tikv.raw().put(&cx(&s, true), b"k", b"v").await.unwrap_err();
+    let err = tikv
+        .raw()
+        .put(&cx(&s, true), b"k", b"v", None)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(err.undetermined());
     // The store finishes with the request at 400 ms: past the 150 ms the

@@ -29,7 +29,7 @@ async fn ops(tikv: &Client, tag: u8) {
     let s = RequestStats::default();
     let key = [b'k', tag];
     tikv.raw()
-        .put(&cx(&s, true), &key, &[tag])
+        .put(&cx(&s, true), &key, &[tag], None)
         .await
         .expect("raw put");
     tikv.pd().get_region(&key).await.expect("PD GetRegion");

@@ -90,18 +90,18 @@ async fn raw_calls_across_many_regions_match_a_model() {
 
     let k = key(1);
     let swap = raw
-        .compare_and_swap(&cx(&s, true), &k, Some(b"wrong"), b"x")
+        .compare_and_swap(&cx(&s, true), &k, Some(b"wrong"), b"x", None)
         .await
         .unwrap();
     assert!(!swap.succeed);
     assert_eq!(swap.previous, Some(b"v1".to_vec()));
     let swap = raw
-        .compare_and_swap(&cx(&s, true), &k, Some(b"v1"), b"x")
+        .compare_and_swap(&cx(&s, true), &k, Some(b"v1"), b"x", None)
         .await
         .unwrap();
     assert!(swap.succeed);
     let swap = raw
-        .compare_and_swap(&cx(&s, true), &key(0), None, b"new")
+        .compare_and_swap(&cx(&s, true), &key(0), None, b"new", None)
         .await
         .unwrap();
     assert!(swap.succeed, "k00000 was deleted, so absent");
@@ -127,7 +127,7 @@ async fn a_write_too_large_for_one_raft_entry_fails_at_once() {
     let raw = tikv.raw();
     let s = RequestStats::default();
     let err = raw
-        .put(&cx(&s, true), &key(0), &vec![b'x'; 9 << 20])
+        .put(&cx(&s, true), &key(0), &vec![b'x'; 9 << 20], None)
         .await
         .unwrap_err();
     let msg = err.to_string();
@@ -212,7 +212,7 @@ async fn a_cas_outside_atomic_mode_is_refused_before_it_is_sent() {
     let s = RequestStats::default();
     let e = plain
         .raw()
-        .compare_and_swap(&cx(&s, true), b"k", None, b"v")
+        .compare_and_swap(&cx(&s, true), b"k", None, b"v", None)
         .await
         .expect_err("refused");
     assert!(
@@ -223,7 +223,7 @@ async fn a_cas_outside_atomic_mode_is_refused_before_it_is_sent() {
     let atomic = connect_atomic(&c).await;
     let swap = atomic
         .raw()
-        .compare_and_swap(&cx(&s, true), b"k", None, b"v")
+        .compare_and_swap(&cx(&s, true), b"k", None, b"v", None)
         .await
         .unwrap();
     assert!(swap.succeed);

@@ -24,7 +24,7 @@ async fn a_dead_pd_endpoint_is_passed_over_for_a_live_one() {
     assert_eq!(tikv.pd().cluster_id(), tikv_bench::cluster::CLUSTER_ID);
     let s = RequestStats::default();
     let raw = tikv.raw();
-    raw.put(&cx(&s, true), b"k", b"v").await.unwrap();
+    raw.put(&cx(&s, true), b"k", b"v", None).await.unwrap();
     assert_eq!(
         raw.get(&cx(&s, false), b"k").await.unwrap(),
         Some(b"v".to_vec())
@@ -81,8 +81,8 @@ async fn a_split_answers_epoch_not_match_and_the_route_is_refreshed() {
     let tikv = connect(&c).await;
     let raw = tikv.raw();
     let s = RequestStats::default();
-    raw.put(&cx(&s, true), b"k1", b"one").await.unwrap();
-    raw.put(&cx(&s, true), b"k5", b"five").await.unwrap();
+    raw.put(&cx(&s, true), b"k1", b"one", None).await.unwrap();
+    raw.put(&cx(&s, true), b"k5", b"five", None).await.unwrap();
     assert_eq!(tikv.cache().len(), 1);
     let asked = region_requests(&tikv);
 
@@ -126,7 +126,7 @@ async fn not_leader_with_a_hint_moves_the_leader_without_asking_pd() {
     let tikv = connect(&c).await;
     let raw = tikv.raw();
     let s = RequestStats::default();
-    raw.put(&cx(&s, true), b"k", b"v").await.unwrap();
+    raw.put(&cx(&s, true), b"k", b"v", None).await.unwrap();
     let asked = region_requests(&tikv);
     let region = c.regions().locate(b"k");
     let other = region
@@ -172,7 +172,7 @@ async fn an_offline_store_drops_its_regions_until_pd_moves_them() {
         .unwrap();
     let raw = tikv.raw();
     let s = RequestStats::default();
-    raw.put(&cx(&s, true), b"k", b"v").await.unwrap();
+    raw.put(&cx(&s, true), b"k", b"v", None).await.unwrap();
     assert_eq!(tikv.cache().region_for(b"k").unwrap().leader.1, 1);
     tokio::time::sleep(Duration::from_millis(250)).await;
     // Store 1 answers Unavailable; after the failover PD names store 2.

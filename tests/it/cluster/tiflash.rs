@@ -117,7 +117,9 @@ async fn ops(tikv: &Client) {
     let raw = tikv.raw();
     for i in 0..20u8 {
         let key = [b'r', b'a' + i];
-        raw.put(&cx(&s, true), &key, &[i]).await.expect("raw put");
+        raw.put(&cx(&s, true), &key, &[i], None)
+            .await
+            .expect("raw put");
         let got = raw.get(&cx(&s, false), &key).await.expect("raw get");
         assert_eq!(got, Some(vec![i]));
     }
