@@ -1,7 +1,8 @@
 //! [`Client`]: the client of a TiKV cluster (or the stand-in): the PD
 //! client, the region cache, the store channel pools and the workload's
 //! client settings, shared by every worker. Raw calls go through
-//! [`Client::raw`], transactions through the [`Grpc`] transport.
+//! [`Client::raw`], transactions through the [`Grpc`] transport. Under API
+//! V2 the client holds its keyspace's codec, loaded from PD at connect.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use super::ClientConfig;
 use super::Error;
 use super::dial::Dialer;
 use super::grpc::Grpc;
+use super::keyspace::KeyspaceCodec;
 use super::pd::PdClient;
 use super::raw::RawApi;
 use super::region_cache::{CachedRegion, RegionCache};
@@ -20,6 +22,8 @@ use super::request::Ctx;
 use super::stores::Stores;
 use crate::codec;
 use crate::proto::metapb;
+use crate::vocab::ApiVersion;
+use crate::vocab::op::DEFAULT_KEYSPACE;
 use crate::vocab::rng::{Rng, Stream};
 
 /// The seed of the client's backoff jitter streams.
@@ -32,6 +36,8 @@ pub struct Client {
     pub(crate) cache: RegionCache,
     pub(crate) stores: Stores,
     pub(crate) config: ClientConfig,
+    /// The keyspace's codec (API V2 only).
+    pub(crate) keyspace: Option<KeyspaceCodec>,
     jitter_streams: AtomicU64,
     /// PD's GC safe point and when it was read.
     safe_point: Mutex<(u64, Option<Instant>)>,
@@ -42,17 +48,27 @@ pub struct Client {
 pub const SAFE_POINT_REFRESH: Duration = Duration::from_secs(10);
 
 impl Client {
-    /// Connects to PD (the first of `pd` that answers, then its leader) and
-    /// fills the region cache from ScanRegions, connecting to every store
-    /// that leads a region. Fails only when no PD endpoint answers.
+    /// Connects to PD (the first of `pd` that answers, then its leader),
+    /// loads the keyspace under API V2 (DEFAULT unless the config names
+    /// one), and fills the region cache from ScanRegions, connecting to
+    /// every store that leads a region. Fails when no PD endpoint answers,
+    /// or when the keyspace cannot be used (see [`PdClient::load_keyspace`]).
     pub async fn connect(pd: &[String], config: ClientConfig) -> Result<Client, Error> {
         let dialer = Dialer::new(config.connect_timeout, config.tls.as_ref());
         let pd = PdClient::connect(pd, &dialer, config.request_timeout).await?;
+        let keyspace = match config.api_version {
+            ApiVersion::V2 => {
+                let name = config.keyspace.as_deref().unwrap_or(DEFAULT_KEYSPACE);
+                Some(pd.load_keyspace(name).await?)
+            }
+            ApiVersion::V1 | ApiVersion::V1Ttl => None,
+        };
         let tikv = Client {
             pd,
             cache: RegionCache::default(),
             stores: Stores::new(config.pool_size, dialer),
             config,
+            keyspace,
             jitter_streams: AtomicU64::new(0),
             safe_point: Mutex::new((0, None)),
         };
@@ -116,6 +132,11 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// The keyspace's codec (API V2), as PD described the keyspace.
+    pub fn keyspace(&self) -> Option<&KeyspaceCodec> {
+        self.keyspace.as_ref()
     }
 
     /// The raw API.
