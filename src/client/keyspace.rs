@@ -41,15 +41,11 @@ impl KeyspaceCodec {
         if id > MAX_KEYSPACE_ID {
             return None;
         }
-        let prefix = |mode: u8| {
-            let b = id.to_be_bytes();
-            [mode, b[1], b[2], b[3]]
-        };
         Some(KeyspaceCodec {
             id,
             name: name.to_string(),
-            raw: prefix(b'r'),
-            txn: prefix(b'x'),
+            raw: crate::codec::keyspace_prefix(b'r', id),
+            txn: crate::codec::keyspace_prefix(b'x', id),
         })
     }
 

@@ -189,7 +189,7 @@ async fn pd_loads_known_keyspaces_and_answers_unknown_ones_as_pd() {
     let starts: Vec<Vec<u8>> = c.regions().all().iter().map(|r| r.start.clone()).collect();
     for mode in [b'r', b'x'] {
         for id in 0..=3 {
-            let bound = tikv_bench::codec::encode(&tikv_bench::cluster::keyspace_prefix(mode, id));
+            let bound = tikv_bench::codec::encode(&tikv_bench::codec::keyspace_prefix(mode, id));
             assert!(starts.contains(&bound), "no region starts at {mode} {id}");
         }
     }
