@@ -23,6 +23,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,7 +41,7 @@ use crate::proto::tikvpb::{
 
 /// The most answers one stream message carries (TiKV's
 /// `GRPC_MSG_MAX_BATCH_SIZE`).
-pub const MAX_ANSWERS_PER_MESSAGE: usize = 128;
+const MAX_ANSWERS_PER_MESSAGE: usize = 128;
 
 /// TiKV sleeps for an `Empty` request's `delay_time` only from this many
 /// milliseconds up.
@@ -110,7 +111,7 @@ fn start(
     }
     store.refuse_if_offline()?;
     for (id, request) in request_ids.into_iter().zip(requests) {
-        let task = Task {
+        let task = Pending {
             id,
             tx: Some(tx.clone()),
             _load: InFlight::enter(&store.in_flight),
@@ -131,14 +132,14 @@ fn start(
 
 /// One request on its way: it answers once, and if its task dies first
 /// (a handler panicked) the stream ends with `Internal`.
-struct Task {
+struct Pending {
     id: u64,
     tx: Option<UnboundedSender<Answer>>,
     /// Counts the request in the store's load until it is answered.
     _load: InFlight,
 }
 
-impl Task {
+impl Pending {
     fn answer(mut self, answer: Result<batch_commands_response::Response, Status>) {
         let tx = self.tx.take();
         let id = self.id;
@@ -152,7 +153,7 @@ impl Task {
     }
 }
 
-impl Drop for Task {
+impl Drop for Pending {
     fn drop(&mut self) {
         if let Some(tx) = self.tx.take() {
             let _ = tx.send(Err(Status::internal(format!(
@@ -164,10 +165,10 @@ impl Drop for Task {
 }
 
 /// One request counted in the store's in-flight requests while it lives.
-pub(super) struct InFlight(std::sync::Arc<AtomicU64>);
+pub(super) struct InFlight(Arc<AtomicU64>);
 
 impl InFlight {
-    pub(super) fn enter(count: &std::sync::Arc<AtomicU64>) -> InFlight {
+    pub(super) fn enter(count: &Arc<AtomicU64>) -> InFlight {
         count.fetch_add(1, Ordering::Relaxed);
         InFlight(count.clone())
     }
