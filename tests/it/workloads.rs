@@ -322,6 +322,27 @@ fn busy_hints_queue_waits_and_pair_errors_are_workload_faults() {
     );
 }
 
+/// The load the stores report to BatchCommands clients is a fault too.
+#[test]
+fn the_transport_load_is_a_workload_fault() {
+    let text =
+        "name: x\nops: [{type: get, weight: 1}]\ncluster:\n  faults: {transport_load: 250}\n";
+    let w = Workload::parse(text, "f.yaml").unwrap();
+    assert_eq!(w.cluster.faults.transport_load, Some(250));
+    let w = Workload::parse("name: x\nops: [{type: get, weight: 1}]\n", "f.yaml").unwrap();
+    assert_eq!(
+        w.cluster.faults.transport_load, None,
+        "the stores' own figure"
+    );
+    let bad =
+        "name: x\nops: [{type: get, weight: 1}]\ncluster:\n  faults:\n    transport_load: -5\n";
+    let e = Workload::parse(bad, "f.yaml").unwrap_err().to_string();
+    assert!(
+        e.contains("f.yaml:5:") && e.contains("faults.transport_load must be at least 0"),
+        "{e}"
+    );
+}
+
 /// The latency fault is one duration for every request or one per cost
 /// class; a bad one is named by file:line:column.
 #[test]
