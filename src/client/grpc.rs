@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::keyspace::KeyspaceCodec;
 use super::request::Ctx;
-use super::tikv::Client;
+use super::tikv::{Client, SAFE_POINT_REFRESH, SNAPSHOT_RECHECK_AGE};
 use super::{Error, LockReply, Transport};
 use crate::codec;
 use crate::proto::kvrpcpb;
@@ -22,6 +22,15 @@ use crate::txn_types::{
     CheckTxnStatusRequest, KeyError, KvPair, PessimisticLockRequest, PrewriteRequest, TxnStatus,
 };
 use crate::vocab::trace;
+
+/// How long ago (by this machine's clock) PD issued `ts`; zero for a
+/// timestamp from the future (clock skew).
+fn snapshot_age(ts: u64) -> Duration {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Duration::from_millis(now_ms.saturating_sub(crate::txn_types::ts::physical(ts)))
+}
 
 /// The transport for one op (its counters and deadline travel along).
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +87,15 @@ impl Transport for Grpc<'_> {
     }
 
     async fn check_visibility(&self, start_ts: u64) -> Result<(), Error> {
-        let safe_point = self.tikv.gc_safe_point().await?;
+        // An old snapshot is checked against a safe point read now, after
+        // the read (one that old is rare: a read retried through an
+        // outage); a young one against the cached safe point.
+        let fresh = if snapshot_age(start_ts) >= SNAPSHOT_RECHECK_AGE {
+            Duration::ZERO
+        } else {
+            SAFE_POINT_REFRESH
+        };
+        let safe_point = self.tikv.gc_safe_point_within(fresh).await?;
         if start_ts < safe_point {
             return Err(super::gc_too_early(start_ts, safe_point));
         }

@@ -47,6 +47,13 @@ pub struct Client {
 /// (client-go polls PD's every 10 s).
 pub const SAFE_POINT_REFRESH: Duration = Duration::from_secs(10);
 
+/// A snapshot at least this old is checked against a safe point read after
+/// it was taken. TiDB's GC life time is at least 10 minutes, far beyond
+/// the 10 s a cached safe point may lag; the stand-in takes life times
+/// down to 1 s (`cluster::config::MIN_GC_LIFE_TIME`), so a snapshot older
+/// than that may have been collected since the cache was filled.
+pub const SNAPSHOT_RECHECK_AGE: Duration = Duration::from_secs(1);
+
 impl Client {
     /// Connects to PD (the first of `pd` that answers, then its leader),
     /// loads the keyspace under API V2 (DEFAULT unless the config names
@@ -79,9 +86,14 @@ impl Client {
 
     /// PD's GC safe point, as read at most [`SAFE_POINT_REFRESH`] ago.
     pub async fn gc_safe_point(&self) -> Result<u64, Error> {
+        self.gc_safe_point_within(SAFE_POINT_REFRESH).await
+    }
+
+    /// PD's GC safe point, as read at most `fresh` ago.
+    pub async fn gc_safe_point_within(&self, fresh: Duration) -> Result<u64, Error> {
         let lock = || self.safe_point.lock().unwrap_or_else(|p| p.into_inner());
         if let (sp, Some(at)) = *lock()
-            && at.elapsed() < SAFE_POINT_REFRESH
+            && at.elapsed() < fresh
         {
             return Ok(sp);
         }

@@ -124,3 +124,35 @@ async fn a_read_below_the_safe_point_is_refused_as_gc_too_early() {
     assert_eq!(fresh.get(b"k", &mut ev).await, Ok(None));
     c.shutdown().await;
 }
+
+/// A snapshot older than a second is checked against a safe point read
+/// after it, not the cached one (which may be 10 s old): otherwise a read
+/// retried past a short GC life time sees collected versions as absent.
+#[tokio::test]
+async fn an_old_snapshot_is_checked_against_a_fresh_safe_point() {
+    let mut cfg = config(1, 1_000_000);
+    cfg.gc_life_time = Duration::from_millis(200);
+    let c = start(cfg).await;
+    let tikv = connect(&c).await;
+    let stats = RequestStats::default();
+    let t = tikv.transport(cx(&stats, true));
+    let mut ev = Events::default();
+    let opts = TxnOptions::default();
+    let mut old = Txn::begin(&t, LockMode::Optimistic, opts)
+        .await
+        .expect("begin");
+    // A young snapshot's check fills the cache with a safe point below
+    // the old transaction's start.
+    let mut young = Txn::begin(&t, LockMode::Optimistic, opts)
+        .await
+        .expect("begin");
+    assert_eq!(young.get(b"k", &mut ev).await, Ok(None));
+    let cached = tikv.gc_safe_point().await.expect("cached safe point");
+    assert!(cached < old.start_ts(), "{cached} vs {}", old.start_ts());
+    let start = old.start_ts();
+    until(|| c.snapshot()["gc"]["safe_point"].as_u64() > Some(start)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let err = old.get(b"k", &mut ev).await.expect_err("an old snapshot");
+    assert_eq!(err.kind(), ErrorKind::GcTooEarly, "{err}");
+    c.shutdown().await;
+}
