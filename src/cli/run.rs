@@ -404,7 +404,10 @@ async fn execute<B: Backend>(
     backend: B,
     opts: &RunOptions,
 ) -> anyhow::Result<RunResult> {
-    Ok(driver::run(w, Arc::new(backend), opts).await?)
+    let backend = Arc::new(backend);
+    let mut result = driver::run(w, backend.clone(), opts).await?;
+    result.transport = backend.transport();
+    Ok(result)
 }
 
 /// The target the flags ask for: `--target`, else external with `--pd`,

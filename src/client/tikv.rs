@@ -3,14 +3,16 @@
 //! client settings, shared by every worker. Raw calls go through
 //! [`Client::raw`], transactions through the [`Grpc`] transport.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::ClientConfig;
 use super::Error;
+use super::batch::{BatchCounters, Batching};
+use super::config::TransportKind;
 use super::dial::Dialer;
 use super::grpc::Grpc;
 use super::pd::PdClient;
@@ -21,6 +23,7 @@ use super::stores::Stores;
 use crate::codec;
 use crate::proto::metapb;
 use crate::vocab::rng::{Rng, Stream};
+use crate::vocab::transport::TransportStats;
 
 /// The seed of the client's backoff jitter streams.
 const JITTER_SEED: u64 = 0x7469_6b76_6a69_7474;
@@ -32,6 +35,8 @@ pub struct Client {
     pub(crate) cache: RegionCache,
     pub(crate) stores: Stores,
     pub(crate) config: ClientConfig,
+    /// What the BatchCommands streams did (`transport: batch`).
+    batch_counters: Option<Arc<BatchCounters>>,
     jitter_streams: AtomicU64,
     /// PD's GC safe point and when it was read.
     safe_point: Mutex<(u64, Option<Instant>)>,
@@ -48,11 +53,25 @@ impl Client {
     pub async fn connect(pd: &[String], config: ClientConfig) -> Result<Client, Error> {
         let dialer = Dialer::new(config.connect_timeout, config.tls.as_ref());
         let pd = PdClient::connect(pd, &dialer, config.request_timeout).await?;
+        let mut stores = Stores::new(config.pool_size, dialer);
+        let mut batch_counters = None;
+        if config.transport == TransportKind::Batch {
+            let counters = Arc::new(BatchCounters::default());
+            let batching = Batching {
+                max_batch_size: config.max_batch_size as usize,
+                max_batch_wait: config.max_batch_wait,
+                overload_threshold: config.overload_threshold,
+                open_timeout: config.connect_timeout,
+            };
+            stores = stores.batched(batching, counters.clone());
+            batch_counters = Some(counters);
+        }
         let tikv = Client {
             pd,
             cache: RegionCache::default(),
-            stores: Stores::new(config.pool_size, dialer),
+            stores,
             config,
+            batch_counters,
             jitter_streams: AtomicU64::new(0),
             safe_point: Mutex::new((0, None)),
         };
@@ -116,6 +135,12 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// What the BatchCommands transport did so far (`transport: batch`;
+    /// `None` for unary).
+    pub fn transport_stats(&self) -> Option<TransportStats> {
+        self.batch_counters.as_ref().map(|c| c.stats())
     }
 
     /// The raw API.

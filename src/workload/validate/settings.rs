@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::Checker;
 use super::tls::{TlsSpec, check_tls};
+use crate::client::config::TransportKind;
 use crate::cluster::config::MIN_GC_LIFE_TIME;
 use crate::vocab::op::DEFAULT_KEYSPACE;
 use crate::vocab::tls::Tls;
@@ -24,6 +25,7 @@ pub(in crate::workload) fn check_client(
             ..ClientConfig::default()
         };
     };
+    let d = check_transport(c, &s, ClientConfig::default());
     let tls = check_tls(c, &TlsSpec::of_client(&s), Tls::client);
     let atomic = match s.atomic {
         None => uses_cas,
@@ -36,7 +38,6 @@ pub(in crate::workload) fn check_client(
         }
         Some(a) => a.value || uses_cas,
     };
-    let d = ClientConfig::default();
     let api_version = s.api_version.map_or(d.api_version, |v| v.value);
     let pool_size = s
         .pool_size
@@ -60,7 +61,44 @@ pub(in crate::workload) fn check_client(
         keyspace: check_keyspace(c, s.keyspace, api_version),
         api_version,
         tls,
+        ..d
     }
+}
+
+/// The transport and its batching knobs, which apply only to
+/// `transport: batch`.
+fn check_transport(c: &mut Checker, s: &ClientSpec, mut config: ClientConfig) -> ClientConfig {
+    config.transport = s.transport.as_ref().map_or(config.transport, |t| t.value);
+    if let Some(n) = &s.max_batch_size {
+        config.max_batch_size = c.int(n, 1, 65536, "client.max_batch_size");
+    }
+    if let Some(w) = &s.max_batch_wait {
+        config.max_batch_wait = c.duration(w, "client.max_batch_wait", true);
+    }
+    if let Some(t) = &s.overload_threshold {
+        config.overload_threshold = c.int(t, 0, i64::MAX, "client.overload_threshold");
+    }
+    if config.transport == TransportKind::Batch {
+        return config;
+    }
+    let only = |what: &str| {
+        format!(
+            "client.{what} applies only to client.transport batch (BatchCommands), but it is {}; \
+             valid transport values: {}",
+            config.transport.as_str(),
+            TransportKind::ALL.map(TransportKind::as_str).join(", ")
+        )
+    };
+    if let Some(v) = &s.max_batch_size {
+        c.err(v, only("max_batch_size"));
+    }
+    if let Some(v) = &s.max_batch_wait {
+        c.err(v, only("max_batch_wait"));
+    }
+    if let Some(v) = &s.overload_threshold {
+        c.err(v, only("overload_threshold"));
+    }
+    config
 }
 
 /// The client's keyspace: API V2's alone (DEFAULT unless named); under
