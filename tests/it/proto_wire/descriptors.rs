@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::LazyLock;
 
 use prost_reflect::{
-    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value,
+    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value,
 };
 use protox::prost_reflect;
 
@@ -177,7 +177,12 @@ pub fn samples(desc: &MessageDescriptor) -> Vec<DynamicMessage> {
     let mut out = vec![full.clone()];
     for field in desc.fields() {
         let mut alone = DynamicMessage::new(desc.clone());
-        alone.set_field(&field, full.get_field(&field).into_owned());
+        // Members of a oneof displace one another in `full`: fill each anew.
+        let value = match field.containing_oneof() {
+            Some(_) => Filler::default().field(&field),
+            None => full.get_field(&field).into_owned(),
+        };
+        alone.set_field(&field, value);
         out.push(alone);
     }
     out
@@ -190,8 +195,10 @@ pub fn encode(msg: &DynamicMessage) -> Vec<u8> {
 
 /// Paths of fields a message carried that its descriptor did not know.
 pub fn unknown_fields(msg: &DynamicMessage, path: &str, out: &mut Vec<String>) {
+    let name = msg.descriptor().full_name().to_owned();
     out.extend(
         msg.unknown_fields()
+            .filter(|u| !super::NEWER.contains(&(name.as_str(), u.number())))
             .map(|u| format!("{path}#{}", u.number())),
     );
     for (field, value) in msg.fields() {
