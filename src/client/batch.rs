@@ -119,15 +119,15 @@ impl BatchCounters {
 /// What a store's streams share: the settings, the client's counters and
 /// the store's last reported transport-layer load.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct StoreBatching {
     pub batching: Batching,
     pub counters: Arc<BatchCounters>,
     load: AtomicU64,
 }
 
-impl Shared {
-    pub fn new(batching: Batching, counters: Arc<BatchCounters>) -> Shared {
-        Shared {
+impl StoreBatching {
+    pub fn new(batching: Batching, counters: Arc<BatchCounters>) -> StoreBatching {
+        StoreBatching {
             batching,
             counters,
             load: AtomicU64::new(0),
@@ -186,7 +186,7 @@ pub(crate) struct BatchStream(Arc<StreamInner>);
 #[derive(Debug)]
 struct StreamInner {
     client: TikvClient<Channel>,
-    shared: Arc<Shared>,
+    shared: Arc<StoreBatching>,
     live: RwLock<Option<Arc<Live>>>,
     next_id: AtomicU64,
 }
@@ -209,7 +209,7 @@ impl Drop for Filed<'_> {
 }
 
 impl BatchStream {
-    pub fn new(client: TikvClient<Channel>, shared: Arc<Shared>) -> BatchStream {
+    pub fn new(client: TikvClient<Channel>, shared: Arc<StoreBatching>) -> BatchStream {
         BatchStream(Arc::new(StreamInner {
             client,
             shared,
@@ -299,7 +299,7 @@ async fn run(
     mut client: TikvClient<Channel>,
     state: Arc<State>,
     queue: mpsc::UnboundedReceiver<(u64, BatchCmd)>,
-    shared: Arc<Shared>,
+    shared: Arc<StoreBatching>,
 ) {
     let (out, out_rx) = mpsc::channel(OUTBOUND);
     let opening = client.batch_commands(ReceiverStream::new(out_rx));
@@ -331,7 +331,7 @@ async fn send(
     mut queue: mpsc::UnboundedReceiver<(u64, BatchCmd)>,
     out: mpsc::Sender<BatchCommandsRequest>,
     state: &State,
-    shared: &Shared,
+    shared: &StoreBatching,
 ) {
     let max = shared.batching.max_batch_size.max(1);
     loop {
@@ -386,7 +386,7 @@ fn unix_ns() -> u64 {
 async fn receive(
     mut inbound: Streaming<BatchCommandsResponse>,
     state: Arc<State>,
-    shared: Arc<Shared>,
+    shared: Arc<StoreBatching>,
 ) {
     let why = loop {
         let msg = match inbound.message().await {

@@ -26,7 +26,7 @@ use std::sync::{Arc, RwLock};
 use tonic::transport::Channel;
 
 use super::Error;
-use super::batch::{BatchCounters, BatchStream, Batching, Shared};
+use super::batch::{BatchCounters, BatchStream, Batching, StoreBatching};
 use super::dial::Dialer;
 use super::join::join_all;
 use super::pd::PdClient;
@@ -218,7 +218,7 @@ impl Stores {
         let streams = match &self.batching {
             None => Vec::new(),
             Some((batching, counters)) => {
-                let shared = Arc::new(Shared::new(*batching, counters.clone()));
+                let shared = Arc::new(StoreBatching::new(*batching, counters.clone()));
                 let stream = |c: &TikvClient<Channel>| BatchStream::new(c.clone(), shared.clone());
                 clients.iter().map(stream).collect()
             }

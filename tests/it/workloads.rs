@@ -205,11 +205,6 @@ const BAD: &[(&str, &str, &str)] = &[
         "expected one of unary, batch",
     ),
     (
-        "name: x\nops: [{type: get, weight: 1}]\nclient: {max_batch_size: 64}\n",
-        "3:26",
-        "client.max_batch_size applies only to client.transport batch (BatchCommands), but it is unary; valid transport values: unary, batch",
-    ),
-    (
         "name: x\nops: [{type: get, weight: 1}]\nclient: {transport: batch, max_batch_size: 0}\n",
         "3:44",
         "client.max_batch_size",

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use super::Checker;
 use super::tls::{TlsSpec, check_tls};
-use crate::client::config::TransportKind;
 use crate::cluster::config::MIN_GC_LIFE_TIME;
 use crate::vocab::op::DEFAULT_KEYSPACE;
 use crate::vocab::tls::Tls;
@@ -65,8 +64,8 @@ pub(in crate::workload) fn check_client(
     }
 }
 
-/// The transport and its batching knobs, which apply only to
-/// `transport: batch`.
+/// The transport and its batching knobs (which `transport: unary` ignores:
+/// the as-run form of every workload names them).
 fn check_transport(c: &mut Checker, s: &ClientSpec, mut config: ClientConfig) -> ClientConfig {
     config.transport = s.transport.as_ref().map_or(config.transport, |t| t.value);
     if let Some(n) = &s.max_batch_size {
@@ -77,26 +76,6 @@ fn check_transport(c: &mut Checker, s: &ClientSpec, mut config: ClientConfig) ->
     }
     if let Some(t) = &s.overload_threshold {
         config.overload_threshold = c.int(t, 0, i64::MAX, "client.overload_threshold");
-    }
-    if config.transport == TransportKind::Batch {
-        return config;
-    }
-    let only = |what: &str| {
-        format!(
-            "client.{what} applies only to client.transport batch (BatchCommands), but it is {}; \
-             valid transport values: {}",
-            config.transport.as_str(),
-            TransportKind::ALL.map(TransportKind::as_str).join(", ")
-        )
-    };
-    if let Some(v) = &s.max_batch_size {
-        c.err(v, only("max_batch_size"));
-    }
-    if let Some(v) = &s.max_batch_wait {
-        c.err(v, only("max_batch_wait"));
-    }
-    if let Some(v) = &s.overload_threshold {
-        c.err(v, only("overload_threshold"));
     }
     config
 }
