@@ -3,6 +3,9 @@
 //! byte `0xFF - padding`, the last group padded with zeros (a key whose length
 //! is a multiple of 8 ends with a group of 8 zeros and marker `0xF7`). The
 //! encoding preserves order, so encoded keys compare like the keys.
+//!
+//! Also API V2's keyspace prefix ([`keyspace_prefix`]), which the client's
+//! key codec and the stand-in's keyspace splits share.
 
 const GROUP: usize = 8;
 const MARKER: u8 = 0xFF;
@@ -37,6 +40,17 @@ pub enum DecodeError {
     /// A marker byte or padding is not what the encoding produces.
     #[error("invalid marker or padding in encoded key")]
     Invalid,
+}
+
+/// The 4-byte API V2 key prefix: the mode byte, then the keyspace id's
+/// low 3 bytes, big-endian.
+/// An id past the 3 bytes is the mode's end (the next mode byte), as PD's
+/// `EncodeKeyspaceBoundary` has it.
+pub fn keyspace_prefix(mode: u8, id: u32) -> [u8; 4] {
+    match id.to_be_bytes() {
+        [0, a, b, c] => [mode, a, b, c],
+        _ => [mode + 1, 0, 0, 0],
+    }
 }
 
 /// Decodes a memcomparable byte string; returns the key and the bytes that

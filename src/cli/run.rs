@@ -224,6 +224,13 @@ async fn run_one(
         ))
         .into());
     }
+    if matches!(target, Target::Memory | Target::Noop) && workload.uses_ttl() {
+        return Err(BadInput(format!(
+            "--target {} keeps no TTLs, and the workload writes or reads them (a ttl on a put or cas, or a get_ttl op); choose embedded, inproc or a cluster (--pd)",
+            if target == Target::Memory { "memory" } else { "noop" }
+        ))
+        .into());
+    }
     let mut result = match target {
         Target::Embedded => embedded(workload, &opts).await?,
         Target::External => external(workload, &args.pd, &opts).await?,

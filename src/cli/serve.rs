@@ -75,6 +75,12 @@ pub struct ServeArgs {
     /// this probability (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub pair_error: f64,
+    /// Fault: the transport load every store reports in its BatchCommands
+    /// answers (`transport_layer_load`; TiKV's gRPC CPU use in percent,
+    /// client-go batches more above 200), in place of its requests in
+    /// flight.
+    #[arg(long, value_name = "N")]
+    pub transport_load: Option<u64>,
     /// How long a pessimistic lock waits for a held lock when the request
     /// asks for the default (at most 60s).
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
@@ -196,6 +202,7 @@ impl ServeArgs {
                 },
                 queue_wait: self.queue_wait.unwrap_or_default(),
                 pair_error: self.pair_error,
+                transport_load: self.transport_load,
             },
             tls: self.tls.load()?,
         })

@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use super::keyspace::KeyspaceCodec;
 use super::request::Ctx;
 use super::tikv::Client;
 use super::{Error, LockReply, Transport};
@@ -72,6 +73,10 @@ impl<'a> Grpc<'a> {
 }
 
 impl Transport for Grpc<'_> {
+    fn keyspace(&self) -> Option<&KeyspaceCodec> {
+        self.tikv.keyspace.as_ref()
+    }
+
     async fn check_visibility(&self, start_ts: u64) -> Result<(), Error> {
         let safe_point = self.tikv.gc_safe_point().await?;
         if start_ts < safe_point {

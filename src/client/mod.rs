@@ -32,6 +32,7 @@ pub mod config;
 pub mod dial;
 mod grpc;
 mod join;
+pub mod keyspace;
 pub mod pd;
 pub mod raw;
 pub mod region_cache;
@@ -58,6 +59,7 @@ pub use batch::BatchCounters;
 pub use config::ClientConfig;
 pub use dial::Dialer;
 pub use grpc::Grpc;
+pub use keyspace::{KeyMode, KeyspaceCodec};
 pub use pd::PdClient;
 pub use raw::RawApi;
 pub use region_cache::RegionCache;
@@ -272,6 +274,14 @@ pub trait Transport: Send + Sync {
         start_version: u64,
         advise_lock_ttl: u64,
     ) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// The keyspace whose transactional keys the transport's calls carry
+    /// (API V2): [`txn::Txn`] encodes each user key into it where the key
+    /// enters, so every key below (primaries, secondaries, the keys of
+    /// locks met and resolved) is a full key. `None`: keys go as they are.
+    fn keyspace(&self) -> Option<&KeyspaceCodec> {
+        None
+    }
 
     /// Whether what was read at `start_ts` can be trusted: an error of kind
     /// `gc_too_early` when the GC safe point has passed it (versions the

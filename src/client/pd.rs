@@ -6,7 +6,8 @@
 //! serves timestamps from one batched TSO stream (see the `tso` module).
 //!
 //! Calls made: GetMembers, Tso, GetRegion, GetRegionByID, ScanRegions,
-//! GetStore, GetAllStores. Counts of region lookups, TSO round trips and
+//! GetStore, GetAllStores, GetGCSafePoint, and the keyspace service's
+//! LoadKeyspace (API V2). Counts of region lookups, TSO round trips and
 //! failovers are kept for tests and the result.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +20,12 @@ use tonic::{Code, Status};
 
 use super::Error;
 use super::dial::{self, Dialer};
+use super::keyspace::KeyspaceCodec;
 use super::tso::{self, Waiter};
+use crate::proto::keyspacepb::{
+    KeyspaceState, LoadKeyspaceRequest, LoadKeyspaceResponse,
+    keyspace_client::KeyspaceClient as KeyspaceStub,
+};
 use crate::proto::metapb;
 use crate::proto::pdpb::{
     self,
@@ -68,12 +74,15 @@ pub struct PdCounters {
     pub tso_streams: AtomicU64,
     /// Times the client moved to another PD endpoint (or reconnected).
     pub reconnects: AtomicU64,
+    /// LoadKeyspace calls.
+    pub keyspace_requests: AtomicU64,
 }
 
 /// The PD member in use.
 #[derive(Debug, Clone)]
 struct Leader {
-    client: PdStub<Channel>,
+    /// Its channel, which every PD service's stub shares.
+    channel: Channel,
     url: String,
     /// Bumped on every reconnect, so concurrent failures reconnect once.
     generation: u64,
@@ -162,7 +171,7 @@ async fn discover(
     request_timeout: Duration,
 ) -> Result<Found, String> {
     let channel = dialer.connect(at).await?;
-    let mut client = PdStub::new(channel);
+    let mut client = PdStub::new(channel.clone());
     let members = tokio::time::timeout(
         request_timeout,
         client.get_members(GetMembersRequest { header: None }),
@@ -192,9 +201,9 @@ async fn discover(
         .as_ref()
         .map(|l| l.client_urls.iter().map(|u| dialer.url(u)).collect())
         .unwrap_or_default();
-    let found = |client, from: &str| Found {
+    let found = |channel, from: &str| Found {
         leader: Leader {
-            client,
+            channel,
             url: from.to_string(),
             generation: 0,
         },
@@ -207,12 +216,12 @@ async fn discover(
         ));
     }
     if leader_urls.iter().any(|u| u == at) {
-        return Ok(found(client, at));
+        return Ok(found(channel, at));
     }
     let mut failures = Vec::new();
     for lu in &leader_urls {
         match dialer.connect(lu).await {
-            Ok(ch) => return Ok(found(PdStub::new(ch), lu)),
+            Ok(ch) => return Ok(found(ch, lu)),
             Err(e) => failures.push(e),
         }
     }
@@ -455,6 +464,38 @@ impl PdClient {
         Ok(resp.safe_point)
     }
 
+    /// The keyspace named `name` (API V2), as PD's keyspace service has
+    /// it (`keyspacepb.Keyspace/LoadKeyspace`): refused, naming it, when
+    /// PD does not know it, when it is not ENABLED (as client-go's
+    /// `GetKeyspaceID` refuses), or when PD has no keyspace service.
+    pub async fn load_keyspace(&self, name: &str) -> Result<KeyspaceCodec, Error> {
+        let counter = &self.inner.counters.keyspace_requests;
+        let resp = self
+            .inner
+            .call_on(
+                KeyspaceStub::new,
+                counter,
+                "LoadKeyspace",
+                |mut c, header| {
+                    let req = LoadKeyspaceRequest {
+                        header: Some(header),
+                        name: name.to_string(),
+                    };
+                    async move {
+                        match c.load_keyspace(req).await {
+                            Ok(r) => Ok(r.map(Some)),
+                            Err(s) if s.code() == Code::Unimplemented => {
+                                Ok(tonic::Response::new(None))
+                            }
+                            Err(s) => Err(s),
+                        }
+                    }
+                },
+            )
+            .await?;
+        keyspace_of(name, resp)
+    }
+
     pub async fn get_all_stores(&self) -> Result<Vec<metapb::Store>, Error> {
         let resp = self
             .inner
@@ -473,6 +514,48 @@ impl PdClient {
         header_error("GetAllStores", resp.header.as_ref())?;
         Ok(resp.stores)
     }
+}
+
+/// The keyspace in PD's answer to LoadKeyspace `name` (`None`: PD has no
+/// keyspace service), or why it cannot be used.
+fn keyspace_of(name: &str, resp: Option<LoadKeyspaceResponse>) -> Result<KeyspaceCodec, Error> {
+    let refuse = |why: String| Error::Rpc {
+        kind: ErrorKind::Other,
+        message: format!("keyspace '{name}': {why}"),
+        undetermined: false,
+    };
+    let Some(resp) = resp else {
+        return Err(refuse(
+            "this PD serves API V1 only (its keyspace service is unimplemented); \
+             use api_version v1, without a keyspace"
+                .into(),
+        ));
+    };
+    if let Some(e) = resp.header.as_ref().and_then(|h| h.error.as_ref())
+        && e.r#type != pdpb::ErrorType::Ok as i32
+    {
+        let what = if e.r#type == pdpb::ErrorType::EntryNotFound as i32 {
+            "PD knows no keyspace of that name"
+        } else {
+            "PD could not load it"
+        };
+        return Err(refuse(format!("{what} (PD: {})", e.message)));
+    }
+    let meta = resp
+        .keyspace
+        .ok_or_else(|| refuse("PD answered without the keyspace".into()))?;
+    if meta.state != KeyspaceState::Enabled as i32 {
+        let state = KeyspaceState::try_from(meta.state).map_or("unknown", |s| s.as_str_name());
+        return Err(refuse(format!(
+            "it is {state} in PD, and only an ENABLED keyspace takes requests"
+        )));
+    }
+    KeyspaceCodec::new(meta.id, &meta.name).ok_or_else(|| {
+        refuse(format!(
+            "PD gave it id {}, which needs more than 3 bytes",
+            meta.id
+        ))
+    })
 }
 
 fn region_info(
@@ -510,21 +593,50 @@ impl Inner {
 
     /// The client in use and its generation.
     pub(crate) fn client(&self) -> (PdStub<Channel>, u64) {
+        let (channel, generation) = self.channel();
+        (PdStub::new(channel), generation)
+    }
+
+    /// The channel in use and its generation.
+    fn channel(&self) -> (Channel, u64) {
         let l = self.leader.read().unwrap_or_else(|e| e.into_inner());
-        (l.client.clone(), l.generation)
+        (l.channel.clone(), l.generation)
     }
 
     /// One unary call, moving to another PD endpoint when the one in use
     /// does not answer; counted once in `counter`, however many attempts.
-    async fn call<R, F, Fut>(&self, counter: &AtomicU64, what: &str, f: F) -> Result<R, Error>
+    fn call<'s, R, F, Fut>(
+        &'s self,
+        counter: &'s AtomicU64,
+        what: &'s str,
+        f: F,
+    ) -> impl Future<Output = Result<R, Error>> + 's
     where
-        F: Fn(PdStub<Channel>, RequestHeader) -> Fut,
+        F: Fn(PdStub<Channel>, RequestHeader) -> Fut + 's,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>> + 's,
+        R: 's,
+    {
+        self.call_on(PdStub::new, counter, what, f)
+    }
+
+    /// [`Inner::call`] on the stub `stub` makes of the channel in use (a
+    /// PD service other than `pdpb.PD`).
+    async fn call_on<S, R, F, Fut>(
+        &self,
+        stub: fn(Channel) -> S,
+        counter: &AtomicU64,
+        what: &str,
+        f: F,
+    ) -> Result<R, Error>
+    where
+        F: Fn(S, RequestHeader) -> Fut,
         Fut: Future<Output = Result<tonic::Response<R>, Status>>,
     {
         counter.fetch_add(1, Ordering::Relaxed);
         let mut last = None;
         for _ in 0..CALL_ATTEMPTS {
-            let (client, generation) = self.client();
+            let (channel, generation) = self.channel();
+            let client = stub(channel);
             let err =
                 match tokio::time::timeout(self.request_timeout, f(client, self.header())).await {
                     Ok(Ok(resp)) => return Ok(resp.into_inner()),
@@ -617,6 +729,43 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(header: Option<ResponseHeader>, state: KeyspaceState) -> LoadKeyspaceResponse {
+        LoadKeyspaceResponse {
+            header,
+            keyspace: Some(crate::proto::keyspacepb::KeyspaceMeta {
+                id: 7,
+                name: "a".into(),
+                state: state as i32,
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_keyspace_is_refused_by_name_unless_pd_has_it_enabled() {
+        let ks = keyspace_of("a", Some(answer(None, KeyspaceState::Enabled))).unwrap();
+        assert_eq!((ks.id(), ks.name()), (7, "a"));
+        let why = |r| keyspace_of("a", r).unwrap_err().to_string();
+        let disabled = why(Some(answer(None, KeyspaceState::Disabled)));
+        assert!(
+            disabled.contains("keyspace 'a': it is DISABLED in PD"),
+            "{disabled}"
+        );
+        assert!(why(None).contains("keyspace 'a': this PD serves API V1 only"));
+        let missing = ResponseHeader {
+            error: Some(pdpb::Error {
+                r#type: pdpb::ErrorType::EntryNotFound as i32,
+                message: "keyspace does not exist".into(),
+            }),
+            ..Default::default()
+        };
+        let unknown = why(Some(answer(Some(missing), KeyspaceState::Enabled)));
+        assert!(
+            unknown.contains("PD knows no keyspace of that name"),
+            "{unknown}"
+        );
+    }
 
     #[test]
     fn endpoints_become_urls_of_the_dialers_scheme() {

@@ -1,21 +1,32 @@
-//! The raw API: plain key-value calls on TiKV's raw key space (API v1:
-//! keys are routed as they are). Point calls go to one region; batch calls
-//! are split by region and sent concurrently; a scan sends the whole user
-//! range to one region at a time (the store clips at the region's end) and
-//! goes on from the region's end until the limit is met.
+//! The raw API: plain key-value calls on TiKV's raw key space. Point calls
+//! go to one region; batch calls are split by region and sent
+//! concurrently; a scan sends the whole user range to one region at a time
+//! (the store clips at the region's end) and goes on from the region's end
+//! until the limit is met.
+//!
+//! Under API V1 keys go out and are routed as they are. Under V2 every key
+//! and range is encoded at the entry points into the client's keyspace
+//! (see [`super::keyspace`]: an open end becomes the keyspace's end), is
+//! routed by its memcomparable encoding (region bounds are decoded back to
+//! continue a scan), and the keys of what comes back lose their prefix (a
+//! key outside the keyspace is dropped).
 //!
 //! A read answer's pair that carries an error (TiKV reports a read that
 //! failed for one pair, or as a whole, so) fails the read with it, as
 //! tikv/client-rust has it; client-go's rawkv would return it as a pair
 //! with an empty key.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use super::Error;
 use super::join::join_all;
+use super::keyspace::{KeyMode, KeyspaceCodec, full_key};
+use super::region_cache::Route;
 use super::request::Ctx;
 use super::rpc::Rpc;
 use super::tikv::Client;
+use crate::codec;
 use crate::proto::kvrpcpb::{
     KvPair, RawBatchDeleteRequest, RawBatchGetRequest, RawBatchPutRequest, RawCasRequest,
     RawDeleteRangeRequest, RawDeleteRequest, RawGetKeyTtlRequest, RawGetRequest, RawPutRequest,
@@ -73,11 +84,6 @@ fn take_pairs(kvs: Vec<KvPair>, out: &mut Vec<Pair>) -> Result<(), Error> {
     }
 }
 
-/// The keys as owned byte strings.
-fn owned<K: AsRef<[u8]>>(keys: &[K]) -> Vec<Vec<u8>> {
-    keys.iter().map(|k| k.as_ref().to_vec()).collect()
-}
-
 /// A TTL in whole seconds, a fraction rounded up (0: none).
 fn ttl_secs(ttl: Option<Duration>) -> u64 {
     ttl.map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
@@ -99,14 +105,90 @@ impl<'a> RawApi<'a> {
         self.tikv.config.atomic
     }
 
+    fn codec(&self) -> Option<&KeyspaceCodec> {
+        self.tikv.keyspace.as_ref()
+    }
+
+    /// A user key as sent (in the keyspace under V2).
+    fn key<'k>(&self, key: &'k [u8]) -> Cow<'k, [u8]> {
+        full_key(self.codec(), KeyMode::Raw, key)
+    }
+
+    /// User keys as sent.
+    fn keys<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Vec<u8>> {
+        keys.iter()
+            .map(|k| self.key(k.as_ref()).into_owned())
+            .collect()
+    }
+
+    /// A user range as sent (under V2 an open end is the keyspace's end).
+    fn range(&self, start: &[u8], end: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        match self.codec() {
+            Some(ks) => ks.encode_range(KeyMode::Raw, start, end),
+            None => (start.to_vec(), end.to_vec()),
+        }
+    }
+
+    /// Where a sent key is routed: PD's key space holds V2 keys in their
+    /// memcomparable encoding, V1 raw keys as they are.
+    fn route<'k>(&self, key: &'k [u8]) -> Cow<'k, [u8]> {
+        match self.codec() {
+            Some(_) => Cow::Owned(codec::encode(key)),
+            None => Cow::Borrowed(key),
+        }
+    }
+
+    /// Pairs as the caller sees them: the keyspace's prefix stripped, and
+    /// no pair outside the keyspace.
+    fn user_pairs(&self, pairs: Vec<Pair>) -> Vec<Pair> {
+        let Some(ks) = self.codec() else {
+            return pairs;
+        };
+        let user = |(k, v): Pair| Some((ks.decode(KeyMode::Raw, &k)?.to_vec(), v));
+        pairs.into_iter().filter_map(user).collect()
+    }
+
+    /// Where user keys `keys`, as sent, are routed (see [`RawApi::route`]).
+    fn routes<'k, K: AsRef<[u8]>>(&self, keys: &'k [K]) -> Vec<Cow<'k, [u8]>> {
+        let route = |k: &'k K| match self.codec() {
+            Some(ks) => Cow::Owned(codec::encode(&ks.encode(KeyMode::Raw, k.as_ref()))),
+            None => Cow::Borrowed(k.as_ref()),
+        };
+        keys.iter().map(route).collect()
+    }
+
+    /// Where a range ending at `end` (as sent) goes on after the region
+    /// `route` took it to (`None`: it ends there), as a sent key.
+    fn next_from(&self, route: Route, end: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let region_end = route.end.unwrap_or_default();
+        if covers(&region_end, &self.route(end)) {
+            return Ok(None);
+        }
+        if self.codec().is_none() {
+            return Ok(Some(region_end));
+        }
+        match codec::decode(&region_end) {
+            Ok((next, _)) => Ok(Some(next)),
+            Err(e) => Err(server_error(
+                "region bounds",
+                format!(
+                    "region {} ends at '{}', not a memcomparable key: {e}",
+                    route.region_id,
+                    region_end.escape_ascii()
+                ),
+            )),
+        }
+    }
+
     /// The value of `key`.
     pub async fn get(&self, cx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let key = self.key(key);
         let req = RawGetRequest {
             context: None,
             key: key.to_vec(),
             cf: String::new(),
         };
-        let resp = self.tikv.call_one(cx, key, &req).await?;
+        let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;
         check(RawGetRequest::NAME, resp.error)?;
         Ok((!resp.not_found).then_some(resp.value))
     }
@@ -120,6 +202,7 @@ impl<'a> RawApi<'a> {
         value: &[u8],
         ttl: Option<Duration>,
     ) -> Result<(), Error> {
+        let key = self.key(key);
         let req = RawPutRequest {
             key: key.to_vec(),
             value: value.to_vec(),
@@ -127,28 +210,30 @@ impl<'a> RawApi<'a> {
             ttl: ttl_secs(ttl),
             ..Default::default()
         };
-        let resp = self.tikv.call_one(cx, key, &req).await?;
+        let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;
         check(RawPutRequest::NAME, resp.error)
     }
 
     pub async fn delete(&self, cx: &Ctx<'_>, key: &[u8]) -> Result<(), Error> {
+        let key = self.key(key);
         let req = RawDeleteRequest {
             key: key.to_vec(),
             for_cas: self.atomic(),
             ..Default::default()
         };
-        let resp = self.tikv.call_one(cx, key, &req).await?;
+        let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;
         check(RawDeleteRequest::NAME, resp.error)
     }
 
     /// The time `key` has left (RawGetKeyTTL): `None` when it has no
     /// value (or it expired), zero when it never expires.
     pub async fn get_key_ttl(&self, cx: &Ctx<'_>, key: &[u8]) -> Result<Option<Duration>, Error> {
+        let key = self.key(key);
         let req = RawGetKeyTtlRequest {
             key: key.to_vec(),
             ..Default::default()
         };
-        let resp = self.tikv.call_one(cx, key, &req).await?;
+        let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;
         check(RawGetKeyTtlRequest::NAME, resp.error)?;
         Ok((!resp.not_found).then_some(Duration::from_secs(resp.ttl)))
     }
@@ -170,6 +255,7 @@ impl<'a> RawApi<'a> {
                 undetermined: false,
             });
         }
+        let key = self.key(key);
         let req = RawCasRequest {
             key: key.to_vec(),
             value: value.to_vec(),
@@ -178,7 +264,7 @@ impl<'a> RawApi<'a> {
             ttl: ttl_secs(ttl),
             ..Default::default()
         };
-        let resp = self.tikv.call_one(cx, key, &req).await?;
+        let resp = self.tikv.call_one(cx, &self.route(&key), &req).await?;
         check(RawCasRequest::NAME, resp.error)?;
         Ok(Swap {
             succeed: resp.succeed,
@@ -194,15 +280,15 @@ impl<'a> RawApi<'a> {
     ) -> Result<Vec<Pair>, Error> {
         let req = RawBatchGetRequest {
             context: None,
-            keys: owned(keys),
+            keys: self.keys(keys),
             cf: String::new(),
         };
-        let groups = self.tikv.call_grouped(cx, keys, req).await?;
+        let groups = self.tikv.call_grouped(cx, &self.routes(keys), req).await?;
         let mut out = Vec::with_capacity(keys.len());
         for (_, resp) in groups {
             take_pairs(resp.pairs, &mut out)?;
         }
-        Ok(out)
+        Ok(self.user_pairs(out))
     }
 
     /// Writes every pair: in pieces of at most [`RAW_BATCH_PUT_SIZE`]
@@ -225,14 +311,14 @@ impl<'a> RawApi<'a> {
                 .iter()
                 .map(|(key, value)| KvPair {
                     error: None,
-                    key: key.clone(),
+                    key: self.key(key).into_owned(),
                     value: value.clone(),
                 })
                 .collect(),
             for_cas: self.atomic(),
             ..Default::default()
         };
-        let groups = self.tikv.call_grouped(cx, &keys, req).await?;
+        let groups = self.tikv.call_grouped(cx, &self.routes(&keys), req).await?;
         groups
             .into_iter()
             .try_for_each(|(_, resp)| check(RawBatchPutRequest::NAME, resp.error))
@@ -244,11 +330,11 @@ impl<'a> RawApi<'a> {
         keys: &[K],
     ) -> Result<(), Error> {
         let req = RawBatchDeleteRequest {
-            keys: owned(keys),
+            keys: self.keys(keys),
             for_cas: self.atomic(),
             ..Default::default()
         };
-        let groups = self.tikv.call_grouped(cx, keys, req).await?;
+        let groups = self.tikv.call_grouped(cx, &self.routes(keys), req).await?;
         groups
             .into_iter()
             .try_for_each(|(_, resp)| check(RawBatchDeleteRequest::NAME, resp.error))
@@ -264,44 +350,44 @@ impl<'a> RawApi<'a> {
         limit: u32,
     ) -> Result<Vec<Pair>, Error> {
         let mut out: Vec<Pair> = Vec::new();
-        let mut from = start.to_vec();
+        let (mut from, end) = self.range(start, end);
         while (out.len() as u32) < limit {
             let req = RawScanRequest {
                 start_key: from.clone(),
-                end_key: end.to_vec(),
+                end_key: end.clone(),
                 limit: limit - out.len() as u32,
                 ..Default::default()
             };
-            let (resp, route) = self.tikv.call(cx, &from, true, &req).await?;
+            let (resp, route) = self.tikv.call(cx, &self.route(&from), true, &req).await?;
+            let next = self.next_from(route, &end)?;
             take_pairs(resp.kvs, &mut out)?;
-            let region_end = route.end.unwrap_or_default();
-            if covers(&region_end, end) {
-                break;
+            match next {
+                Some(next) => from = next,
+                None => break,
             }
-            from = region_end;
         }
         out.truncate(limit as usize);
-        Ok(out)
+        Ok(self.user_pairs(out))
     }
 
     /// Deletes every key in `[start, end)` (empty end: unbounded), one
     /// region at a time.
     pub async fn delete_range(&self, cx: &Ctx<'_>, start: &[u8], end: &[u8]) -> Result<(), Error> {
-        let mut from = start.to_vec();
+        let (mut from, end) = self.range(start, end);
         loop {
             let req = RawDeleteRangeRequest {
                 context: None,
                 start_key: from.clone(),
-                end_key: end.to_vec(),
+                end_key: end.clone(),
                 cf: String::new(),
             };
-            let (resp, route) = self.tikv.call(cx, &from, true, &req).await?;
+            let (resp, route) = self.tikv.call(cx, &self.route(&from), true, &req).await?;
+            let next = self.next_from(route, &end)?;
             check(RawDeleteRangeRequest::NAME, resp.error)?;
-            let region_end = route.end.unwrap_or_default();
-            if covers(&region_end, end) {
-                return Ok(());
+            match next {
+                Some(next) => from = next,
+                None => return Ok(()),
             }
-            from = region_end;
         }
     }
 }

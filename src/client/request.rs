@@ -4,7 +4,9 @@
 //!
 //! Each attempt tells the store how long its client waits for it
 //! (`max_execution_duration_ms`, the attempt's timeout, as client-go sets
-//! it), so that TiKV does not carry out a request its client gave up on.
+//! it), so that TiKV does not carry out a request its client gave up on,
+//! and names the client's API version and, under V2, its keyspace id
+//! (`Context.keyspace_id`, as client-go's codec sets it).
 //!
 //! Region errors, ServerIsBusy and unreachable stores are retried here,
 //! after updating the cache, as the workload's retry policy allows: at most
@@ -200,12 +202,13 @@ fn aimed<Q: Rpc>(
     mut req: Q,
     route: &Route,
     limit: Instant,
-    api_version: ApiVersion,
+    (api_version, keyspace_id): (ApiVersion, u32),
 ) -> Pin<Box<impl Future<Output = Result<Response<Q::Reply>, Status>> + use<Q>>> {
     req.aim(route);
     let ctx = req.context_mut().get_or_insert_default();
     ctx.max_execution_duration_ms = execution_ms(limit);
     ctx.api_version = kvrpcpb::ApiVersion::from(api_version) as i32;
+    ctx.keyspace_id = keyspace_id;
     let via = match route.store.stream() {
         Some(stream) => req.into_batch().map(|cmd| (stream, cmd)),
         None => Err(req),
@@ -327,7 +330,8 @@ impl Client {
         req: Q,
     ) -> Result<Q::Reply, AttemptError> {
         let limit = self.attempt_limit(cx);
-        let fut = aimed(req, route, limit, self.config.api_version);
+        let keyspace_id = self.keyspace.as_ref().map_or(0, |k| k.id());
+        let fut = aimed(req, route, limit, (self.config.api_version, keyspace_id));
         let mut sent = Sent {
             cx,
             route,

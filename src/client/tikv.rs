@@ -1,7 +1,8 @@
 //! [`Client`]: the client of a TiKV cluster (or the stand-in): the PD
 //! client, the region cache, the store channel pools and the workload's
 //! client settings, shared by every worker. Raw calls go through
-//! [`Client::raw`], transactions through the [`Grpc`] transport.
+//! [`Client::raw`], transactions through the [`Grpc`] transport. Under API
+//! V2 the client holds its keyspace's codec, loaded from PD at connect.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,7 @@ use super::batch::{BatchCounters, Batching};
 use super::config::TransportKind;
 use super::dial::Dialer;
 use super::grpc::Grpc;
+use super::keyspace::KeyspaceCodec;
 use super::pd::PdClient;
 use super::raw::RawApi;
 use super::region_cache::{CachedRegion, RegionCache};
@@ -22,6 +24,8 @@ use super::request::Ctx;
 use super::stores::Stores;
 use crate::codec;
 use crate::proto::metapb;
+use crate::vocab::ApiVersion;
+use crate::vocab::op::DEFAULT_KEYSPACE;
 use crate::vocab::rng::{Rng, Stream};
 use crate::vocab::transport::TransportStats;
 
@@ -37,6 +41,8 @@ pub struct Client {
     pub(crate) config: ClientConfig,
     /// What the BatchCommands streams did (`transport: batch`).
     batch_counters: Option<Arc<BatchCounters>>,
+    /// The keyspace's codec (API V2 only).
+    pub(crate) keyspace: Option<KeyspaceCodec>,
     jitter_streams: AtomicU64,
     /// PD's GC safe point and when it was read.
     safe_point: Mutex<(u64, Option<Instant>)>,
@@ -47,12 +53,21 @@ pub struct Client {
 pub const SAFE_POINT_REFRESH: Duration = Duration::from_secs(10);
 
 impl Client {
-    /// Connects to PD (the first of `pd` that answers, then its leader) and
-    /// fills the region cache from ScanRegions, connecting to every store
-    /// that leads a region. Fails only when no PD endpoint answers.
+    /// Connects to PD (the first of `pd` that answers, then its leader),
+    /// loads the keyspace under API V2 (DEFAULT unless the config names
+    /// one), and fills the region cache from ScanRegions, connecting to
+    /// every store that leads a region. Fails when no PD endpoint answers,
+    /// or when the keyspace cannot be used (see [`PdClient::load_keyspace`]).
     pub async fn connect(pd: &[String], config: ClientConfig) -> Result<Client, Error> {
         let dialer = Dialer::new(config.connect_timeout, config.tls.as_ref());
         let pd = PdClient::connect(pd, &dialer, config.request_timeout).await?;
+        let keyspace = match config.api_version {
+            ApiVersion::V2 => {
+                let name = config.keyspace.as_deref().unwrap_or(DEFAULT_KEYSPACE);
+                Some(pd.load_keyspace(name).await?)
+            }
+            ApiVersion::V1 | ApiVersion::V1Ttl => None,
+        };
         let mut stores = Stores::new(config.pool_size, dialer);
         let mut batch_counters = None;
         if config.transport == TransportKind::Batch {
@@ -72,6 +87,7 @@ impl Client {
             stores,
             config,
             batch_counters,
+            keyspace,
             jitter_streams: AtomicU64::new(0),
             safe_point: Mutex::new((0, None)),
         };
@@ -141,6 +157,11 @@ impl Client {
     /// `None` for unary).
     pub fn transport_stats(&self) -> Option<TransportStats> {
         self.batch_counters.as_ref().map(|c| c.stats())
+    }
+
+    /// The keyspace's codec (API V2), as PD described the keyspace.
+    pub fn keyspace(&self) -> Option<&KeyspaceCodec> {
+        self.keyspace.as_ref()
     }
 
     /// The raw API.

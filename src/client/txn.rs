@@ -24,6 +24,10 @@
 //!   TTL (also while it waits for a lock, a prewrite or the primary's
 //!   commit), asking for a TTL that outlasts its age, so resolvers do not
 //!   take it for dead.
+//! - Keys: under API V2 each user key is encoded into the transport's
+//!   keyspace where it enters (`get`, `batch_get`, `get_for_update`, `put`,
+//!   `delete`); everything below works on full keys, as the locks the
+//!   stores report carry them.
 //! - The op's trace gets each lock resolution (what it found), each
 //!   backoff while a holder lives, each lock wait and each heartbeat; the
 //!   transport logs its own RPCs and timestamp waits.
@@ -34,6 +38,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use std::borrow::Cow;
+
+use super::keyspace::{KeyMode, full_key};
 use super::resolve::{Resolved, resolve};
 use super::{Error, Transport, is_pessimistic_retry};
 use crate::txn_types::{
@@ -145,6 +152,11 @@ impl<'t, T: Transport> Txn<'t, T> {
         }
     }
 
+    /// A user key as sent (in the transport's keyspace under V2).
+    fn key<'k>(&self, key: &'k [u8]) -> Cow<'k, [u8]> {
+        full_key(self.t.keyspace(), KeyMode::Txn, key)
+    }
+
     fn check_active(&self) -> Result<(), Error> {
         match self.state {
             State::Active => Ok(()),
@@ -159,11 +171,12 @@ impl<'t, T: Transport> Txn<'t, T> {
     /// start_ts.
     pub async fn get(&mut self, key: &[u8], events: &mut Events) -> Result<Option<Vec<u8>>, Error> {
         self.check_active()?;
-        if let Some(v) = self.writes.get(key) {
+        let key = self.key(key);
+        if let Some(v) = self.writes.get(&*key) {
             return Ok(v.clone());
         }
         self.beat_if_due(events).await;
-        match self.snapshot_get(key, events).await {
+        match self.snapshot_get(&key, events).await {
             Ok(v) => Ok(v),
             Err(e) => Err(self.fail(e, events).await),
         }
@@ -178,6 +191,10 @@ impl<'t, T: Transport> Txn<'t, T> {
         events: &mut Events,
     ) -> Result<Vec<Option<Vec<u8>>>, Error> {
         self.check_active()?;
+        let keys: Cow<'_, [Vec<u8>]> = match self.t.keyspace() {
+            Some(ks) => keys.iter().map(|k| ks.encode(KeyMode::Txn, k)).collect(),
+            None => Cow::Borrowed(keys),
+        };
         let mut out: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
         let mut pending: Vec<usize> = (0..keys.len()).collect();
         let mut attempt = 0;
@@ -267,6 +284,7 @@ impl<'t, T: Transport> Txn<'t, T> {
         if self.mode == LockMode::Optimistic {
             return self.get(key, events).await;
         }
+        let key = &*self.key(key);
         match self.lock_key(key, events).await {
             Ok(v) => {
                 if let Some(w) = self.writes.get(key) {
@@ -364,12 +382,14 @@ impl<'t, T: Transport> Txn<'t, T> {
 
     /// Buffers a write of `value` to `key`.
     pub fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.writes.insert(key.to_vec(), Some(value.to_vec()));
+        let key = self.key(key).into_owned();
+        self.writes.insert(key, Some(value.to_vec()));
     }
 
     /// Buffers a delete of `key`.
     pub fn delete(&mut self, key: &[u8]) {
-        self.writes.insert(key.to_vec(), None);
+        let key = self.key(key).into_owned();
+        self.writes.insert(key, None);
     }
 
     /// Commits: returns the commit_ts (0 when there was nothing to write).

@@ -122,6 +122,13 @@ pub struct Faults {
     /// failed for one pair (a `KvPair` carrying only its `error`).
     #[serde(skip_serializing_if = "is_zero")]
     pub pair_error: f64,
+    /// The `transport_layer_load` every store reports in its
+    /// `BatchCommands` answers, in place of its own figure (its requests
+    /// in flight), so a client's "batch more when the store is loaded" path
+    /// can be driven (TiKV's figure is its gRPC threads' CPU use in
+    /// percent; client-go's threshold is 200).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport_load: Option<u64>,
 }
 
 impl Faults {

@@ -145,6 +145,12 @@ impl FaultState {
         self.faults.latency.of(cost)
     }
 
+    /// The transport load stores report to `BatchCommands` clients, if
+    /// set (else each store reports its own).
+    pub fn transport_load(&self) -> Option<u64> {
+        self.faults.transport_load
+    }
+
     /// Time a store request waits before it runs.
     pub fn queue_wait(&self) -> Duration {
         self.faults.queue_wait

@@ -358,24 +358,13 @@ fn split_keyspaces(shared: &ClusterState) {
     for id in 0..ids {
         for mode in [b'r', b'x'] {
             for edge in [id, id + 1] {
-                bounds.insert(codec::encode(&keyspace_prefix(mode, edge)));
+                bounds.insert(codec::encode(&codec::keyspace_prefix(mode, edge)));
             }
         }
     }
     for bound in bounds {
         // A fresh table: each bound splits the region that holds it.
         let _ = split::split_at(shared, &bound);
-    }
-}
-
-/// The 4-byte API V2 key prefix: the mode byte, then the keyspace id's
-/// low 3 bytes, big-endian.
-/// An id past the 3 bytes is the mode's end (the next mode byte), as PD's
-/// `EncodeKeyspaceBoundary` has it.
-pub fn keyspace_prefix(mode: u8, id: u32) -> [u8; 4] {
-    match id.to_be_bytes() {
-        [0, a, b, c] => [mode, a, b, c],
-        _ => [mode + 1, 0, 0, 0],
     }
 }
 

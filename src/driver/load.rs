@@ -6,7 +6,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::progress::{Phase, Progress};
 use super::{RunError, share};
@@ -17,6 +17,12 @@ use crate::vocab::{Backoff, Events, Pair, RetryPolicy, Stream, TimeSource};
 use crate::workload::keys::KeyFormat;
 use crate::workload::stream::ValuePool;
 use crate::workload::{Api, Load, Workload};
+
+/// The least time a load batch has, attempts and sleeps included. A
+/// workload's `retry.budget` is set for its measured ops (a tight one
+/// measures how often ops give up); loading is not measured, and a batch
+/// that gave up would stop the run.
+pub const LOAD_BUDGET_FLOOR: Duration = Duration::from_secs(10);
 
 /// Writes `records` in batches and says how long it took.
 pub(super) async fn run<B: Backend>(
@@ -118,7 +124,8 @@ impl<B: Backend> Task<B> {
         pairs.extend(span.map(|i| (format.key(i), self.values.for_index(i).to_vec())));
     }
 
-    /// Writes one batch (records `span`) with the workload's retry policy.
+    /// Writes one batch (records `span`) with the workload's retry policy,
+    /// given at least [`LOAD_BUDGET_FLOOR`] in all.
     async fn batch<O: Operation>(
         &mut self,
         op: &O,
@@ -128,7 +135,7 @@ impl<B: Backend> Task<B> {
         let retry = Retry {
             policy: &self.policy,
             backoff: &mut self.backoff,
-            deadline: self.time.now() + self.policy.budget,
+            deadline: self.time.now() + self.policy.budget.max(LOAD_BUDGET_FLOOR),
             time: self.time,
         };
         let out = retry::execute(&*self.backend, op, retry, events, |_, _| {}).await;

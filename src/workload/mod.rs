@@ -140,4 +140,15 @@ impl Workload {
     pub fn uses_txn(&self) -> bool {
         self.ops.iter().any(|o| o.kind.api() == Some(Api::Txn))
     }
+
+    /// Whether an op writes with a TTL or reads one (a target must keep
+    /// TTLs to run it).
+    pub fn uses_ttl(&self) -> bool {
+        self.ops.iter().any(|o| match &o.kind {
+            OpKind::GetTtl(_) => true,
+            OpKind::Put(p) => p.ttl.is_some(),
+            OpKind::Cas(c) => c.ttl.is_some(),
+            _ => false,
+        })
+    }
 }

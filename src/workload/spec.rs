@@ -85,6 +85,8 @@ pub struct FaultsSpec {
     pub latency: Option<Sp<LatencySpec>>,
     pub queue_wait: Option<Sp<String>>,
     pub pair_error: Option<Sp<f64>>,
+    /// The `transport_layer_load` the stores report to BatchCommands clients.
+    pub transport_load: Option<Sp<i64>>,
 }
 
 /// The latency fault as written: one duration (`2ms`) for every request,

@@ -117,6 +117,14 @@ fn corrupted_workloads_exit_2_with_a_position() {
 }
 
 #[test]
+fn a_target_without_ttls_refuses_a_ttl_workload_before_it_runs() {
+    let o = tikv_bench(&["run", "workloads/api-v2.yaml", "--target", "memory"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--target memory keeps no TTLs"), "{err}");
+}
+
+#[test]
 fn a_missing_file_exits_2_and_names_it() {
     let o = tikv_bench(&["run", "workloads/no-such-file.yaml"]);
     assert_eq!(o.status.code(), Some(2));

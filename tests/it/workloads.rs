@@ -75,7 +75,12 @@ async fn every_shipped_file_runs_briefly_and_every_op_succeeds() {
     for path in shipped_workloads() {
         let mut w = Workload::load(&path).unwrap();
         shorten(&mut w, Duration::from_millis(300));
-        let r = run(&w, MemoryBackend::new()).await;
+        // The memory backend keeps no TTLs; the engine does.
+        let r = if w.uses_ttl() {
+            run(&w, tikv_bench::backend::InprocBackend::default()).await
+        } else {
+            run(&w, MemoryBackend::new()).await
+        };
         for op in &w.ops {
             let o = &r.ops[&op.name];
             assert!(
@@ -323,6 +328,27 @@ fn busy_hints_queue_waits_and_pair_errors_are_workload_faults() {
     let e = Workload::parse(bad, "f.yaml").unwrap_err().to_string();
     assert!(
         e.contains("f.yaml:4:") && e.contains("faults.pair_error is a probability"),
+        "{e}"
+    );
+}
+
+/// The load the stores report to BatchCommands clients is a fault too.
+#[test]
+fn the_transport_load_is_a_workload_fault() {
+    let text =
+        "name: x\nops: [{type: get, weight: 1}]\ncluster:\n  faults: {transport_load: 250}\n";
+    let w = Workload::parse(text, "f.yaml").unwrap();
+    assert_eq!(w.cluster.faults.transport_load, Some(250));
+    let w = Workload::parse("name: x\nops: [{type: get, weight: 1}]\n", "f.yaml").unwrap();
+    assert_eq!(
+        w.cluster.faults.transport_load, None,
+        "the stores' own figure"
+    );
+    let bad =
+        "name: x\nops: [{type: get, weight: 1}]\ncluster:\n  faults:\n    transport_load: -5\n";
+    let e = Workload::parse(bad, "f.yaml").unwrap_err().to_string();
+    assert!(
+        e.contains("f.yaml:5:") && e.contains("faults.transport_load must be at least 0"),
         "{e}"
     );
 }

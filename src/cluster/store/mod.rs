@@ -19,15 +19,21 @@
 //! Malformed requests (no context, an empty key where one is required, an
 //! unknown enum value) get `InvalidArgument`; nothing a client sends can
 //! make a handler panic.
+//!
+//! `BatchCommands` (`batch`) runs each request it carries through the same
+//! handler as its unary RPC.
 
+mod batch;
 pub mod convert;
 mod raw;
 mod txn;
 pub(crate) mod version;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use tonic::{Request, Response, Status};
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status, Streaming};
 
 use super::ClusterState;
 use super::config::Cost;
@@ -35,6 +41,9 @@ use super::regions::Region;
 use crate::codec;
 use crate::proto::kvrpcpb::{self, Context};
 use crate::proto::tikvpb::tikv_server::Tikv;
+use crate::proto::tikvpb::{
+    BatchCommandsRequest, BatchCommandsResponse, batch_commands_request, batch_commands_response,
+};
 use crate::proto::{RegionReply, errorpb};
 use crate::vocab::ApiVersion;
 
@@ -121,6 +130,9 @@ pub struct Store {
     /// The cost of the request this copy serves (each RPC gets its own
     /// copy, set by `rpcs!`), which picks its injected latency.
     cost: Cost,
+    /// Requests this store has taken and not yet answered, unary or
+    /// batched: the transport load it reports.
+    in_flight: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -129,7 +141,30 @@ impl Store {
             id,
             shared,
             cost: Cost::Read,
+            in_flight: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The load a `BatchCommands` answer reports (`transport_layer_load`):
+    /// the `transport_load` fault if set, else the requests in flight on
+    /// this store. TiKV reports its gRPC threads' CPU use in percent;
+    /// client-go batches more above 200.
+    fn transport_load(&self) -> u64 {
+        let fault = self.shared.faults.transport_load();
+        fault.unwrap_or_else(|| self.in_flight.load(Ordering::Relaxed))
+    }
+
+    /// `Unavailable` while this store is offline (counted).
+    fn refuse_if_offline(&self) -> Result<(), Status> {
+        let faults = &self.shared.faults;
+        if !faults.is_offline(self.id) {
+            return Ok(());
+        }
+        faults.note_unavailable();
+        Err(Status::unavailable(format!(
+            "store {} is offline (injected fault)",
+            self.id
+        )))
     }
 
     /// This store, serving a request of `cost`.
@@ -170,15 +205,8 @@ impl Store {
     where
         I: IntoIterator<Item = &'k [u8]> + Clone,
     {
-        let faults = &self.shared.faults;
-        if faults.is_offline(self.id) {
-            faults.note_unavailable();
-            return Err(Status::unavailable(format!(
-                "store {} is offline (injected fault)",
-                self.id
-            )));
-        }
-        let latency = faults.latency(self.cost);
+        self.refuse_if_offline()?;
+        let latency = self.shared.faults.latency(self.cost);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
@@ -319,8 +347,12 @@ fn clip_scan(
 /// gives up on it (a timeout, a dropped connection), as TiKV's scheduler
 /// carries on with a request whose client is gone: a request a client
 /// abandoned may still take effect.
+///
+/// The table: each RPC's cost, name, request and response, its handler,
+/// and after `=>` the command it is in a `BatchCommands` message, if
+/// kvproto lets it travel there (`run_batched` dispatches those).
 macro_rules! rpcs {
-    ($($cost:ident $name:ident($Req:ident) -> $Resp:ident = $handler:path;)*) => {
+    ($($cost:ident $name:ident($Req:ident) -> $Resp:ident = $handler:path $(=> $Cmd:ident)?;)*) => {
         #[tonic::async_trait]
         impl Tikv for Store {
             $(async fn $name(
@@ -329,39 +361,64 @@ macro_rules! rpcs {
             ) -> Result<Response<kvrpcpb::$Resp>, Status> {
                 let store = self.serving(Cost::$cost);
                 let req = request.into_inner();
-                tokio::spawn(async move { $handler(&store, req).await })
-                    .await
-                    .map_err(|e| Status::internal(format!("the store's handler failed: {e}")))?
-                    .map(Response::new)
+                let load = batch::InFlight::enter(&store.in_flight);
+                tokio::spawn(async move {
+                    let _load = load;
+                    $handler(&store, req).await
+                })
+                .await
+                .map_err(|e| Status::internal(format!("the store's handler failed: {e}")))?
+                .map(Response::new)
             })*
+
+            async fn batch_commands(
+                &self,
+                request: Request<Streaming<BatchCommandsRequest>>,
+            ) -> Result<Response<BoxStream<BatchCommandsResponse>>, Status> {
+                Ok(Response::new(batch::serve(self, request.into_inner())))
+            }
+        }
+
+        /// Runs one command of a `BatchCommands` message through the
+        /// handler of its RPC, at the RPC's cost.
+        async fn run_batched(
+            store: &Store,
+            cmd: batch_commands_request::request::Cmd,
+        ) -> Result<batch_commands_response::response::Cmd, Status> {
+            use batch_commands_request::request::Cmd as Req;
+            use batch_commands_response::response::Cmd as Resp;
+            match cmd {
+                $($(Req::$Cmd(req) => $handler(&store.serving(Cost::$cost), req).await.map(Resp::$Cmd),)?)*
+                Req::Empty(req) => Ok(Resp::Empty(batch::empty(req).await)),
+            }
         }
     };
 }
 
 rpcs! {
-    Read raw_get(RawGetRequest) -> RawGetResponse = raw::get;
-    Read raw_batch_get(RawBatchGetRequest) -> RawBatchGetResponse = raw::batch_get;
-    Write raw_put(RawPutRequest) -> RawPutResponse = raw::put;
-    Write raw_batch_put(RawBatchPutRequest) -> RawBatchPutResponse = raw::batch_put;
-    Write raw_delete(RawDeleteRequest) -> RawDeleteResponse = raw::delete;
-    Write raw_batch_delete(RawBatchDeleteRequest) -> RawBatchDeleteResponse = raw::batch_delete;
-    Read raw_scan(RawScanRequest) -> RawScanResponse = raw::scan;
-    Read raw_batch_scan(RawBatchScanRequest) -> RawBatchScanResponse = raw::batch_scan;
-    Write raw_delete_range(RawDeleteRangeRequest) -> RawDeleteRangeResponse = raw::delete_range;
+    Read raw_get(RawGetRequest) -> RawGetResponse = raw::get => RawGet;
+    Read raw_batch_get(RawBatchGetRequest) -> RawBatchGetResponse = raw::batch_get => RawBatchGet;
+    Write raw_put(RawPutRequest) -> RawPutResponse = raw::put => RawPut;
+    Write raw_batch_put(RawBatchPutRequest) -> RawBatchPutResponse = raw::batch_put => RawBatchPut;
+    Write raw_delete(RawDeleteRequest) -> RawDeleteResponse = raw::delete => RawDelete;
+    Write raw_batch_delete(RawBatchDeleteRequest) -> RawBatchDeleteResponse = raw::batch_delete => RawBatchDelete;
+    Read raw_scan(RawScanRequest) -> RawScanResponse = raw::scan => RawScan;
+    Read raw_batch_scan(RawBatchScanRequest) -> RawBatchScanResponse = raw::batch_scan => RawBatchScan;
+    Write raw_delete_range(RawDeleteRangeRequest) -> RawDeleteRangeResponse = raw::delete_range => RawDeleteRange;
     Write raw_compare_and_swap(RawCasRequest) -> RawCasResponse = raw::compare_and_swap;
     Read raw_get_key_ttl(RawGetKeyTtlRequest) -> RawGetKeyTtlResponse = raw::get_key_ttl;
-    Read kv_get(GetRequest) -> GetResponse = txn::get;
-    Read kv_batch_get(BatchGetRequest) -> BatchGetResponse = txn::batch_get;
-    Read kv_scan(ScanRequest) -> ScanResponse = txn::scan;
-    Write kv_prewrite(PrewriteRequest) -> PrewriteResponse = txn::prewrite;
-    Write kv_commit(CommitRequest) -> CommitResponse = txn::commit;
-    Write kv_pessimistic_lock(PessimisticLockRequest) -> PessimisticLockResponse = txn::pessimistic_lock;
-    Write kv_pessimistic_rollback(PessimisticRollbackRequest) -> PessimisticRollbackResponse = txn::pessimistic_rollback;
-    Write kv_batch_rollback(BatchRollbackRequest) -> BatchRollbackResponse = txn::batch_rollback;
-    Write kv_check_txn_status(CheckTxnStatusRequest) -> CheckTxnStatusResponse = txn::check_txn_status;
-    Write kv_check_secondary_locks(CheckSecondaryLocksRequest) -> CheckSecondaryLocksResponse = txn::check_secondary_locks;
-    Write kv_resolve_lock(ResolveLockRequest) -> ResolveLockResponse = txn::resolve_lock;
-    Write kv_txn_heart_beat(TxnHeartBeatRequest) -> TxnHeartBeatResponse = txn::txn_heart_beat;
-    Read kv_scan_lock(ScanLockRequest) -> ScanLockResponse = txn::scan_lock;
-    Write kv_cleanup(CleanupRequest) -> CleanupResponse = txn::cleanup;
+    Read kv_get(GetRequest) -> GetResponse = txn::get => Get;
+    Read kv_batch_get(BatchGetRequest) -> BatchGetResponse = txn::batch_get => BatchGet;
+    Read kv_scan(ScanRequest) -> ScanResponse = txn::scan => Scan;
+    Write kv_prewrite(PrewriteRequest) -> PrewriteResponse = txn::prewrite => Prewrite;
+    Write kv_commit(CommitRequest) -> CommitResponse = txn::commit => Commit;
+    Write kv_pessimistic_lock(PessimisticLockRequest) -> PessimisticLockResponse = txn::pessimistic_lock => PessimisticLock;
+    Write kv_pessimistic_rollback(PessimisticRollbackRequest) -> PessimisticRollbackResponse = txn::pessimistic_rollback => PessimisticRollback;
+    Write kv_batch_rollback(BatchRollbackRequest) -> BatchRollbackResponse = txn::batch_rollback => BatchRollback;
+    Write kv_check_txn_status(CheckTxnStatusRequest) -> CheckTxnStatusResponse = txn::check_txn_status => CheckTxnStatus;
+    Write kv_check_secondary_locks(CheckSecondaryLocksRequest) -> CheckSecondaryLocksResponse = txn::check_secondary_locks => CheckSecondaryLocks;
+    Write kv_resolve_lock(ResolveLockRequest) -> ResolveLockResponse = txn::resolve_lock => ResolveLock;
+    Write kv_txn_heart_beat(TxnHeartBeatRequest) -> TxnHeartBeatResponse = txn::txn_heart_beat => TxnHeartBeat;
+    Read kv_scan_lock(ScanLockRequest) -> ScanLockResponse = txn::scan_lock => ScanLock;
+    Write kv_cleanup(CleanupRequest) -> CleanupResponse = txn::cleanup => Cleanup;
 }

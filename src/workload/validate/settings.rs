@@ -239,6 +239,10 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
                 .as_ref()
                 .map_or(Duration::ZERO, |v| c.duration(v, "faults.queue_wait", true)),
             pair_error: probability(c, f.pair_error.as_ref(), "faults.pair_error"),
+            transport_load: f
+                .transport_load
+                .as_ref()
+                .map(|v| c.int(v, 0, i64::MAX, "faults.transport_load")),
         },
     };
     ClusterConfig {

@@ -74,6 +74,7 @@ fn serve_refuses_bad_flags_with_exit_2() {
         &["--lock-wait-timeout", "2m"],
         &["--latency", "1ms", "--write-latency", "2ms"],
         &["--read-latency", "soon"],
+        &["--transport-load", "-1"],
     ] {
         let out = Command::new(bin())
             .arg("serve")
