@@ -411,10 +411,7 @@ async fn execute<B: Backend>(
     backend: B,
     opts: &RunOptions,
 ) -> anyhow::Result<RunResult> {
-    let backend = Arc::new(backend);
-    let mut result = driver::run(w, backend.clone(), opts).await?;
-    result.transport = backend.transport();
-    Ok(result)
+    Ok(driver::run(w, Arc::new(backend), opts).await?)
 }
 
 /// The target the flags ask for: `--target`, else external with `--pd`,
