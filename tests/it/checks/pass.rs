@@ -233,7 +233,10 @@ async fn bank_and_readback_pass_under_faults_through_batch_commands() {
         }
     };
     let streamed = |r: &RunResult, name: &str| {
-        let t = r.transport.as_ref().expect("the result counts the transport");
+        let t = r
+            .transport
+            .as_ref()
+            .expect("the result counts the transport");
         assert!(t.requests >= t.messages && t.messages > 0, "{name}: {t:?}");
     };
     for lock in ["optimistic", "pessimistic"] {

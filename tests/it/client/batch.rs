@@ -70,7 +70,11 @@ async fn raw_calls_and_a_transaction_go_through_batch_commands() {
         .await
         .unwrap();
     assert_eq!(all.len(), 400);
-    assert!(all.iter().enumerate().all(|(i, (k, v))| (k, v) == (&key(i), &value(i))));
+    assert!(
+        all.iter()
+            .enumerate()
+            .all(|(i, (k, v))| (k, v) == (&key(i), &value(i)))
+    );
 
     let t = tikv.transport(cx(&s, true));
     let mut ev = Events::default();
@@ -84,7 +88,10 @@ async fn raw_calls_and_a_transaction_go_through_batch_commands() {
     let mut read = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
         .await
         .unwrap();
-    assert_eq!(read.get(b"t2", &mut ev).await.unwrap(), Some(b"two".to_vec()));
+    assert_eq!(
+        read.get(b"t2", &mut ev).await.unwrap(),
+        Some(b"two".to_vec())
+    );
 
     let stats = tikv.transport_stats().expect("the batch transport counts");
     assert_eq!(stats.kind, "batch");
@@ -199,7 +206,9 @@ async fn a_stream_cut_mid_batch_leaves_writes_undetermined_then_reconnects() {
         let tikv = tikv.clone();
         puts.push(tokio::spawn(async move {
             let s = RequestStats::default();
-            tikv.raw().put(&cx(&s, true), &key(i), &value(i), None).await
+            tikv.raw()
+                .put(&cx(&s, true), &key(i), &value(i), None)
+                .await
         }));
     }
     let reader = tikv.clone();
