@@ -1,6 +1,7 @@
-//! Raw get throughput of three clients against one running stand-in (or any
+//! Raw get throughput of four clients against one running stand-in (or any
 //! TiKV), at the same concurrency: tikv-bench's client (the per-op path
-//! `run` uses: `TikvBackend::execute`, events included), the official
+//! `run` uses: `TikvBackend::execute`, events included) over unary RPCs
+//! and over BatchCommands streams (`transport: batch`), the official
 //! `tikv-client` crate, and a bare tonic RawGet loop with the same number of
 //! channels per store, routed by a region table read once from PD.
 //!
@@ -14,6 +15,7 @@ use std::time::Duration;
 use clap::Parser;
 use tikv_bench::backend::{Backend, TargetInfo, TikvBackend};
 use tikv_bench::client::Dialer;
+use tikv_bench::client::config::TransportKind;
 use tikv_bench::client::stores::connect_pool;
 use tikv_bench::client::{Client, Ctx, RequestStats};
 use tikv_bench::proto::kvrpcpb::{Context, RawGetRequest};
@@ -52,7 +54,11 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     rounds: usize,
     /// Which clients to run (for profiling one alone).
-    #[arg(long, value_delimiter = ',', default_value = "ours,official,bare")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ours,batched,official,bare"
+    )]
     clients: Vec<String>,
 }
 
@@ -113,9 +119,10 @@ where
     done.load(Ordering::Relaxed) as f64 / args.duration.as_secs_f64()
 }
 
-async fn ours(args: &Args, pool: u32) -> f64 {
+async fn ours(args: &Args, pool: u32, transport: TransportKind) -> f64 {
     let config = ClientConfig {
         pool_size: pool,
+        transport,
         ..ClientConfig::default()
     };
     let target = TargetInfo {
@@ -271,29 +278,77 @@ async fn main() {
     );
     println!();
     println!(
-        "| pool | ours ops/s | official ops/s | bare tonic ops/s | ours/official | ours/bare |"
+        "| pool | ours unary ops/s | ours batched ops/s | official ops/s | bare tonic ops/s | unary/official | unary/bare | batched/unary | batched/bare |"
     );
-    println!(
-        "|-----:|-----------:|---------------:|-----------------:|--------------:|----------:|"
-    );
+    println!("|-----:|-----:|-----:|-----:|-----:|-----:|-----:|-----:|-----:|");
+    let mut spread = Vec::new();
     for &pool in &args.pools {
-        let (mut o, mut f, mut b) = (0f64, 0f64, 0f64);
+        let mut rounds = Rounds::default();
         let run = |name: &str| args.clients.iter().any(|c| c == name);
         for _ in 0..args.rounds {
             if run("ours") {
-                o = o.max(ours(&args, pool).await);
+                rounds
+                    .unary
+                    .push(ours(&args, pool, TransportKind::Unary).await);
+            }
+            if run("batched") {
+                rounds
+                    .batched
+                    .push(ours(&args, pool, TransportKind::Batch).await);
             }
             if run("official") {
-                f = f.max(official(&args).await);
+                rounds.official.push(official(&args).await);
             }
             if run("bare") {
-                b = b.max(bare(&args, &tikv, pool).await);
+                rounds.bare.push(bare(&args, &tikv, pool).await);
             }
         }
+        let (u, c, f, b) = rounds.best();
         println!(
-            "| {pool} | {o:.0} | {f:.0} | {b:.0} | {:.2} | {:.2} |",
-            o / f,
-            o / b
+            "| {pool} | {u:.0} | {c:.0} | {f:.0} | {b:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            u / f,
+            u / b,
+            c / u,
+            c / b
+        );
+        spread.push((pool, rounds));
+    }
+    println!();
+    println!("every round, ops/s:");
+    for (pool, r) in spread {
+        println!(
+            "pool {pool}: unary {}; batched {}; official {}; bare {}",
+            list(&r.unary),
+            list(&r.batched),
+            list(&r.official),
+            list(&r.bare)
         );
     }
+}
+
+/// Each client's ops/s in every round of one pool size.
+#[derive(Default)]
+struct Rounds {
+    unary: Vec<f64>,
+    batched: Vec<f64>,
+    official: Vec<f64>,
+    bare: Vec<f64>,
+}
+
+impl Rounds {
+    /// The best round of each (0 for a client not run).
+    fn best(&self) -> (f64, f64, f64, f64) {
+        let max = |v: &[f64]| v.iter().copied().fold(0f64, f64::max);
+        (
+            max(&self.unary),
+            max(&self.batched),
+            max(&self.official),
+            max(&self.bare),
+        )
+    }
+}
+
+fn list(v: &[f64]) -> String {
+    let each: Vec<String> = v.iter().map(|x| format!("{x:.0}")).collect();
+    each.join(", ")
 }

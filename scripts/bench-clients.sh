@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Raw get throughput of tikv-bench's client against the official tikv-client
+# Raw get throughput of tikv-bench's client, over unary RPCs and over
+# BatchCommands streams (`transport: batch`), against the official tikv-client
 # crate and a bare tonic RawGet loop with the same channel count, on one
 # stand-in started here (`tikv-bench serve`, its own process), at the same
 # concurrency, for pool sizes 1, 2 and 4. Release build. Not a test.

@@ -23,6 +23,7 @@ mod protocol;
 pub mod retry;
 mod tikv;
 
+use crate::vocab::transport::TransportStats;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -293,6 +294,12 @@ pub trait Backend: Send + Sync + 'static {
 
     /// What this backend is, for the result file.
     fn target(&self) -> TargetInfo;
+
+    /// What its batching transport did so far, if it has one (the
+    /// result's `transport` section).
+    fn transport(&self) -> Option<TransportStats> {
+        None
+    }
 
     /// Reads raw `keys` (for checks, not the hot path): one answer per key,
     /// in order.

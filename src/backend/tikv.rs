@@ -10,6 +10,7 @@
 //! into the op's trace (also when the driver's deadline cuts the attempt
 //! short).
 
+use crate::vocab::transport::TransportStats;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -217,6 +218,10 @@ impl Backend for TikvBackend {
 
     fn target(&self) -> TargetInfo {
         self.target.clone()
+    }
+
+    fn transport(&self) -> Option<TransportStats> {
+        self.client().transport_stats()
     }
 
     // The checks' reads: not measured, so each may take the longer of the

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::vocab::fmt::ser_duration;
 use crate::vocab::tls::Tls;
@@ -13,6 +13,35 @@ use crate::vocab::{ApiVersion, RetryPolicy};
 pub const DEFAULT_POOL_SIZE: u32 = 2;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// client-go's `MaxBatchSize` (go-ycsb's `tikv.batchsize`).
+pub const DEFAULT_MAX_BATCH_SIZE: u32 = 128;
+/// client-go's `OverloadThreshold`.
+pub const DEFAULT_OVERLOAD_THRESHOLD: u64 = 200;
+
+/// How store requests travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// One gRPC call per request (`tikvpb.Tikv/RawGet`, ...).
+    #[default]
+    Unary,
+    /// Through one `tikvpb.Tikv/BatchCommands` stream per channel, many
+    /// requests to a message, as client-go sends them (commands kvproto
+    /// does not batch still go unary).
+    Batch,
+}
+
+impl TransportKind {
+    pub const ALL: [TransportKind; 2] = [TransportKind::Unary, TransportKind::Batch];
+
+    /// Its name in a workload.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Unary => "unary",
+            TransportKind::Batch => "batch",
+        }
+    }
+}
 
 /// Connections, timeouts and the retry policy of region errors and
 /// unreachable stores.
@@ -41,6 +70,16 @@ pub struct ClientConfig {
     /// file paths only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
+    /// Unary calls, or BatchCommands streams.
+    pub transport: TransportKind,
+    /// The most requests one BatchCommands message carries.
+    pub max_batch_size: u32,
+    /// How long a batch waits for more requests when its store reports a
+    /// transport-layer load above `overload_threshold` (zero: never).
+    #[serde(serialize_with = "ser_duration")]
+    pub max_batch_wait: Duration,
+    /// The store load (`transport_layer_load`) above which batches wait.
+    pub overload_threshold: u64,
 }
 
 impl Default for ClientConfig {
@@ -54,6 +93,10 @@ impl Default for ClientConfig {
             api_version: ApiVersion::V1,
             keyspace: None,
             tls: None,
+            transport: TransportKind::Unary,
+            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
+            max_batch_wait: Duration::ZERO,
+            overload_threshold: DEFAULT_OVERLOAD_THRESHOLD,
         }
     }
 }

@@ -27,6 +27,7 @@
 //!   runs the transaction protocol over gRPC (conversions in
 //!   [`crate::proto::convert`]).
 
+mod batch;
 pub mod config;
 pub mod dial;
 mod grpc;
@@ -54,6 +55,7 @@ use crate::txn_types::{
 };
 use crate::vocab::{ErrorKind, OpError};
 
+pub use batch::BatchCounters;
 pub use config::ClientConfig;
 pub use dial::Dialer;
 pub use grpc::Grpc;

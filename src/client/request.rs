@@ -193,9 +193,11 @@ impl<'a> Retrier<'a> {
 }
 
 /// `req` aimed at `route`, sent to its store, which is to give it up at
-/// `limit` (the attempt's timeout). Boxed: a send (a tonic call, some 5 KB)
-/// would otherwise sit inline in the future of every transport call and
-/// every transaction, which a test polls on its thread's stack.
+/// `limit` (the attempt's timeout): through the channel's BatchCommands
+/// stream under `transport: batch` when kvproto batches the command, else
+/// unary. Boxed: a send (a tonic call, some 5 KB) would otherwise sit
+/// inline in the future of every transport call and every transaction,
+/// which a test polls on its thread's stack.
 fn aimed<Q: Rpc>(
     mut req: Q,
     route: &Route,
@@ -207,7 +209,17 @@ fn aimed<Q: Rpc>(
     ctx.max_execution_duration_ms = execution_ms(limit);
     ctx.api_version = kvrpcpb::ApiVersion::from(api_version) as i32;
     ctx.keyspace_id = keyspace_id;
-    Box::pin(req.send(route.store.client()))
+    let via = match route.store.stream() {
+        Some(stream) => req.into_batch().map(|cmd| (stream, cmd)),
+        None => Err(req),
+    }
+    .map_err(|req| (req, route.store.client()));
+    Box::pin(async move {
+        match via {
+            Ok((stream, cmd)) => stream.call::<Q>(cmd).await,
+            Err((req, client)) => req.send(client).await,
+        }
+    })
 }
 
 /// The time left until `limit` in whole ms, at least 1 (0 would tell TiKV

@@ -5,6 +5,11 @@
 //! and hands it to the routing in `request`, which aims a copy at each
 //! route it tries and sends it the way this file says.
 //!
+//! A request kvproto lets travel in a BatchCommands message names its
+//! command there after its method (`raw_get | RawGet`): [`Rpc::into_batch`]
+//! wraps it and [`Rpc::from_batch`] unwraps the answer; one without (CAS,
+//! TTL reads) always goes unary.
+//!
 //! A request whose keys may lie in several regions also says how to cut
 //! out the part of it for some of its keys ([`BatchRpc`]): one line in
 //! `batch_rpcs!` names the field holding its keys; a request with more to
@@ -15,6 +20,7 @@ use std::future::Future;
 use tonic::transport::Channel;
 use tonic::{Response, Status};
 
+use super::batch::{BatchCmd, BatchReply};
 use super::region_cache::Route;
 use crate::proto::RegionReply;
 use crate::proto::kvrpcpb::{self, Context};
@@ -41,6 +47,19 @@ pub(crate) trait Rpc: Clone + Send + Sync {
         client: TikvClient<Channel>,
     ) -> impl Future<Output = Result<Response<Self::Reply>, Status>> + Send;
 
+    /// The request as a BatchCommands command, or itself back when kvproto
+    /// does not batch it (it goes unary).
+    fn into_batch(self) -> Result<BatchCmd, Self> {
+        Err(self)
+    }
+
+    /// Its answer out of a BatchCommands answer (`None`: the answer of
+    /// another command).
+    fn from_batch(answer: BatchReply) -> Option<Self::Reply> {
+        let _ = answer;
+        None
+    }
+
     /// The kind of the key error an answer carries, if any (for the trace;
     /// the caller reads the errors themselves).
     fn key_error(reply: &Self::Reply) -> Option<ErrorKind>;
@@ -57,12 +76,14 @@ pub(crate) trait Rpc: Clone + Send + Sync {
     fn fit(&mut self, _route: &Route) {}
 }
 
-/// Declares each RPC: `Request -> Response = tonic_method, "Name", key
-/// errors;`, the last a function from the response to the kind of its key
+/// Declares each RPC: `Request -> Response = tonic_method | BatchCommand,
+/// "Name", key errors;` (`| BatchCommand`, its variant in BatchCommands'
+/// oneof, only for a command kvproto batches), the last a function from the response to the kind of its key
 /// error; optionally `, fit F` after it, a function that fits the request
 /// to the route it is aimed at (a range cut at the region's end).
 macro_rules! rpcs {
-    ($($Req:ident -> $Resp:ident = $method:ident, $name:literal, $errors:expr $(, fit $fit:expr)?;)*) => {
+    ($($Req:ident -> $Resp:ident = $method:ident $(| $Batch:ident)?, $name:literal, $errors:expr
+        $(, fit $fit:expr)?;)*) => {
         /// Every RPC's name, in the order declared ([`Rpc::ID`] indexes it).
         pub(crate) const RPC_NAMES: &[&str] = &[$($name),*];
 
@@ -89,6 +110,19 @@ macro_rules! rpcs {
                 client.$method(self).await
             }
 
+            $(#[inline]
+            fn into_batch(self) -> Result<BatchCmd, Self> {
+                Ok(BatchCmd::$Batch(self))
+            }
+
+            #[inline]
+            fn from_batch(answer: BatchReply) -> Option<kvrpcpb::$Resp> {
+                match answer {
+                    BatchReply::$Batch(r) => Some(r),
+                    _ => None,
+                }
+            })?
+
             #[inline]
             fn key_error(reply: &kvrpcpb::$Resp) -> Option<ErrorKind> {
                 let errors: fn(&kvrpcpb::$Resp) -> Option<ErrorKind> = $errors;
@@ -99,18 +133,18 @@ macro_rules! rpcs {
 }
 
 rpcs! {
-    RawGetRequest -> RawGetResponse = raw_get, "RawGet", |r| raw(&r.error);
-    RawBatchGetRequest -> RawBatchGetResponse = raw_batch_get, "RawBatchGet",
+    RawGetRequest -> RawGetResponse = raw_get | RawGet, "RawGet", |r| raw(&r.error);
+    RawBatchGetRequest -> RawBatchGetResponse = raw_batch_get | RawBatchGet, "RawBatchGet",
         |r| r.pairs.iter().find_map(|p| one(&p.error));
-    RawPutRequest -> RawPutResponse = raw_put, "RawPut", |r| raw(&r.error);
-    RawBatchPutRequest -> RawBatchPutResponse = raw_batch_put, "RawBatchPut", |r| raw(&r.error);
-    RawDeleteRequest -> RawDeleteResponse = raw_delete, "RawDelete", |r| raw(&r.error);
+    RawPutRequest -> RawPutResponse = raw_put | RawPut, "RawPut", |r| raw(&r.error);
+    RawBatchPutRequest -> RawBatchPutResponse = raw_batch_put | RawBatchPut, "RawBatchPut", |r| raw(&r.error);
+    RawDeleteRequest -> RawDeleteResponse = raw_delete | RawDelete, "RawDelete", |r| raw(&r.error);
     RawBatchDeleteRequest -> RawBatchDeleteResponse =
-        raw_batch_delete, "RawBatchDelete", |r| raw(&r.error);
-    RawScanRequest -> RawScanResponse = raw_scan, "RawScan",
+        raw_batch_delete | RawBatchDelete, "RawBatchDelete", |r| raw(&r.error);
+    RawScanRequest -> RawScanResponse = raw_scan | RawScan, "RawScan",
         |r| r.kvs.iter().find_map(|p| one(&p.error));
     RawDeleteRangeRequest -> RawDeleteRangeResponse =
-        raw_delete_range, "RawDeleteRange", |r| raw(&r.error), fit |r, route| {
+        raw_delete_range | RawDeleteRange, "RawDeleteRange", |r| raw(&r.error), fit |r, route| {
             // TiKV refuses an end past the region's (KeyNotInRegion), as
             // client-go knows: each region gets the range cut at its end.
             if let Some(end) = route.end.as_deref().filter(|e| !e.is_empty())
@@ -121,22 +155,22 @@ rpcs! {
         };
     RawCasRequest -> RawCasResponse = raw_compare_and_swap, "RawCompareAndSwap", |r| raw(&r.error);
     RawGetKeyTtlRequest -> RawGetKeyTtlResponse = raw_get_key_ttl, "RawGetKeyTTL", |r| raw(&r.error);
-    GetRequest -> GetResponse = kv_get, "KvGet", |r| one(&r.error);
-    BatchGetRequest -> BatchGetResponse = kv_batch_get, "KvBatchGet",
+    GetRequest -> GetResponse = kv_get | Get, "KvGet", |r| one(&r.error);
+    BatchGetRequest -> BatchGetResponse = kv_batch_get | BatchGet, "KvBatchGet",
         |r| one(&r.error).or_else(|| r.pairs.iter().find_map(|p| one(&p.error)));
-    PrewriteRequest -> PrewriteResponse = kv_prewrite, "KvPrewrite", |r| many(&r.errors);
-    CommitRequest -> CommitResponse = kv_commit, "KvCommit", |r| one(&r.error);
+    PrewriteRequest -> PrewriteResponse = kv_prewrite | Prewrite, "KvPrewrite", |r| many(&r.errors);
+    CommitRequest -> CommitResponse = kv_commit | Commit, "KvCommit", |r| one(&r.error);
     PessimisticLockRequest -> PessimisticLockResponse =
-        kv_pessimistic_lock, "KvPessimisticLock", |r| many(&r.errors);
+        kv_pessimistic_lock | PessimisticLock, "KvPessimisticLock", |r| many(&r.errors);
     PessimisticRollbackRequest -> PessimisticRollbackResponse =
-        kv_pessimistic_rollback, "KVPessimisticRollback", |r| many(&r.errors);
+        kv_pessimistic_rollback | PessimisticRollback, "KVPessimisticRollback", |r| many(&r.errors);
     BatchRollbackRequest -> BatchRollbackResponse =
-        kv_batch_rollback, "KvBatchRollback", |r| one(&r.error);
+        kv_batch_rollback | BatchRollback, "KvBatchRollback", |r| one(&r.error);
     CheckTxnStatusRequest -> CheckTxnStatusResponse =
-        kv_check_txn_status, "KvCheckTxnStatus", |r| one(&r.error);
-    ResolveLockRequest -> ResolveLockResponse = kv_resolve_lock, "KvResolveLock", |r| one(&r.error);
+        kv_check_txn_status | CheckTxnStatus, "KvCheckTxnStatus", |r| one(&r.error);
+    ResolveLockRequest -> ResolveLockResponse = kv_resolve_lock | ResolveLock, "KvResolveLock", |r| one(&r.error);
     TxnHeartBeatRequest -> TxnHeartBeatResponse =
-        kv_txn_heart_beat, "KvTxnHeartBeat", |r| one(&r.error);
+        kv_txn_heart_beat | TxnHeartBeat, "KvTxnHeartBeat", |r| one(&r.error);
 }
 
 /// The position of `name` in `names` (at compile time).

@@ -9,6 +9,10 @@
 //! next request; a store that cannot be reached at all is not kept, so the
 //! next request tries again.
 //!
+//! Under `transport: batch` each channel also carries one BatchCommands
+//! stream ([`BatchStream`]), opened on first use; a store's streams share
+//! its last reported load.
+//!
 //! A TiFlash store (PD labels it `engine=tiflash`, or `tiflash_compute`)
 //! serves no KV call, so, as client-go (`internal/locate/region_cache.go`:
 //! a store's type from its labels, `tikvrpc.GetStoreTypeByMeta`; TiFlash
@@ -22,6 +26,7 @@ use std::sync::{Arc, RwLock};
 use tonic::transport::Channel;
 
 use super::Error;
+use super::batch::{BatchCounters, BatchStream, Batching, StoreBatching};
 use super::dial::Dialer;
 use super::join::join_all;
 use super::pd::PdClient;
@@ -39,6 +44,9 @@ pub struct StoreConn {
     /// `host:port`.
     pub addr: String,
     clients: Box<[TikvClient<Channel>]>,
+    /// One BatchCommands stream per channel (`transport: batch`), else
+    /// empty.
+    streams: Box<[BatchStream]>,
     next: AtomicUsize,
 }
 
@@ -48,6 +56,17 @@ impl StoreConn {
     pub fn client(&self) -> TikvClient<Channel> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
         self.clients[i].clone()
+    }
+
+    /// The next channel's BatchCommands stream, round-robin, under
+    /// `transport: batch`.
+    #[inline]
+    pub(crate) fn stream(&self) -> Option<BatchStream> {
+        if self.streams.is_empty() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.streams.len();
+        Some(self.streams[i].clone())
     }
 
     /// Channels in the pool.
@@ -78,6 +97,8 @@ pub struct Stores {
     described: RwLock<HashMap<u64, bool>>,
     pool_size: usize,
     dialer: Dialer,
+    /// How BatchCommands streams batch, under `transport: batch`.
+    batching: Option<(Batching, Arc<BatchCounters>)>,
 }
 
 fn unavailable(message: String) -> Error {
@@ -118,6 +139,16 @@ impl Stores {
             described: RwLock::new(HashMap::new()),
             pool_size: pool_size.max(1) as usize,
             dialer,
+            batching: None,
+        }
+    }
+
+    /// The same, each channel carrying a BatchCommands stream that batches
+    /// as `batching` says and counts into `counters`.
+    pub(crate) fn batched(self, batching: Batching, counters: Arc<BatchCounters>) -> Stores {
+        Stores {
+            batching: Some((batching, counters)),
+            ..self
         }
     }
 
@@ -184,10 +215,19 @@ impl Stores {
             return Err(unavailable(format!("PD has no address for store {id}")));
         }
         let clients = connect_pool(addr, self.pool_size, &self.dialer).await?;
+        let streams = match &self.batching {
+            None => Vec::new(),
+            Some((batching, counters)) => {
+                let shared = Arc::new(StoreBatching::new(*batching, counters.clone()));
+                let stream = |c: &TikvClient<Channel>| BatchStream::new(c.clone(), shared.clone());
+                clients.iter().map(stream).collect()
+            }
+        };
         let conn = Arc::new(StoreConn {
             id,
             addr: addr.to_string(),
             clients: clients.into_boxed_slice(),
+            streams: streams.into_boxed_slice(),
             next: AtomicUsize::new(0),
         });
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());

@@ -4,14 +4,16 @@
 //! [`Client::raw`], transactions through the [`Grpc`] transport. Under API
 //! V2 the client holds its keyspace's codec, loaded from PD at connect.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::ClientConfig;
 use super::Error;
+use super::batch::{BatchCounters, Batching};
+use super::config::TransportKind;
 use super::dial::Dialer;
 use super::grpc::Grpc;
 use super::keyspace::KeyspaceCodec;
@@ -25,6 +27,7 @@ use crate::proto::metapb;
 use crate::vocab::ApiVersion;
 use crate::vocab::op::DEFAULT_KEYSPACE;
 use crate::vocab::rng::{Rng, Stream};
+use crate::vocab::transport::TransportStats;
 
 /// The seed of the client's backoff jitter streams.
 const JITTER_SEED: u64 = 0x7469_6b76_6a69_7474;
@@ -36,6 +39,8 @@ pub struct Client {
     pub(crate) cache: RegionCache,
     pub(crate) stores: Stores,
     pub(crate) config: ClientConfig,
+    /// What the BatchCommands streams did (`transport: batch`).
+    batch_counters: Option<Arc<BatchCounters>>,
     /// The keyspace's codec (API V2 only).
     pub(crate) keyspace: Option<KeyspaceCodec>,
     jitter_streams: AtomicU64,
@@ -70,11 +75,25 @@ impl Client {
             }
             ApiVersion::V1 | ApiVersion::V1Ttl => None,
         };
+        let mut stores = Stores::new(config.pool_size, dialer);
+        let mut batch_counters = None;
+        if config.transport == TransportKind::Batch {
+            let counters = Arc::new(BatchCounters::default());
+            let batching = Batching {
+                max_batch_size: config.max_batch_size as usize,
+                max_batch_wait: config.max_batch_wait,
+                overload_threshold: config.overload_threshold,
+                open_timeout: config.connect_timeout,
+            };
+            stores = stores.batched(batching, counters.clone());
+            batch_counters = Some(counters);
+        }
         let tikv = Client {
             pd,
             cache: RegionCache::default(),
-            stores: Stores::new(config.pool_size, dialer),
+            stores,
             config,
+            batch_counters,
             keyspace,
             jitter_streams: AtomicU64::new(0),
             safe_point: Mutex::new((0, None)),
@@ -144,6 +163,12 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// What the BatchCommands transport did so far (`transport: batch`;
+    /// `None` for unary).
+    pub fn transport_stats(&self) -> Option<TransportStats> {
+        self.batch_counters.as_ref().map(|c| c.stats())
     }
 
     /// The keyspace's codec (API V2), as PD described the keyspace.

@@ -246,6 +246,8 @@ pub async fn run<B: Backend>(
     if shard != Shard::WHOLE {
         mark_shard(&mut result, workload, shard, ids);
     }
+    // Counted over the load, the checks and the measured ops.
+    result.transport = shared.backend.transport();
     Ok(result)
 }
 

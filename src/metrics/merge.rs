@@ -6,6 +6,7 @@
 //! are those of all results, kept exactly. Merging is associative and
 //! commutative, so drivers can be merged in any grouping.
 
+use crate::vocab::transport::TransportStats;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::hist::{self, Hist, Percentiles};
@@ -130,7 +131,23 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         slow_ops: merge_slow(results),
         sweep: shared(results, |r| &r.sweep),
         thresholds: None,
+        transport: merge_transport(results),
     })
+}
+
+/// The drivers' transport counts added up (none when no driver batched).
+fn merge_transport(results: &[RunResult]) -> Option<TransportStats> {
+    results.iter().filter_map(|r| r.transport.as_ref()).fold(
+        None,
+        |sum: Option<TransportStats>, t| {
+            let mut sum = sum.unwrap_or_else(|| TransportStats {
+                kind: t.kind.clone(),
+                ..TransportStats::default()
+            });
+            sum.add(t);
+            Some(sum)
+        },
+    )
 }
 
 /// The runs `results` hold (a result its own, a merge those it added up),

@@ -19,6 +19,7 @@ use super::slow::SlowOp;
 use crate::backend::TargetInfo;
 use crate::vocab::ErrorKind;
 use crate::vocab::events::CLIENT_RETRIES;
+use crate::vocab::transport::TransportStats;
 use crate::workload::Workload;
 use crate::workload::checks::CheckVerdict;
 
@@ -106,6 +107,11 @@ pub struct RunResult {
     /// The thresholds' verdicts, when the workload has thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<Vec<ThresholdVerdict>>,
+    /// What the client's BatchCommands transport did over the whole run
+    /// (`client.transport: batch`): requests, messages, batch sizes,
+    /// reconnects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<TransportStats>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -463,6 +469,7 @@ impl RunResult {
             slow_ops: slow_section(&names, &summary.slow),
             sweep: None,
             thresholds: None,
+            transport: None,
         }
     }
 

@@ -12,6 +12,7 @@ use super::charts::{CHARTS, ChartEntry};
 pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, MEMORY_SIZE, TIMELINE_SIZE, errors_height};
 use super::page::{self, Table, TableCell, esc, num, text};
 use crate::metrics::{DriverCheck, DriverVerdict, RunResult};
+use crate::vocab::transport::TransportStats;
 use crate::workload::checks::CheckVerdict;
 
 /// What [`write()`] wrote.
@@ -147,7 +148,39 @@ fn sections(r: &RunResult) -> Vec<(&'static str, &'static str, String)> {
     if let Some(t) = &r.thresholds {
         out.push(("thresholds", "thresholds", json(t)));
     }
+    if let Some(t) = &r.transport {
+        out.push(("transport", "Transport", transport_table(r, t)));
+    }
     out
+}
+
+/// Ops against the store requests they sent and the BatchCommands
+/// messages that carried them, with the batch sizes and reconnects.
+fn transport_table(r: &RunResult, t: &TransportStats) -> String {
+    let mut table = Table::new("kv", &[]);
+    table.pair("transport", text(t.kind.clone()));
+    let ops = r.warmup.ops + r.measured.ops;
+    table.pair("ops (warmup and measured)", num(page::count(ops)));
+    table.pair("store requests (whole run)", num(page::count(t.requests)));
+    table.pair("messages (whole run)", num(page::count(t.messages)));
+    table.pair(
+        "requests per message",
+        num(format!("{:.1}", t.mean_batch())),
+    );
+    let sizes: Vec<String> = t
+        .batch_sizes
+        .iter()
+        .map(|b| format!("≤{}: {}", b.max, b.messages))
+        .collect();
+    table.pair("messages by requests", text(sizes.join(", ")));
+    table.pair("streams opened", num(page::count(t.streams_opened)));
+    table.pair("reconnects", num(page::count(t.reconnects)));
+    table.pair(
+        "requests failed by a broken stream",
+        num(page::count(t.broken_requests)),
+    );
+    table.pair("late answers", num(page::count(t.late_answers)));
+    table.finish()
 }
 
 /// One row per check: its verdict, what it verified, its figures, and the

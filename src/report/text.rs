@@ -12,6 +12,7 @@ pub fn summary(r: &RunResult) -> String {
     totals(&mut out, r);
     driver_check(&mut out, r);
     memory(&mut out, r);
+    transport(&mut out, r);
     op_table(&mut out, r);
     for name in r.op_names() {
         op_notes(&mut out, &name, r);
@@ -110,6 +111,39 @@ fn memory(out: &mut String, r: &RunResult) {
             mib(m.peak_rss_bytes)
         ),
     };
+}
+
+/// What the BatchCommands transport did: ops (every phase) against the
+/// store requests they sent and the messages that carried those.
+fn transport(out: &mut String, r: &RunResult) {
+    let Some(t) = &r.transport else {
+        return;
+    };
+    let ops = r.warmup.ops + r.measured.ops;
+    let sizes: Vec<String> = t
+        .batch_sizes
+        .iter()
+        .map(|b| format!("<={}: {}", b.max, b.messages))
+        .collect();
+    let _ = writeln!(
+        out,
+        "transport: {} (whole run, load included): {} store requests in {} messages \
+         ({:.1} per message; warmup and measured ops: {ops}); messages by requests: {}; \
+         {} streams opened, {} reconnects, {} requests failed by a broken stream, {} late answers",
+        t.kind,
+        t.requests,
+        t.messages,
+        t.mean_batch(),
+        if sizes.is_empty() {
+            "-".to_string()
+        } else {
+            sizes.join(", ")
+        },
+        t.streams_opened,
+        t.reconnects,
+        t.broken_requests,
+        t.late_answers,
+    );
 }
 
 /// One row per op, columns aligned.

@@ -13,6 +13,7 @@ pub mod rng;
 pub mod time;
 pub mod tls;
 pub mod trace;
+pub mod transport;
 
 pub use error::{ErrorKind, OpError};
 pub use events::Events;

@@ -9,6 +9,7 @@ use serde_saphyr::Spanned;
 
 pub use super::checks::ChecksSpec;
 use super::ops::{self, FieldValue};
+use crate::client::config::TransportKind;
 use crate::vocab::ApiVersion;
 
 pub type Sp<T> = Spanned<T>;
@@ -262,6 +263,11 @@ pub struct ClientSpec {
     pub ca: Option<Sp<String>>,
     pub cert: Option<Sp<String>>,
     pub key: Option<Sp<String>>,
+    /// `unary` or `batch` (BatchCommands), and the batching knobs.
+    pub transport: Option<Sp<TransportKind>>,
+    pub max_batch_size: Option<Sp<i64>>,
+    pub max_batch_wait: Option<Sp<String>>,
+    pub overload_threshold: Option<Sp<i64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -335,6 +335,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         slow_ops: None,
         sweep: None,
         thresholds: None,
+        transport: None,
     }
 }
 

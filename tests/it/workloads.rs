@@ -205,6 +205,16 @@ const BAD: &[(&str, &str, &str)] = &[
         "expected one of none, full, equal",
     ),
     (
+        "name: x\nops: [{type: get, weight: 1}]\nclient: {transport: batched}\n",
+        "3:21",
+        "expected one of unary, batch",
+    ),
+    (
+        "name: x\nops: [{type: get, weight: 1}]\nclient: {transport: batch, max_batch_size: 0}\n",
+        "3:44",
+        "client.max_batch_size",
+    ),
+    (
         "name: bad name!\nops: [{type: get, weight: 1}]\n",
         "1:7",
         "invalid name",

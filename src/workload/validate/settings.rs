@@ -24,6 +24,7 @@ pub(in crate::workload) fn check_client(
             ..ClientConfig::default()
         };
     };
+    let d = check_transport(c, &s, ClientConfig::default());
     let tls = check_tls(c, &TlsSpec::of_client(&s), Tls::client);
     let atomic = match s.atomic {
         None => uses_cas,
@@ -36,7 +37,6 @@ pub(in crate::workload) fn check_client(
         }
         Some(a) => a.value || uses_cas,
     };
-    let d = ClientConfig::default();
     let api_version = s.api_version.map_or(d.api_version, |v| v.value);
     let pool_size = s
         .pool_size
@@ -60,7 +60,24 @@ pub(in crate::workload) fn check_client(
         keyspace: check_keyspace(c, s.keyspace, api_version),
         api_version,
         tls,
+        ..d
     }
+}
+
+/// The transport and its batching knobs (which `transport: unary` ignores:
+/// the as-run form of every workload names them).
+fn check_transport(c: &mut Checker, s: &ClientSpec, mut config: ClientConfig) -> ClientConfig {
+    config.transport = s.transport.as_ref().map_or(config.transport, |t| t.value);
+    if let Some(n) = &s.max_batch_size {
+        config.max_batch_size = c.int(n, 1, 65536, "client.max_batch_size");
+    }
+    if let Some(w) = &s.max_batch_wait {
+        config.max_batch_wait = c.duration(w, "client.max_batch_wait", true);
+    }
+    if let Some(t) = &s.overload_threshold {
+        config.overload_threshold = c.int(t, 0, i64::MAX, "client.overload_threshold");
+    }
+    config
 }
 
 /// The client's keyspace: API V2's alone (DEFAULT unless named); under

@@ -5,6 +5,7 @@
 //! heartbeats that keep a long transaction alive; pair errors, execution
 //! limits and busy hints; PD followers.
 
+mod batch;
 mod hints;
 mod pd_members;
 mod raw;
