@@ -119,19 +119,7 @@ fn get(region: &Region, key: &[u8], version: u64) -> Req {
 async fn a_waiting_lock_is_answered_after_a_get_sent_with_it() {
     let c = start(config(1, 1_000_000)).await;
     let s = c.storage().clone();
-    let holder = s.timestamp();
-    let held = s
-        .pessimistic_lock(&storage::PessimisticLockRequest {
-            keys: vec![b"k".to_vec()],
-            primary_lock: b"k".to_vec(),
-            start_version: holder,
-            lock_ttl: 10_000,
-            for_update_ts: holder,
-            wait_timeout: -1,
-            ..Default::default()
-        })
-        .await;
-    assert!(held.result.is_ok());
+    let holder = hold_lock(&c, b"k", 10_000).await;
     let region = c.regions().locate(b"");
     let waiter = s.timestamp();
     let lock = Req::PessimisticLock(PessimisticLockRequest {

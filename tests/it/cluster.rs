@@ -361,19 +361,7 @@ async fn split_on_demand_at_the_middle_key() {
 async fn a_pessimistic_lock_reports_how_long_it_waited() {
     let c = start(config(1, 1_000_000)).await;
     let s = c.storage().clone();
-    let holder = s.timestamp();
-    let held = s
-        .pessimistic_lock(&storage::PessimisticLockRequest {
-            keys: vec![b"k".to_vec()],
-            primary_lock: b"k".to_vec(),
-            start_version: holder,
-            lock_ttl: 10_000,
-            for_update_ts: holder,
-            wait_timeout: -1,
-            ..Default::default()
-        })
-        .await;
-    assert!(held.result.is_ok());
+    let holder = hold_lock(&c, b"k", 10_000).await;
     let region = c.regions().locate(b"");
     let mut client = leader_client(&c, &region).await;
     let waiter = s.timestamp();

@@ -91,3 +91,23 @@ pub async fn eventually(timeout: Duration, what: &str, mut cond: impl FnMut() ->
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Takes a pessimistic lock on `key` straight in `c`'s engine, held for
+/// `ttl_ms` or until rolled back; returns the holder's start_ts.
+pub async fn hold_lock(c: &RunningCluster, key: &[u8], ttl_ms: u64) -> u64 {
+    let s = c.storage();
+    let holder = s.timestamp();
+    let held = s
+        .pessimistic_lock(&tikv_bench::storage::PessimisticLockRequest {
+            keys: vec![key.to_vec()],
+            primary_lock: key.to_vec(),
+            start_version: holder,
+            lock_ttl: ttl_ms,
+            for_update_ts: holder,
+            wait_timeout: -1,
+            ..Default::default()
+        })
+        .await;
+    assert!(held.result.is_ok(), "the lock on {key:?} is taken");
+    holder
+}

@@ -119,19 +119,7 @@ async fn answers_out_of_order_reach_their_own_callers() {
             .unwrap();
     }
     let store = c.storage().clone();
-    let holder = store.timestamp();
-    let held = store
-        .pessimistic_lock(&storage::PessimisticLockRequest {
-            keys: vec![b"locked".to_vec()],
-            primary_lock: b"locked".to_vec(),
-            start_version: holder,
-            lock_ttl: 20_000,
-            for_update_ts: holder,
-            wait_timeout: -1,
-            ..Default::default()
-        })
-        .await;
-    assert!(held.result.is_ok());
+    let holder = hold_lock(&c, b"locked", 20_000).await;
 
     let waiter = tikv.clone();
     let began = Instant::now();
