@@ -133,6 +133,10 @@ pub struct RunArgs {
     /// Override the target rate in ops/s (open loop).
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Override how our client sends store requests: unary (one gRPC call
+    /// each) or batch (BatchCommands streams, as client-go and go-ycsb).
+    #[arg(long, value_parser = parse_transport)]
+    pub transport: Option<crate::client::config::TransportKind>,
     /// Skip the load phase (the records are already there).
     #[arg(long)]
     pub no_load: bool,
@@ -157,6 +161,14 @@ pub struct RunArgs {
     /// the N and their range.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeat: u32,
+}
+
+fn parse_transport(s: &str) -> Result<crate::client::config::TransportKind, String> {
+    use crate::client::config::TransportKind;
+    TransportKind::ALL
+        .into_iter()
+        .find(|t| t.as_str() == s)
+        .ok_or_else(|| format!("'{s}' is not a transport; choose unary or batch"))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -26,6 +26,9 @@ pub fn apply_overrides(w: &mut Workload, a: &RunArgs) -> Result<(), BadInput> {
     if let Some(d) = a.warmup {
         w.warmup = d;
     }
+    if let Some(t) = a.transport {
+        w.client.transport = t;
+    }
     match (a.duration, a.operations) {
         (Some(_), Some(_)) => {
             return Err(BadInput("give --duration or --operations, not both".into()));

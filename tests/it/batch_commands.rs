@@ -15,7 +15,7 @@ use tikv_bench::proto::tikvpb::{
     BatchCommandsEmptyRequest, BatchCommandsEmptyResponse, BatchCommandsRequest,
     BatchCommandsResponse,
 };
-use tikv_bench::storage;
+
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 use tonic::{Code, Status, Streaming};

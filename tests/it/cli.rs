@@ -117,6 +117,42 @@ fn corrupted_workloads_exit_2_with_a_position() {
 }
 
 #[test]
+fn transport_batch_from_the_command_line_sends_through_batch_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = tikv_bench(&[
+        "run",
+        "workloads/quickstart.yaml",
+        "--transport",
+        "batch",
+        "--out",
+        out.to_str().unwrap(),
+        "--duration",
+        "500ms",
+        "--warmup",
+        "0s",
+        "--no-report",
+        "--progress",
+        "off",
+    ]);
+    assert!(o.status.success(), "exit {:?}\n{}", o.status, stderr(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(json["workload"]["client"]["transport"], "batch");
+    let t = &json["transport"];
+    assert_eq!(t["kind"], "batch", "{t}");
+    let (requests, messages) = (t["requests"].as_u64(), t["messages"].as_u64());
+    assert!(messages > Some(0) && requests >= messages, "{t}");
+    let bad = tikv_bench(&["run", "workloads/quickstart.yaml", "--transport", "pigeon"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("choose unary or batch"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
 fn a_target_without_ttls_refuses_a_ttl_workload_before_it_runs() {
     let o = tikv_bench(&["run", "workloads/api-v2.yaml", "--target", "memory"]);
     let err = stderr(&o);

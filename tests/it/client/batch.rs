@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use tikv_bench::client::config::TransportKind;
 use tikv_bench::client::{Client, RequestStats, Txn, TxnOptions};
 use tikv_bench::cluster::config::{Latency, Outage};
-use tikv_bench::storage;
+
 use tikv_bench::vocab::{Events, LockMode};
 use tikv_bench::workload::ClientConfig;
 
 use crate::client_util::*;
+use crate::cluster_util::hold_lock;
 
 fn batched(pool_size: u32) -> ClientConfig {
     ClientConfig {
