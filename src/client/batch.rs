@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
@@ -367,18 +367,12 @@ async fn send(
             }
         }
         shared.counters.sent(n);
-        msg.client_send_time_ns = unix_ns();
+        msg.client_send_time_ns = crate::vocab::time::unix_ns();
         if out.send(msg).await.is_err() {
             let broke = Status::unknown("BatchCommands: the stream closed while sending");
             return state.fail(broke, &shared.counters);
         }
     }
-}
-
-fn unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// The receiver task: each answer to the caller filed under its id, until

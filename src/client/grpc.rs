@@ -26,9 +26,7 @@ use crate::vocab::trace;
 /// How long ago (by this machine's clock) PD issued `ts`; zero for a
 /// timestamp from the future (clock skew).
 fn snapshot_age(ts: u64) -> Duration {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    let now_ms = crate::vocab::time::unix_ms();
     Duration::from_millis(now_ms.saturating_sub(crate::txn_types::ts::physical(ts)))
 }
 

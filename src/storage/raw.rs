@@ -30,7 +30,7 @@
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crossbeam_skiplist::SkipMap;
 
@@ -101,7 +101,7 @@ impl TtlClock {
     /// offset.
     pub fn now_s(&self) -> u64 {
         let base = match self.pinned_s.load(Ordering::Relaxed) {
-            0 => wall_s(),
+            0 => crate::vocab::time::unix_s(),
             pinned => pinned,
         };
         base.saturating_add(self.ahead_s.load(Ordering::Relaxed))
@@ -115,7 +115,8 @@ impl TtlClock {
     /// Stops the clock at the wall clock's current second: from now on it
     /// moves only by [`advance`](Self::advance).
     pub fn pin(&self) {
-        self.pinned_s.store(wall_s(), Ordering::Relaxed);
+        self.pinned_s
+            .store(crate::vocab::time::unix_s(), Ordering::Relaxed);
     }
 
     /// The second a value written now with `ttl_s` expires at (TiKV's
@@ -140,13 +141,6 @@ impl TtlClock {
             0
         }
     }
-}
-
-/// The wall clock's Unix second.
-fn wall_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// A key's time to live, as RawGetKeyTTL answers it.

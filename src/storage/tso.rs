@@ -3,7 +3,8 @@
 //! batches with PD's convention (the reply names the last of the batch).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::vocab::time::unix_ms as now_ms;
 
 pub use crate::txn_types::ts::{LOGICAL_BITS, compose, logical, physical};
 
@@ -53,12 +54,6 @@ impl Tso {
     pub fn last(&self) -> u64 {
         self.last.load(Ordering::Acquire)
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -23,7 +23,21 @@ impl TimeSource {
 
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms() -> u64 {
+    since_epoch().as_millis() as u64
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn unix_ns() -> u64 {
+    since_epoch().as_nanos() as u64
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_s() -> u64 {
+    since_epoch().as_secs()
+}
+
+fn since_epoch() -> std::time::Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .unwrap_or_default()
 }
