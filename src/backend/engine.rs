@@ -6,7 +6,8 @@ use std::sync::Arc;
 use crate::client::{Error, LockReply, Transport};
 use crate::storage::Storage;
 use crate::txn_types::{
-    CheckTxnStatusRequest, KvPair, PessimisticLockRequest, PrewriteRequest, TxnStatus,
+    CheckTxnStatusRequest, KvPair, PessimisticLockRequest, PrewriteRequest, PrewriteResult,
+    SecondaryLocks, TxnStatus,
 };
 
 /// A transport onto a [`Storage`] in this process.
@@ -50,7 +51,7 @@ impl Transport for Inproc {
         Ok(self.storage.kv_batch_get(keys, version, resolved_locks))
     }
 
-    async fn prewrite(&self, req: &PrewriteRequest) -> Result<(), Error> {
+    async fn prewrite(&self, req: &PrewriteRequest) -> Result<PrewriteResult, Error> {
         Ok(self.storage.prewrite(req)?)
     }
 
@@ -88,6 +89,14 @@ impl Transport for Inproc {
 
     async fn check_txn_status(&self, req: &CheckTxnStatusRequest) -> Result<TxnStatus, Error> {
         Ok(self.storage.check_txn_status(req)?)
+    }
+
+    async fn check_secondary_locks(
+        &self,
+        keys: &[Vec<u8>],
+        start_version: u64,
+    ) -> Result<SecondaryLocks, Error> {
+        Ok(self.storage.check_secondary_locks(keys, start_version)?)
     }
 
     async fn resolve_lock(

@@ -12,7 +12,7 @@ use super::{Backend, Operation, RawKv, TargetInfo, TxnKv};
 use crate::client::{Txn, TxnOptions};
 use crate::storage::Storage;
 use crate::storage::raw::KeyTtl;
-use crate::vocab::{Events, LockMode, OpError, Outcome, Pair};
+use crate::vocab::{Events, OpError, Outcome, Pair, TxnMode};
 
 /// A [`Backend`] over an [`Arc<Storage>`].
 #[derive(Debug, Clone)]
@@ -119,9 +119,9 @@ fn secs(ttl: Duration) -> u64 {
 impl<'a> TxnKv for &'a InprocBackend {
     type Txn = Txn<'a, Inproc>;
 
-    async fn begin(&self, lock: LockMode) -> Result<Txn<'a, Inproc>, OpError> {
+    async fn begin(&self, mode: TxnMode) -> Result<Txn<'a, Inproc>, OpError> {
         let b: &'a InprocBackend = self;
-        (&b.txn).begin(lock).await
+        (&b.txn).begin(mode).await
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{Backend, Operation, RawKv, TargetInfo, Transaction, TxnKv};
-use crate::vocab::{Events, LockMode, OpError, Outcome, Pair};
+use crate::vocab::{Events, OpError, Outcome, Pair, TxnMode};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -171,7 +171,7 @@ impl Transaction for MemoryTxn {
 impl TxnKv for MemoryBackend {
     type Txn = MemoryTxn;
 
-    async fn begin(&self, _lock: LockMode) -> Result<MemoryTxn, OpError> {
+    async fn begin(&self, _mode: TxnMode) -> Result<MemoryTxn, OpError> {
         Ok(MemoryTxn {
             map: self.txn.clone().lock_owned().await,
             writes: Vec::new(),

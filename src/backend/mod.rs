@@ -28,7 +28,7 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::vocab::{ErrorKind, Events, LockMode, OpError, Outcome, Pair};
+use crate::vocab::{ErrorKind, Events, LockMode, OpError, Outcome, Pair, TxnMode};
 
 pub use engine::Inproc;
 pub use inproc::InprocBackend;
@@ -148,8 +148,8 @@ pub trait TxnKv: Sync {
     /// One running transaction.
     type Txn: Transaction + Send;
 
-    /// Starts a transaction that takes its locks as `lock` says.
-    fn begin(&self, lock: LockMode) -> impl Future<Output = Result<Self::Txn, OpError>> + Send;
+    /// Starts a transaction that locks and commits as `mode` says.
+    fn begin(&self, mode: TxnMode) -> impl Future<Output = Result<Self::Txn, OpError>> + Send;
 }
 
 /// One transaction. Writes are buffered until [`commit`](Self::commit); a
@@ -373,7 +373,7 @@ impl Operation for TxnLoad<'_> {
     }
 
     async fn run<K: Kv>(&self, kv: &K, events: &mut Events) -> Result<Outcome, OpError> {
-        let mut txn = kv.begin(LockMode::Optimistic).await?;
+        let mut txn = kv.begin(LockMode::Optimistic.into()).await?;
         for (k, v) in self.pairs {
             txn.put(k, v);
         }
@@ -386,7 +386,7 @@ impl Operation for TxnLoad<'_> {
 /// `read_txn` for backends that have transactions).
 pub async fn snapshot<K: TxnKv>(kv: &K, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
     let mut events = Events::default();
-    let mut txn = kv.begin(LockMode::Optimistic).await?;
+    let mut txn = kv.begin(LockMode::Optimistic.into()).await?;
     txn.batch_get(keys, &mut events).await
 }
 

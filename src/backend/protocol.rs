@@ -4,7 +4,7 @@
 //! real transactions.
 
 use crate::client::{Error, Transport, Txn, TxnOptions};
-use crate::vocab::{Events, LockMode, OpError};
+use crate::vocab::{Events, OpError, TxnMode};
 
 use super::{Transaction, TxnKv};
 
@@ -22,9 +22,9 @@ pub(super) struct Protocol<T> {
 impl<'a, T: Transport> TxnKv for &'a Protocol<T> {
     type Txn = Txn<'a, T>;
 
-    async fn begin(&self, lock: LockMode) -> Result<Txn<'a, T>, OpError> {
+    async fn begin(&self, mode: TxnMode) -> Result<Txn<'a, T>, OpError> {
         let p: &'a Protocol<T> = self;
-        Txn::begin(&p.transport, lock, p.opts)
+        Txn::begin(&p.transport, mode, p.opts)
             .await
             .map_err(op_error)
     }

@@ -21,7 +21,7 @@ use crate::client::{
     Client, ClientConfig, Ctx, Error, Grpc, RawApi, RequestStats, Txn, TxnOptions,
 };
 use crate::vocab::events::CLIENT_RETRIES;
-use crate::vocab::{Events, LockMode, OpError, Outcome, Pair};
+use crate::vocab::{Events, LockMode, OpError, Outcome, Pair, TxnMode};
 
 /// The least time a check's read, or a bulk write of the load phase or
 /// the checks' setup (none of them measured), may take.
@@ -164,9 +164,9 @@ impl RawKv for Attempt<'_> {
 impl<'t, 'a> TxnKv for &'t Attempt<'a> {
     type Txn = Txn<'t, Grpc<'a>>;
 
-    async fn begin(&self, lock: LockMode) -> Result<Txn<'t, Grpc<'a>>, OpError> {
+    async fn begin(&self, mode: TxnMode) -> Result<Txn<'t, Grpc<'a>>, OpError> {
         let a: &'t Attempt<'a> = self;
-        (&a.txn).begin(lock).await
+        (&a.txn).begin(mode).await
     }
 }
 

@@ -19,7 +19,8 @@ use super::{Error, LockReply, Transport};
 use crate::codec;
 use crate::proto::kvrpcpb;
 use crate::txn_types::{
-    CheckTxnStatusRequest, KeyError, KvPair, PessimisticLockRequest, PrewriteRequest, TxnStatus,
+    CheckTxnStatusRequest, KeyError, KvPair, PessimisticLockRequest, PrewriteRequest,
+    PrewriteResult, SecondaryLocks, TxnStatus,
 };
 use crate::vocab::trace;
 
@@ -151,7 +152,7 @@ impl Transport for Grpc<'_> {
         Ok(out)
     }
 
-    async fn prewrite(&self, req: &PrewriteRequest) -> Result<(), Error> {
+    async fn prewrite(&self, req: &PrewriteRequest) -> Result<PrewriteResult, Error> {
         let keys: Vec<Vec<u8>> = req
             .mutations
             .iter()
@@ -161,7 +162,15 @@ impl Transport for Grpc<'_> {
             .tikv
             .call_grouped(&self.cx(false), &keys, kvrpcpb::PrewriteRequest::from(req))
             .await?;
-        key_errors(groups.into_iter().flat_map(|(_, resp)| resp.errors))
+        let mut out = PrewriteResult::default();
+        let mut errors = Vec::new();
+        for (_, resp) in groups {
+            out.min_commit_ts = out.min_commit_ts.max(resp.min_commit_ts);
+            out.one_pc_commit_ts = out.one_pc_commit_ts.max(resp.one_pc_commit_ts);
+            errors.extend(resp.errors);
+        }
+        key_errors(errors)?;
+        Ok(out)
     }
 
     async fn commit(
@@ -269,6 +278,39 @@ impl Transport for Grpc<'_> {
             .await?;
         one(resp.error.take())?;
         Ok(TxnStatus::from(resp))
+    }
+
+    async fn check_secondary_locks(
+        &self,
+        keys: &[Vec<u8>],
+        start_version: u64,
+    ) -> Result<SecondaryLocks, Error> {
+        let req = kvrpcpb::CheckSecondaryLocksRequest {
+            context: None,
+            keys: keys.to_vec(),
+            start_version,
+        };
+        let groups = self
+            .tikv
+            .call_grouped(&self.cx(false), &encoded(keys), req)
+            .await?;
+        let mut out = SecondaryLocks::default();
+        let mut settled = false;
+        for (_, resp) in groups {
+            one(resp.error)?;
+            if resp.commit_ts > 0 {
+                out.commit_ts = resp.commit_ts;
+                settled = true;
+            } else if resp.locks.is_empty() {
+                // No lock and no commit: this region found a key rolled back.
+                settled = true;
+            }
+            out.locks.extend(resp.locks.into_iter().map(Into::into));
+        }
+        if settled {
+            out.locks.clear();
+        }
+        Ok(out)
     }
 
     async fn resolve_lock(

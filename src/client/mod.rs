@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use crate::txn_types::{
     CheckTxnStatusRequest, ConflictReason, KeyError, KvPair, PessimisticLockRequest,
-    PrewriteRequest, TxnStatus,
+    PrewriteRequest, PrewriteResult, SecondaryLocks, TxnStatus,
 };
 use crate::vocab::{ErrorKind, OpError};
 
@@ -183,6 +183,7 @@ pub fn error_kind(e: &KeyError) -> ErrorKind {
         KeyError::AlreadyExist { .. } => ErrorKind::AlreadyExist,
         KeyError::TxnNotFound { .. } => ErrorKind::TxnNotFound,
         KeyError::CommitTsExpired { .. } => ErrorKind::CommitTsExpired,
+        KeyError::CommitTsTooLarge { .. } => ErrorKind::Other,
         e if e.is_txn_lock_not_found() => ErrorKind::TxnLockNotFound,
         KeyError::Retryable(_) | KeyError::Abort(_) => ErrorKind::Other,
     }
@@ -221,8 +222,12 @@ pub trait Transport: Send + Sync {
         resolved_locks: &[u64],
     ) -> impl Future<Output = Result<Vec<KvPair>, Error>> + Send;
 
-    /// `KvPrewrite`.
-    fn prewrite(&self, req: &PrewriteRequest) -> impl Future<Output = Result<(), Error>> + Send;
+    /// `KvPrewrite`: the largest min_commit_ts over the regions' answers
+    /// (async commit), and the 1PC commit_ts when the store committed.
+    fn prewrite(
+        &self,
+        req: &PrewriteRequest,
+    ) -> impl Future<Output = Result<PrewriteResult, Error>> + Send;
 
     /// `KvCommit`; returns the commit_ts.
     fn commit(
@@ -258,6 +263,14 @@ pub trait Transport: Send + Sync {
         &self,
         req: &CheckTxnStatusRequest,
     ) -> impl Future<Output = Result<TxnStatus, Error>> + Send;
+
+    /// `KvCheckSecondaryLocks` on `keys` (split by region): committed if
+    /// any region says so, rolled back if any says so, else every lock.
+    fn check_secondary_locks(
+        &self,
+        keys: &[Vec<u8>],
+        start_version: u64,
+    ) -> impl Future<Output = Result<SecondaryLocks, Error>> + Send;
 
     /// `KvResolveLock` on `keys` (commit_version 0: roll back).
     fn resolve_lock(

@@ -169,6 +169,8 @@ rpcs! {
     CheckTxnStatusRequest -> CheckTxnStatusResponse =
         kv_check_txn_status | CheckTxnStatus, "KvCheckTxnStatus", |r| one(&r.error);
     ResolveLockRequest -> ResolveLockResponse = kv_resolve_lock | ResolveLock, "KvResolveLock", |r| one(&r.error);
+    CheckSecondaryLocksRequest -> CheckSecondaryLocksResponse =
+        kv_check_secondary_locks | CheckSecondaryLocks, "KvCheckSecondaryLocks", |r| one(&r.error);
     TxnHeartBeatRequest -> TxnHeartBeatResponse =
         kv_txn_heart_beat | TxnHeartBeat, "KvTxnHeartBeat", |r| one(&r.error);
 }
@@ -306,6 +308,7 @@ batch_rpcs! {
     PessimisticRollbackRequest.keys,
     BatchRollbackRequest.keys,
     ResolveLockRequest.keys,
+    CheckSecondaryLocksRequest.keys,
 }
 
 /// The keys, cut by their size as client-go cuts commits.

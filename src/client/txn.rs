@@ -48,7 +48,7 @@ use crate::txn_types::{
     PessimisticLockRequest, PrewriteRequest, WriteConflict,
 };
 use crate::vocab::trace::{self, Step};
-use crate::vocab::{Backoff, Events, LockMode};
+use crate::vocab::{Backoff, CommitMode, Events, LockMode, TxnMode};
 
 /// The protocol's knobs, with the defaults of a TiDB-like client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +100,8 @@ pub struct Txn<'t, T: Transport> {
     t: &'t T,
     opts: TxnOptions,
     mode: LockMode,
+    /// How it commits.
+    commit_mode: CommitMode,
     start_ts: u64,
     /// The largest for_update_ts used so far.
     for_update_ts: u64,
@@ -120,13 +122,19 @@ pub struct Txn<'t, T: Transport> {
 
 impl<'t, T: Transport> Txn<'t, T> {
     /// Starts a transaction.
-    pub async fn begin(t: &'t T, mode: LockMode, opts: TxnOptions) -> Result<Txn<'t, T>, Error> {
+    pub async fn begin(
+        t: &'t T,
+        mode: impl Into<TxnMode>,
+        opts: TxnOptions,
+    ) -> Result<Txn<'t, T>, Error> {
+        let TxnMode { lock: mode, commit } = mode.into();
         let born = Instant::now();
         let start_ts = t.timestamp().await?;
         Ok(Txn {
             t,
             opts,
             mode,
+            commit_mode: commit,
             start_ts,
             for_update_ts: 0,
             writes: BTreeMap::new(),
@@ -137,6 +145,11 @@ impl<'t, T: Transport> Txn<'t, T> {
             born,
             last_beat: born,
         })
+    }
+
+    /// How it commits.
+    pub fn commit_mode(&self) -> CommitMode {
+        self.commit_mode
     }
 
     /// The start_ts.
@@ -461,6 +474,7 @@ impl<'t, T: Transport> Txn<'t, T> {
             // As client-go: TiKV stores it as sent, and a lock whose
             // min_commit_ts is 0 cannot be pushed, so readers would wait.
             min_commit_ts: self.start_ts.max(self.for_update_ts).saturating_add(1),
+            ..Default::default()
         };
         self.state = State::Prewriting;
         self.prewrite(&req, events).await?;
@@ -509,7 +523,7 @@ impl<'t, T: Transport> Txn<'t, T> {
         loop {
             let t = self.t;
             let err = match self.alive(t.prewrite(req), events).await {
-                Ok(()) => return Ok(()),
+                Ok(_) => return Ok(()),
                 Err(e) => e,
             };
             let locks: Vec<LockInfo> = match &err {

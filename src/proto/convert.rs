@@ -14,7 +14,7 @@
 //!   client takes what a store sends. An unknown lock type reads as `Put`,
 //!   an unknown conflict reason as `Unknown`, an unknown check action as
 //!   `NoAction`, and the key error fields with no variant of their own
-//!   (commit_ts_too_large, assertion_failed, primary_mismatch) as `Abort`.
+//!   (assertion_failed, primary_mismatch) as `Abort`.
 //! - **Everything to the wire** is `From`: every engine value has a message.
 //!
 //! The shapes mirror kvproto field for field, so a key error, a lock or a
@@ -126,6 +126,10 @@ impl From<&PrewriteRequest> for kvrpcpb::PrewriteRequest {
             txn_size: req.txn_size,
             for_update_ts: req.for_update_ts,
             min_commit_ts: req.min_commit_ts,
+            use_async_commit: req.use_async_commit,
+            secondaries: req.secondaries.clone(),
+            try_one_pc: req.try_one_pc,
+            max_commit_ts: req.max_commit_ts,
             ..Default::default()
         }
     }
@@ -254,6 +258,10 @@ impl TryFrom<&kvrpcpb::PrewriteRequest> for PrewriteRequest {
             pessimistic_actions,
             for_update_ts: req.for_update_ts,
             min_commit_ts: req.min_commit_ts,
+            use_async_commit: req.use_async_commit,
+            secondaries: req.secondaries.clone(),
+            try_one_pc: req.try_one_pc,
+            max_commit_ts: req.max_commit_ts,
         })
     }
 }
@@ -315,6 +323,8 @@ impl From<LockInfo> for kvrpcpb::LockInfo {
             lock_type: l.lock_type.as_i32(),
             lock_for_update_ts: l.lock_for_update_ts,
             min_commit_ts: l.min_commit_ts,
+            use_async_commit: l.use_async_commit,
+            secondaries: l.secondaries,
             ..Default::default()
         }
     }
@@ -393,6 +403,9 @@ impl From<KeyError> for kvrpcpb::KeyError {
                     primary_key,
                 });
             }
+            KeyError::CommitTsTooLarge { commit_ts } => {
+                out.commit_ts_too_large = Some(kvrpcpb::CommitTsTooLarge { commit_ts });
+            }
         }
         out
     }
@@ -453,6 +466,8 @@ impl From<kvrpcpb::LockInfo> for LockInfo {
             lock_type: lock_type(l.lock_type),
             lock_for_update_ts: l.lock_for_update_ts,
             min_commit_ts: l.min_commit_ts,
+            use_async_commit: l.use_async_commit,
+            secondaries: l.secondaries,
         }
     }
 }
@@ -494,8 +509,8 @@ impl From<deadlock::WaitForEntry> for WaitForEntry {
 }
 
 /// A key error as the protocol code knows it: the first field set, in the
-/// order below. Fields it has no variant for (commit_ts_too_large,
-/// assertion_failed, primary_mismatch) become `Abort`.
+/// order below. Fields it has no variant for (assertion_failed,
+/// primary_mismatch) become `Abort`.
 impl From<kvrpcpb::KeyError> for KeyError {
     fn from(e: kvrpcpb::KeyError) -> KeyError {
         if let Some(l) = e.locked {
@@ -529,6 +544,11 @@ impl From<kvrpcpb::KeyError> for KeyError {
                 primary_key: t.primary_key,
             };
         }
+        if let Some(t) = e.commit_ts_too_large {
+            return KeyError::CommitTsTooLarge {
+                commit_ts: t.commit_ts,
+            };
+        }
         if !e.retryable.is_empty() {
             return KeyError::Retryable(e.retryable);
         }
@@ -541,9 +561,7 @@ impl From<kvrpcpb::KeyError> for KeyError {
 
 /// The text of a key error whose field has no variant of its own.
 fn unmodelled(e: kvrpcpb::KeyError) -> String {
-    if let Some(t) = e.commit_ts_too_large {
-        format!("commit_ts {} is too large", t.commit_ts)
-    } else if let Some(a) = e.assertion_failed {
+    if let Some(a) = e.assertion_failed {
         format!(
             "assertion failed on key '{}' of transaction {}",
             a.key.escape_ascii(),

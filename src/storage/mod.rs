@@ -36,7 +36,8 @@ pub use crate::txn_types::errors::{
 };
 pub use crate::txn_types::requests::{
     Action, CheckTxnStatusRequest, KvPair, Mutation, MutationOp, PessimisticAction,
-    PessimisticLockRequest, PessimisticLockResponse, PrewriteRequest, SnapshotScan, TxnStatus,
+    PessimisticLockRequest, PessimisticLockResponse, PrewriteRequest, PrewriteResult,
+    SecondaryLocks, SnapshotScan, TxnStatus,
 };
 
 use latches::Latches;
@@ -309,7 +310,7 @@ impl Storage {
 
     /// `KvPrewrite`. All mutations are written, or none: on locks, every lock
     /// met is reported; on any other error, that error alone.
-    pub fn prewrite(&self, req: &PrewriteRequest) -> Result<(), Vec<KeyError>> {
+    pub fn prewrite(&self, req: &PrewriteRequest) -> Result<PrewriteResult, Vec<KeyError>> {
         let r = {
             let _g = self
                 .latches
@@ -442,6 +443,38 @@ impl Storage {
         }
         self.wake(released);
         r
+    }
+
+    /// `KvCheckSecondaryLocks`: what became of transaction `start_version`
+    /// on `keys` (see [`SecondaryLocks`]). A key with neither lock nor
+    /// record is rolled back, so the transaction can no longer commit.
+    pub fn check_secondary_locks(
+        &self,
+        keys: &[Vec<u8>],
+        start_version: u64,
+    ) -> Result<SecondaryLocks, KeyError> {
+        let mut out = SecondaryLocks::default();
+        for key in keys {
+            let st = self.check_txn_status(&CheckTxnStatusRequest {
+                primary_key: key.clone(),
+                lock_ts: start_version,
+                caller_start_ts: 0,
+                current_ts: 0,
+                rollback_if_not_exist: true,
+                resolving_pessimistic_lock: false,
+            })?;
+            if let Some(ts) = st.committed() {
+                return Ok(SecondaryLocks {
+                    locks: Vec::new(),
+                    commit_ts: ts,
+                });
+            }
+            if st.rolled_back() {
+                return Ok(SecondaryLocks::default());
+            }
+            out.locks.extend(st.lock_info);
+        }
+        Ok(out)
     }
 
     /// `KvResolveLock`: commits (at `commit_version`) or rolls back (when it

@@ -75,6 +75,12 @@ pub struct LockInfo {
     pub lock_for_update_ts: u64,
     /// The smallest commit_ts the holder may commit with.
     pub min_commit_ts: u64,
+    /// The holder commits asynchronously: its fate is decided by all its
+    /// locks together (CheckSecondaryLocks), not by its primary alone.
+    pub use_async_commit: bool,
+    /// On an async-commit primary lock: every other key of the
+    /// transaction. Empty on secondaries.
+    pub secondaries: Vec<Vec<u8>>,
 }
 
 /// A write-write conflict.
@@ -189,6 +195,14 @@ pub enum KeyError {
         start_ts: u64,
         /// Its primary key.
         primary_key: Vec<u8>,
+    },
+    /// An async-commit or 1PC prewrite would need a commit_ts above the
+    /// request's max_commit_ts (a reader with a later timestamp came
+    /// first). Fix: fall back to two-phase commit.
+    #[error("commit_ts {commit_ts} is too large (above the prewrite's max_commit_ts)")]
+    CommitTsTooLarge {
+        /// The commit_ts the prewrite would have needed.
+        commit_ts: u64,
     },
 }
 

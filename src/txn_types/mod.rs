@@ -12,5 +12,6 @@ pub mod ts;
 pub use errors::{ConflictReason, KeyError, LockInfo, LockType, WaitForEntry, WriteConflict};
 pub use requests::{
     Action, CheckTxnStatusRequest, KvPair, Mutation, MutationOp, PessimisticAction,
-    PessimisticLockRequest, PessimisticLockResponse, PrewriteRequest, SnapshotScan, TxnStatus,
+    PessimisticLockRequest, PessimisticLockResponse, PrewriteRequest, PrewriteResult,
+    SecondaryLocks, SnapshotScan, TxnStatus,
 };

@@ -92,6 +92,41 @@ pub struct PrewriteRequest {
     /// as sent, as TiKV does: a lock whose min_commit_ts is 0 cannot be
     /// pushed by readers (client-go sends max(start_ts, for_update_ts) + 1).
     pub min_commit_ts: u64,
+    /// Async commit: the transaction is committed once every key is
+    /// prewritten; each lock gets a min_commit_ts from the store's max_ts.
+    pub use_async_commit: bool,
+    /// Async commit: every key but the primary, sent with the primary.
+    pub secondaries: Vec<Vec<u8>>,
+    /// One-phase commit: write the commit records at once, if the store
+    /// can (the whole transaction is in this request).
+    pub try_one_pc: bool,
+    /// Async commit and 1PC: the largest commit_ts the client accepts
+    /// (`CommitTsTooLarge` above it); 0: no limit.
+    pub max_commit_ts: u64,
+}
+
+/// What a prewrite answered besides its errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrewriteResult {
+    /// Async commit: the largest min_commit_ts of the locks written (the
+    /// transaction commits at the largest over all its prewrites); 0
+    /// otherwise.
+    pub min_commit_ts: u64,
+    /// 1PC: the commit_ts the store committed at; 0 when it did not (the
+    /// locks stay and the client commits as usual).
+    pub one_pc_commit_ts: u64,
+}
+
+/// `KvCheckSecondaryLocks`: what became of an async-commit transaction's
+/// keys. Exactly one of: some key committed (`commit_ts > 0`, no locks),
+/// some key rolled back (`commit_ts == 0`, no locks), or every key still
+/// locked (the locks, one per key).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecondaryLocks {
+    /// The transaction's locks, when every key asked about has one.
+    pub locks: Vec<LockInfo>,
+    /// The commit_ts of a key found committed, else 0.
+    pub commit_ts: u64,
 }
 
 /// `KvPessimisticLock`.

@@ -17,7 +17,7 @@ pub mod transport;
 
 pub use error::{ErrorKind, OpError};
 pub use events::Events;
-pub use op::{ApiVersion, CheckMode, LockMode, Outcome, Pair};
+pub use op::{ApiVersion, CheckMode, CommitMode, LockMode, Outcome, Pair, TxnMode};
 pub use retry::{Backoff, Jitter, RetryPolicy};
 pub use rng::{Rng, Stream};
 pub use time::TimeSource;

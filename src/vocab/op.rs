@@ -9,10 +9,13 @@ use std::time::Instant;
 pub type Pair = (Vec<u8>, Vec<u8>);
 
 /// How a transaction takes its locks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LockMode {
     /// Percolator: read at start_ts, detect conflicts at prewrite.
+    #[default]
     Optimistic,
     /// Lock each written key as the transaction goes (waiting for holders),
     /// then prewrite and commit.
@@ -26,6 +29,56 @@ impl LockMode {
         match self {
             LockMode::Optimistic => "optimistic",
             LockMode::Pessimistic => "pessimistic",
+        }
+    }
+}
+
+/// How a transaction commits once its locks are in place.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+pub enum CommitMode {
+    /// Percolator: prewrite every key, take a commit_ts, commit the
+    /// primary (the commit point), then the secondaries.
+    #[default]
+    #[serde(rename = "2pc")]
+    TwoPc,
+    /// Async commit (TiDB 5.0): committed once every key is prewritten,
+    /// at the largest min_commit_ts the stores gave; the commits follow
+    /// in the background.
+    #[serde(rename = "async")]
+    Async,
+    /// One-phase commit: a transaction whose keys go in one prewrite
+    /// request (one region) commits in it; others fall back to 2PC.
+    #[serde(rename = "1pc")]
+    OnePc,
+}
+
+impl CommitMode {
+    pub const ALL: [CommitMode; 3] = [CommitMode::TwoPc, CommitMode::Async, CommitMode::OnePc];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommitMode::TwoPc => "2pc",
+            CommitMode::Async => "async",
+            CommitMode::OnePc => "1pc",
+        }
+    }
+}
+
+/// How a transaction locks and commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TxnMode {
+    pub lock: LockMode,
+    pub commit: CommitMode,
+}
+
+impl From<LockMode> for TxnMode {
+    /// `lock` with two-phase commit.
+    fn from(lock: LockMode) -> TxnMode {
+        TxnMode {
+            lock,
+            commit: CommitMode::TwoPc,
         }
     }
 }

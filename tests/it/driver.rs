@@ -14,7 +14,7 @@ use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::{DriverVerdict, RunResult, hist};
 use tikv_bench::report;
 use tikv_bench::vocab::TimeSource;
-use tikv_bench::vocab::{ErrorKind, Events, LockMode, OpError, Outcome, Pair};
+use tikv_bench::vocab::{ErrorKind, Events, OpError, Outcome, Pair, TxnMode};
 
 use crate::util::workload;
 
@@ -252,7 +252,7 @@ impl RawKv for Flaky {
 impl TxnKv for Flaky {
     type Txn = MemoryTxn;
 
-    async fn begin(&self, lock: LockMode) -> Result<MemoryTxn, OpError> {
+    async fn begin(&self, lock: TxnMode) -> Result<MemoryTxn, OpError> {
         self.inner.begin(lock).await
     }
 }

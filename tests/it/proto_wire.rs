@@ -577,8 +577,11 @@ fn key_errors_survive_the_round_trip() {
         lock_type: LockType::PessimisticLock,
         lock_for_update_ts: 8,
         min_commit_ts: 9,
+        use_async_commit: true,
+        secondaries: vec![b"s1".to_vec(), b"s2".to_vec()],
     };
     let errors = [
+        KeyError::CommitTsTooLarge { commit_ts: 11 },
         KeyError::Locked(lock),
         KeyError::txn_lock_not_found(5, b"k", "gone"),
         KeyError::Abort("no".into()),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tikv_bench::backend::Inproc;
 use tikv_bench::client::{Error, LockReply, Transport, Txn, TxnOptions};
-use tikv_bench::storage::{Mutation, PrewriteRequest, Storage};
+use tikv_bench::storage::{Mutation, PrewriteRequest, PrewriteResult, SecondaryLocks, Storage};
 use tikv_bench::txn_types::ts::{compose, physical};
 use tikv_bench::txn_types::{
     CheckTxnStatusRequest, KvPair, LockType, PessimisticLockRequest, TxnStatus,
@@ -120,7 +120,7 @@ impl Transport for FaultyCommits {
     async fn kv_batch_get(&self, k: &[Vec<u8>], v: u64, r: &[u64]) -> Result<Vec<KvPair>, Error> {
         self.0.kv_batch_get(k, v, r).await
     }
-    async fn prewrite(&self, req: &PrewriteRequest) -> Result<(), Error> {
+    async fn prewrite(&self, req: &PrewriteRequest) -> Result<PrewriteResult, Error> {
         self.0.prewrite(req).await
     }
     async fn commit(&self, keys: &[Vec<u8>], start: u64, commit: u64) -> Result<u64, Error> {
@@ -147,6 +147,9 @@ impl Transport for FaultyCommits {
     }
     async fn check_txn_status(&self, req: &CheckTxnStatusRequest) -> Result<TxnStatus, Error> {
         self.0.check_txn_status(req).await
+    }
+    async fn check_secondary_locks(&self, k: &[Vec<u8>], s: u64) -> Result<SecondaryLocks, Error> {
+        self.0.check_secondary_locks(k, s).await
     }
     async fn resolve_lock(&self, s: u64, c: u64, k: &[Vec<u8>]) -> Result<(), Error> {
         self.0.resolve_lock(s, c, k).await

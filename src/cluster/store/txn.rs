@@ -109,14 +109,16 @@ pub(super) async fn prewrite(s: &Store, req: PrewriteRequest) -> Result<Prewrite
     }
     let r = s.shared.storage.prewrite(&prewrite);
     s.written(&region);
-    Ok(PrewriteResponse {
-        errors: r
-            .err()
-            .unwrap_or_default()
-            .into_iter()
-            .map(kvrpcpb::KeyError::from)
-            .collect(),
-        ..Default::default()
+    Ok(match r {
+        Ok(done) => PrewriteResponse {
+            min_commit_ts: done.min_commit_ts,
+            one_pc_commit_ts: done.one_pc_commit_ts,
+            ..Default::default()
+        },
+        Err(errs) => PrewriteResponse {
+            errors: errs.into_iter().map(kvrpcpb::KeyError::from).collect(),
+            ..Default::default()
+        },
     })
 }
 
@@ -298,30 +300,20 @@ pub(super) async fn check_secondary_locks(
     need_keys(req.keys.iter().map(Vec::as_slice))?;
     let keys = req.keys.iter().map(Vec::as_slice);
     admit!(s, req, CheckSecondaryLocksResponse, Space::Txn, keys);
-    let mut locks = Vec::new();
-    for key in &req.keys {
-        // current_ts 0: no lock counts as expired.
-        match status_at(s, key, req.start_version, 0) {
-            Err(e) => {
-                return Ok(CheckSecondaryLocksResponse {
-                    error: Some(e.into()),
-                    ..Default::default()
-                });
-            }
-            Ok(st) if st.committed().is_some() => {
-                return Ok(CheckSecondaryLocksResponse {
-                    commit_ts: st.commit_version,
-                    ..Default::default()
-                });
-            }
-            // One secondary rolled back: the whole transaction is.
-            Ok(st) if st.rolled_back() => return Ok(CheckSecondaryLocksResponse::default()),
-            Ok(st) => locks.extend(st.lock_info.map(kvrpcpb::LockInfo::from)),
-        }
-    }
-    Ok(CheckSecondaryLocksResponse {
-        locks,
-        ..Default::default()
+    let r = s
+        .shared
+        .storage
+        .check_secondary_locks(&req.keys, req.start_version);
+    Ok(match r {
+        Ok(st) => CheckSecondaryLocksResponse {
+            locks: st.locks.into_iter().map(kvrpcpb::LockInfo::from).collect(),
+            commit_ts: st.commit_ts,
+            ..Default::default()
+        },
+        Err(e) => CheckSecondaryLocksResponse {
+            error: Some(e.into()),
+            ..Default::default()
+        },
     })
 }
 
@@ -462,6 +454,8 @@ mod tests {
                 lock_type: LockType::Put,
                 lock_for_update_ts: 0,
                 min_commit_ts: 6,
+                use_async_commit: false,
+                secondaries: Vec::new(),
             }),
         };
         // Even with a zero TTL, a lock makes the locked shape.

@@ -60,6 +60,10 @@ pub struct Lock {
     pub txn_size: u64,
     /// The value, when short enough to live in the lock.
     pub short_value: Option<Vec<u8>>,
+    /// Written by an async-commit (or 1PC) prewrite.
+    pub use_async_commit: bool,
+    /// On an async-commit primary: the transaction's other keys.
+    pub secondaries: Vec<Vec<u8>>,
 }
 
 impl Lock {
@@ -74,6 +78,8 @@ impl Lock {
             lock_type: self.kind,
             lock_for_update_ts: self.for_update_ts,
             min_commit_ts: self.min_commit_ts,
+            use_async_commit: self.use_async_commit,
+            secondaries: self.secondaries.clone(),
         }
     }
 

@@ -83,6 +83,8 @@ impl Mvcc {
             min_commit_ts: req.min_commit_ts,
             txn_size: 0,
             short_value: None,
+            use_async_commit: false,
+            secondaries: Vec::new(),
         }))
     }
 

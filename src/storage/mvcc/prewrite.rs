@@ -4,7 +4,9 @@
 
 use super::{Lock, Mvcc, Record, WriteKind};
 use crate::txn_types::errors::{ConflictReason, KeyError, LockType, WriteConflict};
-use crate::txn_types::requests::{Mutation, MutationOp, PessimisticAction, PrewriteRequest};
+use crate::txn_types::requests::{
+    Mutation, MutationOp, PessimisticAction, PrewriteRequest, PrewriteResult,
+};
 
 /// What to do with one checked mutation.
 enum Plan {
@@ -17,7 +19,7 @@ enum Plan {
 
 impl Mvcc {
     /// Prewrites `req` (caller holds the latches of its keys).
-    pub fn prewrite(&self, req: &PrewriteRequest) -> Result<(), Vec<KeyError>> {
+    pub fn prewrite(&self, req: &PrewriteRequest) -> Result<PrewriteResult, Vec<KeyError>> {
         if req.start_version == 0 {
             return Err(vec![KeyError::Abort("prewrite: start_version is 0".into())]);
         }
@@ -53,7 +55,7 @@ impl Mvcc {
                 self.put_lock(&m.key, lock);
             }
         }
-        Ok(())
+        Ok(PrewriteResult::default())
     }
 
     fn check_mutation(
@@ -161,6 +163,12 @@ impl Mvcc {
             min_commit_ts: req.min_commit_ts,
             txn_size: req.txn_size,
             short_value,
+            use_async_commit: req.use_async_commit,
+            secondaries: if req.use_async_commit && m.key == req.primary_lock {
+                req.secondaries.clone()
+            } else {
+                Vec::new()
+            },
         };
         Plan::Lock(lock, spilled)
     }

@@ -24,6 +24,8 @@ fn a_read_meets_a_lock_with_its_full_info() {
             lock_type: LockType::Put,
             lock_for_update_ts: 0,
             min_commit_ts: ts + 1,
+            use_async_commit: false,
+            secondaries: Vec::new(),
         })
     );
     // An older snapshot does not see the lock; a resolved txn is passed.

@@ -29,10 +29,10 @@ pub(super) fn prewrite(
     primary: &[u8],
     ts: u64,
 ) -> Result<(), Vec<KeyError>> {
-    s.prewrite(&prewrite_req(muts, primary, ts))
+    s.prewrite(&prewrite_req(muts, primary, ts)).map(drop)
 }
 
-pub(super) fn one(r: Result<(), Vec<KeyError>>) -> KeyError {
+pub(super) fn one<T: std::fmt::Debug>(r: Result<T, Vec<KeyError>>) -> KeyError {
     let errs = r.expect_err("expected an error");
     assert_eq!(errs.len(), 1, "{errs:?}");
     errs.into_iter().next().expect("one")

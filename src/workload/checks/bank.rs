@@ -22,7 +22,7 @@ use super::tracker::{Fate, Fates};
 use super::verdict::{CheckVerdict, Found};
 use super::{Check, CheckInput, Done, Judge, Setup};
 use crate::backend::{Backend, Kv, Operation, Transaction};
-use crate::vocab::{ErrorKind, Events, LockMode, OpError, Outcome, Rng};
+use crate::vocab::{CommitMode, ErrorKind, Events, LockMode, OpError, Outcome, Rng, TxnMode};
 use crate::workload::SizeRange;
 use crate::workload::spec::{LockName, RangeSpec, Sp};
 use crate::workload::validate::Checker;
@@ -59,6 +59,8 @@ pub struct BankSpec {
     pub initial: Option<Sp<i64>>,
     pub amount: Option<Sp<RangeSpec>>,
     pub lock: Option<Sp<LockName>>,
+    /// How each transfer commits (2pc when absent).
+    pub commit: Option<Sp<CommitMode>>,
     pub weight: Option<Sp<i64>>,
 }
 
@@ -72,6 +74,7 @@ pub struct Bank {
     /// Amount of each transfer, uniform in the range.
     pub amount: SizeRange,
     pub lock: LockMode,
+    pub commit: CommitMode,
     pub weight: u32,
 }
 
@@ -88,6 +91,7 @@ pub struct Transfer<'a> {
     pub to: &'a [u8],
     pub amount: i64,
     pub lock: LockMode,
+    pub commit: CommitMode,
 }
 
 impl Operation for Transfer<'_> {
@@ -97,7 +101,11 @@ impl Operation for Transfer<'_> {
 
     async fn run<K: Kv>(&self, kv: &K, events: &mut Events) -> Result<Outcome, OpError> {
         let (from, to) = (self.from, self.to);
-        let mut txn = kv.begin(self.lock).await?;
+        let mode = TxnMode {
+            lock: self.lock,
+            commit: self.commit,
+        };
+        let mut txn = kv.begin(mode).await?;
         let a = txn.get_for_update(from, events).await?;
         let b = txn.get_for_update(to, events).await?;
         let (Some(a), Some(b)) = (decimal(from, a.as_deref())?, decimal(to, b.as_deref())?) else {
@@ -196,6 +204,7 @@ impl Check for Bank {
             initial,
             amount,
             lock: lock_mode(b.lock.as_ref()),
+            commit: b.commit.as_ref().map_or(CommitMode::TwoPc, |m| m.value),
             weight: weight(c, b.weight.as_ref(), DEFAULT_WEIGHT, "bank"),
         }
     }
@@ -218,6 +227,7 @@ impl Check for Bank {
             to: &accounts[to as usize],
             amount: amount as i64,
             lock: self.lock,
+            commit: self.commit,
         }
     }
 
@@ -421,6 +431,7 @@ mod tests {
             initial: 100,
             amount: SizeRange { min: 1, max: 5 },
             lock: LockMode::Optimistic,
+            commit: Default::default(),
             weight: 1,
         }
     }

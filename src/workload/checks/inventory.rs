@@ -18,7 +18,7 @@ use super::tracker::{Fate, Fates};
 use super::verdict::{CheckVerdict, Found};
 use super::{Check, CheckInput, Done, Judge, Setup, WorkerLog};
 use crate::backend::{Backend, Kv, Operation, RawKv, Transaction};
-use crate::vocab::{CheckMode, ErrorKind, Events, LockMode, OpError, Outcome, Rng};
+use crate::vocab::{CheckMode, CommitMode, ErrorKind, Events, OpError, Outcome, Rng, TxnMode};
 use crate::workload::spec::{CheckModeName, Sp};
 use crate::workload::validate::Checker;
 
@@ -32,6 +32,8 @@ pub const STOCK_KEY: &[u8] = b"tikv-bench/check/inventory";
 pub struct InventorySpec {
     pub stock: Option<Sp<i64>>,
     pub mode: Option<Sp<CheckModeName>>,
+    /// How each transactional decrement commits (2pc when absent).
+    pub commit: Option<Sp<CommitMode>>,
     pub weight: Option<Sp<i64>>,
 }
 
@@ -41,6 +43,7 @@ pub struct InventorySpec {
 pub struct Inventory {
     pub stock: u64,
     pub mode: CheckMode,
+    pub commit: CommitMode,
     pub weight: u32,
 }
 
@@ -48,6 +51,7 @@ pub struct Inventory {
 #[derive(Debug, Clone, Copy)]
 pub struct Decrement {
     pub mode: CheckMode,
+    pub commit: CommitMode,
 }
 
 impl Operation for Decrement {
@@ -58,7 +62,10 @@ impl Operation for Decrement {
     async fn run<K: Kv>(&self, kv: &K, events: &mut Events) -> Result<Outcome, OpError> {
         match self.mode.lock() {
             None => decrement_cas(kv).await,
-            Some(lock) => decrement_txn(kv, lock, events).await,
+            Some(lock) => {
+                let commit = self.commit;
+                decrement_txn(kv, TxnMode { lock, commit }, events).await
+            }
         }
     }
 }
@@ -66,10 +73,10 @@ impl Operation for Decrement {
 /// The decrement in one transaction.
 async fn decrement_txn<K: Kv>(
     kv: &K,
-    lock: LockMode,
+    mode: TxnMode,
     events: &mut Events,
 ) -> Result<Outcome, OpError> {
-    let mut txn = kv.begin(lock).await?;
+    let mut txn = kv.begin(mode).await?;
     let read = txn.get_for_update(STOCK_KEY, events).await?;
     let stock = decimal(STOCK_KEY, read.as_deref())?.unwrap_or(0);
     if stock <= 0 {
@@ -142,6 +149,7 @@ impl Check for Inventory {
         Inventory {
             stock,
             mode,
+            commit: i.commit.as_ref().map_or(CommitMode::TwoPc, |m| m.value),
             weight: weight(c, i.weight.as_ref(), DEFAULT_WEIGHT, "inventory"),
         }
     }
@@ -153,7 +161,10 @@ impl Check for Inventory {
     fn generator(&self, _worker: u64) {}
 
     fn generate(&self, _: &mut (), _: &mut Rng) -> Decrement {
-        Decrement { mode: self.mode }
+        Decrement {
+            mode: self.mode,
+            commit: self.commit,
+        }
     }
 
     fn setup(&self) -> Option<Setup> {
@@ -320,6 +331,7 @@ mod tests {
         Inventory {
             stock: 100,
             mode: CheckMode::Cas,
+            commit: Default::default(),
             weight: 1,
         }
     }

@@ -198,7 +198,7 @@ async fn lease_pessimistic<K: Kv>(
     hold: Duration,
     events: &mut Events,
 ) -> Result<Outcome, OpError> {
-    let mut txn = kv.begin(LockMode::Pessimistic).await?;
+    let mut txn = kv.begin(LockMode::Pessimistic.into()).await?;
     txn.get_for_update(LOCK_KEY, events).await?;
     let (entered, left) = critical_section(hold).await;
     // A failed rollback leaves the lock to its TTL; the section happened.

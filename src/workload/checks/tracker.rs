@@ -150,6 +150,7 @@ mod tests {
                 initial: 100,
                 amount: SizeRange { min: 1, max: 1 },
                 lock: LockMode::Optimistic,
+                commit: Default::default(),
                 weight: 1,
             }),
             readback: Some(Readback {}),
@@ -174,6 +175,7 @@ mod tests {
             to: &b,
             amount: 5,
             lock: LockMode::Optimistic,
+            commit: Default::default(),
         }));
         t.record(&op, &Ok(Outcome::Done), false, 1, at(0));
         t.record(&op, &Ok(Outcome::Done), true, 3, at(2));

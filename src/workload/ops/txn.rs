@@ -1,13 +1,13 @@
 //! `txn`: a transaction that snapshot-reads `reads` keys, then
 //! read-modify-writes `writes` keys (locking each first when pessimistic),
-//! and commits; all keys distinct, drawn from the distribution, in the
-//! transactional key space.
+//! and commits (`commit: 2pc | async | 1pc`); all keys distinct, drawn
+//! from the distribution, in the transactional key space.
 
 use serde::Serialize;
 
 use super::{Api, Fields, OpDef};
 use crate::backend::{Kv, Operation, Transaction};
-use crate::vocab::{Events, LockMode, OpError, Outcome};
+use crate::vocab::{CommitMode, Events, LockMode, OpError, Outcome, TxnMode};
 use crate::workload::KeySpace;
 use crate::workload::stream::Draw;
 use crate::workload::validate::Checker;
@@ -23,6 +23,7 @@ pub struct TxnParams {
     /// Keys read and rewritten.
     pub writes: u32,
     pub lock: LockMode,
+    pub commit: CommitMode,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +32,7 @@ pub struct TxnArgs<'a> {
     pub writes: &'a [Vec<u8>],
     pub value: &'a [u8],
     pub lock: LockMode,
+    pub commit: CommitMode,
 }
 
 /// The lock modes by name.
@@ -39,9 +41,16 @@ pub const LOCK_MODES: &[(&str, LockMode)] = &[
     ("pessimistic", LockMode::Pessimistic),
 ];
 
+/// The commit modes by name.
+pub const COMMIT_MODES: &[(&str, CommitMode)] = &[
+    ("2pc", CommitMode::TwoPc),
+    ("async", CommitMode::Async),
+    ("1pc", CommitMode::OnePc),
+];
+
 impl OpDef for TxnOp {
     const NAME: &'static str = "txn";
-    const FIELDS: &'static [&'static str] = &["reads", "writes", "lock"];
+    const FIELDS: &'static [&'static str] = &["reads", "writes", "lock", "commit"];
     const API: Api = Api::Txn;
     type Params = TxnParams;
     type Args<'a> = TxnArgs<'a>;
@@ -62,10 +71,12 @@ impl OpDef for TxnOp {
             );
         }
         let lock = fields.choice(c, "lock", LOCK_MODES, LockMode::Optimistic);
+        let commit = fields.choice(c, "commit", COMMIT_MODES, CommitMode::TwoPc);
         TxnParams {
             reads,
             writes,
             lock,
+            commit,
         }
     }
 
@@ -80,6 +91,7 @@ impl OpDef for TxnOp {
             writes: draw.keys_buf(),
             value: draw.value_buf(),
             lock: p.lock,
+            commit: p.commit,
         }
     }
 }
@@ -90,7 +102,11 @@ impl Operation for TxnArgs<'_> {
     }
 
     async fn run<K: Kv>(&self, kv: &K, events: &mut Events) -> Result<Outcome, OpError> {
-        let mut txn = kv.begin(self.lock).await?;
+        let mode = TxnMode {
+            lock: self.lock,
+            commit: self.commit,
+        };
+        let mut txn = kv.begin(mode).await?;
         for k in self.reads {
             txn.get(k, events).await?;
         }

@@ -18,7 +18,7 @@ use tikv_bench::backend::{
 };
 
 use tikv_bench::driver::{self, RunOptions};
-use tikv_bench::vocab::{Events, LockMode, OpError, Outcome, Pair};
+use tikv_bench::vocab::{Events, OpError, Outcome, Pair, TxnMode};
 use tikv_bench::workload::checks::CheckVerdict;
 use tikv_bench::workload::checks::lock::{LOCK_FREE, LOCK_KEY};
 
@@ -246,7 +246,7 @@ impl Transaction for FaultyTxn<'_> {
 impl<'a> TxnKv for &'a Faulty {
     type Txn = FaultyTxn<'a>;
 
-    async fn begin(&self, lock: LockMode) -> Result<FaultyTxn<'a>, OpError> {
+    async fn begin(&self, lock: TxnMode) -> Result<FaultyTxn<'a>, OpError> {
         let faulty: &'a Faulty = self;
         Ok(FaultyTxn {
             faulty,
