@@ -260,7 +260,9 @@ impl Storage {
 
     // Reads.
 
-    /// `KvGet`: the value of `key` at `version`. `resolved_locks` lists
+    /// `KvGet`: the value of `key` at `version` (raising max_ts to it; a
+    /// lock whose min_commit_ts is above `version` does not block it).
+    /// `resolved_locks` lists
     /// transactions whose locks the caller may read past (their
     /// min_commit_ts was pushed beyond `version`).
     pub fn kv_get(
@@ -275,7 +277,8 @@ impl Storage {
     }
 
     /// `KvBatchGet`: the keys that have values at `version`, in request
-    /// order, and the keys hidden by locks, with their errors.
+    /// order, and the keys hidden by locks, with their errors (raises
+    /// max_ts to `version`, as [`Storage::kv_get`]).
     pub fn kv_batch_get(
         &self,
         keys: &[Vec<u8>],
@@ -298,7 +301,8 @@ impl Storage {
             .collect()
     }
 
-    /// `KvScan`: see [`SnapshotScan`].
+    /// `KvScan`: see [`SnapshotScan`] (raises max_ts to its version, as
+    /// [`Storage::kv_get`]).
     pub fn kv_scan(&self, scan: &SnapshotScan<'_>) -> Vec<KvPair> {
         self.mvcc.raise_max_ts(scan.version);
         self.mvcc.scan(scan)
@@ -449,8 +453,14 @@ impl Storage {
         Ok(())
     }
 
-    /// `KvCheckTxnStatus`: see [`TxnStatus`] for the three outcomes.
+    /// `KvCheckTxnStatus`: see [`TxnStatus`] for the three outcomes. It
+    /// raises max_ts to its timestamps, and leaves an async-commit lock as
+    /// it is (answering it, for CheckSecondaryLocks to decide).
     pub fn check_txn_status(&self, req: &CheckTxnStatusRequest) -> Result<TxnStatus, KeyError> {
+        // As TiKV: the check is a read at each of its timestamps.
+        for ts in [req.lock_ts, req.current_ts, req.caller_start_ts] {
+            self.mvcc.raise_max_ts(ts);
+        }
         let mut released = Vec::new();
         let r = {
             let _g = self.latches.acquire_one(&req.primary_key);

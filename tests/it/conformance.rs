@@ -12,7 +12,10 @@ use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use tikv_bench::cluster::RunningCluster;
 use tikv_bench::cluster::config::ClusterConfig;
-use tikv_client::{Error, ProtoKeyError, RawClient, TimestampExt, Transaction, TransactionClient};
+use tikv_client::{
+    Error, ProtoKeyError, RawClient, TimestampExt, Transaction, TransactionClient,
+    TransactionOptions,
+};
 
 use crate::cluster_util::*;
 
@@ -466,4 +469,92 @@ async fn bank_transfers_conserve_the_total_optimistic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bank_transfers_conserve_the_total_pessimistic() {
     bank(true).await;
+}
+
+/// Writes `keys` in one official transaction begun with `options`, then
+/// reads them back in a new one (which may meet the async locks whose
+/// secondaries the committer is still committing, and resolves them).
+async fn commit_with(
+    client: &TransactionClient,
+    options: TransactionOptions,
+    keys: &[Vec<u8>],
+    tag: &str,
+) -> Result<Option<tikv_client::Timestamp>, Error> {
+    let mut t = client.begin_with_options(options).await?;
+    for k in keys {
+        t.put(k.clone(), tag.as_bytes().to_vec()).await?;
+    }
+    t.commit().await
+}
+
+async fn read_back(client: &TransactionClient, keys: &[Vec<u8>], tag: &str) {
+    let mut read = client.begin_optimistic().await.unwrap();
+    for k in keys {
+        assert_eq!(
+            read.get(k.clone()).await.unwrap(),
+            Some(tag.as_bytes().to_vec()),
+            "key {}",
+            k.escape_ascii()
+        );
+    }
+    read.rollback().await.unwrap();
+}
+
+/// Async commit with the official client, on one region and across three:
+/// the commit answers the prewrite's min_commit_ts, and every value reads
+/// back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_async_commit_commits_on_one_region_and_across_regions() {
+    let c = start(config(3, 1_000_000)).await;
+    c.split_at(b"k00010").expect("split");
+    c.split_at(b"k00020").expect("split");
+    let client = official_txn(&c).await;
+    let async_commit = || TransactionOptions::new_optimistic().use_async_commit();
+    let one: Vec<Vec<u8>> = (0..5).map(key).collect();
+    let across: Vec<Vec<u8>> = (0..30).step_by(4).map(key).collect();
+    for (keys, tag) in [(&one, "one"), (&across, "across")] {
+        let ts = commit_with(&client, async_commit(), keys, tag)
+            .await
+            .expect("async commit")
+            .expect("a commit_ts");
+        assert!(ts.version() > 0);
+        read_back(&client, keys, tag).await;
+    }
+    c.shutdown().await;
+}
+
+/// 1PC with the official client on one region: committed in the prewrite,
+/// no locks left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_one_pc_commits_a_single_region_transaction() {
+    let c = start(config(3, 1_000_000)).await;
+    let client = official_txn(&c).await;
+    let one_pc = TransactionOptions::new_optimistic().try_one_pc();
+    let keys: Vec<Vec<u8>> = (0..5).map(key).collect();
+    let ts = commit_with(&client, one_pc, &keys, "1pc")
+        .await
+        .expect("1pc")
+        .expect("a commit_ts");
+    assert!(ts.version() > 0);
+    assert_eq!(c.storage().lock_count(), 0, "committed in the prewrite");
+    read_back(&client, &keys, "1pc").await;
+    c.shutdown().await;
+}
+
+/// 1PC with the official client across two regions (it sends try_one_pc
+/// to each region's prewrite; the stand-in commits what TiKV would): the
+/// commit succeeds, no lock is left, every value reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_one_pc_across_regions_commits_and_reads_back() {
+    let c = start(config(3, 1_000_000)).await;
+    c.split_at(b"k00010").expect("split");
+    let client = official_txn(&c).await;
+    let keys: Vec<Vec<u8>> = vec![key(1), key(15)];
+    let one_pc = TransactionOptions::new_optimistic().try_one_pc();
+    commit_with(&client, one_pc, &keys, "split")
+        .await
+        .expect("1pc across regions");
+    read_back(&client, &keys, "split").await;
+    assert_eq!(c.storage().lock_count(), 0);
+    c.shutdown().await;
 }

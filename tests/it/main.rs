@@ -7,6 +7,7 @@ mod util;
 
 mod api_v2;
 mod architecture;
+mod async_commit;
 mod batch_commands;
 mod checks;
 mod cli;

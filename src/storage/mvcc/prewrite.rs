@@ -163,50 +163,8 @@ impl Mvcc {
             Record::Committed(ts) => Some(Plan::Committed(ts)),
             _ => None,
         };
-        match self.lock(&m.key) {
-            Some(lock) if lock.ts != start_ts => {
-                if let Some(p) = committed() {
-                    return Ok(p);
-                }
-                if pessimistic {
-                    return Err(pessimistic_lock_not_found(
-                        start_ts,
-                        &m.key,
-                        "held by another",
-                    ));
-                }
-                return Err(KeyError::Locked(lock.info(&m.key)));
-            }
-            Some(lock) if lock.kind != LockType::PessimisticLock => {
-                // Our own prewrite lock: this prewrite is a repeat.
-                return Ok(Plan::Repeat(if lock.use_async_commit {
-                    lock.min_commit_ts
-                } else {
-                    0
-                }));
-            }
-            Some(own) => {
-                // Our own pessimistic lock: it already excludes conflicts,
-                // so turn it into a prewrite lock (keeping what it was
-                // pushed to).
-                if matches!(m.op, MutationOp::Insert | MutationOp::CheckNotExists) {
-                    self.check_not_exists(&m.key)?;
-                }
-                return Ok(match self.plan_lock(req, m) {
-                    Plan::Lock(mut lock, spilled) => {
-                        lock.ttl = lock.ttl.max(own.ttl);
-                        lock.for_update_ts = lock.for_update_ts.max(own.for_update_ts);
-                        lock.min_commit_ts = lock.min_commit_ts.max(own.min_commit_ts);
-                        Plan::Lock(lock, spilled)
-                    }
-                    other => other,
-                });
-            }
-            None if pessimistic => {
-                return committed()
-                    .ok_or_else(|| pessimistic_lock_not_found(start_ts, &m.key, "not locked"));
-            }
-            None => {}
+        if let Some(checked) = self.check_lock(req, m, pessimistic) {
+            return checked;
         }
         // No lock: look for writes this transaction must not overwrite.
         if let Some((commit_ts, w)) = self.seek_write(&m.key, u64::MAX) {
@@ -244,6 +202,61 @@ impl Mvcc {
             self.check_not_exists(&m.key)?;
         }
         Ok(self.plan_lock(req, m))
+    }
+
+    /// What the lock on `m.key` (or its absence, for a pessimistic check)
+    /// decides; `None`: no lock, go on to the write records.
+    fn check_lock(
+        &self,
+        req: &PrewriteRequest,
+        m: &Mutation,
+        pessimistic: bool,
+    ) -> Option<Result<Plan, KeyError>> {
+        let start_ts = req.start_version;
+        let committed = || match self.txn_record(&m.key, start_ts) {
+            Record::Committed(ts) => Some(Plan::Committed(ts)),
+            _ => None,
+        };
+        Some(match self.lock(&m.key) {
+            Some(lock) if lock.ts != start_ts => match committed() {
+                Some(p) => Ok(p),
+                None if pessimistic => Err(pessimistic_lock_not_found(
+                    start_ts,
+                    &m.key,
+                    "held by another",
+                )),
+                None => Err(KeyError::Locked(lock.info(&m.key))),
+            },
+            // Our own prewrite lock: this prewrite is a repeat.
+            Some(lock) if lock.kind != LockType::PessimisticLock => {
+                Ok(Plan::Repeat(if lock.use_async_commit {
+                    lock.min_commit_ts
+                } else {
+                    0
+                }))
+            }
+            // Our own pessimistic lock: it already excludes conflicts, so
+            // turn it into a prewrite lock (keeping what it was pushed to).
+            Some(own) => {
+                if matches!(m.op, MutationOp::Insert | MutationOp::CheckNotExists)
+                    && let Err(e) = self.check_not_exists(&m.key)
+                {
+                    return Some(Err(e));
+                }
+                Ok(match self.plan_lock(req, m) {
+                    Plan::Lock(mut lock, spilled) => {
+                        lock.ttl = lock.ttl.max(own.ttl);
+                        lock.for_update_ts = lock.for_update_ts.max(own.for_update_ts);
+                        lock.min_commit_ts = lock.min_commit_ts.max(own.min_commit_ts);
+                        Plan::Lock(lock, spilled)
+                    }
+                    other => other,
+                })
+            }
+            None if pessimistic => committed()
+                .ok_or_else(|| pessimistic_lock_not_found(start_ts, &m.key, "not locked")),
+            None => return None,
+        })
     }
 
     fn check_not_exists(&self, key: &[u8]) -> Result<(), KeyError> {

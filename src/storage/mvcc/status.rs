@@ -8,7 +8,8 @@ use crate::txn_types::requests::{Action, CheckTxnStatusRequest, SecondaryLocks, 
 
 impl Mvcc {
     /// Checks (and settles, if its TTL ran out) the transaction whose primary
-    /// is `req.primary_key` (caller holds that key's latch).
+    /// is `req.primary_key` (caller holds that key's latch). The facade
+    /// raises max_ts first (see `Storage::check_txn_status`).
     pub fn check_txn_status(
         &self,
         req: &CheckTxnStatusRequest,
@@ -21,21 +22,19 @@ impl Mvcc {
             action,
             lock_info: None,
         };
-        // As TiKV: the check is a read at each of its timestamps.
-        for ts in [req.lock_ts, req.current_ts, req.caller_start_ts] {
-            self.raise_max_ts(ts);
-        }
         if let Some(mut lock) = self.lock(key)
             && lock.ts == req.lock_ts
         {
+            // An async lock is never rolled back nor pushed here, even
+            // expired: CheckSecondaryLocks over its keys decides it.
+            let lock_ttl = lock.ttl.max(1);
             if lock.use_async_commit {
-                // Never rolled back nor pushed here, even expired: its
-                // fate is decided by CheckSecondaryLocks over its keys.
+                let (action, lock_info) = (Action::NoAction, Some(lock.info(key)));
                 return Ok(TxnStatus {
-                    lock_ttl: lock.ttl.max(1),
+                    lock_ttl,
                     commit_version: 0,
-                    action: Action::NoAction,
-                    lock_info: Some(lock.info(key)),
+                    action,
+                    lock_info,
                 });
             }
             if lock.expired(req.current_ts) {
