@@ -58,7 +58,6 @@ async fn async_prewrite_answers_min_commit_ts_and_status_checks_see_the_async_lo
             context: ctx(&region),
             key: b"x".to_vec(),
             version: read_ts,
-            ..Default::default()
         })
         .await
         .expect("get");
@@ -129,7 +128,6 @@ async fn one_pc_prewrite_commits_and_answers_its_commit_ts() {
             context: ctx(&region),
             key: b"b".to_vec(),
             version: resp.one_pc_commit_ts,
-            ..Default::default()
         })
         .await
         .expect("get")

@@ -22,11 +22,14 @@ fn lock_of(s: &Storage, key: &[u8]) -> LockInfo {
     s.lock_info(key).expect("a lock")
 }
 
+/// A read at a timestamp, of one kind or another.
+type Read<'a> = &'a dyn Fn(&Storage, u64);
+
 /// Every read kind, and CheckTxnStatus's caller_start_ts, raise max_ts:
 /// an async prewrite that started before them commits above each.
 #[test]
 fn async_prewrite_commits_above_every_earlier_read() {
-    let reads: [&dyn Fn(&Storage, u64); 4] = [
+    let reads: [Read<'_>; 4] = [
         &|s, ts| drop(s.kv_get(b"x", ts, &[])),
         &|s, ts| drop(s.kv_batch_get(&[b"x".to_vec()], ts, &[])),
         &|s, ts| {
