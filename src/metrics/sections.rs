@@ -106,6 +106,7 @@ impl From<SweepValue> for SweptValue {
     fn from(v: SweepValue) -> SweptValue {
         match v {
             SweepValue::Lock(l) => SweptValue::Text(l.as_str().into()),
+            SweepValue::Commit(m) => SweptValue::Text(m.as_str().into()),
             SweepValue::Int(n) => SweptValue::Number(n.into()),
             // Swept floats are checked finite when the workload is read;
             // anything else would have no JSON number.
