@@ -75,7 +75,7 @@ impl SweepInfo {
     }
 }
 
-/// A swept value as the result stores it: a lock mode as text, a number as
+/// A swept value as the result stores it: a lock or commit mode as text, a number as
 /// written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
