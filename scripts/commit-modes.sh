@@ -6,24 +6,31 @@
 # (median of the rounds [lowest-highest]), p50 as a ratio of 2PC's and the
 # p50 saved against 2PC in write round trips, where one write round trip is
 # the raw put's p50 in the same runs.
-# Usage: scripts/commit-modes.sh [--rounds N] [--duration D] [--out DIR]
+# With --results DIR, only the table of an earlier run's DIR.
+# Usage: scripts/commit-modes.sh [--rounds N] [--duration D] [--out DIR] [--results DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=3
 duration=""
 out=""
+results=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
         --duration) duration="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
-        *) echo "usage: scripts/commit-modes.sh [--rounds N] [--duration D] [--out DIR]" >&2; exit 2 ;;
+        --results) results="$2"; shift 2 ;;
+        *) echo "usage: scripts/commit-modes.sh [--rounds N] [--duration D] [--out DIR] [--results DIR]" >&2; exit 2 ;;
     esac
 done
-out="${out:-$(mktemp -d)}"
-cargo run --release --locked --quiet -- run workloads/commit-modes.yaml \
-    --repeat "$rounds" --out "$out" --progress lines --no-report \
-    ${duration:+--duration "$duration"}
+if [ -n "$results" ]; then
+    out="$results"
+else
+    out="${out:-$(mktemp -d)}"
+    cargo run --release --locked --quiet -- run workloads/commit-modes.yaml \
+        --repeat "$rounds" --out "$out" --progress lines --no-report \
+        ${duration:+--duration "$duration"}
+fi
 python3 - "$out" <<'PY'
 import glob, json, os, statistics, sys
 

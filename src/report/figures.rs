@@ -257,13 +257,8 @@ pub fn of(path: &Path, r: &RunResult) -> Result<Figures, ReportError> {
             ok as f64 / iv.span_s
         })
         .collect();
-    let swept = |name: &str| {
-        r.sweep
-            .as_ref()
-            .and_then(|s| s.value(name)?.as_str().map(String::from))
-    };
-    let lock = swept("lock").or_else(|| txn_mode(r, "lock", "optimistic"));
-    let commit = swept("commit").or_else(|| txn_mode(r, "commit", "2pc"));
+    let lock = mode(r, "lock", "optimistic");
+    let commit = mode(r, "commit", "2pc");
     Ok(Figures {
         label: r
             .sweep
@@ -290,6 +285,15 @@ pub fn of(path: &Path, r: &RunResult) -> Result<Figures, ReportError> {
 
 fn event(o: &crate::metrics::result::OpResult, name: &str) -> u64 {
     o.events.get(name).copied().unwrap_or(0)
+}
+
+/// The result's `lock` or `commit` mode: its sweep cell's value, else its
+/// txn ops'.
+fn mode(r: &RunResult, field: &str, default: &str) -> Option<String> {
+    r.sweep
+        .as_ref()
+        .and_then(|s| s.value(field)?.as_str().map(String::from))
+        .or_else(|| txn_mode(r, field, default))
 }
 
 /// The workload's txn ops' `field` (`lock` or `commit`; `default` when

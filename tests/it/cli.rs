@@ -501,11 +501,7 @@ fn repeat_runs_each_cell_n_times_and_reports_median_and_range() {
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["repeat"], 2);
-    assert_eq!(
-        index["cells"].as_array().unwrap().len(),
-        48,
-        "24 cells x 2"
-    );
+    assert_eq!(index["cells"].as_array().unwrap().len(), 48, "24 cells x 2");
     // Round by round, so that a cell's repeats do not all meet the same
     // phase of the machine.
     let order: Vec<(String, u64)> = index["cells"]
