@@ -75,7 +75,7 @@ impl SweepInfo {
     }
 }
 
-/// A swept value as the result stores it: a lock mode as text, a number as
+/// A swept value as the result stores it: a lock or commit mode as text, a number as
 /// written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -106,6 +106,7 @@ impl From<SweepValue> for SweptValue {
     fn from(v: SweepValue) -> SweptValue {
         match v {
             SweepValue::Lock(l) => SweptValue::Text(l.as_str().into()),
+            SweepValue::Commit(m) => SweptValue::Text(m.as_str().into()),
             SweepValue::Int(n) => SweptValue::Number(n.into()),
             // Swept floats are checked finite when the workload is read;
             // anything else would have no JSON number.

@@ -1,6 +1,6 @@
 //! The figures a comparison reads off one result: goodput, abort rate,
-//! retries and lock waits per commit, merged txn latency, the lock mode and
-//! sweep cell the result belongs to, and the run-to-run noise of its
+//! retries and lock waits per commit, merged txn latency, the lock and
+//! commit modes and sweep cell the result belongs to, and the run-to-run noise of its
 //! per-second goodput.
 //!
 //! Transactions (`txn` ops) are what a comparison is about: goodput is
@@ -21,6 +21,8 @@ pub struct Figures {
     pub name: String,
     /// `optimistic`, `pessimistic` or `mixed`; none without txn ops.
     pub lock: Option<String>,
+    /// `2pc`, `async`, `1pc` or `mixed`; none without txn ops.
+    pub commit: Option<String>,
     /// The sweep cell's values, in the sweep's order.
     pub sweep: Vec<(String, SweptValue)>,
     /// Whether the result has txn ops (goodput) or not (throughput).
@@ -59,7 +61,7 @@ pub struct Spread {
     pub abort_rate: Option<Range>,
 }
 
-/// The repeats of each run (same label and lock mode) as one [`Figures`]:
+/// The repeats of each run (same label, lock and commit mode) as one [`Figures`]:
 /// each figure the median of the runs, with their [`Spread`]; the noise is
 /// that of the runs' goodputs. Results without repeats are left as they
 /// are; the order of first appearance is kept.
@@ -71,6 +73,7 @@ pub fn combine_repeats(figs: Vec<Figures>) -> Vec<Figures> {
                 && g[0].repeat.is_some()
                 && g[0].label == f.label
                 && g[0].lock == f.lock
+                && g[0].commit == f.commit
         };
         match groups.iter_mut().find(|g| same(g)) {
             Some(g) => g.push(f),
@@ -254,11 +257,8 @@ pub fn of(path: &Path, r: &RunResult) -> Result<Figures, ReportError> {
             ok as f64 / iv.span_s
         })
         .collect();
-    let lock = r
-        .sweep
-        .as_ref()
-        .and_then(|s| s.value("lock")?.as_str().map(String::from))
-        .or_else(|| workload_lock(r));
+    let lock = mode(r, "lock", "optimistic");
+    let commit = mode(r, "commit", "2pc");
     Ok(Figures {
         label: r
             .sweep
@@ -267,6 +267,7 @@ pub fn of(path: &Path, r: &RunResult) -> Result<Figures, ReportError> {
         path: path.to_path_buf(),
         name: r.name.clone(),
         lock,
+        commit,
         sweep: r.sweep.as_ref().map_or(Vec::new(), |s| s.values.clone()),
         txn,
         goodput: counted.iter().map(|n| r.ops[*n].ok_per_s).sum(),
@@ -286,18 +287,23 @@ fn event(o: &crate::metrics::result::OpResult, name: &str) -> u64 {
     o.events.get(name).copied().unwrap_or(0)
 }
 
-/// The lock mode of the workload's txn ops (`optimistic` when unsaid), or
-/// `mixed` when they differ.
-fn workload_lock(r: &RunResult) -> Option<String> {
+/// The result's `lock` or `commit` mode: its sweep cell's value, else its
+/// txn ops'.
+fn mode(r: &RunResult, field: &str, default: &str) -> Option<String> {
+    r.sweep
+        .as_ref()
+        .and_then(|s| s.value(field)?.as_str().map(String::from))
+        .or_else(|| txn_mode(r, field, default))
+}
+
+/// The workload's txn ops' `field` (`lock` or `commit`; `default` when
+/// unsaid), or `mixed` when they differ.
+fn txn_mode(r: &RunResult, field: &str, default: &str) -> Option<String> {
     let ops = r.workload.get("ops")?.as_array()?;
     let mut modes: Vec<&str> = ops
         .iter()
         .filter(|o| o.get("type").and_then(|t| t.as_str()) == Some("txn"))
-        .map(|o| {
-            o.get("lock")
-                .and_then(|l| l.as_str())
-                .unwrap_or("optimistic")
-        })
+        .map(|o| o.get(field).and_then(|l| l.as_str()).unwrap_or(default))
         .collect();
     modes.sort_unstable();
     modes.dedup();
@@ -321,6 +327,7 @@ mod tests {
             path: PathBuf::from(format!("r{i}/result.json")),
             name: "w".into(),
             lock: Some("optimistic".into()),
+            commit: Some("2pc".into()),
             sweep: Vec::new(),
             txn: true,
             goodput,
@@ -336,14 +343,22 @@ mod tests {
         };
         let mut other = run(1, 7.0, 7);
         other.lock = Some("pessimistic".into());
+        let mut one_pc = run(2, 8.0, 8);
+        one_pc.commit = Some("1pc".into());
         let figs = vec![
             run(1, 100.0, 900),
             other,
             run(2, 300.0, 100),
+            one_pc,
             run(3, 200.0, 500),
         ];
         let combined = combine_repeats(figs);
-        assert_eq!(combined.len(), 2, "one per label and lock mode, in order");
+        assert_eq!(
+            combined.len(),
+            3,
+            "one per label, lock and commit mode, in order"
+        );
+        assert_eq!(combined[2].commit.as_deref(), Some("1pc"));
         let c = &combined[0];
         assert_eq!((c.goodput, c.p99_us, c.p50_us), (200.0, 500, 250));
         let s = c.spread.unwrap();

@@ -12,7 +12,7 @@ pub use crate::client::config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use crate::cluster::config::{ClusterConfig, Faults, Latency, Outage};
-use crate::vocab::LockMode;
+use crate::vocab::{CommitMode, LockMode};
 pub use crate::workload::checks::Checks;
 pub use crate::workload::ops::{Api, OpKind};
 
@@ -183,6 +183,7 @@ pub struct Sweep {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SweepParam {
     Lock,
+    Commit,
     Concurrency,
     Rate,
     Theta,
@@ -195,6 +196,7 @@ impl SweepParam {
     pub fn as_str(self) -> &'static str {
         match self {
             SweepParam::Lock => "lock",
+            SweepParam::Commit => "commit",
             SweepParam::Concurrency => "concurrency",
             SweepParam::Rate => "rate",
             SweepParam::Theta => "theta",
@@ -208,6 +210,7 @@ impl SweepParam {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SweepValue {
     Lock(LockMode),
+    Commit(CommitMode),
     Int(u64),
     Float(f64),
 }
@@ -216,6 +219,7 @@ impl SweepValue {
     pub fn to_json(self) -> serde_json::Value {
         match self {
             SweepValue::Lock(l) => l.as_str().into(),
+            SweepValue::Commit(m) => m.as_str().into(),
             SweepValue::Int(n) => n.into(),
             SweepValue::Float(x) => x.into(),
         }
@@ -226,6 +230,7 @@ impl std::fmt::Display for SweepValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SweepValue::Lock(l) => f.write_str(l.as_str()),
+            SweepValue::Commit(m) => f.write_str(m.as_str()),
             SweepValue::Int(n) => write!(f, "{n}"),
             SweepValue::Float(x) => write!(f, "{x}"),
         }

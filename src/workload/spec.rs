@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 pub use super::checks::ChecksSpec;
 use super::ops::{self, FieldValue};
 use crate::client::config::TransportKind;
-use crate::vocab::ApiVersion;
+use crate::vocab::{ApiVersion, CommitMode};
 
 pub type Sp<T> = Spanned<T>;
 
@@ -146,8 +146,11 @@ pub struct OutageSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
-    /// Lock mode of every txn op.
+    /// Lock mode of every txn op (and of the bank check).
     pub lock: Option<Sp<Vec<LockName>>>,
+    /// Commit mode (`2pc`, `async`, `1pc`) of every txn op and of the bank
+    /// and inventory checks.
+    pub commit: Option<Sp<Vec<CommitMode>>>,
     pub concurrency: Option<Sp<Vec<Sp<i64>>>>,
     pub rate: Option<Sp<Vec<Sp<f64>>>>,
     pub theta: Option<Sp<Vec<Sp<f64>>>>,

@@ -9,7 +9,7 @@ use super::{
     Checks, ClientConfig, Diagnostic, Distribution, KeySpace, OpConfig, OpKind, Sweep, SweepParam,
     SweepValue, Workload,
 };
-use crate::vocab::LockMode;
+use crate::vocab::{CheckMode, CommitMode, LockMode};
 
 /// One combination of swept values, and the workload it gives.
 #[derive(Debug, Clone)]
@@ -88,6 +88,19 @@ fn apply(w: &mut Workload, param: SweepParam, value: SweepValue) {
                 bank.lock = mode;
             }
         }
+        (SweepParam::Commit, SweepValue::Commit(mode)) => {
+            for op in &mut w.ops {
+                if let OpKind::Txn(txn::TxnParams { commit, .. }) = &mut op.kind {
+                    *commit = mode;
+                }
+            }
+            if let Some(bank) = &mut w.checks.bank {
+                bank.commit = mode;
+            }
+            if let Some(inventory) = &mut w.checks.inventory {
+                inventory.commit = mode;
+            }
+        }
         (SweepParam::Concurrency, SweepValue::Int(n)) => w.concurrency = n as u32,
         (SweepParam::Rate, SweepValue::Float(r)) => w.rate = Some(r),
         (SweepParam::Theta, SweepValue::Float(t)) => match &mut w.keys.distribution {
@@ -129,6 +142,9 @@ pub(super) fn check_sweep(
     // anything for this workload at all.
     if let Some(v) = s.lock {
         params.push((SweepParam::Lock, sweep_lock(c, &v, ops, checks)));
+    }
+    if let Some(v) = s.commit {
+        params.push((SweepParam::Commit, sweep_commit(c, &v, ops, checks)));
     }
     if let Some(v) = &s.concurrency {
         params.push((
@@ -185,6 +201,31 @@ fn sweep_lock(
             })
         })
         .collect()
+}
+
+/// The commit modes to sweep. They mean something only for transactions:
+/// txn ops, the bank check's transfers, the inventory check's decrements
+/// when they are transactional (`cas` decrements ignore it).
+fn sweep_commit(
+    c: &mut Checker,
+    v: &Sp<Vec<CommitMode>>,
+    ops: &[OpConfig],
+    checks: &Checks,
+) -> Vec<SweepValue> {
+    let txn_inventory = checks
+        .inventory
+        .as_ref()
+        .is_some_and(|i| i.mode != CheckMode::Cas);
+    if !ops.iter().any(|o| matches!(o.kind, OpKind::Txn(_)))
+        && checks.bank.is_none()
+        && !txn_inventory
+    {
+        c.err(
+            v,
+            "sweeping 'commit' needs at least one txn op, the bank check, or the inventory check in mode optimistic or pessimistic",
+        );
+    }
+    v.value.iter().map(|m| SweepValue::Commit(*m)).collect()
 }
 
 fn ints(
@@ -350,7 +391,81 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("unknown field `speed`, expected one of lock, concurrency, rate"),
+            err.contains("unknown field `speed`, expected one of lock, commit, concurrency, rate"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn commit_is_swept_over_txn_ops_and_the_transactional_checks() {
+        let w = Workload::parse(
+            "name: s\nkeys: {txn_prefix: t}\nops: [{type: txn, weight: 1, commit: 1pc}, {type: get, weight: 1}]\nchecks: {bank: {}, inventory: {mode: pessimistic}}\nsweep:\n  lock: [optimistic, pessimistic]\n  commit: [2pc, async, 1pc]\n",
+            "s.yaml",
+        )
+        .unwrap();
+        let cells = w.cells();
+        let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "lock=optimistic,commit=2pc",
+                "lock=optimistic,commit=async",
+                "lock=optimistic,commit=1pc",
+                "lock=pessimistic,commit=2pc",
+                "lock=pessimistic,commit=async",
+                "lock=pessimistic,commit=1pc",
+            ]
+        );
+        let cell = &cells[4];
+        assert_eq!(cell.dir_name(), "lock-pessimistic_commit-async");
+        assert_eq!(cell.to_json()["values"]["commit"], "async");
+        let w = &cell.workload;
+        assert!(matches!(
+            w.ops[0].kind,
+            OpKind::Txn(txn::TxnParams {
+                lock: LockMode::Pessimistic,
+                commit: CommitMode::Async,
+                ..
+            })
+        ));
+        assert_eq!(w.checks.bank.unwrap().commit, CommitMode::Async);
+        assert_eq!(w.checks.inventory.unwrap().commit, CommitMode::Async);
+        assert_eq!(
+            cells[0].workload.checks.bank.unwrap().commit,
+            CommitMode::TwoPc
+        );
+        let only = Workload::parse(
+            "name: s\nops: [{type: get, weight: 1}]\nchecks: {bank: {}}\nsweep: {commit: [1pc]}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        assert_eq!(only.cells()[0].dir_name(), "commit-1pc");
+        assert_eq!(
+            only.cells()[0].workload.checks.bank.unwrap().commit,
+            CommitMode::OnePc
+        );
+    }
+
+    #[test]
+    fn a_commit_sweep_without_transactions_or_with_unknown_modes_is_refused() {
+        let err = Workload::parse(
+            "name: s\nops: [{type: get, weight: 1}]\nchecks: {inventory: {mode: cas}}\nsweep:\n  commit: [2pc, async]\n",
+            "s.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("s.yaml:5:11: sweeping 'commit' needs at least one txn op, the bank check, or the inventory check in mode optimistic or pessimistic"),
+            "{err}"
+        );
+        let err = Workload::parse(
+            "name: s\nops: [{type: txn, weight: 1}]\nsweep:\n  commit: [2pc, 3pc]\n",
+            "s.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("s.yaml:4:17: unknown variant `3pc`, expected one of 2pc, async, 1pc"),
             "{err}"
         );
     }

@@ -487,8 +487,8 @@ fn repeat_runs_each_cell_n_times_and_reports_median_and_range() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}\n{stdout}", stderr(&o));
     let cells = [
-        "lock-optimistic_hot_set-0.5",
-        "lock-pessimistic_hot_set-0.005",
+        "lock-optimistic_commit-2pc_hot_set-0.5",
+        "lock-pessimistic_commit-1pc_hot_set-0.005",
     ];
     for cell in cells {
         for k in [1, 2] {
@@ -501,7 +501,7 @@ fn repeat_runs_each_cell_n_times_and_reports_median_and_range() {
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["repeat"], 2);
-    assert_eq!(index["cells"].as_array().unwrap().len(), 16, "8 cells x 2");
+    assert_eq!(index["cells"].as_array().unwrap().len(), 48, "24 cells x 2");
     // Round by round, so that a cell's repeats do not all meet the same
     // phase of the machine.
     let order: Vec<(String, u64)> = index["cells"]
@@ -515,15 +515,15 @@ fn repeat_runs_each_cell_n_times_and_reports_median_and_range() {
             )
         })
         .collect();
-    assert!(order[..8].iter().all(|(_, k)| *k == 1), "{order:?}");
-    assert!(order[8..].iter().all(|(_, k)| *k == 2), "{order:?}");
-    assert_eq!(order[0].0, order[8].0, "the same cells in the same order");
+    assert!(order[..24].iter().all(|(_, k)| *k == 1), "{order:?}");
+    assert!(order[24..].iter().all(|(_, k)| *k == 2), "{order:?}");
+    assert_eq!(order[0].0, order[24].0, "the same cells in the same order");
     assert!(
         stdout.contains("(median of 2 runs [lowest – highest])"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("lock=pessimistic,hot_set=0.005"),
+        stdout.contains("lock=pessimistic,commit=1pc,hot_set=0.005"),
         "{stdout}"
     );
     let html = std::fs::read_to_string(out.join("compare/compare.html")).unwrap();
@@ -541,8 +541,8 @@ fn repeat_runs_each_cell_n_times_and_reports_median_and_range() {
     assert!(o.status.success(), "{}", stderr(&o));
     let html = std::fs::read_to_string(again.join("compare.html")).unwrap();
     assert!(
-        html.contains("Comparison of 8 results"),
-        "16 runs as 8 cells"
+        html.contains("Comparison of 24 results"),
+        "48 runs as 24 cells"
     );
 }
 

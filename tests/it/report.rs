@@ -436,6 +436,87 @@ fn compare_of_a_sweep_plots_against_the_swept_parameter() {
     );
 }
 
+/// A sweep over lock and commit mode (and hot_set): the page draws one
+/// line per (lock, commit) pair, names the pairs in its tables and pairs
+/// optimistic with pessimistic of the same commit mode.
+#[test]
+fn compare_of_a_lock_and_commit_sweep_draws_one_line_per_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut results = Vec::new();
+    for lock in ["optimistic", "pessimistic"] {
+        for commit in ["2pc", "async"] {
+            for hot in [0.5, 0.1] {
+                let mut r = variant(lock, 100.0, &[100, 100, 100], 0);
+                let id = format!("lock={lock},commit={commit},hot_set={hot}");
+                r.sweep = Some(
+                    serde_json::from_value(serde_json::json!({"id": id,
+                        "values": {"lock": lock, "commit": commit, "hot_set": hot}}))
+                    .unwrap(),
+                );
+                let cell = format!("lock-{lock}_commit-{commit}_hot_set-{hot}/result.json");
+                results.push((dir.path().join(cell), r));
+            }
+        }
+    }
+    let written = compare::write(&results, dir.path()).unwrap();
+    for (path, size) in &written.charts {
+        assert_eq!(png_size(path), *size, "{}", path.display());
+    }
+    let doc = parse(&written.html);
+    let lede: String = select(&doc, "p.lede")[0].text().collect();
+    assert!(
+        lede.contains("one line per lock / commit mode pair"),
+        "{lede}"
+    );
+    let rows = select(&doc, "table.results tbody tr");
+    let (lock, commit) = (
+        cell_texts(rows[1])[1].clone(),
+        cell_texts(rows[1])[2].clone(),
+    );
+    assert_eq!((lock.as_str(), commit.as_str()), ("optimistic", "2pc"));
+    assert_eq!(
+        cell_texts(rows[2])[2],
+        "async",
+        "commit read from the sweep"
+    );
+    let pairs: Vec<String> = select(&doc, "section#contention tbody tr")
+        .into_iter()
+        .map(|row| cell_texts(row)[0].clone())
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            "commit=2pc, hot_set=0.5",
+            "commit=2pc, hot_set=0.1",
+            "commit=async, hot_set=0.5",
+            "commit=async, hot_set=0.1"
+        ]
+    );
+    let title: String = select(&doc, "section#contention h2")[0].text().collect();
+    assert!(title.contains("per commit mode"), "{title}");
+    assert!(dir.path().join("contention.png").exists());
+
+    // Results of workloads that say their commit mode (no sweep): the mode
+    // is read from the txn op, and only a pair with the same one is paired.
+    let mut side = Vec::new();
+    for (lock, commit) in [
+        ("optimistic", "async"),
+        ("pessimistic", "async"),
+        ("pessimistic", "1pc"),
+    ] {
+        let mut r = variant(lock, 100.0, &[100, 100, 100], 0);
+        for op in r.workload["ops"].as_array_mut().unwrap() {
+            op["commit"] = commit.into();
+        }
+        side.push((dir.path().join(format!("{lock}-{commit}/result.json")), r));
+    }
+    let out = dir.path().join("side");
+    let doc = parse(&compare::compare_to_dir(&side, &out).unwrap());
+    let rows = select(&doc, "table.results tbody tr");
+    assert_eq!(cell_texts(rows[2])[2], "1pc");
+    assert_eq!(select(&doc, "section#contention tbody tr").len(), 1);
+}
+
 #[test]
 fn compare_without_transactions_compares_throughput_and_skips_contention() {
     let mut r = result();

@@ -1,6 +1,7 @@
 //! Where each result goes on the comparison's charts: against the swept
-//! parameter (one series per lock mode and remaining swept values), or side
-//! by side by label.
+//! parameter (one series per lock mode, or per (lock, commit) pair when the
+//! results differ in commit mode, and remaining swept values), or side by
+//! side by label.
 
 use std::collections::BTreeSet;
 
@@ -16,12 +17,24 @@ pub(super) struct Layout {
     /// Per result: x position, series index.
     pub pos: Vec<(f64, usize)>,
     pub series: Vec<String>,
+    /// Whether the results differ in commit mode: then each series is a
+    /// (lock, commit) pair, `pessimistic / async`.
+    pub commits: bool,
 }
+
+/// The parameters that name series rather than x positions.
+const MODES: [&str; 2] = ["lock", "commit"];
 
 impl Layout {
     pub fn of(figs: &[Figures]) -> Layout {
         let param = swept_param(figs);
-        let names: Vec<String> = figs.iter().map(|f| series_name(f, &param)).collect();
+        let mut modes = figs.iter().filter_map(|f| f.commit.as_deref());
+        let first = modes.next();
+        let commits = modes.any(|m| Some(m) != first);
+        let names: Vec<String> = figs
+            .iter()
+            .map(|f| series_name(f, &param, commits))
+            .collect();
         let series: Vec<String> = names
             .iter()
             .cloned()
@@ -57,6 +70,7 @@ impl Layout {
             param,
             scale,
             series,
+            commits,
         }
     }
 
@@ -78,9 +92,20 @@ impl Layout {
     }
 
     pub fn caption(&self) -> String {
+        let modes = self.modes();
         match &self.param {
-            Some(p) => format!("Against the swept parameter {p}, one line per lock mode."),
-            None => "Each result, coloured by lock mode.".into(),
+            Some(p) => format!("Against the swept parameter {p}, one line per {modes}."),
+            None => format!("Each result, coloured by {modes}."),
+        }
+    }
+
+    /// What a series stands for: `lock mode`, or `lock / commit mode pair`
+    /// when the results differ in commit mode.
+    pub fn modes(&self) -> &'static str {
+        if self.commits {
+            "lock / commit mode pair"
+        } else {
+            "lock mode"
         }
     }
 
@@ -136,22 +161,39 @@ impl Layout {
 }
 
 /// The swept parameter on the x axis: the first of the first result's
-/// that every result has, `lock` aside (lock modes are series).
+/// that every result has, `lock` and `commit` aside (modes are series).
 fn swept_param(figs: &[Figures]) -> Option<String> {
     figs[0]
         .sweep
         .iter()
         .map(|(k, _)| k)
-        .find(|k| *k != "lock" && figs.iter().all(|f| f.sweep.iter().any(|(j, _)| j == *k)))
+        .find(|k| {
+            !MODES.contains(&k.as_str())
+                && figs.iter().all(|f| f.sweep.iter().any(|(j, _)| j == *k))
+        })
         .cloned()
 }
 
-/// The series a result belongs to: its lock mode and its swept values
-/// other than `param`.
-fn series_name(f: &Figures, param: &Option<String>) -> String {
-    let mut parts: Vec<String> = f.lock.iter().cloned().collect();
+/// A result's modes as its series shows them: the lock mode, or with
+/// `commits` the pair, `pessimistic / async` (`–` for a mode it lacks).
+pub(super) fn mode_name(f: &Figures, commits: bool) -> Option<String> {
+    match (&f.lock, &f.commit) {
+        (None, None) => None,
+        (lock, commit) if commits => Some(format!(
+            "{} / {}",
+            lock.as_deref().unwrap_or("–"),
+            commit.as_deref().unwrap_or("–")
+        )),
+        (lock, _) => lock.clone(),
+    }
+}
+
+/// The series a result belongs to: its modes and its swept values other
+/// than `param`.
+fn series_name(f: &Figures, param: &Option<String>, commits: bool) -> String {
+    let mut parts: Vec<String> = mode_name(f, commits).into_iter().collect();
     for (k, v) in &f.sweep {
-        if Some(k) != param.as_ref() && k != "lock" {
+        if Some(k) != param.as_ref() && !MODES.contains(&k.as_str()) {
             parts.push(format!("{k}={v}"));
         }
     }

@@ -2,10 +2,11 @@
 //! goodput, abort rate, retries and lock wait per commit, and p50/p99.
 //!
 //! Results from a sweep (their `sweep` section) are drawn against the swept
-//! parameter other than `lock`, one line per lock mode (and per remaining
-//! combination of swept values); other results stand side by side as bars.
-//! Whenever both lock modes are present, `contention.png` puts optimistic
-//! and pessimistic side by side: goodput, abort rate and p99. For exactly
+//! parameter other than `lock` and `commit`, one line per lock mode, or per
+//! (lock, commit) pair when the results differ in commit mode (and per
+//! remaining combination of swept values); other results stand side by
+//! side as bars. Whenever both lock modes are present, `contention.png`
+//! draws goodput, abort rate and p99 with those same lines. For exactly
 //! two results a delta table says whether the goodput difference is within
 //! the run-to-run noise of their timelines.
 
@@ -166,11 +167,12 @@ fn contention_section(
         drawn,
     )?;
     inner.push_str(&pairs_table(figs, layout));
-    Ok(page::section(
-        "contention",
-        "Optimistic vs pessimistic",
-        &inner,
-    ))
+    let title = if layout.commits {
+        "Optimistic vs pessimistic, per commit mode"
+    } else {
+        "Optimistic vs pessimistic"
+    };
+    Ok(page::section("contention", title, &inner))
 }
 
 /// A chart per metric of [`metrics`] that any result has (not zero), two
@@ -371,12 +373,12 @@ fn heading(figs: &[Figures], layout: &Layout, txn: bool) -> String {
         Some(p) => format!(
             "A sweep: charts put the swept parameter {p} on the x axis, one line per {}.",
             if figs.iter().any(|f| f.lock.is_some()) {
-                "lock mode (and per remaining swept value)"
+                format!("{} (and per remaining swept value)", layout.modes())
             } else {
-                "remaining combination of swept values"
+                "remaining combination of swept values".into()
             }
         ),
-        None => "Results side by side, coloured by lock mode.".into(),
+        None => format!("Results side by side, coloured by {}.", layout.modes()),
     };
     h.push_str(&page::para("lede", &what));
     if !txn {
@@ -427,6 +429,7 @@ mod tests {
             path: PathBuf::from(format!("{lock}-{hot}/repeat-{k}/result.json")),
             name: "w".into(),
             lock: Some(lock.into()),
+            commit: Some("2pc".into()),
             sweep: vec![
                 ("lock".into(), SweptValue::Text(lock.into())),
                 (
@@ -478,5 +481,110 @@ mod tests {
         }]);
         let chart = contention_chart(&lone, &Layout::of(&lone));
         assert!(chart.panels[0].series[0].ranges.is_empty(), "no repeats");
+    }
+
+    /// A cell of a lock x commit x hot_set sweep, as the result gives it.
+    fn cell(lock: &str, commit: &str, hot: f64, goodput: f64) -> Figures {
+        let text = |s: &str| SweptValue::Text(s.into());
+        Figures {
+            label: format!("lock={lock},commit={commit},hot_set={hot}"),
+            path: PathBuf::from(format!("{lock}-{commit}-{hot}/result.json")),
+            name: "w".into(),
+            lock: Some(lock.into()),
+            commit: Some(commit.into()),
+            sweep: vec![
+                ("lock".into(), text(lock)),
+                ("commit".into(), text(commit)),
+                (
+                    "hot_set".into(),
+                    SweptValue::Number(serde_json::Number::from_f64(hot).unwrap()),
+                ),
+            ],
+            txn: true,
+            goodput,
+            abort_rate: Some(0.0),
+            retries_per_commit: None,
+            lock_waits_per_commit: None,
+            lock_wait_us_per_commit: None,
+            p50_us: 10,
+            p99_us: 20,
+            noise: Noise::default(),
+            repeat: None,
+            spread: None,
+        }
+    }
+
+    /// Runs that differ in lock and commit mode: one line per pair, named
+    /// `lock / commit`, against the other swept parameter; the pairs table
+    /// puts optimistic beside pessimistic of the same commit mode.
+    #[test]
+    fn lock_and_commit_modes_draw_one_line_per_pair() {
+        let mut figs = Vec::new();
+        for (lock, base) in [("optimistic", 100.0), ("pessimistic", 200.0)] {
+            for (commit, plus) in [("2pc", 0.0), ("async", 10.0)] {
+                for hot in [0.5, 0.1] {
+                    figs.push(cell(lock, commit, hot, base + plus + hot));
+                }
+            }
+        }
+        let layout = Layout::of(&figs);
+        assert_eq!(layout.param.as_deref(), Some("hot_set"));
+        assert_eq!(
+            layout.series,
+            [
+                "optimistic / 2pc",
+                "optimistic / async",
+                "pessimistic / 2pc",
+                "pessimistic / async"
+            ]
+        );
+        let chart = contention_chart(&figs, &layout);
+        let goodput = &chart.panels[0];
+        let line = |name: &str| {
+            goodput
+                .series
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap()
+                .points
+                .clone()
+        };
+        assert_eq!(line("pessimistic / async"), [(0.1, 210.1), (0.5, 210.5)]);
+        assert_eq!(line("optimistic / 2pc"), [(0.1, 100.1), (0.5, 100.5)]);
+        assert!(
+            layout
+                .caption()
+                .contains("one line per lock / commit mode pair")
+        );
+
+        let html = tables::pairs_table(&figs, &layout);
+        for key in ["commit=2pc, hot_set=0.5", "commit=async, hot_set=0.1"] {
+            assert!(html.contains(key), "{key}: {html}");
+        }
+        // optimistic / async 110.1 beside pessimistic / async 210.1.
+        assert!(html.contains("1.91×"), "{html}");
+
+        // One lock mode, several commit modes, nothing else swept: bars,
+        // one colour per pair.
+        let only: Vec<Figures> = ["2pc", "async", "1pc"]
+            .into_iter()
+            .map(|c| Figures {
+                sweep: vec![("commit".into(), SweptValue::Text(c.into()))],
+                ..cell("optimistic", c, 0.5, 1.0)
+            })
+            .collect();
+        let layout = Layout::of(&only);
+        assert_eq!(layout.param, None);
+        assert_eq!(
+            layout.series,
+            ["optimistic / 1pc", "optimistic / 2pc", "optimistic / async"]
+        );
+        // The same commit mode everywhere: lines per lock mode, as ever.
+        let same: Vec<Figures> = figs
+            .iter()
+            .filter(|f| f.commit.as_deref() == Some("2pc"))
+            .cloned()
+            .collect();
+        assert_eq!(Layout::of(&same).series, ["optimistic", "pessimistic"]);
     }
 }

@@ -31,6 +31,7 @@ pub(super) fn results_table(figs: &[Figures], goodput: &str) -> String {
         &[
             "result",
             "lock",
+            "commit",
             goodput,
             "per second: mean ± sd (n)",
             "abort rate",
@@ -60,6 +61,7 @@ pub(super) fn results_table(figs: &[Figures], goodput: &str) -> String {
         t.row([
             text(&f.label),
             text(f.lock.clone().unwrap_or_else(|| "–".into())),
+            text(f.commit.clone().unwrap_or_else(|| "–".into())),
             num(within(
                 page::rate(f.goodput),
                 spread.map(|s| rate(&s.goodput)),
@@ -100,33 +102,42 @@ pub(super) fn results_table(figs: &[Figures], goodput: &str) -> String {
 }
 
 /// Optimistic beside pessimistic wherever both ran with the same other
-/// values: the headline numbers.
+/// values (the same commit mode among them): the headline numbers.
 pub(super) fn pairs_table(figs: &[Figures], layout: &Layout) -> String {
     let key = |f: &Figures| {
-        f.sweep
-            .iter()
-            .filter(|(k, _)| k != "lock")
-            .map(|(k, v)| format!("{k}={v}"))
+        let commit = layout
+            .commits
+            .then(|| format!("commit={}", f.commit.as_deref().unwrap_or("–")));
+        commit
+            .into_iter()
+            .chain(
+                f.sweep
+                    .iter()
+                    .filter(|(k, _)| k != "lock" && k != "commit")
+                    .map(|(k, v)| format!("{k}={v}")),
+            )
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let opt: Vec<&Figures> = figs
-        .iter()
-        .filter(|f| f.lock.as_deref() == Some("optimistic"))
-        .collect();
-    let pes: Vec<&Figures> = figs
-        .iter()
-        .filter(|f| f.lock.as_deref() == Some("pessimistic"))
-        .collect();
+    let of = |lock: &str| -> Vec<&Figures> {
+        figs.iter()
+            .filter(|f| f.lock.as_deref() == Some(lock))
+            .collect()
+    };
+    let (opt, pes) = (of("optimistic"), of("pessimistic"));
     let mut pairs: Vec<(String, &Figures, &Figures)> = Vec::new();
-    if layout.param.is_some() {
-        for o in &opt {
-            if let Some(p) = pes.iter().find(|p| key(p) == key(o)) {
-                pairs.push((key(o), o, p));
-            }
+    for o in &opt {
+        let k = key(o);
+        let same = |fs: &[&Figures]| fs.iter().filter(|f| key(f) == k).count();
+        let Some(p) = pes.iter().find(|p| key(p) == k) else {
+            continue;
+        };
+        if layout.param.is_some() {
+            pairs.push((k, o, p));
+        } else if same(&opt) == 1 && same(&pes) == 1 {
+            // Side by side: a pair only where it is the one pair.
+            pairs.push((format!("{} vs {}", o.label, p.label), o, p));
         }
-    } else if let ([o], [p]) = (opt.as_slice(), pes.as_slice()) {
-        pairs.push((format!("{} vs {}", o.label, p.label), o, p));
     }
     if pairs.is_empty() {
         return String::new();
