@@ -164,7 +164,11 @@ impl Transport for Grpc<'_> {
         let commits = req.use_async_commit || req.try_one_pc;
         let groups = self
             .tikv
-            .call_grouped(&self.cx(commits), &keys, kvrpcpb::PrewriteRequest::from(req))
+            .call_grouped(
+                &self.cx(commits),
+                &keys,
+                kvrpcpb::PrewriteRequest::from(req),
+            )
             .await?;
         let mut out = PrewriteResult::default();
         let mut errors = Vec::new();

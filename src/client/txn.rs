@@ -104,7 +104,10 @@ impl Unfinished {
     /// commit an async-commit transaction's primary first), trying twice.
     pub async fn commit<T: Transport>(&self, t: &T) {
         for _ in 0..2 {
-            if t.commit(&self.keys, self.start_ts, self.commit_ts).await.is_ok() {
+            if t.commit(&self.keys, self.start_ts, self.commit_ts)
+                .await
+                .is_ok()
+            {
                 return;
             }
         }
@@ -615,7 +618,9 @@ impl<'t, T: Transport> Txn<'t, T> {
         req.min_commit_ts = req.min_commit_ts.max(latest.saturating_add(1));
         let age = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
         let window = ASYNC_COMMIT_SAFE_WINDOW.as_millis() as u64;
-        req.max_commit_ts = self.start_ts.saturating_add(compose(age.saturating_add(window), 0));
+        req.max_commit_ts = self
+            .start_ts
+            .saturating_add(compose(age.saturating_add(window), 0));
         if mode == CommitMode::OnePc {
             req.try_one_pc = true;
             return Ok(req);

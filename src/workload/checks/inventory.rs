@@ -146,6 +146,15 @@ impl Check for Inventory {
             Some(CheckModeName::Optimistic) => CheckMode::Optimistic,
             Some(CheckModeName::Pessimistic) => CheckMode::Pessimistic,
         };
+        if let Some(commit) = i.commit.as_ref()
+            && mode == CheckMode::Cas
+        {
+            c.err(
+                commit,
+                "checks.inventory.commit applies only to the transactional modes \
+                 (optimistic, pessimistic); mode cas decrements by compare-and-swap",
+            );
+        }
         Inventory {
             stock,
             mode,
