@@ -210,6 +210,13 @@ impl Storage {
         self.mvcc.version_count()
     }
 
+    /// TiKV's max_ts: the largest timestamp a read, a status check or a
+    /// secondary-lock check was served at (async-commit and 1PC prewrites
+    /// commit above it).
+    pub fn max_ts(&self) -> u64 {
+        self.mvcc.max_ts()
+    }
+
     /// The lock on a transactional key (for tests and checks).
     pub fn lock_info(&self, key: &[u8]) -> Option<LockInfo> {
         self.mvcc.lock(key).map(|l| l.info(key))
@@ -262,6 +269,8 @@ impl Storage {
         version: u64,
         resolved_locks: &[u64],
     ) -> Result<Option<Vec<u8>>, KeyError> {
+        // max_ts first, then the lock (see `Mvcc::raise_max_ts`).
+        self.mvcc.raise_max_ts(version);
         self.mvcc.get(key, version, resolved_locks)
     }
 
@@ -273,6 +282,7 @@ impl Storage {
         version: u64,
         resolved_locks: &[u64],
     ) -> Vec<KvPair> {
+        self.mvcc.raise_max_ts(version);
         keys.iter()
             .filter_map(|k| match self.mvcc.get(k, version, resolved_locks) {
                 Ok(Some(v)) => Some(KvPair {
@@ -290,6 +300,7 @@ impl Storage {
 
     /// `KvScan`: see [`SnapshotScan`].
     pub fn kv_scan(&self, scan: &SnapshotScan<'_>) -> Vec<KvPair> {
+        self.mvcc.raise_max_ts(scan.version);
         self.mvcc.scan(scan)
     }
 
@@ -310,16 +321,23 @@ impl Storage {
 
     /// `KvPrewrite`. All mutations are written, or none: on locks, every lock
     /// met is reported; on any other error, that error alone.
+    ///
+    /// Async commit and 1PC (see [`PrewriteRequest`]): the answer carries
+    /// the min_commit_ts (async) or the commit_ts (1PC) computed above
+    /// max_ts; zeros mean the request fell back to 2PC (its
+    /// max_commit_ts was too small), with plain locks written.
     pub fn prewrite(&self, req: &PrewriteRequest) -> Result<PrewriteResult, Vec<KeyError>> {
+        let mut released = Vec::new();
         let r = {
             let _g = self
                 .latches
                 .acquire(req.mutations.iter().map(|m| m.key.as_slice()));
-            self.mvcc.prewrite(req)
+            self.mvcc.prewrite(req, &mut released)
         };
         if let Err(errs) = &r {
             self.count_conflicts(errs);
         }
+        self.finish(req.start_version, released);
         r
     }
 
@@ -445,36 +463,23 @@ impl Storage {
         r
     }
 
-    /// `KvCheckSecondaryLocks`: what became of transaction `start_version`
-    /// on `keys` (see [`SecondaryLocks`]). A key with neither lock nor
-    /// record is rolled back, so the transaction can no longer commit.
+    /// `KvCheckSecondaryLocks`: what became of async-commit transaction
+    /// `start_version` on `keys` (see [`SecondaryLocks`]), as TiKV's
+    /// command decides it; a key with neither lock nor record gets a
+    /// protected rollback, so the transaction can no longer commit.
     pub fn check_secondary_locks(
         &self,
         keys: &[Vec<u8>],
         start_version: u64,
     ) -> Result<SecondaryLocks, KeyError> {
-        let mut out = SecondaryLocks::default();
-        for key in keys {
-            let st = self.check_txn_status(&CheckTxnStatusRequest {
-                primary_key: key.clone(),
-                lock_ts: start_version,
-                caller_start_ts: 0,
-                current_ts: 0,
-                rollback_if_not_exist: true,
-                resolving_pessimistic_lock: false,
-            })?;
-            if let Some(ts) = st.committed() {
-                return Ok(SecondaryLocks {
-                    locks: Vec::new(),
-                    commit_ts: ts,
-                });
-            }
-            if st.rolled_back() {
-                return Ok(SecondaryLocks::default());
-            }
-            out.locks.extend(st.lock_info);
-        }
-        Ok(out)
+        let mut released = Vec::new();
+        let r = {
+            let _g = self.latches.acquire(keys.iter().map(|k| k.as_slice()));
+            self.mvcc
+                .check_secondary_locks(keys, start_version, &mut released)
+        };
+        self.wake(released);
+        Ok(r)
     }
 
     /// `KvResolveLock`: commits (at `commit_version`) or rolls back (when it

@@ -71,18 +71,24 @@ impl Mvcc {
         Ok(())
     }
 
-    /// Turns our prewrite lock into a write record.
+    /// Turns our prewrite lock into a write record. A rollback record of
+    /// another transaction (start_ts == `commit_ts`) already there is kept
+    /// as the record's overlapped rollback, as TiKV's `rollback_ts` on the
+    /// lock keeps it (async commit chooses its own commit_ts, so it can
+    /// land there).
     pub(super) fn commit_lock(&self, key: &[u8], lock: &Lock, commit_ts: u64) {
         let kind = match lock.kind {
             LockType::Put => WriteKind::Put,
             LockType::Del => WriteKind::Delete,
             LockType::Lock | LockType::PessimisticLock => WriteKind::Lock,
         };
-        self.put_write(
-            key,
-            commit_ts,
-            Write::new(kind, lock.ts, lock.short_value.clone()),
+        let mut w = Write::new(kind, lock.ts, lock.short_value.clone());
+        w.overlapped_rollback = matches!(
+            self.seek_write(key, commit_ts),
+            Some((ts, old)) if ts == commit_ts
+                && (old.kind == WriteKind::Rollback || old.overlapped_rollback)
         );
+        self.put_write(key, commit_ts, w);
         self.remove_lock(key);
     }
 

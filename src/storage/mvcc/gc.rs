@@ -10,7 +10,7 @@
 use std::cmp::Reverse;
 use std::ops::Bound;
 
-use super::{Mvcc, WriteKind};
+use super::{Mvcc, WriteKind, read};
 use crate::storage::walk;
 
 /// What collecting some keys removed.
@@ -55,7 +55,7 @@ impl Mvcc {
 
     /// The oldest start_ts among the locks, if any.
     pub(crate) fn min_lock_ts(&self) -> Option<u64> {
-        self.locks.iter().map(|e| e.value().ts).min()
+        self.locks.iter().map(|e| read(e.value()).ts).min()
     }
 
     /// Collects the versions of `key` that no read at or above
@@ -129,7 +129,7 @@ impl Mvcc {
             w.kind == WriteKind::Put && w.short_value.is_none()
         });
         let locks = self.locks.iter().filter(|e| {
-            let l = e.value();
+            let l = read(e.value());
             l.kind == crate::txn_types::errors::LockType::Put && l.short_value.is_none()
         });
         writes.count() + locks.count()

@@ -27,6 +27,7 @@ mod status;
 
 use std::cmp::Reverse;
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crossbeam_skiplist::SkipMap;
@@ -148,10 +149,14 @@ type WriteKey = (Vec<u8>, Reverse<u64>);
 /// The three column families.
 #[derive(Debug)]
 pub struct Mvcc {
-    locks: SkipMap<Vec<u8>, Lock>,
+    /// Each lock in its own slot, changed in place: `SkipMap::insert` over
+    /// an existing key unlinks the old entry before it links the new one,
+    /// and a reader in between would see no lock at all.
+    locks: SkipMap<Vec<u8>, RwLock<Lock>>,
     writes: SkipMap<WriteKey, Write>,
     data: Arc<DefaultCf>,
     short_value_max: usize,
+    max_ts: AtomicU64,
 }
 
 /// The default CF key of `key`'s value written by transaction `start_ts`,
@@ -178,12 +183,41 @@ impl Mvcc {
             writes: SkipMap::new(),
             data,
             short_value_max,
+            max_ts: AtomicU64::new(0),
         }
+    }
+
+    /// TiKV's concurrency-manager max_ts: the largest timestamp a read (or
+    /// a status check) has been served at. Async-commit and 1PC prewrites
+    /// commit above it, so no reader that came first sees their commit
+    /// appear below its snapshot.
+    ///
+    /// Reads take no latch, so the race with a prewrite is settled by
+    /// order, as TiKV's in-memory lock table settles it. The prewrite
+    /// publishes its lock (with min_commit_ts 0, which blocks every reader
+    /// at or above its start_ts) and then reads max_ts; the reader raises
+    /// max_ts and then reads the lock. Both touch max_ts with a SeqCst
+    /// read-modify-write, so the two are ordered: if the reader's
+    /// `fetch_max` came first, the prewrite's read sees it and the final
+    /// min_commit_ts is above the reader; if the prewrite's came first, it
+    /// released the lock before it, and the reader's `fetch_max` acquires
+    /// it, so the reader sees the lock (placeholder or final) and stops at
+    /// it unless its min_commit_ts, final by then, is above the reader.
+    pub fn raise_max_ts(&self, ts: u64) {
+        if ts != u64::MAX {
+            self.max_ts.fetch_max(ts, Ordering::SeqCst);
+        }
+    }
+
+    /// max_ts now, read with the same SeqCst read-modify-write as
+    /// [`Mvcc::raise_max_ts`] (see there for why a plain load would not do).
+    pub fn max_ts(&self) -> u64 {
+        self.max_ts.fetch_max(0, Ordering::SeqCst)
     }
 
     /// The lock on `key`.
     pub fn lock(&self, key: &[u8]) -> Option<Lock> {
-        self.locks.get(key).map(|e| e.value().clone())
+        self.locks.get(key).map(|e| read(e.value()).clone())
     }
 
     /// Number of locks.
@@ -282,7 +316,7 @@ impl Mvcc {
     /// in `resolved` (locks the caller knows commit after `ts`).
     pub fn get(&self, key: &[u8], ts: u64, resolved: &[u64]) -> Result<Option<Vec<u8>>, KeyError> {
         if let Some(e) = self.locks.get(key) {
-            check_read_lock(key, e.value(), ts, resolved)?;
+            check_read_lock(key, &read(e.value()), ts, resolved)?;
         }
         self.value_at(key, ts)
     }
@@ -404,16 +438,27 @@ impl Mvcc {
         };
         let limit = if limit == 0 { usize::MAX } else { limit };
         walk::forward::<_, _, [u8]>(&self.locks, Bound::Included(start), hi)
-            .filter(|e| e.value().ts <= max_version)
+            .map(|e| {
+                let lock = read(e.value()).clone();
+                (lock, e)
+            })
+            .filter(|(l, _)| l.ts <= max_version)
             .take(limit)
-            .map(|e| e.value().info(e.key()))
+            .map(|(l, e)| l.info(e.key()))
             .collect()
     }
 
     // Low-level writes, used by the actions under latches.
 
+    /// Writes `key`'s lock: in place when there is one (callers hold the
+    /// key's latch, so no other writer races this).
     fn put_lock(&self, key: &[u8], lock: Lock) {
-        self.locks.insert(key.to_vec(), lock);
+        match self.locks.get(key) {
+            Some(e) => *e.value().write().unwrap_or_else(|p| p.into_inner()) = lock,
+            None => {
+                self.locks.insert(key.to_vec(), RwLock::new(lock));
+            }
+        }
     }
 
     fn remove_lock(&self, key: &[u8]) {
@@ -447,9 +492,20 @@ impl Mvcc {
     }
 }
 
+/// The lock in a slot (a poisoned slot still holds a whole lock: writers
+/// only assign).
+fn read(slot: &RwLock<Lock>) -> std::sync::RwLockReadGuard<'_, Lock> {
+    slot.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// As TiKV's snapshot-isolation check: a lock blocks a read at `ts` only if
+/// it started at or before `ts`, writes a value, may still commit at or
+/// below `ts` (its min_commit_ts is not above `ts`; a placeholder's 0 never
+/// is), and the caller has not resolved it.
 fn check_read_lock(key: &[u8], lock: &Lock, ts: u64, resolved: &[u64]) -> Result<(), KeyError> {
     let blocks = lock.ts <= ts
         && matches!(lock.kind, LockType::Put | LockType::Del)
+        && lock.min_commit_ts <= ts
         && !resolved.contains(&lock.ts);
     if blocks {
         Err(KeyError::Locked(lock.info(key)))

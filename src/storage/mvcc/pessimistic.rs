@@ -30,6 +30,10 @@ impl Mvcc {
                 req.for_update_ts
             ))));
         }
+        // Reading the values is a read at for_update_ts (TiKV raises max_ts).
+        if req.return_values {
+            self.raise_max_ts(req.for_update_ts);
+        }
         // Every key is checked before any lock is written.
         let mut writes: Vec<(usize, Lock)> = Vec::new();
         for (i, key) in req.keys.iter().enumerate() {

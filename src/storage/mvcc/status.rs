@@ -4,7 +4,7 @@
 
 use super::{Mvcc, Record, Released};
 use crate::txn_types::errors::{KeyError, LockType};
-use crate::txn_types::requests::{Action, CheckTxnStatusRequest, TxnStatus};
+use crate::txn_types::requests::{Action, CheckTxnStatusRequest, SecondaryLocks, TxnStatus};
 
 impl Mvcc {
     /// Checks (and settles, if its TTL ran out) the transaction whose primary
@@ -21,9 +21,23 @@ impl Mvcc {
             action,
             lock_info: None,
         };
+        // As TiKV: the check is a read at each of its timestamps.
+        for ts in [req.lock_ts, req.current_ts, req.caller_start_ts] {
+            self.raise_max_ts(ts);
+        }
         if let Some(mut lock) = self.lock(key)
             && lock.ts == req.lock_ts
         {
+            if lock.use_async_commit {
+                // Never rolled back nor pushed here, even expired: its
+                // fate is decided by CheckSecondaryLocks over its keys.
+                return Ok(TxnStatus {
+                    lock_ttl: lock.ttl.max(1),
+                    commit_version: 0,
+                    action: Action::NoAction,
+                    lock_info: Some(lock.info(key)),
+                });
+            }
             if lock.expired(req.current_ts) {
                 if lock.kind == LockType::PessimisticLock && req.resolving_pessimistic_lock {
                     self.remove_lock(key);
@@ -100,13 +114,65 @@ impl Mvcc {
             return Err(KeyError::Abort(format!(
                 "resolve lock: commit_ts {commit_ts} is not after start_ts {start_ts}"
             )));
+        } else if commit_ts < lock.min_commit_ts {
+            // As TiKV's commit action, which resolving runs.
+            return Err(KeyError::CommitTsExpired {
+                start_ts,
+                attempted_commit_ts: commit_ts,
+                key: key.to_vec(),
+                min_commit_ts: lock.min_commit_ts,
+            });
         } else {
-            // A resolver commits with the primary's commit_ts, which already
-            // satisfied min_commit_ts at the primary.
             self.commit_lock(key, &lock, commit_ts);
             released.push((key.to_vec(), start_ts, commit_ts));
         }
         Ok(())
+    }
+
+    /// TiKV's `CheckSecondaryLocks` over `keys` of transaction `start_ts`
+    /// (caller holds their latches), key by key until one decides: our
+    /// prewrite lock is reported; our pessimistic lock is removed and the
+    /// key rolled back; a commit record answers its commit_ts; a rollback
+    /// record answers rolled back; no lock and no record writes a protected
+    /// rollback (the transaction can no longer prewrite there) and answers
+    /// rolled back.
+    pub fn check_secondary_locks(
+        &self,
+        keys: &[Vec<u8>],
+        start_ts: u64,
+        released: &mut Vec<Released>,
+    ) -> SecondaryLocks {
+        // A commit must not land on the rollback this may write (TiKV).
+        self.raise_max_ts(start_ts);
+        let mut locks = Vec::new();
+        for key in keys {
+            match self.lock(key) {
+                Some(lock) if lock.ts == start_ts && lock.kind != LockType::PessimisticLock => {
+                    locks.push(lock.info(key));
+                    continue;
+                }
+                Some(lock) if lock.ts == start_ts => {
+                    self.remove_lock(key);
+                    released.push((key.clone(), start_ts, 0));
+                }
+                _ => {}
+            }
+            return match self.txn_record(key, start_ts) {
+                Record::Committed(commit_ts) => SecondaryLocks {
+                    locks: Vec::new(),
+                    commit_ts,
+                },
+                Record::RolledBack => SecondaryLocks::default(),
+                Record::None => {
+                    self.rollback_key(key, start_ts, true, released);
+                    SecondaryLocks::default()
+                }
+            };
+        }
+        SecondaryLocks {
+            locks,
+            commit_ts: 0,
+        }
     }
 
     /// Raises the TTL of the primary lock of `start_ts` to at least

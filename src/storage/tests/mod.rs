@@ -1,6 +1,7 @@
 //! Unit tests of the engine through its facade, grouped by concern; this
 //! file holds the helpers they share.
 
+mod async_commit;
 mod errors;
 mod gc;
 mod reads;
