@@ -11,11 +11,12 @@ use std::time::Duration;
 use proptest::prelude::*;
 use tikv_bench::backend::Inproc;
 use tikv_bench::client::txn::{
-    ASYNC_COMMIT_FALLBACKS, ASYNC_COMMITS, AsyncFinisher, ONE_PC_COMMITS, ONE_PC_FALLBACKS,
-    Unfinished,
+    ASYNC_COMMIT_FALLBACKS, ASYNC_COMMIT_KEYS, ASYNC_COMMITS, AsyncFinisher, ONE_PC_COMMITS,
+    ONE_PC_FALLBACKS, Unfinished,
 };
 use tikv_bench::client::{Error, LockReply, RequestStats, Transport, Txn, TxnOptions};
 use tikv_bench::storage::{PrewriteRequest, PrewriteResult, SecondaryLocks, Storage};
+use tikv_bench::txn_types::ts::compose;
 use tikv_bench::txn_types::{CheckTxnStatusRequest, KvPair, PessimisticLockRequest, TxnStatus};
 use tikv_bench::vocab::trace::Step;
 use tikv_bench::vocab::{CommitMode, ErrorKind, Events, LockMode, TxnMode};
@@ -378,4 +379,35 @@ proptest! {
         prop_assert_eq!(sum.0, 100 * ACCOUNTS as i64);
         prop_assert!(sum.1 > 0, "some transfer committed by async commit");
     }
+}
+
+#[tokio::test]
+async fn async_commit_falls_back_to_two_phases_past_its_limits() {
+    let s = Arc::new(Storage::default());
+    let t = Inproc::new(s.clone());
+    let commit = mode(LockMode::Optimistic, CommitMode::Async);
+
+    // A read far ahead raises the store's max_ts past any max_commit_ts
+    // our safe window allows: the store falls back, and so do we.
+    let ahead = s.timestamp() + compose(60_000, 0);
+    s.kv_get(b"other", ahead, &[]).expect("read");
+    let mut ev = Events::default();
+    let mut txn = Txn::begin(&t, commit, TxnOptions::default()).await.unwrap();
+    txn.put(b"a", b"1");
+    txn.put(b"b", b"1");
+    let ts = txn.commit(&mut ev).await.expect("committed in two phases");
+    assert_eq!(ev.get(ASYNC_COMMIT_FALLBACKS), 1, "{ev:?}");
+    assert_eq!(ev.get(ASYNC_COMMITS), 0);
+    assert_eq!(s.lock_count(), 0);
+    assert_eq!(s.kv_get(b"b", ts, &[]), Ok(Some(b"1".to_vec())));
+
+    // More keys than client-go's limit: two phases from the start.
+    let mut ev = Events::default();
+    let mut txn = Txn::begin(&t, commit, TxnOptions::default()).await.unwrap();
+    for i in 0..=ASYNC_COMMIT_KEYS {
+        txn.put(format!("many{i:04}").as_bytes(), b"1");
+    }
+    txn.commit(&mut ev).await.expect("committed in two phases");
+    assert_eq!(ev.get(ASYNC_COMMIT_FALLBACKS), 1, "{ev:?}");
+    assert_eq!(s.lock_count(), 0);
 }
