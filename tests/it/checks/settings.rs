@@ -35,12 +35,12 @@ const BAD: &[(&str, &str, &str)] = &[
     (
         "checks:\n  inventory: {commit: async}\n",
         "4:23",
-        "checks.inventory.commit applies only to the transactional modes",
+        "checks.inventory.commit async or 1pc applies only to the transactional modes",
     ),
     (
         "checks:\n  inventory: {mode: cas, commit: 1pc}\n",
         "4:34",
-        "checks.inventory.commit applies only to the transactional modes",
+        "checks.inventory.commit async or 1pc applies only to the transactional modes",
     ),
     (
         "checks:\n  inventory: {stock: 0}\n",
