@@ -35,9 +35,12 @@ impl InprocBackend {
     /// A backend over `storage` with these transaction options.
     pub fn with_options(storage: Arc<Storage>, opts: TxnOptions) -> InprocBackend {
         InprocBackend {
+            // An async commit's KvCommit is a call into the engine here:
+            // sent inline, before the transaction's commit returns.
             txn: Protocol {
                 transport: Inproc::new(storage),
                 opts,
+                finisher: None,
             },
         }
     }

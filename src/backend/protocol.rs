@@ -3,6 +3,7 @@
 //! [`TxnKv`] and [`Transaction`] capabilities of the two backends that have
 //! real transactions.
 
+use crate::client::txn::AsyncFinisher;
 use crate::client::{Error, Transport, Txn, TxnOptions};
 use crate::vocab::{Events, OpError, TxnMode};
 
@@ -17,6 +18,9 @@ fn op_error(e: Error) -> OpError {
 pub(super) struct Protocol<T> {
     pub transport: T,
     pub opts: TxnOptions,
+    /// Where an async commit's KvCommit goes after its commit point (none:
+    /// the transaction sends it before its commit returns).
+    pub finisher: Option<AsyncFinisher>,
 }
 
 impl<'a, T: Transport> TxnKv for &'a Protocol<T> {
@@ -24,8 +28,8 @@ impl<'a, T: Transport> TxnKv for &'a Protocol<T> {
 
     async fn begin(&self, mode: TxnMode) -> Result<Txn<'a, T>, OpError> {
         let p: &'a Protocol<T> = self;
-        Txn::begin(&p.transport, mode, p.opts)
-            .await
+        let txn = Txn::begin(&p.transport, mode, p.opts).await;
+        txn.map(|t| t.with_finisher(p.finisher.clone()))
             .map_err(op_error)
     }
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use super::protocol::Protocol;
 use super::{Backend, Operation, RawKv, TargetInfo, TxnKv};
+use crate::client::txn::{AsyncFinisher, Unfinished};
 use crate::client::{
     Client, ClientConfig, Ctx, Error, Grpc, RawApi, RequestStats, Txn, TxnOptions,
 };
@@ -27,12 +28,30 @@ use crate::vocab::{Events, LockMode, OpError, Outcome, Pair, TxnMode};
 /// the checks' setup (none of them measured), may take.
 pub const CHECK_READ_BUDGET: Duration = Duration::from_secs(10);
 
+/// Where an async-commit transaction's KvCommit goes once it is
+/// committed: a task of its own, as client-go spawns it (`execute` in
+/// txnkv/transaction/2pc.go), so the op ends at the commit point and its
+/// latency and trace hold no KvCommit. The task has the retry budget of an
+/// op; a key it leaves locked is a resolver's to commit.
+fn background_commits(tikv: Arc<Client>) -> AsyncFinisher {
+    AsyncFinisher(Arc::new(move |unfinished: Unfinished| {
+        let tikv = tikv.clone();
+        tokio::spawn(async move {
+            let stats = RequestStats::default();
+            let cx = Ctx::new(&stats, tikv.config().retry.budget, true);
+            unfinished.commit(&tikv.transport(cx)).await;
+        });
+    }))
+}
+
 /// A [`Backend`] over a [`Client`] connection. Clones share the connection.
 #[derive(Debug, Clone)]
 pub struct TikvBackend {
     tikv: Arc<Client>,
     opts: TxnOptions,
     target: TargetInfo,
+    /// Sends async commits' KvCommit in tasks of their own.
+    finisher: AsyncFinisher,
 }
 
 impl TikvBackend {
@@ -49,6 +68,7 @@ impl TikvBackend {
     /// A backend over an existing connection.
     pub fn new(tikv: Arc<Client>, target: TargetInfo) -> TikvBackend {
         TikvBackend {
+            finisher: background_commits(tikv.clone()),
             tikv,
             opts: TxnOptions::default(),
             target,
@@ -201,6 +221,7 @@ impl Backend for TikvBackend {
             txn: Protocol {
                 transport: self.tikv.transport(cx),
                 opts: self.opts,
+                finisher: Some(self.finisher.clone()),
             },
         };
         let handover = Handover {

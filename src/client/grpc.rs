@@ -158,16 +158,31 @@ impl Transport for Grpc<'_> {
             .iter()
             .map(|m| codec::encode(&m.key))
             .collect();
+        // An async-commit or 1PC prewrite that may have been applied
+        // leaves the transaction's outcome unknown (client-go's
+        // `ErrResultUndetermined`): it may be committed already.
+        let commits = req.use_async_commit || req.try_one_pc;
         let groups = self
             .tikv
-            .call_grouped(&self.cx(false), &keys, kvrpcpb::PrewriteRequest::from(req))
+            .call_grouped(
+                &self.cx(commits),
+                &keys,
+                kvrpcpb::PrewriteRequest::from(req),
+            )
             .await?;
         let mut out = PrewriteResult::default();
         let mut errors = Vec::new();
+        let mut fell_back = false;
         for (_, resp) in groups {
+            // One region without a min_commit_ts makes the whole
+            // transaction fall back (client-go's `handleSingleBatchSucceed`).
+            fell_back |= resp.min_commit_ts == 0;
             out.min_commit_ts = out.min_commit_ts.max(resp.min_commit_ts);
             out.one_pc_commit_ts = out.one_pc_commit_ts.max(resp.one_pc_commit_ts);
             errors.extend(resp.errors);
+        }
+        if fell_back {
+            out.min_commit_ts = 0;
         }
         key_errors(errors)?;
         Ok(out)
@@ -296,13 +311,14 @@ impl Transport for Grpc<'_> {
             .await?;
         let mut out = SecondaryLocks::default();
         let mut settled = false;
-        for (_, resp) in groups {
+        for (idx, resp) in groups {
             one(resp.error)?;
             if resp.commit_ts > 0 {
                 out.commit_ts = resp.commit_ts;
                 settled = true;
-            } else if resp.locks.is_empty() {
-                // No lock and no commit: this region found a key rolled back.
+            } else if resp.locks.len() < idx.len() {
+                // A key without a lock and no commit: rolled back (as
+                // client-go's `asyncResolveData::addKeys` reads it).
                 settled = true;
             }
             out.locks.extend(resp.locks.into_iter().map(Into::into));

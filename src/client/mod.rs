@@ -223,7 +223,11 @@ pub trait Transport: Send + Sync {
     ) -> impl Future<Output = Result<Vec<KvPair>, Error>> + Send;
 
     /// `KvPrewrite`: the largest min_commit_ts over the regions' answers
-    /// (async commit), and the 1PC commit_ts when the store committed.
+    /// (async commit; 0 when any region answered 0, which makes the
+    /// transaction fall back to two phases), and the 1PC commit_ts when
+    /// the store committed. A transport that splits the request asks 1PC
+    /// only of a part holding every mutation, and sends the secondaries
+    /// only with the primary.
     fn prewrite(
         &self,
         req: &PrewriteRequest,

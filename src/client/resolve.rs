@@ -5,9 +5,13 @@
 
 use super::{Error, Transport};
 use crate::txn_types::ts::physical;
-use crate::txn_types::{CheckTxnStatusRequest, KeyError, LockInfo, LockType};
+use crate::txn_types::{CheckTxnStatusRequest, KeyError, LockInfo, LockType, SecondaryLocks};
 use crate::vocab::Events;
 use crate::vocab::trace::{self, Resolution};
+
+/// Event: an expired async-commit transaction settled from its secondary
+/// locks (CheckSecondaryLocks).
+pub const ASYNC_COMMIT_RECOVERIES: &str = "async_commit_recoveries";
 
 /// What became of a lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +83,14 @@ async fn settle<T: Transport>(
         events.add("locks_resolved", 1);
         return Ok((Resolved::Gone, Resolution::RolledBack));
     }
+    if let Some(primary) = status.lock_info.as_ref().filter(|l| l.use_async_commit) {
+        // The primary of an async-commit transaction cannot tell alone:
+        // once it has expired, its secondaries decide.
+        let ttl = primary.lock_ttl;
+        if physical(lock.lock_version).saturating_add(ttl) < physical(current_ts) {
+            return recover_async(t, lock, primary, events).await;
+        }
+    }
     let pushed = status.lock_info.as_ref().is_some_and(|l| {
         l.lock_type != LockType::PessimisticLock && l.min_commit_ts > caller_start_ts
     });
@@ -87,4 +99,57 @@ async fn settle<T: Transport>(
     } else {
         Ok((Resolved::Alive, Resolution::Alive))
     }
+}
+
+/// Settles an expired async-commit transaction whose primary lock is
+/// `primary`, as client-go's `resolveAsyncCommitLock` and
+/// `checkAllSecondaries` (txnkv/txnlock/lock_resolver.go): CheckSecondaryLocks
+/// over the secondaries (by region); committed when any key was committed
+/// (at its commit_ts), rolled back when any has no lock (the store keeps
+/// it from ever being prewritten), else committed at the largest
+/// min_commit_ts of all the locks, the primary's among them. Then every key
+/// is resolved to that outcome. A secondary lock that is not an async one
+/// (a store fell back to two phases, so the transaction can only have
+/// committed through its primary, which is still locked) rolls the primary
+/// back first, then the key met.
+async fn recover_async<T: Transport>(
+    t: &T,
+    lock: &LockInfo,
+    primary: &LockInfo,
+    events: &mut Events,
+) -> Result<(Resolved, Resolution), Error> {
+    let start_ts = lock.lock_version;
+    let secondaries = &primary.secondaries;
+    let found = if secondaries.is_empty() {
+        SecondaryLocks::default()
+    } else {
+        t.check_secondary_locks(secondaries, start_ts).await?
+    };
+    events.add(ASYNC_COMMIT_RECOVERIES, 1);
+    if found.locks.iter().any(|l| !l.use_async_commit) {
+        t.resolve_lock(start_ts, 0, std::slice::from_ref(&lock.primary_lock))
+            .await?;
+        t.resolve_lock(start_ts, 0, std::slice::from_ref(&lock.key))
+            .await?;
+        events.add("locks_resolved", 1);
+        return Ok((Resolved::Gone, Resolution::RolledBack));
+    }
+    let commit_ts = if found.commit_ts != 0 {
+        found.commit_ts
+    } else if found.locks.len() < secondaries.len() {
+        0
+    } else {
+        let mins = found.locks.iter().map(|l| l.min_commit_ts);
+        mins.fold(primary.min_commit_ts, u64::max)
+    };
+    let mut keys = secondaries.clone();
+    keys.push(lock.primary_lock.clone());
+    t.resolve_lock(start_ts, commit_ts, &keys).await?;
+    events.add("locks_resolved", 1);
+    let found = if commit_ts != 0 {
+        Resolution::Committed
+    } else {
+        Resolution::RolledBack
+    };
+    Ok((Resolved::Gone, found))
 }

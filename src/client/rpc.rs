@@ -327,7 +327,10 @@ impl BatchRpc for kvrpcpb::CommitRequest {
 }
 
 /// The mutations, and their pessimistic actions if there are any; cut by
-/// the size of their keys and values, as client-go cuts prewrites.
+/// the size of their keys and values, as client-go cuts prewrites. Async
+/// commit's secondaries go only in the part holding the primary (client-go's
+/// `isPrimary` batch); 1PC is asked only of a part holding every mutation
+/// (client-go turns 1PC off when a prewrite takes more than one batch).
 impl BatchRpc for kvrpcpb::PrewriteRequest {
     fn item_size(&self, i: usize) -> Option<usize> {
         let m = &self.mutations[i];
@@ -337,11 +340,18 @@ impl BatchRpc for kvrpcpb::PrewriteRequest {
     fn part(&mut self, idx: &[usize]) -> Self {
         let mutations = std::mem::take(&mut self.mutations);
         let actions = std::mem::take(&mut self.pessimistic_actions);
+        let secondaries = std::mem::take(&mut self.secondaries);
         let mut part = self.clone();
+        let whole = idx.len() == mutations.len();
+        part.try_one_pc = self.try_one_pc && whole;
+        if whole || idx.iter().any(|&i| mutations[i].key == self.primary_lock) {
+            part.secondaries = secondaries.clone();
+        }
         part.mutations = pick(&mutations, idx);
         if !actions.is_empty() {
             part.pessimistic_actions = pick(&actions, idx);
         }
+        self.secondaries = secondaries;
         self.mutations = mutations;
         self.pessimistic_actions = actions;
         part
@@ -479,6 +489,32 @@ mod tests {
         assert_eq!(part.pessimistic_actions, [2]);
         req.pessimistic_actions.clear();
         assert!(req.part(&[1]).pessimistic_actions.is_empty());
+    }
+
+    #[test]
+    fn only_the_primarys_part_has_the_secondaries_and_only_a_whole_prewrite_tries_1pc() {
+        let m = |k: &[u8]| kvrpcpb::Mutation {
+            key: k.to_vec(),
+            ..Default::default()
+        };
+        let mut req = kvrpcpb::PrewriteRequest {
+            mutations: vec![m(b"a"), m(b"p"), m(b"z")],
+            primary_lock: b"p".to_vec(),
+            secondaries: vec![b"a".to_vec(), b"z".to_vec()],
+            use_async_commit: true,
+            try_one_pc: true,
+            ..Default::default()
+        };
+        let whole = req.clone();
+        let all = req.part(&[0, 1, 2]);
+        assert!(all.try_one_pc);
+        assert_eq!(all.secondaries, whole.secondaries);
+        let primary = req.part(&[1, 2]);
+        assert!(!primary.try_one_pc, "a part of the keys never tries 1PC");
+        assert_eq!(primary.secondaries, whole.secondaries);
+        let other = req.part(&[0]);
+        assert!(other.secondaries.is_empty() && other.use_async_commit);
+        assert_eq!(req, whole);
     }
 
     #[test]

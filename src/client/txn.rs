@@ -1,5 +1,5 @@
 //! A transaction over any [`Transport`]: Percolator two-phase commit with
-//! optimistic or pessimistic locking.
+//! optimistic or pessimistic locking, async commit or one-phase commit.
 //!
 //! - `begin` takes a start_ts. `get` reads the snapshot at start_ts; a lock
 //!   in the way is resolved (its primary's status decides: commit it, roll
@@ -16,6 +16,16 @@
 //!   client-go's does), takes a commit_ts, commits the primary (retrying
 //!   with a fresh commit_ts when a reader pushed the lock's
 //!   min_commit_ts), then the secondaries.
+//! - Commit modes (`TxnMode::commit`), as client-go: `async` prewrites with
+//!   use_async_commit (the secondaries in the primary's lock, min_commit_ts
+//!   above a fresh timestamp, max_commit_ts two seconds ahead) and is
+//!   committed when every region answered a min_commit_ts, at the largest;
+//!   every key's KvCommit follows, off the caller's hands when the
+//!   transaction has an [`AsyncFinisher`]. `1pc` asks the store to commit in
+//!   the prewrite, which only a prewrite of one request can (one region,
+//!   not cut by size). Either falls back to two phases (counted in the
+//!   op's events): async for more than 256 keys or 4 KiB of keys, or a
+//!   region without a min_commit_ts; 1PC when the store did not commit.
 //! - Any failure rolls the transaction back before it is returned, so a
 //!   failed transaction leaves no lock behind (unless the process dies, when
 //!   the locks' TTL lets others resolve them).
@@ -39,16 +49,96 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::keyspace::{KeyMode, full_key};
 use super::resolve::{Resolved, resolve};
 use super::{Error, Transport, is_pessimistic_retry};
+use crate::txn_types::ts::{compose, physical};
 use crate::txn_types::{
     ConflictReason, KeyError, LockInfo, Mutation, MutationOp, PessimisticAction,
-    PessimisticLockRequest, PrewriteRequest, WriteConflict,
+    PessimisticLockRequest, PrewriteRequest, PrewriteResult, WriteConflict,
 };
 use crate::vocab::trace::{self, Step};
 use crate::vocab::{Backoff, CommitMode, Events, LockMode, TxnMode};
+
+/// The most keys an async-commit transaction may have (client-go's
+/// `async-commit.keys-limit` default); more commit in two phases.
+pub const ASYNC_COMMIT_KEYS: usize = 256;
+
+/// The most bytes of keys an async-commit transaction may have (client-go's
+/// `async-commit.total-key-size-limit` default, 4 KiB).
+pub const ASYNC_COMMIT_KEY_BYTES: usize = 4 * 1024;
+
+/// How far past now an async-commit or 1PC transaction lets its commit_ts
+/// go (client-go's `async-commit.safe-window` default), its max_commit_ts.
+pub const ASYNC_COMMIT_SAFE_WINDOW: Duration = Duration::from_secs(2);
+
+/// Event: a transaction committed by one-phase commit.
+pub const ONE_PC_COMMITS: &str = "one_pc_commits";
+/// Event: a 1PC transaction committed in two phases instead (its keys span
+/// regions or one request's size, or the store declined).
+pub const ONE_PC_FALLBACKS: &str = "one_pc_fallbacks";
+/// Event: a transaction committed by async commit (committed once every
+/// key was prewritten).
+pub const ASYNC_COMMITS: &str = "async_commits";
+/// Event: an async-commit transaction committed in two phases instead (too
+/// many keys, or a store answered no min_commit_ts).
+pub const ASYNC_COMMIT_FALLBACKS: &str = "async_commit_fallbacks";
+
+/// The commit that follows an async-commit transaction's commit point:
+/// every key's KvCommit at the commit_ts (the transaction is committed
+/// already; a key left locked is a resolver's to commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    /// Every key the transaction wrote or locked, the primary among them.
+    pub keys: Vec<Vec<u8>>,
+    /// The transaction's start_ts.
+    pub start_ts: u64,
+    /// Its commit_ts (the largest min_commit_ts the prewrites answered).
+    pub commit_ts: u64,
+}
+
+impl Unfinished {
+    /// Commits every key on `t`, all regions at once (client-go does not
+    /// commit an async-commit transaction's primary first), trying twice.
+    pub async fn commit<T: Transport>(&self, t: &T) {
+        for _ in 0..2 {
+            if t.commit(&self.keys, self.start_ts, self.commit_ts)
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Where a transaction hands its [`Unfinished`] commit so that its caller
+/// need not wait for it (client-go spawns it); without one, `commit` sends
+/// it before returning.
+#[derive(Clone)]
+pub struct AsyncFinisher(pub Arc<dyn Fn(Unfinished) + Send + Sync>);
+
+impl std::fmt::Debug for AsyncFinisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AsyncFinisher")
+    }
+}
+
+/// True when a prewrite failed for a commit_ts above its max_commit_ts.
+fn is_too_large(e: &Error) -> bool {
+    matches!(e, Error::Key(errs) if errs.iter().any(|e| matches!(e, KeyError::CommitTsTooLarge { .. })))
+}
+
+/// The fallback event of the mode `req` asked for.
+fn fallback_event(req: &PrewriteRequest) -> &'static str {
+    if req.try_one_pc {
+        ONE_PC_FALLBACKS
+    } else {
+        ASYNC_COMMIT_FALLBACKS
+    }
+}
 
 /// The protocol's knobs, with the defaults of a TiDB-like client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +208,8 @@ pub struct Txn<'t, T: Transport> {
     born: Instant,
     /// The last heartbeat (or `born`).
     last_beat: Instant,
+    /// Takes an async commit's KvCommit off the caller's hands.
+    finisher: Option<AsyncFinisher>,
 }
 
 impl<'t, T: Transport> Txn<'t, T> {
@@ -144,7 +236,15 @@ impl<'t, T: Transport> Txn<'t, T> {
             state: State::Active,
             born,
             last_beat: born,
+            finisher: None,
         })
+    }
+
+    /// Hands an async commit's KvCommit to `finisher` instead of sending it
+    /// before `commit` returns.
+    pub fn with_finisher(mut self, finisher: Option<AsyncFinisher>) -> Txn<'t, T> {
+        self.finisher = finisher;
+        self
     }
 
     /// How it commits.
@@ -406,15 +506,25 @@ impl<'t, T: Transport> Txn<'t, T> {
     }
 
     /// Commits: returns the commit_ts (0 when there was nothing to write).
+    /// Under async commit the transaction is committed once every key is
+    /// prewritten; its keys' KvCommit follows, handed to the
+    /// [`AsyncFinisher`] when there is one (the caller does not wait), else
+    /// sent before this returns.
     pub async fn commit(&mut self, events: &mut Events) -> Result<u64, Error> {
         self.check_active()?;
         if self.writes.is_empty() && self.locked.is_empty() {
             self.state = State::Committed(0);
             return Ok(0);
         }
-        match self.two_phase(events).await {
-            Ok(ts) => {
+        match self.commit_writes(events).await {
+            Ok((ts, unfinished)) => {
                 self.state = State::Committed(ts);
+                if let Some(u) = unfinished {
+                    match &self.finisher {
+                        Some(f) => (f.0)(u),
+                        None => u.commit(self.t).await,
+                    }
+                }
                 Ok(ts)
             }
             // The primary may have committed: leave the locks to resolvers.
@@ -456,17 +566,42 @@ impl<'t, T: Transport> Txn<'t, T> {
         (muts, actions)
     }
 
-    async fn two_phase(&mut self, events: &mut Events) -> Result<u64, Error> {
+    /// The commit mode this transaction's writes can use, as client-go
+    /// decides it (`checkAsyncCommit`, `checkOnePC` in
+    /// txnkv/transaction/2pc.go): async commit only for at most
+    /// [`ASYNC_COMMIT_KEYS`] keys of at most [`ASYNC_COMMIT_KEY_BYTES`]
+    /// bytes together, else two-phase commit (counted).
+    fn usable_mode(&self, mutations: &[Mutation], events: &mut Events) -> CommitMode {
+        if self.commit_mode != CommitMode::Async {
+            return self.commit_mode;
+        }
+        let key_bytes: usize = mutations.iter().map(|m| m.key.len()).sum();
+        if mutations.len() > ASYNC_COMMIT_KEYS || key_bytes > ASYNC_COMMIT_KEY_BYTES {
+            events.add(ASYNC_COMMIT_FALLBACKS, 1);
+            return CommitMode::TwoPc;
+        }
+        CommitMode::Async
+    }
+
+    /// The prewrite of every mutation, with what `mode` adds to it. For
+    /// async commit and 1PC, as client-go's `execute` in
+    /// txnkv/transaction/2pc.go: min_commit_ts above a fresh timestamp (so
+    /// the commit_ts the stores pick exceeds every snapshot already
+    /// taken), and max_commit_ts = now (start_ts plus the time since, by
+    /// this clock) plus [`ASYNC_COMMIT_SAFE_WINDOW`]; a pessimistic async
+    /// transaction's locks live at least until max_commit_ts.
+    async fn prewrite_request(&mut self, events: &mut Events) -> Result<PrewriteRequest, Error> {
         let (mutations, pessimistic_actions) = self.mutations();
+        let mode = self.usable_mode(&mutations, events);
         let primary = match &self.primary {
             Some(p) => p.clone(),
             None => mutations[0].key.clone(),
         };
         self.primary = Some(primary.clone());
-        let req = PrewriteRequest {
+        let mut req = PrewriteRequest {
             txn_size: mutations.len() as u64,
             mutations,
-            primary_lock: primary.clone(),
+            primary_lock: primary,
             start_version: self.start_ts,
             lock_ttl: self.opts.lock_ttl,
             pessimistic_actions,
@@ -476,14 +611,94 @@ impl<'t, T: Transport> Txn<'t, T> {
             min_commit_ts: self.start_ts.max(self.for_update_ts).saturating_add(1),
             ..Default::default()
         };
-        self.state = State::Prewriting;
-        self.prewrite(&req, events).await?;
+        if mode == CommitMode::TwoPc {
+            return Ok(req);
+        }
+        let latest = self.t.timestamp().await?;
+        req.min_commit_ts = req.min_commit_ts.max(latest.saturating_add(1));
+        let age = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let window = ASYNC_COMMIT_SAFE_WINDOW.as_millis() as u64;
+        req.max_commit_ts = self
+            .start_ts
+            .saturating_add(compose(age.saturating_add(window), 0));
+        if mode == CommitMode::OnePc {
+            req.try_one_pc = true;
+            return Ok(req);
+        }
+        req.use_async_commit = true;
+        req.secondaries = req
+            .mutations
+            .iter()
+            .map(|m| m.key.clone())
+            .filter(|k| *k != req.primary_lock)
+            .collect();
+        if self.mode == LockMode::Pessimistic {
+            let safe_ttl = physical(req.max_commit_ts) - physical(self.start_ts) + 1;
+            req.lock_ttl = req.lock_ttl.max(safe_ttl);
+        }
+        Ok(req)
+    }
 
+    /// Prewrites, then commits as the request's mode allows: 1PC done when
+    /// the store committed; async commit done when every region answered a
+    /// min_commit_ts (the commit_ts is the largest, and the keys' KvCommit
+    /// is returned for later); otherwise two-phase commit (a fallback,
+    /// counted, as client-go's `handleSingleBatchSucceed` in
+    /// txnkv/transaction/prewrite.go falls back).
+    async fn commit_writes(
+        &mut self,
+        events: &mut Events,
+    ) -> Result<(u64, Option<Unfinished>), Error> {
+        let mut req = self.prewrite_request(events).await?;
+        self.state = State::Prewriting;
+        let done = match self.prewrite(&req, events).await {
+            Ok(done) => done,
+            // Our stores fall back on their own (min_commit_ts 0); a
+            // store that refuses instead gets the plain prewrite.
+            Err(e) if is_too_large(&e) && (req.use_async_commit || req.try_one_pc) => {
+                events.add(fallback_event(&req), 1);
+                req.use_async_commit = false;
+                req.try_one_pc = false;
+                req.secondaries.clear();
+                req.max_commit_ts = 0;
+                self.prewrite(&req, events).await?;
+                return self.commit_primary(&req, events).await.map(|ts| (ts, None));
+            }
+            Err(e) => return Err(e),
+        };
+        if req.try_one_pc && done.one_pc_commit_ts != 0 {
+            events.add(ONE_PC_COMMITS, 1);
+            return Ok((done.one_pc_commit_ts, None));
+        }
+        if req.use_async_commit && done.min_commit_ts != 0 {
+            events.add(ASYNC_COMMITS, 1);
+            let unfinished = Unfinished {
+                keys: req.mutations.into_iter().map(|m| m.key).collect(),
+                start_ts: self.start_ts,
+                commit_ts: done.min_commit_ts,
+            };
+            return Ok((done.min_commit_ts, Some(unfinished)));
+        }
+        if req.use_async_commit || req.try_one_pc {
+            events.add(fallback_event(&req), 1);
+        }
+        self.commit_primary(&req, events).await.map(|ts| (ts, None))
+    }
+
+    /// Two-phase commit after `req`'s prewrite: a commit_ts, the primary's
+    /// commit (retrying with a fresh commit_ts when a reader pushed the
+    /// lock's min_commit_ts), then the secondaries.
+    async fn commit_primary(
+        &mut self,
+        req: &PrewriteRequest,
+        events: &mut Events,
+    ) -> Result<u64, Error> {
+        let primary = &req.primary_lock;
         let mut commit_ts = self.t.timestamp().await?;
         let mut retries = 0;
         loop {
             let t = self.t;
-            let committed = t.commit(std::slice::from_ref(&primary), self.start_ts, commit_ts);
+            let committed = t.commit(std::slice::from_ref(primary), self.start_ts, commit_ts);
             match self.alive(committed, events).await {
                 Ok(_) => break,
                 Err(e) => match e.key_error() {
@@ -503,7 +718,7 @@ impl<'t, T: Transport> Txn<'t, T> {
             .mutations
             .iter()
             .map(|m| m.key.clone())
-            .filter(|k| *k != primary)
+            .filter(|k| k != primary)
             .collect();
         if !secondaries.is_empty()
             && self
@@ -518,12 +733,18 @@ impl<'t, T: Transport> Txn<'t, T> {
         Ok(commit_ts)
     }
 
-    async fn prewrite(&mut self, req: &PrewriteRequest, events: &mut Events) -> Result<(), Error> {
+    /// Prewrites `req`, resolving the locks it meets; what the stores
+    /// answered (async commit's min_commit_ts, 1PC's commit_ts).
+    async fn prewrite(
+        &mut self,
+        req: &PrewriteRequest,
+        events: &mut Events,
+    ) -> Result<PrewriteResult, Error> {
         let mut attempt = 0;
         loop {
             let t = self.t;
             let err = match self.alive(t.prewrite(req), events).await {
-                Ok(_) => return Ok(()),
+                Ok(done) => return Ok(done),
                 Err(e) => e,
             };
             let locks: Vec<LockInfo> = match &err {

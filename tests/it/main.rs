@@ -13,6 +13,7 @@ mod checks;
 mod cli;
 mod client;
 mod cluster;
+mod commit_modes;
 mod conformance;
 mod distributions;
 mod driver;

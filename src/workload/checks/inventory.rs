@@ -146,6 +146,17 @@ impl Check for Inventory {
             Some(CheckModeName::Optimistic) => CheckMode::Optimistic,
             Some(CheckModeName::Pessimistic) => CheckMode::Pessimistic,
         };
+        // 2pc, the default, is what the as-run form writes for every mode.
+        if let Some(commit) = i.commit.as_ref()
+            && mode == CheckMode::Cas
+            && commit.value != CommitMode::TwoPc
+        {
+            c.err(
+                commit,
+                "checks.inventory.commit async or 1pc applies only to the transactional \
+                 modes (optimistic, pessimistic); mode cas decrements by compare-and-swap",
+            );
+        }
         Inventory {
             stock,
             mode,

@@ -356,6 +356,12 @@ async fn bank_catches_a_transfer_applied_twice() {
 async fn bank_catches_a_lost_update() {
     let v = ten_seeds(BANK, Fault::HalfTransfer, 40, "bank").await;
     caught(&v, "final snapshot: total");
+    // The same with the transfers committing by async commit and 1PC.
+    for commit in ["async", "1pc"] {
+        let yaml = BANK.replace("amount:", &format!("commit: {commit}, amount:"));
+        let v = seeds(1..=3, &yaml, Fault::HalfTransfer, 40, "bank").await;
+        caught(&v, "final snapshot: total");
+    }
 }
 
 const INVENTORY: &str = "name: inv\nseed: {seed}\nload: {records: 0}\noperations: 400\nconcurrency: 4\nops: []\nchecks:\n  inventory: {stock: 100000}\n";

@@ -111,6 +111,38 @@ async fn inventory_passes_under_faults_in_every_mode() {
     }
 }
 
+/// How often the run's ops counted `event`.
+fn counted(r: &RunResult, event: &str) -> u64 {
+    let ops = r.ops.values();
+    ops.map(|o| o.events.get(event).copied().unwrap_or(0)).sum()
+}
+
+/// Bank and the transactional inventory in both lock modes under async
+/// commit and 1PC (2PC is the tests above): each commit mode was used,
+/// and its fallbacks (1PC across regions, async past a split) kept the
+/// checks whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_and_inventory_pass_under_faults_in_every_commit_mode() {
+    for (commit, used) in [("async", "async_commits"), ("1pc", "one_pc_commits")] {
+        for lock in ["optimistic", "pessimistic"] {
+            let checks =
+                format!("  bank: {{accounts: 6, initial: 100, lock: {lock}, commit: {commit}}}\n");
+            let name = format!("bank-{lock}-{commit}");
+            let r = under_faults(&name, READS, &checks).await;
+            let v = verdict(&r, "bank");
+            assert!(figure(&v, "transfers_acked") > 0, "{name}: {v}");
+            assert_eq!(figure(&v, "final_total"), 600, "{name}");
+            assert!(counted(&r, used) > 0, "{name}: {:?}", r.ops);
+            let checks = format!("  inventory: {{stock: 150, mode: {lock}, commit: {commit}}}\n");
+            let name = format!("inventory-{lock}-{commit}");
+            let r = under_faults(&name, READS, &checks).await;
+            let v = verdict(&r, "inventory");
+            assert!(figure(&v, "decrements_acked") > 0, "{name}: {v}");
+            assert!(counted(&r, used) > 0, "{name}: {:?}", r.ops);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lock_passes_under_faults_in_both_modes() {
     for mode in ["cas", "pessimistic"] {

@@ -33,6 +33,16 @@ const BAD: &[(&str, &str, &str)] = &[
         "expected one of cas, optimistic, pessimistic",
     ),
     (
+        "checks:\n  inventory: {commit: async}\n",
+        "4:23",
+        "checks.inventory.commit async or 1pc applies only to the transactional modes",
+    ),
+    (
+        "checks:\n  inventory: {mode: cas, commit: 1pc}\n",
+        "4:34",
+        "checks.inventory.commit async or 1pc applies only to the transactional modes",
+    ),
+    (
         "checks:\n  inventory: {stock: 0}\n",
         "4:22",
         "checks.inventory.stock must be between 1",
