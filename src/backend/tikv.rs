@@ -28,10 +28,11 @@ use crate::vocab::{Events, LockMode, OpError, Outcome, Pair, TxnMode};
 /// the checks' setup (none of them measured), may take.
 pub const CHECK_READ_BUDGET: Duration = Duration::from_secs(10);
 
-/// Where an async-commit transaction's KvCommit goes once it is
-/// committed: a task of its own, as client-go spawns it (`execute` in
+/// Where a transaction's remaining KvCommit goes once it is committed
+/// (async commit's every key, two-phase commit's secondaries): a task of
+/// its own, as client-go spawns it (`execute` and `doActionOnBatches` in
 /// txnkv/transaction/2pc.go), so the op ends at the commit point and its
-/// latency and trace hold no KvCommit. The task has the retry budget of an
+/// latency and trace hold no KvCommit after it. The task has the retry budget of an
 /// op; a key it leaves locked is a resolver's to commit.
 fn background_commits(tikv: Arc<Client>) -> AsyncFinisher {
     AsyncFinisher(Arc::new(move |unfinished: Unfinished| {

@@ -15,7 +15,9 @@
 //!   meets a younger one's lock fails with a write conflict at once, as
 //!   client-go's does), takes a commit_ts, commits the primary (retrying
 //!   with a fresh commit_ts when a reader pushed the lock's
-//!   min_commit_ts), then the secondaries.
+//!   min_commit_ts), then the secondaries (off the caller's hands when the
+//!   transaction has an [`AsyncFinisher`], as client-go commits them from
+//!   a goroutine).
 //! - Commit modes (`TxnMode::commit`), as client-go: `async` prewrites with
 //!   use_async_commit (the secondaries in the primary's lock, min_commit_ts
 //!   above a fresh timestamp, max_commit_ts two seconds ahead) and is
@@ -86,16 +88,19 @@ pub const ASYNC_COMMITS: &str = "async_commits";
 /// many keys, or a store answered no min_commit_ts).
 pub const ASYNC_COMMIT_FALLBACKS: &str = "async_commit_fallbacks";
 
-/// The commit that follows an async-commit transaction's commit point:
-/// every key's KvCommit at the commit_ts (the transaction is committed
-/// already; a key left locked is a resolver's to commit).
+/// The commit that follows a transaction's commit point: under async
+/// commit every key's KvCommit, under two-phase commit the secondaries',
+/// at the commit_ts (the transaction is committed already; a key left
+/// locked is a resolver's to commit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unfinished {
-    /// Every key the transaction wrote or locked, the primary among them.
+    /// The keys still locked: async commit's every key (the primary among
+    /// them), two-phase commit's secondaries.
     pub keys: Vec<Vec<u8>>,
     /// The transaction's start_ts.
     pub start_ts: u64,
-    /// Its commit_ts (the largest min_commit_ts the prewrites answered).
+    /// Its commit_ts (under async commit, the largest min_commit_ts the
+    /// prewrites answered).
     pub commit_ts: u64,
 }
 
@@ -507,9 +512,9 @@ impl<'t, T: Transport> Txn<'t, T> {
 
     /// Commits: returns the commit_ts (0 when there was nothing to write).
     /// Under async commit the transaction is committed once every key is
-    /// prewritten; its keys' KvCommit follows, handed to the
-    /// [`AsyncFinisher`] when there is one (the caller does not wait), else
-    /// sent before this returns.
+    /// prewritten, under two-phase commit once its primary is; the rest of
+    /// the KvCommit follows, handed to the [`AsyncFinisher`] when there is
+    /// one (the caller does not wait), else sent before this returns.
     pub async fn commit(&mut self, events: &mut Events) -> Result<u64, Error> {
         self.check_active()?;
         if self.writes.is_empty() && self.locked.is_empty() {
@@ -662,7 +667,7 @@ impl<'t, T: Transport> Txn<'t, T> {
                 req.secondaries.clear();
                 req.max_commit_ts = 0;
                 self.prewrite(&req, events).await?;
-                return self.commit_primary(&req, events).await.map(|ts| (ts, None));
+                return self.commit_primary(&req, events).await;
             }
             Err(e) => return Err(e),
         };
@@ -682,17 +687,18 @@ impl<'t, T: Transport> Txn<'t, T> {
         if req.use_async_commit || req.try_one_pc {
             events.add(fallback_event(&req), 1);
         }
-        self.commit_primary(&req, events).await.map(|ts| (ts, None))
+        self.commit_primary(&req, events).await
     }
 
     /// Two-phase commit after `req`'s prewrite: a commit_ts, the primary's
     /// commit (retrying with a fresh commit_ts when a reader pushed the
-    /// lock's min_commit_ts), then the secondaries.
+    /// lock's min_commit_ts); the secondaries' commit is returned for
+    /// later.
     async fn commit_primary(
         &mut self,
         req: &PrewriteRequest,
         events: &mut Events,
-    ) -> Result<u64, Error> {
+    ) -> Result<(u64, Option<Unfinished>), Error> {
         let primary = &req.primary_lock;
         let mut commit_ts = self.t.timestamp().await?;
         let mut retries = 0;
@@ -712,25 +718,22 @@ impl<'t, T: Transport> Txn<'t, T> {
                 },
             }
         }
-        // Committed. Secondaries left locked would be resolved by readers,
-        // but we finish them now; a failure here does not undo the commit.
+        // Committed. The secondaries' commit follows, as client-go sends
+        // it from a goroutine of its own (`doActionOnBatches` in
+        // txnkv/transaction/2pc.go): a failure there does not undo the
+        // commit, and a key left locked is a resolver's to commit.
         let secondaries: Vec<Vec<u8>> = req
             .mutations
             .iter()
             .map(|m| m.key.clone())
             .filter(|k| k != primary)
             .collect();
-        if !secondaries.is_empty()
-            && self
-                .t
-                .commit(&secondaries, self.start_ts, commit_ts)
-                .await
-                .is_err()
-        {
-            // One more try; then the locks are the resolvers' business.
-            let _ = self.t.commit(&secondaries, self.start_ts, commit_ts).await;
-        }
-        Ok(commit_ts)
+        let unfinished = (!secondaries.is_empty()).then(|| Unfinished {
+            keys: secondaries,
+            start_ts: self.start_ts,
+            commit_ts,
+        });
+        Ok((commit_ts, unfinished))
     }
 
     /// Prewrites `req`, resolving the locks it meets; what the stores
