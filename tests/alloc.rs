@@ -156,7 +156,7 @@ fn tracing_an_op_and_keeping_it_among_the_slowest_does_not_allocate_once_warm() 
 #[test]
 fn with_checks_on_tagging_and_tracking_an_op_does_not_allocate_once_every_key_was_written() {
     let w = Workload::parse(
-        "name: a\nkeys: {records: 500}\nvalues: {size: {min: 16, max: 100}}\nops:\n  - {type: get, weight: 4}\n  - {type: put, weight: 3}\n  - {type: batch_delete, weight: 1, batch: 4}\n  - {type: cas, weight: 1}\nchecks:\n  bank: {accounts: 20}\n  inventory: {}\n  readback: {}\n  scan: {}\n",
+        "name: a\nkeys: {records: 500, txn_prefix: acct}\nvalues: {size: {min: 16, max: 100}}\nops:\n  - {type: get, weight: 4}\n  - {type: put, weight: 3}\n  - {type: batch_delete, weight: 1, batch: 4}\n  - {type: cas, weight: 1}\n  - {type: txn, weight: 3, reads: 1, writes: 3}\nchecks:\n  bank: {accounts: 20}\n  inventory: {}\n  readback: {}\n  scan: {}\n",
         "a.yaml",
     )
     .unwrap();
@@ -192,5 +192,6 @@ fn with_checks_on_tagging_and_tracking_an_op_does_not_allocate_once_every_key_wa
     }
     let allocs = allocs() - before;
     assert_eq!(allocs, 0, "{allocs} allocations in 50000 ops");
-    assert!(tracker.finish().readback.keys.len() > 400);
+    let log = tracker.finish().readback;
+    assert!(log.keys.len() > 400 && log.txn.keys.len() > 400);
 }

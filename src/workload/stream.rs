@@ -6,9 +6,10 @@
 //!
 //! What each op type draws is its own file's business (`ops/`); the
 //! checks' ops come from the same mix, drawn by their checks. With readback
-//! on, each value of a tracked write (put, cas) is copied into a buffer and
-//! starts with a tag naming the write (worker, sequence number), so a value
-//! read back tells which write left it.
+//! on, each value of a tracked write (put, cas, a txn's one value for all
+//! its keys) is copied into a buffer and starts with a tag naming the write
+//! (worker, sequence number), so a value read back tells which write left
+//! it.
 
 use std::sync::Arc;
 

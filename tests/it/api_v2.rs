@@ -544,12 +544,16 @@ async fn a_v2_workload_runs_in_two_keyspaces_of_one_cluster() {
     c.shutdown().await;
 }
 
-/// The shipped bank and readback checks, under API V2 in a keyspace of
-/// their own, pass through our client on the faulty stand-in they
+/// The shipped bank and readback checks (raw and over txns), under API V2
+/// in a keyspace of their own, pass through our client on the faulty stand-in they
 /// configure (splits, leader moves, busy answers), briefly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bank_and_readback_checks_pass_under_v2() {
-    for file in ["check-bank.yaml", "check-readback.yaml"] {
+    for file in [
+        "check-bank.yaml",
+        "check-readback.yaml",
+        "check-readback-txn.yaml",
+    ] {
         let path = crate::util::root().join("workloads").join(file);
         let mut w = tikv_bench::workload::Workload::load(&path).expect("shipped workload");
         crate::util::shorten(&mut w, std::time::Duration::from_millis(1200));

@@ -1,5 +1,7 @@
-//! The readback and scan checks, over one model of what each written raw
-//! key may hold after the run.
+//! The readback and scan checks, over one model of what each written key
+//! may hold after the run: the raw keys of puts, compare-and-swaps and
+//! batch deletes, and the transactional keys of txn ops (two key spaces,
+//! modelled apart).
 //!
 //! A key's candidates (what a correct store may hold) are:
 //! - every acknowledged write not superseded: no acknowledged write to the
@@ -9,11 +11,19 @@
 //!   to it was acknowledged.
 //!
 //! Readback reads every written key: a value must be a candidate's (puts
-//! carry a tag naming the write), and an absent key needs a delete (or
-//! the absent initial state) among the candidates. Scan walks the whole
-//! key range: keys strictly increasing, every key that must exist (all
-//! candidates put a value; preloaded keys nobody touched) present, every
-//! key that must not exist absent.
+//! and txns carry a tag naming the write), and an absent key needs a
+//! delete (or the absent initial state) among the candidates. Scan walks
+//! the whole raw key range: keys strictly increasing, every key that must
+//! exist (all candidates put a value; preloaded keys nobody touched)
+//! present, every key that must not exist absent.
+//!
+//! A txn writes one tagged value to all its keys, and commits them all or
+//! none. Its keys are read back at one snapshot, so besides each key's
+//! candidates: the value of a txn that surely failed (rolled back) must be
+//! nowhere, and a txn of unknown outcome whose value is found at one of
+//! its keys committed, so at every other key it counts as acknowledged
+//! (from its start until the read): a key that holds a value it
+//! superseded, or the value before the run, is a torn txn.
 //!
 //! A put with a TTL (TiKV's raw TTL) counts on the store's clock, in whole
 //! seconds: the value expires at the second of its write plus the TTL, so
@@ -23,7 +33,7 @@
 //! right. Both bounds widen by [`TTL_CLOCK_SKEW`], for stores whose clocks
 //! differ (a key's leader may move between the write and the read).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -47,8 +57,9 @@ use crate::workload::validate::Checker;
 #[serde(deny_unknown_fields)]
 pub struct EmptySpec {}
 
-/// Every raw key the mix's puts, cas and batch deletes wrote holds, after
-/// the run, a value one of the writes that may have been last left there.
+/// Every raw key the mix's puts, cas and batch deletes wrote, and every
+/// transactional key its txns wrote, holds after the run a value one of
+/// the writes that may have been last left there; txns commit whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Readback {}
 
@@ -87,31 +98,91 @@ pub struct WriteCounts {
     pub deletes: Fates,
 }
 
-/// What one worker wrote to raw keys. Memory grows with the keys written.
+/// At most this many unknown-outcome txns are kept per worker with their
+/// keys; past it, a txn's value found at one key no longer makes it count
+/// as committed at its other keys (which only loosens the check).
+pub const MAX_UNKNOWN_TXNS: usize = 1024;
+
+/// A txn whose outcome is unknown, with the keys it wrote: if its value is
+/// found at one of them, it committed, and so at every one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownTxn {
+    pub tag: Tag,
+    pub start: Instant,
+    pub keys: Vec<Vec<u8>>,
+}
+
+/// What one worker's txns wrote to transactional keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TxnLog {
+    pub fates: Fates,
+    /// Per transactional key, this worker's txns that may matter.
+    pub keys: HashMap<Vec<u8>, KeyLog>,
+    /// Txns that surely did not commit: their value must be nowhere.
+    pub failed: Vec<Tag>,
+    /// Txns whose outcome is unknown (at most [`MAX_UNKNOWN_TXNS`]).
+    pub unknown: Vec<UnknownTxn>,
+}
+
+/// What one worker wrote to raw keys and, by txns, to transactional ones.
+/// Memory grows with the keys written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadbackLog {
     pub writes: WriteCounts,
     /// Per raw key, this worker's writes that may matter.
     pub keys: HashMap<Vec<u8>, KeyLog>,
+    pub txn: TxnLog,
 }
 
-impl ReadbackLog {
-    fn write(&mut self, key: &[u8], w: KeyWrite, fate: Fate) {
-        let applied = matches!(fate, Fate::Applied { .. });
-        let unknown = matches!(fate, Fate::Unknown { .. } | Fate::NotApplied { maybe: 1.. });
-        if !applied && !unknown {
+/// Keeps write `w` to `key` in `keys` if it may matter: acknowledged (the
+/// worker's latest), or of unknown outcome.
+fn keep(keys: &mut HashMap<Vec<u8>, KeyLog>, key: &[u8], w: KeyWrite, fate: Fate) {
+    let applied = matches!(fate, Fate::Applied { .. });
+    if !applied && !unknown(fate) {
+        return;
+    }
+    let log = match keys.get_mut(key) {
+        Some(log) => log,
+        None => keys.entry(key.to_vec()).or_default(),
+    };
+    if applied {
+        log.acked = Some(w);
+    } else if log.unknown.len() < MAX_UNKNOWN_PER_KEY {
+        log.unknown.push(w);
+    } else {
+        log.overflow = true;
+    }
+}
+
+/// Whether an op of this fate may have taken effect without saying so.
+fn unknown(fate: Fate) -> bool {
+    matches!(fate, Fate::Unknown { .. } | Fate::NotApplied { maybe: 1.. })
+}
+
+impl TxnLog {
+    /// Records a txn that wrote `value` (tagged) to `keys`.
+    fn txn(&mut self, keys: &[Vec<u8>], value: &[u8], done: &Done<'_, '_>) {
+        self.fates.count(done.fate);
+        let Some(tag) = Tag::read(value) else {
             return;
-        }
-        let log = match self.keys.get_mut(key) {
-            Some(log) => log,
-            None => self.keys.entry(key.to_vec()).or_default(),
         };
-        if applied {
-            log.acked = Some(w);
-        } else if log.unknown.len() < MAX_UNKNOWN_PER_KEY {
-            log.unknown.push(w);
-        } else {
-            log.overflow = true;
+        let w = KeyWrite {
+            tag: Some(tag),
+            start: done.start,
+            end: done.end,
+            ttl: None,
+        };
+        for k in keys {
+            keep(&mut self.keys, k, w, done.fate);
+        }
+        if done.fate == Fate::Failed {
+            self.failed.push(tag);
+        } else if unknown(done.fate) && self.unknown.len() < MAX_UNKNOWN_TXNS {
+            self.unknown.push(UnknownTxn {
+                tag,
+                start: done.start,
+                keys: keys.to_vec(),
+            });
         }
     }
 }
@@ -125,10 +196,10 @@ impl Check for Readback {
     type Seen = ();
 
     fn check(c: &mut Checker, spec: &Sp<EmptySpec>, input: &CheckInput<'_>) -> Readback {
-        if !input.ops.iter().any(|o| o.kind.writes_raw()) {
+        if !input.ops.iter().any(|o| o.kind.writes_raw() || o.kind.tagged()) {
             c.err(
                 spec,
-                "readback tracks the mix's put, cas and batch_delete ops, and the mix has none",
+                "readback tracks the mix's put, cas and batch_delete ops and its txn ops with writes, and the mix has none",
             );
         }
         let min = input.values.size.min;
@@ -161,7 +232,7 @@ impl Check for Readback {
                     end,
                     ttl,
                 };
-                log.write(key, w, done.fate);
+                keep(&mut log.keys, key, w, done.fate);
             }
             Effect::Delete { keys } => {
                 log.writes.deletes.count(done.fate);
@@ -172,9 +243,10 @@ impl Check for Readback {
                     ttl: None,
                 };
                 for k in keys {
-                    log.write(k, w, done.fate);
+                    keep(&mut log.keys, k, w, done.fate);
                 }
             }
+            Effect::TxnPut { keys, value } => log.txn.txn(keys, value, done),
             Effect::None => {}
         }
     }
@@ -240,11 +312,29 @@ enum Initial {
 }
 
 /// Every worker's writes to one key.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Merged {
     acked: Vec<KeyWrite>,
     unknown: Vec<KeyWrite>,
+    /// Txns of unknown outcome whose value was found at another of their
+    /// keys: they committed, until the read at the latest.
+    committed: Vec<KeyWrite>,
     overflow: bool,
+}
+
+impl Merged {
+    /// These writes, with the unknown-outcome txns tagged `tags` moved to
+    /// the committed ones.
+    fn with_committed(&self, tags: &[Tag]) -> Merged {
+        let mut m = self.clone();
+        let (committed, unknown) = m
+            .unknown
+            .into_iter()
+            .partition(|w| w.tag.is_some_and(|t| tags.contains(&t)));
+        m.unknown = unknown;
+        m.committed = committed;
+        m
+    }
 }
 
 /// What may be found at a key.
@@ -307,18 +397,51 @@ impl Candidates {
     }
 }
 
-/// The model: per written key, every worker's writes that may matter.
-pub struct Model {
+/// What became of a write, as far as the model knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum How {
+    Acked,
+    /// A txn of unknown outcome whose value was found at another key.
+    Committed,
+    Unknown,
+}
+
+/// One key space's written keys, and what its keys held before the run.
+struct Space {
     keys: BTreeMap<Vec<u8>, Merged>,
     format: KeyFormat,
     values: ValuePool,
-    /// Records the load phase wrote (0 when their values are unknown).
+    /// Records the load phase wrote here (0 when their values are unknown).
     preloaded: u64,
     /// Whether keys nobody wrote have known values.
     known: bool,
     base: Instant,
+    /// What a write that leaves a value is called in messages.
+    noun: &'static str,
+}
+
+/// The model: per written key of each key space, every worker's writes
+/// that may matter.
+pub struct Model {
+    raw: Space,
+    txn: Space,
     puts: Fates,
     deletes: Fates,
+    txns: Fates,
+    /// Txns that surely did not commit.
+    failed: HashSet<Tag>,
+    /// Txns of unknown outcome, with their keys.
+    unknown_txns: Vec<UnknownTxn>,
+}
+
+/// Adds one worker's per-key writes to the merged ones.
+fn merge(into: &mut BTreeMap<Vec<u8>, Merged>, from: &HashMap<Vec<u8>, KeyLog>) {
+    for (k, log) in from {
+        let m = into.entry(k.clone()).or_default();
+        m.acked.extend(log.acked);
+        m.unknown.extend_from_slice(&log.unknown);
+        m.overflow |= log.overflow;
+    }
 }
 
 impl Model {
@@ -328,30 +451,42 @@ impl Model {
     }
 
     pub(super) fn new(w: &Workload, logs: &[WorkerLog], preloaded: bool, base: Instant) -> Model {
-        let mut keys: BTreeMap<Vec<u8>, Merged> = BTreeMap::new();
-        let (mut puts, mut deletes) = (Fates::default(), Fates::default());
+        let (mut raw, mut txn) = (BTreeMap::new(), BTreeMap::new());
+        let (mut puts, mut deletes, mut txns) = Default::default();
+        let (mut failed, mut unknown_txns) = (HashSet::new(), Vec::new());
         for l in logs.iter().map(|l| &l.readback) {
-            puts.add(&l.writes.puts);
-            deletes.add(&l.writes.deletes);
-            for (k, log) in &l.keys {
-                let m = keys.entry(k.clone()).or_default();
-                m.acked.extend(log.acked);
-                m.unknown.extend_from_slice(&log.unknown);
-                m.overflow |= log.overflow;
-            }
+            Fates::add(&mut puts, &l.writes.puts);
+            Fates::add(&mut deletes, &l.writes.deletes);
+            Fates::add(&mut txns, &l.txn.fates);
+            merge(&mut raw, &l.keys);
+            merge(&mut txn, &l.txn.keys);
+            failed.extend(l.txn.failed.iter().copied());
+            unknown_txns.extend_from_slice(&l.txn.unknown);
         }
-        Model {
+        // A key space the load phase filled has known values before the
+        // run; one it left alone holds whatever it held.
+        let space = |keys, api, loaded: bool, noun| Space {
             keys,
-            format: KeyFormat::new(&w.keys, Api::Raw),
+            format: KeyFormat::new(&w.keys, api),
             values: ValuePool::new(w.seed, w.values.size),
-            preloaded: if preloaded { w.load.records } else { 0 },
-            known: preloaded,
+            preloaded: if preloaded && loaded { w.load.records } else { 0 },
+            known: preloaded && loaded,
             base,
+            noun,
+        };
+        Model {
+            raw: space(raw, Api::Raw, w.uses_raw() || !w.uses_txn(), "put"),
+            txn: space(txn, Api::Txn, w.uses_txn(), "txn"),
             puts,
             deletes,
+            txns,
+            failed,
+            unknown_txns,
         }
     }
+}
 
+impl Space {
     fn initial(&self, key: &[u8]) -> Initial {
         if !self.known {
             return Initial::Unknown;
@@ -367,7 +502,7 @@ impl Model {
     }
 
     fn candidates(&self, key: &[u8], m: &Merged, read: ReadTime) -> Candidates {
-        let latest = m.acked.iter().map(|w| w.start).max();
+        let latest = m.acked.iter().chain(&m.committed).map(|w| w.start).max();
         let mut c = Candidates {
             puts: Vec::new(),
             deletes: 0,
@@ -377,39 +512,18 @@ impl Model {
             anything: m.overflow,
             described: Vec::new(),
         };
-        let add = |w: &KeyWrite, acked: bool, c: &mut Candidates| {
-            let how = if acked {
-                format!("acked {:.3}s..{:.3}s", self.at(w.start), self.at(w.end))
-            } else {
-                format!("unknown outcome, from {:.3}s", self.at(w.start))
-            };
-            let ttl = w.ttl.map_or(String::new(), |t| format!(", ttl {}s", t.as_secs()));
-            match (w.tag, w.expiry(read)) {
-                (Some(t), Expiry::Gone) => {
-                    c.expiring += 1;
-                    c.expired.push(t);
-                    c.described.push(format!("put {t} ({how}{ttl}, expired)"));
-                }
-                (Some(t), e) => {
-                    c.expiring += usize::from(e == Expiry::Either);
-                    c.puts.push((t, acked));
-                    c.described.push(format!("put {t} ({how}{ttl})"));
-                }
-                (None, _) => {
-                    c.deletes += 1;
-                    c.described.push(format!("delete ({how})"));
-                }
-            }
-        };
         for w in &m.acked {
             if latest.is_none_or(|l| l <= w.end) {
-                add(w, true, &mut c);
+                self.add(w, How::Acked, read, &mut c);
             }
         }
-        for w in &m.unknown {
-            add(w, false, &mut c);
+        for w in &m.committed {
+            self.add(w, How::Committed, read, &mut c);
         }
-        if m.acked.is_empty() {
+        for w in &m.unknown {
+            self.add(w, How::Unknown, read, &mut c);
+        }
+        if latest.is_none() {
             let i = self.initial(key);
             c.initial = Some(i);
             c.described.push(match i {
@@ -419,6 +533,38 @@ impl Model {
             });
         }
         c
+    }
+
+    /// Adds write `w`, whose outcome is `how`, to the candidates `c` of
+    /// a key read at `read`.
+    fn add(&self, w: &KeyWrite, how: How, read: ReadTime, c: &mut Candidates) {
+        let sure = how != How::Unknown;
+        let how = match how {
+            How::Acked => format!("acked {:.3}s..{:.3}s", self.at(w.start), self.at(w.end)),
+            How::Committed => format!(
+                "unknown outcome from {:.3}s, committed: its value is at another key",
+                self.at(w.start)
+            ),
+            How::Unknown => format!("unknown outcome, from {:.3}s", self.at(w.start)),
+        };
+        let ttl = w.ttl.map_or(String::new(), |t| format!(", ttl {}s", t.as_secs()));
+        let noun = self.noun;
+        match (w.tag, w.expiry(read)) {
+            (Some(t), Expiry::Gone) => {
+                c.expiring += 1;
+                c.expired.push(t);
+                c.described.push(format!("{noun} {t} ({how}{ttl}, expired)"));
+            }
+            (Some(t), e) => {
+                c.expiring += usize::from(e == Expiry::Either);
+                c.puts.push((t, sure));
+                c.described.push(format!("{noun} {t} ({how}{ttl})"));
+            }
+            (None, _) => {
+                c.deletes += 1;
+                c.described.push(format!("delete ({how})"));
+            }
+        }
     }
 
     /// How many written keys must exist and how many must not, as of
@@ -455,12 +601,13 @@ impl Model {
                 || matches!(c.initial, Some(Initial::Absent | Initial::Unknown));
             return (!ok).then(|| ("lost", "no value".to_string()));
         };
+        let noun = self.noun;
         match Tag::read(v) {
             Some(t) if c.puts.iter().any(|(p, _)| *p == t) => None,
             Some(t) if c.expired.contains(&t) => {
-                Some(("expired", format!("the value of put {t} past its TTL")))
+                Some(("expired", format!("the value of {noun} {t} past its TTL")))
             }
-            Some(t) => Some(("stale", format!("the value of put {t}"))),
+            Some(t) => Some(("stale", format!("the value of {noun} {t}"))),
             None => {
                 let preloaded = match self.initial(key) {
                     Initial::Preloaded(i) => self.values.for_index(i) == v,
@@ -477,17 +624,105 @@ impl Model {
     }
 }
 
-/// Reads back every written key.
+/// What readback found, by kind, over both key spaces.
+#[derive(Debug, Default)]
+struct Tally {
+    counts: BTreeMap<&'static str, u64>,
+    unjudged: u64,
+    absent_by_ttl: u64,
+}
+
+impl Tally {
+    /// Judges `found` at `key` of `space` against candidates `c`; `txn`
+    /// says what the txns in the model make of it (rolled back, torn).
+    fn judge(
+        &mut self,
+        v: &mut CheckVerdict,
+        (space, key, c): (&Space, &[u8], &Candidates),
+        found: Option<&[u8]>,
+        txn: impl FnOnce(&'static str) -> Option<(&'static str, String)>,
+    ) {
+        self.unjudged += u64::from(c.anything);
+        self.absent_by_ttl += u64::from(found.is_none() && c.expiring > 0);
+        let Some((what, got)) = space.judge(key, c, found) else {
+            return;
+        };
+        let (what, got) = txn(what).unwrap_or((what, got));
+        *self.counts.entry(what).or_default() += 1;
+        v.violation(|| {
+            let label = match what {
+                "lost" => "lost write",
+                "stale" => "stale value",
+                "expired" => "expired value",
+                "rolled_back" => "rolled-back value",
+                "torn" => "torn txn",
+                _ => "unexpected value",
+            };
+            let key = String::from_utf8_lossy(key);
+            let space = if space.noun == "txn" { "txn key" } else { "key" };
+            format!(
+                "{label}: {space} {key} holds {got}; expected one of: {}",
+                c.list()
+            )
+        });
+    }
+}
+
+/// Reads back every written key: raw ones in batches, transactional ones
+/// at one snapshot.
 async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict {
     let mut v = CheckVerdict::new("readback");
-    v.detail("keys", model.keys.len());
+    v.detail("keys", model.raw.keys.len());
     v.detail("puts_acked", model.puts.acked);
     v.detail("puts_unknown", model.puts.unknown);
     v.detail("deletes_acked", model.deletes.acked);
     v.detail("deletes_unknown", model.deletes.unknown);
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    let (mut unjudged, mut expired) = (0u64, 0u64);
-    let keys: Vec<(&Vec<u8>, &Merged)> = model.keys.iter().collect();
+    v.detail("txn_keys", model.txn.keys.len());
+    v.detail("txns_acked", model.txns.acked);
+    v.detail("txns_unknown", model.txns.unknown);
+    v.detail("txns_failed", model.txns.failed);
+    let mut tally = Tally::default();
+    if let Err(e) = read_back_raw(model, reads, &mut v, &mut tally).await {
+        return v.summary(e);
+    }
+    let committed = match read_back_txn(model, reads, &mut v, &mut tally).await {
+        Ok(n) => n,
+        Err(e) => return v.summary(e),
+    };
+    for what in ["lost", "stale", "expired", "foreign", "rolled_back", "torn"] {
+        v.detail(what, tally.counts.get(what).copied().unwrap_or(0));
+    }
+    v.detail("unjudged", tally.unjudged);
+    v.detail("absent_by_ttl", tally.absent_by_ttl);
+    v.detail("txns_unknown_committed", committed);
+    let mut summary = format!(
+        "{} keys read back after {} acked puts and {} acked deletes ({} unknown)",
+        model.raw.keys.len(),
+        model.puts.acked,
+        model.deletes.acked,
+        model.puts.unknown + model.deletes.unknown
+    );
+    if !model.txn.keys.is_empty() {
+        summary.push_str(&format!(
+            "; {} txn keys at one snapshot after {} acked txns ({} unknown, {} failed)",
+            model.txn.keys.len(),
+            model.txns.acked,
+            model.txns.unknown,
+            model.txns.failed
+        ));
+    }
+    v.summary(summary)
+}
+
+/// Reads back the raw keys, batch by batch; `Err`: the summary of a read
+/// that never answered.
+async fn read_back_raw<B: Backend>(
+    model: &Model,
+    reads: &Reads<'_, B>,
+    v: &mut CheckVerdict,
+    tally: &mut Tally,
+) -> Result<(), String> {
+    let keys: Vec<(&Vec<u8>, &Merged)> = model.raw.keys.iter().collect();
     for batch in keys.chunks(READ_BATCH) {
         let ask: Vec<Vec<u8>> = batch.iter().map(|(k, _)| (*k).clone()).collect();
         let from = Instant::now();
@@ -496,58 +731,100 @@ async fn verify<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict
             from,
             to: Some(Instant::now()),
         };
-        let found = match answer {
-            Ok(f) => f,
-            Err(e) => {
-                v.violation(|| {
-                    format!(
-                        "could not read back keys from {}: {e}",
-                        String::from_utf8_lossy(&ask[0])
-                    )
-                });
-                return v.summary("the keys could not be read back".into());
-            }
-        };
+        let found = answer.map_err(|e| {
+            v.violation(|| {
+                format!(
+                    "could not read back keys from {}: {e}",
+                    String::from_utf8_lossy(&ask[0])
+                )
+            });
+            "the keys could not be read back".to_string()
+        })?;
         for ((key, m), found) in batch.iter().zip(found) {
-            let c = model.candidates(key, m, read);
-            unjudged += u64::from(c.anything);
-            expired += u64::from(found.is_none() && c.expiring > 0);
-            if let Some((what, got)) = model.judge(key, &c, found.as_deref()) {
-                *counts.entry(what).or_default() += 1;
-                v.violation(|| {
-                    let label = match what {
-                        "lost" => "lost write",
-                        "stale" => "stale value",
-                        "expired" => "expired value",
-                        _ => "unexpected value",
-                    };
-                    format!(
-                        "{label}: key {} holds {got}; expected one of: {}",
-                        String::from_utf8_lossy(key),
-                        c.list()
-                    )
-                });
-            }
+            let c = model.raw.candidates(key, m, read);
+            tally.judge(v, (&model.raw, key, &c), found.as_deref(), |_| None);
         }
     }
-    for what in ["lost", "stale", "expired", "foreign"] {
-        v.detail(what, counts.get(what).copied().unwrap_or(0));
+    Ok(())
+}
+
+/// Reads back the transactional keys at one snapshot (so a txn is seen
+/// whole or not at all), and judges them with what the txns' values found
+/// say: a txn of unknown outcome found at one key committed. Returns how
+/// many such txns were found; `Err`: the summary of a read that never
+/// answered.
+async fn read_back_txn<B: Backend>(
+    model: &Model,
+    reads: &Reads<'_, B>,
+    v: &mut CheckVerdict,
+    tally: &mut Tally,
+) -> Result<usize, String> {
+    let space = &model.txn;
+    if space.keys.is_empty() {
+        return Ok(0);
     }
-    v.detail("unjudged", unjudged);
-    v.detail("absent_by_ttl", expired);
-    let summary = format!(
-        "{} keys read back after {} acked puts and {} acked deletes ({} unknown)",
-        model.keys.len(),
-        model.puts.acked,
-        model.deletes.acked,
-        model.puts.unknown + model.deletes.unknown
-    );
-    v.summary(summary)
+    let ask: Vec<Vec<u8>> = space.keys.keys().cloned().collect();
+    let from = Instant::now();
+    let answer = reads.txn(&ask).await;
+    let read = ReadTime {
+        from,
+        to: Some(Instant::now()),
+    };
+    let found = answer.map_err(|e| {
+        v.violation(|| format!("could not read back the {} txn keys: {e}", ask.len()));
+        "the txn keys could not be read back".to_string()
+    })?;
+    let seen: HashSet<Tag> = found.iter().flatten().filter_map(|v| Tag::read(v)).collect();
+    let mut committed: HashMap<&[u8], Vec<Tag>> = HashMap::new();
+    let mut n = 0;
+    for t in model.unknown_txns.iter().filter(|t| seen.contains(&t.tag)) {
+        n += 1;
+        for k in &t.keys {
+            committed.entry(k.as_slice()).or_default().push(t.tag);
+        }
+    }
+    for ((key, m), found) in space.keys.iter().zip(found) {
+        let tags = committed.get(key.as_slice());
+        let with = tags.map(|tags| m.with_committed(tags));
+        let c = space.candidates(key, with.as_ref().unwrap_or(m), read);
+        let found = found.as_deref();
+        tally.judge(v, (space, key, &c), found, |what| {
+            model.txn_fault(what, found, tags.is_some())
+        });
+    }
+    Ok(n)
+}
+
+impl Model {
+    /// What a violation `what` at a txn key that holds `found` is, given
+    /// the txns: the value of a txn that failed is rolled back; any other
+    /// at a key a txn of unknown outcome `committed` to is a torn txn.
+    fn txn_fault(
+        &self,
+        what: &'static str,
+        found: Option<&[u8]>,
+        committed: bool,
+    ) -> Option<(&'static str, String)> {
+        if let Some(t) = found.and_then(Tag::read)
+            && what == "stale"
+            && self.failed.contains(&t)
+        {
+            return Some(("rolled_back", format!("the value of txn {t}, which failed")));
+        }
+        committed.then(|| {
+            let got = match found.and_then(Tag::read) {
+                Some(t) => format!("the value of txn {t}"),
+                None if found.is_some() => "a value before the run".into(),
+                None => "no value".into(),
+            };
+            ("torn", got)
+        })
+    }
 }
 
 /// Counts and reports what a scan found against the model.
 struct ScanJudge<'a> {
-    model: &'a Model,
+    space: &'a Space,
     v: CheckVerdict,
     /// The written keys, in order, with their writes.
     tracked: Vec<(&'a [u8], &'a Merged)>,
@@ -569,7 +846,7 @@ impl<'a> ScanJudge<'a> {
             from: self.started,
             to: Some(Instant::now()),
         };
-        self.model.candidates(key, m, read).expect()
+        self.space.candidates(key, m, read).expect()
     }
 
     fn missing(&mut self, key: &[u8], why: &str) {
@@ -596,17 +873,17 @@ impl<'a> ScanJudge<'a> {
         }
         let upto = match key {
             Some(k) => self
-                .model
+                .space
                 .format
                 .index(k)
                 .unwrap_or(self.next_pre)
-                .min(self.model.preloaded),
-            None => self.model.preloaded,
+                .min(self.space.preloaded),
+            None => self.space.preloaded,
         };
         while self.next_pre < upto {
-            let k = self.model.format.key(self.next_pre);
+            let k = self.space.format.key(self.next_pre);
             self.next_pre += 1;
-            if !self.model.keys.contains_key(&k) {
+            if !self.space.keys.contains_key(&k) {
                 self.missing(&k, "preloaded, never written");
             }
         }
@@ -614,7 +891,7 @@ impl<'a> ScanJudge<'a> {
 
     fn found(&mut self, key: &[u8]) {
         self.pass_until(Some(key));
-        let index = self.model.format.index(key);
+        let index = self.space.format.index(key);
         if let Some(i) = index {
             self.next_pre = self.next_pre.max(i + 1);
         }
@@ -634,7 +911,7 @@ impl<'a> ScanJudge<'a> {
             return;
         }
         let known = match index {
-            Some(i) => i < self.model.preloaded || !self.model.known,
+            Some(i) => i < self.space.preloaded || !self.space.known,
             None => false,
         };
         if !known {
@@ -652,10 +929,11 @@ impl<'a> ScanJudge<'a> {
 /// Scans the workload's whole key range.
 pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>) -> CheckVerdict {
     let started = Instant::now();
-    let tracked: Vec<(&[u8], &Merged)> = model.keys.iter().map(|(k, m)| (k.as_slice(), m)).collect();
-    let (must_exist, must_not) = model.expected_at(started);
+    let space = &model.raw;
+    let tracked: Vec<(&[u8], &Merged)> = space.keys.iter().map(|(k, m)| (k.as_slice(), m)).collect();
+    let (must_exist, must_not) = space.expected_at(started);
     let mut j = ScanJudge {
-        model,
+        space,
         v: CheckVerdict::new("scan"),
         tracked,
         started,
@@ -664,7 +942,7 @@ pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>)
         missing: 0,
         unexpected: 0,
     };
-    let (start, end) = model.format.range();
+    let (start, end) = space.format.range();
     let mut from = start;
     let mut prev: Option<Vec<u8>> = None;
     let (mut scanned, mut pages, mut disorder) = (0u64, 0u64, 0u64);
@@ -714,7 +992,7 @@ pub(super) async fn verify_scan<B: Backend>(model: &Model, reads: &Reads<'_, B>)
     v.detail("pages", pages);
     v.detail("must_exist", must_exist);
     v.detail("must_not_exist", must_not);
-    v.detail("preloaded", model.preloaded);
+    v.detail("preloaded", space.preloaded);
     v.detail("missing", missing);
     v.detail("unexpected", unexpected);
     v.detail("out_of_order", disorder);

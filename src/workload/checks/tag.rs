@@ -1,4 +1,4 @@
-//! The readback tag: with readback on, every put (and cas) value starts
+//! The readback tag: with readback on, every put, cas and txn value starts
 //! with 16 bytes naming the write (magic, worker, per-worker sequence
 //! number), so a value read back tells which write left it.
 

@@ -3,7 +3,7 @@
 //! Each file defines one [`OpDef`]: the `type:` name and the fields its
 //! spec takes, how those are checked, how an op is generated from the
 //! workload's keys and values, whether it writes, how it runs over the
-//! backend's key spaces, and what it does to raw keys (which the readback
+//! backend's key spaces, and what it writes (which the readback
 //! check follows). `registry!` below turns the list of files into the
 //! types the rest of the workload uses: [`OpKind`] (a checked op of the
 //! mix), [`Op`] (a generated op, ready to run), and the lookups by name.
@@ -28,11 +28,11 @@ use crate::backend::{Kv, Operation};
 use crate::vocab::{Events, OpError, Outcome};
 pub use fields::{FieldValue, Fields};
 
-/// What an op does to raw keys, for the checks that follow writes.
+/// What an op does to the keys the readback check follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect<'a> {
-    /// Nothing the readback check follows (reads, transactions, which write
-    /// the transactional key space).
+    /// Nothing the readback check follows (reads, a transaction that only
+    /// reads).
     None,
     /// Writes `value` to raw `key`, for `ttl` if given (then the key is
     /// gone once it passes).
@@ -43,6 +43,12 @@ pub enum Effect<'a> {
     },
     /// Deletes raw `keys`.
     Delete { keys: &'a [Vec<u8>] },
+    /// Writes `value` to every one of the transactional `keys` in one
+    /// transaction: all of them take it, or none.
+    TxnPut {
+        keys: &'a [Vec<u8>],
+        value: &'a [u8],
+    },
 }
 
 /// Which of TiKV's two APIs (and so key spaces) an op of the mix works on:
@@ -87,7 +93,7 @@ pub trait OpDef {
     /// The op drawn last, borrowing `draw`'s buffers.
     fn args<'a>(params: &Self::Params, draw: &'a Draw) -> Self::Args<'a>;
 
-    /// What the op does to raw keys.
+    /// What the op does to the keys readback follows.
     fn effect<'a>(args: &Self::Args<'a>) -> Effect<'a> {
         let _ = args;
         Effect::None
@@ -210,7 +216,7 @@ macro_rules! registry {
         });
 
         impl<'a> Op<'a> {
-            /// What the op does to raw keys.
+            /// What the op does to the keys readback follows.
             pub fn effect(&self) -> Effect<'a> {
                 match self {
                     $(Op::$variant(a) => <$file::$def as OpDef>::effect(a),)+

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::{Api, Fields, OpDef};
+use super::{Api, Effect, Fields, OpDef};
 use crate::backend::{Kv, Operation, Transaction};
 use crate::vocab::{CommitMode, Events, LockMode, OpError, Outcome, TxnMode};
 use crate::workload::KeySpace;
@@ -80,6 +80,11 @@ impl OpDef for TxnOp {
         }
     }
 
+    /// With readback on, the value a txn writes to all its keys is tagged.
+    fn tagged(p: &TxnParams) -> bool {
+        p.writes > 0
+    }
+
     fn draw(p: &TxnParams, draw: &mut Draw) {
         draw.distinct(p.writes as usize, p.reads as usize);
         draw.value();
@@ -92,6 +97,16 @@ impl OpDef for TxnOp {
             value: draw.value_buf(),
             lock: p.lock,
             commit: p.commit,
+        }
+    }
+
+    fn effect<'a>(a: &Self::Args<'a>) -> Effect<'a> {
+        if a.writes.is_empty() {
+            return Effect::None;
+        }
+        Effect::TxnPut {
+            keys: a.writes,
+            value: a.value,
         }
     }
 }

@@ -4,8 +4,10 @@
 //! transfer twice or only half of it, acknowledges a decrement without
 //! applying it or applies it twice, lets a second holder into the lock, or
 //! returns a scan page with a key repeated or skipped, keeps a value past
-//! its TTL or drops it long before. Over ten seeds (two for the TTL
-//! faults, whose runs wait out a TTL), the
+//! its TTL or drops it long before, commits a txn's primary key without
+//! its secondaries (acknowledged, or of unknown outcome), or keeps the
+//! writes of a txn it says it rolled back.
+//! Over ten seeds (two for the TTL faults, whose runs wait out a TTL), the
 //! check that guards the data catches it every time, and says what it
 //! found.
 
@@ -18,9 +20,10 @@ use tikv_bench::backend::{
 };
 
 use tikv_bench::driver::{self, RunOptions};
-use tikv_bench::vocab::{Events, OpError, Outcome, Pair, TxnMode};
+use tikv_bench::vocab::{ErrorKind, Events, OpError, Outcome, Pair, TxnMode};
 use tikv_bench::workload::checks::CheckVerdict;
 use tikv_bench::workload::checks::lock::{LOCK_FREE, LOCK_KEY};
+use tikv_bench::workload::checks::tag::Tag;
 
 use super::verdict;
 use crate::util::{run, workload};
@@ -50,6 +53,14 @@ enum Fault {
     /// Acknowledge a put with a TTL without applying it (as if it expired
     /// at once).
     ExpireEarly,
+    /// Commit a readback txn's first key (its primary) only, and
+    /// acknowledge it.
+    DropSecondary,
+    /// Apply a readback txn's writes, then answer that it was rolled back.
+    KeepRolledBack,
+    /// Commit a readback txn's first key only, and answer that the outcome
+    /// is unknown (a timeout).
+    TornUnknown,
 }
 
 /// The memory backend, wrong on one write in `every` of the faulty kind.
@@ -232,10 +243,30 @@ impl Transaction for FaultyTxn<'_> {
         } else if transfer && self.faulty.hit(Fault::HalfTransfer) {
             writes.truncate(1);
         }
+        // A txn of the mix under readback writes one tagged value to all
+        // its keys.
+        let tagged = writes.first().is_some_and(|(_, v)| Tag::read(v).is_some());
+        if tagged && writes.len() > 1 && self.faulty.hit(Fault::DropSecondary) {
+            writes.truncate(1);
+        }
+        let torn = tagged && writes.len() > 1 && self.faulty.hit(Fault::TornUnknown);
+        if torn {
+            writes.truncate(1);
+        }
+        let keep_rolled_back = tagged && self.faulty.hit(Fault::KeepRolledBack);
         for (k, v) in &writes {
             self.inner.put(k, v);
         }
-        self.inner.commit(events).await
+        self.inner.commit(events).await?;
+        if torn {
+            let late = "the commit of the secondary keys timed out";
+            return Err(OpError::undetermined(ErrorKind::Timeout, late));
+        }
+        if keep_rolled_back {
+            let lost = "the primary lock was rolled back (but the writes were kept)";
+            return Err(OpError::new(ErrorKind::TxnLockNotFound, lost));
+        }
+        Ok(())
     }
 
     async fn rollback(&mut self, events: &mut Events) -> Result<(), OpError> {
@@ -426,6 +457,39 @@ async fn readback_and_scan_catch_a_ttl_put_dropped_before_its_ttl() {
     caught(&v, "every write to it put a value) is not in the scan");
 }
 
+/// Raw puts beside txns that write 2 or 3 keys each, in a key range of
+/// their own.
+const TXN_WRITES: &str = "name: rbtxn\nseed: {seed}\nkeys: {records: 200, txn_prefix: acct}\nvalues: {size: 32}\noperations: 800\nconcurrency: 4\nops:\n  - {type: get, weight: 1}\n  - {type: put, weight: 2}\n  - {type: txn, reads: 1, writes: 2, weight: 3}\n  - {name: txn3, type: txn, writes: 3, lock: pessimistic, weight: 2}\nchecks:\n  readback: {}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readback_catches_a_txn_committed_without_its_secondary_keys() {
+    let v = ten_seeds(TXN_WRITES, Fault::DropSecondary, 10, "readback").await;
+    caught(&v, "; expected one of: txn w");
+    for v in &v {
+        assert!(super::figure(v, "stale") > 0, "{v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readback_catches_the_value_of_a_rolled_back_txn() {
+    let v = ten_seeds(TXN_WRITES, Fault::KeepRolledBack, 10, "readback").await;
+    caught(&v, "rolled-back value: txn key acct");
+    for v in &v {
+        assert!(super::figure(v, "txns_failed") > 0, "{v}");
+    }
+}
+
+/// A txn of unknown outcome may or may not have committed, but not in
+/// part: its value at one key and an older one at another is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readback_catches_a_txn_of_unknown_outcome_committed_in_part() {
+    let v = ten_seeds(TXN_WRITES, Fault::TornUnknown, 10, "readback").await;
+    caught(&v, "torn txn: txn key acct");
+    for v in &v {
+        assert!(super::figure(v, "txns_unknown_committed") > 0, "{v}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_catches_a_repeated_key_and_a_skipped_one() {
     let v = ten_seeds(WRITES, Fault::ScanRepeat, 1, "scan").await;
@@ -443,6 +507,7 @@ async fn without_a_fault_every_check_passes_on_the_same_runs() {
         (WRITES, "scan"),
         (LONG_TTL_WRITES, "readback"),
         (LONG_TTL_WRITES, "scan"),
+        (TXN_WRITES, "readback"),
     ] {
         let w = workload(&yaml.replace("{seed}", "3"));
         let r = run(&w, MemoryBackend::new()).await;

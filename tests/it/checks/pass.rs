@@ -173,6 +173,33 @@ async fn readback_and_scan_pass_under_faults() {
     assert!(figure(&scan, "must_not_exist") > 0, "{scan}");
 }
 
+/// Txns only (raw and transactional keys would share a range under API
+/// V1): each writes one tagged value to 2 or 3 keys.
+fn txn_mix(lock: &str, commit: &str) -> String {
+    format!(
+        "
+  - {{type: txn, reads: 1, writes: 2, lock: {lock}, commit: {commit}, weight: 2}}
+  - {{name: txn3, type: txn, writes: 3, lock: {lock}, commit: {commit}, weight: 1}}"
+    )
+}
+
+/// Readback over transactional writes passes under the faults in every
+/// commit mode and both lock modes: every key an acknowledged txn wrote
+/// holds its value or a later one, read at one snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readback_of_txn_writes_passes_under_faults_in_every_commit_and_lock_mode() {
+    for commit in ["2pc", "async", "1pc"] {
+        for lock in ["optimistic", "pessimistic"] {
+            let name = format!("readback-txn-{commit}-{lock}");
+            let r = under_faults(&name, &txn_mix(lock, commit), "  readback: {}\n").await;
+            let rb = verdict(&r, "readback");
+            assert!(figure(&rb, "txns_acked") > 10, "{name}: {rb}");
+            assert!(figure(&rb, "txn_keys") > 0, "{name}: {rb}");
+            assert_eq!(figure(&rb, "keys"), 0, "{name}: {rb}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_check_workloads_pass_briefly_on_the_engine_in_process() {
     let files: Vec<_> = crate::util::shipped_workloads()
@@ -184,7 +211,7 @@ async fn the_shipped_check_workloads_pass_briefly_on_the_engine_in_process() {
                 .starts_with("check-")
         })
         .collect();
-    assert_eq!(files.len(), 4, "{files:?}");
+    assert_eq!(files.len(), 5, "{files:?}");
     for path in files {
         let mut w = tikv_bench::workload::Workload::load(&path).unwrap();
         crate::util::shorten(&mut w, Duration::from_millis(400));
@@ -217,6 +244,31 @@ async fn ops_with_unknown_outcomes_are_allowed_either_way() {
         figure(&rb, "puts_unknown") + figure(&rb, "deletes_unknown") > 0,
         "{rb}"
     );
+}
+
+/// Txns that run out of time with a request in flight (every store
+/// request takes 40 ms, a txn may take 300) have unknown outcomes: read
+/// back, each is either whole or absent, and readback passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn txns_with_unknown_outcomes_are_read_back_whole_or_not_at_all() {
+    let r = under_faults_with(
+        "unknown-txn",
+        &txn_mix("optimistic", "2pc"),
+        "  readback: {}\n",
+        |w| {
+            w.client.retry.budget = Duration::from_millis(300);
+            w.cluster.faults.latency =
+                tikv_bench::cluster::config::Latency::same(Duration::from_millis(40));
+            w.concurrency = 16;
+        },
+    )
+    .await;
+    let rb = verdict(&r, "readback");
+    assert!(figure(&rb, "txns_unknown") > 0, "{rb}");
+    // Some txn's value was read back: acknowledged, or of unknown outcome
+    // and so committed whole (how many of each varies with the load).
+    let committed = figure(&rb, "txns_acked") + figure(&rb, "txns_unknown_committed");
+    assert!(committed > 0, "{rb}");
 }
 
 /// Readback and scan pass on a V1TTL stand-in whose puts and CAS carry a

@@ -105,7 +105,11 @@ fn checks_need_something_to_check_and_their_own_names_and_keys() {
     let cases = [
         (
             "name: x\nops: [{type: get, weight: 1}]\nchecks: {readback: {}}\n",
-            "readback tracks the mix's put, cas and batch_delete ops, and the mix has none",
+            "readback tracks the mix's put, cas and batch_delete ops and its txn ops with writes, and the mix has none",
+        ),
+        (
+            "name: x\nops: [{type: txn, reads: 2, writes: 0, weight: 1}]\nchecks: {readback: {}}\n",
+            "its txn ops with writes, and the mix has none",
         ),
         (
             "name: x\nops: [{name: bank, type: get, weight: 1}]\nchecks: {bank: {}}\n",
