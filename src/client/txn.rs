@@ -728,7 +728,7 @@ impl<'t, T: Transport> Txn<'t, T> {
             .map(|m| m.key.clone())
             .filter(|k| k != primary)
             .collect();
-        let unfinished = (!secondaries.is_empty()).then(|| Unfinished {
+        let unfinished = (!secondaries.is_empty()).then_some(Unfinished {
             keys: secondaries,
             start_ts: self.start_ts,
             commit_ts,

@@ -371,6 +371,7 @@ fn verify(
     v.detail("accounts", bank.accounts);
     v.detail("total", bank.total());
     v.detail("lock", bank.lock.as_str());
+    v.detail("commit", bank.commit.as_str());
     v.detail("snapshots", seen.reads);
     v.detail("failed_snapshots", seen.failed_reads);
     if let Some(e) = &seen.first_error {
