@@ -541,9 +541,11 @@ async fn official_one_pc_commits_a_single_region_transaction() {
     c.shutdown().await;
 }
 
-/// 1PC with the official client across two regions (it sends try_one_pc
-/// to each region's prewrite; the stand-in commits what TiKV would): the
-/// commit succeeds, no lock is left, every value reads back.
+/// 1PC with the official client across two regions: client-rust 0.4 keeps
+/// try_one_pc only on a prewrite that holds every mutation (`apply_shard`
+/// in its transaction/requests.rs), so here it prewrites both regions and
+/// commits in two phases. The commit succeeds, no lock is left, every
+/// value reads back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_one_pc_across_regions_commits_and_reads_back() {
     let c = start(config(3, 1_000_000)).await;
