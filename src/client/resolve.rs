@@ -53,6 +53,28 @@ async fn settle<T: Transport>(
     caller_start_ts: u64,
     events: &mut Events,
 ) -> Result<(Resolved, Resolution), Error> {
+    let mut force_sync_commit = false;
+    loop {
+        let settled = settle_once(t, lock, caller_start_ts, force_sync_commit, events).await?;
+        match settled {
+            Some(done) => return Ok(done),
+            // An async transaction with a two-phase lock among its keys:
+            // its primary decides after all, as client-go asks again with
+            // `force_sync_commit`.
+            None => force_sync_commit = true,
+        }
+    }
+}
+
+/// One status check of `lock`'s primary and what follows from it; `None`
+/// when the primary must be asked again with `force_sync_commit`.
+async fn settle_once<T: Transport>(
+    t: &T,
+    lock: &LockInfo,
+    caller_start_ts: u64,
+    force_sync_commit: bool,
+    events: &mut Events,
+) -> Result<Option<(Resolved, Resolution)>, Error> {
     let current_ts = t.timestamp().await?;
     let expired = physical(lock.lock_version).saturating_add(lock.lock_ttl) < physical(current_ts);
     let req = CheckTxnStatusRequest {
@@ -64,11 +86,12 @@ async fn settle<T: Transport>(
         // once the lock has expired is "never prewritten" the answer.
         rollback_if_not_exist: expired,
         resolving_pessimistic_lock: lock.lock_type == LockType::PessimisticLock,
+        force_sync_commit,
     };
     let status = match t.check_txn_status(&req).await {
         Ok(s) => s,
         Err(Error::Key(errs)) if matches!(errs.first(), Some(KeyError::TxnNotFound { .. })) => {
-            return Ok((Resolved::Alive, Resolution::TxnNotFound));
+            return Ok(Some((Resolved::Alive, Resolution::TxnNotFound)));
         }
         Err(e) => return Err(e),
     };
@@ -76,14 +99,15 @@ async fn settle<T: Transport>(
     if let Some(commit_ts) = status.committed() {
         t.resolve_lock(lock.lock_version, commit_ts, &keys).await?;
         events.add("locks_resolved", 1);
-        return Ok((Resolved::Gone, Resolution::Committed));
+        return Ok(Some((Resolved::Gone, Resolution::Committed)));
     }
     if status.rolled_back() {
         t.resolve_lock(lock.lock_version, 0, &keys).await?;
         events.add("locks_resolved", 1);
-        return Ok((Resolved::Gone, Resolution::RolledBack));
+        return Ok(Some((Resolved::Gone, Resolution::RolledBack)));
     }
-    if let Some(primary) = status.lock_info.as_ref().filter(|l| l.use_async_commit) {
+    let asynchronous = status.lock_info.as_ref().filter(|l| l.use_async_commit);
+    if let Some(primary) = asynchronous.filter(|_| !force_sync_commit) {
         // The primary of an async-commit transaction cannot tell alone:
         // once it has expired, its secondaries decide.
         let ttl = primary.lock_ttl;
@@ -95,9 +119,9 @@ async fn settle<T: Transport>(
         l.lock_type != LockType::PessimisticLock && l.min_commit_ts > caller_start_ts
     });
     if caller_start_ts != 0 && pushed {
-        Ok((Resolved::Pushed, Resolution::Pushed))
+        Ok(Some((Resolved::Pushed, Resolution::Pushed)))
     } else {
-        Ok((Resolved::Alive, Resolution::Alive))
+        Ok(Some((Resolved::Alive, Resolution::Alive)))
     }
 }
 
@@ -109,15 +133,18 @@ async fn settle<T: Transport>(
 /// it from ever being prewritten), else committed at the largest
 /// min_commit_ts of all the locks, the primary's among them. Then every key
 /// is resolved to that outcome. A secondary lock that is not an async one
-/// (a store fell back to two phases, so the transaction can only have
-/// committed through its primary, which is still locked) rolls the primary
-/// back first, then the key met.
+/// (a store fell back to two phases, so the transaction commits, if at
+/// all, through its primary) answers `None`: the primary is to be asked
+/// again with `force_sync_commit`, which settles it as a two-phase lock
+/// (client-go's `nonAsyncCommitLock` retry). Rolling the primary back here
+/// instead could race with its writer's commit and undo one key of a
+/// committed transaction.
 async fn recover_async<T: Transport>(
     t: &T,
     lock: &LockInfo,
     primary: &LockInfo,
     events: &mut Events,
-) -> Result<(Resolved, Resolution), Error> {
+) -> Result<Option<(Resolved, Resolution)>, Error> {
     let start_ts = lock.lock_version;
     let secondaries = &primary.secondaries;
     let found = if secondaries.is_empty() {
@@ -127,12 +154,7 @@ async fn recover_async<T: Transport>(
     };
     events.add(ASYNC_COMMIT_RECOVERIES, 1);
     if found.locks.iter().any(|l| !l.use_async_commit) {
-        t.resolve_lock(start_ts, 0, std::slice::from_ref(&lock.primary_lock))
-            .await?;
-        t.resolve_lock(start_ts, 0, std::slice::from_ref(&lock.key))
-            .await?;
-        events.add("locks_resolved", 1);
-        return Ok((Resolved::Gone, Resolution::RolledBack));
+        return Ok(None);
     }
     let commit_ts = if found.commit_ts != 0 {
         found.commit_ts
@@ -151,5 +173,5 @@ async fn recover_async<T: Transport>(
     } else {
         Resolution::RolledBack
     };
-    Ok((Resolved::Gone, found))
+    Ok(Some((Resolved::Gone, found)))
 }

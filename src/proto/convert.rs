@@ -170,6 +170,7 @@ impl From<&CheckTxnStatusRequest> for kvrpcpb::CheckTxnStatusRequest {
             current_ts: req.current_ts,
             rollback_if_not_exist: req.rollback_if_not_exist,
             resolving_pessimistic_lock: req.resolving_pessimistic_lock,
+            force_sync_commit: req.force_sync_commit,
             ..Default::default()
         }
     }
@@ -306,6 +307,7 @@ impl From<&kvrpcpb::CheckTxnStatusRequest> for CheckTxnStatusRequest {
             current_ts: req.current_ts,
             rollback_if_not_exist: req.rollback_if_not_exist,
             resolving_pessimistic_lock: req.resolving_pessimistic_lock,
+            force_sync_commit: req.force_sync_commit,
         }
     }
 }

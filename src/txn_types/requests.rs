@@ -182,6 +182,10 @@ pub struct CheckTxnStatusRequest {
     pub rollback_if_not_exist: bool,
     /// The caller met a pessimistic lock: an expired one is only removed.
     pub resolving_pessimistic_lock: bool,
+    /// Treat an async-commit lock as a two-phase one: roll it back when
+    /// expired, push it for readers (client-go asks this when an async
+    /// transaction's secondaries are not all async locks).
+    pub force_sync_commit: bool,
 }
 
 /// kvproto `Action`: what check_txn_status did.

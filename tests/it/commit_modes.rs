@@ -15,7 +15,7 @@ use tikv_bench::client::txn::{
     ONE_PC_FALLBACKS, Unfinished,
 };
 use tikv_bench::client::{Error, LockReply, RequestStats, Transport, Txn, TxnOptions};
-use tikv_bench::storage::{PrewriteRequest, PrewriteResult, SecondaryLocks, Storage};
+use tikv_bench::storage::{Mutation, PrewriteRequest, PrewriteResult, SecondaryLocks, Storage};
 use tikv_bench::txn_types::ts::compose;
 use tikv_bench::txn_types::{CheckTxnStatusRequest, KvPair, PessimisticLockRequest, TxnStatus};
 use tikv_bench::vocab::trace::Step;
@@ -142,6 +142,10 @@ enum Death {
     /// Dies while prewriting: the last mutation never arrives, and the
     /// writer hears nothing back.
     DuringPrewrite,
+    /// Lives, and (as a slow writer elsewhere) commits transaction
+    /// `.0` at `.1` on its primary `k1` just before a reader's
+    /// CheckSecondaryLocks reaches the store.
+    CommitsPrimaryWhenChecked(u64, u64),
 }
 
 /// The in-process transport of a writer that may die.
@@ -196,6 +200,9 @@ impl Transport for Dying {
         self.0.check_txn_status(req).await
     }
     async fn check_secondary_locks(&self, k: &[Vec<u8>], s: u64) -> Result<SecondaryLocks, Error> {
+        if let Death::CommitsPrimaryWhenChecked(start, commit) = self.1 {
+            self.0.commit(&[b"k1".to_vec()], start, commit).await?;
+        }
         self.0.check_secondary_locks(k, s).await
     }
     async fn resolve_lock(&self, s: u64, c: u64, k: &[Vec<u8>]) -> Result<(), Error> {
@@ -256,6 +263,51 @@ async fn a_crashed_async_commit_with_every_key_prewritten_is_resolved_committed(
         assert_eq!(s.kv_get(k, commit_ts - 1, &[]), Ok(None), "not before");
     }
     assert!(start_ts < commit_ts);
+}
+
+/// An async primary whose secondary is a two-phase lock (what a store's
+/// fallback past max_commit_ts leaves) is settled by its primary, asked
+/// again with force_sync_commit, as client-go does. Here the writer commits
+/// the primary while the reader looks at the secondaries: the reader must
+/// commit the secondary too, not roll it back.
+#[tokio::test]
+async fn a_two_phase_secondary_of_an_async_primary_follows_the_primary() {
+    let s = Arc::new(Storage::default());
+    let start_ts = s.timestamp();
+    let primary = PrewriteRequest {
+        mutations: vec![Mutation::put(b"k1", b"new")],
+        primary_lock: b"k1".to_vec(),
+        start_version: start_ts,
+        lock_ttl: 1,
+        txn_size: 2,
+        min_commit_ts: start_ts + 1,
+        use_async_commit: true,
+        secondaries: vec![b"k2".to_vec()],
+        ..PrewriteRequest::default()
+    };
+    s.prewrite(&primary).expect("primary");
+    let secondary = PrewriteRequest {
+        mutations: vec![Mutation::put(b"k2", b"new")],
+        use_async_commit: false,
+        secondaries: Vec::new(),
+        ..primary
+    };
+    s.prewrite(&secondary).expect("secondary");
+    assert!(!s.lock_info(b"k2").expect("locked").use_async_commit);
+    let commit_ts = s.timestamp();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    let racing = Death::CommitsPrimaryWhenChecked(start_ts, commit_ts);
+    let t = Dying(Inproc::new(s.clone()), racing);
+    let mut ev = Events::default();
+    let mut reader = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
+        .await
+        .expect("begin");
+    assert_eq!(reader.get(b"k2", &mut ev).await, Ok(Some(b"new".to_vec())));
+    assert_eq!(s.lock_count(), 0, "{ev:?}");
+    for k in [b"k1", b"k2"] {
+        assert_eq!(s.kv_get(k, commit_ts, &[]), Ok(Some(b"new".to_vec())));
+    }
 }
 
 #[tokio::test]

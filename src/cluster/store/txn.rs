@@ -290,6 +290,9 @@ fn status_at(s: &Store, key: &[u8], start_ts: u64, current_ts: u64) -> Result<Tx
             current_ts,
             rollback_if_not_exist: true,
             resolving_pessimistic_lock: false,
+            // Cleanup settles by TTL whatever the lock (TiKV's `cleanup`
+            // action has no async-commit case).
+            force_sync_commit: true,
         })
 }
 

@@ -25,10 +25,10 @@ impl Mvcc {
         if let Some(mut lock) = self.lock(key)
             && lock.ts == req.lock_ts
         {
-            // An async lock is never rolled back nor pushed here, even
-            // expired: CheckSecondaryLocks over its keys decides it.
+            // An async lock is never rolled back nor pushed here (its keys
+            // decide it), unless the caller forces a sync commit.
             let lock_ttl = lock.ttl.max(1);
-            if lock.use_async_commit {
+            if lock.use_async_commit && !req.force_sync_commit {
                 let (action, lock_info) = (Action::NoAction, Some(lock.info(key)));
                 return Ok(TxnStatus {
                     lock_ttl,

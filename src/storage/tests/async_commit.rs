@@ -200,6 +200,30 @@ fn check_txn_status_leaves_an_async_lock_alone() {
     assert_eq!(lock_of(&s, A).min_commit_ts, min);
 }
 
+/// With force_sync_commit (client-go asks it when an async transaction's
+/// keys are not all async locks) an expired async primary is rolled back
+/// as a two-phase one, and a live one is pushed past a reader.
+#[test]
+fn force_sync_commit_settles_an_async_lock_as_a_two_phase_one() {
+    let s = Storage::default();
+    let t = s.timestamp();
+    let mut req = async_req(&[A, B], t);
+    req.lock_ttl = 60_000;
+    let min = s.prewrite(&req).expect("prewrite").min_commit_ts;
+    let mut check = status_req(A, t, s.timestamp());
+    check.caller_start_ts = min + 100;
+    check.force_sync_commit = true;
+    let st = s.check_txn_status(&check).expect("status");
+    assert_eq!(st.action, Action::MinCommitTsPushed, "live: pushed");
+    assert!(lock_of(&s, A).min_commit_ts > min + 100);
+    let mut check = status_req(A, t, u64::MAX - 1);
+    check.force_sync_commit = true;
+    let st = s.check_txn_status(&check).expect("status");
+    assert_eq!(st.action, Action::TtlExpireRollback, "expired: rolled back");
+    assert!(st.rolled_back());
+    assert!(s.lock_info(A).is_none());
+}
+
 /// CheckSecondaryLocks, one outcome per case, as TiKV's command.
 #[tokio::test]
 async fn check_secondary_locks_decides_as_tikv() {

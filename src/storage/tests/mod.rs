@@ -77,5 +77,6 @@ pub(super) fn status_req(primary: &[u8], lock_ts: u64, current_ts: u64) -> Check
         current_ts,
         rollback_if_not_exist: false,
         resolving_pessimistic_lock: false,
+        force_sync_commit: false,
     }
 }

@@ -176,6 +176,7 @@ async fn heartbeats_keep_a_waiting_transaction_alive() {
                 current_ts: now,
                 rollback_if_not_exist: true,
                 resolving_pessimistic_lock: true,
+                force_sync_commit: false,
             })
             .await
             .unwrap()
