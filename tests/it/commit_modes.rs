@@ -14,15 +14,15 @@ use tikv_bench::client::txn::{
     ASYNC_COMMIT_FALLBACKS, ASYNC_COMMIT_KEYS, ASYNC_COMMITS, AsyncFinisher, ONE_PC_COMMITS,
     ONE_PC_FALLBACKS, Unfinished,
 };
-use tikv_bench::client::{Error, LockReply, RequestStats, Transport, Txn, TxnOptions};
+use tikv_bench::client::{Error, RequestStats, Transport, Txn, TxnOptions};
 use tikv_bench::storage::{Mutation, PrewriteRequest, PrewriteResult, SecondaryLocks, Storage};
 use tikv_bench::txn_types::ts::compose;
-use tikv_bench::txn_types::{CheckTxnStatusRequest, KvPair, PessimisticLockRequest, TxnStatus};
 use tikv_bench::vocab::trace::Step;
 use tikv_bench::vocab::{CommitMode, ErrorKind, Events, LockMode, TxnMode};
 
 use crate::client_util::{connect, cx};
 use crate::cluster_util::{config, start};
+use crate::inproc_util::{Hooked, Hooks};
 
 fn mode(lock: LockMode, commit: CommitMode) -> TxnMode {
     TxnMode { lock, commit }
@@ -132,7 +132,7 @@ async fn async_commit_is_done_at_its_commit_point_without_a_kvcommit() {
     c.shutdown().await;
 }
 
-/// How [`Dying`] fails its writer.
+/// How the in-process transport fails its writer ([`Hooks`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Death {
     /// Lives.
@@ -148,9 +148,6 @@ enum Death {
     CommitsPrimaryWhenChecked(u64, u64),
 }
 
-/// The in-process transport of a writer that may die.
-struct Dying(Inproc, Death);
-
 fn died() -> Error {
     Error::Rpc {
         kind: ErrorKind::Other,
@@ -159,57 +156,46 @@ fn died() -> Error {
     }
 }
 
-impl Transport for Dying {
-    async fn timestamp(&self) -> Result<u64, Error> {
-        self.0.timestamp().await
-    }
-    async fn kv_get(&self, key: &[u8], v: u64, r: &[u64]) -> Result<Option<Vec<u8>>, Error> {
-        self.0.kv_get(key, v, r).await
-    }
-    async fn kv_batch_get(&self, k: &[Vec<u8>], v: u64, r: &[u64]) -> Result<Vec<KvPair>, Error> {
-        self.0.kv_batch_get(k, v, r).await
-    }
-    async fn prewrite(&self, req: &PrewriteRequest) -> Result<PrewriteResult, Error> {
-        if self.1 != Death::DuringPrewrite {
-            return self.0.prewrite(req).await;
+impl Hooks for Death {
+    async fn prewrite(&self, t: &Inproc, req: &PrewriteRequest) -> Result<PrewriteResult, Error> {
+        if *self != Death::DuringPrewrite {
+            return t.prewrite(req).await;
         }
         let mut part = req.clone();
         part.mutations.pop();
-        self.0.prewrite(&part).await?;
+        t.prewrite(&part).await?;
         Err(died())
     }
-    async fn commit(&self, keys: &[Vec<u8>], start: u64, commit: u64) -> Result<u64, Error> {
-        match self.1 {
-            Death::None => self.0.commit(keys, start, commit).await,
+    async fn commit(
+        &self,
+        t: &Inproc,
+        keys: &[Vec<u8>],
+        start: u64,
+        commit: u64,
+    ) -> Result<u64, Error> {
+        match self {
+            Death::None | Death::CommitsPrimaryWhenChecked(..) => {
+                t.commit(keys, start, commit).await
+            }
             _ => Err(died()),
         }
     }
-    async fn pessimistic_lock(&self, req: &PessimisticLockRequest) -> LockReply {
-        self.0.pessimistic_lock(req).await
-    }
-    async fn pessimistic_rollback(&self, k: &[Vec<u8>], s: u64, f: u64) -> Result<(), Error> {
-        self.0.pessimistic_rollback(k, s, f).await
-    }
-    async fn batch_rollback(&self, k: &[Vec<u8>], s: u64) -> Result<(), Error> {
-        match self.1 {
-            Death::None => self.0.batch_rollback(k, s).await,
+    async fn batch_rollback(&self, t: &Inproc, k: &[Vec<u8>], s: u64) -> Result<(), Error> {
+        match self {
+            Death::None | Death::CommitsPrimaryWhenChecked(..) => t.batch_rollback(k, s).await,
             _ => Err(died()),
         }
     }
-    async fn check_txn_status(&self, req: &CheckTxnStatusRequest) -> Result<TxnStatus, Error> {
-        self.0.check_txn_status(req).await
-    }
-    async fn check_secondary_locks(&self, k: &[Vec<u8>], s: u64) -> Result<SecondaryLocks, Error> {
-        if let Death::CommitsPrimaryWhenChecked(start, commit) = self.1 {
-            self.0.commit(&[b"k1".to_vec()], start, commit).await?;
+    async fn check_secondary_locks(
+        &self,
+        t: &Inproc,
+        k: &[Vec<u8>],
+        s: u64,
+    ) -> Result<SecondaryLocks, Error> {
+        if let Death::CommitsPrimaryWhenChecked(start, commit) = *self {
+            t.commit(&[b"k1".to_vec()], start, commit).await?;
         }
-        self.0.check_secondary_locks(k, s).await
-    }
-    async fn resolve_lock(&self, s: u64, c: u64, k: &[Vec<u8>]) -> Result<(), Error> {
-        self.0.resolve_lock(s, c, k).await
-    }
-    async fn txn_heart_beat(&self, p: &[u8], s: u64, ttl: u64) -> Result<u64, Error> {
-        self.0.txn_heart_beat(p, s, ttl).await
+        t.check_secondary_locks(k, s).await
     }
 }
 
@@ -226,7 +212,7 @@ const KEYS: [&[u8]; 3] = [b"k1", b"k2", b"k3"];
 /// An async-commit transaction writing KEYS through a writer that dies as
 /// `death` says; the start_ts and what its commit returned.
 async fn crashed_writer(s: &Arc<Storage>, death: Death) -> (u64, Result<u64, Error>) {
-    let t = Dying(Inproc::new(s.clone()), death);
+    let t = Hooked(Inproc::new(s.clone()), death);
     let commit = mode(LockMode::Optimistic, CommitMode::Async);
     let mut txn = Txn::begin(&t, commit, short_locks()).await.expect("begin");
     for k in KEYS {
@@ -298,7 +284,7 @@ async fn a_two_phase_secondary_of_an_async_primary_follows_the_primary() {
     tokio::time::sleep(Duration::from_millis(20)).await;
 
     let racing = Death::CommitsPrimaryWhenChecked(start_ts, commit_ts);
-    let t = Dying(Inproc::new(s.clone()), racing);
+    let t = Hooked(Inproc::new(s.clone()), racing);
     let mut ev = Events::default();
     let mut reader = Txn::begin(&t, LockMode::Optimistic, TxnOptions::default())
         .await
@@ -353,7 +339,7 @@ async fn transfer(s: Arc<Storage>, (from, to, amount, crash): (usize, usize, i64
     } else {
         Death::None
     };
-    let t = Dying(Inproc::new(s), death);
+    let t = Hooked(Inproc::new(s), death);
     let commit = mode(LockMode::Optimistic, CommitMode::Async);
     let mut ev = Events::default();
     let Ok(mut txn) = Txn::begin(&t, commit, short_locks()).await else {

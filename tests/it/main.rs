@@ -3,6 +3,7 @@
 
 mod client_util;
 mod cluster_util;
+mod inproc_util;
 mod util;
 
 mod api_v2;

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tikv_bench::backend::Inproc;
-use tikv_bench::client::{Error, LockReply, Transport, Txn, TxnOptions};
-use tikv_bench::storage::{Mutation, PrewriteRequest, PrewriteResult, SecondaryLocks, Storage};
+use tikv_bench::client::{Error, Transport, Txn, TxnOptions};
+use tikv_bench::storage::{Mutation, PrewriteRequest, Storage};
+use tikv_bench::txn_types::LockType;
 use tikv_bench::txn_types::ts::{compose, physical};
-use tikv_bench::txn_types::{
-    CheckTxnStatusRequest, KvPair, LockType, PessimisticLockRequest, TxnStatus,
-};
 use tikv_bench::vocab::{ErrorKind, Events, LockMode};
+
+use crate::inproc_util::{Hooked, Hooks};
 
 fn setup() -> (Arc<Storage>, Inproc) {
     let s = Arc::new(Storage::default());
@@ -97,7 +97,7 @@ async fn a_read_commits_the_secondary_of_a_committed_primary() {
     assert_eq!(s.lock_count(), 0);
 }
 
-/// What [`FaultyCommits`] does with a commit.
+/// What the in-process transport does with a commit ([`Hooks`]).
 #[derive(Clone, Copy)]
 enum CommitFault {
     /// Never returns: the transaction stays prewritten, its locks live.
@@ -107,27 +107,18 @@ enum CommitFault {
     ErrorAfterApplying,
 }
 
-/// The in-process transport, except for commits.
-struct FaultyCommits(Inproc, CommitFault);
-
-impl Transport for FaultyCommits {
-    async fn timestamp(&self) -> Result<u64, Error> {
-        self.0.timestamp().await
-    }
-    async fn kv_get(&self, key: &[u8], v: u64, r: &[u64]) -> Result<Option<Vec<u8>>, Error> {
-        self.0.kv_get(key, v, r).await
-    }
-    async fn kv_batch_get(&self, k: &[Vec<u8>], v: u64, r: &[u64]) -> Result<Vec<KvPair>, Error> {
-        self.0.kv_batch_get(k, v, r).await
-    }
-    async fn prewrite(&self, req: &PrewriteRequest) -> Result<PrewriteResult, Error> {
-        self.0.prewrite(req).await
-    }
-    async fn commit(&self, keys: &[Vec<u8>], start: u64, commit: u64) -> Result<u64, Error> {
-        match self.1 {
+impl Hooks for CommitFault {
+    async fn commit(
+        &self,
+        t: &Inproc,
+        keys: &[Vec<u8>],
+        start: u64,
+        commit: u64,
+    ) -> Result<u64, Error> {
+        match self {
             CommitFault::Hang => std::future::pending().await,
             CommitFault::ErrorAfterApplying => {
-                self.0.commit(keys, start, commit).await?;
+                t.commit(keys, start, commit).await?;
                 Err(Error::Rpc {
                     kind: ErrorKind::Other,
                     message: "store 1: internal error (injected)".into(),
@@ -135,27 +126,6 @@ impl Transport for FaultyCommits {
                 })
             }
         }
-    }
-    async fn pessimistic_lock(&self, req: &PessimisticLockRequest) -> LockReply {
-        self.0.pessimistic_lock(req).await
-    }
-    async fn pessimistic_rollback(&self, k: &[Vec<u8>], s: u64, f: u64) -> Result<(), Error> {
-        self.0.pessimistic_rollback(k, s, f).await
-    }
-    async fn batch_rollback(&self, k: &[Vec<u8>], s: u64) -> Result<(), Error> {
-        self.0.batch_rollback(k, s).await
-    }
-    async fn check_txn_status(&self, req: &CheckTxnStatusRequest) -> Result<TxnStatus, Error> {
-        self.0.check_txn_status(req).await
-    }
-    async fn check_secondary_locks(&self, k: &[Vec<u8>], s: u64) -> Result<SecondaryLocks, Error> {
-        self.0.check_secondary_locks(k, s).await
-    }
-    async fn resolve_lock(&self, s: u64, c: u64, k: &[Vec<u8>]) -> Result<(), Error> {
-        self.0.resolve_lock(s, c, k).await
-    }
-    async fn txn_heart_beat(&self, p: &[u8], s: u64, ttl: u64) -> Result<u64, Error> {
-        self.0.txn_heart_beat(p, s, ttl).await
     }
 }
 
@@ -165,7 +135,7 @@ async fn prewritten_by_our_client(s: &Arc<Storage>, mode: LockMode) -> u64 {
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let s = s.clone();
     tokio::spawn(async move {
-        let t = FaultyCommits(Inproc::new(s), CommitFault::Hang);
+        let t = Hooked(Inproc::new(s), CommitFault::Hang);
         let mut ev = Events::default();
         let mut txn = Txn::begin(&t, mode, TxnOptions::default())
             .await
@@ -456,7 +426,7 @@ async fn reads_see_own_writes_and_read_only_commits_are_free() {
 async fn an_rpc_error_on_the_primary_commit_is_undetermined() {
     let (s, t) = setup();
     write(&t, &[(b"p", b"old"), (b"s", b"old")]).await;
-    let faulty = FaultyCommits(Inproc::new(s.clone()), CommitFault::ErrorAfterApplying);
+    let faulty = Hooked(Inproc::new(s.clone()), CommitFault::ErrorAfterApplying);
     let mut ev = Events::default();
     let mut txn = Txn::begin(&faulty, LockMode::Optimistic, TxnOptions::default())
         .await
