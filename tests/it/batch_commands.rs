@@ -122,20 +122,7 @@ async fn a_waiting_lock_is_answered_after_a_get_sent_with_it() {
     let holder = hold_lock(&c, b"k", 10_000).await;
     let region = c.regions().locate(b"");
     let waiter = s.timestamp();
-    let lock = Req::PessimisticLock(PessimisticLockRequest {
-        context: ctx(&region),
-        mutations: vec![Mutation {
-            op: Op::PessimisticLock as i32,
-            key: b"k".to_vec(),
-            ..Default::default()
-        }],
-        primary_lock: b"k".to_vec(),
-        start_version: waiter,
-        lock_ttl: 3000,
-        for_update_ts: waiter,
-        wait_timeout: 300,
-        ..Default::default()
-    });
+    let lock = Req::PessimisticLock(lock_request(ctx(&region), b"k", waiter, 300));
     let mut b = open(&c, region.leader).await;
     let began = Instant::now();
     b.send(vec![
@@ -360,19 +347,7 @@ fn txn_script(region: &Region, base: u64) -> Vec<Req> {
             commit_version: base + 70,
             ..Default::default()
         }),
-        Req::PessimisticLock(PessimisticLockRequest {
-            context: c(),
-            mutations: vec![Mutation {
-                op: Op::PessimisticLock as i32,
-                key: b"k6".to_vec(),
-                ..Default::default()
-            }],
-            primary_lock: b"k6".to_vec(),
-            start_version: base + 80,
-            lock_ttl: 3000,
-            for_update_ts: base + 80,
-            ..Default::default()
-        }),
+        Req::PessimisticLock(lock_request(c(), b"k6", base + 80, 0)),
         Req::PessimisticRollback(PessimisticRollbackRequest {
             context: c(),
             start_version: base + 80,

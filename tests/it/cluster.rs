@@ -8,9 +8,8 @@ use std::time::Duration;
 use tikv_bench::cluster::{CLUSTER_ID, Region};
 use tikv_bench::codec;
 use tikv_bench::proto::kvrpcpb::{
-    CheckTxnStatusRequest, CommitRequest, GetRequest, Mutation, Op, PessimisticLockRequest,
-    RawBatchPutRequest, RawDeleteRangeRequest, RawGetRequest, RawGetResponse, RawPutRequest,
-    RawScanRequest, ScanRequest,
+    CheckTxnStatusRequest, CommitRequest, GetRequest, RawBatchPutRequest, RawDeleteRangeRequest,
+    RawGetRequest, RawGetResponse, RawPutRequest, RawScanRequest, ScanRequest,
 };
 use tikv_bench::proto::pdpb::{GetRegionRequest, RequestHeader};
 use tikv_bench::storage::{self, Mutation as EngineMutation, SnapshotScan};
@@ -365,20 +364,7 @@ async fn a_pessimistic_lock_reports_how_long_it_waited() {
     let region = c.regions().locate(b"");
     let mut client = leader_client(&c, &region).await;
     let waiter = s.timestamp();
-    let lock = |wait_timeout| PessimisticLockRequest {
-        context: ctx(&region),
-        mutations: vec![Mutation {
-            op: Op::PessimisticLock as i32,
-            key: b"k".to_vec(),
-            ..Default::default()
-        }],
-        primary_lock: b"k".to_vec(),
-        start_version: waiter,
-        lock_ttl: 3000,
-        for_update_ts: waiter,
-        wait_timeout,
-        ..Default::default()
-    };
+    let lock = |wait_timeout| lock_request(ctx(&region), b"k", waiter, wait_timeout);
     let resp = client
         .kv_pessimistic_lock(lock(200))
         .await

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tikv_bench::cluster::config::ClusterConfig;
 use tikv_bench::cluster::{Cluster, Region, RunningCluster};
-use tikv_bench::proto::kvrpcpb::Context;
+use tikv_bench::proto::kvrpcpb::{Context, Mutation, Op, PessimisticLockRequest};
 use tikv_bench::proto::pdpb::pd_client::PdClient;
 use tikv_bench::proto::tikvpb::tikv_client::TikvClient;
 use tonic::transport::Channel;
@@ -110,4 +110,29 @@ pub async fn hold_lock(c: &RunningCluster, key: &[u8], ttl_ms: u64) -> u64 {
         .await;
     assert!(held.result.is_ok(), "the lock on {key:?} is taken");
     holder
+}
+
+/// A KvPessimisticLock of `key` alone, with `key` as primary, by
+/// transaction `ts` (for_update_ts = start_ts, lock TTL 3 s), waiting up to
+/// `wait_timeout` ms (0: the store's default).
+pub fn lock_request(
+    context: Option<Context>,
+    key: &[u8],
+    ts: u64,
+    wait_timeout: i64,
+) -> PessimisticLockRequest {
+    PessimisticLockRequest {
+        context,
+        mutations: vec![Mutation {
+            op: Op::PessimisticLock as i32,
+            key: key.to_vec(),
+            ..Default::default()
+        }],
+        primary_lock: key.to_vec(),
+        start_version: ts,
+        lock_ttl: 3000,
+        for_update_ts: ts,
+        wait_timeout,
+        ..Default::default()
+    }
 }

@@ -245,19 +245,7 @@ async fn each_request_waits_the_latency_of_its_read_or_write_cost() {
         version: 10,
     };
     assert_eq!(timed!(s.kv_get(Request::new(get))), read, "kv get");
-    let lock = kv::PessimisticLockRequest {
-        context: context.clone(),
-        mutations: vec![kv::Mutation {
-            op: kv::Op::PessimisticLock as i32,
-            key: key.clone(),
-            ..Default::default()
-        }],
-        primary_lock: key.clone(),
-        start_version: 10,
-        for_update_ts: 10,
-        lock_ttl: 3000,
-        ..Default::default()
-    };
+    let lock = lock_request(context.clone(), &key, 10, 0);
     assert_eq!(
         timed!(s.kv_pessimistic_lock(Request::new(lock))),
         write,
