@@ -252,11 +252,6 @@ impl<'t, T: Transport> Txn<'t, T> {
         self
     }
 
-    /// How it commits.
-    pub fn commit_mode(&self) -> CommitMode {
-        self.commit_mode
-    }
-
     /// The start_ts.
     pub fn start_ts(&self) -> u64 {
         self.start_ts
