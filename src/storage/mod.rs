@@ -455,7 +455,8 @@ impl Storage {
 
     /// `KvCheckTxnStatus`: see [`TxnStatus`] for the three outcomes. It
     /// raises max_ts to its timestamps, and leaves an async-commit lock as
-    /// it is (answering it, for CheckSecondaryLocks to decide).
+    /// it is (answering it, for CheckSecondaryLocks to decide) unless the
+    /// request has `force_sync_commit`.
     pub fn check_txn_status(&self, req: &CheckTxnStatusRequest) -> Result<TxnStatus, KeyError> {
         // As TiKV: the check is a read at each of its timestamps.
         for ts in [req.lock_ts, req.current_ts, req.caller_start_ts] {
