@@ -132,7 +132,7 @@ pub fn driver_loop(c: &mut Criterion) {
                     let r = rt
                         .block_on(driver::run(
                             &w,
-                            Arc::new(NoopBackend),
+                            Arc::new(NoopBackend::new()),
                             &RunOptions::default(),
                         ))
                         .expect("noop run");

@@ -33,7 +33,7 @@ use crate::vocab::{ErrorKind, Events, LockMode, OpError, Outcome, Pair, TxnMode}
 pub use engine::Inproc;
 pub use inproc::InprocBackend;
 pub use memory::{MemoryBackend, MemoryTxn};
-pub use noop::NoopBackend;
+pub use noop::{Capacity, NoopBackend};
 pub use tikv::{CHECK_READ_BUDGET, TikvBackend};
 
 /// Describes a backend for the result file and the summary.

@@ -2,7 +2,10 @@
 //! `thresholds:` (parsed in [`crate::workload::thresholds`]) against the
 //! figures of a [`RunResult`].
 
+use std::collections::BTreeMap;
+
 use crate::metrics::hist::{self, Percentiles};
+use crate::metrics::result::OpResult;
 use crate::metrics::{RunResult, ThresholdVerdict};
 pub use crate::workload::thresholds::{Cmp, Metric, Threshold, ThresholdError};
 
@@ -18,10 +21,20 @@ pub fn from_result(result: &RunResult) -> Result<Vec<Threshold>, ThresholdError>
 
 /// Judges every threshold against `result`.
 pub fn evaluate(thresholds: &[Threshold], result: &RunResult) -> Vec<ThresholdVerdict> {
+    evaluate_ops(thresholds, &result.ops, result.measured.duration_s)
+}
+
+/// Judges every threshold against per-op figures over `secs` measured
+/// seconds: a run's, one stage's, or a run so far.
+pub fn evaluate_ops(
+    thresholds: &[Threshold],
+    ops: &BTreeMap<String, OpResult>,
+    secs: f64,
+) -> Vec<ThresholdVerdict> {
     thresholds
         .iter()
         .map(|t| {
-            let (value, measured) = measure(t, result);
+            let (value, measured) = measure(t, ops, secs);
             ThresholdVerdict {
                 threshold: t.text.clone(),
                 measured,
@@ -31,9 +44,8 @@ pub fn evaluate(thresholds: &[Threshold], result: &RunResult) -> Vec<ThresholdVe
         .collect()
 }
 
-fn measure(t: &Threshold, r: &RunResult) -> (f64, String) {
-    let ops: Vec<&crate::metrics::result::OpResult> = r
-        .ops
+fn measure(t: &Threshold, ops: &BTreeMap<String, OpResult>, secs: f64) -> (f64, String) {
+    let ops: Vec<&OpResult> = ops
         .iter()
         .filter(|(name, o)| match &t.op {
             Some(op) => *name == op || &o.op_type == op,
@@ -41,7 +53,6 @@ fn measure(t: &Threshold, r: &RunResult) -> (f64, String) {
         })
         .map(|(_, o)| o)
         .collect();
-    let secs = r.measured.duration_s;
     match t.metric {
         Metric::Quantile(_) | Metric::Max | Metric::Mean => {
             let mut h = hist::new_hist();

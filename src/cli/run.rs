@@ -238,7 +238,7 @@ async fn run_one(
         Target::Embedded => embedded(workload, &opts).await?,
         Target::External => external(workload, &args.pd, &opts).await?,
         Target::Memory => execute(workload, MemoryBackend::new(), &opts).await?,
-        Target::Noop => execute(workload, NoopBackend, &opts).await?,
+        Target::Noop => execute(workload, NoopBackend::new(), &opts).await?,
         Target::Inproc => execute(workload, InprocBackend::default(), &opts).await?,
     };
     if let Some(cell) = place.cell {

@@ -6,6 +6,7 @@ mod load;
 mod os;
 pub mod pacer;
 pub mod progress;
+pub mod search;
 pub mod worker;
 
 use std::ops::Range;

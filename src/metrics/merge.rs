@@ -118,6 +118,9 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         ops,
         timeline: merge_timeline(results, (from, to))?,
         interrupted: results.iter().any(|r| r.interrupted),
+        stages: None,
+        search: None,
+        aborted: None,
         // The sections all results share are kept; those that describe one
         // driver (shard, thresholds) have no merged meaning.
         checks: shared(results, |r| &r.checks),

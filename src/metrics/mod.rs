@@ -14,6 +14,7 @@ pub mod result;
 pub mod sections;
 pub mod selfcheck;
 pub mod slow;
+pub mod stages;
 pub mod timeline;
 
 pub use collector::{Collector, Live, LiveOp, Summary};
@@ -24,3 +25,6 @@ pub use result::{RunInfo, RunResult, SCHEMA};
 pub use sections::{ClusterInfo, RepeatInfo, ShardInfo, SweepInfo, SweptValue, ThresholdVerdict};
 pub use selfcheck::{CpuUse, DriverCheck, DriverVerdict};
 pub use slow::{SlowOp, TraceLine, TraceStep};
+pub use stages::{
+    AbortInfo, LevelKind, SearchEnd, SearchResult, StageLevel, StageResult, StageSpan, StepVerdict,
+};

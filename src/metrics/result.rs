@@ -16,6 +16,7 @@ use super::recorder::OpStats;
 use super::sections::{ClusterInfo, RepeatInfo, ShardInfo, SweepInfo, ThresholdVerdict};
 use super::selfcheck::{CpuUse, DriverCheck};
 use super::slow::SlowOp;
+use super::stages::{AbortInfo, SearchResult, StageResult};
 use crate::backend::TargetInfo;
 use crate::vocab::ErrorKind;
 use crate::vocab::events::CLIENT_RETRIES;
@@ -68,6 +69,16 @@ pub struct RunResult {
     /// measured span up to then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// Per load stage (or search step), in the order run: the stages' ops
+    /// add up exactly to `ops`, and their measured spans to `measured`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<StageResult>>,
+    /// What the SLO search found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchResult>,
+    /// The threshold with `abort_on_fail` that stopped the run early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<AbortInfo>,
     // The sections below are optional and come in alphabetical order, the
     // order of their keys in results written before they were typed.
     /// The invariant checks' verdicts, one per check the workload turns on.
@@ -293,7 +304,7 @@ pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn phase(stats: &[OpStats], duration_s: f64) -> PhaseResult {
+pub(crate) fn phase(stats: &[OpStats], duration_s: f64) -> PhaseResult {
     let ok: u64 = stats.iter().map(|s| s.ok).sum();
     let failed: u64 = stats.iter().map(|s| s.failed).sum();
     let unknown: u64 = stats.iter().map(|s| s.unknown).sum();
@@ -316,7 +327,7 @@ fn client_retries(s: &OpStats) -> u64 {
     s.events.get(CLIENT_RETRIES)
 }
 
-fn op_result(kind: &str, s: &OpStats, secs: f64) -> OpResult {
+pub(crate) fn op_result(kind: &str, s: &OpStats, secs: f64) -> OpResult {
     let outcomes = [("not_found", s.not_found), ("cas_mismatch", s.cas_mismatch)]
         .into_iter()
         .filter(|(_, n)| *n > 0)
@@ -436,7 +447,7 @@ impl RunResult {
             workload: serde_json::to_value(workload).unwrap_or(serde_json::Value::Null),
             seed: workload.seed,
             target: info.target,
-            mode: if workload.rate.is_some() {
+            mode: if workload.open_loop() {
                 "open"
             } else {
                 "closed"
@@ -454,6 +465,9 @@ impl RunResult {
             ops,
             timeline,
             interrupted: false,
+            stages: None,
+            search: None,
+            aborted: None,
             checks: None,
             cluster: None,
             driver_check: DriverCheck::judge(lateness(&summary.ops).as_ref(), info.cpu),

@@ -67,7 +67,113 @@ pub struct Workload {
         serialize_with = "ser_thresholds"
     )]
     pub thresholds: Vec<Threshold>,
+    /// Load stages run one after another in one run (see [`Stage`]);
+    /// empty: one stage made of `warmup`, `stop` and `rate`. With stages,
+    /// `rate` is `None`, `warmup` zero and `stop` the stages' total.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
+    /// The search for the highest open-loop rate that meets an SLO (see
+    /// [`Search`]); it decides its steps as it runs, so `stages` is empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<Search>,
 }
+
+impl Workload {
+    /// Whether the run is open loop (ops start on a schedule): a `rate`,
+    /// rate stages, or a search.
+    pub fn open_loop(&self) -> bool {
+        self.rate.is_some()
+            || self.search.is_some()
+            || self
+                .stages
+                .first()
+                .is_some_and(|s| matches!(s.level, Level::Rate(_)))
+    }
+}
+
+/// The load a stage offers: an open-loop rate in ops/s (all workers
+/// together), or a closed-loop number of busy workers. A workload's
+/// stages are all of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Rate(f64),
+    #[serde(rename = "concurrency")]
+    Workers(u32),
+}
+
+/// One load stage: `duration` at `level` (held), or ramped linearly from
+/// the previous stage's level (0 before the first) to `level` over
+/// `duration`. Its first `warmup` (part of `duration`) is not measured.
+/// Written `{rate: 1000, hold: 10s, warmup: 2s}` or
+/// `{concurrency: 32, ramp: 30s}`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub level: Level,
+    pub ramp: bool,
+    pub duration: Duration,
+    pub warmup: Duration,
+}
+
+impl Serialize for Stage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(3))?;
+        match self.level {
+            Level::Rate(r) => m.serialize_entry("rate", &r)?,
+            Level::Workers(n) => m.serialize_entry("concurrency", &n)?,
+        }
+        let d = humantime::format_duration(self.duration).to_string();
+        m.serialize_entry(if self.ramp { "ramp" } else { "hold" }, &d)?;
+        if !self.warmup.is_zero() {
+            m.serialize_entry(
+                "warmup",
+                &humantime::format_duration(self.warmup).to_string(),
+            )?;
+        }
+        m.end()
+    }
+}
+
+/// The SLO search (`search:`): open-loop steps from `start` ops/s, each
+/// held for `warmup` then measured for `hold` on its own histograms and
+/// judged against `slo` (and `max_error_rate`, and the driver's
+/// self-check); the rate grows by `growth` while steps pass (falls by it
+/// while they fail), then bisects between the highest pass and the lowest
+/// failure until they are within `precision` (a fraction of the pass) or
+/// `max_steps` steps have run. Never above `max`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Search {
+    #[serde(serialize_with = "ser_thresholds")]
+    pub slo: Vec<Threshold>,
+    pub start: f64,
+    #[serde(flatten)]
+    pub growth: Growth,
+    pub max: f64,
+    #[serde(serialize_with = "ser_duration")]
+    pub hold: Duration,
+    #[serde(serialize_with = "ser_duration")]
+    pub warmup: Duration,
+    pub precision: f64,
+    pub max_steps: u32,
+    pub max_error_rate: f64,
+}
+
+/// How a search moves before its first failure (after its first pass,
+/// when the start fails): times a factor, or by a fixed step in ops/s.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Growth {
+    Factor(f64),
+    Step(f64),
+}
+
+pub const DEFAULT_SEARCH_FACTOR: f64 = 2.0;
+pub const DEFAULT_SEARCH_HOLD: Duration = Duration::from_secs(5);
+pub const DEFAULT_SEARCH_WARMUP: Duration = Duration::from_secs(1);
+pub const DEFAULT_SEARCH_PRECISION: f64 = 0.05;
+pub const DEFAULT_SEARCH_MAX_STEPS: u32 = 20;
+pub const DEFAULT_SEARCH_MAX_ERROR_RATE: f64 = 0.01;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeySpace {

@@ -55,6 +55,10 @@ pub struct Threshold {
     pub cmp: Cmp,
     /// Microseconds for latencies, a fraction for ratios, per second for rates.
     pub limit: f64,
+    /// `abort_on_fail`: judged once a second on the run so far, after this
+    /// delay into the measured phase, and the run stops at the first miss.
+    /// `None`: judged once, on the result.
+    pub abort: Option<std::time::Duration>,
 }
 
 const METRICS: &str = "p50, p90, p99, p99.9, max, mean, error rate, throughput, goodput";
@@ -151,6 +155,7 @@ impl Threshold {
             op,
             cmp,
             limit,
+            abort: None,
         })
     }
 

@@ -515,7 +515,7 @@ async fn on_the_system_clock_the_pacer_keeps_the_schedule_and_cpu_is_measured() 
     // The pacer (not tokio's timer) paces these; how exact it is, is a
     // benchmark's business (scripts/bench-pacing.sh), not a test's.
     let yaml = "name: t\nload: {records: 0}\nconcurrency: 4\nrate: 2000\nwarmup: 200ms\nduration: 1s\nops:\n  - {name: read, type: get, weight: 1}\n";
-    let r = run_with(yaml, NoopBackend, &RunOptions::default()).await;
+    let r = run_with(yaml, NoopBackend::new(), &RunOptions::default()).await;
     let read = &r.ops["read"];
     assert_eq!(read.ok, 2000, "the schedule sets the op count");
     let lateness = read.lateness_us.expect("lateness recorded");
@@ -528,7 +528,7 @@ async fn on_the_system_clock_the_pacer_keeps_the_schedule_and_cpu_is_measured() 
 
     let closed = run_with(
         "name: t\nload: {records: 0}\nconcurrency: 2\noperations: 5000\nops:\n  - {name: read, type: get, weight: 1}\n",
-        NoopBackend,
+        NoopBackend::new(),
         &RunOptions::default(),
     )
     .await;
@@ -556,7 +556,7 @@ async fn on_the_system_clock_the_pacer_keeps_the_schedule_and_cpu_is_measured() 
 #[tokio::test]
 async fn the_pacer_runs_on_a_current_thread_runtime_too() {
     let yaml = "name: t\nload: {records: 0}\nconcurrency: 3\nrate: 1000\nduration: 300ms\nops:\n  - {name: read, type: get, weight: 1}\n";
-    let r = run_with(yaml, NoopBackend, &RunOptions::default()).await;
+    let r = run_with(yaml, NoopBackend::new(), &RunOptions::default()).await;
     assert_eq!(r.ops["read"].ok, 300);
     assert_eq!(r.ops["read"].lateness_us.unwrap().count, 300);
 }
@@ -568,7 +568,7 @@ async fn the_pacer_runs_on_a_current_thread_runtime_too() {
 #[tokio::test(start_paused = true)]
 async fn an_open_loop_measures_its_whole_duration_at_a_low_rate() {
     let yaml = "name: t\nload: {records: 0}\nconcurrency: 1\nrate: 2\nwarmup: 0s\nduration: 3s\nops:\n  - {name: read, type: get, weight: 1}\n";
-    let r = run_with(yaml, NoopBackend, &paused()).await;
+    let r = run_with(yaml, NoopBackend::new(), &paused()).await;
     assert_eq!(r.measured.ops, 6);
     assert_eq!(r.measured.duration_s, 3.0);
     assert_eq!(r.measured_to_unix_us - r.measured_from_unix_us, 3_000_000);
@@ -578,7 +578,7 @@ async fn an_open_loop_measures_its_whole_duration_at_a_low_rate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_system_clock_too_the_measured_phase_lasts_its_duration() {
     let yaml = "name: t\nload: {records: 0}\nconcurrency: 2\nrate: 4\nwarmup: 0s\nduration: 1s\nops:\n  - {name: read, type: get, weight: 1}\n";
-    let r = run_with(yaml, NoopBackend, &RunOptions::default()).await;
+    let r = run_with(yaml, NoopBackend::new(), &RunOptions::default()).await;
     assert_eq!(r.measured.ops, 4);
     assert!(r.measured.duration_s >= 0.999, "{}", r.measured.duration_s);
 }

@@ -199,6 +199,8 @@ pub fn validate(spec: WorkloadSpec, base: &Path) -> Result<Workload, Vec<Diagnos
             checks,
             sweep,
             thresholds,
+            stages: Vec::new(),
+            search: None,
         })
     } else {
         Err(diags)
