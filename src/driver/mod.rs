@@ -5,8 +5,10 @@
 mod load;
 mod os;
 pub mod pacer;
+pub mod plan;
 pub mod progress;
 pub mod search;
+mod staging;
 pub mod worker;
 
 use std::ops::Range;
@@ -25,6 +27,7 @@ use crate::workload::checks::{self, WorkerLog, run::SetupError};
 use crate::workload::keys::SharedKeys;
 use crate::workload::stream::ValuePool;
 use crate::workload::{Stop, Workload};
+use plan::Plan;
 use progress::{Phase, Progress};
 
 /// How to run, beyond what the workload says.
@@ -204,6 +207,7 @@ pub async fn run<B: Backend>(
         return Err(RunError::InterruptedEarly);
     }
     let start = time.now();
+    let plan = Plan::new(workload, start);
     let shared = Arc::new(worker::Shared {
         workload: workload.clone(),
         backend,
@@ -211,12 +215,17 @@ pub async fn run<B: Backend>(
         values,
         clock,
         time,
-        pacing: pacing(workload),
-        measure_start: start + workload.warmup,
+        pacing: match workload.open_loop() {
+            true => Pacing::Open,
+            false => Pacing::Closed,
+        },
+        measure_start: plan.stages().list[0].measure_from(),
         start,
+        plan: plan.view(),
+        per_stage: staged(workload),
         interrupt: opts.interrupt.clone(),
     });
-    let measured = measure(&shared, ids.clone(), opts, &progress).await?;
+    let measured = measure(&shared, &plan, ids.clone(), opts, &progress).await?;
     progress.finish();
     let info = RunInfo {
         run_id: new_run_id(started_unix_us),
@@ -233,6 +242,11 @@ pub async fn run<B: Backend>(
     };
     let mut result = RunResult::build(workload, &measured.summary, info);
     result.interrupted = opts.interrupt.fired();
+    if staged(workload) {
+        measured
+            .staging
+            .attach(&mut result, workload, &measured.summary);
+    }
     if !workload.checks.is_empty() {
         let input = checks::run::Input {
             workload,
@@ -265,14 +279,10 @@ fn workers(workload: &Workload, shard: Shard) -> Result<Range<u64>, RunError> {
     Ok(ids)
 }
 
-/// When each worker starts its ops.
-fn pacing(workload: &Workload) -> Pacing {
-    match workload.rate {
-        None => Pacing::Closed,
-        Some(rate) => Pacing::Open {
-            interval: Duration::from_secs_f64(f64::from(workload.concurrency) / rate),
-        },
-    }
+/// Whether the result has a `stages` section: the workload has stages or
+/// a search.
+fn staged(workload: &Workload) -> bool {
+    !workload.stages.is_empty() || workload.search.is_some()
 }
 
 /// What the workers measured, and what the checks saw.
@@ -282,12 +292,15 @@ struct Measured {
     observed: checks::Observed,
     ended: Instant,
     cpu: Option<CpuUse>,
+    staging: staging::Staging,
 }
 
 /// Warmup and the measured phase: the workers `ids`, the collector merging
-/// their reports, and the checks' reads during the run.
+/// their reports and handing over each stage as it completes, and the
+/// checks' reads during the run.
 async fn measure<B: Backend>(
     shared: &Arc<worker::Shared<B>>,
+    plan: &Plan,
     ids: Range<u64>,
     opts: &RunOptions,
     progress: &Progress,
@@ -300,6 +313,7 @@ async fn measure<B: Backend>(
         measure_start: shared.measure_start,
         stop: w.stop,
         live: collector.live(),
+        plan: staged(w).then(|| (shared.plan.clone(), w.search.is_some())),
     });
     let monitor = checks::Monitor::start(w, shared.backend.clone(), shared.time);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -312,8 +326,10 @@ async fn measure<B: Backend>(
         .map(|(local, global)| {
             let global = global as usize;
             let stop = match w.stop {
-                Stop::Duration(d) => StopAt::Time(shared.measure_start + d),
-                Stop::Operations(n) => StopAt::Quota(share(n, global, total)),
+                Stop::Operations(n) if w.stages.is_empty() && w.search.is_none() => {
+                    StopAt::Quota(share(n, global, total))
+                }
+                _ => StopAt::Plan,
             };
             let id = worker::Id { local, global };
             tokio::spawn(worker::run(
@@ -326,11 +342,15 @@ async fn measure<B: Backend>(
         })
         .collect();
     drop(tx);
+    let mut staging = staging::Staging::new(w, shared.start, staged(w));
     while let Some(report) = rx.recv().await {
         collector.add(report);
+        let now = shared.time.now();
+        staging.collect(&mut collector, plan, now, opts.interrupt.fired());
     }
-    hold_to_the_end(shared, opts).await;
+    hold_to_the_end(shared, plan, opts).await;
     let ended = shared.time.now();
+    staging.collect(&mut collector, plan, ended, opts.interrupt.fired());
     drop(pacer);
     let cpu = cpu
         .stop(ended, shared.pacing == Pacing::Closed)
@@ -353,19 +373,21 @@ async fn measure<B: Backend>(
         observed,
         ended,
         cpu,
+        staging,
     })
 }
 
-/// Open loop for a duration: the workers stop after their last slot
-/// before the end, which at a low rate is well before it (at 1 op/s, up to
-/// a second); the measured phase still lasts the whole duration, so that
-/// its rate is the schedule's. Waits in short steps, so an interrupt still
-/// ends the run at once.
-async fn hold_to_the_end<B>(shared: &worker::Shared<B>, opts: &RunOptions) {
-    let (Pacing::Open { .. }, Stop::Duration(d)) = (shared.pacing, shared.workload.stop) else {
+/// Open loop: the workers stop after their last slot before the plan's
+/// end, which at a low rate is well before it (at 1 op/s, up to a
+/// second); the measured phase still lasts to the end, so that its rate
+/// is the schedule's. Waits in short steps, so an interrupt still ends the
+/// run at once.
+async fn hold_to_the_end<B>(shared: &worker::Shared<B>, plan: &Plan, opts: &RunOptions) {
+    let stages = plan.stages();
+    let end = stages.list.last().and_then(|s| s.end());
+    let (Pacing::Open, Some(end)) = (shared.pacing, end) else {
         return;
     };
-    let end = shared.measure_start + d;
     while !opts.interrupt.fired() {
         let now = shared.time.now();
         if now >= end {
@@ -426,23 +448,15 @@ impl CpuMeter {
 /// timer, exact when paused), and if its alarm thread cannot start (then
 /// the workers fall back to tokio's timer, and their lateness shows it).
 fn start_pacer<B>(shared: &worker::Shared<B>, ids: Range<u64>) -> Option<pacer::Pacer> {
-    let (Pacing::Open { interval }, TimeSource::System) = (shared.pacing, shared.time) else {
+    let (Pacing::Open, TimeSource::System) = (shared.pacing, shared.time) else {
         return None;
     };
-    let w = &shared.workload;
-    let total = w.concurrency as usize;
-    let plan = pacer::Plan {
-        first: ids
-            .map(|g| worker::first_slot(shared.start, interval, g as usize, total))
-            .collect(),
-        interval,
-        end: match w.stop {
-            Stop::Duration(d) => Some(shared.measure_start + d),
-            Stop::Operations(_) => None,
-        },
+    let setup = pacer::Setup {
+        workers: ids.start as usize..ids.end as usize,
+        plan: shared.plan.clone(),
         tuning: pacer::Tuning::default(),
     };
-    pacer::Pacer::start(plan, shared.start).ok()
+    pacer::Pacer::start(setup, shared.start).ok()
 }
 
 /// Records this driver's share of the workload in a shard's result.

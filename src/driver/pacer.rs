@@ -33,6 +33,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use super::plan::PlanView;
+
 /// How the pacer's lead tunes itself.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tuning {
@@ -94,12 +96,12 @@ impl Tuning {
     }
 }
 
-/// The schedule the pacer walks: one slot per worker every `interval`,
-/// worker `i`'s first at `first[i]`, none at or after `end`.
-pub struct Plan {
-    pub first: Vec<Instant>,
-    pub interval: Duration,
-    pub end: Option<Instant>,
+/// What the pacer walks: the slots of the workers `workers` (global
+/// numbers; gate `i` is worker `workers.start + i`) in the plan's stages,
+/// as they are published.
+pub struct Setup {
+    pub workers: std::ops::Range<usize>,
+    pub plan: PlanView,
     pub tuning: Tuning,
 }
 
@@ -174,10 +176,10 @@ impl Pacer {
     /// Starts the alarm thread and the pacer task (on the current runtime)
     /// over `plan`, counting from `base`, an instant at or before every
     /// slot.
-    pub fn start(plan: Plan, base: Instant) -> std::io::Result<Pacer> {
+    pub fn start(plan: Setup, base: Instant) -> std::io::Result<Pacer> {
         let gates = Arc::new(Gates {
             base,
-            gates: (0..plan.first.len())
+            gates: (0..plan.workers.len())
                 .map(|_| Gate {
                     released: AtomicU64::new(0),
                     notify: Notify::new(),
@@ -228,51 +230,93 @@ impl Drop for Close {
     }
 }
 
-/// The slots of a plan in order: worker `i`'s next slot is `next[i]`,
-/// and the workers' slots interleave in worker order.
+/// The slots of the plan in order: within a stage, op j = k·W + g goes
+/// to worker g, and j's intended start rises with j; this driver's workers
+/// are `ids`, its gate `i` worker `ids.start + i`.
 struct Slots {
-    next: Vec<Instant>,
-    interval: Duration,
+    plan: PlanView,
+    ids: std::ops::Range<usize>,
+    stage: usize,
+    k: u64,
     i: usize,
 }
 
+/// The next slot as far as the stages published tell.
+enum Peek {
+    Slot(usize, Instant),
+    /// The next slot is in a stage not yet published.
+    Unknown,
+    End,
+}
+
 impl Slots {
-    /// The next slot and the worker it belongs to.
-    fn current(&self) -> (usize, Instant) {
-        (self.i, self.next[self.i])
+    fn peek(&mut self) -> Peek {
+        loop {
+            let Some(stage) = self.plan.get(self.stage) else {
+                return match self.plan.known().closed {
+                    true => Peek::End,
+                    false => Peek::Unknown,
+                };
+            };
+            match stage.slot(self.ids.start + self.i, self.k) {
+                Some(t) => return Peek::Slot(self.i, t),
+                None => {
+                    self.stage += 1;
+                    self.k = 0;
+                    self.i = 0;
+                }
+            }
+        }
+    }
+
+    /// The next slot and the worker it belongs to, waiting for its stage
+    /// to be published; `None` at the plan's end.
+    async fn current(&mut self) -> Option<(usize, Instant)> {
+        loop {
+            match self.peek() {
+                Peek::Slot(i, t) => return Some((i, t)),
+                Peek::End => return None,
+                Peek::Unknown => {
+                    self.plan.wait(self.stage).await?;
+                }
+            }
+        }
     }
 
     fn advance(&mut self) {
-        self.next[self.i] += self.interval;
-        self.i = (self.i + 1) % self.next.len();
+        self.i += 1;
+        if self.i == self.ids.len() {
+            self.i = 0;
+            self.k += 1;
+        }
     }
 }
 
 /// Releases every slot of `plan` at its instant.
-async fn walk(gates: Arc<Gates>, plan: Plan, alarm: Arc<Alarm>) {
+async fn walk(gates: Arc<Gates>, plan: Setup, alarm: Arc<Alarm>) {
     let _close = Close(gates.clone());
-    let Plan {
-        first,
-        interval,
-        end,
+    let Setup {
+        workers,
+        plan,
         tuning,
     } = plan;
-    if first.is_empty() {
+    if workers.is_empty() {
         return;
     }
     let mut slots = Slots {
-        next: first,
-        interval,
+        plan,
+        ids: workers,
+        stage: 0,
+        k: 0,
         i: 0,
     };
     let mut lead = tuning.lead;
     // The alarm set for the current slot: (its instant, its number).
     let mut armed: Option<(Instant, u64)> = None;
     loop {
-        let (worker, slot) = slots.current();
-        if end.is_some_and(|end| slot >= end) {
+        let Some((worker, slot)) = slots.current().await else {
             return;
-        }
+        };
         if armed.is_none() && slot > Instant::now() + lead + tuning.min_sleep {
             let early = tuning.early(lead, slot.saturating_duration_since(Instant::now()));
             armed = Some((slot - early, alarm.set(slot - early)));
@@ -284,8 +328,9 @@ async fn walk(gates: Arc<Gates>, plan: Plan, alarm: Arc<Alarm>) {
         slots.advance();
         // Set the alarm for the next slot now, while there is time to
         // spare, so that waking the alarm thread never delays a release.
-        let (_, next) = slots.current();
-        if next > slot + lead + tuning.min_sleep {
+        if let Peek::Slot(_, next) = slots.peek()
+            && next > slot + lead + tuning.min_sleep
+        {
             let early = tuning.early(lead, next - slot);
             armed = Some((next - early, alarm.set(next - early)));
         }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
+use super::plan::PlanView;
+use crate::metrics::LevelKind;
 use crate::metrics::Live;
 use crate::vocab::fmt::micros;
 use crate::workload::Stop;
@@ -41,6 +43,8 @@ pub enum Phase {
         measure_start: Instant,
         stop: Stop,
         live: Arc<Mutex<Live>>,
+        /// With stages or a search: the plan, and whether it is a search.
+        plan: Option<(PlanView, bool)>,
     },
 }
 
@@ -123,8 +127,13 @@ fn describe(phase: &Phase, now: Instant) -> Option<(String, f64)> {
             measure_start,
             stop,
             live,
+            plan,
         } => {
             let live = live.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some((plan, search)) = plan {
+                let stage = stage_line(plan, *search, now);
+                return Some((format!("{stage}  {}", counts(&live)), 0.0));
+            }
             if now < *measure_start {
                 let total = measure_start.duration_since(*start).as_secs_f64();
                 let el = now.duration_since(*start).as_secs_f64();
@@ -141,18 +150,35 @@ fn describe(phase: &Phase, now: Instant) -> Option<(String, f64)> {
                     live.measured_ops as f64 / (*n).max(1) as f64,
                 ),
             };
-            let rate = match live.last_second {
-                Some((_, ops, p99)) => format!("  {ops} ops/s  p99 {}", micros(p99)),
-                None => String::new(),
-            };
-            Some((
-                format!(
-                    "{head}{rate}  errors {}  retries {}",
-                    live.errors, live.retries
-                ),
-                frac,
-            ))
+            Some((format!("{head}{}", counts(&live)), frac))
         }
+    }
+}
+
+/// The last second's throughput and p99, and the errors and retries.
+fn counts(live: &Live) -> String {
+    let rate = match live.last_second {
+        Some((_, ops, p99)) => format!("  {ops} ops/s  p99 {}", micros(p99)),
+        None => String::new(),
+    };
+    format!("{rate}  errors {}  retries {}", live.errors, live.retries)
+}
+
+/// The stage in progress: "stage 3/7 · 2000 ops/s", "step 4 · 1600
+/// ops/s" (the offered level, as the plan has it at `now`).
+fn stage_line(plan: &PlanView, search: bool, now: Instant) -> String {
+    let stages = plan.latest();
+    let Some((k, s)) = stages.at(now) else {
+        return "starting".into();
+    };
+    let level = s.level_at(now.saturating_duration_since(s.start));
+    let level = match s.kind {
+        LevelKind::Rate => format!("{level:.0} ops/s"),
+        LevelKind::Concurrency => format!("{level:.0} workers"),
+    };
+    match search {
+        true => format!("step {} · {level}", k + 1),
+        false => format!("stage {}/{} · {level}", k + 1, stages.list.len()),
     }
 }
 

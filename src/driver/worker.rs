@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::pacer::Gates;
+use super::plan::PlanView;
 use crate::backend::Backend;
 use crate::backend::retry::{self, Retry};
 use crate::metrics::{Clock, Completion, Recorder, Report};
@@ -18,20 +19,21 @@ use crate::workload::keys::SharedKeys;
 use crate::workload::stream::{Generator, ValuePool};
 
 /// When to start each op.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pacing {
-    /// Start the next op as soon as the last one finishes.
+    /// Start the next op as soon as the last one finishes, while the
+    /// stage's level keeps the worker busy.
     Closed,
-    /// Start ops on a fixed schedule, one every `interval` per worker;
-    /// latency runs from the scheduled start.
-    Open { interval: Duration },
+    /// Start ops on the plan's schedule; latency runs from the scheduled
+    /// start.
+    Open,
 }
 
-/// When the worker stops issuing ops.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// When the worker stops issuing ops, beyond the plan's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopAt {
-    /// No op is started at or after this instant.
-    Time(Instant),
+    /// At the end of the plan's last stage.
+    Plan,
     /// After this many measured ops.
     Quota(u64),
 }
@@ -45,10 +47,14 @@ pub struct Shared<B> {
     pub clock: Clock,
     pub time: TimeSource,
     pub pacing: Pacing,
-    /// Ops intended to start before this are warmup.
+    /// The first stage's measured span starts here.
     pub measure_start: Instant,
-    /// The instant the schedule starts (open loop).
+    /// The instant the first stage starts.
     pub start: Instant,
+    /// The stages, as the driver publishes them.
+    pub plan: PlanView,
+    /// Keep per-stage stats (the result has a `stages` section).
+    pub per_stage: bool,
     /// When fired, no new op starts.
     pub interrupt: super::Interrupt,
 }
@@ -63,72 +69,112 @@ pub struct Id {
     pub global: usize,
 }
 
-/// Open loop: the first slot of worker `global` of `workers`. Its schedule
-/// is offset by global/workers of an interval, so the workers' sends
-/// interleave instead of bunching.
-pub(super) fn first_slot(
-    start: Instant,
-    interval: Duration,
-    global: usize,
-    workers: usize,
-) -> Instant {
-    start + interval.mul_f64(global as f64 / workers as f64)
+/// What a worker does next.
+enum Next {
+    /// Start an op intended at this instant.
+    Op(Instant),
+    /// Closed loop, the stage's level leaves this worker idle: look again
+    /// then.
+    Idle(Instant),
+    /// The stage has no more ops for this worker.
+    StageOver,
+    Stop,
 }
 
 /// When a worker starts its ops, and when it stops.
 struct Schedule {
     pacing: Pacing,
+    global: usize,
     stop: StopAt,
     interrupt: super::Interrupt,
-    /// Open loop: the next op's slot.
-    next_slot: Instant,
+    plan: PlanView,
+    /// The stage the worker is in, and (open loop) its next op's number
+    /// among this worker's ops of the stage.
+    stage: usize,
+    k: u64,
     /// Measured ops started (for a quota).
     measured_started: u64,
 }
 
 impl Schedule {
     fn new<B>(ctx: &Shared<B>, id: Id, stop: StopAt) -> Schedule {
-        let workers = ctx.workload.concurrency as usize;
-        let next_slot = match ctx.pacing {
-            Pacing::Closed => ctx.start,
-            Pacing::Open { interval } => first_slot(ctx.start, interval, id.global, workers),
-        };
         Schedule {
             pacing: ctx.pacing,
+            global: id.global,
             stop,
             interrupt: ctx.interrupt.clone(),
-            next_slot,
+            plan: ctx.plan.clone(),
+            stage: 0,
+            k: 0,
             measured_started: 0,
         }
     }
 
-    /// The next op's intended start (closed loop: `now`), or `None` when
-    /// the worker stops.
+    /// The next op's intended start (closed loop: `now`) in the current
+    /// stage.
     #[inline]
-    fn next(&mut self, now: Instant, rec: &Recorder) -> Option<Instant> {
+    fn next(&mut self, now: Instant, rec: &Recorder) -> Next {
         if self.interrupt.fired() {
-            return None;
+            return Next::Stop;
         }
-        let intended = match self.pacing {
-            Pacing::Closed => now,
-            Pacing::Open { interval } => {
-                let slot = self.next_slot;
-                self.next_slot += interval;
-                slot
-            }
+        let Some(stage) = self.plan.get(self.stage) else {
+            return Next::StageOver;
         };
-        match self.stop {
-            StopAt::Time(end) if intended >= end => return None,
-            StopAt::Quota(q) if rec.measured(intended) => {
-                if self.measured_started >= q {
-                    return None;
+        let intended = match self.pacing {
+            Pacing::Open => match stage.slot(self.global, self.k) {
+                Some(t) => {
+                    self.k += 1;
+                    t
                 }
-                self.measured_started += 1;
+                None => return Next::StageOver,
+            },
+            Pacing::Closed => match (stage.next_busy(self.global, now), stage.end()) {
+                (Some(t), _) if t <= now => now,
+                (Some(t), _) => return Next::Idle(t),
+                (None, Some(end)) if now < end => return Next::Idle(end),
+                (None, Some(_)) => return Next::StageOver,
+                (None, None) => return Next::Stop,
+            },
+        };
+        if let StopAt::Quota(q) = self.stop
+            && rec.measured(intended)
+        {
+            if self.measured_started >= q {
+                return Next::Stop;
             }
-            _ => {}
+            self.measured_started += 1;
         }
-        Some(intended)
+        Next::Op(intended)
     }
+
+    /// Enters the current stage (waiting for it to be published); false
+    /// when the plan ends before it.
+    async fn enter(&mut self, rec: &mut Recorder) -> bool {
+        let Some(stage) = self.plan.wait(self.stage).await else {
+            return false;
+        };
+        let spans = self.plan.known().list.iter().map(|s| {
+            let end = s.end().unwrap_or(far_future(s.start));
+            (s.measure_from(), end)
+        });
+        rec.enter_stage(stage.measure_from(), spans);
+        true
+    }
+
+    /// Moves past the current stage; false when the plan has no next.
+    async fn advance(&mut self, rec: &mut Recorder, send: &impl Fn(Option<Report>)) -> bool {
+        // Sent before waiting: the driver judges a search step once every
+        // worker has moved past it, and only then publishes the next.
+        send(rec.leave_stage());
+        self.stage += 1;
+        self.k = 0;
+        self.enter(rec).await
+    }
+}
+
+/// An instant no run reaches: the end of a stage that has none.
+fn far_future(t: Instant) -> Instant {
+    t + Duration::from_secs(100 * 365 * 24 * 3600)
 }
 
 /// Runs a worker until its stop condition, then sends its final report.
@@ -166,8 +212,27 @@ pub async fn run<B: Backend>(
         }
     };
 
+    if ctx.per_stage {
+        rec.keep_stages();
+    }
+    let mut live = schedule.enter(&mut rec).await;
     let mut now = time.now();
-    while let Some(intended) = schedule.next(now, &rec) {
+    while live {
+        let intended = match schedule.next(now, &rec) {
+            Next::Op(t) => t,
+            Next::Idle(until) => {
+                send(rec.tick(now));
+                tokio::time::sleep_until(until.into()).await;
+                now = time.now();
+                continue;
+            }
+            Next::StageOver => {
+                live = schedule.advance(&mut rec, &send).await;
+                now = time.now();
+                continue;
+            }
+            Next::Stop => break,
+        };
         if intended > now {
             send(rec.tick(now));
             match &gates {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use super::hist::{self, Hist, Percentiles, new_hist};
 use super::memory;
-use super::recorder::{OpStats, Report};
+use super::recorder::{OpStats, Report, StageReport};
 use super::slow::{SlowOp, keep_slowest};
 use super::timeline::Timeline;
 pub use super::timeline::{Second, SecondOp};
@@ -84,6 +84,10 @@ pub struct Collector {
     last_second: Option<(i64, u64, u64)>,
     slow: Vec<Vec<SlowOp>>,
     live: Arc<Mutex<Live>>,
+    /// Per stage, what the workers have sent of it so far.
+    stages: Vec<StageReport>,
+    /// Per worker, how many stages it has moved past.
+    passed: Vec<usize>,
 }
 
 impl Collector {
@@ -104,6 +108,8 @@ impl Collector {
             last_second: None,
             slow: vec![Vec::new(); nops],
             live,
+            stages: Vec::new(),
+            passed: vec![0; workers],
         }
     }
 
@@ -136,6 +142,10 @@ impl Collector {
         for (kept, more) in self.slow.iter_mut().zip(r.slow.into_iter().flatten()) {
             keep_slowest(kept, more);
         }
+        if let Some(st) = r.stage {
+            self.passed[r.worker] = self.passed[r.worker].max(st.index + 1);
+            self.add_stage(st);
+        }
         self.marks[r.worker] = (r.second, r.last);
         let finalized = self.finalize(false);
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
@@ -149,6 +159,48 @@ impl Collector {
         if self.last_second.is_some() {
             live.last_second = self.last_second;
         }
+    }
+
+    fn add_stage(&mut self, st: StageReport) {
+        while self.stages.len() <= st.index {
+            self.stages.push(StageReport {
+                index: self.stages.len(),
+                ops: (0..self.nops).map(|_| OpStats::default()).collect(),
+                completed_in_span: 0,
+            });
+        }
+        let acc = &mut self.stages[st.index];
+        for (i, s) in st.ops.iter().enumerate() {
+            acc.ops[i].merge(s);
+        }
+        acc.completed_in_span += st.completed_in_span;
+    }
+
+    /// Whether every worker has sent its figures of stage `index`: each
+    /// has moved past it or finished.
+    pub fn stage_complete(&self, index: usize) -> bool {
+        self.passed
+            .iter()
+            .zip(&self.marks)
+            .all(|(passed, (_, done))| *passed > index || *done)
+    }
+
+    /// Stage `index`'s figures once it is complete (see
+    /// [`Collector::stage_complete`]); a stage no worker ran ops in is
+    /// empty. Taken once.
+    pub fn take_stage(&mut self, index: usize) -> Option<StageReport> {
+        if !self.stage_complete(index) {
+            return None;
+        }
+        let empty = || StageReport {
+            index,
+            ops: (0..self.nops).map(|_| OpStats::default()).collect(),
+            completed_in_span: 0,
+        };
+        Some(match self.stages.get_mut(index) {
+            Some(st) => std::mem::replace(st, empty()),
+            None => empty(),
+        })
     }
 
     /// Turns pending seconds that no running worker can still add to into

@@ -20,7 +20,7 @@ pub mod timeline;
 pub use collector::{Collector, Live, LiveOp, Summary};
 pub use memory::MemoryInfo;
 pub use merge::merge;
-pub use recorder::{Clock, Completion, OpStats, Recorder, Report};
+pub use recorder::{Clock, Completion, OpStats, Recorder, Report, StageReport};
 pub use result::{RunInfo, RunResult, SCHEMA};
 pub use sections::{ClusterInfo, RepeatInfo, ShardInfo, SweepInfo, SweptValue, ThresholdVerdict};
 pub use selfcheck::{CpuUse, DriverCheck, DriverVerdict};

@@ -167,6 +167,56 @@ pub struct Report {
     pub slow: Option<Vec<Vec<SlowOp>>>,
     /// The worker has finished.
     pub last: bool,
+    /// With per-stage stats kept: the stage the worker moved past (or was
+    /// in when it finished).
+    pub stage: Option<StageReport>,
+}
+
+/// One worker's figures of one load stage, sent once when it moves past
+/// the stage or finishes: the ops intended in the stage's measured span,
+/// and how many of its ops (any stage's) completed inside that span.
+#[derive(Debug)]
+pub struct StageReport {
+    pub index: usize,
+    pub ops: Vec<OpStats>,
+    pub completed_in_span: u64,
+}
+
+/// Per-stage stats of one worker.
+#[derive(Debug)]
+struct StageRec {
+    index: usize,
+    ops: Vec<OpStats>,
+    /// The measured spans of the stages known, by index.
+    spans: Vec<(Instant, Instant)>,
+    /// Ops completed inside each known stage's measured span.
+    completed: Vec<u64>,
+    /// The stage the last completion fell in or before (completions come
+    /// in time order).
+    cursor: usize,
+}
+
+impl StageRec {
+    #[inline]
+    fn completed(&mut self, end: Instant) {
+        while self.cursor + 1 < self.spans.len() && end >= self.spans[self.cursor].1 {
+            self.cursor += 1;
+        }
+        if let Some((from, to)) = self.spans.get(self.cursor)
+            && end >= *from
+            && end < *to
+        {
+            self.completed[self.cursor] += 1;
+        }
+    }
+
+    fn take(&mut self, nops: usize) -> StageReport {
+        StageReport {
+            index: self.index,
+            ops: std::mem::replace(&mut self.ops, fresh(nops)),
+            completed_in_span: self.completed.get(self.index).copied().unwrap_or(0),
+        }
+    }
 }
 
 /// How one attempt-loop ended, as the recorder needs it.
@@ -193,6 +243,7 @@ pub struct Recorder {
     touched: bool,
     warmup: Vec<OpStats>,
     slowest: Slowest,
+    stages: Option<StageRec>,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -221,7 +272,58 @@ impl Recorder {
             touched: false,
             warmup: fresh(nops),
             slowest: Slowest::new(nops),
+            stages: None,
         }
+    }
+
+    /// Keeps per-stage stats from here on, the worker in stage 0 (until
+    /// [`Recorder::enter_stage`]).
+    pub fn keep_stages(&mut self) {
+        self.stages = Some(StageRec {
+            index: 0,
+            ops: fresh(self.nops),
+            spans: Vec::new(),
+            completed: Vec::new(),
+            cursor: 0,
+        });
+    }
+
+    /// The worker enters its next stage, whose measured span starts at
+    /// `measure_from`; `spans` are the measured spans of every stage known
+    /// (by index). Ops intended from here on are measured from
+    /// `measure_from`.
+    pub fn enter_stage(
+        &mut self,
+        measure_from: Instant,
+        spans: impl IntoIterator<Item = (Instant, Instant)>,
+    ) {
+        self.measure_start = measure_from;
+        if let Some(st) = &mut self.stages {
+            st.spans.clear();
+            st.spans.extend(spans);
+            if st.completed.len() < st.spans.len() {
+                st.completed.resize(st.spans.len(), 0);
+            }
+        }
+    }
+
+    /// The worker moves past its stage: with per-stage stats, the report of
+    /// the stage, for the caller to send (the next stage's number follows).
+    pub fn leave_stage(&mut self) -> Option<Report> {
+        let nops = self.nops;
+        let st = self.stages.as_mut()?;
+        let stage = st.take(nops);
+        st.index += 1;
+        Some(Report {
+            worker: self.worker,
+            // Everything before the current second has been reported.
+            second: self.second - 1,
+            ops: Vec::new(),
+            warmup: None,
+            slow: None,
+            last: false,
+            stage: Some(stage),
+        })
     }
 
     /// Whether an op intended to start at `t` is measured (not warmup).
@@ -236,46 +338,18 @@ impl Recorder {
     pub fn record(&mut self, op: usize, events: &Events, c: Completion<'_>) -> Option<Report> {
         let report = self.tick(c.end);
         let measured = self.measured(c.intended);
-        let stats = if measured {
-            self.touched = true;
-            &mut self.current[op]
-        } else {
-            &mut self.warmup[op]
-        };
         let latency = micros(c.end.saturating_duration_since(c.intended));
-        if self.open_loop {
-            let late = micros(c.start.saturating_duration_since(c.intended));
-            super::hist::record(stats.lateness.get_or_insert_with(new_hist), late);
+        if measured {
+            self.touched = true;
+            count(&mut self.current[op], self.open_loop, &c, latency, events);
+        } else {
+            count(&mut self.warmup[op], self.open_loop, &c, latency, events);
         }
-        match c.result {
-            Ok(outcome) => {
-                stats.ok += 1;
-                super::hist::record(&mut stats.latency, latency);
-                if self.open_loop {
-                    let service = micros(c.end.saturating_duration_since(c.start));
-                    super::hist::record(stats.service.get_or_insert_with(new_hist), service);
-                }
-                match outcome {
-                    Outcome::Done | Outcome::Held { .. } => {}
-                    Outcome::NotFound => stats.not_found += 1,
-                    Outcome::Mismatch => stats.cas_mismatch += 1,
-                }
+        if let Some(st) = &mut self.stages {
+            if measured {
+                count(&mut st.ops[op], self.open_loop, &c, latency, events);
             }
-            Err(e) => {
-                if c.undetermined || e.undetermined {
-                    stats.unknown += 1;
-                } else {
-                    stats.failed += 1;
-                }
-                stats.errors[e.kind as usize] += 1;
-                super::hist::record(stats.failed_latency.get_or_insert_with(new_hist), latency);
-                if !stats.samples.iter().any(|(k, _)| *k == e.kind) {
-                    stats.samples.push((e.kind, e.message.clone()));
-                }
-            }
-        }
-        if !events.is_empty() {
-            stats.events.merge(events);
+            st.completed(c.end);
         }
         if measured {
             let done = Finished {
@@ -292,7 +366,8 @@ impl Recorder {
 
     /// Counts a retry of `op` caused by `kind`, after sleeping `backoff`.
     pub fn retry(&mut self, op: usize, intended: Instant, kind: ErrorKind, backoff: Duration) {
-        let stats = if self.measured(intended) {
+        let measured = self.measured(intended);
+        let stats = if measured {
             self.touched = true;
             &mut self.current[op]
         } else {
@@ -300,6 +375,10 @@ impl Recorder {
         };
         stats.retries[kind as usize] += 1;
         stats.backoff_us += micros(backoff);
+        if let Some(st) = self.stages.as_mut().filter(|_| measured) {
+            st.ops[op].retries[kind as usize] += 1;
+            st.ops[op].backoff_us += micros(backoff);
+        }
     }
 
     /// Closes the current second if `now` is past it. Called after each op
@@ -329,12 +408,55 @@ impl Recorder {
             warmup: last.then(|| std::mem::take(&mut self.warmup)),
             slow: last.then(|| self.slowest.take(&self.clock)),
             last,
+            stage: match &mut self.stages {
+                Some(st) if last => Some(st.take(self.nops)),
+                _ => None,
+            },
         }
     }
 
     /// The final report: the current second and the warmup stats.
     pub fn finish(mut self) -> Report {
         self.take(true)
+    }
+}
+
+/// Counts a finished op into `stats`.
+#[inline]
+fn count(stats: &mut OpStats, open_loop: bool, c: &Completion<'_>, latency: u64, events: &Events) {
+    if open_loop {
+        let late = micros(c.start.saturating_duration_since(c.intended));
+        super::hist::record(stats.lateness.get_or_insert_with(new_hist), late);
+    }
+    match c.result {
+        Ok(outcome) => {
+            stats.ok += 1;
+            super::hist::record(&mut stats.latency, latency);
+            if open_loop {
+                let service = micros(c.end.saturating_duration_since(c.start));
+                super::hist::record(stats.service.get_or_insert_with(new_hist), service);
+            }
+            match outcome {
+                Outcome::Done | Outcome::Held { .. } => {}
+                Outcome::NotFound => stats.not_found += 1,
+                Outcome::Mismatch => stats.cas_mismatch += 1,
+            }
+        }
+        Err(e) => {
+            if c.undetermined || e.undetermined {
+                stats.unknown += 1;
+            } else {
+                stats.failed += 1;
+            }
+            stats.errors[e.kind as usize] += 1;
+            super::hist::record(stats.failed_latency.get_or_insert_with(new_hist), latency);
+            if !stats.samples.iter().any(|(k, _)| *k == e.kind) {
+                stats.samples.push((e.kind, e.message.clone()));
+            }
+        }
+    }
+    if !events.is_empty() {
+        stats.events.merge(events);
     }
 }
 
