@@ -194,15 +194,7 @@ pub async fn run<B: Backend>(
         u64::from(shard.count),
     );
     let values = ValuePool::new(workload.seed, workload.values.size);
-    let records = shard.range(workload.load.records);
-    let load = if opts.skip_load || records.is_empty() {
-        LoadResult::default()
-    } else {
-        load::run(workload, records, &backend, &values, time, &progress).await?
-    };
-    if !workload.checks.is_empty() {
-        checks::setup(workload, &*backend, time).await?;
-    }
+    let load = prepare(workload, &backend, &values, opts, &progress).await?;
     if opts.interrupt.fired() {
         return Err(RunError::InterruptedEarly);
     }
@@ -264,6 +256,27 @@ pub async fn run<B: Backend>(
     // Counted over the load, the checks and the measured ops.
     result.transport = shared.backend.transport();
     Ok(result)
+}
+
+/// The load phase (this driver's share of the records) and the checks'
+/// initial data.
+async fn prepare<B: Backend>(
+    workload: &Workload,
+    backend: &Arc<B>,
+    values: &ValuePool,
+    opts: &RunOptions,
+    progress: &Progress,
+) -> Result<LoadResult, RunError> {
+    let records = opts.shard.range(workload.load.records);
+    let load = if opts.skip_load || records.is_empty() {
+        LoadResult::default()
+    } else {
+        load::run(workload, records, backend, values, opts.time, progress).await?
+    };
+    if !workload.checks.is_empty() {
+        checks::setup(workload, &**backend, opts.time).await?;
+    }
+    Ok(load)
 }
 
 /// The global numbers of the workers this driver runs.

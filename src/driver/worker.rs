@@ -172,6 +172,31 @@ impl Schedule {
     }
 }
 
+/// Waits for `slot`: at the pacer's gate when there is one (the system
+/// clock), else on tokio's timer (exact under the paused clock).
+async fn wait(gates: Option<&Gates>, local: usize, slot: Instant) {
+    match gates {
+        Some(g) => g.wait(local, slot).await,
+        None => tokio::time::sleep_until(slot.into()).await,
+    }
+}
+
+/// The worker's recorder, keeping per-stage stats when the run has stages.
+fn recorder<B>(ctx: &Shared<B>, id: Id) -> Recorder {
+    let mut rec = Recorder::new(
+        id.local,
+        ctx.workload.ops.len(),
+        ctx.clock,
+        ctx.time.now(),
+        ctx.measure_start,
+        ctx.pacing != Pacing::Closed,
+    );
+    if ctx.per_stage {
+        rec.keep_stages();
+    }
+    rec
+}
+
 /// An instant no run reaches: the end of a stage that has none.
 fn far_future(t: Instant) -> Instant {
     t + Duration::from_secs(100 * 365 * 24 * 3600)
@@ -193,14 +218,7 @@ pub async fn run<B: Backend>(
     let policy = &w.client.retry;
     let mut stream = Generator::new(w, ctx.keys.clone(), ctx.values.clone(), id.global as u64);
     let mut backoff = Backoff::new(Stream::WorkerJitter(id.global as u32).rng(w.seed));
-    let mut rec = Recorder::new(
-        id.local,
-        w.ops.len(),
-        ctx.clock,
-        time.now(),
-        ctx.measure_start,
-        ctx.pacing != Pacing::Closed,
-    );
+    let mut rec = recorder(&ctx, id);
     let mut events = Events::default();
     let mut tracker = Tracker::new(&w.checks);
     let mut schedule = Schedule::new(&ctx, id, stop);
@@ -211,12 +229,8 @@ pub async fn run<B: Backend>(
             let _ = tx.send(r);
         }
     };
-
-    if ctx.per_stage {
-        rec.keep_stages();
-    }
-    let mut live = schedule.enter(&mut rec).await;
     let mut now = time.now();
+    let mut live = schedule.enter(&mut rec).await;
     while live {
         let intended = match schedule.next(now, &rec) {
             Next::Op(t) => t,
@@ -235,10 +249,7 @@ pub async fn run<B: Backend>(
         };
         if intended > now {
             send(rec.tick(now));
-            match &gates {
-                Some(g) => g.wait(id.local, intended).await,
-                None => tokio::time::sleep_until(intended.into()).await,
-            }
+            wait(gates.as_deref(), id.local, intended).await;
             now = time.now();
         }
         let (op_index, op) = stream.next_op();

@@ -25,6 +25,7 @@ mod report;
 mod schema;
 mod shape;
 mod slow_ops;
+mod stages;
 mod storage;
 mod tls;
 mod txn;
