@@ -300,3 +300,74 @@ impl PlanView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_stage_is_the_fixed_interval_schedule_exactly() {
+        let start = Instant::now();
+        let s = Planned::new(Level::Rate(3000.0), 0.0, false, start, 7)
+            .with_span(Duration::ZERO, Some(Duration::from_secs(1)));
+        let interval = Duration::from_secs_f64(7.0 / 3000.0);
+        for g in 0..7 {
+            let mut slot = start + interval.mul_f64(g as f64 / 7.0);
+            for k in 0.. {
+                let want = (slot < start + Duration::from_secs(1)).then_some(slot);
+                assert_eq!(s.slot(g, k), want, "worker {g} op {k}");
+                if want.is_none() {
+                    break;
+                }
+                slot += interval;
+            }
+        }
+        let ops: usize = (0..7)
+            .map(|g| (0..).take_while(|k| s.slot(g, *k).is_some()).count())
+            .sum();
+        // The interval is whole nanoseconds (2333333 ns, a third of a ns
+        // short), as the schedule always had it: one op more fits.
+        assert_eq!(ops, 3001);
+    }
+
+    #[test]
+    fn a_ramp_places_op_j_where_n_of_t_reaches_j() {
+        let start = Instant::now();
+        let d = 4.0;
+        let (r0, r1) = (300.0, 100.0);
+        let s = Planned::new(Level::Rate(r1), r0, true, start, 3)
+            .with_span(Duration::ZERO, Some(Duration::from_secs_f64(d)));
+        let n = |t: f64| r0 * t + (r1 - r0) * t * t / (2.0 * d);
+        let mut count = 0;
+        for k in 0.. {
+            let mut any = false;
+            for g in 0..3 {
+                if let Some(at) = s.slot(g, k) {
+                    let t = (at - start).as_secs_f64();
+                    let j = (3 * k + g as u64) as f64;
+                    assert!((n(t) - j).abs() < 1e-6, "op {j} at {t}");
+                    count += 1;
+                    any = true;
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+        assert_eq!(count, 800, "N(4 s) = (300 + 100)·4/2");
+    }
+
+    #[test]
+    fn a_concurrency_ramp_wakes_worker_g_when_the_level_passes_g() {
+        let start = Instant::now();
+        let s = Planned::new(Level::Workers(10), 0.0, true, start, 10)
+            .with_span(Duration::ZERO, Some(Duration::from_secs(10)));
+        let at = s.next_busy(4, start).unwrap();
+        assert_eq!(at - start, Duration::from_secs(4) + Duration::from_nanos(1));
+        assert_eq!(s.next_busy(4, at), Some(at));
+        let down = Planned::new(Level::Workers(0), 10.0, true, start, 10)
+            .with_span(Duration::ZERO, Some(Duration::from_secs(10)));
+        assert_eq!(down.next_busy(4, start), Some(start));
+        assert_eq!(down.next_busy(4, start + Duration::from_secs(6)), None);
+    }
+}

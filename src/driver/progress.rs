@@ -247,4 +247,39 @@ mod tests {
         );
         assert_eq!(load(0, 0, 0), "load 0/0 records");
     }
+
+    #[test]
+    fn the_stage_line_names_the_stage_and_its_level() {
+        use crate::workload::{Level, Stage, Workload};
+        let mut w = Workload::parse(
+            "name: t\nload: {records: 0}\nops:\n  - {type: get, weight: 1}\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let stage = |level, ramp| Stage {
+            level,
+            ramp,
+            duration: Duration::from_secs(10),
+            warmup: Duration::ZERO,
+        };
+        w.stages = vec![
+            stage(Level::Rate(1000.0), false),
+            stage(Level::Rate(2000.0), true),
+        ];
+        let start = Instant::now();
+        let plan = super::super::plan::Plan::new(&w, start);
+        let at = |s| start + Duration::from_secs(s);
+        assert_eq!(
+            stage_line(&plan.view(), false, at(3)),
+            "stage 1/2 · 1000 ops/s"
+        );
+        assert_eq!(
+            stage_line(&plan.view(), false, at(15)),
+            "stage 2/2 · 1500 ops/s"
+        );
+        assert_eq!(
+            stage_line(&plan.view(), true, at(15)),
+            "step 2 · 1500 ops/s"
+        );
+    }
 }

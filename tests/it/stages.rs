@@ -295,3 +295,33 @@ async fn a_driver_with_too_few_workers_is_reported_driver_limited() {
     assert!(last.verdict.unwrap().driver_limited);
     assert!(found.best_rate.unwrap() <= 1000.0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_search_says_so_and_keeps_the_steps_run() {
+    let capacity = Capacity {
+        service: Duration::from_millis(10),
+        slots: 4,
+    };
+    let w = searching(16, search("p99 of read < 20ms", 50.0));
+    let opts = paused();
+    let interrupt = opts.interrupt.clone();
+    let fire = tokio::spawn(async move {
+        // Mid-way through the third step (each is 2.5 s).
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        interrupt.fire();
+    });
+    let r = driver::run(&w, Arc::new(NoopBackend::with_capacity(capacity)), &opts)
+        .await
+        .unwrap();
+    fire.await.unwrap();
+    assert!(r.interrupted);
+    let found = r.search.unwrap();
+    assert_eq!(found.ended, SearchEnd::Interrupted);
+    let stages = r.stages.unwrap();
+    assert_eq!(stages.len(), 3, "two steps judged, the third cut short");
+    assert!(stages[..2].iter().all(|s| s.verdict.is_some()));
+    assert!(stages[2].verdict.is_none());
+    assert!(stages[2].duration_s < 2.0, "{}", stages[2].duration_s);
+    let ops: u64 = stages.iter().map(|s| s.measured.ops).sum();
+    assert_eq!(ops, r.measured.ops);
+}
