@@ -195,3 +195,36 @@ fn with_checks_on_tagging_and_tracking_an_op_does_not_allocate_once_every_key_wa
     let log = tracker.finish().readback;
     assert!(log.keys.len() > 400 && log.txn.keys.len() > 400);
 }
+
+#[test]
+fn keeping_per_stage_stats_does_not_allocate_per_op_once_warm() {
+    let base = Instant::now();
+    let clock = Clock::new(base);
+    let mut rec = Recorder::new(0, 2, clock, base, base, true);
+    rec.keep_stages();
+    let far = base + Duration::from_secs(3600);
+    rec.enter_stage(base, [(base, far)]);
+    let events = Events::default();
+    let ok: Result<Outcome, OpError> = Ok(Outcome::Done);
+    let err: Result<Outcome, OpError> = Err(OpError::new(ErrorKind::ServerIsBusy, "busy"));
+    let mut step = |i: u64| {
+        let t = base + Duration::from_nanos(i * 10);
+        let c = Completion {
+            result: if i.is_multiple_of(97) { &err } else { &ok },
+            undetermined: false,
+            intended: t,
+            start: t,
+            end: t + Duration::from_micros(i % 5000),
+        };
+        assert!(rec.record((i % 2) as usize, &events, c).is_none());
+    };
+    for i in 0..20_000 {
+        step(i);
+    }
+    let before = allocs();
+    for i in 20_000..70_000 {
+        step(i);
+    }
+    let allocs = allocs() - before;
+    assert_eq!(allocs, 0, "{allocs} allocations in 50000 ops");
+}

@@ -117,6 +117,11 @@ impl Collector {
         self.live.clone()
     }
 
+    /// The measured totals so far, per op (what an abort watch judges).
+    pub fn totals(&self) -> &[OpStats] {
+        &self.totals
+    }
+
     pub fn add(&mut self, r: Report) {
         let mut live_delta = (0u64, 0u64, 0u64);
         if !r.ops.is_empty() {
