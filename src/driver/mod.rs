@@ -194,7 +194,15 @@ pub async fn run<B: Backend>(
         u64::from(shard.count),
     );
     let values = ValuePool::new(workload.seed, workload.values.size);
-    let load = prepare(workload, &backend, &values, opts, &progress).await?;
+    let records = shard.range(workload.load.records);
+    let load = if opts.skip_load || records.is_empty() {
+        LoadResult::default()
+    } else {
+        load::run(workload, records, &backend, &values, time, &progress).await?
+    };
+    if !workload.checks.is_empty() {
+        checks::setup(workload, &*backend, time).await?;
+    }
     if opts.interrupt.fired() {
         return Err(RunError::InterruptedEarly);
     }
@@ -207,10 +215,7 @@ pub async fn run<B: Backend>(
         values,
         clock,
         time,
-        pacing: match workload.open_loop() {
-            true => Pacing::Open,
-            false => Pacing::Closed,
-        },
+        pacing: pacing(workload),
         measure_start: plan.stages().list[0].measure_from(),
         start,
         plan: plan.view(),
@@ -219,19 +224,7 @@ pub async fn run<B: Backend>(
     });
     let measured = measure(&shared, &plan, ids.clone(), opts, &progress).await?;
     progress.finish();
-    let info = RunInfo {
-        run_id: new_run_id(started_unix_us),
-        workload_file: opts.workload_file.clone(),
-        target: shared.backend.target(),
-        started_unix_us,
-        measure_start_unix_us: clock.unix_us(shared.measure_start),
-        ended_unix_us: clock
-            .unix_us(measured.ended)
-            .max(clock.unix_us(shared.measure_start)),
-        warmup_s: workload.warmup.as_secs_f64(),
-        load,
-        cpu: measured.cpu,
-    };
+    let info = run_info(&shared, opts, started_unix_us, load, &measured);
     let mut result = RunResult::build(workload, &measured.summary, info);
     result.interrupted = opts.interrupt.fired();
     if staged(workload) {
@@ -258,27 +251,6 @@ pub async fn run<B: Backend>(
     Ok(result)
 }
 
-/// The load phase (this driver's share of the records) and the checks'
-/// initial data.
-async fn prepare<B: Backend>(
-    workload: &Workload,
-    backend: &Arc<B>,
-    values: &ValuePool,
-    opts: &RunOptions,
-    progress: &Progress,
-) -> Result<LoadResult, RunError> {
-    let records = opts.shard.range(workload.load.records);
-    let load = if opts.skip_load || records.is_empty() {
-        LoadResult::default()
-    } else {
-        load::run(workload, records, backend, values, opts.time, progress).await?
-    };
-    if !workload.checks.is_empty() {
-        checks::setup(workload, &**backend, opts.time).await?;
-    }
-    Ok(load)
-}
-
 /// The global numbers of the workers this driver runs.
 fn workers(workload: &Workload, shard: Shard) -> Result<Range<u64>, RunError> {
     let ids = shard.range(u64::from(workload.concurrency));
@@ -290,6 +262,38 @@ fn workers(workload: &Workload, shard: Shard) -> Result<Range<u64>, RunError> {
         });
     }
     Ok(ids)
+}
+
+/// Open loop (a rate, rate stages, a search) or closed.
+fn pacing(workload: &Workload) -> Pacing {
+    match workload.open_loop() {
+        true => Pacing::Open,
+        false => Pacing::Closed,
+    }
+}
+
+/// What the result records of the run itself.
+fn run_info<B: Backend>(
+    shared: &worker::Shared<B>,
+    opts: &RunOptions,
+    started_unix_us: i64,
+    load: LoadResult,
+    measured: &Measured,
+) -> RunInfo {
+    let clock = shared.clock;
+    RunInfo {
+        run_id: new_run_id(started_unix_us),
+        workload_file: opts.workload_file.clone(),
+        target: shared.backend.target(),
+        started_unix_us,
+        measure_start_unix_us: clock.unix_us(shared.measure_start),
+        ended_unix_us: clock
+            .unix_us(measured.ended)
+            .max(clock.unix_us(shared.measure_start)),
+        warmup_s: shared.workload.warmup.as_secs_f64(),
+        load,
+        cpu: measured.cpu,
+    }
 }
 
 /// Whether the result has a `stages` section: the workload has stages or
