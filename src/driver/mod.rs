@@ -468,7 +468,7 @@ fn start_pacer<B>(shared: &worker::Shared<B>, ids: Range<u64>) -> Option<pacer::
     let (Pacing::Open, TimeSource::System) = (shared.pacing, shared.time) else {
         return None;
     };
-    let setup = pacer::Setup {
+    let setup = pacer::PacerSetup {
         workers: ids.start as usize..ids.end as usize,
         plan: shared.plan.clone(),
         tuning: pacer::Tuning::default(),

@@ -99,7 +99,7 @@ impl Tuning {
 /// What the pacer walks: the slots of the workers `workers` (global
 /// numbers; gate `i` is worker `workers.start + i`) in the plan's stages,
 /// as they are published.
-pub struct Setup {
+pub struct PacerSetup {
     pub workers: std::ops::Range<usize>,
     pub plan: PlanView,
     pub tuning: Tuning,
@@ -176,7 +176,7 @@ impl Pacer {
     /// Starts the alarm thread and the pacer task (on the current runtime)
     /// over `plan`, counting from `base`, an instant at or before every
     /// slot.
-    pub fn start(plan: Setup, base: Instant) -> std::io::Result<Pacer> {
+    pub fn start(plan: PacerSetup, base: Instant) -> std::io::Result<Pacer> {
         let gates = Arc::new(Gates {
             base,
             gates: (0..plan.workers.len())
@@ -293,9 +293,9 @@ impl Slots {
 }
 
 /// Releases every slot of `plan` at its instant.
-async fn walk(gates: Arc<Gates>, plan: Setup, alarm: Arc<Alarm>) {
+async fn walk(gates: Arc<Gates>, plan: PacerSetup, alarm: Arc<Alarm>) {
     let _close = Close(gates.clone());
-    let Setup {
+    let PacerSetup {
         workers,
         plan,
         tuning,
