@@ -69,3 +69,79 @@ impl AbortWatch {
         self.missed.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::hist;
+
+    fn threshold(text: &str, abort: Option<Duration>) -> Threshold {
+        Threshold {
+            abort,
+            ..Threshold::parse(text).unwrap()
+        }
+    }
+
+    /// `n` successful ops of `us` microseconds each, and `failed` failures.
+    fn stats(n: u64, us: u64, failed: u64) -> OpStats {
+        let mut s = OpStats::default();
+        for _ in 0..n {
+            hist::record(&mut s.latency, us);
+        }
+        s.ok = n;
+        s.failed = failed;
+        s
+    }
+
+    #[test]
+    fn only_aborting_thresholds_are_watched() {
+        let plain = [threshold("p99 < 1ms", None)];
+        assert!(AbortWatch::new(&plain).is_none());
+        assert!(AbortWatch::new(&[]).is_none());
+        let mixed = [
+            threshold("p99 < 1ms", None),
+            threshold("p99 < 5ms", Some(Duration::ZERO)),
+        ];
+        let mut w = AbortWatch::new(&mixed).unwrap();
+        // 2ms misses the plain threshold, which waits for the result, and
+        // meets the aborting one.
+        let s = [stats(100, 2_000, 0)];
+        assert_eq!(w.check(&s, &["read"], &["get"], 1.0), None);
+    }
+
+    #[test]
+    fn a_miss_after_the_delay_stops_the_run_and_says_which_and_when() {
+        let list = [
+            threshold("error rate < 10%", Some(Duration::from_secs(3))),
+            threshold("p99 of read < 5ms", Some(Duration::from_secs(1))),
+        ];
+        let mut w = AbortWatch::new(&list).unwrap();
+        let names = ["read", "write"];
+        let types = ["get", "put"];
+        let slow = [stats(100, 20_000, 0), stats(100, 100, 50)];
+        // Before any delay has passed nothing is judged.
+        assert_eq!(w.check(&slow, &names, &types, 0.5), None);
+        // Past 1s the latency threshold is due, and missed.
+        let info = w.check(&slow, &names, &types, 1.0).unwrap();
+        assert_eq!(info.threshold, "p99 of read < 5ms");
+        assert_eq!(info.at_s, 1.0);
+        assert!(info.measured.contains("ms"), "{}", info.measured);
+        // The first miss stands.
+        assert_eq!(w.check(&slow, &names, &types, 4.0), Some(info));
+    }
+
+    #[test]
+    fn thresholds_are_judged_on_the_figures_so_far() {
+        let list = [threshold("error rate < 10%", Some(Duration::from_secs(2)))];
+        let mut w = AbortWatch::new(&list).unwrap();
+        let ok = [stats(100, 100, 5)];
+        assert_eq!(w.check(&ok, &["read"], &["get"], 2.0), None);
+        let bad = [stats(100, 100, 20)];
+        let info = w.check(&bad, &["read"], &["get"], 3.0).unwrap();
+        assert_eq!(info.threshold, "error rate < 10%");
+        assert_eq!(info.at_s, 3.0);
+        assert!(info.measured.starts_with("16.6667%"), "{}", info.measured);
+    }
+}

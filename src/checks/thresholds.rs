@@ -180,4 +180,16 @@ mod tests {
             "an op type also matches"
         );
     }
+
+    #[test]
+    fn thresholds_recorded_in_a_result_keep_their_abort() {
+        let t = recorded(&serde_json::json!("p99 < 2ms")).unwrap();
+        assert_eq!((t.limit, t.abort), (2_000.0, None));
+        let t = recorded(&serde_json::json!(
+            {"threshold": "p99 < 2ms", "abort_on_fail": true, "delay": "5s"}
+        ))
+        .unwrap();
+        assert_eq!(t.abort, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(t.text, "p99 < 2ms");
+    }
 }
