@@ -268,7 +268,8 @@ fn merge_stage(parts: &[&StageResult]) -> Result<StageResult, MergeError> {
     }
     let lateness = sum_hists(
         "(all ops)",
-        ops.values().map(|o: &OpResult| o.lateness_histogram.as_ref()),
+        ops.values()
+            .map(|o: &OpResult| o.lateness_histogram.as_ref()),
     )?;
     Ok(StageResult {
         level: StageLevel {
@@ -276,7 +277,10 @@ fn merge_stage(parts: &[&StageResult]) -> Result<StageResult, MergeError> {
             from: round3(parts.iter().map(|s| s.level.from).sum()),
             to: round3(parts.iter().map(|s| s.level.to).sum()),
         },
-        start_s: parts.iter().map(|s| s.start_s).fold(f64::INFINITY, f64::min),
+        start_s: parts
+            .iter()
+            .map(|s| s.start_s)
+            .fold(f64::INFINITY, f64::min),
         warmup_s: longest(|s| s.warmup_s),
         duration_s,
         measured: merge_phase(parts.iter().map(|s| &s.measured), Some(duration_s)),

@@ -639,7 +639,12 @@ fn staged_share(driver: i64, shares: &[(f64, f64, u64, u64, f64)]) -> RunResult 
         .enumerate()
         .map(|(i, &(level, achieved, p50, p99, secs))| {
             let read = op_of("get", &latencies(p50, p99, 100 * (i + 1)), i as u64, secs);
-            stage_of(rate_level(level, level), (10.0 * i as f64, secs), read, achieved)
+            stage_of(
+                rate_level(level, level),
+                (10.0 * i as f64, secs),
+                read,
+                achieved,
+            )
         })
         .collect();
     r.stages = Some(stages);
@@ -666,10 +671,17 @@ fn staged_results_merge_stage_by_stage_from_added_histograms() {
     let stages = m.stages.as_ref().expect("merged stages");
     assert_eq!(stages.len(), 2);
     for (k, s) in stages.iter().enumerate() {
-        let (sa, sb) = (&a.stages.as_ref().unwrap()[k], &b.stages.as_ref().unwrap()[k]);
+        let (sa, sb) = (
+            &a.stages.as_ref().unwrap()[k],
+            &b.stages.as_ref().unwrap()[k],
+        );
         assert_eq!(s.level.to, sa.level.to + sb.level.to, "levels are summed");
         assert_eq!(s.achieved_per_s, sa.achieved_per_s + sb.achieved_per_s);
-        assert_eq!(s.duration_s, sa.duration_s.max(sb.duration_s), "the longest span");
+        assert_eq!(
+            s.duration_s,
+            sa.duration_s.max(sb.duration_s),
+            "the longest span"
+        );
         assert_eq!(s.measured.ops, sa.measured.ops + sb.measured.ops);
         assert_eq!(s.measured.failed, sa.measured.failed + sb.measured.failed);
         let read = &s.ops["read"];
@@ -729,7 +741,10 @@ fn a_search_does_not_merge_and_mismatched_stages_are_named() {
     let mut workers = staged_share(4, &two);
     workers.stages.as_mut().unwrap()[1].level.kind = tikv_bench::metrics::LevelKind::Concurrency;
     let err = merge(&[a.clone(), workers]).unwrap_err().to_string();
-    assert!(err.contains("stage 2: its level is a concurrency, result 1's a rate"), "{err}");
+    assert!(
+        err.contains("stage 2: its level is a concurrency, result 1's a rate"),
+        "{err}"
+    );
 
     let mut unstaged = synthetic(&[(0, vec![(0, vec![100])])], 5);
     unstaged.mode = "open".into();
