@@ -102,12 +102,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         .max()
         .unwrap_or(0);
     let stages = merge_stages(results)?;
-    // With stages, the measured time is theirs: a search's drains between
-    // steps, and anything outside a stage, are not measured.
-    let measured_s = match &stages {
-        Some(s) => s.iter().map(|s| s.duration_s).sum(),
-        None => (to - from).max(0) as f64 / 1e6,
-    };
+    let measured_s = measured_secs(stages.as_deref(), (from, to));
     let rates: Vec<f64> = results.iter().filter_map(|r| r.rate).collect();
     let ops = merge_ops(results, measured_s)?;
     let driver_check = merge_driver_check(results, &ops)?;
@@ -165,6 +160,16 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         thresholds: None,
         transport: merge_transport(results),
     })
+}
+
+/// The merged measured time: the stages' spans added up when there are
+/// stages (a search's drains between steps, anything outside a stage, is
+/// not measured), else the merged window.
+fn measured_secs(stages: Option<&[StageResult]>, (from, to): (i64, i64)) -> f64 {
+    match stages {
+        Some(s) => s.iter().map(|s| s.duration_s).sum(),
+        None => (to - from).max(0) as f64 / 1e6,
+    }
 }
 
 /// The first abort of any driver: the earliest (ties by threshold), so

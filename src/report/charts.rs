@@ -299,46 +299,36 @@ fn timeline_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
     let mid = |iv: &Interval| iv.t_s.max(0.0) + iv.span_s / 2.0;
     let names = r.op_names();
     let per_op = names.len() > 1;
-    let mut rate = vec![Series {
-        ranges: Vec::new(),
-        look: Look::Plain,
-        name: "all ops".into(),
-        color: ALL_COLOR,
-        points: secs.iter().map(|iv| (mid(iv), iv.ops_per_s)).collect(),
-    }];
-    let mut p99 = vec![Series {
-        ranges: Vec::new(),
-        look: Look::Plain,
-        name: "all ops".into(),
-        color: ALL_COLOR,
-        points: secs.iter().map(|iv| (mid(iv), iv.p99_us as f64)).collect(),
-    }];
+    let mut rate = vec![Series::plain(
+        "all ops",
+        ALL_COLOR,
+        secs.iter().map(|iv| (mid(iv), iv.ops_per_s)).collect(),
+    )];
+    let mut p99 = vec![Series::plain(
+        "all ops",
+        ALL_COLOR,
+        secs.iter().map(|iv| (mid(iv), iv.p99_us as f64)).collect(),
+    )];
     if per_op {
         for (i, name) in names.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
-            rate.push(Series {
-                ranges: Vec::new(),
-                look: Look::Plain,
-                name: name.clone(),
+            rate.push(Series::plain(
+                name.clone(),
                 color,
-                points: secs
-                    .iter()
+                secs.iter()
                     .filter_map(|iv| {
                         let o = iv.ops.get(name)?;
                         Some((mid(iv), (o.ok + o.failed) as f64 / iv.span_s))
                     })
                     .collect(),
-            });
-            p99.push(Series {
-                ranges: Vec::new(),
-                look: Look::Plain,
-                name: name.clone(),
+            ));
+            p99.push(Series::plain(
+                name.clone(),
                 color,
-                points: secs
-                    .iter()
+                secs.iter()
                     .filter_map(|iv| Some((mid(iv), iv.ops.get(name)?.p99_us as f64)))
                     .collect(),
-            });
+            ));
         }
     }
     let mark = if secs.len() < 30 {

@@ -347,25 +347,10 @@ fn driver_table(c: &DriverCheck) -> String {
     html
 }
 
-fn header(r: &RunResult) -> String {
-    let mut h = format!("<h1>{}</h1>\n", esc(&r.name));
-    if let Some(d) = r.workload.get("description").and_then(|d| d.as_str())
-        && !d.is_empty()
-    {
-        h.push_str(&page::para("lede", d));
-    }
-    let m = &r.measured;
-    let _ = write!(
-        h,
-        "<p>{} on <strong>{}</strong>, {}, {} workers, seed {}, measured {:.1}s from {}.</p>",
-        esc(&r.name),
-        esc(&r.target.kind),
-        esc(&mode(r)),
-        r.concurrency,
-        r.seed,
-        m.duration_s,
-        esc(&r.started_at)
-    );
+/// What the reader must know first: the run was aborted by a threshold,
+/// the search's answer, the run was interrupted.
+fn banners(r: &RunResult) -> String {
+    let mut h = String::new();
     if let Some(a) = &r.aborted {
         h.push_str(&page::para(
             "bad",
@@ -387,6 +372,29 @@ fn header(r: &RunResult) -> String {
             "Interrupted: the run was stopped early (Ctrl-C or SIGTERM); the figures cover the span measured until then.",
         ));
     }
+    h
+}
+
+fn header(r: &RunResult) -> String {
+    let mut h = format!("<h1>{}</h1>\n", esc(&r.name));
+    if let Some(d) = r.workload.get("description").and_then(|d| d.as_str())
+        && !d.is_empty()
+    {
+        h.push_str(&page::para("lede", d));
+    }
+    let m = &r.measured;
+    let _ = write!(
+        h,
+        "<p>{} on <strong>{}</strong>, {}, {} workers, seed {}, measured {:.1}s from {}.</p>",
+        esc(&r.name),
+        esc(&r.target.kind),
+        esc(&mode(r)),
+        r.concurrency,
+        r.seed,
+        m.duration_s,
+        esc(&r.started_at)
+    );
+    h.push_str(&banners(r));
     let mut cards = vec![
         ("ok ops/s", page::rate(m.ok_per_s)),
         ("ops", page::count(m.ops)),

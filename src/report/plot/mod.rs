@@ -108,6 +108,19 @@ pub struct Series {
     pub look: Look,
 }
 
+impl Series {
+    /// A series drawn as its panel's mark says, without whiskers.
+    pub fn plain(name: impl Into<String>, color: RGBColor, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.into(),
+            color,
+            points,
+            ranges: Vec::new(),
+            look: Look::Plain,
+        }
+    }
+}
+
 /// How a series of a lines panel draws its points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Look {
