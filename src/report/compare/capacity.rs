@@ -13,8 +13,8 @@ use crate::report::curve::Curve;
 use crate::report::page::{Table, num, text};
 use crate::report::stages;
 
-/// One result with stages, as the comparison sees it.
-pub struct Capacity {
+/// One result with load stages, as the comparison sees it.
+pub struct Staged {
     pub curve: Curve,
     pub search: Option<SearchResult>,
 }
@@ -22,7 +22,7 @@ pub struct Capacity {
 /// The results that have stages, in order, each labelled by its sweep cell
 /// (else its workload), its repeat, and its directory when that is still
 /// ambiguous.
-pub fn of(results: &[(PathBuf, RunResult)]) -> Result<Vec<Capacity>, ReportError> {
+pub fn of(results: &[(PathBuf, RunResult)]) -> Result<Vec<Staged>, ReportError> {
     let mut out = Vec::new();
     let mut labels: BTreeMap<String, usize> = BTreeMap::new();
     for (path, r) in results.iter().filter(|(_, r)| r.stages.is_some()) {
@@ -50,7 +50,7 @@ pub fn of(results: &[(PathBuf, RunResult)]) -> Result<Vec<Capacity>, ReportError
                 label = format!("{label} ({})", dir.to_string_lossy());
             }
             let knee = stages::knee(r, &points);
-            Capacity {
+            Staged {
                 curve: Curve {
                     label,
                     points,
@@ -64,7 +64,7 @@ pub fn of(results: &[(PathBuf, RunResult)]) -> Result<Vec<Capacity>, ReportError
 
 /// One row per result with a search: its best rate, what was achieved
 /// there, the first failure and why, and how the search ended.
-pub fn search_table(caps: &[Capacity]) -> String {
+pub fn search_table(caps: &[Staged]) -> String {
     let mut t = Table::new(
         "data searches",
         &[
@@ -100,7 +100,7 @@ pub fn search_table(caps: &[Capacity]) -> String {
 }
 
 /// Each search's answer, a line per result, for the terminal.
-pub fn lines(caps: &[Capacity]) -> String {
+pub fn lines(caps: &[Staged]) -> String {
     let mut out = String::new();
     for c in caps {
         if let Some(s) = &c.search {
@@ -114,7 +114,7 @@ pub fn lines(caps: &[Capacity]) -> String {
 }
 
 /// The note under the curves.
-pub fn caption(caps: &[Capacity]) -> String {
+pub fn caption(caps: &[Staged]) -> String {
     let searches = caps.iter().filter(|c| c.search.is_some()).count();
     let knee = if searches == caps.len() {
         "the knee, ringed in black, is each search's best passing step"

@@ -163,7 +163,7 @@ fn figure(
 /// The results with stages: their curves on one chart (`curve.png`) and
 /// the searches' answers.
 fn capacity_section(
-    caps: &[capacity::Capacity],
+    caps: &[capacity::Staged],
     out: &Path,
     drawn: &mut Drawn,
 ) -> Result<String, ReportError> {
