@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+pub use super::abort::AbortWatch;
 use crate::metrics::hist::{self, Percentiles};
 use crate::metrics::result::OpResult;
 use crate::metrics::{RunResult, ThresholdVerdict};
@@ -14,9 +15,22 @@ pub fn from_result(result: &RunResult) -> Result<Vec<Threshold>, ThresholdError>
     let Some(list) = result.workload.get("thresholds").and_then(|t| t.as_array()) else {
         return Ok(Vec::new());
     };
-    list.iter()
-        .map(|v| Threshold::parse(v.as_str().unwrap_or_default()))
-        .collect()
+    list.iter().map(recorded).collect()
+}
+
+/// One threshold as the workload as run writes it: its text, or the map
+/// `{threshold, abort_on_fail, delay}`.
+fn recorded(v: &serde_json::Value) -> Result<Threshold, ThresholdError> {
+    let text = v
+        .as_str()
+        .or_else(|| v.get("threshold").and_then(|t| t.as_str()))
+        .unwrap_or_default();
+    let mut t = Threshold::parse(text)?;
+    if v.get("abort_on_fail").and_then(|a| a.as_bool()) == Some(true) {
+        let delay = v.get("delay").and_then(|d| d.as_str()).unwrap_or("0s");
+        t.abort = Some(humantime::parse_duration(delay).unwrap_or_default());
+    }
+    Ok(t)
 }
 
 /// Judges every threshold against `result`.
@@ -165,5 +179,17 @@ mod tests {
             t.check_op(&[("x", "wrte")]).is_ok(),
             "an op type also matches"
         );
+    }
+
+    #[test]
+    fn thresholds_recorded_in_a_result_keep_their_abort() {
+        let t = recorded(&serde_json::json!("p99 < 2ms")).unwrap();
+        assert_eq!((t.limit, t.abort), (2_000.0, None));
+        let t = recorded(&serde_json::json!(
+            {"threshold": "p99 < 2ms", "abort_on_fail": true, "delay": "5s"}
+        ))
+        .unwrap();
+        assert_eq!(t.abort, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(t.text, "p99 < 2ms");
     }
 }

@@ -90,7 +90,8 @@ pub enum Target {
     External,
     /// In-process ordered maps: no network; transactions run one at a time.
     Memory,
-    /// Answers every op at once: measures the harness itself.
+    /// Answers every op at once: measures the harness itself. With
+    /// --service-time and --slots, a target of known capacity instead.
     Noop,
     /// The storage engine in this process, no network.
     Inproc,
@@ -119,24 +120,38 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Override the measured phase's length (e.g. 30s); clears `operations`.
+    /// Refused with `stages:` or `search:`, which set the run's length.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Override the measured phase's op count; clears `duration`.
+    /// Override the measured phase's op count; clears `duration`. Refused
+    /// with `stages:` or `search:`.
     #[arg(long)]
     pub operations: Option<u64>,
-    /// Override the warmup (e.g. 0s).
+    /// Override the warmup (e.g. 0s). Refused with `stages:` or `search:`,
+    /// whose stages and steps have their own.
     #[arg(long, value_parser = parse_duration)]
     pub warmup: Option<Duration>,
-    /// Override the number of workers.
+    /// Override the number of workers. Refused with concurrency stages,
+    /// whose largest stage sets it.
     #[arg(long)]
     pub concurrency: Option<u32>,
-    /// Override the target rate in ops/s (open loop).
+    /// Override the target rate in ops/s (open loop). Refused with
+    /// `stages:` or `search:`, which set the rate.
     #[arg(long)]
     pub rate: Option<f64>,
     /// Override how our client sends store requests: unary (one gRPC call
     /// each) or batch (BatchCommands streams, as client-go and go-ycsb).
     #[arg(long, value_parser = parse_transport)]
     pub transport: Option<crate::client::config::TransportKind>,
+    /// With --target noop: each op takes this long in a slot (e.g. 2ms),
+    /// making a target of known capacity, slots / service time ops/s, for
+    /// judging a search or a load curve against the truth. Give --slots too.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub service_time: Option<Duration>,
+    /// With --target noop: how many ops are in service at once; the rest
+    /// queue for a slot in arrival order. Give --service-time too.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub slots: Option<u32>,
     /// Skip the load phase (the records are already there).
     #[arg(long)]
     pub no_load: bool,
@@ -145,7 +160,8 @@ pub struct RunArgs {
     pub no_report: bool,
     /// Run as driver I of N sharing the workload (e.g. 2/3): this driver
     /// takes its share of the workers, rate, op count and preload; merge
-    /// the N results with `tikv-bench merge`.
+    /// the N results with `tikv-bench merge`. Refused with `search:`: each
+    /// driver would search on its own.
     #[arg(long, value_parser = Shard::parse)]
     pub shard: Option<Shard>,
     /// Also write the interval histograms (one per second, per op) as an
@@ -370,6 +386,28 @@ fn result_dir(path: &Path) -> PathBuf {
 }
 
 fn describe(w: &Workload) -> String {
+    if let Some(s) = &w.search {
+        return format!(
+            "{} workers, SLO search from {} ops/s (steps of {} + {} measured, at most {})",
+            w.concurrency,
+            s.start,
+            humantime::format_duration(s.warmup),
+            humantime::format_duration(s.hold),
+            s.max_steps
+        );
+    }
+    if !w.stages.is_empty() {
+        let total = match w.stop {
+            Stop::Duration(d) => humantime::format_duration(d).to_string(),
+            Stop::Operations(n) => format!("{n} ops"),
+        };
+        let pace = if w.open_loop() {
+            format!("{} workers, open loop", w.concurrency)
+        } else {
+            "closed loop".into()
+        };
+        return format!("{pace}, {} stages, {total} in all", w.stages.len());
+    }
     let stop = match w.stop {
         Stop::Duration(d) => format!("{} measured", humantime::format_duration(d)),
         Stop::Operations(n) => format!("{n} measured ops"),

@@ -10,7 +10,9 @@ use anyhow::Context as _;
 use clap::ValueEnum;
 
 use super::{BadInput, RunArgs, Target, default_out, judge};
-use crate::backend::{Backend, InprocBackend, MemoryBackend, NoopBackend, TargetInfo, TikvBackend};
+use crate::backend::{
+    Backend, Capacity, InprocBackend, MemoryBackend, NoopBackend, TargetInfo, TikvBackend,
+};
 use crate::cluster::{Cluster, RunningCluster};
 use crate::driver::{self, Interrupt, RunOptions};
 use crate::metrics::{ClusterInfo, Live, RepeatInfo, RunResult, SweepInfo, hdrlog, prometheus};
@@ -20,6 +22,7 @@ use crate::workload::{Stop, Workload, checks};
 
 /// Applies command-line overrides to a checked workload.
 pub fn apply_overrides(w: &mut Workload, a: &RunArgs) -> Result<(), BadInput> {
+    refuse_replaced(w, a)?;
     if let Some(s) = a.seed {
         w.seed = s;
     }
@@ -83,9 +86,78 @@ pub fn apply_overrides(w: &mut Workload, a: &RunArgs) -> Result<(), BadInput> {
     Ok(())
 }
 
+/// The overrides that `stages:` or `search:` replace, and `--shard` with
+/// a search, refused: each says why.
+fn refuse_replaced(w: &Workload, a: &RunArgs) -> Result<(), BadInput> {
+    let what = if w.search.is_some() {
+        "search"
+    } else if !w.stages.is_empty() {
+        "stages"
+    } else {
+        return Ok(());
+    };
+    let flags = [
+        ("--rate", a.rate.is_some(), "sets the rate"),
+        ("--duration", a.duration.is_some(), "sets the run's length"),
+        (
+            "--operations",
+            a.operations.is_some(),
+            "sets the run's length",
+        ),
+        (
+            "--warmup",
+            a.warmup.is_some(),
+            "sets each step's or stage's warmup",
+        ),
+        (
+            "--concurrency",
+            a.concurrency.is_some() && !w.open_loop(),
+            "sets the workers (its largest stage's concurrency)",
+        ),
+    ];
+    if let Some((flag, _, why)) = flags.iter().find(|(_, given, _)| *given) {
+        return Err(BadInput(format!(
+            "{flag} cannot be used with a workload that has '{what}:', which {why}; edit the workload instead"
+        )));
+    }
+    if let Some(shard) = a.shard
+        && shard.count > 1
+        && w.search.is_some()
+    {
+        return Err(BadInput(format!(
+            "--shard {}/{}: the workload has a search, which decides each step from the step before; every driver would search on its own. Run it without --shard",
+            shard.index + 1,
+            shard.count
+        )));
+    }
+    Ok(())
+}
+
+/// The noop target: instant, or with `--service-time` and `--slots` a
+/// target of known capacity. The two flags go together, and only with
+/// `--target noop`.
+fn noop_capacity(args: &RunArgs, target: Target) -> Result<Option<Capacity>, BadInput> {
+    match (args.service_time, args.slots) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) if target != Target::Noop => Err(BadInput(
+            "--service-time and --slots make the noop target one of known capacity; they need --target noop".into(),
+        )),
+        (Some(service), Some(slots)) if !service.is_zero() => {
+            Ok(Some(Capacity { service, slots }))
+        }
+        (Some(_), Some(_)) => Err(BadInput(
+            "--service-time must be greater than zero (an instant target is --target noop alone)".into(),
+        )),
+        (Some(_), None) | (None, Some(_)) => Err(BadInput(
+            "give --service-time and --slots together: the noop target serves --slots ops at once, each taking --service-time".into(),
+        )),
+    }
+}
+
 pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut workload = Workload::load(&args.workload)?;
     apply_overrides(&mut workload, &args)?;
+    noop_capacity(&args, target(&args)?)?;
     let out = args
         .out
         .clone()
@@ -238,7 +310,13 @@ async fn run_one(
         Target::Embedded => embedded(workload, &opts).await?,
         Target::External => external(workload, &args.pd, &opts).await?,
         Target::Memory => execute(workload, MemoryBackend::new(), &opts).await?,
-        Target::Noop => execute(workload, NoopBackend::new(), &opts).await?,
+        Target::Noop => {
+            let noop = match noop_capacity(args, target)? {
+                Some(capacity) => NoopBackend::with_capacity(capacity),
+                None => NoopBackend::new(),
+            };
+            execute(workload, noop, &opts).await?
+        }
         Target::Inproc => execute(workload, InprocBackend::default(), &opts).await?,
     };
     if let Some(cell) = place.cell {
@@ -252,7 +330,7 @@ async fn run_one(
             result.measured.duration_s
         );
     }
-    let passed = judge(&mut result)?;
+    let passed = judge(&mut result)? && !aborted(&result);
     let path = out.join("result.json");
     result.save(&path)?;
     sayln!("result: {}", path.display());
@@ -276,6 +354,19 @@ async fn run_one(
         sayln!("report: {}", written.html.display());
     }
     Ok((path, result, passed))
+}
+
+/// Whether a threshold with `abort_on_fail` stopped the run, said on
+/// stderr: which one, what it measured and when.
+fn aborted(result: &RunResult) -> bool {
+    let Some(a) = &result.aborted else {
+        return false;
+    };
+    eprintln!(
+        "tikv-bench: aborted {:.1}s into the measured phase: threshold {} missed (measured {})",
+        a.at_s, a.threshold, a.measured
+    );
+    true
 }
 
 /// Where one of several runs goes: its sweep cell, and which repeat it is.

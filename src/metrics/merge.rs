@@ -3,8 +3,10 @@
 //! summed; timelines are aligned by wall-clock second (a driver's coarse
 //! rows of a long run take the other drivers' seconds they cover); rates are recomputed
 //! from the merged counts over the merged measured window; the slowest ops
-//! are those of all results, kept exactly. Merging is associative and
-//! commutative, so drivers can be merged in any grouping.
+//! are those of all results, kept exactly. Load stages merge stage by
+//! stage (levels summed: each driver offers its share); a search does not
+//! merge (it runs in one driver). Merging is associative and commutative,
+//! so drivers can be merged in any grouping.
 
 use crate::vocab::transport::TransportStats;
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +19,7 @@ use super::result::{
 use super::sections::ShardInfo;
 use super::selfcheck::{CpuUse, DriverCheck};
 use super::slow::{SlowOp, keep_slowest};
+use super::stages::{AbortInfo, StageLevel, StageResult};
 use crate::backend::TargetInfo;
 
 /// Why results cannot be merged.
@@ -52,6 +55,26 @@ pub enum MergeError {
         first: usize,
         second: usize,
     },
+    /// A result holds an SLO search: a search decides its steps as it runs,
+    /// in one driver, so there is nothing to merge it with. Run a search
+    /// without `--shard`.
+    #[error(
+        "result {result} holds an SLO search: a search runs in one driver (it picks each step from the last), so its results do not merge"
+    )]
+    Search { result: usize },
+    /// A result's load stages are not those of the first: another count,
+    /// or a stage of another kind or shape. Merge only the shards of one
+    /// staged run.
+    #[error(
+        "result {result} (run {run}), stage {stage}: {what}; only the shards of one staged run merge"
+    )]
+    Stages {
+        result: usize,
+        run: String,
+        /// Counted from 1; 0 when the stages as a whole differ.
+        stage: usize,
+        what: String,
+    },
     /// A stored histogram could not be read: the file was edited or cut.
     #[error("op '{op}': {err}")]
     Histogram {
@@ -78,7 +101,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         .map(|r| r.measured_to_unix_us)
         .max()
         .unwrap_or(0);
-    let measured_s = (to - from).max(0) as f64 / 1e6;
+    let stages = merge_stages(results)?;
+    let measured_s = measured_secs(stages.as_deref(), (from, to));
     let rates: Vec<f64> = results.iter().filter_map(|r| r.rate).collect();
     let ops = merge_ops(results, measured_s)?;
     let driver_check = merge_driver_check(results, &ops)?;
@@ -118,9 +142,9 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         ops,
         timeline: merge_timeline(results, (from, to))?,
         interrupted: results.iter().any(|r| r.interrupted),
-        stages: None,
+        stages,
         search: None,
-        aborted: None,
+        aborted: merge_aborted(results),
         // The sections all results share are kept; those that describe one
         // driver (shard, thresholds) have no merged meaning.
         checks: shared(results, |r| &r.checks),
@@ -135,6 +159,140 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         sweep: shared(results, |r| &r.sweep),
         thresholds: None,
         transport: merge_transport(results),
+    })
+}
+
+/// The merged measured time: the stages' spans added up when there are
+/// stages (a search's drains between steps, anything outside a stage, is
+/// not measured), else the merged window.
+fn measured_secs(stages: Option<&[StageResult]>, (from, to): (i64, i64)) -> f64 {
+    match stages {
+        Some(s) => s.iter().map(|s| s.duration_s).sum(),
+        None => (to - from).max(0) as f64 / 1e6,
+    }
+}
+
+/// The first abort of any driver: the earliest (ties by threshold), so
+/// the order of merging does not matter.
+fn merge_aborted(results: &[RunResult]) -> Option<AbortInfo> {
+    results
+        .iter()
+        .filter_map(|r| r.aborted.as_ref())
+        .min_by(|a, b| {
+            a.at_s
+                .total_cmp(&b.at_s)
+                .then_with(|| a.threshold.cmp(&b.threshold))
+                .then_with(|| a.measured.cmp(&b.measured))
+        })
+        .cloned()
+}
+
+/// The drivers' stages merged stage by stage (`None` when no result has
+/// stages): refused for a search, or when a result's stages are not the
+/// first's in count, kind and shape.
+fn merge_stages(results: &[RunResult]) -> Result<Option<Vec<StageResult>>, MergeError> {
+    if let Some(i) = results.iter().position(|r| r.search.is_some()) {
+        return Err(MergeError::Search { result: i + 1 });
+    }
+    let first = &results[0].stages;
+    let count = |s: &Option<Vec<StageResult>>| s.as_ref().map_or(0, Vec::len);
+    for (i, r) in results.iter().enumerate().skip(1) {
+        let bad = |stage: usize, what: String| MergeError::Stages {
+            result: i + 1,
+            run: r.run_id.clone(),
+            stage,
+            what,
+        };
+        if count(&r.stages) != count(first) {
+            let what = format!(
+                "it has {} stages, result 1 has {}",
+                count(&r.stages),
+                count(first)
+            );
+            return Err(bad(0, what));
+        }
+        let pairs = first.iter().flatten().zip(r.stages.iter().flatten());
+        for (k, (a, b)) in pairs.enumerate() {
+            if let Some(what) = level_mismatch(&a.level, &b.level) {
+                return Err(bad(k + 1, what));
+            }
+        }
+    }
+    let Some(first) = first else {
+        return Ok(None);
+    };
+    (0..first.len())
+        .map(|k| {
+            let parts: Vec<&StageResult> = results
+                .iter()
+                .filter_map(|r| r.stages.as_ref().map(|s| &s[k]))
+                .collect();
+            merge_stage(&parts)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Why two drivers' levels of one stage are not shares of one level: a
+/// rate beside a concurrency, or a ramp beside a hold.
+fn level_mismatch(a: &StageLevel, b: &StageLevel) -> Option<String> {
+    let kind = |l: &StageLevel| format!("{:?}", l.kind).to_lowercase();
+    let shape = |l: &StageLevel| if l.from == l.to { "held" } else { "ramped" };
+    if a.kind != b.kind {
+        Some(format!(
+            "its level is a {}, result 1's a {}",
+            kind(b),
+            kind(a)
+        ))
+    } else if shape(a) != shape(b) {
+        Some(format!(
+            "its level is {}, result 1's {}",
+            shape(b),
+            shape(a)
+        ))
+    } else {
+        None
+    }
+}
+
+/// One stage from the drivers' parts of it: levels, ops and achieved
+/// rates summed (each driver offers its share), histograms added, the
+/// longest measured span; the self-check judged afresh on the added
+/// lateness.
+fn merge_stage(parts: &[&StageResult]) -> Result<StageResult, MergeError> {
+    let first = parts[0];
+    let longest = |get: fn(&StageResult) -> f64| parts.iter().map(|s| get(s)).fold(0.0, f64::max);
+    let duration_s = longest(|s| s.duration_s);
+    let mut names: Vec<&String> = parts.iter().flat_map(|s| s.ops.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut ops = BTreeMap::new();
+    for name in names {
+        let of: Vec<&OpResult> = parts.iter().filter_map(|s| s.ops.get(name)).collect();
+        ops.insert(name.clone(), merge_op(name, &of, duration_s)?);
+    }
+    let lateness = sum_hists(
+        "(all ops)",
+        ops.values()
+            .map(|o: &OpResult| o.lateness_histogram.as_ref()),
+    )?;
+    Ok(StageResult {
+        level: StageLevel {
+            kind: first.level.kind,
+            from: round3(parts.iter().map(|s| s.level.from).sum()),
+            to: round3(parts.iter().map(|s| s.level.to).sum()),
+        },
+        start_s: parts
+            .iter()
+            .map(|s| s.start_s)
+            .fold(f64::INFINITY, f64::min),
+        warmup_s: longest(|s| s.warmup_s),
+        duration_s,
+        measured: merge_phase(parts.iter().map(|s| &s.measured), Some(duration_s)),
+        achieved_per_s: round3(parts.iter().map(|s| s.achieved_per_s).sum()),
+        ops,
+        driver_check: DriverCheck::judge(lateness.as_ref(), None),
+        verdict: None,
     })
 }
 

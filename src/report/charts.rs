@@ -1,16 +1,20 @@
 //! The charts of one result, registered in [`CHARTS`]: the latency
 //! percentile spectrum per op, ops/s and p99 per second, the process's
-//! resident memory over time, and errors and retries per op and kind. A new chart is one entry there and the
+//! resident memory over time, errors and retries per op and kind, and,
+//! for a run of load stages or an SLO search, the latency-throughput curve
+//! with the stages' table. A new chart is one entry there and the
 //! function that draws it; the report gives each entry its section, its
 //! PNG and its link.
 
 use std::collections::BTreeSet;
 
 use super::ReportError;
+use super::curve::{self, Curve};
 use super::page::{self, Table, num, text};
-use super::plot::{Axis, Chart, Legend, Mark, PALETTE, Panel, RGBColor, Scale, Series, Unit};
+use super::plot::{Axis, Chart, Legend, Look, Mark, PALETTE, Panel, RGBColor, Scale, Series, Unit};
+use super::stages;
 use crate::metrics::result::Interval;
-use crate::metrics::{RunResult, hist};
+use crate::metrics::{RunResult, SearchEnd, hist};
 
 /// The latency percentile spectrum, one series per op.
 pub const LATENCY_SIZE: (u32, u32) = (1100, 560);
@@ -44,6 +48,8 @@ pub(super) struct ChartEntry {
     pub after: fn(&RunResult) -> String,
     /// Said instead of the image when there is no chart.
     pub absent: &'static str,
+    /// Whether the result has the section at all (its link included).
+    pub shown: fn(&RunResult) -> bool,
 }
 
 /// The report's charts, in page order.
@@ -57,6 +63,7 @@ pub(super) const CHARTS: &[ChartEntry] = &[
         draw: latency_chart,
         after: nothing,
         absent: "",
+        shown: always,
     },
     ChartEntry {
         id: "timeline",
@@ -67,6 +74,7 @@ pub(super) const CHARTS: &[ChartEntry] = &[
         draw: timeline_chart,
         after: nothing,
         absent: "",
+        shown: always,
     },
     ChartEntry {
         id: "memory",
@@ -77,6 +85,7 @@ pub(super) const CHARTS: &[ChartEntry] = &[
         draw: memory_chart,
         after: nothing,
         absent: "No memory samples: the resident set is read from /proc, on Linux only.",
+        shown: always,
     },
     ChartEntry {
         id: "errors",
@@ -87,8 +96,122 @@ pub(super) const CHARTS: &[ChartEntry] = &[
         draw: errors_chart,
         after: error_table,
         absent: "No errors, no retries.",
+        shown: always,
+    },
+    ChartEntry {
+        id: "curve",
+        heading: "Stages: latency against throughput",
+        nav: "stages",
+        alt: "p50 and p99 latency against achieved throughput, one point per stage",
+        caption: curve_caption,
+        draw: curve_chart,
+        after: stage_table,
+        absent: "No stage has measured ops.",
+        shown: has_stages,
     },
 ];
+
+fn always(_: &RunResult) -> bool {
+    true
+}
+
+fn has_stages(r: &RunResult) -> bool {
+    r.stages.as_ref().is_some_and(|s| !s.is_empty())
+}
+
+fn curve_caption(r: &RunResult) -> &'static str {
+    if r.search.is_some() {
+        "p50 and p99 of all ops of each search step (log scale) against the throughput the target achieved, steps in order of rate. Failed steps are ringed in red; the knee, ringed in black, is the best passing step."
+    } else {
+        "p50 and p99 of all ops of each stage (log scale) against the throughput the target achieved, stages in order of level. The knee, ringed in black, is the stage with the greatest power: achieved ops/s over p99 (Kleinrock's \"power\")."
+    }
+}
+
+fn curve_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
+    let points = stages::curve(r)?;
+    let knee = stages::knee(r, &points);
+    let title = if r.search.is_some() {
+        "Latency against throughput, per search step"
+    } else {
+        "Latency against throughput, per stage"
+    };
+    let c = Curve {
+        label: r.name.clone(),
+        points,
+        knee,
+    };
+    Ok(curve::chart(&c, title))
+}
+
+/// The search's answer, then one row per stage or step.
+fn stage_table(r: &RunResult) -> String {
+    let mut html = String::new();
+    if let Some(s) = &r.search {
+        let class = if s.ended == SearchEnd::DriverLimited {
+            "bad"
+        } else {
+            "lede"
+        };
+        html.push_str(&page::para(
+            class,
+            &format!("Search: {}.", stages::answer(s)),
+        ));
+    }
+    let list = r.stages.as_deref().unwrap_or_default();
+    let steps = list.iter().any(|s| s.verdict.is_some());
+    let mut head = vec![
+        "stage",
+        "level",
+        "warmup",
+        "measured",
+        "offered/s",
+        "achieved/s",
+        "p50",
+        "p99",
+        "max",
+        "errors",
+        "driver",
+    ];
+    if steps {
+        head.extend(["verdict", "why"]);
+    }
+    let mut t = Table::new("data stages", &head);
+    for (i, s) in list.iter().enumerate() {
+        let [p50, p99, max] = match stages::latency(s) {
+            Ok(l) => stages::latency_cells(&l),
+            Err(_) => ["?".into(), "?".into(), "?".into()],
+        };
+        let mut cells = vec![
+            num((i + 1).to_string()),
+            text(stages::level(&s.level)),
+            num(format!("{:.1}s", s.warmup_s)),
+            num(format!("{:.2}s", s.duration_s)),
+            num(stages::offered(s).map_or("–".into(), page::rate)),
+            num(page::rate(s.achieved_per_s)),
+            num(p50),
+            num(p99),
+            num(max),
+            num(page::count(s.measured.failed + s.measured.unknown)),
+            text(
+                s.driver_check
+                    .as_ref()
+                    .map_or("–".into(), |c| c.verdict.to_string()),
+            ),
+        ];
+        if steps {
+            cells.push(text(stages::verdict(s)));
+            let why = s.verdict.as_ref().map(|v| v.reasons.join("; "));
+            cells.push(text(why.unwrap_or_default()));
+        }
+        t.row(cells);
+    }
+    html.push_str(&t.finish());
+    html.push_str(&page::para(
+        "note",
+        "Each stage's figures are those of its measured span (after its warmup): latency of all its ops from their intended start (open loop), offered = ops scheduled per second, achieved = ops completed per second.",
+    ));
+    html
+}
 
 fn nothing(_: &RunResult) -> String {
     String::new()
@@ -145,6 +268,7 @@ fn latency_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
             points.push((x_max, h.max() as f64));
             Series {
                 ranges: Vec::new(),
+                look: Look::Plain,
                 name: name.clone(),
                 color: PALETTE[i % PALETTE.len()],
                 points,
@@ -175,42 +299,36 @@ fn timeline_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
     let mid = |iv: &Interval| iv.t_s.max(0.0) + iv.span_s / 2.0;
     let names = r.op_names();
     let per_op = names.len() > 1;
-    let mut rate = vec![Series {
-        ranges: Vec::new(),
-        name: "all ops".into(),
-        color: ALL_COLOR,
-        points: secs.iter().map(|iv| (mid(iv), iv.ops_per_s)).collect(),
-    }];
-    let mut p99 = vec![Series {
-        ranges: Vec::new(),
-        name: "all ops".into(),
-        color: ALL_COLOR,
-        points: secs.iter().map(|iv| (mid(iv), iv.p99_us as f64)).collect(),
-    }];
+    let mut rate = vec![Series::plain(
+        "all ops",
+        ALL_COLOR,
+        secs.iter().map(|iv| (mid(iv), iv.ops_per_s)).collect(),
+    )];
+    let mut p99 = vec![Series::plain(
+        "all ops",
+        ALL_COLOR,
+        secs.iter().map(|iv| (mid(iv), iv.p99_us as f64)).collect(),
+    )];
     if per_op {
         for (i, name) in names.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
-            rate.push(Series {
-                ranges: Vec::new(),
-                name: name.clone(),
+            rate.push(Series::plain(
+                name.clone(),
                 color,
-                points: secs
-                    .iter()
+                secs.iter()
                     .filter_map(|iv| {
                         let o = iv.ops.get(name)?;
                         Some((mid(iv), (o.ok + o.failed) as f64 / iv.span_s))
                     })
                     .collect(),
-            });
-            p99.push(Series {
-                ranges: Vec::new(),
-                name: name.clone(),
+            ));
+            p99.push(Series::plain(
+                name.clone(),
                 color,
-                points: secs
-                    .iter()
+                secs.iter()
                     .filter_map(|iv| Some((mid(iv), iv.ops.get(name)?.p99_us as f64)))
                     .collect(),
-            });
+            ));
         }
     }
     let mark = if secs.len() < 30 {
@@ -299,6 +417,7 @@ fn memory_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
             legend: Legend::Right,
             series: vec![Series {
                 ranges: Vec::new(),
+                look: Look::Plain,
                 name: "resident set".into(),
                 color: ALL_COLOR,
                 points,
@@ -362,12 +481,14 @@ fn errors_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
             series: vec![
                 Series {
                     ranges: Vec::new(),
+                    look: Look::Plain,
                     name: "final errors".into(),
                     color: PALETTE[3],
                     points: bars(|row| row.2),
                 },
                 Series {
                     ranges: Vec::new(),
+                    look: Look::Plain,
                     name: "retries".into(),
                     color: PALETTE[1],
                     points: bars(|row| row.3),

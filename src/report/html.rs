@@ -1,8 +1,10 @@
 //! The report of one result: `report.html` (self-contained: styles inline,
 //! charts inline as `data:` PNGs, nothing fetched) beside the PNG charts it
 //! shows, one section each, in the order of the chart table in `charts.rs`:
-//! `latency.png`, `timeline.png`, `memory.png` (when memory was sampled)
-//! and, when anything failed or was retried, `errors.png`; then the slowest ops with their traces (`slow.rs`).
+//! `latency.png`, `timeline.png`, `memory.png` (when memory was sampled),
+//! when anything failed or was retried `errors.png`, and for a run of load
+//! stages or an SLO search `curve.png` with the stages' table; then the
+//! slowest ops with their traces (`slow.rs`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,7 @@ use std::path::{Path, PathBuf};
 use super::ReportError;
 use super::charts::{CHARTS, ChartEntry};
 pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, MEMORY_SIZE, TIMELINE_SIZE, errors_height};
+pub use super::curve::SIZE as CURVE_SIZE;
 use super::page::{self, Table, TableCell, esc, num, text};
 use crate::metrics::{DriverCheck, DriverVerdict, RunResult};
 use crate::vocab::transport::TransportStats;
@@ -33,7 +36,7 @@ pub fn write(r: &RunResult, dir: &Path) -> Result<Written, ReportError> {
     let mut charts = Vec::new();
     let mut body = header(r);
     body.push_str(&page::section("ops", "Operations", &op_table(r)));
-    for entry in CHARTS {
+    for entry in CHARTS.iter().filter(|c| (c.shown)(r)) {
         body.push_str(&chart_section(entry, r, dir, &mut charts)?);
     }
     if let Some(slowest) = super::slow::section(r) {
@@ -344,6 +347,34 @@ fn driver_table(c: &DriverCheck) -> String {
     html
 }
 
+/// What the reader must know first: the run was aborted by a threshold,
+/// the search's answer, the run was interrupted.
+fn banners(r: &RunResult) -> String {
+    let mut h = String::new();
+    if let Some(a) = &r.aborted {
+        h.push_str(&page::para(
+            "bad",
+            &format!(
+                "Aborted {:.1}s into the measured phase: threshold '{}' missed (measured {}); the figures cover the run until then.",
+                a.at_s, a.threshold, a.measured
+            ),
+        ));
+    }
+    if let Some(s) = &r.search {
+        h.push_str(&page::para(
+            "lede",
+            &format!("Search: {}.", super::stages::answer(s)),
+        ));
+    }
+    if r.interrupted {
+        h.push_str(&page::para(
+            "bad",
+            "Interrupted: the run was stopped early (Ctrl-C or SIGTERM); the figures cover the span measured until then.",
+        ));
+    }
+    h
+}
+
 fn header(r: &RunResult) -> String {
     let mut h = format!("<h1>{}</h1>\n", esc(&r.name));
     if let Some(d) = r.workload.get("description").and_then(|d| d.as_str())
@@ -363,12 +394,7 @@ fn header(r: &RunResult) -> String {
         m.duration_s,
         esc(&r.started_at)
     );
-    if r.interrupted {
-        h.push_str(&page::para(
-            "bad",
-            "Interrupted: the run was stopped early (Ctrl-C or SIGTERM); the figures cover the span measured until then.",
-        ));
-    }
+    h.push_str(&banners(r));
     let mut cards = vec![
         ("ok ops/s", page::rate(m.ok_per_s)),
         ("ops", page::count(m.ops)),
@@ -400,7 +426,10 @@ fn header(r: &RunResult) -> String {
         );
     }
     h.push_str("</div>\n<nav>");
-    let charts = CHARTS.iter().map(|c| (c.id, c.nav));
+    let charts = CHARTS
+        .iter()
+        .filter(|c| (c.shown)(r))
+        .map(|c| (c.id, c.nav));
     let checks = checks.map(|_| ("extra-checks", "checks"));
     let driver = r
         .driver_check

@@ -2,7 +2,8 @@
 //! summary printed after a run ([`text`]), the report of one result
 //! ([`html`]: `report.html` with PNG charts), and the comparison of several
 //! ([`compare`]: `compare.html`, the contention chart, deltas, read off
-//! each result's [`figures`]). [`plot`] draws every chart; [`page`] holds
+//! each result's [`figures`]); [`stages`] reads the load stages and the
+//! SLO search that all three show. [`plot`] draws every chart; [`page`] holds
 //! the HTML pieces both pages share.
 //!
 //! [`RunResult`]: crate::metrics::RunResult
@@ -10,6 +11,7 @@
 mod charts;
 mod cluster;
 pub mod compare;
+mod curve;
 mod error;
 pub mod figures;
 pub mod html;
@@ -17,6 +19,7 @@ pub mod page;
 pub mod plot;
 pub mod runs;
 mod slow;
+pub mod stages;
 pub mod text;
 
 pub use compare::compare_to_dir;

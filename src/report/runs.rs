@@ -1,7 +1,7 @@
 //! The table printed at the end of several runs (a sweep's cells, the
 //! repeats of `run --repeat N`): one line per run, repeats combined into
-//! their median and range, so the terminal says what the comparison page
-//! shows without opening it.
+//! their median and range, then each SLO search's answer, so the terminal
+//! says what the comparison page shows without opening it.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -47,6 +47,9 @@ pub fn table(results: &[(PathBuf, RunResult)]) -> Result<String, ReportError> {
     if let Some(n) = figs.iter().find_map(|f| f.spread.map(|s| s.runs)) {
         let _ = writeln!(out, "  (median of {n} runs [lowest – highest])");
     }
+    out.push_str(&super::compare::capacity::lines(
+        &super::compare::capacity::of(results)?,
+    ));
     Ok(out)
 }
 

@@ -2,14 +2,17 @@
 
 use std::fmt::Write as _;
 
-use crate::metrics::RunResult;
+use super::stages;
+use crate::metrics::{RunResult, SearchEnd};
 use crate::vocab::fmt::micros;
 
-/// A few lines: what ran, the totals, the driver's self-check, its peak
-/// memory, one row per op, the errors.
+/// A few lines: what ran, the totals, why the run was aborted, the
+/// driver's self-check, its peak memory, one row per op, the errors; then
+/// one row per load stage and the search's answer.
 pub fn summary(r: &RunResult) -> String {
     let mut out = String::new();
     totals(&mut out, r);
+    aborted(&mut out, r);
     driver_check(&mut out, r);
     memory(&mut out, r);
     transport(&mut out, r);
@@ -17,7 +20,116 @@ pub fn summary(r: &RunResult) -> String {
     for name in r.op_names() {
         op_notes(&mut out, &name, r);
     }
+    stage_table(&mut out, r);
+    search(&mut out, r);
     out
+}
+
+/// The threshold with `abort_on_fail` that stopped the run, and when.
+fn aborted(out: &mut String, r: &RunResult) {
+    if let Some(a) = &r.aborted {
+        let _ = writeln!(
+            out,
+            "\n!!! ABORTED {:.1}s into the measured phase: threshold '{}' missed (measured {}); the figures cover the run until then\n",
+            a.at_s, a.threshold, a.measured
+        );
+    }
+}
+
+/// One row per load stage (or search step): its level, measured span,
+/// offered and achieved ops/s, latency of all its ops, errors, the
+/// driver's self-check over it and a step's verdict.
+fn stage_table(out: &mut String, r: &RunResult) {
+    let Some(list) = &r.stages else {
+        return;
+    };
+    let steps = list.iter().any(|s| s.verdict.is_some());
+    let mut header = vec![
+        "stage",
+        "level",
+        "measured",
+        "offered/s",
+        "achieved/s",
+        "p50",
+        "p99",
+        "max",
+        "errors",
+        "driver",
+    ];
+    if steps {
+        header.push("verdict");
+    }
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    for (i, s) in list.iter().enumerate() {
+        let [p50, p99, max] = match stages::latency(s) {
+            Ok(l) => stages::latency_cells(&l),
+            Err(_) => ["?".into(), "?".into(), "?".into()],
+        };
+        let mut row = vec![
+            (i + 1).to_string(),
+            stages::level(&s.level),
+            format!("{:.2}s", s.duration_s),
+            stages::offered(s).map_or("–".into(), |x| format!("{x:.1}")),
+            format!("{:.1}", s.achieved_per_s),
+            p50,
+            p99,
+            max,
+            (s.measured.failed + s.measured.unknown).to_string(),
+            s.driver_check
+                .as_ref()
+                .map_or("–".into(), |c| c.verdict.to_string()),
+        ];
+        if steps {
+            row.push(stages::verdict(s).to_string());
+        }
+        rows.push(row);
+    }
+    let what = if steps { "search steps" } else { "stages" };
+    let _ = writeln!(
+        out,
+        "{what} (latency of all ops of each, from intended start in open loop):"
+    );
+    aligned(out, &rows, 2);
+}
+
+/// Rows in columns: the first `left` columns left-aligned, the rest right.
+fn aligned(out: &mut String, rows: &[Vec<String>], left: usize) {
+    let cols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .map(|row| row[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c < left {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
+            } else {
+                let _ = write!(line, "{cell:>w$}  ", w = widths[c]);
+            }
+        }
+        let _ = writeln!(out, "  {}", line.trim_end());
+    }
+}
+
+/// The search's answer in one sentence; a driver-limited answer also as a
+/// warning that cannot be missed.
+fn search(out: &mut String, r: &RunResult) {
+    let Some(s) = &r.search else {
+        return;
+    };
+    let _ = writeln!(out, "search: {}", stages::answer(s));
+    if s.ended == SearchEnd::DriverLimited {
+        let _ = writeln!(
+            out,
+            "\n!!! WARNING: the driver, not the target, limited the search: {} ops/s is a floor of the capacity; raise concurrency or add drivers\n",
+            s.best_rate.map_or("no rate".into(), stages::rate)
+        );
+    }
 }
 
 /// What ran, and the measured totals.
@@ -178,20 +290,7 @@ fn op_table(out: &mut String, r: &RunResult) {
             o.client_retries.to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|row| row[c].len()).max().unwrap_or(0))
-        .collect();
-    for row in &rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            if c < 2 {
-                let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
-            } else {
-                let _ = write!(line, "{cell:>w$}  ", w = widths[c]);
-            }
-        }
-        let _ = writeln!(out, "  {}", line.trim_end());
-    }
+    aligned(out, &rows, 2);
 }
 
 /// An op's service time and lateness, errors with a sample message each, retries, and

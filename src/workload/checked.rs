@@ -31,51 +31,116 @@ pub const DEFAULT_CONCURRENCY: u32 = 16;
 pub const MAX_VALUE_SIZE: u64 = 8 << 20;
 pub const MAX_KEY_SIZE: u32 = 4096;
 
-/// A workload ready to run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A workload ready to run. Serializes back to the file format (the
+/// workload as run), without the fields stages or a search replace.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub seed: u64,
     pub keys: KeySpace,
     pub values: Values,
     pub load: Load,
-    #[serde(serialize_with = "ser_duration")]
     pub warmup: Duration,
-    #[serde(flatten)]
     pub stop: Stop,
     pub concurrency: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
     /// The op mix, then the ops of the checks (which the file spells in
     /// `checks:`, so they are not written back under `ops`).
-    #[serde(serialize_with = "ser_ops")]
     pub ops: Vec<OpConfig>,
     pub client: ClientConfig,
     /// The embedded cluster this workload runs on by default.
     pub cluster: ClusterConfig,
     /// Invariant checks (see `crate::checks`).
-    #[serde(skip_serializing_if = "Checks::is_empty")]
     pub checks: Checks,
     /// Parameters to vary over several runs (see `sweep.rs`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,
     /// Conditions the result must meet, or the run exits 1.
-    #[serde(
-        skip_serializing_if = "Vec::is_empty",
-        serialize_with = "ser_thresholds"
-    )]
     pub thresholds: Vec<Threshold>,
     /// Load stages run one after another in one run (see [`Stage`]);
     /// empty: one stage made of `warmup`, `stop` and `rate`. With stages,
-    /// `rate` is `None`, `warmup` zero and `stop` the stages' total.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// `rate` is `None`, `warmup` zero, `stop` the stages' total and, with
+    /// concurrency stages, `concurrency` the largest stage's.
     pub stages: Vec<Stage>,
     /// The search for the highest open-loop rate that meets an SLO (see
-    /// [`Search`]); it decides its steps as it runs, so `stages` is empty.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// [`Search`]); it decides its steps as it runs, so `stages` is empty,
+    /// `rate` is `None`, `warmup` zero, and `stop` the longest the search
+    /// can last, every step run (`max_steps` x (`warmup` + `hold`)): a
+    /// bound, not the plan; the driver follows the search.
     pub search: Option<Search>,
+}
+
+/// The workload as written back: the fields that stages or a search
+/// replace (`warmup`, the stop, and with concurrency stages `concurrency`)
+/// left out, so that the as-run form parses again to the same workload.
+#[derive(Serialize)]
+struct AsRun<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    seed: u64,
+    keys: &'a KeySpace,
+    values: &'a Values,
+    load: &'a Load,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_duration"
+    )]
+    warmup: Option<Duration>,
+    #[serde(flatten)]
+    stop: Option<Stop>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    concurrency: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate: Option<f64>,
+    #[serde(serialize_with = "ser_ops")]
+    ops: &'a [OpConfig],
+    client: &'a ClientConfig,
+    cluster: &'a ClusterConfig,
+    #[serde(skip_serializing_if = "Checks::is_empty")]
+    checks: &'a Checks,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sweep: Option<&'a Sweep>,
+    #[serde(
+        skip_serializing_if = "<[_]>::is_empty",
+        serialize_with = "ser_thresholds"
+    )]
+    thresholds: &'a [Threshold],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    stages: &'a [Stage],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    search: Option<&'a Search>,
+}
+
+impl Serialize for Workload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let staged = !self.stages.is_empty() || self.search.is_some();
+        let closed_stages = self
+            .stages
+            .first()
+            .is_some_and(|st| matches!(st.level, Level::Workers(_)));
+        AsRun {
+            name: &self.name,
+            description: self.description.as_deref(),
+            seed: self.seed,
+            keys: &self.keys,
+            values: &self.values,
+            load: &self.load,
+            warmup: (!staged).then_some(self.warmup),
+            stop: (!staged).then_some(self.stop),
+            concurrency: (!closed_stages).then_some(self.concurrency),
+            rate: self.rate,
+            ops: &self.ops,
+            client: &self.client,
+            cluster: &self.cluster,
+            checks: &self.checks,
+            sweep: self.sweep.as_ref(),
+            thresholds: &self.thresholds,
+            stages: &self.stages,
+            search: self.search.as_ref(),
+        }
+        .serialize(s)
+    }
 }
 
 impl Workload {
@@ -174,6 +239,8 @@ pub const DEFAULT_SEARCH_WARMUP: Duration = Duration::from_secs(1);
 pub const DEFAULT_SEARCH_PRECISION: f64 = 0.05;
 pub const DEFAULT_SEARCH_MAX_STEPS: u32 = 20;
 pub const DEFAULT_SEARCH_MAX_ERROR_RATE: f64 = 0.01;
+/// A cap no target reaches: the search stops at its first failure.
+pub const DEFAULT_SEARCH_MAX: f64 = 1e9;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeySpace {
@@ -363,6 +430,34 @@ fn ser_ops<S: serde::Serializer>(ops: &[OpConfig], s: S) -> Result<S::Ok, S::Err
     s.collect_seq(ops.iter().filter(|o| !o.kind.is_check()))
 }
 
+fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Each threshold in the form written: its text, or with `abort_on_fail`
+/// the map `{threshold, abort_on_fail: true, delay}`.
 fn ser_thresholds<S: serde::Serializer>(ts: &[Threshold], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(ts.iter().map(|t| t.text.as_str()))
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(ts.len()))?;
+    for t in ts {
+        match t.abort {
+            None => seq.serialize_element(&t.text)?,
+            Some(delay) => seq.serialize_element(&AbortingThreshold {
+                threshold: &t.text,
+                abort_on_fail: true,
+                delay: humantime::format_duration(delay).to_string(),
+            })?,
+        }
+    }
+    seq.end()
+}
+
+#[derive(Serialize)]
+struct AbortingThreshold<'a> {
+    threshold: &'a str,
+    abort_on_fail: bool,
+    delay: String,
 }

@@ -32,10 +32,165 @@ pub struct WorkloadSpec {
     pub client: Option<ClientSpec>,
     pub cluster: Option<ClusterSpec>,
     pub sweep: Option<SweepSpec>,
-    /// Pass/fail conditions such as `p99 of read < 20ms`.
-    pub thresholds: Option<Vec<Sp<String>>>,
+    /// Pass/fail conditions such as `p99 of read < 20ms`, each a string or
+    /// `{threshold: "...", abort_on_fail: true, delay: 5s}`.
+    pub thresholds: Option<Vec<Sp<ThresholdSpec>>>,
     /// Invariant checks run with the workload.
     pub checks: Option<Sp<ChecksSpec>>,
+    /// Load stages run one after another (see `StageSpec`).
+    pub stages: Option<Sp<Vec<Sp<StageSpec>>>>,
+    /// The search for the highest open-loop rate that meets an SLO.
+    pub search: Option<Sp<SearchSpec>>,
+}
+
+/// A threshold as written: `p99 of read < 20ms`, or the map form that
+/// can stop the run at the first miss.
+#[derive(Debug)]
+pub enum ThresholdSpec {
+    Text(String),
+    Map {
+        threshold: Option<Sp<String>>,
+        abort_on_fail: Option<Sp<bool>>,
+        delay: Option<Sp<String>>,
+    },
+}
+
+/// The keys of a threshold's map form.
+pub const THRESHOLD_KEYS: &[&str] = &["threshold", "abort_on_fail", "delay"];
+
+impl<'de> Deserialize<'de> for ThresholdSpec {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ThresholdSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a threshold ('p99 of read < 20ms') or a map {threshold: T, abort_on_fail: true, delay: D}",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ThresholdSpec, E> {
+                Ok(ThresholdSpec::Text(v.to_string()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ThresholdSpec, A::Error> {
+                let (mut threshold, mut abort_on_fail, mut delay) = (None, None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "threshold" => threshold = Some(map.next_value()?),
+                        "abort_on_fail" => abort_on_fail = Some(map.next_value()?),
+                        "delay" => delay = Some(map.next_value()?),
+                        other => return Err(de::Error::unknown_field(other, THRESHOLD_KEYS)),
+                    }
+                }
+                Ok(ThresholdSpec::Map {
+                    threshold,
+                    abort_on_fail,
+                    delay,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One load stage as written: a level (`rate` or `concurrency`), held or
+/// ramped to over a duration, the first `warmup` of it not measured.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    pub rate: Option<Sp<f64>>,
+    pub concurrency: Option<Sp<i64>>,
+    pub hold: Option<Sp<String>>,
+    pub ramp: Option<Sp<String>>,
+    pub warmup: Option<Sp<String>>,
+}
+
+/// The SLO search as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSpec {
+    pub slo: Option<Sp<SloSpec>>,
+    pub start: Option<Sp<f64>>,
+    pub factor: Option<Sp<f64>>,
+    pub step: Option<Sp<f64>>,
+    pub max: Option<Sp<f64>>,
+    pub hold: Option<Sp<String>>,
+    pub warmup: Option<Sp<String>>,
+    pub precision: Option<Sp<RatioSpec>>,
+    pub max_steps: Option<Sp<i64>>,
+    pub max_error_rate: Option<Sp<RatioSpec>>,
+}
+
+/// A search's SLO: one condition, or a list that must all hold.
+#[derive(Debug)]
+pub enum SloSpec {
+    One(String),
+    All(Vec<Sp<String>>),
+}
+
+impl<'de> Deserialize<'de> for SloSpec {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SloSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a condition ('p99 of read < 10ms') or a list of them")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SloSpec, E> {
+                Ok(SloSpec::One(v.to_string()))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<SloSpec, A::Error> {
+                let mut all = Vec::new();
+                while let Some(t) = seq.next_element()? {
+                    all.push(t);
+                }
+                Ok(SloSpec::All(all))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A fraction written as a number (`0.05`) or a percentage (`5%`).
+#[derive(Debug, Clone)]
+pub enum RatioSpec {
+    Number(f64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RatioSpec {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RatioSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a fraction (0.05) or a percentage (5%)")
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RatioSpec, E> {
+                Ok(RatioSpec::Number(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RatioSpec, E> {
+                Ok(RatioSpec::Number(v as f64))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RatioSpec, E> {
+                Ok(RatioSpec::Number(v as f64))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RatioSpec, E> {
+                Ok(RatioSpec::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// How a check op reaches its key.

@@ -575,3 +575,154 @@ fn a_workload_with_cas_writes_every_raw_key_atomically() {
     assert!(r["ops"]["swap"]["ok"].as_u64().unwrap() > 0, "CAS ran");
     assert_eq!(r["cluster"]["end"]["non_atomic_cas_writes"], 0);
 }
+
+#[test]
+fn the_noop_target_takes_a_known_capacity() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = tikv_bench(&[
+        "run",
+        "workloads/ycsb-a.yaml",
+        "--target",
+        "noop",
+        "--service-time",
+        "2ms",
+        "--slots",
+        "4",
+        "--no-load",
+        "--no-report",
+        "--warmup",
+        "0s",
+        "--duration",
+        "300ms",
+        "--concurrency",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+        "--progress",
+        "off",
+    ]);
+    assert!(o.status.success(), "exit {:?}\n{}", o.status, stderr(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(
+        json["target"]["description"], "4 slots of 2.00ms each: capacity 2000 ops/s",
+        "{json:#}"
+    );
+}
+
+#[test]
+fn capacity_flags_and_overrides_that_do_not_fit_exit_2_and_say_why() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "run",
+                "workloads/ycsb-a.yaml",
+                "--target",
+                "noop",
+                "--service-time",
+                "2ms",
+            ],
+            "give --service-time and --slots together",
+        ),
+        (
+            &[
+                "run",
+                "workloads/ycsb-a.yaml",
+                "--target",
+                "noop",
+                "--slots",
+                "4",
+            ],
+            "give --service-time and --slots together",
+        ),
+        (
+            &[
+                "run",
+                "workloads/ycsb-a.yaml",
+                "--target",
+                "memory",
+                "--service-time",
+                "2ms",
+                "--slots",
+                "4",
+            ],
+            "they need --target noop",
+        ),
+        (
+            &[
+                "run",
+                "workloads/ycsb-a.yaml",
+                "--service-time",
+                "2ms",
+                "--slots",
+                "4",
+            ],
+            "they need --target noop",
+        ),
+        (
+            &[
+                "run",
+                "workloads/ycsb-a.yaml",
+                "--target",
+                "noop",
+                "--service-time",
+                "0s",
+                "--slots",
+                "4",
+            ],
+            "--service-time must be greater than zero",
+        ),
+        (
+            &["run", "workloads/capacity-ycsb-a.yaml", "--shard", "1/2"],
+            "every driver would search on its own",
+        ),
+        (
+            &["run", "workloads/capacity-ycsb-a.yaml", "--rate", "100"],
+            "--rate cannot be used with a workload that has 'search:', which sets the rate",
+        ),
+        (
+            &["run", "workloads/capacity-ycsb-a.yaml", "--duration", "10s"],
+            "--duration cannot be used with a workload that has 'search:'",
+        ),
+        (
+            &["run", "workloads/stages.yaml", "--rate", "100"],
+            "--rate cannot be used with a workload that has 'stages:', which sets the rate",
+        ),
+        (
+            &["run", "workloads/stages.yaml", "--duration", "1s"],
+            "--duration cannot be used with a workload that has 'stages:', which sets the run's length",
+        ),
+        (
+            &["run", "workloads/stages.yaml", "--warmup", "1s"],
+            "--warmup cannot be used with a workload that has 'stages:'",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = tikv_bench(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: expected {want:?} in {err}");
+    }
+}
+
+#[test]
+fn check_describes_stages_and_searches() {
+    let o = tikv_bench(&[
+        "check",
+        "workloads/stages.yaml",
+        "workloads/capacity-ycsb-a.yaml",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("32 workers, open loop, 4 stages, 16s in all"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "64 workers, SLO search from 500 ops/s (steps of 1s + 3s measured, at most 12)"
+        ),
+        "{out}"
+    );
+}

@@ -627,3 +627,127 @@ fn a_coarse_row_takes_in_the_other_drivers_seconds_it_covers() {
     assert_eq!(mem.peak_rss_bytes, 5_002);
     assert_eq!(mem.driver_peaks_rss_bytes, Some(vec![5_001, 5_002]));
 }
+
+/// Two drivers' shares of three rate stages, with real histograms: (level,
+/// achieved, p50, p99, duration) per stage.
+fn staged_share(driver: i64, shares: &[(f64, f64, u64, u64, f64)]) -> RunResult {
+    use crate::report::{latencies, op_of, rate_level, stage_of};
+    let mut r = synthetic(&[(0, vec![(0, vec![100])])], driver);
+    r.mode = "open".into();
+    let stages = shares
+        .iter()
+        .enumerate()
+        .map(|(i, &(level, achieved, p50, p99, secs))| {
+            let read = op_of("get", &latencies(p50, p99, 100 * (i + 1)), i as u64, secs);
+            stage_of(
+                rate_level(level, level),
+                (10.0 * i as f64, secs),
+                read,
+                achieved,
+            )
+        })
+        .collect();
+    r.stages = Some(stages);
+    r
+}
+
+#[test]
+fn staged_results_merge_stage_by_stage_from_added_histograms() {
+    let a = staged_share(
+        1,
+        &[
+            (60.0, 59.0, 1_000, 4_000, 5.0),
+            (120.0, 118.0, 2_000, 9_000, 5.0),
+        ],
+    );
+    let b = staged_share(
+        2,
+        &[
+            (40.0, 40.0, 3_000, 30_000, 5.2),
+            (80.0, 79.5, 500, 700, 4.9),
+        ],
+    );
+    let m = merge(&[a.clone(), b.clone()]).unwrap();
+    let stages = m.stages.as_ref().expect("merged stages");
+    assert_eq!(stages.len(), 2);
+    for (k, s) in stages.iter().enumerate() {
+        let (sa, sb) = (
+            &a.stages.as_ref().unwrap()[k],
+            &b.stages.as_ref().unwrap()[k],
+        );
+        assert_eq!(s.level.to, sa.level.to + sb.level.to, "levels are summed");
+        assert_eq!(s.achieved_per_s, sa.achieved_per_s + sb.achieved_per_s);
+        assert_eq!(
+            s.duration_s,
+            sa.duration_s.max(sb.duration_s),
+            "the longest span"
+        );
+        assert_eq!(s.measured.ops, sa.measured.ops + sb.measured.ops);
+        assert_eq!(s.measured.failed, sa.measured.failed + sb.measured.failed);
+        let read = &s.ops["read"];
+        assert_eq!(read.ok, sa.ops["read"].ok + sb.ops["read"].ok);
+        // The percentiles come from the added histograms, never averaged.
+        let mut h = hist::decode(&sa.ops["read"].histogram).unwrap();
+        hist::add(&mut h, &hist::decode(&sb.ops["read"].histogram).unwrap());
+        assert_eq!(read.latency_us, Percentiles::of(&h));
+        assert_eq!(read.histogram, hist::encode(&h));
+        assert_eq!(
+            s.driver_check.as_ref().unwrap().lateness_us.unwrap().count,
+            read.ok,
+            "the self-check is judged on the added lateness"
+        );
+    }
+    // Stage 1: a's 98 at 1ms and 2 at 4ms, b's 98 at 3ms and 2 at 30ms:
+    // p99 of the 200 is 4ms; an average of the p99s would say 17ms.
+    assert_eq!(stages[0].ops["read"].latency_us.p99 / 1000, 4);
+    assert_eq!(stages[0].level.to, 100.0);
+    assert_eq!(
+        m.measured.duration_s,
+        stages.iter().map(|s| s.duration_s).sum::<f64>(),
+        "the run's measured time is its stages'"
+    );
+    // The order of merging does not show.
+    assert_eq!(merge(&[b, a]).unwrap().stages, m.stages);
+}
+
+#[test]
+fn a_search_does_not_merge_and_mismatched_stages_are_named() {
+    let two = [
+        (60.0, 59.0, 1_000, 4_000, 5.0),
+        (120.0, 118.0, 2_000, 9_000, 5.0),
+    ];
+    let a = staged_share(1, &two);
+    let mut searched = staged_share(2, &two);
+    searched.search = Some(tikv_bench::metrics::SearchResult {
+        slo: vec!["p99 < 10ms".into()],
+        best_rate: Some(60.0),
+        best_achieved_per_s: Some(59.0),
+        first_failed_rate: Some(120.0),
+        why: Vec::new(),
+        ended: tikv_bench::metrics::SearchEnd::Converged,
+        steps: vec![0, 1],
+    });
+    let err = merge(&[a.clone(), searched]).unwrap_err().to_string();
+    assert!(err.contains("result 2 holds an SLO search"), "{err}");
+    assert!(err.contains("runs in one driver"), "{err}");
+
+    let short = staged_share(3, &two[..1]);
+    let err = merge(&[a.clone(), short]).unwrap_err().to_string();
+    assert!(
+        err.contains("result 2 (run 3-00000000), stage 0: it has 1 stages, result 1 has 2"),
+        "{err}"
+    );
+
+    let mut workers = staged_share(4, &two);
+    workers.stages.as_mut().unwrap()[1].level.kind = tikv_bench::metrics::LevelKind::Concurrency;
+    let err = merge(&[a.clone(), workers]).unwrap_err().to_string();
+    assert!(
+        err.contains("stage 2: its level is a concurrency, result 1's a rate"),
+        "{err}"
+    );
+
+    let mut unstaged = synthetic(&[(0, vec![(0, vec![100])])], 5);
+    unstaged.mode = "open".into();
+    let err = merge(&[unstaged, a]).unwrap_err().to_string();
+    assert!(err.contains("it has 2 stages, result 1 has 0"), "{err}");
+}

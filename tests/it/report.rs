@@ -9,8 +9,12 @@ use std::time::Duration;
 
 use scraper::{Html, Selector};
 use tikv_bench::backend::MemoryBackend;
-use tikv_bench::metrics::result::{Interval, IntervalOp};
-use tikv_bench::metrics::{ClusterInfo, DriverCheck, DriverVerdict, RunResult, hist};
+use tikv_bench::metrics::hist::Percentiles;
+use tikv_bench::metrics::result::{Interval, IntervalOp, OpResult, PhaseResult};
+use tikv_bench::metrics::{
+    ClusterInfo, DriverCheck, DriverVerdict, LevelKind, RunResult, SearchEnd, SearchResult,
+    StageLevel, StageResult, StepVerdict, ThresholdVerdict, hist,
+};
 use tikv_bench::report::{compare, html};
 use tikv_bench::workload::checks::CheckVerdict;
 
@@ -30,7 +34,7 @@ ops:
 
 /// One real run of the tiny mix on the in-memory backend, shared by the
 /// tests (it takes 1.5 s).
-fn result() -> RunResult {
+pub(crate) fn result() -> RunResult {
     static RESULT: OnceLock<RunResult> = OnceLock::new();
     RESULT
         .get_or_init(|| {
@@ -730,4 +734,415 @@ fn a_driver_that_fell_behind_is_flagged_in_the_summary_and_the_report() {
         .collect();
     assert_eq!(late[0][..2], ["read", "1,000"], "{late:?}");
     assert_eq!(late[0][6], "4.00ms", "{late:?}");
+}
+
+// Load stages and the SLO search: fixtures filled in by hand, with real
+// encoded histograms (the driver that fills them in is tested in driver.rs).
+
+/// `n` latencies whose p50 is `p50` and p99 is `p99` (µs): all but 2% at
+/// `p50`, the rest at `p99`.
+pub(crate) fn latencies(p50: u64, p99: u64, n: usize) -> Vec<u64> {
+    let tail = (n / 50).max(1);
+    let mut v = vec![p50; n - tail];
+    v.extend(std::iter::repeat_n(p99, tail));
+    v
+}
+
+/// An op's section from its successful ops' `latencies` (each sent 100µs
+/// late) and `failed` ops, over `secs`.
+pub(crate) fn op_of(ty: &str, latencies: &[u64], failed: u64, secs: f64) -> OpResult {
+    let (mut h, mut late) = (hist::new_hist(), hist::new_hist());
+    for v in latencies {
+        hist::record(&mut h, *v);
+        hist::record(&mut late, 100);
+    }
+    OpResult {
+        op_type: ty.into(),
+        ok: h.len(),
+        failed,
+        unknown: 0,
+        ok_per_s: h.len() as f64 / secs,
+        errors: [("timeout".to_string(), failed)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect(),
+        error_samples: BTreeMap::new(),
+        retries: 0,
+        retries_by_kind: BTreeMap::new(),
+        client_retries: 0,
+        backoff_us: 0,
+        outcomes: BTreeMap::new(),
+        events: BTreeMap::new(),
+        latency_us: Percentiles::of(&h),
+        histogram: hist::encode(&h),
+        service_us: None,
+        service_histogram: None,
+        lateness_us: Some(Percentiles::of(&late)),
+        lateness_histogram: Some(hist::encode(&late)),
+        failed_latency_us: None,
+        failed_histogram: None,
+    }
+}
+
+/// A stage of one op, `read`, at `level`, measured for `secs` from
+/// `start_s`, delivering `achieved` ops/s.
+pub(crate) fn stage_of(
+    level: StageLevel,
+    (start_s, secs): (f64, f64),
+    read: OpResult,
+    achieved: f64,
+) -> StageResult {
+    let ops = read.ok + read.failed;
+    let lateness = hist::decode(read.lateness_histogram.as_ref().unwrap()).unwrap();
+    StageResult {
+        level,
+        start_s,
+        warmup_s: 1.0,
+        duration_s: secs,
+        measured: PhaseResult {
+            duration_s: secs,
+            ops,
+            ok: read.ok,
+            failed: read.failed,
+            unknown: 0,
+            retries: 0,
+            client_retries: 0,
+            ops_per_s: ops as f64 / secs,
+            ok_per_s: read.ok as f64 / secs,
+        },
+        achieved_per_s: achieved,
+        ops: BTreeMap::from([("read".to_string(), read)]),
+        driver_check: DriverCheck::judge(Some(&lateness), None),
+        verdict: None,
+    }
+}
+
+pub(crate) fn rate_level(from: f64, to: f64) -> StageLevel {
+    StageLevel {
+        kind: LevelKind::Rate,
+        from,
+        to,
+    }
+}
+
+/// Four rate stages, a ramp then three holds: (level, achieved, p50, p99).
+/// The knee is the third (1000/s at p99 5ms: power 0.2), not the fastest
+/// (1400/s at 60ms) nor the quickest (p99 2.5ms).
+const STAGES: [(f64, f64, f64, u64, u64); 4] = [
+    (0.0, 500.0, 240.0, 1_000, 2_500),
+    (500.0, 500.0, 500.0, 1_200, 3_000),
+    (1000.0, 1000.0, 1000.0, 1_500, 5_000),
+    (2000.0, 2000.0, 1400.0, 20_000, 60_000),
+];
+
+/// The shared run with [`STAGES`].
+pub(crate) fn staged() -> RunResult {
+    let mut r = result();
+    r.mode = "open".into();
+    r.rate = None;
+    let stages = STAGES
+        .iter()
+        .enumerate()
+        .map(|(i, &(from, to, achieved, p50, p99))| {
+            let read = op_of("get", &latencies(p50, p99, 200), i as u64, 10.0);
+            stage_of(
+                rate_level(from, to),
+                (11.0 * i as f64, 10.0),
+                read,
+                achieved,
+            )
+        })
+        .collect();
+    r.stages = Some(stages);
+    r
+}
+
+/// Search steps in the order run: (rate, achieved, p50, p99, passed).
+const STEPS: [(f64, f64, u64, u64, bool); 7] = [
+    (400.0, 399.8, 1_000, 2_000, true),
+    (800.0, 799.6, 1_200, 3_000, true),
+    (1600.0, 1598.0, 2_000, 8_000, true),
+    (3200.0, 2100.0, 30_000, 120_000, false),
+    (2400.0, 2050.0, 9_000, 34_200, false),
+    (2000.0, 1990.0, 5_000, 9_500, true),
+    (2200.0, 2020.0, 7_000, 12_000, false),
+];
+
+/// The shared run as an SLO search for `p99 of read < 10ms` that found
+/// 2000 ops/s (achieved 1990/s), 2200 failing.
+pub(crate) fn searched() -> RunResult {
+    let mut r = result();
+    r.mode = "open".into();
+    r.rate = None;
+    let slo = "p99 of read < 10ms".to_string();
+    let stages = STEPS
+        .iter()
+        .enumerate()
+        .map(|(i, &(rate, achieved, p50, p99, passed))| {
+            let read = op_of("get", &latencies(p50, p99, 100), 0, 5.0);
+            let mut s = stage_of(
+                rate_level(rate, rate),
+                (7.0 * i as f64, 5.0),
+                read,
+                achieved,
+            );
+            let measured = tikv_bench::report::page::micros(p99);
+            s.verdict = Some(StepVerdict {
+                passed,
+                slo: vec![ThresholdVerdict {
+                    threshold: slo.clone(),
+                    measured: measured.clone(),
+                    passed,
+                }],
+                reasons: if passed {
+                    Vec::new()
+                } else {
+                    vec![format!("p99 of read {measured} (limit 10ms)")]
+                },
+                driver_limited: false,
+            });
+            s
+        })
+        .collect();
+    r.stages = Some(stages);
+    r.search = Some(SearchResult {
+        slo: vec![slo],
+        best_rate: Some(2000.0),
+        best_achieved_per_s: Some(1990.0),
+        first_failed_rate: Some(2200.0),
+        why: vec!["p99 of read 12.00ms (limit 10ms)".into()],
+        ended: SearchEnd::Converged,
+        steps: (0..STEPS.len()).collect(),
+    });
+    r
+}
+
+#[test]
+fn the_summary_has_a_row_per_stage_and_the_search_answer_in_one_sentence() {
+    let text = tikv_bench::report::text::summary(&staged());
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("stages ("))
+        .skip(1)
+        .take(5)
+        .collect();
+    assert!(
+        table[0].contains("level") && table[0].contains("achieved/s"),
+        "{text}"
+    );
+    assert!(
+        !table[0].contains("verdict"),
+        "plain stages have no verdict: {text}"
+    );
+    let cells = |row: &str| {
+        row.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    // stage, level, measured, offered, achieved, p50, p99, max, errors, driver
+    assert_eq!(
+        cells(table[1]),
+        [
+            "1",
+            "rate 0→500/s",
+            "10.00s",
+            "20.0",
+            "240.0",
+            "1.00ms",
+            "2.50ms",
+            "2.50ms",
+            "0",
+            "ok"
+        ],
+        "{text}"
+    );
+    assert_eq!(cells(table[4])[1], "rate 2000/s");
+    assert_eq!(cells(table[4])[8], "3", "stage 4's failed ops");
+    assert!(!text.contains("search:"));
+
+    let text = tikv_bench::report::text::summary(&searched());
+    assert!(
+        text.contains("search: highest rate meeting p99 of read < 10ms: 2000 ops/s (achieved 1990/s); 2200 ops/s failed: p99 of read 12.00ms (limit 10ms)\n"),
+        "{text}"
+    );
+    let steps: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("search steps ("))
+        .skip(1)
+        .take(8)
+        .collect();
+    assert!(steps[0].trim_end().ends_with("verdict"), "{text}");
+    assert!(
+        steps[4].contains("rate 3200/s") && steps[4].trim_end().ends_with("FAIL"),
+        "{text}"
+    );
+    assert!(
+        steps[6].contains("rate 2000/s") && steps[6].trim_end().ends_with("pass"),
+        "{text}"
+    );
+
+    // The driver fell behind: the answer is a floor, and the summary says
+    // to raise concurrency or add drivers.
+    let mut r = searched();
+    let s = r.search.as_mut().unwrap();
+    s.ended = tikv_bench::metrics::SearchEnd::DriverLimited;
+    let text = tikv_bench::report::text::summary(&r);
+    assert!(
+        text.contains("answer is a floor of the target's capacity"),
+        "{text}"
+    );
+    assert!(
+        text.contains("!!! WARNING: the driver, not the target, limited the search: 2000 ops/s is a floor of the capacity; raise concurrency or add drivers"),
+        "{text}"
+    );
+
+    // An aborted run says which threshold and when.
+    let mut r = staged();
+    r.aborted = Some(tikv_bench::metrics::AbortInfo {
+        threshold: "p99 < 20ms".into(),
+        measured: "60.00ms".into(),
+        at_s: 33.0,
+    });
+    let text = tikv_bench::report::text::summary(&r);
+    assert!(
+        text.contains("!!! ABORTED 33.0s into the measured phase: threshold 'p99 < 20ms' missed (measured 60.00ms)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_knee_is_the_best_passing_step_or_the_stage_of_greatest_power() {
+    use tikv_bench::report::stages::{curve, knee};
+    let r = staged();
+    let points = curve(&r).unwrap();
+    assert_eq!(points.len(), 4);
+    // 240/2.5ms, 500/3ms, 1000/5ms, 1400/60ms: the third has the most power.
+    assert_eq!(knee(&r, &points).map(|i| points[i].stage), Some(2));
+
+    let r = searched();
+    let points = curve(&r).unwrap();
+    let rates: Vec<f64> = points.iter().map(|p| p.level).collect();
+    assert_eq!(
+        rates,
+        [400.0, 800.0, 1600.0, 2000.0, 2200.0, 2400.0, 3200.0],
+        "by rate"
+    );
+    let k = knee(&r, &points).unwrap();
+    assert_eq!((points[k].level, points[k].stage), (2000.0, 5));
+    assert_eq!(points[k].passed, Some(true));
+    // The power rule would have picked another step: the search's answer wins.
+    let power = |p: &tikv_bench::report::stages::CurvePoint| p.achieved / p.p99_us as f64;
+    let best_power =
+        (0..points.len()).max_by(|&a, &b| power(&points[a]).total_cmp(&power(&points[b])));
+    assert_ne!(best_power, Some(k));
+}
+
+#[test]
+fn the_report_of_stages_has_their_table_and_curve_and_a_search_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = html::write(&staged(), dir.path()).unwrap();
+    assert_self_contained(&written.html);
+    let doc = parse(&written.html);
+    let curve = dir.path().join("curve.png");
+    assert_eq!(png_size(&curve), html::CURVE_SIZE);
+    assert!(written.charts.iter().any(|(p, _)| *p == curve));
+    let rows: Vec<Vec<String>> = select(&doc, "section#curve table.stages tbody tr")
+        .into_iter()
+        .map(cell_texts)
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        rows[2][..6],
+        ["3", "rate 1000/s", "1.0s", "10.00s", "20.2", "1,000"]
+    );
+    let caption: String = select(&doc, "section#curve figcaption")[0].text().collect();
+    assert!(caption.contains("Kleinrock"), "{caption}");
+    assert_eq!(select(&doc, "nav a[href='#curve']").len(), 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let written = html::write(&searched(), dir.path()).unwrap();
+    let doc = parse(&written.html);
+    let lede: Vec<String> = select(&doc, "main > p.lede")
+        .into_iter()
+        .map(|p| p.text().collect())
+        .collect();
+    assert!(
+        lede.iter().any(|t| t == "Search: highest rate meeting p99 of read < 10ms: 2000 ops/s (achieved 1990/s); 2200 ops/s failed: p99 of read 12.00ms (limit 10ms)."),
+        "{lede:?}"
+    );
+    let rows: Vec<Vec<String>> = select(&doc, "section#curve table.stages tbody tr")
+        .into_iter()
+        .map(cell_texts)
+        .collect();
+    assert_eq!(rows.len(), 7);
+    assert_eq!(rows[4][11..], ["FAIL", "p99 of read 34.20ms (limit 10ms)"]);
+    assert_eq!(rows[5][11], "pass");
+    let caption: String = select(&doc, "section#curve figcaption")[0].text().collect();
+    assert!(caption.contains("best passing step"), "{caption}");
+    assert_eq!(png_size(&dir.path().join("curve.png")), html::CURVE_SIZE);
+
+    // A run without stages has no such section, nor its link.
+    let dir = tempfile::tempdir().unwrap();
+    let doc = parse(&html::write(&result(), dir.path()).unwrap().html);
+    assert!(select(&doc, "section#curve").is_empty());
+    assert!(select(&doc, "nav a[href='#curve']").is_empty());
+    assert!(!dir.path().join("curve.png").exists());
+}
+
+#[test]
+fn compare_draws_the_curves_of_both_lock_modes_and_tables_their_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cell = |lock: &str, best: f64| {
+        let mut r = searched();
+        r.sweep = Some(
+            serde_json::from_value(
+                serde_json::json!({"id": format!("lock={lock}"), "values": {"lock": lock}}),
+            )
+            .unwrap(),
+        );
+        let s = r.search.as_mut().unwrap();
+        s.best_rate = Some(best);
+        let path = dir.path().join(lock).join("result.json");
+        (path, r)
+    };
+    let results = vec![cell("optimistic", 2000.0), cell("pessimistic", 1600.0)];
+    let out = dir.path().join("compare");
+    let written = compare::write(&results, &out).unwrap();
+    let doc = parse(&written.html);
+    assert_eq!(png_size(&out.join("curve.png")), compare::CURVE_SIZE);
+    let rows: Vec<Vec<String>> = select(&doc, "section#capacity table.searches tbody tr")
+        .into_iter()
+        .map(cell_texts)
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[1],
+        [
+            "lock=pessimistic",
+            "p99 of read < 10ms",
+            "1600",
+            "1990",
+            "2200",
+            "p99 of read 12.00ms (limit 10ms)",
+            "converged"
+        ]
+    );
+    assert_eq!(select(&doc, "nav a[href='#capacity']").len(), 1);
+
+    let text = tikv_bench::report::runs::table(&results).unwrap();
+    assert!(
+        text.contains("search answers:\n  lock=optimistic: highest rate meeting p99 of read < 10ms: 2000 ops/s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  lock=pessimistic: highest rate meeting p99 of read < 10ms: 1600 ops/s"),
+        "{text}"
+    );
+
+    // Results without stages: no capacity section.
+    let plain = vec![(dir.path().join("p/result.json"), result())];
+    let doc = parse(&compare::write(&plain, &dir.path().join("c2")).unwrap().html);
+    assert!(select(&doc, "section#capacity").is_empty());
 }

@@ -224,3 +224,58 @@ async fn the_schema_describes_lateness_and_the_driver_check() {
         );
     }
 }
+
+/// A result with load stages, one with an SLO search (its steps'
+/// verdicts), and one aborted by a threshold validate; spoiled ones do not.
+#[test]
+fn the_schema_describes_stages_a_search_and_an_abort() {
+    let v = validator();
+    let staged = crate::report::staged();
+    let mut searched = crate::report::searched();
+    searched.aborted = Some(tikv_bench::metrics::AbortInfo {
+        threshold: "p99 of read < 10ms".into(),
+        measured: "12.00ms".into(),
+        at_s: 31.0,
+    });
+    let searched = serde_json::to_value(&searched).unwrap();
+    assert!(searched["stages"][3]["verdict"]["reasons"][0].is_string());
+    assert!(searched["search"]["first_failed_rate"].is_number());
+    assert!(searched["aborted"]["at_s"].is_number());
+    for (what, json) in [
+        ("staged", &serde_json::to_value(&staged).unwrap()),
+        ("searched", &searched),
+    ] {
+        assert_eq!(errors(&v, json), Vec::<String>::new(), "{what}");
+    }
+    let spoils: [(&str, Spoil); 6] = [
+        ("stage of an unknown level kind", |j| {
+            j["stages"][0]["level"]["kind"] = "sideways".into()
+        }),
+        ("stage without its ops", |j| {
+            j["stages"][1].as_object_mut().unwrap().remove("ops");
+        }),
+        ("step verdict without passed", |j| {
+            j["stages"][2]["verdict"]
+                .as_object_mut()
+                .unwrap()
+                .remove("passed");
+        }),
+        ("search that ended oddly", |j| {
+            j["search"]["ended"] = "tired".into()
+        }),
+        ("negative best rate", |j| {
+            j["search"]["best_rate"] = (-1.0).into()
+        }),
+        ("abort without its time", |j| {
+            j["aborted"].as_object_mut().unwrap().remove("at_s");
+        }),
+    ];
+    for (what, spoil) in spoils {
+        let mut bad = searched.clone();
+        spoil(&mut bad);
+        assert!(
+            !errors(&v, &bad).is_empty(),
+            "the schema accepts a result with a {what}"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tikv_bench::backend::Backend;
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::RunResult;
-use tikv_bench::workload::{Stop, Workload};
+use tikv_bench::workload::{Level, Stop, Workload};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -34,12 +34,26 @@ pub fn workload(yaml: &str) -> Workload {
 }
 
 /// Shortens a workload for tests: no warmup, a short measured phase, few
-/// workers, a small preload.
+/// workers, a small preload. Stages share the measured phase, without
+/// warmups; a search runs at most two steps of it each.
 pub fn shorten(w: &mut Workload, measured: Duration) {
     w.warmup = Duration::ZERO;
     w.stop = Stop::Duration(measured);
     w.concurrency = w.concurrency.min(4);
     w.load.records = w.load.records.min(2_000);
+    let n = w.stages.len() as u32;
+    for stage in &mut w.stages {
+        stage.duration = measured / n;
+        stage.warmup = Duration::ZERO;
+        if let Level::Workers(k) = &mut stage.level {
+            *k = (*k).min(4);
+        }
+    }
+    if let Some(s) = &mut w.search {
+        s.hold = measured / 2;
+        s.warmup = Duration::ZERO;
+        s.max_steps = 2;
+    }
 }
 
 /// Runs a workload against a backend with default options.

@@ -400,3 +400,420 @@ fn latency_is_one_duration_or_a_read_and_a_write_one() {
         "{e}"
     );
 }
+
+/// The head of the files below: an op mix on lines 1-3.
+const HEAD: &str = "name: x\nops:\n  - {name: read, type: get, weight: 1}\n";
+
+/// (what follows HEAD, expected "line:column", fragments of the message)
+const BAD_LOAD: &[(&str, &str, &[&str])] = &[
+    (
+        "stages:\n  - {rate: 100, concurrency: 2, hold: 1s}\n",
+        "5:30",
+        &[
+            "either 'rate' (ops/s, open loop) or 'concurrency' (busy workers, closed loop), not both",
+        ],
+    ),
+    (
+        "stages:\n  - {hold: 1s}\n",
+        "5:5",
+        &["a stage needs a level: 'rate'", "or 'concurrency'"],
+    ),
+    (
+        "stages:\n  - {rate: 100, hold: 1s, ramp: 2s}\n",
+        "5:33",
+        &["either 'hold: D'", "or 'ramp: D'", "not both"],
+    ),
+    (
+        "stages:\n  - {rate: 100}\n",
+        "5:5",
+        &["a stage needs a length: 'hold: D'", "or 'ramp: D'"],
+    ),
+    (
+        "stages:\n  - {rate: 100, hold: 2s, warmup: 2s}\n",
+        "5:35",
+        &["warmup (2s) must be shorter than its hold (2s)"],
+    ),
+    (
+        "stages:\n  - {rate: 100, hold: 1s}\n  - {concurrency: 4, hold: 1s}\n",
+        "6:19",
+        &[
+            "stage 2 is a concurrency stage, but stage 1 is a rate stage",
+            "all rate stages (open loop) or all concurrency stages (closed loop)",
+        ],
+    ),
+    (
+        "stages:\n  - {rate: 100, hlod: 1s}\n",
+        "5:17",
+        &["hlod", "rate", "concurrency", "hold", "ramp", "warmup"],
+    ),
+    (
+        "stages: []\n",
+        "4:9",
+        &["'stages' is empty", "{rate: 1000, hold: 30s}"],
+    ),
+    (
+        "stages:\n  - {rate: -3, hold: 1s}\n",
+        "5:12",
+        &["rate must be a positive number of ops/s, got -3"],
+    ),
+    (
+        "concurrency: 8\nstages:\n  - {concurrency: 4, ramp: 1s}\n",
+        "4:14",
+        &[
+            "'concurrency' cannot be given with 'stages'",
+            "largest stage's",
+        ],
+    ),
+    (
+        "rate: 100\nstages:\n  - {rate: 100, hold: 1s}\n",
+        "4:7",
+        &["'rate' cannot be given with 'stages': each stage sets its own level"],
+    ),
+    (
+        "duration: 5s\nstages:\n  - {rate: 100, hold: 1s}\n",
+        "4:11",
+        &["'duration' cannot be given with 'stages': the run lasts as long as its stages"],
+    ),
+    (
+        "operations: 5\nstages:\n  - {rate: 100, hold: 1s}\n",
+        "4:13",
+        &["'operations' cannot be given with 'stages'"],
+    ),
+    (
+        "warmup: 1s\nstages:\n  - {rate: 100, hold: 1s}\n",
+        "4:9",
+        &["'warmup' cannot be given with 'stages': give each stage its own 'warmup'"],
+    ),
+    (
+        "sweep: {rate: [100, 200]}\nstages:\n  - {rate: 100, hold: 1s}\n",
+        "4:15",
+        &[
+            "sweeping 'rate' conflicts with 'stages'",
+            "lock, commit, theta",
+        ],
+    ),
+    (
+        "sweep: {concurrency: [1, 2]}\nstages:\n  - {concurrency: 4, hold: 1s}\n",
+        "4:22",
+        &["sweeping 'concurrency' conflicts with concurrency stages"],
+    ),
+    (
+        "search: {slo: \"p99 of read 10ms\", start: 10}\n",
+        "4:15",
+        &["has no comparison", "one of <, <=, >, >="],
+    ),
+    (
+        "search: {slo: \"p99 of wrte < 10ms\", start: 10}\n",
+        "4:15",
+        &["no op named (or of type) 'wrte'", "its ops are: read"],
+    ),
+    (
+        "search:\n  slo: [\"p99 of read < 1ms\", \"p42 < 1ms\"]\n  start: 10\n",
+        "5:30",
+        &["unknown metric 'p42'", "choose from: p50"],
+    ),
+    (
+        "search: {slo: \"p99 < 1ms\", start: 10, factor: 1}\n",
+        "4:47",
+        &["search.factor must be greater than 1 (each step multiplies the rate by it), got 1"],
+    ),
+    (
+        "search: {slo: \"p99 < 1ms\", start: 10, step: 0}\n",
+        "4:45",
+        &["search.step must be a positive number of ops/s, got 0"],
+    ),
+    (
+        "search: {slo: \"p99 < 1ms\", start: 10, factor: 2, step: 5}\n",
+        "4:56",
+        &["give search.factor", "or search.step", "not both"],
+    ),
+    (
+        "search: {slo: \"p99 < 1ms\", start: 500, max: 100}\n",
+        "4:35",
+        &["search.start (500) must not exceed search.max (100)"],
+    ),
+    (
+        "search: {slo: \"p99 < 1ms\", start: 10, precision: 100%}\n",
+        "4:50",
+        &["search.precision must be a fraction in (0, 1), written 0.05 or 5%, got '100%'"],
+    ),
+    (
+        "search: {slo: \"p99 < 1ms\", start: 10, precision: 0}\n",
+        "4:50",
+        &["search.precision must be a fraction in (0, 1)", "got 0"],
+    ),
+    (
+        "search: {slo: \"p99 < 1ms\", start: 10, max_error_rate: 2}\n",
+        "4:55",
+        &["search.max_error_rate must be a fraction in [0, 1]"],
+    ),
+    (
+        "search: {start: 10}\n",
+        "4:9",
+        &["a search needs 'slo'", "p99 of read < 10ms"],
+    ),
+    (
+        "search: {slo: \"p99 < 1ms\"}\n",
+        "4:9",
+        &["a search needs 'start'"],
+    ),
+    (
+        "search: {slo: \"p99 < 1ms\", start: 10, stop: 5}\n",
+        "4:39",
+        &[
+            "stop",
+            "slo",
+            "start",
+            "factor",
+            "step",
+            "max",
+            "hold",
+            "precision",
+            "max_steps",
+            "max_error_rate",
+        ],
+    ),
+    (
+        "rate: 100\nsearch: {slo: \"p99 < 1ms\", start: 10}\n",
+        "4:7",
+        &["'rate' cannot be given with 'search': the search sets each step's rate"],
+    ),
+    (
+        "duration: 1m\nsearch: {slo: \"p99 < 1ms\", start: 10}\n",
+        "4:11",
+        &[
+            "'duration' cannot be given with 'search'",
+            "search.warmup + search.hold",
+        ],
+    ),
+    (
+        "operations: 100\nsearch: {slo: \"p99 < 1ms\", start: 10}\n",
+        "4:13",
+        &["'operations' cannot be given with 'search'"],
+    ),
+    (
+        "warmup: 2s\nsearch: {slo: \"p99 < 1ms\", start: 10}\n",
+        "4:9",
+        &["'warmup' cannot be given with 'search'", "search.warmup"],
+    ),
+    (
+        "stages:\n  - {rate: 100, hold: 1s}\nsearch: {slo: \"p99 < 1ms\", start: 10}\n",
+        "6:9",
+        &["give either 'stages' or 'search', not both"],
+    ),
+    (
+        "sweep: {rate: [100, 200]}\nsearch: {slo: \"p99 < 1ms\", start: 10}\n",
+        "4:15",
+        &["sweeping 'rate' conflicts with 'search'"],
+    ),
+    (
+        "thresholds:\n  - {abort_on_fail: true}\n",
+        "5:5",
+        &[
+            "map form needs 'threshold'",
+            "its keys: threshold, abort_on_fail, delay",
+        ],
+    ),
+    (
+        "thresholds:\n  - {threshold: \"p99 < 1ms\", abort: true}\n",
+        "5:30",
+        &["abort", "threshold", "abort_on_fail", "delay"],
+    ),
+    (
+        "thresholds:\n  - {threshold: \"p99 < 1ms\", delay: 5s}\n",
+        "5:37",
+        &["'delay'", "needs abort_on_fail: true"],
+    ),
+    (
+        "thresholds:\n  - {threshold: \"p99 < soon\", abort_on_fail: true}\n",
+        "5:17",
+        &["'soon' is not a duration"],
+    ),
+];
+
+#[test]
+fn bad_stages_searches_and_thresholds_are_refused_with_position_and_choices() {
+    let mut wrong = Vec::new();
+    for (tail, at, fragments) in BAD_LOAD {
+        let text = format!("{HEAD}{tail}");
+        let err = Workload::parse(&text, "bad.yaml").expect_err(&text);
+        assert!(matches!(err, WorkloadError::Invalid { .. }));
+        let msg = err.to_string();
+        let first = msg.lines().next().unwrap();
+        if !first.starts_with(&format!("bad.yaml:{at}: ")) {
+            wrong.push(format!("{tail:?}: expected bad.yaml:{at}:, got: {first}"));
+        }
+        for f in *fragments {
+            if !msg.contains(f) {
+                wrong.push(format!("{tail:?}: expected {f:?} in: {first}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn stages_replace_the_one_rate_warmup_and_stop() {
+    use tikv_bench::workload::{Level, Stage, Stop};
+    let text = format!(
+        "{HEAD}concurrency: 8\nstages:\n  - {{rate: 100, hold: 4s, warmup: 1s}}\n  - {{rate: 400, ramp: 2s}}\n  - {{rate: 400, ramp: 1s}}\n"
+    );
+    let w = Workload::parse(&text, "s.yaml").unwrap();
+    assert_eq!(
+        w.stages,
+        [
+            Stage {
+                level: Level::Rate(100.0),
+                ramp: false,
+                duration: Duration::from_secs(4),
+                warmup: Duration::from_secs(1),
+            },
+            Stage {
+                level: Level::Rate(400.0),
+                ramp: true,
+                duration: Duration::from_secs(2),
+                warmup: Duration::ZERO,
+            },
+            // A ramp from and to the same level holds it.
+            Stage {
+                level: Level::Rate(400.0),
+                ramp: true,
+                duration: Duration::from_secs(1),
+                warmup: Duration::ZERO,
+            },
+        ]
+    );
+    assert_eq!(
+        (w.rate, w.warmup, w.stop, w.concurrency),
+        (
+            None,
+            Duration::ZERO,
+            Stop::Duration(Duration::from_secs(7)),
+            8
+        )
+    );
+    assert!(w.open_loop());
+    let closed = format!(
+        "{HEAD}stages:\n  - {{concurrency: 4, ramp: 10s}}\n  - {{concurrency: 48, hold: 5s}}\n  - {{concurrency: 2, hold: 5s}}\n"
+    );
+    let w = Workload::parse(&closed, "c.yaml").unwrap();
+    assert_eq!(w.concurrency, 48, "the largest stage's workers");
+    assert_eq!(w.stop, Stop::Duration(Duration::from_secs(20)));
+    assert!(!w.open_loop());
+}
+
+#[test]
+fn a_search_takes_its_defaults_and_bounds_the_run() {
+    use tikv_bench::workload::{Growth, Stop};
+    let w = Workload::parse(
+        &format!("{HEAD}search: {{slo: \"p99 of read < 10ms\", start: 100}}\n"),
+        "s.yaml",
+    )
+    .unwrap();
+    let s = w.search.clone().unwrap();
+    assert_eq!(s.slo.len(), 1);
+    assert_eq!(s.slo[0].text, "p99 of read < 10ms");
+    assert_eq!(
+        (s.start, s.growth, s.max, s.hold, s.warmup),
+        (
+            100.0,
+            Growth::Factor(2.0),
+            1e9,
+            Duration::from_secs(5),
+            Duration::from_secs(1)
+        )
+    );
+    assert_eq!(
+        (s.precision, s.max_steps, s.max_error_rate),
+        (0.05, 20, 0.01)
+    );
+    assert_eq!((w.rate, w.warmup), (None, Duration::ZERO));
+    assert_eq!(
+        w.stop,
+        Stop::Duration(Duration::from_secs(120)),
+        "20 x (1s + 5s)"
+    );
+    assert!(w.open_loop());
+    let w = Workload::parse(
+        &format!(
+            "{HEAD}search:\n  slo: [\"p99 of read < 10ms\", \"error rate < 1%\"]\n  start: 50\n  step: 25\n  precision: 0.02\n  max_error_rate: 0\n"
+        ),
+        "s.yaml",
+    )
+    .unwrap();
+    let s = w.search.unwrap();
+    assert_eq!(s.slo.len(), 2);
+    assert_eq!(
+        (s.growth, s.precision, s.max_error_rate),
+        (Growth::Step(25.0), 0.02, 0.0)
+    );
+}
+
+#[test]
+fn thresholds_take_a_map_form_that_aborts() {
+    let w = Workload::parse(
+        &format!(
+            "{HEAD}thresholds:\n  - \"error rate < 1%\"\n  - {{threshold: \"p99 of read < 20ms\", abort_on_fail: true, delay: 5s}}\n  - {{threshold: \"p50 < 2ms\", abort_on_fail: true}}\n  - {{threshold: \"max < 1s\", abort_on_fail: false}}\n"
+        ),
+        "t.yaml",
+    )
+    .unwrap();
+    let aborts: Vec<_> = w.thresholds.iter().map(|t| t.abort).collect();
+    assert_eq!(
+        aborts,
+        [
+            None,
+            Some(Duration::from_secs(5)),
+            Some(Duration::ZERO),
+            None
+        ]
+    );
+    // Written back in the form written; abort_on_fail: false is the string form.
+    assert_eq!(
+        serde_json::to_value(&w).unwrap()["thresholds"],
+        serde_json::json!([
+            "error rate < 1%",
+            {"threshold": "p99 of read < 20ms", "abort_on_fail": true, "delay": "5s"},
+            {"threshold": "p50 < 2ms", "abort_on_fail": true, "delay": "0s"},
+            "max < 1s",
+        ])
+    );
+}
+
+#[test]
+fn stages_searches_and_aborting_thresholds_round_trip_through_the_as_run_form() {
+    let files = [
+        format!(
+            "{HEAD}concurrency: 8\nstages:\n  - {{rate: 100.5, hold: 4s, warmup: 1s}}\n  - {{rate: 400, ramp: 1m}}\nthresholds:\n  - {{threshold: \"p99 of read < 20ms\", abort_on_fail: true, delay: 2s}}\n  - \"error rate < 1%\"\n"
+        ),
+        format!(
+            "{HEAD}stages:\n  - {{concurrency: 4, ramp: 10s, warmup: 2s}}\n  - {{concurrency: 48, hold: 5s}}\n"
+        ),
+        format!(
+            "{HEAD}concurrency: 64\nsearch:\n  slo: [\"p99 of read < 10ms\", \"error rate < 1%\"]\n  start: 50\n  step: 25\n  max: 5000\n  hold: 2s\n  warmup: 500ms\n  precision: 2%\n  max_steps: 7\n  max_error_rate: 0.5%\nsweep: {{concurrency: [8, 16]}}\n"
+        ),
+        format!("{HEAD}search: {{slo: \"p99 < 1ms\", start: 10}}\n"),
+    ];
+    for text in &files {
+        let w = Workload::parse(text, "w.yaml").unwrap();
+        let yaml = w.to_yaml();
+        let again = Workload::parse(&yaml, "as-run.yaml")
+            .unwrap_or_else(|e| panic!("as-run form does not parse: {e}\n{yaml}"));
+        assert_eq!(again, w, "{yaml}");
+        // The result's copy (JSON, which is YAML too) parses back as well.
+        let json = serde_json::to_string(&w).unwrap();
+        let again = Workload::parse(&json, "result.json")
+            .unwrap_or_else(|e| panic!("result's workload does not parse: {e}\n{json}"));
+        assert_eq!(again, w, "{json}");
+    }
+}
+
+#[test]
+fn a_sweep_over_other_axes_keeps_the_search_in_every_cell() {
+    let w = Workload::load(&crate::util::root().join("workloads/capacity-lock.yaml")).unwrap();
+    let cells = w.cells();
+    assert_eq!(cells.len(), 2);
+    for c in &cells {
+        assert_eq!(c.workload.search, w.search, "{}", c.id);
+    }
+}

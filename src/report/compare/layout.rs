@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::metrics::SweptValue;
 use crate::report::figures::Figures;
-use crate::report::plot::{Axis, Legend, Mark, PALETTE, Panel, Scale, Series, Unit};
+use crate::report::plot::{Axis, Legend, Look, Mark, PALETTE, Panel, Scale, Series, Unit};
 
 /// Where each result goes on the charts.
 pub(super) struct Layout {
@@ -126,6 +126,7 @@ impl Layout {
                 color: PALETTE[i % PALETTE.len()],
                 points: Vec::new(),
                 ranges: Vec::new(),
+                look: Look::Plain,
             })
             .collect();
         for (f, (x, s)) in figs.iter().zip(&self.pos) {

@@ -8,8 +8,11 @@
 //! side as bars. Whenever both lock modes are present, `contention.png`
 //! draws goodput, abort rate and p99 with those same lines. For exactly
 //! two results a delta table says whether the goodput difference is within
-//! the run-to-run noise of their timelines.
+//! the run-to-run noise of their timelines. Results with load stages or
+//! an SLO search draw their latency-throughput curves on one chart
+//! (`curve.png`) beside a table of the searches' answers.
 
+pub mod capacity;
 mod layout;
 mod tables;
 
@@ -17,6 +20,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::ReportError;
+use super::curve::{self, Curve};
 use super::figures::{self, Figures};
 use super::html::Written;
 use super::page;
@@ -29,6 +33,8 @@ use tables::{definitions, delta_table, pairs_table, results_table};
 pub const METRIC_SIZE: (u32, u32) = (720, 420);
 /// p50 beside p99.
 pub const LATENCY_SIZE: (u32, u32) = (1180, 440);
+/// The latency-throughput curves: p50 beside p99.
+pub use super::curve::COMPARE_SIZE as CURVE_SIZE;
 /// Goodput, abort rate and p99 side by side.
 pub const CONTENTION_SIZE: (u32, u32) = (1180, 460);
 
@@ -66,7 +72,8 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, Re
         charts: Vec::new(),
         note: note(results),
     };
-    let mut body = heading(&figs, &layout, txn);
+    let caps = capacity::of(results)?;
+    let mut body = heading(&figs, &layout, txn, !caps.is_empty());
     if has_both_locks(&figs) {
         body.push_str(&contention_section(&figs, &layout, out, &mut drawn)?);
     }
@@ -75,6 +82,9 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, Re
         "Results",
         &results_table(&figs, goodput_name),
     ));
+    if !caps.is_empty() {
+        body.push_str(&capacity_section(&caps, out, &mut drawn)?);
+    }
     if figs.len() == 2 {
         body.push_str(&page::section(
             "deltas",
@@ -148,6 +158,37 @@ fn figure(
     let html = page::figure(&path, chart.size, alt, caption)?;
     drawn.charts.push((path, chart.size));
     Ok(html)
+}
+
+/// The results with stages: their curves on one chart (`curve.png`) and
+/// the searches' answers.
+fn capacity_section(
+    caps: &[capacity::Staged],
+    out: &Path,
+    drawn: &mut Drawn,
+) -> Result<String, ReportError> {
+    let curves: Vec<Curve> = caps.iter().map(|c| c.curve.clone()).collect();
+    let mut inner = String::new();
+    if caps.iter().any(|c| c.search.is_some()) {
+        inner.push_str(&capacity::search_table(caps));
+    }
+    match curve::compare_chart(&curves) {
+        Some(chart) => inner.push_str(&figure(
+            &chart,
+            out.join("curve.png"),
+            (
+                "p50 and p99 against achieved throughput, one line per result",
+                &capacity::caption(caps),
+            ),
+            drawn,
+        )?),
+        None => inner.push_str(&page::para("note", "No stage has measured ops.")),
+    }
+    Ok(page::section(
+        "capacity",
+        "Capacity: latency against throughput",
+        &inner,
+    ))
 }
 
 /// Optimistic beside pessimistic: the chart and the table of pairs.
@@ -367,7 +408,7 @@ fn contention_chart(figs: &[Figures], layout: &Layout) -> Chart {
     }
 }
 
-fn heading(figs: &[Figures], layout: &Layout, txn: bool) -> String {
+fn heading(figs: &[Figures], layout: &Layout, txn: bool, staged: bool) -> String {
     let mut h = format!("<h1>Comparison of {} results</h1>\n", figs.len());
     let what = match &layout.param {
         Some(p) => format!(
@@ -397,6 +438,7 @@ fn heading(figs: &[Figures], layout: &Layout, txn: bool) -> String {
             has_both_locks(figs),
         ),
         ("results", "results", true),
+        ("capacity", "capacity", staged),
         ("deltas", "deltas", figs.len() == 2),
         ("charts", "charts", true),
         ("definitions", "definitions", true),

@@ -105,6 +105,33 @@ pub struct Series {
     /// Whiskers of lines-and-points series: at x, from the lowest to the
     /// highest of repeated runs (the point is their median).
     pub ranges: Vec<(f64, f64, f64)>,
+    pub look: Look,
+}
+
+impl Series {
+    /// A series drawn as its panel's mark says, without whiskers.
+    pub fn plain(name: impl Into<String>, color: RGBColor, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.into(),
+            color,
+            points,
+            ranges: Vec::new(),
+            look: Look::Plain,
+        }
+    }
+}
+
+/// How a series of a lines panel draws its points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    /// As the panel's mark says.
+    Plain,
+    /// Hollow rings, no line: points set apart from a line (e.g. the
+    /// failed steps of a search).
+    Rings,
+    /// A large ring round each point, no line: a point to notice (e.g. a
+    /// curve's knee).
+    Marked,
 }
 
 #[derive(Debug, Clone)]
@@ -277,6 +304,16 @@ where
         Mark::Lines | Mark::LinesPoints => {
             for (s, pts) in panel.series.iter().zip(&plotted) {
                 let color = s.color;
+                let ring = match s.look {
+                    Look::Plain => 0,
+                    Look::Rings => 5,
+                    Look::Marked => 11,
+                };
+                if ring > 0 {
+                    let style = color.stroke_width(2);
+                    chart.draw_series(pts.iter().map(|p| Circle::new(*p, ring, style)))?;
+                    continue;
+                }
                 chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?;
                 if panel.mark == Mark::LinesPoints {
                     chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
@@ -358,6 +395,8 @@ where
             [(x + 2, y - 6), (x + 20, y + 6)],
             s.color.filled(),
         ))?;
+    } else if s.look != Look::Plain {
+        area.draw(&Circle::new((x + 11, y), 6, s.color.stroke_width(2)))?;
     } else {
         area.draw(&PathElement::new(
             vec![(x, y), (x + 22, y)],

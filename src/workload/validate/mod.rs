@@ -8,6 +8,7 @@ use std::time::Duration;
 mod checks;
 mod keyspaces;
 mod settings;
+mod stages;
 mod tls;
 
 use super::Diagnostic;
@@ -141,6 +142,7 @@ pub fn validate(spec: WorkloadSpec, base: &Path) -> Result<Workload, Vec<Diagnos
         );
     }
 
+    stages::check_replaced(&mut c, &spec);
     let keys = check_keys(&mut c, spec.keys);
     let values = check_values(&mut c, spec.values);
     let load = check_load(&mut c, spec.load, &keys);
@@ -163,26 +165,17 @@ pub fn validate(spec: WorkloadSpec, base: &Path) -> Result<Workload, Vec<Diagnos
     let client_tls = spec.client.as_ref().map(tls::TlsSpec::of_client);
     let cluster_tls = spec.cluster.as_ref().map(tls::TlsSpec::of_cluster);
     let client = check_client(&mut c, spec.client, uses_cas);
-    let mut cluster_spec = spec.cluster;
-    let (api_version, keyspaces) = cluster_spec
-        .as_mut()
-        .map_or((None, None), |s| (s.api_version.take(), s.keyspaces.take()));
-    let mut cluster =
-        cluster_spec.map_or_else(ClusterConfig::default, |s| check_cluster(&mut c, s));
-    // The stand-in stores what the client speaks unless told otherwise.
-    cluster.api_version = api_version.map_or(client.api_version, |v| v.value);
-    cluster.keyspaces = match keyspaces {
-        Some(names) => names.into_iter().map(|n| n.value).collect(),
-        None => client.keyspace.iter().cloned().collect(),
-    };
+    let cluster = cluster_of(&mut c, spec.cluster, &client);
     tls::check_pairing(&mut c, client_tls.as_ref(), cluster_tls.as_ref());
     let sweep = spec
         .sweep
         .and_then(|s| check_sweep(&mut c, s, &keys, &ops, &checks));
     let thresholds = check_thresholds(&mut c, spec.thresholds.unwrap_or_default(), &ops);
+    let stages = stages::check_stages(&mut c, spec.stages);
+    let search = stages::check_search(&mut c, spec.search, &ops);
 
     if diags.is_empty() {
-        Ok(Workload {
+        Ok(stages::settle(Workload {
             name: spec.name.value,
             description: spec.description,
             seed: spec.seed.unwrap_or(DEFAULT_SEED),
@@ -199,12 +192,28 @@ pub fn validate(spec: WorkloadSpec, base: &Path) -> Result<Workload, Vec<Diagnos
             checks,
             sweep,
             thresholds,
-            stages: Vec::new(),
-            search: None,
-        })
+            stages,
+            search,
+        }))
     } else {
         Err(diags)
     }
+}
+
+/// The embedded cluster: the stand-in stores what the client speaks
+/// unless told otherwise.
+fn cluster_of(c: &mut Checker, spec: Option<ClusterSpec>, client: &ClientConfig) -> ClusterConfig {
+    let mut cluster_spec = spec;
+    let (api_version, keyspaces) = cluster_spec
+        .as_mut()
+        .map_or((None, None), |s| (s.api_version.take(), s.keyspaces.take()));
+    let mut cluster = cluster_spec.map_or_else(ClusterConfig::default, |s| check_cluster(c, s));
+    cluster.api_version = api_version.map_or(client.api_version, |v| v.value);
+    cluster.keyspaces = match keyspaces {
+        Some(names) => names.into_iter().map(|n| n.value).collect(),
+        None => client.keyspace.iter().cloned().collect(),
+    };
+    cluster
 }
 
 fn check_values(c: &mut Checker, spec: Option<ValuesSpec>) -> Values {

@@ -299,23 +299,70 @@ fn probability(c: &mut Checker, p: Option<&Sp<f64>>, what: &str) -> f64 {
 
 pub(in crate::workload) fn check_thresholds(
     c: &mut Checker,
-    texts: Vec<Sp<String>>,
+    specs: Vec<Sp<ThresholdSpec>>,
     ops: &[OpConfig],
 ) -> Vec<Threshold> {
+    specs
+        .iter()
+        .filter_map(|t| match &t.value {
+            ThresholdSpec::Text(text) => {
+                let at = Sp {
+                    value: text.clone(),
+                    referenced: t.referenced,
+                    defined: t.defined,
+                };
+                parse_threshold(c, &at, ops)
+            }
+            ThresholdSpec::Map {
+                threshold,
+                abort_on_fail,
+                delay,
+            } => {
+                let Some(text) = threshold else {
+                    c.err(
+                        t,
+                        format!(
+                            "a threshold's map form needs 'threshold', e.g. {{threshold: \"p99 of read < 20ms\", abort_on_fail: true, delay: 5s}}; its keys: {}",
+                            THRESHOLD_KEYS.join(", ")
+                        ),
+                    );
+                    return None;
+                };
+                let abort = abort_on_fail.as_ref().is_some_and(|a| a.value);
+                let delay = delay.as_ref().map_or(Duration::ZERO, |d| {
+                    if !abort {
+                        c.err(
+                            d,
+                            "'delay' is how long into the measured phase an aborting threshold waits before it is judged; it needs abort_on_fail: true",
+                        );
+                    }
+                    c.duration(d, "a threshold's delay", true)
+                });
+                let th = parse_threshold(c, text, ops)?;
+                Some(Threshold {
+                    abort: abort.then_some(delay),
+                    ..th
+                })
+            }
+        })
+        .collect()
+}
+
+/// One condition in the thresholds' grammar, naming ops the workload has.
+pub(in crate::workload) fn parse_threshold(
+    c: &mut Checker,
+    text: &Sp<String>,
+    ops: &[OpConfig],
+) -> Option<Threshold> {
     let names: Vec<(&str, &str)> = ops
         .iter()
         .map(|o| (o.name.as_str(), o.kind.type_name()))
         .collect();
-    texts
-        .iter()
-        .filter_map(|t| {
-            match Threshold::parse(&t.value).and_then(|th| th.check_op(&names).map(|()| th)) {
-                Ok(th) => Some(th),
-                Err(e) => {
-                    c.err(t, e.to_string());
-                    None
-                }
-            }
-        })
-        .collect()
+    match Threshold::parse(&text.value).and_then(|th| th.check_op(&names).map(|()| th)) {
+        Ok(th) => Some(th),
+        Err(e) => {
+            c.err(text, e.to_string());
+            None
+        }
+    }
 }
