@@ -16,12 +16,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc::UnboundedReceiver;
+
 pub use progress::ProgressMode;
 pub use worker::{Pacing, StopAt};
 
 use crate::backend::Backend;
+use crate::checks::thresholds::AbortWatch;
 use crate::metrics::result::{LoadResult, new_run_id};
-use crate::metrics::{Clock, Collector, CpuUse, Live, RunInfo, RunResult, ShardInfo, Summary};
+use crate::metrics::{
+    AbortInfo, Clock, Collector, CpuUse, Live, Report, RunInfo, RunResult, ShardInfo, Summary,
+};
 use crate::vocab::{OpError, TimeSource};
 use crate::workload::checks::{self, WorkerLog, run::SetupError};
 use crate::workload::keys::SharedKeys;
@@ -226,7 +231,9 @@ pub async fn run<B: Backend>(
     progress.finish();
     let info = run_info(&shared, opts, started_unix_us, load, &measured);
     let mut result = RunResult::build(workload, &measured.summary, info);
-    result.interrupted = opts.interrupt.fired();
+    // An abort fires the interrupt too, but is reported as itself.
+    result.interrupted = opts.interrupt.fired() && measured.aborted.is_none();
+    result.aborted = measured.aborted.clone();
     if staged(workload) {
         measured
             .staging
@@ -310,6 +317,8 @@ struct Measured {
     ended: Instant,
     cpu: Option<CpuUse>,
     staging: staging::Staging,
+    /// The `abort_on_fail` threshold that stopped the run.
+    aborted: Option<AbortInfo>,
 }
 
 /// Warmup and the measured phase: the workers `ids`, the collector merging
@@ -360,11 +369,7 @@ async fn measure<B: Backend>(
         .collect();
     drop(tx);
     let mut staging = staging::Staging::new(w, shared.start, staged(w));
-    while let Some(report) = rx.recv().await {
-        collector.add(report);
-        let now = shared.time.now();
-        staging.collect(&mut collector, plan, now, opts.interrupt.fired());
-    }
+    let aborted = collect(shared, plan, &mut rx, &mut collector, &mut staging, opts).await;
     hold_to_the_end(shared, plan, opts).await;
     let ended = shared.time.now();
     staging.collect(&mut collector, plan, ended, opts.interrupt.fired());
@@ -391,7 +396,53 @@ async fn measure<B: Backend>(
         ended,
         cpu,
         staging,
+        aborted,
     })
+}
+
+/// Merges the workers' reports until the last worker is done, handing
+/// each stage to `staging` as it completes; with thresholds that
+/// `abort_on_fail`, judges them once a second on the run so far and, at
+/// the first miss, fires the interrupt and returns the miss.
+async fn collect<B>(
+    shared: &worker::Shared<B>,
+    plan: &Plan,
+    rx: &mut UnboundedReceiver<Report>,
+    collector: &mut Collector,
+    staging: &mut staging::Staging,
+    opts: &RunOptions,
+) -> Option<AbortInfo> {
+    let w = &shared.workload;
+    let mut watch = AbortWatch::new(&w.thresholds);
+    let names: Vec<&str> = w.ops.iter().map(|o| o.name.as_str()).collect();
+    let types: Vec<&str> = w.ops.iter().map(|o| o.kind.type_name()).collect();
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    let mut aborted = None;
+    loop {
+        let report = match &mut watch {
+            None => rx.recv().await,
+            Some(watch) => tokio::select! {
+                r = rx.recv() => r,
+                _ = second.tick() => {
+                    let now = shared.time.now();
+                    let secs = plan.stages().measured_by(now).as_secs_f64();
+                    if aborted.is_none() && secs > 0.0 {
+                        aborted = watch.check(collector.totals(), &names, &types, secs);
+                        if aborted.is_some() {
+                            opts.interrupt.fire();
+                        }
+                    }
+                    continue;
+                }
+            },
+        };
+        let Some(report) = report else {
+            return aborted;
+        };
+        collector.add(report);
+        let now = shared.time.now();
+        staging.collect(collector, plan, now, opts.interrupt.fired());
+    }
 }
 
 /// Open loop: the workers stop after their last slot before the plan's

@@ -180,6 +180,20 @@ impl Stages {
     }
 }
 
+impl Stages {
+    /// The measured time up to `now`: the parts of the stages' measured
+    /// spans before it.
+    pub fn measured_by(&self, now: Instant) -> Duration {
+        self.list
+            .iter()
+            .map(|s| {
+                let to = s.end().map_or(now, |end| end.min(now));
+                to.saturating_duration_since(s.measure_from())
+            })
+            .sum()
+    }
+}
+
 /// The driver's side of the plan: publishes stages, closes it.
 pub struct Plan {
     tx: watch::Sender<Arc<Stages>>,

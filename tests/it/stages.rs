@@ -325,3 +325,34 @@ async fn an_interrupted_search_says_so_and_keeps_the_steps_run() {
     let ops: u64 = stages.iter().map(|s| s.measured.ops).sum();
     assert_eq!(ops, r.measured.ops);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_abort_on_fail_threshold_stops_the_run_at_its_first_miss() {
+    // One slot of 10 ms takes 100 ops/s; 200 are offered, so latency
+    // climbs and the p99 bound is missed once its 1 s delay has passed.
+    let mut w = base(32);
+    w.ops.truncate(1);
+    w.rate = Some(200.0);
+    w.warmup = Duration::ZERO;
+    w.stop = Stop::Duration(Duration::from_secs(30));
+    let mut t = Threshold::parse("p99 of read < 50ms").unwrap();
+    t.abort = Some(Duration::from_secs(1));
+    w.thresholds = vec![t];
+    let capacity = Capacity {
+        service: Duration::from_millis(10),
+        slots: 1,
+    };
+    let r = run(&w, NoopBackend::with_capacity(capacity)).await;
+    let aborted = r.aborted.as_ref().expect("the run was aborted");
+    assert_eq!(aborted.threshold, "p99 of read < 50ms");
+    assert!((1.0..=2.0).contains(&aborted.at_s), "{aborted:?}");
+    assert!(!r.interrupted, "an abort is not an interrupt");
+    assert!(r.measured.duration_s < 3.0, "{}", r.measured.duration_s);
+
+    // Without abort_on_fail, the same threshold lets the run go on.
+    w.thresholds[0].abort = None;
+    w.stop = Stop::Duration(Duration::from_secs(3));
+    let r = run(&w, NoopBackend::with_capacity(capacity)).await;
+    assert!(r.aborted.is_none() && !r.interrupted);
+    assert_eq!(r.measured.ops, 600, "the whole schedule ran");
+}
