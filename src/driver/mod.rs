@@ -369,6 +369,9 @@ async fn measure<B: Backend>(
         .collect();
     drop(tx);
     let mut staging = staging::Staging::new(w, shared.start, staged(w));
+    if shared.time == TimeSource::System {
+        staging.meter_cpu(plan.view(), shared.backend.target().runs_in_process());
+    }
     let aborted = collect(shared, plan, &mut rx, &mut collector, &mut staging, opts).await;
     hold_to_the_end(shared, plan, opts).await;
     let ended = shared.time.now();

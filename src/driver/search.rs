@@ -15,15 +15,17 @@ use std::collections::BTreeMap;
 
 use crate::checks::thresholds::evaluate_ops;
 use crate::metrics::result::OpResult;
-use crate::metrics::{DriverVerdict, SearchEnd, SearchResult, StageResult, StepVerdict};
+use crate::metrics::selfcheck::SATURATION_BOUND;
+use crate::metrics::{SearchEnd, SearchResult, StageResult, StepVerdict, ThresholdVerdict};
 use crate::workload::{Growth, Search};
 
-/// Judges a step on its own figures: each SLO condition, the error rate
-/// against `max_error_rate`, and the driver's self-check. A step whose
-/// sends started late fails; the failure is the driver's
-/// (`driver_limited`) when the SLO would have held from each op's actual
-/// start (its service time) and the errors stayed in bounds: the target
-/// kept up, the driver did not.
+/// Judges a step on its own figures: each SLO condition (latency from the
+/// intended start, so the driver's lateness counts against it) and the
+/// error rate against `max_error_rate`. A step that missed its SLO while
+/// its ops, timed from their actual start (their service time), met it,
+/// with the errors in bounds, failed because its ops started late: the
+/// driver's failure, not the target's (`driver_limited`). Late sends
+/// alone do not fail a step: its latency already includes them.
 pub fn judge(search: &Search, step: &StageResult) -> StepVerdict {
     let secs = step.duration_s;
     let slo = evaluate_ops(&search.slo, &step.ops, secs);
@@ -46,27 +48,14 @@ pub fn judge(search: &Search, step: &StageResult) -> StepVerdict {
             top_errors(&step.ops),
         ));
     }
+    let missed_slo = slo.iter().any(|v| !v.passed);
     let mut driver_limited = false;
-    let behind = step
-        .driver_check
-        .as_ref()
-        .filter(|c| c.verdict == DriverVerdict::FellBehind);
-    if let Some(check) = behind {
+    if missed_slo && errors_ok {
         let from_start = evaluate_ops(&search.slo, &service_view(&step.ops), secs);
-        driver_limited = errors_ok && from_start.iter().all(|v| v.passed);
-        let late = check.late_ops.unwrap_or(0);
-        let sends = check.lateness_us.map_or(0, |l| l.count).max(1);
-        reasons.push(format!(
-            "the driver fell behind: {:.1}% of sends started more than {} late{}",
-            100.0 * late as f64 / sends as f64,
-            crate::vocab::fmt::micros(check.late_bound_us),
-            if driver_limited {
-                " while the service time met the SLO: the workers, not the target, were \
-                 short (raise concurrency or add drivers)"
-            } else {
-                ""
-            },
-        ));
+        if from_start.iter().all(|v| v.passed) {
+            driver_limited = true;
+            reasons.push(started_late(&from_start, step));
+        }
     }
     StepVerdict {
         passed: reasons.is_empty(),
@@ -74,6 +63,45 @@ pub fn judge(search: &Search, step: &StageResult) -> StepVerdict {
         reasons,
         driver_limited,
     }
+}
+
+/// Why a driver-limited step failed: from the actual start the SLO held.
+fn started_late(from_start: &[ThresholdVerdict], step: &StageResult) -> String {
+    let measured: Vec<&str> = from_start.iter().map(|v| v.measured.as_str()).collect();
+    let late = step.driver_check.as_ref().and_then(|c| {
+        let l = c.lateness_us?;
+        Some(format!(
+            " (sends late by p99 {}; {} of {} more than {} late)",
+            crate::vocab::fmt::micros(l.p99),
+            c.late_ops.unwrap_or(0),
+            l.count,
+            crate::vocab::fmt::micros(c.late_bound_us),
+        ))
+    });
+    let cpu = step
+        .driver_check
+        .as_ref()
+        .and_then(|c| c.cpu)
+        .filter(|c| c.busy >= SATURATION_BOUND);
+    let advice = match cpu {
+        Some(c) if c.with_target => format!(
+            "the process used {:.2} of {} cores and also ran the target: this machine's CPU, \
+             shared by the driver and the target, set the limit",
+            c.busy * f64::from(c.cores),
+            c.cores
+        ),
+        Some(c) => format!(
+            "the driver used {:.2} of {} cores: give it more CPU or add drivers",
+            c.busy * f64::from(c.cores),
+            c.cores
+        ),
+        None => "raise concurrency if every worker was busy, else give the driver more CPU".into(),
+    };
+    format!(
+        "timed from their actual start the ops met it ({}): the driver started them late{}; {advice}",
+        measured.join(", "),
+        late.unwrap_or_default(),
+    )
 }
 
 /// The step's ops with each latency histogram replaced by the service
@@ -389,6 +417,7 @@ mod tests {
             names: &["read"],
             types: &["get"],
             completed_in_span: 100,
+            cpu: None,
         })
     }
 
@@ -413,16 +442,37 @@ mod tests {
     }
 
     #[test]
-    fn late_sends_with_a_fast_target_fail_the_step_as_the_drivers() {
+    fn a_step_missed_only_by_late_sends_is_the_drivers() {
         let s = search(Growth::Factor(2.0));
         let v = judge(&s, &step(5, 30, 0));
         assert!(!v.passed && v.driver_limited, "{v:?}");
         assert!(
-            v.reasons
-                .iter()
-                .any(|r| r.contains("the driver fell behind: 100.0%"))
+            v.reasons[0].starts_with("p99 < 20ms missed: measured 35"),
+            "{v:?}"
         );
-        assert!(v.reasons.iter().any(|r| r.contains("raise concurrency")));
+        assert!(
+            v.reasons[1].starts_with("timed from their actual start the ops met it (5")
+                && v.reasons[1].contains("100 of 100 more than 1.00ms late"),
+            "{v:?}"
+        );
+        // A process out of CPU that also ran the target: the machine's limit.
+        let mut busy = step(5, 30, 0);
+        let cpu = crate::metrics::CpuUse::new(1_900_000, 1_000_000, 2, false).with_target(true);
+        busy.driver_check.as_mut().unwrap().cpu = Some(cpu);
+        let v = judge(&s, &busy);
+        assert!(v.driver_limited, "{v:?}");
+        assert!(
+            v.reasons[1].ends_with(
+                "the process used 1.90 of 2 cores and also ran the target: this machine's CPU, \
+                 shared by the driver and the target, set the limit"
+            ),
+            "{v:?}"
+        );
+        // Late sends that did not cost the SLO do not fail the step: its
+        // latency includes them.
+        let v = judge(&s, &step(5, 2, 0));
+        assert!(v.passed && !v.driver_limited, "{v:?}");
+        assert_eq!(v.slo[0].measured.get(..1), Some("7"));
         // A slow target makes sends late too: that failure is the target's.
         let v = judge(&s, &step(50, 30, 0));
         assert!(!v.passed && !v.driver_limited, "{v:?}");

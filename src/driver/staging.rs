@@ -2,12 +2,14 @@
 //! figures the collector hands over once every worker has moved past it,
 //! and, for an SLO search, the step's verdict and the next step published.
 
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use super::plan::{self, Plan, Planned};
+use super::plan::{self, Plan, PlanView, Planned};
 use super::search::{SearchState, judge};
+use crate::metrics::LevelKind;
 use crate::metrics::result::{op_result, phase};
-use crate::metrics::{Collector, RunResult, StageResult, StageSpan, Summary};
+use crate::metrics::{Collector, CpuUse, RunResult, StageResult, StageSpan, Summary};
 use crate::workload::{Search, Workload};
 
 /// The stages completed so far, and where the search stands.
@@ -19,6 +21,8 @@ pub struct Staging {
     workers: usize,
     search: Option<(Search, SearchState)>,
     results: Vec<StageResult>,
+    /// The process's CPU per stage (the system clock only).
+    cpu: Option<StageCpu>,
 }
 
 impl Staging {
@@ -33,6 +37,14 @@ impl Staging {
             workers: w.concurrency as usize,
             search: w.search.as_ref().map(|s| (s.clone(), SearchState::new(s))),
             results: Vec::new(),
+            cpu: None,
+        }
+    }
+
+    /// Reads the process's CPU over each stage's measured span.
+    pub fn meter_cpu(&mut self, view: PlanView, with_target: bool) {
+        if self.on {
+            self.cpu = Some(StageCpu::start(view, with_target));
         }
     }
 
@@ -56,7 +68,7 @@ impl Staging {
             let Some(figs) = c.take_stage(k) else {
                 return;
             };
-            let mut result = self.build(&stage, &figs, now, interrupted);
+            let mut result = self.build(k, &stage, &figs, now, interrupted);
             if let Some((search, state)) = &mut self.search {
                 if interrupted {
                     state.interrupted();
@@ -77,6 +89,7 @@ impl Staging {
 
     fn build(
         &self,
+        k: usize,
         stage: &Planned,
         figs: &crate::metrics::StageReport,
         now: Instant,
@@ -101,6 +114,7 @@ impl Staging {
             names: &names,
             types: &self.types,
             completed_in_span: figs.completed_in_span,
+            cpu: self.cpu.as_ref().and_then(|c| c.get(k)),
         })
     }
 
@@ -120,5 +134,82 @@ impl Staging {
             .collect();
         result.search = self.search.map(|(_, state)| state.result());
         result.stages = Some(self.results);
+    }
+}
+
+/// The process's CPU over each stage's measured span, read by a task that
+/// wakes at the span's start and end (tokio's timer: within a millisecond
+/// or so of each, against spans of seconds). A stage handed over before
+/// the task woke at its end is read when it is asked for.
+struct StageCpu {
+    readings: Arc<Mutex<Vec<Reading>>>,
+    with_target: bool,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// One stage's reading: the process's CPU at its span's start, then its
+/// use over the span.
+#[derive(Debug, Clone, Copy, Default)]
+struct Reading {
+    first: Option<(Instant, Duration)>,
+    closed_loop: bool,
+    used: Option<CpuUse>,
+}
+
+impl Reading {
+    fn until_now(&self, with_target: bool) -> Option<CpuUse> {
+        let (t0, c0) = self.first?;
+        let c1 = super::os::process_cpu()?;
+        let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
+        let (cpu, wall) = (us(c1.saturating_sub(c0)), us(t0.elapsed()));
+        let cores = super::os::cores();
+        Some(CpuUse::new(cpu, wall, cores, self.closed_loop).with_target(with_target))
+    }
+}
+
+impl StageCpu {
+    fn start(mut view: PlanView, with_target: bool) -> StageCpu {
+        let readings: Arc<Mutex<Vec<Reading>>> = Arc::default();
+        let out = readings.clone();
+        let task = tokio::spawn(async move {
+            let mut k = 0;
+            while let Some(stage) = view.wait(k).await {
+                let Some(end) = stage.end() else { return };
+                tokio::time::sleep_until(stage.measure_from().into()).await;
+                let reading = Reading {
+                    first: super::os::process_cpu().map(|c| (Instant::now(), c)),
+                    closed_loop: stage.kind == LevelKind::Concurrency,
+                    used: None,
+                };
+                lock(&out).push(reading);
+                tokio::time::sleep_until(end.into()).await;
+                let used = reading.until_now(with_target);
+                lock(&out)[k].used = used;
+                k += 1;
+            }
+        });
+        StageCpu {
+            readings,
+            with_target,
+            task,
+        }
+    }
+
+    /// Stage `k`'s use over its span (up to now, if the task has not read
+    /// its end yet).
+    fn get(&self, k: usize) -> Option<CpuUse> {
+        let r = lock(&self.readings);
+        let reading = r.get(k)?;
+        reading.used.or_else(|| reading.until_now(self.with_target))
+    }
+}
+
+fn lock(r: &Mutex<Vec<Reading>>) -> std::sync::MutexGuard<'_, Vec<Reading>> {
+    r.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Drop for StageCpu {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

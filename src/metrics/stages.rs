@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::recorder::OpStats;
 use super::result::{OpResult, PhaseResult, op_result, phase, round3};
 use super::sections::ThresholdVerdict;
-use super::selfcheck::DriverCheck;
+use super::selfcheck::{CpuUse, DriverCheck};
 
 /// One load stage (or search step) of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,11 +138,13 @@ pub struct StageSpan<'a> {
     pub types: &'a [&'a str],
     /// Ops that completed inside the measured span.
     pub completed_in_span: u64,
+    /// The process's CPU over the measured span, when it was read.
+    pub cpu: Option<CpuUse>,
 }
 
 impl StageResult {
     /// A stage's section from its per-op stats; no verdict, and the
-    /// driver's self-check from the stage's lateness alone.
+    /// driver's self-check from the stage's lateness and CPU.
     pub fn build(span: StageSpan<'_>) -> StageResult {
         let secs = span.duration_s;
         let ops = span
@@ -164,7 +166,7 @@ impl StageResult {
             measured: phase(span.stats, secs),
             achieved_per_s: super::result::rate(span.completed_in_span, secs),
             ops,
-            driver_check: DriverCheck::judge(lateness.as_ref(), None),
+            driver_check: DriverCheck::judge(lateness.as_ref(), span.cpu),
             verdict: None,
         }
     }

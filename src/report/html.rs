@@ -455,10 +455,7 @@ fn header(r: &RunResult) -> String {
 }
 
 fn mode(r: &RunResult) -> String {
-    match r.rate {
-        Some(rate) => format!("open loop at {} ops/s", page::rate(rate)),
-        None => "closed loop".into(),
-    }
+    super::stages::mode(r)
 }
 
 /// Each op's final errors, notable outcomes and what happened on its way
@@ -562,7 +559,7 @@ fn metadata(r: &RunResult) -> String {
     t.pair("concurrency", text(format!("{} workers", r.concurrency)));
     t.pair(
         "rate",
-        text(r.rate.map_or("none (closed loop)".into(), |x| {
+        text(r.rate.map_or(format!("none ({})", mode(r)), |x| {
             format!("{} ops/s", page::rate(x))
         })),
     );

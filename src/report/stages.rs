@@ -23,6 +23,24 @@ pub fn latency(s: &StageResult) -> Result<Percentiles, ReportError> {
 }
 
 /// A rate as the answer says it: whole ops/s, a decimal when below 10.
+/// How the run offered its load, in words: "open loop at 500 ops/s",
+/// "closed loop", "open loop in 4 stages", "open loop, SLO search".
+pub fn mode(r: &RunResult) -> String {
+    let stages = r.stages.as_deref().unwrap_or_default();
+    match (r.rate, &r.search, stages.first()) {
+        (Some(x), _, _) => format!("open loop at {} ops/s", rate(x)),
+        (None, Some(_), _) => format!("open loop, SLO search in {} steps", stages.len()),
+        (None, None, Some(first)) => {
+            let lp = match first.level.kind {
+                LevelKind::Rate => "open",
+                LevelKind::Concurrency => "closed",
+            };
+            format!("{lp} loop in {} stages", stages.len())
+        }
+        (None, None, None) => "closed loop".into(),
+    }
+}
+
 pub fn rate(x: f64) -> String {
     trim(x, if x.abs() < 10.0 { 1 } else { 0 })
 }
@@ -94,7 +112,7 @@ pub fn ending(s: &SearchResult) -> Option<&'static str> {
     match s.ended {
         SearchEnd::Converged => None,
         SearchEnd::DriverLimited => Some(
-            "the driver fell behind, not the target: the answer is a floor of the target's capacity; raise concurrency or add drivers",
+            "the driver, not the target, missed the SLO: the answer is a floor of the target's capacity",
         ),
         SearchEnd::ReachedMax => {
             Some("the search reached its max rate: the target may take more; raise max")

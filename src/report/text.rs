@@ -134,10 +134,7 @@ fn search(out: &mut String, r: &RunResult) {
 
 /// What ran, and the measured totals.
 fn totals(out: &mut String, r: &RunResult) {
-    let mode = match r.rate {
-        Some(rate) => format!("open loop at {rate} ops/s"),
-        None => "closed loop".to_string(),
-    };
+    let mode = stages::mode(r);
     let _ = writeln!(
         out,
         "{} on {} ({}), seed {}, {}, {} workers",

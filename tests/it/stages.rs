@@ -356,3 +356,29 @@ async fn an_abort_on_fail_threshold_stops_the_run_at_its_first_miss() {
     assert!(r.aborted.is_none() && !r.interrupted);
     assert_eq!(r.measured.ops, 600, "the whole schedule ran");
 }
+
+/// On the system clock each stage's self-check carries the process's CPU
+/// over that stage's measured span, so a search step that fails while the
+/// process is out of CPU says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_stage_reads_the_processs_cpu_over_its_span() {
+    let w = staged(
+        4,
+        vec![
+            hold(Level::Rate(200.0), 0.4, 100),
+            hold(Level::Rate(400.0), 0.3, 0),
+        ],
+    );
+    let r = driver::run(&w, Arc::new(NoopBackend::new()), &RunOptions::default())
+        .await
+        .expect("run");
+    let stages = r.stages.expect("stages");
+    for (s, span_us) in stages.iter().zip([300_000u64, 300_000]) {
+        let cpu = s.driver_check.as_ref().and_then(|c| c.cpu).expect("cpu");
+        assert!(
+            cpu.wall_us.abs_diff(span_us) < 50_000,
+            "read over the measured span: {cpu:?}"
+        );
+        assert!(!cpu.with_target, "noop runs no target in process");
+    }
+}
