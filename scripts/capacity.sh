@@ -7,7 +7,7 @@
 # there (median [lowest-highest]), the first rate that failed and why, how
 # each search ended. Writes the comparison page (every round's curve on
 # one chart, the answers' table) into OUT/compare; with --readme, also
-# copies its curve chart to docs/img/capacity-<workload>.png.
+# copies its curve chart to docs/img/<workload>.png (its file name, capacity- prefixed unless it is).
 # With --results DIR, only the answers and the page of an earlier run's DIR.
 # --bin PATH runs that tikv-bench binary instead of building a release one.
 # Usage: scripts/capacity.sh [--workload F] [--rounds N] [--out DIR]
@@ -94,7 +94,8 @@ echo
 "$bin" compare "${files[@]}" --out "$out/compare"
 if [ -n "$readme" ]; then
     [ -f "$out/compare/curve.png" ] || { echo "no curve chart: no result has stages" >&2; exit 1; }
-    dest="docs/img/capacity-$(basename "$workload" .yaml).png"
+    base="$(basename "$workload" .yaml)"
+    dest="docs/img/capacity-${base#capacity-}.png"
     cp "$out/compare/curve.png" "$dest"
     echo "curve: $dest"
 fi

@@ -26,7 +26,7 @@ use crate::workload::{Growth, Search};
 /// with the errors in bounds, failed because its ops started late: the
 /// driver's failure, not the target's (`driver_limited`). Late sends
 /// alone do not fail a step: its latency already includes them.
-pub fn judge(search: &Search, step: &StageResult) -> StepVerdict {
+pub fn judge(search: &Search, step: &StageResult, workers: u32) -> StepVerdict {
     let secs = step.duration_s;
     let slo = evaluate_ops(&search.slo, &step.ops, secs);
     let mut reasons: Vec<String> = slo
@@ -54,7 +54,7 @@ pub fn judge(search: &Search, step: &StageResult) -> StepVerdict {
         let from_start = evaluate_ops(&search.slo, &service_view(&step.ops), secs);
         if from_start.iter().all(|v| v.passed) {
             driver_limited = true;
-            reasons.push(started_late(&from_start, step));
+            reasons.push(started_late(&from_start, step, workers));
         }
     }
     StepVerdict {
@@ -66,7 +66,7 @@ pub fn judge(search: &Search, step: &StageResult) -> StepVerdict {
 }
 
 /// Why a driver-limited step failed: from the actual start the SLO held.
-fn started_late(from_start: &[ThresholdVerdict], step: &StageResult) -> String {
+fn started_late(from_start: &[ThresholdVerdict], step: &StageResult, workers: u32) -> String {
     let measured: Vec<&str> = from_start.iter().map(|v| v.measured.as_str()).collect();
     let late = step.driver_check.as_ref().and_then(|c| {
         let l = c.lateness_us?;
@@ -83,7 +83,19 @@ fn started_late(from_start: &[ThresholdVerdict], step: &StageResult) -> String {
         .as_ref()
         .and_then(|c| c.cpu)
         .filter(|c| c.busy >= SATURATION_BOUND);
+    // Little's law: the workers busy on average, from the ops' service
+    // times over the span.
+    let busy: f64 = step
+        .ops
+        .values()
+        .filter_map(|o| Some(o.ok as f64 * o.service_us?.mean / 1e6))
+        .sum::<f64>()
+        / step.duration_s.max(1e-9);
     let advice = match cpu {
+        _ if busy >= WORKERS_BUSY * f64::from(workers) => format!(
+            "its {workers} workers were busy {busy:.1} on average (rate × service time): \
+             raise concurrency"
+        ),
         Some(c) if c.with_target => format!(
             "the process used {:.2} of {} cores and also ran the target: this machine's CPU, \
              shared by the driver and the target, set the limit",
@@ -103,6 +115,11 @@ fn started_late(from_start: &[ThresholdVerdict], step: &StageResult) -> String {
         late.unwrap_or_default(),
     )
 }
+
+/// The share of its workers a step kept busy on average beyond which the
+/// workers, not the CPU, are taken to have been short: each runs one op at
+/// a time, so near all of them busy, bursts find none free.
+const WORKERS_BUSY: f64 = 0.75;
 
 /// The step's ops with each latency histogram replaced by the service
 /// time's (from the actual start), where there is one.
@@ -424,18 +441,18 @@ mod tests {
     #[test]
     fn a_step_is_judged_on_its_slo_errors_and_driver() {
         let s = search(Growth::Factor(2.0));
-        let v = judge(&s, &step(5, 0, 0));
+        let v = judge(&s, &step(5, 0, 0), 100);
         assert!(v.passed && v.reasons.is_empty(), "{v:?}");
         assert!(v.slo[0].passed);
 
-        let v = judge(&s, &step(50, 0, 0));
+        let v = judge(&s, &step(50, 0, 0), 100);
         assert!(!v.passed && !v.driver_limited);
         assert!(
             v.reasons[0].starts_with("p99 < 20ms missed: measured 50"),
             "{v:?}"
         );
 
-        let v = judge(&s, &step(5, 0, 5));
+        let v = judge(&s, &step(5, 0, 5), 100);
         assert!(!v.passed);
         assert!(v.reasons[0].contains("error rate 5.00% over the 1.00% allowed (5 of 100"));
         assert!(v.reasons[0].contains("mostly timeout (5)"), "{v:?}");
@@ -444,7 +461,7 @@ mod tests {
     #[test]
     fn a_step_missed_only_by_late_sends_is_the_drivers() {
         let s = search(Growth::Factor(2.0));
-        let v = judge(&s, &step(5, 30, 0));
+        let v = judge(&s, &step(5, 30, 0), 100);
         assert!(!v.passed && v.driver_limited, "{v:?}");
         assert!(
             v.reasons[0].starts_with("p99 < 20ms missed: measured 35"),
@@ -459,7 +476,7 @@ mod tests {
         let mut busy = step(5, 30, 0);
         let cpu = crate::metrics::CpuUse::new(1_900_000, 1_000_000, 2, false).with_target(true);
         busy.driver_check.as_mut().unwrap().cpu = Some(cpu);
-        let v = judge(&s, &busy);
+        let v = judge(&s, &busy, 100);
         assert!(v.driver_limited, "{v:?}");
         assert!(
             v.reasons[1].ends_with(
@@ -468,13 +485,23 @@ mod tests {
             ),
             "{v:?}"
         );
+        // Workers busy on average near all of them: the workers were short.
+        let mut short = step(5, 30, 0);
+        short.duration_s = 0.5; // 100 ops of 5 ms in 0.5 s: one busy on average
+        let v = judge(&s, &short, 1);
+        assert!(
+            v.reasons[1].ends_with(
+                "its 1 workers were busy 1.0 on average (rate × service time): raise concurrency"
+            ),
+            "{v:?}"
+        );
         // Late sends that did not cost the SLO do not fail the step: its
         // latency includes them.
-        let v = judge(&s, &step(5, 2, 0));
+        let v = judge(&s, &step(5, 2, 0), 100);
         assert!(v.passed && !v.driver_limited, "{v:?}");
         assert_eq!(v.slo[0].measured.get(..1), Some("7"));
         // A slow target makes sends late too: that failure is the target's.
-        let v = judge(&s, &step(50, 30, 0));
+        let v = judge(&s, &step(50, 30, 0), 100);
         assert!(!v.passed && !v.driver_limited, "{v:?}");
     }
 

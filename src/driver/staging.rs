@@ -74,7 +74,7 @@ impl Staging {
                     state.interrupted();
                     plan.close();
                 } else {
-                    let verdict = judge(search, &result);
+                    let verdict = judge(search, &result, self.workers as u32);
                     let next = state.step_done(k, stage.to, result.achieved_per_s, &verdict);
                     result.verdict = Some(verdict);
                     match next {

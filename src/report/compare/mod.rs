@@ -146,6 +146,14 @@ fn note(results: &[(PathBuf, RunResult)]) -> String {
     )
 }
 
+/// The note without the words on medians and whiskers.
+fn note_of_runs(note: &str) -> String {
+    match (note.find(" (each point the median"), note.find(") · from")) {
+        (Some(a), Some(b)) if a < b => format!("{}{}", &note[..a], &note[b + 1..]),
+        _ => note.to_string(),
+    }
+}
+
 /// Draws `chart` into `path` and returns it as an inline figure; the file
 /// is added to the drawn charts.
 fn figure(
@@ -167,21 +175,28 @@ fn capacity_section(
     out: &Path,
     drawn: &mut Drawn,
 ) -> Result<String, ReportError> {
-    let curves: Vec<Curve> = caps.iter().map(|c| c.curve.clone()).collect();
+    let curves: Vec<Curve> = capacity::one_per_cell(caps);
     let mut inner = String::new();
     if caps.iter().any(|c| c.search.is_some()) {
         inner.push_str(&capacity::search_table(caps));
     }
     match curve::compare_chart(&curves) {
-        Some(chart) => inner.push_str(&figure(
-            &chart,
-            out.join("curve.png"),
-            (
-                "p50 and p99 against achieved throughput, one line per result",
-                &capacity::caption(caps),
-            ),
-            drawn,
-        )?),
+        Some(chart) => {
+            // Each line is one run, not a median with whiskers.
+            let runs = note_of_runs(&drawn.note);
+            let note = std::mem::replace(&mut drawn.note, runs);
+            let fig = figure(
+                &chart,
+                out.join("curve.png"),
+                (
+                    "p50 and p99 against achieved throughput, one line per result",
+                    &capacity::caption(caps),
+                ),
+                drawn,
+            );
+            drawn.note = note;
+            inner.push_str(&fig?);
+        }
         None => inner.push_str(&page::para("note", "No stage has measured ops.")),
     }
     Ok(page::section(
