@@ -2,7 +2,9 @@
 # Runs a shortened lock sweep (optimistic vs pessimistic as contention grows)
 # on the embedded stand-in cluster and renders every report into reports/ci/:
 # one report.html per cell, index.json, and compare/compare.html with the
-# contention chart. Usage: scripts/ci-report.sh [OUT_DIR]
+# contention chart; then the SLO search against the noop target of known
+# capacity (4 slots of 10 ms), into OUT_DIR/capacity, which must converge
+# below 400 ops/s and within 15% of it. Usage: scripts/ci-report.sh [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-reports/ci}"
@@ -12,4 +14,14 @@ cargo run --release --locked --quiet -- run workloads/lock-sweep.yaml \
     --out "$out" --duration 2s --warmup 500ms --progress lines | tee "$out/run.log"
 test -f "$out/compare/compare.html"
 test -f "$out/compare/contention.png"
-echo "ci-report: $out/compare/compare.html"
+cargo run --release --locked --quiet -- run workloads/capacity-noop.yaml \
+    --target noop --service-time 10ms --slots 4 --out "$out/capacity" \
+    --progress lines | tee "$out/capacity.log"
+test -f "$out/capacity/curve.png"
+if command -v jq >/dev/null; then
+    jq -e '.search.ended == "converged" and .search.best_rate <= 400 and .search.best_rate >= 340' \
+        "$out/capacity/result.json" >/dev/null
+else
+    grep -q '"ended": "converged"' "$out/capacity/result.json"
+fi || { echo "ci-report: the search missed the known capacity" >&2; exit 1; }
+echo "ci-report: $out/compare/compare.html, $out/capacity/report.html"
