@@ -721,7 +721,7 @@ fn check_describes_stages_and_searches() {
     );
     assert!(
         out.contains(
-            "64 workers, SLO search from 500 ops/s (steps of 1s + 3s measured, at most 12)"
+            "128 workers, SLO search from 500 ops/s (steps of 1s + 3s measured, at most 12)"
         ),
         "{out}"
     );
