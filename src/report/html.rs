@@ -135,7 +135,7 @@ fn sections(r: &RunResult) -> Vec<(&'static str, &'static str, String)> {
         out.push(("cluster", "Cluster", super::cluster::section(c)));
     }
     if let Some(c) = &r.driver_check {
-        let mut html = driver_table(c);
+        let mut html = driver_table(c, r);
         html.push_str(&lateness_table(r));
         out.push(("driver_check", "Driver self-check", html));
     }
@@ -285,13 +285,16 @@ fn lateness_table(r: &RunResult) -> String {
 }
 
 /// The self-check's verdict and the figures it read, with its bounds.
-fn driver_table(c: &DriverCheck) -> String {
+fn driver_table(c: &DriverCheck, r: &RunResult) -> String {
     let mut html = String::new();
-    if let Some(w) = c.warning() {
+    if let Some(w) = super::stages::driver_warning(r) {
         html.push_str(&format!(
             "<p class=\"bad\"><strong>{}</strong></p>",
             esc(&w)
         ));
+    }
+    if let Some(n) = super::stages::search_note(r) {
+        html.push_str(&page::para("note", &n));
     }
     let mut t = Table::new("kv", &[]);
     if let Some(n) = c.note() {
@@ -445,7 +448,7 @@ fn header(r: &RunResult) -> String {
         let _ = write!(h, "<a href=\"#{id}\">{label}</a>");
     }
     h.push_str("</nav>\n");
-    if let Some(w) = r.driver_check.as_ref().and_then(DriverCheck::warning) {
+    if let Some(w) = super::stages::driver_warning(r) {
         h.push_str(&format!(
             "<p class=\"bad\"><strong>Warning: {}</strong></p>\n",
             esc(&w)

@@ -41,6 +41,30 @@ pub fn mode(r: &RunResult) -> String {
     }
 }
 
+/// The warning the run's self-check gives, unless the run is a search: a
+/// search drives the target past its capacity on purpose, so its late
+/// sends there are expected, and each step's verdict says whether they
+/// cost that step its SLO (`search_note` says so instead).
+pub fn driver_warning(r: &RunResult) -> Option<String> {
+    let c = r.driver_check.as_ref()?;
+    if r.search.is_some() {
+        return None;
+    }
+    c.warning()
+}
+
+/// For a search whose run-wide self-check found late sends: why that is
+/// not a warning.
+pub fn search_note(r: &RunResult) -> Option<String> {
+    let c = r.driver_check.as_ref()?;
+    (r.search.is_some() && c.warning().is_some()).then(|| {
+        "over the whole search the driver started sends late: a search drives the target \
+         past its capacity, where every worker waits on a slow op; each step's verdict says \
+         whether late sends cost that step its SLO (driver-limited)"
+            .to_string()
+    })
+}
+
 pub fn rate(x: f64) -> String {
     trim(x, if x.abs() < 10.0 { 1 } else { 0 })
 }

@@ -184,8 +184,11 @@ fn driver_check(out: &mut String, r: &RunResult) {
         ));
     }
     let _ = writeln!(out, "driver: {} ({})", c.verdict, parts.join("; "));
-    if let Some(w) = c.warning() {
+    if let Some(w) = stages::driver_warning(r) {
         let _ = writeln!(out, "\n!!! WARNING: {w}\n");
+    }
+    if let Some(n) = stages::search_note(r) {
+        let _ = writeln!(out, "  ({n})");
     }
     if let Some(n) = c.note() {
         let _ = writeln!(out, "  ({n})");

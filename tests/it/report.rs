@@ -1146,3 +1146,34 @@ fn compare_draws_the_curves_of_both_lock_modes_and_tables_their_answers() {
     let doc = parse(&compare::write(&plain, &dir.path().join("c2")).unwrap().html);
     assert!(select(&doc, "section#capacity").is_empty());
 }
+
+/// A search drives the target past its capacity on purpose: late sends
+/// over the whole run are expected there, so the summary and the report
+/// say why instead of warning that the figures measure the driver.
+#[test]
+fn a_search_with_late_sends_gets_a_note_not_the_drivers_warning() {
+    let mut r = searched();
+    let mut late = hist::new_hist();
+    for (v, n) in [(20, 900u64), (40_000, 100)] {
+        for _ in 0..n {
+            hist::record(&mut late, v);
+        }
+    }
+    r.driver_check = DriverCheck::judge(Some(&late), None);
+    assert_eq!(
+        r.driver_check.as_ref().unwrap().verdict,
+        DriverVerdict::FellBehind
+    );
+    let text = tikv_bench::report::text::summary(&r);
+    assert!(!text.contains("WARNING: the driver fell behind"), "{text}");
+    assert!(
+        text.contains("a search drives the target past its capacity"),
+        "{text}"
+    );
+    r.search = None;
+    let text = tikv_bench::report::text::summary(&r);
+    assert!(
+        text.contains("!!! WARNING: the driver fell behind"),
+        "{text}"
+    );
+}
