@@ -474,9 +474,9 @@ async fn hold_to_the_end<B>(shared: &worker::Shared<B>, plan: &Plan, opts: &RunO
 enum CpuMeter {
     Off,
     /// The first reading, taken.
-    Read(Option<(Instant, Duration)>),
+    Read(Option<os::CpuMark>),
     /// The first reading, taken when the measured phase starts.
-    Waiting(tokio::task::JoinHandle<Option<(Instant, Duration)>>),
+    Waiting(tokio::task::JoinHandle<Option<os::CpuMark>>),
 }
 
 impl CpuMeter {
@@ -484,21 +484,20 @@ impl CpuMeter {
         if shared.time != TimeSource::System {
             return CpuMeter::Off;
         }
-        let read = || Some((Instant::now(), os::process_cpu()?));
         let from = shared.measure_start;
         if Instant::now() >= from {
-            return CpuMeter::Read(read());
+            return CpuMeter::Read(os::CpuMark::now());
         }
         CpuMeter::Waiting(tokio::spawn(async move {
             tokio::time::sleep_until(from.into()).await;
-            read()
+            os::CpuMark::now()
         }))
     }
 
     /// The use from the first reading to now (`ended`); `None` when the
     /// run ended before the measured phase began.
     async fn stop(self, ended: Instant, closed_loop: bool) -> Option<CpuUse> {
-        let (t0, cpu0) = match self {
+        let first = match self {
             CpuMeter::Off => return None,
             CpuMeter::Read(first) => first?,
             CpuMeter::Waiting(handle) if handle.is_finished() => handle.await.ok()??,
@@ -507,10 +506,7 @@ impl CpuMeter {
                 return None;
             }
         };
-        let cpu = os::process_cpu()?.saturating_sub(cpu0);
-        let wall = ended.saturating_duration_since(t0);
-        let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
-        Some(CpuUse::new(us(cpu), us(wall), os::cores(), closed_loop))
+        first.use_until(ended, closed_loop)
     }
 }
 

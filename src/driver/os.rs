@@ -2,7 +2,9 @@
 //! `unsafe` code of the driver): the process's CPU time, for the
 //! self-check, and precise sleeps for the pacing thread.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::metrics::CpuUse;
 
 /// The CPU time (user + system, every thread) the process has used so far;
 /// `None` where the OS does not tell.
@@ -28,6 +30,33 @@ pub fn process_cpu() -> Option<Duration> {
     #[cfg(not(unix))]
     {
         None
+    }
+}
+
+/// A reading of the process's CPU time and the instant it was taken: the
+/// start of a span whose CPU use is wanted.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuMark {
+    at: Instant,
+    cpu: Duration,
+}
+
+impl CpuMark {
+    /// Reads the process's CPU time now; `None` where the OS does not tell.
+    pub fn now() -> Option<CpuMark> {
+        Some(CpuMark {
+            at: Instant::now(),
+            cpu: process_cpu()?,
+        })
+    }
+
+    /// The process's CPU use from this mark to `until`, reading its CPU
+    /// time now; `closed_loop` decides whether it may be judged saturated.
+    pub fn use_until(&self, until: Instant, closed_loop: bool) -> Option<CpuUse> {
+        let cpu = process_cpu()?.saturating_sub(self.cpu);
+        let wall = until.saturating_duration_since(self.at);
+        let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
+        Some(CpuUse::new(us(cpu), us(wall), cores(), closed_loop))
     }
 }
 

@@ -3,8 +3,9 @@
 //! and, for an SLO search, the step's verdict and the next step published.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::os::CpuMark;
 use super::plan::{self, Plan, PlanView, Planned};
 use super::search::{SearchState, judge};
 use crate::metrics::LevelKind;
@@ -149,21 +150,17 @@ struct StageCpu {
 
 /// One stage's reading: the process's CPU at its span's start, then its
 /// use over the span.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Reading {
-    first: Option<(Instant, Duration)>,
+    first: Option<CpuMark>,
     closed_loop: bool,
     used: Option<CpuUse>,
 }
 
 impl Reading {
     fn until_now(&self, with_target: bool) -> Option<CpuUse> {
-        let (t0, c0) = self.first?;
-        let c1 = super::os::process_cpu()?;
-        let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
-        let (cpu, wall) = (us(c1.saturating_sub(c0)), us(t0.elapsed()));
-        let cores = super::os::cores();
-        Some(CpuUse::new(cpu, wall, cores, self.closed_loop).with_target(with_target))
+        let used = self.first?.use_until(Instant::now(), self.closed_loop)?;
+        Some(used.with_target(with_target))
     }
 }
 
@@ -177,7 +174,7 @@ impl StageCpu {
                 let Some(end) = stage.end() else { return };
                 tokio::time::sleep_until(stage.measure_from().into()).await;
                 let reading = Reading {
-                    first: super::os::process_cpu().map(|c| (Instant::now(), c)),
+                    first: CpuMark::now(),
                     closed_loop: stage.kind == LevelKind::Concurrency,
                     used: None,
                 };
