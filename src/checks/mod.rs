@@ -3,4 +3,5 @@
 //! those that stop a run at their first miss (`abort_on_fail`).
 
 pub mod abort;
+pub mod baseline;
 pub mod thresholds;

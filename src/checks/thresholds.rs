@@ -38,8 +38,9 @@ pub fn evaluate(thresholds: &[Threshold], result: &RunResult) -> Vec<ThresholdVe
     evaluate_ops(thresholds, &result.ops, result.measured.duration_s)
 }
 
-/// Judges every threshold against per-op figures over `secs` measured
-/// seconds: a run's, one stage's, or a run so far.
+/// Judges every absolute threshold against per-op figures over `secs`
+/// measured seconds: a run's, one stage's, or a run so far. Thresholds
+/// relative to a baseline are left out: [`super::baseline`] judges them.
 pub fn evaluate_ops(
     thresholds: &[Threshold],
     ops: &BTreeMap<String, OpResult>,
@@ -47,6 +48,7 @@ pub fn evaluate_ops(
 ) -> Vec<ThresholdVerdict> {
     thresholds
         .iter()
+        .filter(|t| !t.relative())
         .map(|t| {
             let (value, measured) = measure(t, ops, secs);
             ThresholdVerdict {

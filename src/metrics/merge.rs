@@ -158,6 +158,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         slow_ops: merge_slow(results),
         sweep: shared(results, |r| &r.sweep),
         thresholds: None,
+        baseline: None,
         transport: merge_transport(results),
     })
 }

@@ -3,6 +3,7 @@
 //! with its typed sections, among them the slowest ops with their traces
 //! and the process's memory; the timeline stays bounded on long runs.
 
+pub mod baseline;
 pub mod collector;
 pub mod hdrlog;
 pub mod hist;
@@ -17,6 +18,7 @@ pub mod slow;
 pub mod stages;
 pub mod timeline;
 
+pub use baseline::{BaselineComparison, BaselineVerdict, Change, MetricUnit};
 pub use collector::{Collector, Live, LiveOp, Summary};
 pub use memory::MemoryInfo;
 pub use merge::merge;

@@ -118,6 +118,10 @@ pub struct RunResult {
     /// The thresholds' verdicts, when the workload has thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<Vec<ThresholdVerdict>>,
+    /// The run judged against a baseline (`run --baseline`): one verdict
+    /// per metric, with its effect size and interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::baseline::BaselineComparison>,
     /// What the client's BatchCommands transport did over the whole run
     /// (`client.transport: batch`): requests, messages, batch sizes,
     /// reconnects.
@@ -483,6 +487,7 @@ impl RunResult {
             slow_ops: slow_section(&names, &summary.slow),
             sweep: None,
             thresholds: None,
+            baseline: None,
             transport: None,
         }
     }

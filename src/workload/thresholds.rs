@@ -12,7 +12,14 @@
 //!   transactions; VALUE like `500/s`);
 //! - OP is an op name, or an op type meaning every op of that type
 //!   (default: every op);
-//! - CMP is `<`, `<=`, `>` or `>=`.
+//! - CMP is `<`, `<=`, `>` or `>=`;
+//! - VALUE may instead be relative to a baseline result (`run --baseline`,
+//!   `compare --baseline`): `baseline`, `baseline + 10%` or
+//!   `baseline - 2ms` (an amount in the metric's unit). A percentage is of
+//!   the baseline's value, except for the error rate, where it is
+//!   percentage points (`error rate < baseline + 0.1%`). Such a threshold
+//!   is judged with a statistical test (see `checks::baseline`), not on
+//!   the point figures alone; `max` has no such test and is refused.
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Metric {
@@ -59,6 +66,37 @@ pub struct Threshold {
     /// delay into the measured phase, and the run stops at the first miss.
     /// `None`: judged once, on the result.
     pub abort: Option<std::time::Duration>,
+    /// `VALUE` relative to a baseline: the limit is the baseline's value
+    /// moved by this margin, and `limit` is unused (0).
+    pub baseline: Option<Margin>,
+}
+
+/// How far from the baseline's value a relative threshold sets its limit
+/// (signed: `baseline - 5%` is `Relative(-0.05)`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Margin {
+    /// A fraction of the baseline's value (`baseline + 10%` is 0.10).
+    Relative(f64),
+    /// An amount in the metric's unit: microseconds, a ratio (the error
+    /// rate's percentage points), or per second.
+    Absolute(f64),
+}
+
+impl Margin {
+    /// The limit this margin sets for a baseline value `base`.
+    pub fn limit(self, base: f64) -> f64 {
+        match self {
+            Margin::Relative(f) => base * (1.0 + f),
+            Margin::Absolute(a) => base + a,
+        }
+    }
+}
+
+impl Threshold {
+    /// Whether the threshold is judged against a baseline.
+    pub fn relative(&self) -> bool {
+        self.baseline.is_some()
+    }
 }
 
 const METRICS: &str = "p50, p90, p99, p99.9, max, mean, error rate, throughput, goodput";
@@ -85,6 +123,23 @@ pub enum ThresholdError {
         text: String,
         limit: String,
         kind: &'static str,
+        example: &'static str,
+    },
+    /// `max` against a baseline: a maximum is one op, so no test can tell
+    /// its change from noise; use a quantile such as p99.9.
+    #[error(
+        "threshold '{text}': max cannot be judged against a baseline (one op sets it, so its noise is unknown); use a quantile such as p99.9"
+    )]
+    BaselineMax { text: String },
+    /// A margin after `baseline` that is not a percentage or an amount of
+    /// the metric's unit.
+    #[error(
+        "threshold '{text}': '{margin}' is not a margin for {metric}; write e.g. baseline + 10% or baseline {example}"
+    )]
+    BadMargin {
+        text: String,
+        margin: String,
+        metric: String,
         example: &'static str,
     },
     /// The op named after `of` is not in the workload: use one of its ops'
@@ -132,6 +187,18 @@ impl Threshold {
             }
         };
         let rhs = rhs.trim();
+        if let Some(rest) = strip_baseline(rhs) {
+            let baseline = parse_margin(text, metric, &metric_name, rest)?;
+            return Ok(Threshold {
+                text: text.trim().to_string(),
+                metric,
+                op,
+                cmp,
+                limit: 0.0,
+                abort: None,
+                baseline: Some(baseline),
+            });
+        }
         let (limit, kind, example) = match metric {
             Metric::Quantile(_) | Metric::Max | Metric::Mean => (
                 humantime::parse_duration(rhs)
@@ -156,6 +223,7 @@ impl Threshold {
             cmp,
             limit,
             abort: None,
+            baseline: None,
         })
     }
 
@@ -174,6 +242,62 @@ impl Threshold {
             _ => Ok(()),
         }
     }
+}
+
+/// What follows the word `baseline` at the start of a limit, if it is one.
+fn strip_baseline(rhs: &str) -> Option<&str> {
+    let head = rhs.get(..8)?;
+    head.eq_ignore_ascii_case("baseline")
+        .then(|| rhs[8..].trim())
+}
+
+/// The margin after `baseline`: nothing, or `+`/`-` and a percentage or an
+/// amount of the metric's unit.
+fn parse_margin(
+    text: &str,
+    metric: Metric,
+    metric_name: &str,
+    rest: &str,
+) -> Result<Margin, ThresholdError> {
+    if metric == Metric::Max {
+        return Err(ThresholdError::BaselineMax {
+            text: text.trim().to_string(),
+        });
+    }
+    let example = match metric {
+        Metric::ErrorRate => "+ 0.1% (percentage points)",
+        Metric::Throughput | Metric::Goodput => "- 100/s",
+        _ => "+ 2ms",
+    };
+    let bad = || ThresholdError::BadMargin {
+        text: text.trim().to_string(),
+        margin: rest.to_string(),
+        metric: metric_name.to_string(),
+        example,
+    };
+    if rest.is_empty() {
+        return Ok(Margin::Relative(0.0));
+    }
+    let (sign, amount) = match rest.as_bytes()[0] {
+        b'+' => (1.0, rest[1..].trim()),
+        b'-' => (-1.0, rest[1..].trim()),
+        _ => return Err(bad()),
+    };
+    let pct = amount
+        .strip_suffix('%')
+        .and_then(|p| p.trim().parse::<f64>().ok())
+        .filter(|p| p.is_finite() && *p >= 0.0);
+    let margin = match (metric, pct) {
+        (Metric::ErrorRate, _) => parse_ratio(amount).map(|r| Margin::Absolute(sign * r)),
+        (_, Some(p)) => Some(Margin::Relative(sign * p / 100.0)),
+        (Metric::Throughput | Metric::Goodput, None) => {
+            parse_rate(amount).map(|r| Margin::Absolute(sign * r))
+        }
+        (_, None) => humantime::parse_duration(amount)
+            .ok()
+            .map(|d| Margin::Absolute(sign * d.as_secs_f64() * 1e6)),
+    };
+    margin.ok_or_else(bad)
 }
 
 fn split_cmp(s: &str) -> Option<(&str, Cmp, &str)> {

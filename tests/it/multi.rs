@@ -338,6 +338,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         slow_ops: None,
         sweep: None,
         thresholds: None,
+        baseline: None,
         transport: None,
     }
 }

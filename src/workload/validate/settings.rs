@@ -339,6 +339,16 @@ pub(in crate::workload) fn check_thresholds(
                     c.duration(d, "a threshold's delay", true)
                 });
                 let th = parse_threshold(c, text, ops)?;
+                if abort && th.relative() {
+                    c.err(
+                        text,
+                        format!(
+                            "threshold '{}' is relative to a baseline, which is judged once the run is over; it cannot abort_on_fail. Give an absolute limit, e.g. \"p99 of read < 20ms\"",
+                            th.text
+                        ),
+                    );
+                    return None;
+                }
                 Some(Threshold {
                     abort: abort.then_some(delay),
                     ..th

@@ -329,7 +329,20 @@ fn check_slo(c: &mut Checker, spec: &Sp<SearchSpec>, ops: &[OpConfig]) -> Vec<Th
     }
     texts
         .iter()
-        .filter_map(|t| parse_threshold(c, t, ops))
+        .filter_map(|t| {
+            let th = parse_threshold(c, t, ops)?;
+            if th.relative() {
+                c.err(
+                    t,
+                    format!(
+                        "search.slo '{}' is relative to a baseline; a search judges each step on its own, so give an absolute limit, e.g. \"p99 of read < 10ms\"",
+                        th.text
+                    ),
+                );
+                return None;
+            }
+            Some(th)
+        })
         .collect()
 }
 

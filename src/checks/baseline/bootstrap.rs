@@ -1,0 +1,1 @@
+//! The hierarchical moving-block bootstrap of a metric's change.

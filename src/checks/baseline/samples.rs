@@ -1,0 +1,1 @@
+//! The per-second samples of a metric, read off results' timelines.
