@@ -12,7 +12,9 @@
 //! (so that slow drifts within a run count as noise, not as signal) until
 //! it has as many seconds as the run; the metric of the resample is taken
 //! on both sides and their difference kept. The 2.5th and 97.5th
-//! percentiles of 2000 such differences are the 95% interval. With one
+//! percentiles of 2000 such differences are the 95% interval. (A run of
+//! more than [`samples::MAX_ROWS`] rows is first added up in groups of
+//! consecutive seconds, which bounds the cost of a long run.) With one
 //! run a side, the interval covers the noise within a run only; the
 //! threshold's margin covers what differs from run to run, and repeats
 //! (`run --repeat N`) bring that into the interval too.

@@ -105,7 +105,41 @@ fn rows_of(t: &Threshold, n: &Named<'_>) -> Result<Vec<RawRow>, BaselineError> {
             secs: r.measured.duration_s,
         });
     }
-    Ok(rows.into_iter().map(|i| row(t.metric, i, &ops)).collect())
+    let rows: Vec<RawRow> = rows.into_iter().map(|i| row(t.metric, i, &ops)).collect();
+    Ok(coarsen(rows, MAX_ROWS))
+}
+
+/// The most rows a run keeps: a longer run's consecutive rows are added
+/// together in groups, so that a resample of an hour's run costs what one
+/// of two minutes does. Groups of consecutive seconds are what the block
+/// bootstrap draws anyway.
+pub const MAX_ROWS: usize = 120;
+
+/// `rows` added together in consecutive groups of `ceil(len / max)`.
+fn coarsen(rows: Vec<RawRow>, max: usize) -> Vec<RawRow> {
+    let group = rows.len().div_ceil(max.max(1));
+    if group <= 1 {
+        return rows;
+    }
+    rows.chunks(group)
+        .map(|chunk| {
+            let mut hist: Vec<(u64, u64)> =
+                chunk.iter().flat_map(|r| r.hist.iter().copied()).collect();
+            hist.sort_unstable();
+            hist.dedup_by(|b, a| {
+                let same = a.0 == b.0;
+                if same {
+                    a.1 += b.1;
+                }
+                same
+            });
+            RawRow {
+                num: chunk.iter().map(|r| r.num).sum(),
+                den: chunk.iter().map(|r| r.den).sum(),
+                hist,
+            }
+        })
+        .collect()
 }
 
 /// The names of the ops `t` covers in `n`: its op (by name or type), or
@@ -167,4 +201,37 @@ fn row(metric: Metric, i: &Interval, names: &[String]) -> RawRow {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_run_is_added_up_in_groups_of_consecutive_rows() {
+        let rows: Vec<RawRow> = (0..250u64)
+            .map(|i| RawRow {
+                num: i as f64,
+                den: 1.0,
+                hist: vec![(10 + i % 3, 1), (100, 2)],
+            })
+            .collect();
+        let out = coarsen(rows, MAX_ROWS);
+        assert_eq!(out.len(), 84, "groups of 3");
+        assert_eq!(out[0].num, 0.0 + 1.0 + 2.0);
+        assert_eq!(out[0].den, 3.0);
+        assert_eq!(out[0].hist, [(10, 1), (11, 1), (12, 1), (100, 6)]);
+        let last = out.last().unwrap();
+        assert_eq!((last.num, last.den), (249.0, 1.0));
+        let total: f64 = out.iter().map(|r| r.num).sum();
+        assert_eq!(total, (0..250).sum::<u64>() as f64);
+        let short: Vec<RawRow> = (0..5)
+            .map(|_| RawRow {
+                num: 1.0,
+                den: 1.0,
+                hist: Vec::new(),
+            })
+            .collect();
+        assert_eq!(coarsen(short, MAX_ROWS).len(), 5);
+    }
 }
