@@ -1206,7 +1206,7 @@ fn judged() -> BaselineComparison {
         files: vec!["base.json".into()],
         baseline_runs: vec!["run-a".into()],
         runs: vec!["run-b".into()],
-        method: "A hierarchical moving-block bootstrap over the per-second rows.".into(),
+        method: tikv_bench::checks::baseline::METHOD.into(),
         confidence: 0.95,
         resamples: 2000,
         verdicts: vec![

@@ -103,11 +103,12 @@ fn verdict_cell(v: &BaselineVerdict) -> TableCell {
     ))
 }
 
-/// How the intervals were found.
+/// How the intervals were found (the comparison's own sentence), and the
+/// rest of the rule.
 fn method(c: &BaselineComparison) -> String {
     format!(
-        "{} {:.0}% intervals from {} resamples. Regressed: the limit is missed and the interval does not reach back to no change; improved: the whole interval is better; unchanged: otherwise.",
-        c.method.trim_end(),
+        "Method: {}; improved = the whole interval is better; unchanged = neither. {:.0}% intervals from {} resamples.",
+        c.method.trim_end().trim_end_matches('.'),
         c.confidence * 100.0,
         page::count(u64::from(c.resamples))
     )
