@@ -97,11 +97,9 @@ async fn two_seeded_runs_of_the_same_workload_are_unchanged() {
     }
     assert_eq!(c.verdicts[0].change, 0.0, "every op takes 10 ms exactly");
     assert!(c.passed());
-    assert_eq!(
-        (c.files.as_slice(), c.baseline_runs.len()),
-        (&["base.json".to_string()][..], 1)
-    );
-    assert_eq!(c.runs, [b.run_id.clone()]);
+    assert_eq!(c.files, ["base.json"]);
+    assert_eq!(c.baseline_runs, [a.run_id.as_str()]);
+    assert_eq!(c.runs, [b.run_id.as_str()]);
     let metrics: Vec<&str> = c.verdicts.iter().map(|v| v.metric.as_str()).collect();
     assert_eq!(metrics, ["p99", "throughput", "error rate"]);
     let p99 = &c.verdicts[0];

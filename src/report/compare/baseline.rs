@@ -96,7 +96,7 @@ fn verdict_cell(v: &BaselineVerdict) -> TableCell {
         Change::Unchanged => v.verdict.as_str().to_string(),
     };
     TableCell::Html(format!(
-        "{word}<br><small>{}; {} s vs {} s sampled</small>",
+        "{word}<br><small>{}; seconds sampled: {} vs {}</small>",
         esc(&v.reason),
         v.seconds[0],
         v.seconds[1]
