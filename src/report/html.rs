@@ -1,6 +1,9 @@
 //! The report of one result: `report.html` (self-contained: styles inline,
 //! charts inline as `data:` PNGs, nothing fetched) beside the PNG charts it
-//! shows, one section each, in the order of the chart table in `charts.rs`:
+//! shows. A run judged against a baseline (`run --baseline`) opens with
+//! its verdicts ("Against the baseline", shared with `compare.html`); then
+//! the ops, and the charts, one section each, in the order of the chart
+//! table in `charts.rs`:
 //! `latency.png`, `timeline.png`, `memory.png` (when memory was sampled),
 //! when anything failed or was retried `errors.png`, and for a run of load
 //! stages or an SLO search `curve.png` with the stages' table; then the
@@ -12,6 +15,7 @@ use std::path::{Path, PathBuf};
 use super::ReportError;
 use super::charts::{CHARTS, ChartEntry};
 pub use super::charts::{ERRORS_WIDTH, LATENCY_SIZE, MEMORY_SIZE, TIMELINE_SIZE, errors_height};
+use super::compare::baseline;
 pub use super::curve::SIZE as CURVE_SIZE;
 use super::page::{self, Table, TableCell, esc, num, text};
 use crate::metrics::{DriverCheck, DriverVerdict, RunResult};
@@ -35,6 +39,9 @@ pub fn write(r: &RunResult, dir: &Path) -> Result<Written, ReportError> {
     })?;
     let mut charts = Vec::new();
     let mut body = header(r);
+    if let Some(c) = &r.baseline {
+        body.push_str(&baseline::section(c));
+    }
     body.push_str(&page::section("ops", "Operations", &op_table(r)));
     for entry in CHARTS.iter().filter(|c| (c.shown)(r)) {
         body.push_str(&chart_section(entry, r, dir, &mut charts)?);
@@ -378,6 +385,52 @@ fn banners(r: &RunResult) -> String {
     h
 }
 
+/// The headline figures as cards: the measured phase's counts, and the
+/// verdicts of the checks, the driver and the baseline when there are any.
+fn cards(r: &RunResult) -> String {
+    let m = &r.measured;
+    let mut cards = vec![
+        ("ok ops/s", page::rate(m.ok_per_s)),
+        ("ops", page::count(m.ops)),
+        ("failed", page::count(m.failed)),
+        ("unknown", page::count(m.unknown)),
+        ("driver retries", page::count(m.retries)),
+        ("client retries", page::count(m.client_retries)),
+    ];
+    if let Some(v) = r.checks.as_deref() {
+        let failed = v.iter().filter(|v| !v.passed).count();
+        let card = if failed == 0 {
+            format!("{} pass", v.len())
+        } else {
+            format!("{failed} FAIL")
+        };
+        cards.push(("checks", card));
+    }
+    if let Some(c) = &r.driver_check {
+        cards.push(("driver", c.verdict.to_string()));
+    }
+    if let Some(c) = &r.baseline {
+        let regressed = c.verdicts.iter().filter(|v| !v.passed).count();
+        let card = if regressed == 0 {
+            format!("{} pass", c.verdicts.len())
+        } else {
+            format!("{regressed} regressed")
+        };
+        cards.push(("vs baseline", card));
+    }
+    let mut h = String::from("<div class=\"cards\">");
+    for (k, v) in cards {
+        let _ = write!(
+            h,
+            "<div class=\"card\"><div class=\"v\">{}</div><div class=\"k\">{}</div></div>",
+            esc(&v),
+            esc(k)
+        );
+    }
+    h.push_str("</div>");
+    h
+}
+
 fn header(r: &RunResult) -> String {
     let mut h = format!("<h1>{}</h1>\n", esc(&r.name));
     if let Some(d) = r.workload.get("description").and_then(|d| d.as_str())
@@ -398,48 +451,21 @@ fn header(r: &RunResult) -> String {
         esc(&r.started_at)
     );
     h.push_str(&banners(r));
-    let mut cards = vec![
-        ("ok ops/s", page::rate(m.ok_per_s)),
-        ("ops", page::count(m.ops)),
-        ("failed", page::count(m.failed)),
-        ("unknown", page::count(m.unknown)),
-        ("driver retries", page::count(m.retries)),
-        ("client retries", page::count(m.client_retries)),
-    ];
-    let checks = r.checks.as_deref();
-    if let Some(v) = checks {
-        let failed = v.iter().filter(|v| !v.passed).count();
-        let card = if failed == 0 {
-            format!("{} pass", v.len())
-        } else {
-            format!("{failed} FAIL")
-        };
-        cards.push(("checks", card));
-    }
-    if let Some(c) = &r.driver_check {
-        cards.push(("driver", c.verdict.to_string()));
-    }
-    h.push_str("<div class=\"cards\">");
-    for (k, v) in cards {
-        let _ = write!(
-            h,
-            "<div class=\"card\"><div class=\"v\">{}</div><div class=\"k\">{}</div></div>",
-            esc(&v),
-            esc(k)
-        );
-    }
-    h.push_str("</div>\n<nav>");
+    h.push_str(&cards(r));
+    h.push_str("\n<nav>");
     let charts = CHARTS
         .iter()
         .filter(|c| (c.shown)(r))
         .map(|c| (c.id, c.nav));
-    let checks = checks.map(|_| ("extra-checks", "checks"));
+    let checks = r.checks.as_ref().map(|_| ("extra-checks", "checks"));
     let driver = r
         .driver_check
         .as_ref()
         .map(|_| ("extra-driver_check", "driver"));
-    let links = [("ops", "operations")]
+    let judged = r.baseline.as_ref().map(|_| (baseline::ID, "baseline"));
+    let links = judged
         .into_iter()
+        .chain([("ops", "operations")])
         .chain(charts)
         .chain(checks)
         .chain(driver)

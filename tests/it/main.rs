@@ -9,6 +9,7 @@ mod util;
 mod api_v2;
 mod architecture;
 mod async_commit;
+mod baseline;
 mod batch_commands;
 mod checks;
 mod cli;

@@ -12,8 +12,9 @@ use tikv_bench::backend::MemoryBackend;
 use tikv_bench::metrics::hist::Percentiles;
 use tikv_bench::metrics::result::{Interval, IntervalOp, OpResult, PhaseResult};
 use tikv_bench::metrics::{
-    ClusterInfo, DriverCheck, DriverVerdict, LevelKind, RunResult, SearchEnd, SearchResult,
-    StageLevel, StageResult, StepVerdict, ThresholdVerdict, hist,
+    BaselineComparison, BaselineVerdict, Change, ClusterInfo, DriverCheck, DriverVerdict,
+    LevelKind, MetricUnit, RunResult, SearchEnd, SearchResult, StageLevel, StageResult,
+    StepVerdict, ThresholdVerdict, hist,
 };
 use tikv_bench::report::{compare, html};
 use tikv_bench::workload::checks::CheckVerdict;
@@ -1176,4 +1177,180 @@ fn a_search_with_late_sends_gets_a_note_not_the_drivers_warning() {
         text.contains("!!! WARNING: the driver fell behind"),
         "{text}"
     );
+}
+
+/// A comparison as `checks::baseline::judge` writes it: the read p99
+/// regressed, the throughput unchanged, the error rate improved.
+fn judged() -> BaselineComparison {
+    let verdict = |metric: &str, threshold: &str, unit, figures: [f64; 4], verdict| {
+        let [baseline, value, lo, hi] = figures;
+        BaselineVerdict {
+            threshold: threshold.into(),
+            from_workload: true,
+            metric: metric.into(),
+            unit,
+            baseline,
+            value,
+            change: value - baseline,
+            interval: [lo, hi],
+            relative: (baseline != 0.0)
+                .then(|| [(value - baseline) / baseline, lo / baseline, hi / baseline]),
+            limit: baseline * 1.1,
+            verdict,
+            reason: format!("{} <by the test>", verdict.as_str()),
+            seconds: [3, 3],
+            passed: verdict != Change::Regressed,
+        }
+    };
+    BaselineComparison {
+        files: vec!["base.json".into()],
+        baseline_runs: vec!["run-a".into()],
+        runs: vec!["run-b".into()],
+        method: tikv_bench::checks::baseline::METHOD.into(),
+        confidence: 0.95,
+        resamples: 2000,
+        verdicts: vec![
+            verdict(
+                "p99 of read",
+                "p99 of read < baseline + 10%",
+                MetricUnit::Us,
+                [1200.0, 3400.0, 2000.0, 2300.0],
+                Change::Regressed,
+            ),
+            verdict(
+                "throughput",
+                "throughput > baseline - 5%",
+                MetricUnit::PerS,
+                [500.0, 498.0, -6.0, 3.0],
+                Change::Unchanged,
+            ),
+            BaselineVerdict {
+                from_workload: false,
+                ..verdict(
+                    "error rate",
+                    "error rate < baseline + 0.1%",
+                    MetricUnit::Ratio,
+                    [0.01, 0.0, -0.012, -0.008],
+                    Change::Improved,
+                )
+            },
+        ],
+    }
+}
+
+/// The rows of the baseline section: metric, baseline, run, change,
+/// limit, verdict.
+fn baseline_rows(doc: &Html) -> Vec<Vec<String>> {
+    select(doc, "section#baseline tbody tr")
+        .into_iter()
+        .map(cell_texts)
+        .collect()
+}
+
+#[test]
+fn a_run_judged_against_a_baseline_opens_its_report_with_the_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = result();
+    r.baseline = Some(judged());
+    let written = html::write(&r, dir.path()).unwrap();
+    assert_self_contained(&written.html);
+    let doc = parse(&written.html);
+    let sections: Vec<&str> = select(&doc, "section")
+        .iter()
+        .filter_map(|s| s.value().attr("id"))
+        .collect();
+    assert_eq!(
+        sections[..2],
+        ["baseline", "ops"],
+        "the verdicts come first"
+    );
+    assert_eq!(select(&doc, "nav a[href='#baseline']").len(), 1);
+    let heads: Vec<String> = select(&doc, "section#baseline thead th")
+        .iter()
+        .map(|h| h.text().collect())
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            "metric",
+            "baseline",
+            "this run",
+            "change [95% interval]",
+            "limit",
+            "verdict"
+        ]
+    );
+    let rows = baseline_rows(&doc);
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0][0].starts_with("p99 of read"), "{:?}", rows[0]);
+    assert!(rows[0][0].contains("p99 of read < baseline + 10%"));
+    assert_eq!(
+        rows[0][1..5],
+        ["1.20ms", "3.40ms", "+183.3% [+166.7%, +191.7%]", "1.32ms"]
+    );
+    assert!(rows[0][5].starts_with("regressed"), "{:?}", rows[0]);
+    assert!(
+        rows[0][5].contains("<by the test>"),
+        "reasons escaped, shown"
+    );
+    assert!(rows[1][5].starts_with("unchanged"));
+    assert_eq!(rows[2][3], "-1.000 pp [-1.200 pp, -0.800 pp]");
+    assert!(rows[2][0].ends_with("(default)"), "{:?}", rows[2]);
+    // A regression is marked as the page marks failures.
+    let bad: Vec<String> = select(&doc, "section#baseline tbody strong.bad")
+        .iter()
+        .map(|s| s.text().collect())
+        .collect();
+    assert_eq!(bad, ["regressed"]);
+    assert_eq!(select(&doc, "section#baseline tbody strong.ok").len(), 1);
+    let text: String = select(&doc, "section#baseline")[0].text().collect();
+    for needle in [
+        "FAILED: 1 of 3 metric(s) regressed",
+        "moving-block bootstrap",
+        "2,000 resamples",
+        "base.json",
+        "run-a",
+        "run-b",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    let cards: String = select(&doc, ".cards")[0].text().collect();
+    assert!(cards.contains("1 regressed"), "{cards}");
+
+    // Without a baseline: no section, no link, no card.
+    let dir = tempfile::tempdir().unwrap();
+    let doc = parse(&html::write(&result(), dir.path()).unwrap().html);
+    assert!(select(&doc, "section#baseline").is_empty());
+    assert!(select(&doc, "nav a[href='#baseline']").is_empty());
+    let cards: String = select(&doc, ".cards")[0].text().collect();
+    assert!(!cards.contains("baseline"), "{cards}");
+}
+
+#[test]
+fn compare_against_a_baseline_shows_its_verdicts_instead_of_the_noise_note() {
+    let a = variant("optimistic", 100.0, &[100, 102, 98, 100, 100], 30);
+    let b = variant("optimistic", 101.0, &[101, 103, 99, 101, 101], 0);
+    let dir = tempfile::tempdir().unwrap();
+    let results = pair(a, b, dir.path());
+    let mut c = judged();
+    c.runs = vec!["run-b".into(), "run-c".into()];
+    let path = compare::compare_to_dir_with(&results, dir.path(), Some(&c)).unwrap();
+    let doc = parse(&path);
+    assert_eq!(select(&doc, "nav a[href='#baseline']").len(), 1);
+    let rows = baseline_rows(&doc);
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0][5].starts_with("regressed"));
+    let heads: String = select(&doc, "section#baseline thead")[0].text().collect();
+    assert!(heads.contains("these 2 runs"), "{heads}");
+    assert_eq!(goodput_delta_note(&doc), "see Against the baseline");
+    let deltas: String = select(&doc, "section#deltas")[0].text().collect();
+    assert!(!deltas.contains("Noise rule:"), "{deltas}");
+    assert_eq!(select(&doc, "section#deltas a[href='#baseline']").len(), 1);
+
+    // Without one, the page is as ever: the noise note, no section.
+    let plain = tempfile::tempdir().unwrap();
+    let doc = parse(&compare::compare_to_dir(&results, plain.path()).unwrap());
+    assert!(select(&doc, "section#baseline").is_empty());
+    assert!(select(&doc, "nav a[href='#baseline']").is_empty());
+    assert!(goodput_delta_note(&doc).starts_with("within noise"));
 }

@@ -10,8 +10,12 @@
 //! two results a delta table says whether the goodput difference is within
 //! the run-to-run noise of their timelines. Results with load stages or
 //! an SLO search draw their latency-throughput curves on one chart
-//! (`curve.png`) beside a table of the searches' answers.
+//! (`curve.png`) beside a table of the searches' answers. A comparison
+//! against a baseline ([`compare_to_dir_with`]) adds its verdicts per
+//! metric ([`baseline`], the section `report.html` shows too), and the
+//! delta table points to them instead of its own noise note.
 
+pub mod baseline;
 pub mod capacity;
 mod layout;
 mod tables;
@@ -25,7 +29,7 @@ use super::figures::{self, Figures};
 use super::html::Written;
 use super::page;
 use super::plot::{Chart, Legend, Panel, Unit};
-use crate::metrics::RunResult;
+use crate::metrics::{BaselineComparison, RunResult};
 use layout::Layout;
 use tables::{definitions, delta_table, pairs_table, results_table};
 
@@ -46,11 +50,32 @@ pub fn compare_to_dir(
     results: &[(PathBuf, RunResult)],
     out: &Path,
 ) -> Result<PathBuf, ReportError> {
-    Ok(write(results, out)?.html)
+    compare_to_dir_with(results, out, None)
+}
+
+/// [`compare_to_dir`] with the judgement of the results against a
+/// baseline (`compare --baseline`), when there is one: its section
+/// ("Against the baseline") follows the results table.
+pub fn compare_to_dir_with(
+    results: &[(PathBuf, RunResult)],
+    out: &Path,
+    baseline: Option<&BaselineComparison>,
+) -> Result<PathBuf, ReportError> {
+    Ok(write_with(results, out, baseline)?.html)
 }
 
 /// [`compare_to_dir`], returning every file written with the charts' sizes.
 pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, ReportError> {
+    write_with(results, out, None)
+}
+
+/// [`compare_to_dir_with`], returning every file written with the charts'
+/// sizes.
+pub fn write_with(
+    results: &[(PathBuf, RunResult)],
+    out: &Path,
+    baseline: Option<&BaselineComparison>,
+) -> Result<Written, ReportError> {
     if results.is_empty() {
         return Err(ReportError::NothingToCompare);
     }
@@ -73,7 +98,7 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, Re
         note: note(results),
     };
     let caps = capacity::of(results)?;
-    let mut body = heading(&figs, &layout, txn, !caps.is_empty());
+    let mut body = heading(&figs, &layout, txn, !caps.is_empty(), baseline.is_some());
     if has_both_locks(&figs) {
         body.push_str(&contention_section(&figs, &layout, out, &mut drawn)?);
     }
@@ -82,6 +107,9 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, Re
         "Results",
         &results_table(&figs, goodput_name),
     ));
+    if let Some(c) = baseline {
+        body.push_str(&baseline::section(c));
+    }
     if !caps.is_empty() {
         body.push_str(&capacity_section(&caps, out, &mut drawn)?);
     }
@@ -89,7 +117,7 @@ pub fn write(results: &[(PathBuf, RunResult)], out: &Path) -> Result<Written, Re
         body.push_str(&page::section(
             "deltas",
             "B vs A",
-            &delta_table(&figs[0], &figs[1], goodput_name),
+            &delta_table(&figs[0], &figs[1], goodput_name, baseline.is_some()),
         ));
     }
     body.push_str(&charts_section(&figs, &layout, txn, out, &mut drawn)?);
@@ -423,7 +451,7 @@ fn contention_chart(figs: &[Figures], layout: &Layout) -> Chart {
     }
 }
 
-fn heading(figs: &[Figures], layout: &Layout, txn: bool, staged: bool) -> String {
+fn heading(figs: &[Figures], layout: &Layout, txn: bool, staged: bool, judged: bool) -> String {
     let mut h = format!("<h1>Comparison of {} results</h1>\n", figs.len());
     let what = match &layout.param {
         Some(p) => format!(
@@ -453,6 +481,7 @@ fn heading(figs: &[Figures], layout: &Layout, txn: bool, staged: bool) -> String
             has_both_locks(figs),
         ),
         ("results", "results", true),
+        (baseline::ID, "baseline", judged),
         ("capacity", "capacity", staged),
         ("deltas", "deltas", figs.len() == 2),
         ("charts", "charts", true),

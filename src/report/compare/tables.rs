@@ -208,7 +208,10 @@ fn fmt_delta(kind: Kind, d: f64) -> String {
     }
 }
 
-pub(super) fn delta_table(a: &Figures, b: &Figures, goodput: &str) -> String {
+/// B against A, metric by metric. With `judged` (the results were judged
+/// against a baseline) the goodput's noise note and the noise rule give
+/// way to a pointer to that judgement, which is the one that counts.
+pub(super) fn delta_table(a: &Figures, b: &Figures, goodput: &str, judged: bool) -> String {
     let mut html = page::para("note", &format!("A = {}, B = {}.", a.label, b.label));
     let rows: [(&str, Kind, Get); 6] = [
         (goodput, Kind::Rate, |f| Some(f.goodput)),
@@ -231,7 +234,9 @@ pub(super) fn delta_table(a: &Figures, b: &Figures, goodput: &str) -> String {
         } else {
             "–".into()
         };
-        let note = if i == 0 {
+        let note = if i == 0 && judged {
+            "see Against the baseline".to_string()
+        } else if i == 0 {
             noise_note(a, b, d)
         } else {
             String::new()
@@ -246,7 +251,16 @@ pub(super) fn delta_table(a: &Figures, b: &Figures, goodput: &str) -> String {
         ]);
     }
     html.push_str(&t.finish());
-    html.push_str(&page::para("note", NOISE_RULE));
+    if judged {
+        let _ = write!(
+            html,
+            "<p class=\"note\">Whether these differences are noise is judged, per metric and with intervals, in <a href=\"#{}\">{}</a>.</p>",
+            super::baseline::ID,
+            super::baseline::HEADING
+        );
+    } else {
+        html.push_str(&page::para("note", NOISE_RULE));
+    }
     html
 }
 
