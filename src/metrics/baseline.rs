@@ -89,8 +89,9 @@ pub struct BaselineVerdict {
     pub change: f64,
     /// The interval of `change` at the comparison's confidence.
     pub interval: [f64; 2],
-    /// `change` and `interval` as fractions of the baseline; absent when
-    /// the baseline's figure is zero.
+    /// The change as a fraction of the baseline (`value / baseline - 1`)
+    /// and its interval (of the resamples' ratios, so a rate never falls
+    /// below -100%); absent when a baseline figure is zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relative: Option<[f64; 3]>,
     /// The limit the value had to meet: the baseline moved by the margin.

@@ -17,6 +17,9 @@ pub struct Estimate {
     /// The interval of `value - baseline`.
     pub lo: f64,
     pub hi: f64,
+    /// The interval of `value / baseline - 1`, from the same resamples;
+    /// `None` when a resample's baseline figure is zero.
+    pub rel: Option<[f64; 2]>,
 }
 
 impl Estimate {
@@ -37,27 +40,34 @@ pub fn estimate(s: &Samples, resamples: u32, confidence: f64, seed: u64) -> Esti
     let value = all(&s.runs, &mut scratch);
     let mut rng = rng_for(seed, 0);
     let mut rows = Vec::new();
-    let mut diffs: Vec<f64> = (0..resamples.max(1))
-        .map(|_| {
-            resample(&s.baseline, &mut rng, &mut rows);
-            let a = statistic(s, &rows, &mut scratch);
-            resample(&s.runs, &mut rng, &mut rows);
-            let b = statistic(s, &rows, &mut scratch);
-            b - a
-        })
-        .collect();
-    diffs.sort_by(f64::total_cmp);
+    let n = resamples.max(1) as usize;
+    let (mut diffs, mut ratios) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        resample(&s.baseline, &mut rng, &mut rows);
+        let a = statistic(s, &rows, &mut scratch);
+        resample(&s.runs, &mut rng, &mut rows);
+        let b = statistic(s, &rows, &mut scratch);
+        diffs.push(b - a);
+        ratios.push(if a != 0.0 { b / a - 1.0 } else { f64::NAN });
+    }
     let tail = (1.0 - confidence) / 2.0;
-    let at = |p: f64| {
-        let i = (p * diffs.len() as f64).floor() as usize;
-        diffs[i.min(diffs.len() - 1)]
-    };
+    let [lo, hi] = interval(diffs, tail);
+    let rel =
+        (baseline != 0.0 && ratios.iter().all(|r| r.is_finite())).then(|| interval(ratios, tail));
     Estimate {
         baseline,
         value,
-        lo: at(tail),
-        hi: at(1.0 - tail),
+        lo,
+        hi,
+        rel,
     }
+}
+
+/// The `tail` and `1 - tail` percentiles of `v`.
+fn interval(mut v: Vec<f64>, tail: f64) -> [f64; 2] {
+    v.sort_by(f64::total_cmp);
+    let at = |p: f64| v[((p * v.len() as f64).floor() as usize).min(v.len() - 1)];
+    [at(tail), at(1.0 - tail)]
 }
 
 /// The length of the blocks of consecutive rows drawn from a run of `n`

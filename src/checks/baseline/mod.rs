@@ -177,10 +177,7 @@ fn verdict(
     let margin = t.baseline.unwrap_or(Margin::Relative(0.0));
     let limit = margin.limit(e.baseline);
     let (change, reason) = decide(t.cmp, e, limit);
-    let relative = (e.baseline != 0.0).then(|| {
-        let b = e.baseline.abs();
-        [e.change() / b, e.lo / b, e.hi / b]
-    });
+    let relative = e.rel.map(|[lo, hi]| [e.value / e.baseline - 1.0, lo, hi]);
     let metric = t
         .text
         .split(['<', '>'])
@@ -297,6 +294,7 @@ mod tests {
             value,
             lo,
             hi,
+            rel: None,
         };
         // p99 < baseline + 10%: 100 -> 130, interval [20, 40]: regressed.
         let (c, _) = decide(Cmp::Lt, &e(100.0, 130.0, 20.0, 40.0), 110.0);
@@ -359,6 +357,12 @@ mod tests {
         let b = noisy(900.0, 30, 2);
         let e = est(&rates(&[&a], &[&b]));
         assert!(e.hi < 0.0, "a 10% drop against ±10% noise: {e:?}");
+        let [lo, hi] = e.rel.expect("no resample's baseline is zero");
+        assert!(-0.2 < lo && lo < -0.05 && hi < 0.0, "{e:?}");
+        // A rate that all but stops: its relative interval stays above -100%.
+        let b = noisy(10.0, 30, 2);
+        let [lo, _] = est(&rates(&[&a], &[&b])).rel.unwrap();
+        assert!(lo > -1.0 && lo < -0.98, "{lo}");
         assert!(e.lo < e.change() && e.change() < e.hi);
         // The same seconds in another order: the same mean, no change.
         let b: Vec<f64> = a.iter().rev().copied().collect();
