@@ -8,7 +8,7 @@ pub use super::abort::AbortWatch;
 use crate::metrics::hist::{self, Percentiles};
 use crate::metrics::result::OpResult;
 use crate::metrics::{RunResult, ThresholdVerdict};
-pub use crate::workload::thresholds::{Cmp, Metric, Threshold, ThresholdError};
+pub use crate::workload::thresholds::{Cmp, Margin, Metric, Threshold, ThresholdError};
 
 /// The thresholds in the workload as run, recorded in the result.
 pub fn from_result(result: &RunResult) -> Result<Vec<Threshold>, ThresholdError> {
@@ -181,6 +181,45 @@ mod tests {
             t.check_op(&[("x", "wrte")]).is_ok(),
             "an op type also matches"
         );
+    }
+
+    #[test]
+    fn thresholds_relative_to_a_baseline_keep_their_margin() {
+        let m = |text: &str| Threshold::parse(text).unwrap().baseline;
+        assert_eq!(
+            m("p99 of read < baseline + 10%"),
+            Some(Margin::Relative(0.1))
+        );
+        assert_eq!(m("goodput > Baseline - 5%"), Some(Margin::Relative(-0.05)));
+        assert_eq!(m("p50 < baseline + 2ms"), Some(Margin::Absolute(2000.0)));
+        assert_eq!(
+            m("throughput >= baseline - 1_000/s"),
+            Some(Margin::Absolute(-1000.0))
+        );
+        assert_eq!(m("p99 < baseline"), Some(Margin::Relative(0.0)));
+        // The error rate's percentage is of points, not of the baseline.
+        let Some(Margin::Absolute(a)) = m("error rate < baseline + 0.1%") else {
+            panic!("an absolute margin")
+        };
+        assert!((a - 0.001).abs() < 1e-12);
+        assert_eq!(m("p99 < 20ms"), None);
+        assert_eq!(Margin::Relative(0.1).limit(200.0), 220.00000000000003);
+        assert_eq!(Margin::Absolute(-50.0).limit(200.0), 150.0);
+        for (bad, says) in [
+            ("max < baseline", "max cannot be judged"),
+            ("p99 < baseline * 2", "not a margin for p99"),
+            ("p99 < baseline + 2", "not a margin for p99"),
+            (
+                "error rate < baseline + 150%",
+                "not a margin for error rate",
+            ),
+        ] {
+            let e = Threshold::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        // Judged only against a baseline: the plain evaluation skips it.
+        let list = [Threshold::parse("p99 < baseline").unwrap()];
+        assert!(evaluate_ops(&list, &BTreeMap::new(), 1.0).is_empty());
     }
 
     #[test]

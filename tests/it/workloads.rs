@@ -629,6 +629,31 @@ const BAD_LOAD: &[(&str, &str, &[&str])] = &[
         "5:17",
         &["'soon' is not a duration"],
     ),
+    (
+        "thresholds:\n  - {threshold: \"p99 < baseline + 10%\", abort_on_fail: true}\n",
+        "5:17",
+        &["relative to a baseline", "cannot abort_on_fail"],
+    ),
+    (
+        "search: {slo: \"p99 < baseline\", start: 10}\n",
+        "4:15",
+        &["search.slo 'p99 < baseline' is relative to a baseline"],
+    ),
+    (
+        "thresholds:\n  - \"max < baseline + 1ms\"\n",
+        "5:5",
+        &["max cannot be judged against a baseline", "p99.9"],
+    ),
+    (
+        "thresholds:\n  - \"p99 < baseline * 2\"\n",
+        "5:5",
+        &["'* 2' is not a margin for p99", "baseline + 10%", "+ 2ms"],
+    ),
+    (
+        "thresholds:\n  - \"goodput > baseline - fast\"\n",
+        "5:5",
+        &["'- fast' is not a margin for goodput", "- 100/s"],
+    ),
 ];
 
 #[test]
