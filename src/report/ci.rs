@@ -100,7 +100,7 @@ fn verdict_table(out: &mut String, cmp: &BaselineComparison, runs: usize) {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {mark} {}: {} |",
+            "| {} | {} | {} | {} | {} | {mark} {} ({}) |",
             md(&v.metric),
             md(&v.fmt_value(v.baseline)),
             md(&v.fmt_value(v.value)),
@@ -275,7 +275,7 @@ fn how_judged(out: &mut String, cmp: &BaselineComparison, runs: usize) {
     let this = if runs == 1 { "this run" } else { "these runs" };
     let _ = writeln!(
         out,
-        "How judged: {} {:.0}% intervals from {} resamples; seconds sampled: baseline {base}, {this} {run}. A metric regresses when it misses its limit and its interval does not reach back to no change.",
+        "How judged: {}. {:.0}% intervals from {} resamples; seconds sampled: baseline {base}, {this} {run}.",
         md(&cmp.method),
         cmp.confidence * 100.0,
         cmp.resamples
@@ -505,7 +505,7 @@ mod tests {
             files: vec!["base.json".into()],
             baseline_runs: vec!["b1".into()],
             runs: vec!["r1".into()],
-            method: "a bootstrap.".into(),
+            method: "a bootstrap".into(),
             confidence: 0.95,
             resamples: 2000,
             verdicts,
@@ -537,7 +537,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("| p99 of read | 1.00ms | 2.00ms | +100.0% \\[+90.0%, +110.0%\\] | \\< 1.10ms (baseline + 10%) | ❌ regressed: beyond noise |"),
+            text.contains("| p99 of read | 1.00ms | 2.00ms | +100.0% \\[+90.0%, +110.0%\\] | \\< 1.10ms (baseline + 10%) | ❌ regressed (beyond noise) |"),
             "{text}"
         );
         // Every table row has as many cells as its header.
