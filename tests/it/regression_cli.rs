@@ -106,11 +106,17 @@ fn a_run_against_its_own_baseline_passes_and_a_demanded_gain_regresses() {
         "{junit}"
     );
 
-    // The same run, recorded as if its workload had demanded 50% more
-    // throughput than the baseline's.
-    let mut demanding = r.clone();
+    compare_a_demanded_gain(dir.path(), &base_json, &r);
+}
+
+/// `compare --baseline` of `run` (the result of a run judged against
+/// `base`) recorded as if its workload had demanded 50% more throughput
+/// than the baseline gave: a regression, named in every output.
+fn compare_a_demanded_gain(dir: &Path, base_json: &Path, run: &serde_json::Value) {
+    let (md, xml) = (dir.join("summary.md"), dir.join("junit.xml"));
+    let mut demanding = run.clone();
     demanding["workload"]["thresholds"] = serde_json::json!(["throughput > baseline + 50%"]);
-    let demanding_json = dir.path().join("demanding.json");
+    let demanding_json = dir.join("demanding.json");
     std::fs::write(&demanding_json, demanding.to_string()).unwrap();
     let o = tikv_bench(&[
         "compare",
@@ -118,7 +124,7 @@ fn a_run_against_its_own_baseline_passes_and_a_demanded_gain_regresses() {
         base_json.to_str().unwrap(),
         demanding_json.to_str().unwrap(),
         "--out",
-        dir.path().join("cmp").to_str().unwrap(),
+        dir.join("cmp").to_str().unwrap(),
         "--markdown",
         md.to_str().unwrap(),
         "--junit",
@@ -148,9 +154,9 @@ fn a_run_against_its_own_baseline_passes_and_a_demanded_gain_regresses() {
         junit.contains("<failure message=\"throughput regressed: "),
         "{junit}"
     );
-    let cmp = json(&dir.path().join("cmp/baseline.json"));
+    let cmp = json(&dir.join("cmp/baseline.json"));
     assert_eq!(cmp["verdicts"][0]["verdict"], "regressed");
-    let html = read(&dir.path().join("cmp/compare.html"));
+    let html = read(&dir.join("cmp/compare.html"));
     let (a, b) = (html.find("base/result.json"), html.find("demanding.json"));
     assert!(a.is_some() && a < b, "the baseline comes first");
 }
