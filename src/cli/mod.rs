@@ -3,6 +3,7 @@
 //! picks the target, runs, writes the result and prints the summary.
 //! Bad input exits 2; other failures exit 1.
 
+mod gate;
 mod output;
 mod run;
 mod serve;
@@ -10,6 +11,7 @@ mod tls;
 
 use output::{say, sayln};
 
+pub use gate::{CiArgs, CompareArgs};
 pub use run::{SWEEP_INDEX_SCHEMA, apply_overrides, target};
 
 use std::path::{Path, PathBuf};
@@ -69,16 +71,10 @@ pub enum Command {
         #[arg(long)]
         hdr_log: Option<PathBuf>,
     },
-    /// Compare results: compare.html with charts, deltas for two results.
-    Compare {
-        /// result.json files written by `run`, or a sweep's index.json
-        /// (which stands for every result it lists).
-        #[arg(required = true)]
-        results: Vec<PathBuf>,
-        /// Directory for the comparison [default: reports/compare-TIME/].
-        #[arg(long, short)]
-        out: Option<PathBuf>,
-    },
+    /// Compare results: compare.html with charts, deltas for two results;
+    /// with --baseline, a verdict per metric against the baseline (exit 1
+    /// on a regression).
+    Compare(gate::CompareArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -177,6 +173,16 @@ pub struct RunArgs {
     /// the N and their range.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeat: u32,
+    /// Judge the run against this baseline: a result.json, or the
+    /// index.json of `run --repeat N` (every run it lists). Repeatable.
+    /// The workload's thresholds relative to a baseline (`p99 of read <
+    /// baseline + 10%`) judge it, else the defaults; a regression exits 1.
+    /// With --repeat, every repeat is judged together at the end
+    /// (OUT/baseline.json). Refused with a sweep.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Vec<PathBuf>,
+    #[command(flatten)]
+    pub ci: gate::CiArgs,
 }
 
 fn parse_transport(s: &str) -> Result<crate::client::config::TransportKind, String> {
@@ -249,23 +255,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             sayln!("report: {}", report::write(&r, &dir)?.html.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Compare { results, out } => {
-            let mut paths = Vec::new();
-            for p in &results {
-                paths.extend(sweep_results(p).unwrap_or_else(|| vec![p.clone()]));
-            }
-            let loaded = paths
-                .iter()
-                .map(|p| Ok((p.clone(), load_result(p)?)))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let dir = out.unwrap_or_else(|| default_out("compare"));
-            output_dir("--out", &dir)?;
-            sayln!(
-                "compare: {}",
-                report::compare_to_dir(&loaded, &dir)?.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Compare(args) => gate::compare(args),
         Command::Merge {
             results,
             output,

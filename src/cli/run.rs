@@ -9,13 +9,16 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::ValueEnum;
 
-use super::{BadInput, RunArgs, Target, default_out, judge};
+use super::{BadInput, RunArgs, Target, default_out, gate, judge};
 use crate::backend::{
     Backend, Capacity, InprocBackend, MemoryBackend, NoopBackend, TargetInfo, TikvBackend,
 };
+use crate::checks::baseline::Named;
 use crate::cluster::{Cluster, RunningCluster};
 use crate::driver::{self, Interrupt, RunOptions};
-use crate::metrics::{ClusterInfo, Live, RepeatInfo, RunResult, SweepInfo, hdrlog, prometheus};
+use crate::metrics::{
+    BaselineComparison, ClusterInfo, Live, RepeatInfo, RunResult, SweepInfo, hdrlog, prometheus,
+};
 use crate::report;
 use crate::workload::sweep::Cell;
 use crate::workload::{Stop, Workload, checks};
@@ -158,6 +161,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut workload = Workload::load(&args.workload)?;
     apply_overrides(&mut workload, &args)?;
     noop_capacity(&args, target(&args)?)?;
+    let baselines = gate::for_run(&workload, &args.baseline)?;
     let out = args
         .out
         .clone()
@@ -167,23 +171,37 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // writing anything into it.
     let fresh = !out.exists();
     super::output_dir("--out", &out)?;
-    if let Some(log) = args.hdr_log.as_ref().filter(|_| workload.sweep.is_none())
-        && let Err(e) = writable(log)
-    {
+    if let Err(e) = output_files(&workload, &args) {
         if fresh {
             let _ = std::fs::remove_dir(&out);
         }
-        return Err(BadInput(format!("--hdr-log {}: cannot write: {e}", log.display())).into());
+        return Err(e.into());
     }
     let interrupt = Interrupt::default();
     let signals = on_signals(interrupt.clone());
-    let outcome = run_into(&workload, &args, &out, &interrupt).await;
+    let session = Session {
+        live: Arc::new(std::sync::Mutex::new(Live::default())),
+        interrupt: interrupt.clone(),
+        baselines,
+    };
+    let outcome = run_into(&workload, &args, &out, &session).await;
     signals.abort();
     if outcome.is_err() && fresh {
         // Fails, as it should, if the directory is no longer empty.
         let _ = std::fs::remove_dir(&out);
     }
     outcome
+}
+
+/// Fails when a file the run is to write besides its result cannot be
+/// written: the HdrHistogram log (of a run without a sweep, whose cells
+/// write one each), the Markdown summary, the JUnit XML.
+fn output_files(workload: &Workload, args: &RunArgs) -> Result<(), BadInput> {
+    if let Some(log) = args.hdr_log.as_ref().filter(|_| workload.sweep.is_none()) {
+        writable(log)
+            .map_err(|e| BadInput(format!("--hdr-log {}: cannot write: {e}", log.display())))?;
+    }
+    args.ci.check()
 }
 
 /// Whether `path` can be written, found out by creating it (and removing
@@ -233,9 +251,9 @@ async fn run_into(
     workload: &Workload,
     args: &RunArgs,
     out: &Path,
-    interrupt: &Interrupt,
+    session: &Session,
 ) -> anyhow::Result<ExitCode> {
-    let live = Arc::new(std::sync::Mutex::new(Live::default()));
+    let live = session.live.clone();
     let endpoint = match args.metrics_addr {
         Some(addr) => {
             let listener = prometheus::bind(addr)
@@ -247,14 +265,10 @@ async fn run_into(
         }
         None => None,
     };
-    let session = Session {
-        live: live.clone(),
-        interrupt: interrupt.clone(),
-    };
     let passed = if workload.sweep.is_some() || args.repeat > 1 {
-        run_many(workload, args, out, &session).await
+        run_many(workload, args, out, session).await
     } else {
-        run_one(workload, args, out, &Place::default(), &session)
+        run_one(workload, args, out, &Place::default(), session)
             .await
             .map(|r| r.2)
     };
@@ -262,7 +276,7 @@ async fn run_into(
         task.abort();
     }
     let passed = passed?;
-    Ok(if interrupt.fired() {
+    Ok(if session.interrupt.fired() {
         ExitCode::from(130)
     } else if passed {
         ExitCode::SUCCESS
@@ -272,7 +286,8 @@ async fn run_into(
 }
 
 /// Runs one workload (or one sweep cell) and writes its result and report
-/// into `out`.
+/// into `out`; a single run (no sweep, no repeats) is judged against the
+/// baselines and written for CI too.
 /// Returns where the result went, the result, and whether its thresholds
 /// passed.
 async fn run_one(
@@ -282,6 +297,95 @@ async fn run_one(
     place: &Place<'_>,
     session: &Session,
 ) -> anyhow::Result<(PathBuf, RunResult, bool)> {
+    // Boxed: nested in run_many, the futures would be too deep for the
+    // compiler to lay out.
+    let mut result = Box::pin(measure(workload, args, session)).await?;
+    if let Some(cell) = place.cell {
+        result.sweep = Some(SweepInfo::of(cell));
+    }
+    result.repeat = place.repeat;
+    let path = out.join("result.json");
+    let single = place.cell.is_none() && place.repeat.is_none();
+    // Before the summary, which lists the verdicts. Repeats are judged
+    // together once all have run.
+    let not_judged = match single && !session.baselines.is_empty() {
+        true => judge_baseline(&mut result, &path, session),
+        false => None,
+    };
+    say!("{}", report::text::summary(&result));
+    if result.interrupted {
+        sayln!(
+            "interrupted: the figures cover the {:.1}s measured before the interrupt",
+            result.measured.duration_s
+        );
+    }
+    if let Some(cmp) = &result.baseline {
+        gate::warn_regressed(cmp);
+    }
+    if session.baselines.is_empty() {
+        gate::note_unjudged(&result);
+    }
+    let regressed = result.baseline.as_ref().is_some_and(|c| !c.passed());
+    let passed = judge(&mut result)? && !aborted(&result) && !regressed;
+    result.save(&path)?;
+    sayln!("result: {}", path.display());
+    if let Some(log) = &args.hdr_log {
+        // Several runs write one log each, in the run's directory.
+        let many = place.cell.is_some() || place.repeat.is_some();
+        let log = match log.file_name() {
+            Some(name) if many => out.join(name),
+            _ => log.clone(),
+        };
+        hdrlog::save(&result, &log)?;
+        sayln!("hdr log: {}", log.display());
+    }
+    if !args.no_report {
+        let written = report::write(&result, out).with_context(|| {
+            format!(
+                "result saved as {}; cannot render its report",
+                path.display()
+            )
+        })?;
+        sayln!("report: {}", written.html.display());
+    }
+    if let Some(e) = not_judged {
+        return Err(e);
+    }
+    if single {
+        args.ci.write(&[&result], result.baseline.as_ref())?;
+    }
+    Ok((path, result, passed))
+}
+
+/// Judges `result` (to be saved at `path`) against the session's
+/// baselines into its `baseline` section. The error, when it cannot be,
+/// is returned to end the command once the result is saved; an
+/// interrupted run (too short, perhaps) is only warned about.
+fn judge_baseline(result: &mut RunResult, path: &Path, session: &Session) -> Option<anyhow::Error> {
+    let file = path.display().to_string();
+    let run = Named {
+        file: &file,
+        result,
+    };
+    match gate::judge(&session.baselines, &[run]) {
+        Ok(cmp) => {
+            result.baseline = Some(cmp);
+            None
+        }
+        Err(e) if result.interrupted => {
+            eprintln!("tikv-bench: the interrupted run is not judged against the baseline: {e:#}");
+            None
+        }
+        Err(e) => Some(e),
+    }
+}
+
+/// Runs the workload against the target the flags name.
+async fn measure(
+    workload: &Workload,
+    args: &RunArgs,
+    session: &Session,
+) -> anyhow::Result<RunResult> {
     let opts = RunOptions {
         progress: args.progress,
         workload_file: Some(args.workload.display().to_string()),
@@ -306,7 +410,7 @@ async fn run_one(
         ))
         .into());
     }
-    let mut result = match target {
+    Ok(match target {
         Target::Embedded => embedded(workload, &opts).await?,
         Target::External => external(workload, &args.pd, &opts).await?,
         Target::Memory => execute(workload, MemoryBackend::new(), &opts).await?,
@@ -318,42 +422,7 @@ async fn run_one(
             execute(workload, noop, &opts).await?
         }
         Target::Inproc => execute(workload, InprocBackend::default(), &opts).await?,
-    };
-    if let Some(cell) = place.cell {
-        result.sweep = Some(SweepInfo::of(cell));
-    }
-    result.repeat = place.repeat;
-    say!("{}", report::text::summary(&result));
-    if result.interrupted {
-        sayln!(
-            "interrupted: the figures cover the {:.1}s measured before the interrupt",
-            result.measured.duration_s
-        );
-    }
-    let passed = judge(&mut result)? && !aborted(&result);
-    let path = out.join("result.json");
-    result.save(&path)?;
-    sayln!("result: {}", path.display());
-    if let Some(log) = &args.hdr_log {
-        // Several runs write one log each, in the run's directory.
-        let many = place.cell.is_some() || place.repeat.is_some();
-        let log = match log.file_name() {
-            Some(name) if many => out.join(name),
-            _ => log.clone(),
-        };
-        hdrlog::save(&result, &log)?;
-        sayln!("hdr log: {}", log.display());
-    }
-    if !args.no_report {
-        let written = report::write(&result, out).with_context(|| {
-            format!(
-                "result saved as {}; cannot render its report",
-                path.display()
-            )
-        })?;
-        sayln!("report: {}", written.html.display());
-    }
-    Ok((path, result, passed))
+    })
 }
 
 /// Whether a threshold with `abort_on_fail` stopped the run, said on
@@ -465,7 +534,47 @@ async fn run_many(
         let html = report::compare_to_dir(&results, &out.join("compare"))?;
         sayln!("compare: {}", html.display());
     }
+    let cmp = judge_repeats(&results, out, session)?;
+    passed &= cmp.as_ref().is_none_or(|c| c.passed());
+    let runs: Vec<&RunResult> = results.iter().map(|(_, r)| r).collect();
+    args.ci.write(&runs, cmp.as_ref())?;
     Ok(passed)
+}
+
+/// Judges every repeat together against the session's baselines, prints
+/// the verdicts and writes them to `OUT/baseline.json`; `None` without
+/// baselines (or runs).
+fn judge_repeats(
+    results: &[(PathBuf, RunResult)],
+    out: &Path,
+    session: &Session,
+) -> anyhow::Result<Option<BaselineComparison>> {
+    if session.baselines.is_empty() || results.is_empty() {
+        return Ok(None);
+    }
+    let files: Vec<String> = results
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    let runs: Vec<Named<'_>> = results
+        .iter()
+        .zip(&files)
+        .map(|((_, result), file)| Named { file, result })
+        .collect();
+    let cmp = match gate::judge(&session.baselines, &runs) {
+        Ok(cmp) => cmp,
+        Err(e) if session.interrupt.fired() => {
+            eprintln!(
+                "tikv-bench: the interrupted runs are not judged against the baseline: {e:#}"
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    say!("{}", report::text::baseline(&cmp));
+    gate::warn_regressed(&cmp);
+    sayln!("baseline: {}", gate::save(&cmp, out)?.display());
+    Ok(Some(cmp))
 }
 
 /// `index.json`: every run, where its result is, and its goodput.
@@ -491,10 +600,11 @@ fn write_index(
 }
 
 /// What every run of one command shares: the live view a metrics endpoint
-/// reads, and the interrupt.
+/// reads, the interrupt, and the baselines (`--baseline`) to judge by.
 struct Session {
     live: Arc<std::sync::Mutex<Live>>,
     interrupt: Interrupt,
+    baselines: Vec<gate::Baseline>,
 }
 
 /// The schema name of a sweep's `index.json`.

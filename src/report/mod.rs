@@ -4,11 +4,14 @@
 //! ([`compare`]: `compare.html`, the contention chart, deltas, read off
 //! each result's [`figures`]); [`stages`] reads the load stages and the
 //! SLO search that all three show. [`plot`] draws every chart; [`page`] holds
-//! the HTML pieces both pages share.
+//! the HTML pieces both pages share. [`ci`] writes what CI systems read:
+//! a Markdown summary and JUnit XML of the thresholds, the verdicts
+//! against a baseline and the checks.
 //!
 //! [`RunResult`]: crate::metrics::RunResult
 
 mod charts;
+pub mod ci;
 mod cluster;
 pub mod compare;
 mod curve;

@@ -3,12 +3,13 @@
 use std::fmt::Write as _;
 
 use super::stages;
-use crate::metrics::{RunResult, SearchEnd};
+use crate::metrics::{BaselineComparison, RunResult, SearchEnd};
 use crate::vocab::fmt::micros;
 
 /// A few lines: what ran, the totals, why the run was aborted, the
 /// driver's self-check, its peak memory, one row per op, the errors; then
-/// one row per load stage and the search's answer.
+/// one row per load stage and the search's answer; the verdicts against a
+/// baseline last.
 pub fn summary(r: &RunResult) -> String {
     let mut out = String::new();
     totals(&mut out, r);
@@ -22,6 +23,34 @@ pub fn summary(r: &RunResult) -> String {
     }
     stage_table(&mut out, r);
     search(&mut out, r);
+    if let Some(cmp) = &r.baseline {
+        out.push_str(&baseline(cmp));
+    }
+    out
+}
+
+/// The block of verdicts against a baseline: what was compared, whether
+/// the workload's thresholds or the defaults judged it, and one line per
+/// metric.
+pub fn baseline(cmp: &BaselineComparison) -> String {
+    let mut out = String::new();
+    let defaults = cmp.verdicts.iter().all(|v| !v.from_workload);
+    let _ = writeln!(
+        out,
+        "against baseline {} ({} run(s) vs {} baseline run(s), {:.0}% intervals){}:",
+        cmp.files.join(", "),
+        cmp.runs.len(),
+        cmp.baseline_runs.len(),
+        cmp.confidence * 100.0,
+        if defaults && !cmp.verdicts.is_empty() {
+            "; the workload has no thresholds relative to a baseline, so the defaults judge it"
+        } else {
+            ""
+        }
+    );
+    for v in &cmp.verdicts {
+        let _ = writeln!(out, "  {v}");
+    }
     out
 }
 

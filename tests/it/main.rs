@@ -22,6 +22,7 @@ mod driver;
 mod garbage;
 mod multi;
 mod proto_wire;
+mod regression_cli;
 mod report;
 mod schema;
 mod shape;
