@@ -266,7 +266,8 @@ pub(super) fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         .map(|b| (b.path.clone(), b.result.clone()))
         .chain(loaded.iter().cloned())
         .collect();
-    sayln!("compare: {}", report::compare_to_dir(&all, &dir)?.display());
+    let html = report::compare::compare_to_dir_with(&all, &dir, cmp.as_ref())?;
+    sayln!("compare: {}", html.display());
     let results: Vec<&RunResult> = loaded.iter().map(|(_, r)| r).collect();
     a.ci.write(&results, cmp.as_ref())?;
     Ok(match cmp.is_none_or(|c| c.passed()) {

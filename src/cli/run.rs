@@ -529,12 +529,13 @@ async fn run_many(
         results.push((path, result));
     }
     write_index(workload, args, out, index)?;
+    let cmp = judge_repeats(&results, out, session)?;
     if !results.is_empty() {
         say!("{}", report::runs::table(&results)?);
-        let html = report::compare_to_dir(&results, &out.join("compare"))?;
+        let html =
+            report::compare::compare_to_dir_with(&results, &out.join("compare"), cmp.as_ref())?;
         sayln!("compare: {}", html.display());
     }
-    let cmp = judge_repeats(&results, out, session)?;
     passed &= cmp.as_ref().is_none_or(|c| c.passed());
     let runs: Vec<&RunResult> = results.iter().map(|(_, r)| r).collect();
     args.ci.write(&runs, cmp.as_ref())?;
