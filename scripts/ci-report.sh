@@ -4,7 +4,11 @@
 # one report.html per cell, index.json, and compare/compare.html with the
 # contention chart; then the SLO search against the noop target of known
 # capacity (4 slots of 10 ms), into OUT_DIR/capacity, which must converge
-# below 400 ops/s and within 15% of it. Usage: scripts/ci-report.sh [OUT_DIR]
+# below 400 ops/s and within 15% of it; then the harness's own regression
+# gate: workloads/ci-harness.yaml on the noop target, judged against the
+# committed baseline .ci/baselines/harness-noop.json (docs/regressions.md),
+# which fails CI on a regression and leaves its Markdown summary and JUnit
+# XML beside the reports. Usage: scripts/ci-report.sh [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-reports/ci}"
@@ -24,4 +28,23 @@ if command -v jq >/dev/null; then
 else
     grep -q '"ended": "converged"' "$out/capacity/result.json"
 fi || { echo "ci-report: the search missed the known capacity" >&2; exit 1; }
-echo "ci-report: $out/compare/compare.html, $out/capacity/report.html"
+cargo run --release --locked --quiet -- run workloads/ci-harness.yaml \
+    --target noop --baseline .ci/baselines/harness-noop.json --out "$out/harness" \
+    --markdown "$out/harness.md" --junit "$out/harness.xml" --progress lines \
+    | tee "$out/harness.log" \
+    || { echo "ci-report: the harness regressed against its baseline:" >&2; cat "$out/harness.md" >&2; exit 1; }
+cat "$out/harness.md"
+# The gate must be able to fail: the same run with every op held 2 ms (the
+# size of the timer lateness the harness once had) has to regress p50.
+set +e
+cargo run --release --locked --quiet -- run workloads/ci-harness.yaml \
+    --target noop --service-time 2ms --slots 64 --no-report \
+    --baseline .ci/baselines/harness-noop.json --out "$out/harness-late" \
+    --markdown "$out/harness-late.md" --progress off > "$out/harness-late.log" 2>&1
+rc=$?
+set -e
+if [ "$rc" -ne 1 ] || ! grep -q "baseline regressed: p50 of read" "$out/harness-late.log"; then
+    echo "ci-report: the harness gate did not catch 2 ms of added latency (exit $rc)" >&2
+    exit 1
+fi
+echo "ci-report: $out/compare/compare.html, $out/capacity/report.html, $out/harness/report.html"

@@ -7,19 +7,23 @@
 # many pairs came out regressed, unchanged and improved, then the share of
 # pairs with at least one regressed metric (what fails a build) with its
 # 95% Wilson interval. With --repeat K each side is K runs (run --repeat
-# K), judged together.
+# K), judged together. With --baseline FILE every run is judged against
+# that one baseline instead (how CI judges a build against a committed
+# baseline), N runs in all.
 # The workload's thresholds relative to a baseline are what is judged
 # (workloads/regress-kv.yaml and workloads/ci-harness.yaml have them).
 # Usage: scripts/false-alarms.sh [--workload F] [--target T] [--pairs N]
-#                                [--repeat K] [--out DIR] [--bin PATH]
+#                                [--repeat K] [--baseline FILE]
+#                                [--out DIR] [--bin PATH]
 #                                [-- EXTRA RUN FLAGS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage="usage: scripts/false-alarms.sh [--workload F] [--target T] [--pairs N] [--repeat K] [--out DIR] [--bin PATH] [-- FLAGS]"
+usage="usage: scripts/false-alarms.sh [--workload F] [--target T] [--pairs N] [--repeat K] [--baseline FILE] [--out DIR] [--bin PATH] [-- FLAGS]"
 workload=workloads/regress-kv.yaml
 target=embedded
 pairs=20
 repeat=1
+fixed=""
 out=""
 bin=""
 extra=()
@@ -29,6 +33,7 @@ while [ $# -gt 0 ]; do
         --target) target="$2"; shift 2 ;;
         --pairs) pairs="$2"; shift 2 ;;
         --repeat) repeat="$2"; shift 2 ;;
+        --baseline) fixed="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --bin) bin="$2"; shift 2 ;;
         --) shift; extra=("$@"); break ;;
@@ -68,15 +73,23 @@ comparison() {
 }
 
 for i in $(seq 1 "$pairs"); do
-    side "$out/pair-$i-a"
-    side "$out/pair-$i-b" "$(stands_for "$out/pair-$i-a")"
+    if [ -n "$fixed" ]; then
+        side "$out/pair-$i-b" "$fixed"
+    else
+        side "$out/pair-$i-a"
+        side "$out/pair-$i-b" "$(stands_for "$out/pair-$i-a")"
+    fi
     comparison "$out/pair-$i-b" >"$out/pair-$i.json"
     printf 'pair %d/%d: %s\n' "$i" "$pairs" \
         "$(jq -r '[.verdicts[] | "\(.metric) \(.verdict)"] | join(", ")' "$out/pair-$i.json")"
 done
 
 echo
-echo "$pairs pairs of identical runs of $workload on --target $target (--repeat $repeat), $(date -u +%Y-%m-%d):"
+if [ -n "$fixed" ]; then
+    echo "$pairs runs of $workload on --target $target (--repeat $repeat), each judged against $fixed, $(date -u +%Y-%m-%d):"
+else
+    echo "$pairs pairs of identical runs of $workload on --target $target (--repeat $repeat), $(date -u +%Y-%m-%d):"
+fi
 jq -rs --argjson n "$pairs" '
   (map(.verdicts[]) | group_by(.threshold)
    | map({t: .[0].threshold,
@@ -91,6 +104,6 @@ jq -rs --argjson n "$pairs" '
     | ($k / $n) as $p | 1.96 as $z
     | (($p + $z*$z/(2*$n)) / (1 + $z*$z/$n)) as $c
     | ($z * ((($p*(1-$p)/$n) + ($z*$z/(4*$n*$n))) | sqrt) / (1 + $z*$z/$n)) as $h
-    | "false alarms: \($k) of \($n) pairs failed (\($p*100 | floor)%; 95% Wilson interval \((([$c-$h,0]|max)*100*10|round)/10)%-\((($c+$h)*100*10|round)/10)%)"
+    | "false alarms: \($k) of \($n) failed (\($p*100 | floor)%; 95% Wilson interval \((([$c-$h,0]|max)*100*10|round)/10)%-\((($c+$h)*100*10|round)/10)%)"
 ' "$out"/pair-*.json
 echo "results: $out"
