@@ -138,7 +138,14 @@ impl BaselineVerdict {
             (MetricUnit::Ratio, _) | (_, None) => {
                 let d = |x: f64| match self.unit {
                     MetricUnit::Ratio => format!("{:+.3} pp", x * 100.0),
-                    MetricUnit::Us => format!("{:+.0}us", x),
+                    MetricUnit::Us => match x.abs().round() as u64 {
+                        0 => "0µs".to_string(),
+                        us => format!(
+                            "{}{}",
+                            if x < 0.0 { "-" } else { "+" },
+                            crate::vocab::fmt::micros(us)
+                        ),
+                    },
                     MetricUnit::PerS => format!("{x:+.1}/s"),
                 };
                 format!(
