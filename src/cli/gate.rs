@@ -177,6 +177,23 @@ pub(super) fn judge(
     judging::judge(&list, from_workload, &base, runs).map_err(|e| BadInput(e.to_string()).into())
 }
 
+/// Refuses results of several sweep cells on one side: a side is judged
+/// as repeats of one run, which different cells are not.
+fn one_cell<'a>(side: &str, results: impl Iterator<Item = &'a RunResult>) -> Result<(), BadInput> {
+    let mut cells: Vec<&str> = results
+        .filter_map(|r| r.sweep.as_ref().map(|s| s.id.as_str()))
+        .collect();
+    cells.sort_unstable();
+    cells.dedup();
+    match cells.len() {
+        0 | 1 => Ok(()),
+        n => Err(BadInput(format!(
+            "compare --baseline judges the {side} together, as repeats of one run, but they are {n} cells of a sweep ({}); compare each cell's result with its own baseline",
+            cells.join("; ")
+        ))),
+    }
+}
+
 /// Prints the regressed verdicts on stderr, as failing thresholds are.
 pub(super) fn warn_regressed(cmp: &BaselineComparison) {
     for v in cmp.verdicts.iter().filter(|v| !v.passed) {
@@ -241,6 +258,10 @@ pub(super) fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| Ok((p.clone(), load_result(p)?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if !baselines.is_empty() {
+        one_cell("results", loaded.iter().map(|(_, r)| r))?;
+        one_cell("--baseline", baselines.iter().map(|b| &b.result))?;
+    }
     let dir = a.out.unwrap_or_else(|| default_out("compare"));
     output_dir("--out", &dir)?;
     let names: Vec<String> = loaded

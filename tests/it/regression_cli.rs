@@ -271,3 +271,49 @@ fn unusable_baselines_exit_2_before_the_run() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// `compare --baseline` judges each side as repeats of one run, so
+/// results of two sweep cells on a side are refused, naming the cells.
+#[test]
+fn compare_against_a_baseline_refuses_two_sweep_cells_on_a_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    let o = run(dir.path(), &["--out", base.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let result = json(&base.join("result.json"));
+    let mut cells = Vec::new();
+    for id in ["lock=optimistic", "lock=pessimistic"] {
+        let mut r = result.clone();
+        r["sweep"] = serde_json::json!({"id": id, "values": {"lock": id[5..].to_string()}});
+        let path = dir.path().join(format!("{}.json", &id[5..]));
+        std::fs::write(&path, r.to_string()).unwrap();
+        cells.push(path);
+    }
+    let base_json = base.join("result.json");
+    let o = tikv_bench(&[
+        "compare",
+        "--baseline",
+        base_json.to_str().unwrap(),
+        cells[0].to_str().unwrap(),
+        cells[1].to_str().unwrap(),
+        "--out",
+        dir.path().join("cmp").to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("2 cells of a sweep (lock=optimistic; lock=pessimistic)"),
+        "{err}"
+    );
+    assert!(!dir.path().join("cmp").exists(), "refused before any work");
+    // One cell against the baseline is fine.
+    let o = tikv_bench(&[
+        "compare",
+        "--baseline",
+        base_json.to_str().unwrap(),
+        cells[0].to_str().unwrap(),
+        "--out",
+        dir.path().join("one").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
