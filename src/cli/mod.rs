@@ -3,13 +3,15 @@
 //! picks the target, runs, writes the result and prints the summary.
 //! Bad input exits 2; other failures exit 1.
 
+mod drivers;
 mod gate;
+mod merge;
 mod output;
 mod run;
 mod serve;
 mod tls;
 
-use output::{say, sayln};
+use output::sayln;
 
 pub use gate::{CiArgs, CompareArgs};
 pub use run::{SWEEP_INDEX_SCHEMA, apply_overrides, target};
@@ -22,7 +24,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::checks::thresholds;
 use crate::driver::{ProgressMode, Shard};
-use crate::metrics::{RunResult, hdrlog};
+use crate::metrics::RunResult;
 use crate::report;
 use crate::workload::{Stop, Workload, WorkloadError};
 
@@ -60,17 +62,7 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Merge the results of several drivers (shards of one run) into one:
     /// histograms added, counters summed, timelines aligned by second.
-    Merge {
-        /// result.json files of the shards.
-        #[arg(required = true)]
-        results: Vec<PathBuf>,
-        /// The merged result file.
-        #[arg(long, short, default_value = "merged.json")]
-        output: PathBuf,
-        /// Also write the merged interval histograms as an HdrHistogram log.
-        #[arg(long)]
-        hdr_log: Option<PathBuf>,
-    },
+    Merge(merge::MergeArgs),
     /// Compare results: compare.html with charts, deltas for two results;
     /// with --baseline, a verdict per metric against the baseline (exit 1
     /// on a regression).
@@ -183,6 +175,8 @@ pub struct RunArgs {
     pub baseline: Vec<PathBuf>,
     #[command(flatten)]
     pub ci: gate::CiArgs,
+    #[command(flatten)]
+    pub drivers: drivers::DriverArgs,
 }
 
 fn parse_transport(s: &str) -> Result<crate::client::config::TransportKind, String> {
@@ -256,37 +250,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare(args) => gate::compare(args),
-        Command::Merge {
-            results,
-            output,
-            hdr_log,
-        } => {
-            let loaded = results
-                .iter()
-                .map(|p| load_result(p))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let mut merged = crate::metrics::merge(&loaded).map_err(|e| BadInput(e.to_string()))?;
-            run::writable(&output)
-                .map_err(|e| BadInput(format!("-o {}: cannot write: {e}", output.display())))?;
-            if let Some(path) = &hdr_log {
-                run::writable(path).map_err(|e| {
-                    BadInput(format!("--hdr-log {}: cannot write: {e}", path.display()))
-                })?;
-            }
-            let passed = judge(&mut merged)?;
-            merged.save(&output)?;
-            say!("{}", report::text::summary(&merged));
-            sayln!("merged {} results: {}", loaded.len(), output.display());
-            if let Some(path) = hdr_log {
-                hdrlog::save(&merged, &path)?;
-                sayln!("hdr log: {}", path.display());
-            }
-            Ok(if passed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        Command::Merge(args) => merge::run(args),
     }
 }
 

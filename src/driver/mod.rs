@@ -536,6 +536,7 @@ fn mark_shard(result: &mut RunResult, workload: &Workload, shard: Shard, ids: Ra
         index: shard.index + 1,
         count: shard.count,
         workers: [ids.start, ids.end],
+        run: None,
     });
 }
 

@@ -5,6 +5,7 @@
 
 pub mod baseline;
 pub mod collector;
+pub mod drivers;
 pub mod hdrlog;
 pub mod hist;
 pub mod memory;
@@ -20,6 +21,7 @@ pub mod timeline;
 
 pub use baseline::{BaselineComparison, BaselineVerdict, Change, MetricUnit};
 pub use collector::{Collector, Live, LiveOp, Summary};
+pub use drivers::{DriverRow, StartHow, StartInfo};
 pub use memory::MemoryInfo;
 pub use merge::merge;
 pub use recorder::{Clock, Completion, OpStats, Recorder, Report, StageReport};

@@ -92,6 +92,13 @@ pub struct RunResult {
     /// it have CPU to spare (closed loop)?
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver_check: Option<DriverCheck>,
+    /// A merge: one row per driver merged (throughput, start skew,
+    /// self-check), in shard order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drivers: Option<Vec<super::drivers::DriverRow>>,
+    /// The machine the driver ran on (its host name; a pod's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// The process's memory (peak resident set); it includes the stand-in
     /// cluster when that runs embedded, in the same process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +106,10 @@ pub struct RunResult {
     /// How many driver results a merge added up into this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_from: Option<u64>,
+    /// A partial merge (`merge --partial`): the shards of the run, counted
+    /// from 1, that were missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_shards: Option<Vec<u32>>,
     /// The run ids a merge added up into this one, sorted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_runs: Option<Vec<String>>,
@@ -112,6 +123,10 @@ pub struct RunResult {
     /// [`KEEP`](super::slow::KEEP)), slowest first, each with its trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow_ops: Option<BTreeMap<String, Vec<SlowOp>>>,
+    /// When the driver was told to start and how late it began
+    /// (`run --start-at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<super::drivers::StartInfo>,
     /// The sweep cell this result is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepInfo>,
@@ -475,6 +490,8 @@ impl RunResult {
             checks: None,
             cluster: None,
             driver_check: DriverCheck::judge(lateness(&summary.ops).as_ref(), info.cpu),
+            drivers: None,
+            host: None,
             memory: summary.peak_rss_bytes.map(|peak| MemoryInfo {
                 peak_rss_bytes: peak,
                 includes_target: in_process,
@@ -482,9 +499,11 @@ impl RunResult {
             }),
             merged_from: None,
             merged_runs: None,
+            missing_shards: None,
             repeat: None,
             shard: None,
             slow_ops: slow_section(&names, &summary.slow),
+            start: None,
             sweep: None,
             thresholds: None,
             baseline: None,

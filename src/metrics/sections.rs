@@ -28,13 +28,18 @@ pub struct ClusterInfo {
 }
 
 /// This driver's part of a workload run by several (`run --shard I/N`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardInfo {
     /// Counted from 1, as `--shard` takes it.
     pub index: u32,
     pub count: u32,
     /// The global numbers of this driver's workers: `[first, end)`.
     pub workers: [u64; 2],
+    /// The id the drivers of one sharded run share (`run --run-id`): a
+    /// merge refuses shards of different runs, and `--results-dir` files
+    /// each shard's result under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 /// Which of several runs of the same workload (or sweep cell) a result is
