@@ -60,7 +60,7 @@ pub struct DriverArgs {
 }
 
 /// Where and when this driver runs, from the flags and the environment.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Placement {
     /// The run's output directory under --results-dir (`None`: --out or
     /// the default).
