@@ -157,14 +157,17 @@ fn noop_capacity(args: &RunArgs, target: Target) -> Result<Option<Capacity>, Bad
     }
 }
 
-pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut workload = Workload::load(&args.workload)?;
+    // First: it may take the shard from the environment.
+    let placed = super::drivers::place(&mut args, &workload)?;
     apply_overrides(&mut workload, &args)?;
     noop_capacity(&args, target(&args)?)?;
     let baselines = gate::for_run(&workload, &args.baseline)?;
-    let out = args
+    let out = placed
         .out
         .clone()
+        .or_else(|| args.out.clone())
         .unwrap_or_else(|| default_out(&workload.name));
     // Made before the run, so an unwritable directory fails at once rather
     // than after an hour of load; removed again if the run fails before
@@ -183,6 +186,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         live: Arc::new(std::sync::Mutex::new(Live::default())),
         interrupt: interrupt.clone(),
         baselines,
+        placed,
     };
     let outcome = run_into(&workload, &args, &out, &session).await;
     signals.abort();
@@ -393,6 +397,8 @@ async fn measure(
         shard: args.shard.unwrap_or_default(),
         live: Some(session.live.clone()),
         interrupt: session.interrupt.clone(),
+        start: session.placed.start.clone(),
+        run_id: session.placed.run_id.clone(),
         ..RunOptions::default()
     };
     let target = target(args)?;
@@ -606,6 +612,9 @@ struct Session {
     live: Arc<std::sync::Mutex<Live>>,
     interrupt: Interrupt,
     baselines: Vec<gate::Baseline>,
+    /// Where and when this driver runs among several (`--start-at`,
+    /// `--run-id`, `--results-dir`).
+    placed: super::drivers::Placement,
 }
 
 /// The schema name of a sweep's `index.json`.

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod progress;
 pub mod search;
 mod staging;
+pub mod start;
 pub mod worker;
 
 use std::ops::Range;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub use progress::ProgressMode;
+pub use start::{StartError, StartPlan};
 pub use worker::{Pacing, StopAt};
 
 use crate::backend::Backend;
@@ -52,6 +54,12 @@ pub struct RunOptions {
     /// Fired (by Ctrl-C, say) to end the run early, keeping what was
     /// measured.
     pub interrupt: Interrupt,
+    /// When the workers start (`--start-at`): at once when `None`, else,
+    /// once loaded, at an agreed wall-clock instant (system clock only).
+    pub start: Option<StartPlan>,
+    /// The id the drivers of one sharded run share (`--run-id`), recorded
+    /// in the result's `shard` section.
+    pub run_id: Option<String>,
 }
 
 /// A request to end a run early: the workers start no new op, the ops in
@@ -135,6 +143,8 @@ impl Default for RunOptions {
             shard: Shard::WHOLE,
             live: None,
             interrupt: Interrupt::default(),
+            start: None,
+            run_id: None,
         }
     }
 }
@@ -166,6 +176,10 @@ pub enum RunError {
     /// A check's initial data could not be written.
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// The driver could not begin at the agreed instant (`--start-at`):
+    /// the barrier timed out or its files could not be used.
+    #[error(transparent)]
+    Start(#[from] StartError),
     /// The run was interrupted before its measured phase began: nothing was
     /// measured, so there is no result to keep.
     #[error("interrupted before the measured phase began: nothing was measured")]
@@ -181,13 +195,17 @@ pub enum RunError {
 }
 
 /// Runs the workload and returns its result. Fails only on setup errors
-/// (a load phase that cannot write); failed ops are counted, not fatal.
+/// (a load phase that cannot write, a start barrier not met); failed ops
+/// are counted, not fatal.
 pub async fn run<B: Backend>(
     workload: &Workload,
     backend: Arc<B>,
     opts: &RunOptions,
 ) -> Result<RunResult, RunError> {
     let time = opts.time;
+    if opts.start.is_some() && time != TimeSource::System {
+        return Err(StartError::PausedClock.into());
+    }
     let clock = Clock::new(time.now());
     let started_unix_us = clock.unix_us(time.now());
     let ids = workers(workload, opts.shard)?;
@@ -199,19 +217,24 @@ pub async fn run<B: Backend>(
         u64::from(shard.count),
     );
     let values = ValuePool::new(workload.seed, workload.values.size);
-    let records = shard.range(workload.load.records);
-    let load = if opts.skip_load || records.is_empty() {
-        LoadResult::default()
-    } else {
-        load::run(workload, records, &backend, &values, time, &progress).await?
+    let load = prepare(workload, &backend, &values, opts, &progress).await?;
+    let waited = match &opts.start {
+        Some(plan) => {
+            progress.set(Phase::Idle);
+            let waited = start::wait(plan, &opts.interrupt).await?;
+            Some(waited.ok_or(RunError::InterruptedEarly)?)
+        }
+        None => None,
     };
-    if !workload.checks.is_empty() {
-        checks::setup(workload, &*backend, time).await?;
-    }
-    if opts.interrupt.fired() {
-        return Err(RunError::InterruptedEarly);
-    }
     let start = time.now();
+    // After a wait, the wall clock is read again as the workers start, so
+    // that the measured phase's start is read as closely as the other
+    // drivers read theirs.
+    let clock = if waited.is_some() {
+        Clock::new(start)
+    } else {
+        clock
+    };
     let plan = Plan::new(workload, start);
     let shared = Arc::new(worker::Shared {
         workload: workload.clone(),
@@ -231,13 +254,54 @@ pub async fn run<B: Backend>(
     progress.finish();
     let info = run_info(&shared, opts, started_unix_us, load, &measured);
     let mut result = RunResult::build(workload, &measured.summary, info);
+    result.start =
+        waited.map(|w| w.info(shared.measure_start - start, result.measured_from_unix_us));
+    result.host = os::host_name();
+    finish(&mut result, workload, &shared, measured, opts, ids).await;
+    Ok(result)
+}
+
+/// The load phase (this driver's share of the records) and the checks'
+/// initial data; an interrupt by then ends the run with nothing measured.
+async fn prepare<B: Backend>(
+    workload: &Workload,
+    backend: &Arc<B>,
+    values: &ValuePool,
+    opts: &RunOptions,
+    progress: &Progress,
+) -> Result<LoadResult, RunError> {
+    let time = opts.time;
+    let records = opts.shard.range(workload.load.records);
+    let load = if opts.skip_load || records.is_empty() {
+        LoadResult::default()
+    } else {
+        load::run(workload, records, backend, values, time, progress).await?
+    };
+    if !workload.checks.is_empty() {
+        checks::setup(workload, &**backend, time).await?;
+    }
+    if opts.interrupt.fired() {
+        return Err(RunError::InterruptedEarly);
+    }
+    Ok(load)
+}
+
+/// Completes the result: how it ended (interrupted, aborted), the stages,
+/// the checks' verdicts, the shard, the transport's counts.
+async fn finish<B: Backend>(
+    result: &mut RunResult,
+    workload: &Workload,
+    shared: &worker::Shared<B>,
+    measured: Measured,
+    opts: &RunOptions,
+    ids: Range<u64>,
+) {
+    let shard = opts.shard;
     // An abort fires the interrupt too, but is reported as itself.
     result.interrupted = opts.interrupt.fired() && measured.aborted.is_none();
     result.aborted = measured.aborted.clone();
     if staged(workload) {
-        measured
-            .staging
-            .attach(&mut result, workload, &measured.summary);
+        measured.staging.attach(result, workload, &measured.summary);
     }
     if !workload.checks.is_empty() {
         let input = checks::run::Input {
@@ -245,17 +309,16 @@ pub async fn run<B: Backend>(
             logs: measured.logs,
             observed: measured.observed,
             preloaded: !opts.skip_load && shard == Shard::WHOLE,
-            base: start,
-            time,
+            base: shared.start,
+            time: shared.time,
         };
         result.checks = Some(checks::verify(&*shared.backend, input).await);
     }
     if shard != Shard::WHOLE {
-        mark_shard(&mut result, workload, shard, ids);
+        mark_shard(result, workload, shard, ids, opts.run_id.clone());
     }
     // Counted over the load, the checks and the measured ops.
     result.transport = shared.backend.transport();
-    Ok(result)
 }
 
 /// The global numbers of the workers this driver runs.
@@ -527,7 +590,13 @@ fn start_pacer<B>(shared: &worker::Shared<B>, ids: Range<u64>) -> Option<pacer::
 }
 
 /// Records this driver's share of the workload in a shard's result.
-fn mark_shard(result: &mut RunResult, workload: &Workload, shard: Shard, ids: Range<u64>) {
+fn mark_shard(
+    result: &mut RunResult,
+    workload: &Workload,
+    shard: Shard,
+    ids: Range<u64>,
+    run: Option<String>,
+) {
     let workers = ids.end - ids.start;
     let total = f64::from(workload.concurrency);
     result.concurrency = workers as u32;
@@ -536,7 +605,7 @@ fn mark_shard(result: &mut RunResult, workload: &Workload, shard: Shard, ids: Ra
         index: shard.index + 1,
         count: shard.count,
         workers: [ids.start, ids.end],
-        run: None,
+        run,
     });
 }
 

@@ -1,6 +1,6 @@
 //! What the driver asks of the operating system, in one place (the only
 //! `unsafe` code of the driver): the process's CPU time, for the
-//! self-check, and precise sleeps for the pacing thread.
+//! self-check, precise sleeps for the pacing thread, and the host name.
 
 use std::time::{Duration, Instant};
 
@@ -77,4 +77,27 @@ pub fn precise_sleeps() {
 /// The cores this process may run on.
 pub fn cores() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}
+
+/// This machine's host name (in Kubernetes, the pod's name); `None` where
+/// the OS does not tell.
+pub fn host_name() -> Option<String> {
+    #[cfg(unix)]
+    {
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most `len` bytes into the buffer,
+        // which is ours and that long.
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if rc != 0 {
+            return None;
+        }
+        // Truncated names may lack the terminating NUL: take what is there.
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+        (!name.is_empty()).then_some(name)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }

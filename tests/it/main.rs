@@ -19,6 +19,7 @@ mod commit_modes;
 mod conformance;
 mod distributions;
 mod driver;
+mod drivers;
 mod garbage;
 mod multi;
 mod proto_wire;
