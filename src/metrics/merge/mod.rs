@@ -13,6 +13,7 @@ mod timeline;
 
 use std::collections::BTreeMap;
 
+use super::driver_rows::{self, HeldShard};
 use super::hist::{self, Hist, Percentiles};
 use super::memory::MemoryInfo;
 use super::result::{LoadResult, OpResult, PhaseResult, RunResult, rate, round3};
@@ -58,6 +59,19 @@ pub enum MergeError {
         first: usize,
         second: usize,
     },
+    /// Two results are shards of different sharded runs (their
+    /// `shard.run` differ, or one has a run id and the other none). Merge
+    /// one run's shards: those written with one `run --run-id`.
+    #[error(
+        "results {first} and {second} are shards of different runs ({a} and {b}): merge one run's shards"
+    )]
+    MixedRuns {
+        /// Each one's run, as `run ID` or `no run id`.
+        a: String,
+        b: String,
+        first: usize,
+        second: usize,
+    },
     /// A result holds an SLO search: a search decides its steps as it runs,
     /// in one driver, so there is nothing to merge it with. Run a search
     /// without `--shard`.
@@ -89,11 +103,7 @@ pub enum MergeError {
 /// Merges `results` into one result.
 pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
     let first = results.first().ok_or(MergeError::Empty)?;
-    for (i, r) in results.iter().enumerate().skip(1) {
-        check_same(first, r, i + 1)?;
-    }
-    let runs = distinct_runs(results)?;
-    distinct_shards(results)?;
+    let runs = refuse_mixed(results)?;
     let from = results
         .iter()
         .map(|r| r.measured_from_unix_us)
@@ -153,7 +163,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         checks: shared(results, |r| &r.checks),
         cluster: shared(results, |r| &r.cluster),
         driver_check,
-        drivers: None,
+        drivers: Some(driver_rows::rows(results)),
         host: None,
         memory: merge_memory(results),
         merged_from: Some(results.iter().map(|r| r.merged_from.unwrap_or(1)).sum()),
@@ -168,6 +178,19 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         baseline: None,
         transport: merge_transport(results),
     })
+}
+
+/// Refuses results that do not add up to one run: of other workloads,
+/// a driver run twice, shards of different runs or overlapping shards.
+/// Returns the driver runs the results hold, sorted.
+fn refuse_mixed(results: &[RunResult]) -> Result<Vec<String>, MergeError> {
+    for (i, r) in results.iter().enumerate().skip(1) {
+        check_same(&results[0], r, i + 1)?;
+    }
+    let runs = distinct_runs(results)?;
+    one_sharded_run(results)?;
+    distinct_shards(results)?;
+    Ok(runs)
 }
 
 /// The merged measured time: the stages' spans added up when there are
@@ -232,6 +255,33 @@ fn distinct_runs(results: &[RunResult]) -> Result<Vec<String>, MergeError> {
         }
     }
     Ok(seen.into_keys().map(String::from).collect())
+}
+
+/// Refuses shards of different sharded runs: every shard the results
+/// hold (a shard's own, a merge's rows') must name the same run.
+fn one_sharded_run(results: &[RunResult]) -> Result<(), MergeError> {
+    let show = |s: &HeldShard| match &s.run {
+        Some(run) => format!("run {run}"),
+        None => "no run id".to_string(),
+    };
+    let mut first: Option<(usize, HeldShard)> = None;
+    for (i, r) in results.iter().enumerate() {
+        for held in driver_rows::held_shards(r) {
+            match &first {
+                None => first = Some((i + 1, held)),
+                Some((n, f)) if f.run != held.run => {
+                    return Err(MergeError::MixedRuns {
+                        a: show(f),
+                        b: show(&held),
+                        first: *n,
+                        second: i + 1,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses two shard results whose workers overlap.
