@@ -20,6 +20,7 @@ mod conformance;
 mod distributions;
 mod driver;
 mod garbage;
+mod merge_shards;
 mod multi;
 mod proto_wire;
 mod regression_cli;
