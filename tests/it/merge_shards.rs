@@ -182,6 +182,13 @@ fn a_missing_shard_is_named_with_its_expected_path_and_partial_merges_the_rest()
     let m = load(&out);
     assert_eq!(m.missing_shards, Some(vec![3]));
     assert_eq!(m.drivers.as_ref().map(Vec::len), Some(3));
+    // The new sections (rows with the run id and host, missing shards)
+    // are as docs/result.schema.json describes them.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(json["drivers"][0]["run"], RUN);
+    let v = crate::schema::validator();
+    assert_eq!(crate::schema::errors(&v, &json), Vec::<String>::new());
     let summary = String::from_utf8_lossy(&o.stdout);
     assert!(
         summary.contains("Partial merge: shard 3/4 missing"),
