@@ -50,6 +50,10 @@ pub struct DriverRow {
     /// `I/N` of a sharded run, counted from 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<[u32; 2]>,
+    /// The id of the sharded run the driver was a shard of (its
+    /// `shard.run`), so that a merge of merges still knows its run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     /// The machine (pod) the driver ran on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,

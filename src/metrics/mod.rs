@@ -5,6 +5,7 @@
 
 pub mod baseline;
 pub mod collector;
+pub mod driver_rows;
 pub mod drivers;
 pub mod hdrlog;
 pub mod hist;

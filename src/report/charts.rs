@@ -1,5 +1,6 @@
 //! The charts of one result, registered in [`CHARTS`]: the latency
-//! percentile spectrum per op, ops/s and p99 per second, the process's
+//! percentile spectrum per op, ops/s and p99 per second, for a merge each
+//! driver's throughput with the drivers' table (`drivers.rs`), the process's
 //! resident memory over time, errors and retries per op and kind, and,
 //! for a run of load stages or an SLO search, the latency-throughput curve
 //! with the stages' table. A new chart is one entry there and the
@@ -10,6 +11,7 @@ use std::collections::BTreeSet;
 
 use super::ReportError;
 use super::curve::{self, Curve};
+use super::drivers;
 use super::page::{self, Table, num, text};
 use super::plot::{Axis, Chart, Legend, Look, Mark, PALETTE, Panel, RGBColor, Scale, Series, Unit};
 use super::stages;
@@ -75,6 +77,17 @@ pub(super) const CHARTS: &[ChartEntry] = &[
         after: nothing,
         absent: "",
         shown: always,
+    },
+    ChartEntry {
+        id: "drivers",
+        heading: "Drivers",
+        nav: "drivers",
+        alt: "ok ops per second of each driver merged",
+        caption: drivers::caption,
+        draw: drivers::chart,
+        after: drivers::table,
+        absent: "",
+        shown: drivers::shown,
     },
     ChartEntry {
         id: "memory",

@@ -4,7 +4,8 @@
 //! its verdicts ("Against the baseline", shared with `compare.html`); then
 //! the ops, and the charts, one section each, in the order of the chart
 //! table in `charts.rs`:
-//! `latency.png`, `timeline.png`, `memory.png` (when memory was sampled),
+//! `latency.png`, `timeline.png`, for a merge `drivers.png` with the
+//! drivers' table, `memory.png` (when memory was sampled),
 //! when anything failed or was retried `errors.png`, and for a run of load
 //! stages or an SLO search `curve.png` with the stages' table; then the
 //! slowest ops with their traces (`slow.rs`).
@@ -451,6 +452,7 @@ fn header(r: &RunResult) -> String {
         esc(&r.started_at)
     );
     h.push_str(&banners(r));
+    h.push_str(&super::drivers::banner(r));
     h.push_str(&cards(r));
     h.push_str("\n<nav>");
     let charts = CHARTS

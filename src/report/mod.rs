@@ -15,6 +15,7 @@ pub mod ci;
 mod cluster;
 pub mod compare;
 mod curve;
+pub mod drivers;
 mod error;
 pub mod figures;
 pub mod html;

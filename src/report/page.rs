@@ -109,9 +109,18 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: impl IntoIterator<Item = TableCell>) {
+        self.row_of_class("", cells);
+    }
+
+    /// A row with a class (e.g. `flagged`), or none when `class` is empty.
+    pub fn row_of_class(&mut self, class: &str, cells: impl IntoIterator<Item = TableCell>) {
         let cells: Vec<TableCell> = cells.into_iter().collect();
         self.open(Some(&cells));
-        self.html.push_str("<tr>");
+        if class.is_empty() {
+            self.html.push_str("<tr>");
+        } else {
+            let _ = write!(self.html, "<tr class=\"{}\">", esc(class));
+        }
         for c in cells {
             match c {
                 TableCell::Text(s) => {

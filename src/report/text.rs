@@ -7,7 +7,7 @@ use crate::metrics::{BaselineComparison, RunResult, SearchEnd};
 use crate::vocab::fmt::micros;
 
 /// A few lines: what ran, the totals, why the run was aborted, the
-/// driver's self-check, its peak memory, one row per op, the errors; then
+/// driver's self-check, its peak memory, a merge's drivers, one row per op, the errors; then
 /// one row per load stage and the search's answer; the verdicts against a
 /// baseline last.
 pub fn summary(r: &RunResult) -> String {
@@ -16,6 +16,7 @@ pub fn summary(r: &RunResult) -> String {
     aborted(&mut out, r);
     driver_check(&mut out, r);
     memory(&mut out, r);
+    super::drivers::summary(&mut out, r);
     transport(&mut out, r);
     op_table(&mut out, r);
     for name in r.op_names() {
@@ -122,7 +123,7 @@ fn stage_table(out: &mut String, r: &RunResult) {
 }
 
 /// Rows in columns: the first `left` columns left-aligned, the rest right.
-fn aligned(out: &mut String, rows: &[Vec<String>], left: usize) {
+pub(super) fn aligned(out: &mut String, rows: &[Vec<String>], left: usize) {
     let cols = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {

@@ -21,6 +21,7 @@ mod distributions;
 mod driver;
 mod drivers;
 mod garbage;
+mod merge_shards;
 mod multi;
 mod proto_wire;
 mod regression_cli;

@@ -327,7 +327,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         cluster: None,
         driver_check: None,
         drivers: None,
-        host: None,
+        host: Some(format!("host-{driver}")),
         memory: Some(tikv_bench::metrics::MemoryInfo {
             peak_rss_bytes: 5_000 + driver as u64,
             includes_target: true,
@@ -339,7 +339,14 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         repeat: None,
         shard: None,
         slow_ops: None,
-        start: None,
+        start: Some(tikv_bench::metrics::StartInfo {
+            how: tikv_bench::metrics::StartHow::Time,
+            at_unix_us: from - 2_000,
+            measure_at_unix_us: from - 2_000,
+            skew_us: 2_000,
+            ready_unix_us: from - 9_000,
+            late: driver == 2,
+        }),
         sweep: None,
         thresholds: None,
         baseline: None,
@@ -372,6 +379,18 @@ proptest! {
         prop_assert_eq!(&abc, &cab);
         prop_assert_eq!(&abc, &bca);
         prop_assert_eq!(abc.merged_from, Some(3));
+        // One row per driver, whatever the grouping, in order of their
+        // measured starts (none is a shard): its own figures, the offsets
+        // from the earliest driver's start.
+        let rows = abc.drivers.as_ref().unwrap();
+        let mut hosts: Vec<_> = rows.iter().map(|r| r.host.clone().unwrap()).collect();
+        prop_assert!(rows.windows(2).all(|w| w[0].measured_from_unix_us <= w[1].measured_from_unix_us));
+        hosts.sort();
+        prop_assert_eq!(hosts, ["host-1", "host-2", "host-3"]);
+        prop_assert_eq!(rows.iter().map(|r| r.ok).sum::<u64>(), abc.ops.values().map(|o| o.ok).sum::<u64>());
+        prop_assert_eq!(rows.iter().map(|r| r.start_offset_us).min(), Some(0));
+        let late: Vec<_> = rows.iter().filter(|r| r.late).map(|r| r.host.as_deref()).collect();
+        prop_assert_eq!(late, [Some("host-2")]);
     }
 }
 

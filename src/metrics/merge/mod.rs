@@ -8,19 +8,23 @@
 //! merge (it runs in one driver). Merging is associative and commutative,
 //! so drivers can be merged in any grouping.
 
-use crate::vocab::transport::TransportStats;
-use std::collections::{BTreeMap, BTreeSet};
+mod stages;
+mod timeline;
 
+use std::collections::BTreeMap;
+
+use super::driver_rows::{self, HeldShard};
 use super::hist::{self, Hist, Percentiles};
 use super::memory::MemoryInfo;
-use super::result::{
-    Interval, IntervalOp, LoadResult, OpResult, PhaseResult, RunResult, rate, round3,
-};
+use super::result::{LoadResult, OpResult, PhaseResult, RunResult, rate, round3};
 use super::sections::ShardInfo;
 use super::selfcheck::{CpuUse, DriverCheck};
 use super::slow::{SlowOp, keep_slowest};
-use super::stages::{AbortInfo, StageLevel, StageResult};
+use super::stages::{AbortInfo, StageResult};
 use crate::backend::TargetInfo;
+use crate::vocab::transport::TransportStats;
+use stages::merge_stages;
+use timeline::merge_timeline;
 
 /// Why results cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +54,19 @@ pub enum MergeError {
     )]
     OverlappingShards {
         /// `I/N (workers S..E)` of each.
+        a: String,
+        b: String,
+        first: usize,
+        second: usize,
+    },
+    /// Two results are shards of different sharded runs (their
+    /// `shard.run` differ, or one has a run id and the other none). Merge
+    /// one run's shards: those written with one `run --run-id`.
+    #[error(
+        "results {first} and {second} are shards of different runs ({a} and {b}): merge one run's shards"
+    )]
+    MixedRuns {
+        /// Each one's run, as `run ID` or `no run id`.
         a: String,
         b: String,
         first: usize,
@@ -86,11 +103,7 @@ pub enum MergeError {
 /// Merges `results` into one result.
 pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
     let first = results.first().ok_or(MergeError::Empty)?;
-    for (i, r) in results.iter().enumerate().skip(1) {
-        check_same(first, r, i + 1)?;
-    }
-    let runs = distinct_runs(results)?;
-    distinct_shards(results)?;
+    let runs = refuse_mixed(results)?;
     let from = results
         .iter()
         .map(|r| r.measured_from_unix_us)
@@ -150,7 +163,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         checks: shared(results, |r| &r.checks),
         cluster: shared(results, |r| &r.cluster),
         driver_check,
-        drivers: None,
+        drivers: Some(driver_rows::rows(results)),
         host: None,
         memory: merge_memory(results),
         merged_from: Some(results.iter().map(|r| r.merged_from.unwrap_or(1)).sum()),
@@ -165,6 +178,19 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         baseline: None,
         transport: merge_transport(results),
     })
+}
+
+/// Refuses results that do not add up to one run: of other workloads,
+/// a driver run twice, shards of different runs or overlapping shards.
+/// Returns the driver runs the results hold, sorted.
+fn refuse_mixed(results: &[RunResult]) -> Result<Vec<String>, MergeError> {
+    for (i, r) in results.iter().enumerate().skip(1) {
+        check_same(&results[0], r, i + 1)?;
+    }
+    let runs = distinct_runs(results)?;
+    one_sharded_run(results)?;
+    distinct_shards(results)?;
+    Ok(runs)
 }
 
 /// The merged measured time: the stages' spans added up when there are
@@ -190,115 +216,6 @@ fn merge_aborted(results: &[RunResult]) -> Option<AbortInfo> {
                 .then_with(|| a.measured.cmp(&b.measured))
         })
         .cloned()
-}
-
-/// The drivers' stages merged stage by stage (`None` when no result has
-/// stages): refused for a search, or when a result's stages are not the
-/// first's in count, kind and shape.
-fn merge_stages(results: &[RunResult]) -> Result<Option<Vec<StageResult>>, MergeError> {
-    if let Some(i) = results.iter().position(|r| r.search.is_some()) {
-        return Err(MergeError::Search { result: i + 1 });
-    }
-    let first = &results[0].stages;
-    let count = |s: &Option<Vec<StageResult>>| s.as_ref().map_or(0, Vec::len);
-    for (i, r) in results.iter().enumerate().skip(1) {
-        let bad = |stage: usize, what: String| MergeError::Stages {
-            result: i + 1,
-            run: r.run_id.clone(),
-            stage,
-            what,
-        };
-        if count(&r.stages) != count(first) {
-            let what = format!(
-                "it has {} stages, result 1 has {}",
-                count(&r.stages),
-                count(first)
-            );
-            return Err(bad(0, what));
-        }
-        let pairs = first.iter().flatten().zip(r.stages.iter().flatten());
-        for (k, (a, b)) in pairs.enumerate() {
-            if let Some(what) = level_mismatch(&a.level, &b.level) {
-                return Err(bad(k + 1, what));
-            }
-        }
-    }
-    let Some(first) = first else {
-        return Ok(None);
-    };
-    (0..first.len())
-        .map(|k| {
-            let parts: Vec<&StageResult> = results
-                .iter()
-                .filter_map(|r| r.stages.as_ref().map(|s| &s[k]))
-                .collect();
-            merge_stage(&parts)
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
-/// Why two drivers' levels of one stage are not shares of one level: a
-/// rate beside a concurrency, or a ramp beside a hold.
-fn level_mismatch(a: &StageLevel, b: &StageLevel) -> Option<String> {
-    let kind = |l: &StageLevel| format!("{:?}", l.kind).to_lowercase();
-    let shape = |l: &StageLevel| if l.from == l.to { "held" } else { "ramped" };
-    if a.kind != b.kind {
-        Some(format!(
-            "its level is a {}, result 1's a {}",
-            kind(b),
-            kind(a)
-        ))
-    } else if shape(a) != shape(b) {
-        Some(format!(
-            "its level is {}, result 1's {}",
-            shape(b),
-            shape(a)
-        ))
-    } else {
-        None
-    }
-}
-
-/// One stage from the drivers' parts of it: levels, ops and achieved
-/// rates summed (each driver offers its share), histograms added, the
-/// longest measured span; the self-check judged afresh on the added
-/// lateness.
-fn merge_stage(parts: &[&StageResult]) -> Result<StageResult, MergeError> {
-    let first = parts[0];
-    let longest = |get: fn(&StageResult) -> f64| parts.iter().map(|s| get(s)).fold(0.0, f64::max);
-    let duration_s = longest(|s| s.duration_s);
-    let mut names: Vec<&String> = parts.iter().flat_map(|s| s.ops.keys()).collect();
-    names.sort();
-    names.dedup();
-    let mut ops = BTreeMap::new();
-    for name in names {
-        let of: Vec<&OpResult> = parts.iter().filter_map(|s| s.ops.get(name)).collect();
-        ops.insert(name.clone(), merge_op(name, &of, duration_s)?);
-    }
-    let lateness = sum_hists(
-        "(all ops)",
-        ops.values()
-            .map(|o: &OpResult| o.lateness_histogram.as_ref()),
-    )?;
-    Ok(StageResult {
-        level: StageLevel {
-            kind: first.level.kind,
-            from: round3(parts.iter().map(|s| s.level.from).sum()),
-            to: round3(parts.iter().map(|s| s.level.to).sum()),
-        },
-        start_s: parts
-            .iter()
-            .map(|s| s.start_s)
-            .fold(f64::INFINITY, f64::min),
-        warmup_s: longest(|s| s.warmup_s),
-        duration_s,
-        measured: merge_phase(parts.iter().map(|s| &s.measured), Some(duration_s)),
-        achieved_per_s: round3(parts.iter().map(|s| s.achieved_per_s).sum()),
-        ops,
-        driver_check: DriverCheck::judge(lateness.as_ref(), None),
-        verdict: None,
-    })
 }
 
 /// The drivers' transport counts added up (none when no driver batched).
@@ -338,6 +255,33 @@ fn distinct_runs(results: &[RunResult]) -> Result<Vec<String>, MergeError> {
         }
     }
     Ok(seen.into_keys().map(String::from).collect())
+}
+
+/// Refuses shards of different sharded runs: every shard the results
+/// hold (a shard's own, a merge's rows') must name the same run.
+fn one_sharded_run(results: &[RunResult]) -> Result<(), MergeError> {
+    let show = |s: &HeldShard| match &s.run {
+        Some(run) => format!("run {run}"),
+        None => "no run id".to_string(),
+    };
+    let mut first: Option<(usize, HeldShard)> = None;
+    for (i, r) in results.iter().enumerate() {
+        for held in driver_rows::held_shards(r) {
+            match &first {
+                None => first = Some((i + 1, held)),
+                Some((n, f)) if f.run != held.run => {
+                    return Err(MergeError::MixedRuns {
+                        a: show(f),
+                        b: show(&held),
+                        first: *n,
+                        second: i + 1,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses two shard results whose workers overlap.
@@ -607,98 +551,5 @@ fn merge_memory(results: &[RunResult]) -> Option<MemoryInfo> {
         peak_rss_bytes: peaks.last().copied()?,
         includes_target,
         driver_peaks_rss_bytes: Some(peaks),
-    })
-}
-
-/// The row of the merged timeline an interval goes into: the widest row
-/// of any result that holds its start (rows are aligned in Unix time and
-/// each width divides the next, so a narrower row lies wholly inside).
-fn merged_row(widths: &BTreeSet<(i64, u32)>, i: &Interval) -> (i64, u32) {
-    widths
-        .iter()
-        .rev()
-        .map(|&(_, w)| w)
-        .filter(|&w| w > i.width_s)
-        .map(|w| (i.unix_s - i.unix_s.rem_euclid(i64::from(w)), w))
-        .find(|row| widths.contains(row))
-        .unwrap_or((i.unix_s, i.width_s))
-}
-
-/// Lines the drivers' timelines up by row and adds them: counts summed,
-/// histograms added; where one driver has coarse rows and another still
-/// per-second ones, the seconds go into the coarse row. The memory of a
-/// row is the largest of the drivers' (each driver is its own process).
-fn merge_timeline(results: &[RunResult], window: (i64, i64)) -> Result<Vec<Interval>, MergeError> {
-    let coarse: BTreeSet<(i64, u32)> = results
-        .iter()
-        .flat_map(|r| &r.timeline)
-        .filter(|i| i.width_s > 1)
-        .map(|i| (i.unix_s, i.width_s))
-        .collect();
-    let mut rows: BTreeMap<(i64, u32), Vec<&Interval>> = BTreeMap::new();
-    for i in results.iter().flat_map(|r| &r.timeline) {
-        rows.entry(merged_row(&coarse, i)).or_default().push(i);
-    }
-    let mut out = Vec::with_capacity(rows.len());
-    for (row, parts) in rows {
-        out.push(merge_row(row, &parts, window)?);
-    }
-    Ok(out)
-}
-
-/// One row of the merged timeline from the drivers' parts of it.
-fn merge_row(
-    (unix_s, width_s): (i64, u32),
-    parts: &[&Interval],
-    window: (i64, i64),
-) -> Result<Interval, MergeError> {
-    let span_s = if width_s == 1 {
-        parts.iter().map(|i| i.span_s).fold(0.0, f64::max)
-    } else {
-        // A coarse row: its part inside the merged measured window.
-        let start = unix_s * 1_000_000;
-        let end = (unix_s + i64::from(width_s)) * 1_000_000;
-        round3((end.min(window.1) - start.max(window.0)).max(0) as f64 / 1e6)
-    };
-    let mut names: Vec<&String> = parts.iter().flat_map(|i| i.ops.keys()).collect();
-    names.sort();
-    names.dedup();
-    let mut all = hist::new_hist();
-    let mut total = 0;
-    let mut ops = BTreeMap::new();
-    for name in names {
-        let mut h = hist::new_hist();
-        let (mut ok, mut failed) = (0, 0);
-        for op in parts.iter().filter_map(|i| i.ops.get(name)) {
-            hist::add(&mut h, &decode(name, &op.histogram)?);
-            ok += op.ok;
-            failed += op.failed;
-        }
-        hist::add(&mut all, &h);
-        total += ok + failed;
-        let p = Percentiles::of(&h);
-        ops.insert(
-            name.clone(),
-            IntervalOp {
-                ok,
-                failed,
-                p50_us: p.p50,
-                p99_us: p.p99,
-                max_us: p.max,
-                histogram: hist::encode(&h),
-            },
-        );
-    }
-    let p = Percentiles::of(&all);
-    Ok(Interval {
-        unix_s,
-        width_s,
-        t_s: round3((unix_s * 1_000_000 - window.0) as f64 / 1e6),
-        span_s,
-        ops_per_s: rate(total, span_s),
-        p50_us: p.p50,
-        p99_us: p.p99,
-        ops,
-        rss_bytes: parts.iter().filter_map(|i| i.rss_bytes).max(),
     })
 }
