@@ -512,12 +512,31 @@ impl RunResult {
     }
 
     /// Writes the result as pretty JSON.
+    ///
+    /// Atomically where it can: the file is written beside `path` under a
+    /// temporary name and renamed over it, so that a reader (`merge --wait`
+    /// polling a shared volume) sees the old file or the whole new one,
+    /// never half of it. A path that is not a regular file (`/dev/null`, a
+    /// pipe) is written in place.
     pub fn save(&self, path: &Path) -> Result<(), ResultFileError> {
-        let json = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, json + "\n").map_err(|err| ResultFileError::Write {
+        let json = serde_json::to_string_pretty(self)? + "\n";
+        let write_err = |err| ResultFileError::Write {
             path: path.to_path_buf(),
             err,
-        })
+        };
+        let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+        let Some(name) = path.file_name().filter(|_| !special) else {
+            return std::fs::write(path, json).map_err(write_err);
+        };
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}.tmp", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let written = std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(write_err)
     }
 
     /// Reads a result file, checking its schema.

@@ -324,7 +324,10 @@ fn unwritable_report_compare_and_merge_outputs_exit_2() {
             vec!["compare", result, "--out", under],
             "cannot create output directory",
         ),
-        (vec!["merge", result, "-o", under], "cannot write"),
+        (
+            vec!["merge", result, "-o", under],
+            "cannot make its directory",
+        ),
         (
             vec!["merge", result, "-o", "/dev/null", "--hdr-log", under],
             "cannot write",

@@ -213,12 +213,34 @@ fn four_job_indexed_drivers_start_together_and_merge_exactly() {
     );
     assert!(spread < SKEW_US, "measured starts {from:?}");
 
-    let merged_path = dir.join("merged.json");
-    let mut merge = vec!["merge", "-o", merged_path.to_str().unwrap()];
-    merge.extend(files.iter().map(|f| f.to_str().unwrap()));
-    let o = command(&merge).output().unwrap();
+    // The run's directory merged as a merge Job merges it: every shard
+    // found there, the merged result and its report in `merged/`.
+    let run_dir = results.join("r21");
+    let merged_path = run_dir.join("merged/result.json");
+    let o = command(&[
+        "merge",
+        run_dir.to_str().unwrap(),
+        "-o",
+        merged_path.to_str().unwrap(),
+        "--report",
+    ])
+    .output()
+    .unwrap();
     assert!(o.status.success(), "merge: {}", stderr(&o));
+    assert!(run_dir.join("merged/report.html").is_file());
     let merged = load(&merged_path);
+    let rows = merged.drivers.as_ref().expect("a drivers section");
+    let row_shards: Vec<_> = rows.iter().map(|r| r.shard).collect();
+    assert_eq!(
+        row_shards,
+        (1..=4).map(|i| Some([i, 4])).collect::<Vec<_>>(),
+        "a row per driver, in shard order"
+    );
+    for (row, r) in rows.iter().zip(&shards) {
+        assert_eq!(row.run_id, r.run_id);
+        assert_eq!(row.skew_us, Some(r.start.unwrap().skew_us));
+        assert!(row.start_offset_us < SKEW_US, "{rows:?}");
+    }
     assert_eq!(merged.ops.len(), 2);
     for (name, op) in &merged.ops {
         let parts: Vec<_> = shards.iter().map(|s| &s.ops[name]).collect();
@@ -241,6 +263,25 @@ fn four_job_indexed_drivers_start_together_and_merge_exactly() {
             got.p99
         );
     }
+
+    // One shard's result gone: the merge names it and where it was
+    // expected, and writes nothing.
+    let gone = dir.join("shard-3-elsewhere");
+    std::fs::rename(run_dir.join("shard-3-of-4"), &gone).unwrap();
+    let partial = dir.join("partial.json");
+    let o = command(&[
+        "merge",
+        run_dir.to_str().unwrap(),
+        "-o",
+        partial.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("shard 3/4"), "{err}");
+    assert!(err.contains("shard-3-of-4/result.json"), "{err}");
+    assert!(!partial.exists());
 }
 
 const NOOP: &str = "name: noop-drivers\nseed: 3\nkeys: {records: 100, distribution: uniform}\nwarmup: 500ms\nduration: 1s\nconcurrency: 3\nops:\n  - {name: read, type: get, weight: 1}\n";

@@ -293,8 +293,9 @@ fn wait_merges_a_shard_written_while_it_waits_and_times_out_naming_the_missing()
         .unwrap();
     let mut child = Killed(child);
     std::thread::sleep(Duration::from_secs(1));
-    // The driver writes result.json in place: a merge may read it half
-    // written, and must look again rather than fail.
+    // A result.json written in place (the driver writes beside it and
+    // renames, but a copy onto a shared volume may not): a merge may read
+    // it half written, and must look again rather than fail.
     let text = serde_json::to_string_pretty(&shards[3]).unwrap();
     let last = run.join("shard-4-of-4");
     std::fs::create_dir_all(&last).unwrap();
@@ -319,6 +320,54 @@ fn wait_merges_a_shard_written_while_it_waits_and_times_out_naming_the_missing()
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("shard 4/4 missing after waiting 1s"), "{err}");
     assert!(!out.exists());
+}
+
+/// A merge Job starts beside the drivers: `--wait` waits for a run
+/// directory no driver has made yet, and makes the directory of its
+/// output (`merged/`) itself.
+#[test]
+fn wait_waits_for_a_run_directory_not_made_yet_and_makes_its_output_directory() {
+    let shards = shards();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join(RUN);
+    let out = run.join("merged/result.json");
+    let o = merge_cmd(&[&run], &[], &out);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "without --wait a missing input is refused"
+    );
+    assert!(
+        stderr(&o).contains("no such file or directory"),
+        "{}",
+        stderr(&o)
+    );
+    let child = Command::new(bin())
+        .arg("merge")
+        .arg(&run)
+        .args(["--wait", "20s", "--report", "-o"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "merge gave up on a run directory not made yet"
+    );
+    let all: Vec<&RunResult> = shards.iter().collect();
+    write_run(dir.path(), &all);
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(load(&out).merged_from, Some(4));
+    assert!(
+        run.join("merged/report.html").is_file(),
+        "--report renders beside -o"
+    );
 }
 
 /// The four shards as the report test sees them: shard 2 fell behind,

@@ -43,10 +43,12 @@ pub(super) struct Finder {
 }
 
 impl Finder {
-    /// Refuses an input that is neither a file nor a directory.
-    pub fn new(inputs: &[PathBuf]) -> Result<Finder, BadInput> {
+    /// Refuses an input that is neither a file nor a directory, unless
+    /// `waiting`: then an input not there yet is a run directory the
+    /// drivers have yet to make (a merge Job starts beside them).
+    pub fn new(inputs: &[PathBuf], waiting: bool) -> Result<Finder, BadInput> {
         for p in inputs {
-            if !p.exists() {
+            if !p.exists() && !waiting {
                 return Err(BadInput(format!(
                     "{}: no such file or directory; give result.json files or a run's directory (DIR/RUN-ID, holding shard-I-of-N/result.json)",
                     p.display()
@@ -55,7 +57,7 @@ impl Finder {
         }
         Ok(Finder {
             inputs: inputs.to_vec(),
-            dir: inputs.iter().find(|p| p.is_dir()).cloned(),
+            dir: inputs.iter().find(|p| p.is_dir() || !p.exists()).cloned(),
             cache: HashMap::new(),
         })
     }
@@ -93,8 +95,12 @@ impl Finder {
 }
 
 /// The result files `input` stands for: itself when a file; a
-/// directory's `result.json` and its subdirectories' (not `merged/`'s).
+/// directory's `result.json` and its subdirectories' (not `merged/`'s);
+/// nothing while it is not there.
 fn files_of(input: &Path) -> Vec<PathBuf> {
+    if !input.exists() {
+        return Vec::new();
+    }
     if !input.is_dir() {
         return vec![input.to_path_buf()];
     }

@@ -48,6 +48,10 @@ pub struct MergeArgs {
     /// (the merged result lists those missing).
     #[arg(long)]
     pub partial: bool,
+    /// Also render the merged result's report (report.html and the PNG
+    /// charts) beside it, whether its thresholds pass or not.
+    #[arg(long)]
+    pub report: bool,
 }
 
 /// Finds and checks the shards (waiting for them with `--wait`), merges
@@ -59,14 +63,25 @@ pub(super) fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
         hdr_log,
         wait,
         partial,
+        report: with_report,
     } = args;
+    let mut finder = Finder::new(&results, wait.is_some())?;
+    // The merged result's directory (a run's `merged/`) is made here, so
+    // that a merge Job needs no step before it.
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            BadInput(format!(
+                "-o {}: cannot make its directory: {e}",
+                output.display()
+            ))
+        })?;
+    }
     run::writable(&output)
         .map_err(|e| BadInput(format!("-o {}: cannot write: {e}", output.display())))?;
     if let Some(path) = &hdr_log {
         run::writable(path)
             .map_err(|e| BadInput(format!("--hdr-log {}: cannot write: {e}", path.display())))?;
     }
-    let mut finder = Finder::new(&results)?;
     let (look, shards) = match wait {
         Some(d) => wait_for(&mut finder, d)?,
         None => {
@@ -93,6 +108,10 @@ pub(super) fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
     merged.save(&output)?;
     say!("{}", report::text::summary(&merged));
     sayln!("merged {} results: {}", loaded.len(), output.display());
+    if with_report {
+        let dir = super::result_dir(&output);
+        sayln!("report: {}", report::write(&merged, &dir)?.html.display());
+    }
     if let Some(path) = hdr_log {
         hdrlog::save(&merged, &path)?;
         sayln!("hdr log: {}", path.display());
