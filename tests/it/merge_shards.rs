@@ -276,22 +276,29 @@ impl Drop for Killed {
     }
 }
 
+/// `tikv-bench merge RUN EXTRA -o OUT` started in the background, its
+/// stderr piped; killed when dropped.
+fn spawn_merge(run: &Path, extra: &[&str], out: &Path) -> Killed {
+    let child = Command::new(bin())
+        .arg("merge")
+        .arg(run)
+        .args(extra)
+        .arg("-o")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Killed(child)
+}
+
 #[test]
 fn wait_merges_a_shard_written_while_it_waits_and_times_out_naming_the_missing() {
     let shards = shards();
     let dir = tempfile::tempdir().unwrap();
     let run = write_run(dir.path(), &[&shards[0], &shards[1], &shards[2]]);
     let out = dir.path().join("merged.json");
-    let child = Command::new(bin())
-        .arg("merge")
-        .arg(&run)
-        .args(["--wait", "20s", "-o"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
+    let mut child = spawn_merge(&run, &["--wait", "20s"], &out);
     std::thread::sleep(Duration::from_secs(1));
     // A result.json written in place (the driver writes beside it and
     // renames, but a copy onto a shared volume may not): a merge may read
@@ -342,16 +349,7 @@ fn wait_waits_for_a_run_directory_not_made_yet_and_makes_its_output_directory() 
         "{}",
         stderr(&o)
     );
-    let child = Command::new(bin())
-        .arg("merge")
-        .arg(&run)
-        .args(["--wait", "20s", "--report", "-o"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
+    let mut child = spawn_merge(&run, &["--wait", "20s", "--report"], &out);
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         child.0.try_wait().unwrap().is_none(),
