@@ -4,7 +4,7 @@
 #  1. every manifest validates, --strict (unknown fields are errors),
 #     against the schemas of a pinned Kubernetes version, with a pinned
 #     kubernetes-validate (PyPI; it ships the schemas) in a venv cached
-#     under target/;
+#     under target/ (or $CARGO_TARGET_DIR);
 #  2. negative controls: copies of the drivers' Job with a misspelt field,
 #     a value of the wrong type and an unknown kind must each FAIL, or the
 #     check itself is broken and this script fails;
@@ -21,7 +21,8 @@
 # The image itself is not built here.
 #
 # Usage: scripts/check-kubernetes.sh [TIKV_BENCH_BINARY]
-#   (default: target/release/tikv-bench, built or brought up to date first)
+#   (default: target/release/tikv-bench, under $CARGO_TARGET_DIR when set;
+#   built or brought up to date first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +42,8 @@ rpds-py==2026.9.1
 typing_extensions==4.16.0"
 
 manifests=(deploy/kubernetes/*.yaml)
-venv=target/check-kubernetes/venv-${VALIDATOR#*==}
+target_dir=${CARGO_TARGET_DIR:-target}
+venv=$target_dir/check-kubernetes/venv-${VALIDATOR#*==}
 if [[ ! -x $venv/bin/kubernetes-validate ]]; then
     echo "check-kubernetes: installing $VALIDATOR into $venv"
     rm -rf "$venv"
@@ -55,7 +57,7 @@ py="$venv/bin/python"
 if [[ $# -ge 1 ]]; then
     bin=$1
 else
-    bin=target/release/tikv-bench
+    bin=$target_dir/release/tikv-bench
     cargo build --release --locked --quiet --bin tikv-bench
 fi
 [[ -x $bin ]] || { echo "check-kubernetes: no binary at $bin" >&2; exit 1; }

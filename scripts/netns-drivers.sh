@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 drivers=4
 workload=workloads/regress-kv.yaml
-bin=target/release/tikv-bench
+bin=${CARGO_TARGET_DIR:-target}/release/tikv-bench
 out=reports/netns
 while [ $# -gt 0 ]; do
     case "$1" in
