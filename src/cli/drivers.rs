@@ -13,7 +13,8 @@ use clap::Args;
 
 use super::{BadInput, RunArgs, default_out};
 use crate::driver::Shard;
-use crate::driver::start::{Barrier, StartPlan, unix_us_now};
+use crate::driver::start::{Barrier, StartPlan};
+use crate::vocab::time::unix_us;
 use crate::workload::Workload;
 use parse::StartAt;
 
@@ -85,7 +86,7 @@ pub(super) fn place(args: &mut RunArgs, workload: &Workload) -> Result<Placement
         parse::run_id(id).map_err(BadInput)?;
     }
     let start = match &d.start_at {
-        Some(text) => Some(parse::start_at(text, unix_us_now()).map_err(BadInput)?),
+        Some(text) => Some(parse::start_at(text, unix_us()).map_err(BadInput)?),
         None => None,
     };
     if start.is_some() {

@@ -9,12 +9,13 @@
 
 pub mod barrier;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use barrier::Barrier;
 
 use super::Interrupt;
 use crate::metrics::{StartHow, StartInfo};
+use crate::vocab::time::{rfc3339_ms, unix_us};
 
 /// When this driver's workers start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +112,7 @@ const STEP: Duration = Duration::from_millis(50);
 
 /// Waits for the plan's instant. `None`: the interrupt fired first.
 pub async fn wait(plan: &StartPlan, interrupt: &Interrupt) -> Result<Option<Waited>, StartError> {
-    let ready = unix_us_now();
+    let ready = unix_us();
     let (how, at) = match plan {
         StartPlan::At(at) => (StartHow::Time, *at),
         StartPlan::Barrier(b) => match b.meet(ready, interrupt).await? {
@@ -119,7 +120,7 @@ pub async fn wait(plan: &StartPlan, interrupt: &Interrupt) -> Result<Option<Wait
             None => return Ok(None),
         },
     };
-    let now = unix_us_now();
+    let now = unix_us();
     let late = now > at;
     if late {
         eprintln!(
@@ -150,7 +151,7 @@ async fn sleep_until(at_unix_us: i64, interrupt: &Interrupt) -> bool {
         if interrupt.fired() {
             return false;
         }
-        let left = at_unix_us - unix_us_now();
+        let left = at_unix_us - unix_us();
         if left <= fine {
             break;
         }
@@ -159,28 +160,14 @@ async fn sleep_until(at_unix_us: i64, interrupt: &Interrupt) -> bool {
     }
     // Tokio's timer wakes to the millisecond at best, and later on a busy
     // machine: the last few milliseconds are spun on the clock itself.
-    while unix_us_now() < at_unix_us {
+    while unix_us() < at_unix_us {
         std::thread::yield_now();
     }
     true
 }
 
-/// The wall clock, Unix microseconds.
-pub fn unix_us_now() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    micros(since)
-}
-
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
-/// `2026-12-06T10:00:00.000Z`.
-pub fn rfc3339_ms(unix_us: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_micros(unix_us.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// `12.3s`, `0.004s`: a span of microseconds, to the millisecond.
@@ -215,10 +202,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_wait_ends_at_the_instant_to_the_millisecond() {
-        let at = unix_us_now() + 200_000;
+        let at = unix_us() + 200_000;
         let plan = StartPlan::At(at);
         let waited = wait(&plan, &Interrupt::default()).await.unwrap().unwrap();
-        let now = unix_us_now();
+        let now = unix_us();
         assert!(!waited.late);
         assert!(now >= at, "woke {}us early", at - now);
         // Generous: the machine may be busy.
@@ -227,7 +214,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_instant_passed_starts_at_once_and_is_late() {
-        let at = unix_us_now() - 5_000_000;
+        let at = unix_us() - 5_000_000;
         let waited = wait(&StartPlan::At(at), &Interrupt::default())
             .await
             .unwrap()
@@ -240,7 +227,7 @@ mod tests {
     async fn an_interrupt_ends_the_wait() {
         let interrupt = Interrupt::default();
         interrupt.fire();
-        let plan = StartPlan::At(unix_us_now() + 60_000_000);
+        let plan = StartPlan::At(unix_us() + 60_000_000);
         assert_eq!(wait(&plan, &interrupt).await.unwrap(), None);
     }
 }

@@ -20,6 +20,7 @@ use super::stages::{AbortInfo, SearchResult, StageResult};
 use crate::backend::TargetInfo;
 use crate::vocab::ErrorKind;
 use crate::vocab::events::CLIENT_RETRIES;
+use crate::vocab::time::rfc3339_ms;
 use crate::vocab::transport::TransportStats;
 use crate::workload::Workload;
 use crate::workload::checks::CheckVerdict;
@@ -298,11 +299,6 @@ pub fn new_run_id(started_unix_us: i64) -> String {
     format!("{:x}-{:08x}", started_unix_us.max(0), rand::random::<u32>())
 }
 
-pub(crate) fn rfc3339(unix_us: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(unix_us.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
-}
-
 pub(crate) fn kind_map(counts: &[u64; ErrorKind::COUNT]) -> BTreeMap<String, u64> {
     ErrorKind::ALL
         .iter()
@@ -474,8 +470,8 @@ impl RunResult {
             .into(),
             concurrency: workload.concurrency,
             rate: workload.rate,
-            started_at: rfc3339(info.started_unix_us),
-            ended_at: rfc3339(info.ended_unix_us),
+            started_at: rfc3339_ms(info.started_unix_us),
+            ended_at: rfc3339_ms(info.ended_unix_us),
             measured_from_unix_us: info.measure_start_unix_us,
             measured_to_unix_us: info.ended_unix_us,
             load: info.load,

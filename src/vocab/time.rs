@@ -21,6 +21,18 @@ impl TimeSource {
     }
 }
 
+/// Microseconds since the Unix epoch: the wall clock as results record it.
+pub fn unix_us() -> i64 {
+    i64::try_from(since_epoch().as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Unix microseconds as an RFC 3339 time in UTC, to the millisecond:
+/// `2026-12-06T10:00:00.000Z`.
+pub fn rfc3339_ms(unix_us: i64) -> String {
+    let t = UNIX_EPOCH + std::time::Duration::from_micros(unix_us.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms() -> u64 {
     since_epoch().as_millis() as u64

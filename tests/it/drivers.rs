@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ use tikv_bench::driver::{self, RunError, RunOptions, StartError, StartPlan};
 use tikv_bench::metrics::hist::{self, Percentiles};
 use tikv_bench::metrics::{RunResult, StartHow};
 use tikv_bench::vocab::TimeSource;
+use tikv_bench::vocab::time::unix_us;
 
 use crate::schema::{errors, validator};
 use crate::util::{bin, root, stderr, workload};
@@ -83,13 +84,6 @@ fn logged(dir: &Path, name: &str) -> String {
 fn succeeds(p: Running, dir: &Path, name: &str) {
     let o = p.finish();
     assert!(o.status.success(), "{name}: {}", logged(dir, name));
-}
-
-fn unix_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as i64
 }
 
 /// `@SECONDS.MICROS` of a Unix-microsecond instant.
