@@ -516,23 +516,12 @@ impl RunResult {
     /// pipe) is written in place.
     pub fn save(&self, path: &Path) -> Result<(), ResultFileError> {
         let json = serde_json::to_string_pretty(self)? + "\n";
-        let write_err = |err| ResultFileError::Write {
-            path: path.to_path_buf(),
-            err,
-        };
-        let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
-        let Some(name) = path.file_name().filter(|_| !special) else {
-            return std::fs::write(path, json).map_err(write_err);
-        };
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".{}.tmp", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        let written = std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written.map_err(write_err)
+        crate::vocab::files::write_atomic(path, json.as_bytes()).map_err(|err| {
+            ResultFileError::Write {
+                path: path.to_path_buf(),
+                err,
+            }
+        })
     }
 
     /// Reads a result file, checking its schema.

@@ -2,10 +2,12 @@
 //! what operations answer, error kinds, events, lock and check
 //! modes, the retry policy with the one backoff used by the driver, the
 //! client and the checks, the time source, the registry of random streams,
-//! how durations are formatted, and the steps of an op's trace.
+//! how durations are formatted, files written whole, and the steps of an
+//! op's trace.
 
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod fmt;
 pub mod op;
 pub mod retry;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::super::{Interrupt, Shard};
 use super::StartError;
+use crate::vocab::files::write_atomic;
 
 /// How often a driver looks for the others' ready files.
 pub const POLL: Duration = Duration::from_millis(50);
@@ -98,11 +99,7 @@ impl Barrier {
                 shard: label(self.shard),
             });
         }
-        // Hidden, and named by the instant, so that no reader takes it for
-        // a ready file and two writers never share one.
-        let tmp = dir.join(format!(".{}.{ready_unix_us}.tmp", name(self.shard)));
-        std::fs::write(&tmp, format!("{ready_unix_us}\n")).map_err(|e| io(&tmp, e))?;
-        std::fs::rename(&tmp, &file).map_err(|e| io(&file, e))
+        write_atomic(&file, format!("{ready_unix_us}\n").as_bytes()).map_err(|e| io(&file, e))
     }
 }
 
