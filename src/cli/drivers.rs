@@ -98,7 +98,7 @@ pub(super) fn place(args: &mut RunArgs, workload: &Workload) -> Result<Placement
         None => None,
     };
     let out = run_dir.as_ref().map(|dir| match sharded {
-        true => dir.join(format!("shard-{}-of-{}", shard.index + 1, shard.count)),
+        true => dir.join(shard.file_name()),
         false => dir.clone(),
     });
     if let Some(out) = &out {

@@ -119,6 +119,13 @@ impl Shard {
         })
     }
 
+    /// `shard-I-of-N` (I counted from 1): the name of this shard's result
+    /// directory under a run's directory, and of its ready file at a start
+    /// barrier.
+    pub fn file_name(self) -> String {
+        format!("shard-{}-of-{}", self.index + 1, self.count)
+    }
+
     /// The contiguous share `[start, end)` of `0..total` this driver takes.
     pub fn range(self, total: u64) -> std::ops::Range<u64> {
         let (i, n) = (self.index as usize, self.count as usize);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::super::BadInput;
 use super::find::ResultFile;
+use crate::driver::Shard;
 use crate::metrics::driver_rows::{HeldShard, held_shards};
 
 /// The run the shards found belong to, and which of its shards are
@@ -115,8 +116,11 @@ pub(super) fn missing_list(s: &RunShards) -> String {
 
 /// Where shard `index` of `count` is expected in a run's directory.
 pub(super) fn expected(dir: &Path, index: u32, count: u32) -> PathBuf {
-    dir.join(format!("shard-{index}-of-{count}"))
-        .join("result.json")
+    let shard = Shard {
+        index: index - 1,
+        count,
+    };
+    dir.join(shard.file_name()).join("result.json")
 }
 
 /// The error for a run with shards missing (after `waited`, with

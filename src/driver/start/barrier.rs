@@ -42,7 +42,7 @@ impl Barrier {
 
     /// This driver's ready file.
     pub fn ready_file(&self) -> PathBuf {
-        self.ready_dir().join(name(self.shard))
+        self.ready_dir().join(self.shard.file_name())
     }
 
     /// Says this driver is ready (at `ready_unix_us`) and waits for the
@@ -153,11 +153,6 @@ pub fn scan(dir: &Path, count: u32) -> Result<Vec<Option<i64>>, StartError> {
         ready[(i - 1) as usize] = Some(at);
     }
     Ok(ready)
-}
-
-/// `shard-I-of-N`, I counted from 1.
-fn name(shard: Shard) -> String {
-    format!("shard-{}-of-{}", shard.index + 1, shard.count)
 }
 
 /// `I/N`, I counted from 1.
