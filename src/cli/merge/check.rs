@@ -114,6 +114,15 @@ pub(super) fn missing_list(s: &RunShards) -> String {
     format!("{noun} {}", list.join(", "))
 }
 
+/// The shards missing, with the run's id when it has one: `run R: shard
+/// 3/4`.
+pub(super) fn run_missing(s: &RunShards) -> String {
+    match &s.run {
+        Some(r) => format!("run {r}: {}", missing_list(s)),
+        None => missing_list(s),
+    }
+}
+
 /// Where shard `index` of `count` is expected in a run's directory.
 pub(super) fn expected(dir: &Path, index: u32, count: u32) -> PathBuf {
     let shard = Shard {

@@ -93,13 +93,9 @@ pub(super) fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let loaded = usable(look, shards.as_ref(), &finder, wait, partial)?;
     let mut merged = crate::metrics::merge(&loaded).map_err(|e| BadInput(e.to_string()))?;
     if let Some(s) = shards.filter(|s| !s.missing.is_empty()) {
-        let run = s
-            .run
-            .as_ref()
-            .map_or(String::new(), |r| format!("run {r}: "));
         eprintln!(
-            "tikv-bench: partial merge: {run}{} missing; the merged result lists {} (missing_shards) and its report says so",
-            check::missing_list(&s),
+            "tikv-bench: partial merge: {} missing; the merged result lists {} (missing_shards) and its report says so",
+            check::run_missing(&s),
             if s.missing.len() == 1 { "it" } else { "them" }
         );
         merged.missing_shards = Some(s.missing);
@@ -202,11 +198,7 @@ fn waiting_for(look: &Scan, shards: Option<&RunShards>, finder: &Finder) -> Stri
     let mut what = Vec::new();
     match shards {
         Some(s) if !s.missing.is_empty() => {
-            let run = s
-                .run
-                .as_ref()
-                .map_or(String::new(), |r| format!("run {r}: "));
-            let mut line = format!("{run}{}", check::missing_list(s));
+            let mut line = check::run_missing(s);
             if let Some(d) = &finder.dir {
                 line.push_str(&format!(" in {}", d.display()));
             }
