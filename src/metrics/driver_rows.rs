@@ -5,7 +5,7 @@
 //! which `merge` checks for a whole run.
 
 use super::drivers::DriverRow;
-use super::result::{RunResult, round3};
+use super::result::{RunResult, rate};
 use super::selfcheck::DriverVerdict;
 
 /// A driver whose measured phase began more than this after the earliest
@@ -57,6 +57,13 @@ pub fn held_shards(r: &RunResult) -> Vec<HeldShard> {
     }
 }
 
+/// Shards of `count` in words: `shard 3/4`, or `shards 3/4, 4/4`.
+pub fn shard_list(shards: &[u32], count: u32) -> String {
+    let list: Vec<String> = shards.iter().map(|i| format!("{i}/{count}")).collect();
+    let noun = if list.len() == 1 { "shard" } else { "shards" };
+    format!("{noun} {}", list.join(", "))
+}
+
 /// The rows of the drivers `results` hold: each result's own, or a
 /// merge's rows; sorted by (shard, measured start, run id), each start
 /// offset counted from the earliest row's start. The same rows whatever
@@ -94,7 +101,6 @@ pub fn rows(results: &[RunResult]) -> Vec<DriverRow> {
 pub fn row_of(r: &RunResult) -> DriverRow {
     let ok: u64 = r.ops.values().map(|o| o.ok).sum();
     let failed: u64 = r.ops.values().map(|o| o.failed + o.unknown).sum();
-    let secs = r.measured.duration_s;
     let check = r.driver_check.as_ref();
     let run_id = match (&r.merged_runs, r.run_id.is_empty()) {
         (Some(runs), true) => runs.join("+"),
@@ -107,11 +113,7 @@ pub fn row_of(r: &RunResult) -> DriverRow {
         host: r.host.clone(),
         ok,
         failed,
-        throughput: if secs > 0.0 {
-            round3(ok as f64 / secs)
-        } else {
-            0.0
-        },
+        throughput: rate(ok, r.measured.duration_s),
         rate: r.rate,
         measured_from_unix_us: r.measured_from_unix_us,
         measured_to_unix_us: r.measured_to_unix_us,

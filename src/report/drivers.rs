@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use super::ReportError;
 use super::page::{self, Table, TableCell, num, text};
 use super::plot::{Axis, Chart, Legend, Mark, PALETTE, Panel, Scale, Series, Unit};
-use crate::metrics::driver_rows::{RATE_SHARE_BOUND, START_OFFSET_BOUND_US, flags};
+use crate::metrics::driver_rows::{RATE_SHARE_BOUND, START_OFFSET_BOUND_US, flags, shard_list};
 use crate::metrics::{DriverRow, RunResult};
 use crate::vocab::fmt::micros;
 
@@ -72,11 +72,9 @@ fn flagged_line(r: &RunResult) -> Option<String> {
 fn missing_line(r: &RunResult) -> Option<String> {
     let missing = r.missing_shards.as_ref().filter(|m| !m.is_empty())?;
     let count = rows(r).iter().find_map(|row| row.shard).map_or(0, |s| s[1]);
-    let list: Vec<String> = missing.iter().map(|i| format!("{i}/{count}")).collect();
-    let noun = if list.len() == 1 { "shard" } else { "shards" };
     Some(format!(
-        "Partial merge: {noun} {} missing; the figures are those of {} of the run's {count} drivers.",
-        list.join(", "),
+        "Partial merge: {} missing; the figures are those of {} of the run's {count} drivers.",
+        shard_list(missing, count),
         rows(r).len()
     ))
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::super::BadInput;
 use super::find::ResultFile;
 use crate::driver::Shard;
-use crate::metrics::driver_rows::{HeldShard, held_shards};
+use crate::metrics::driver_rows::{HeldShard, held_shards, shard_list};
 
 /// The run the shards found belong to, and which of its shards are
 /// missing.
@@ -105,13 +105,7 @@ fn refuse_twice(held: &[(&Path, HeldShard)]) -> Result<(), BadInput> {
 
 /// The shards missing, in words: `shard 3/4` or `shards 3/4, 4/4`.
 pub(super) fn missing_list(s: &RunShards) -> String {
-    let list: Vec<String> = s
-        .missing
-        .iter()
-        .map(|i| format!("{i}/{}", s.count))
-        .collect();
-    let noun = if list.len() == 1 { "shard" } else { "shards" };
-    format!("{noun} {}", list.join(", "))
+    shard_list(&s.missing, s.count)
 }
 
 /// The shards missing, with the run's id when it has one: `run R: shard
