@@ -118,6 +118,7 @@ fn tracing_an_op_and_keeping_it_among_the_slowest_does_not_allocate_once_warm() 
                 store: n,
                 region: 7,
                 answer: Answer::KeyError(ErrorKind::KeyIsLocked),
+                server: None,
             };
             trace.push(t, Duration::from_micros(n), rpc);
             trace.resolved(

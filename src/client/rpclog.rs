@@ -154,6 +154,7 @@ impl RpcLog {
                     store: meta >> 32,
                     region: value,
                     answer: decode((meta >> 16) & 0xffff),
+                    server: None,
                 },
                 k if k == Kind::Tso as u8 => Step::Tso { ts: value },
                 k if k == Kind::PdRegion as u8 => Step::PdRegion,
@@ -205,7 +206,8 @@ mod tests {
                     rpc: RPC_NAMES[3],
                     store: 2,
                     region: 5,
-                    answer: Answer::KeyError(ErrorKind::KeyIsLocked)
+                    answer: Answer::KeyError(ErrorKind::KeyIsLocked),
+                    server: None,
                 },
                 Step::Backoff {
                     reason: "not_leader"

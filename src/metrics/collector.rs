@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::hist::{self, Hist, Percentiles, new_hist};
+use super::impact::Fine;
 use super::memory;
+use super::places::Places;
 use super::recorder::{OpStats, Report, StageReport};
 use super::slow::{SlowOp, keep_slowest};
 use super::timeline::Timeline;
@@ -24,6 +26,10 @@ pub struct Summary {
     /// The process's peak resident set when the run ended, bytes (`None`
     /// where it cannot be read).
     pub peak_rss_bytes: Option<u64>,
+    /// Per store and region, the measured ops' RPCs.
+    pub places: Places,
+    /// The measured ops' fine timeline.
+    pub fine: Fine,
 }
 
 /// A running view for progress displays and the metrics endpoint, updated
@@ -88,6 +94,8 @@ pub struct Collector {
     stages: Vec<StageReport>,
     /// Per worker, how many stages it has moved past.
     passed: Vec<usize>,
+    places: Places,
+    fine: Fine,
 }
 
 impl Collector {
@@ -110,6 +118,8 @@ impl Collector {
             live,
             stages: Vec::new(),
             passed: vec![0; workers],
+            places: Places::default(),
+            fine: Fine::default(),
         }
     }
 
@@ -146,6 +156,12 @@ impl Collector {
         }
         for (kept, more) in self.slow.iter_mut().zip(r.slow.into_iter().flatten()) {
             keep_slowest(kept, more);
+        }
+        if let Some(p) = &r.places {
+            self.places.merge(p);
+        }
+        if let Some(f) = &r.fine {
+            self.fine.merge(f);
         }
         if let Some(st) = r.stage {
             self.passed[r.worker] = self.passed[r.worker].max(st.index + 1);
@@ -251,6 +267,8 @@ impl Collector {
             timeline: self.timeline.finish(),
             slow: self.slow,
             peak_rss_bytes: memory::peak_rss_bytes(),
+            places: self.places,
+            fine: self.fine,
         }
     }
 }

@@ -7,6 +7,9 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::hist::{Hist, new_hist};
+use super::impact::{Fine, FineRec};
+use super::places::{PlaceRec, Places};
+use super::server_time::ServerStats;
 use super::slow::{Finished, SlowOp, Slowest};
 use crate::vocab::{ErrorKind, Events, OpError, Outcome};
 
@@ -81,6 +84,9 @@ pub struct OpStats {
     pub not_found: u64,
     pub cas_mismatch: u64,
     pub events: Events,
+    /// The RPCs whose answers said how long the store took, split into
+    /// network and queueing, store wait and store work.
+    pub server: ServerStats,
     /// The first message seen for each error kind.
     pub samples: Vec<(ErrorKind, String)>,
 }
@@ -101,6 +107,7 @@ impl Default for OpStats {
             not_found: 0,
             cas_mismatch: 0,
             events: Events::default(),
+            server: ServerStats::default(),
             samples: Vec::new(),
         }
     }
@@ -136,6 +143,7 @@ impl OpStats {
         self.not_found += other.not_found;
         self.cas_mismatch += other.cas_mismatch;
         self.events.merge(&other.events);
+        self.server.merge(&other.server);
         for (kind, msg) in &other.samples {
             if !self.samples.iter().any(|(k, _)| k == kind) {
                 self.samples.push((*kind, msg.clone()));
@@ -170,6 +178,11 @@ pub struct Report {
     /// With per-stage stats kept: the stage the worker moved past (or was
     /// in when it finished).
     pub stage: Option<StageReport>,
+    /// Per store and region, the measured ops' RPCs (see
+    /// [`super::places`]).
+    pub places: Option<Places>,
+    /// The measured ops' fine timeline (see [`super::impact`]).
+    pub fine: Option<Fine>,
 }
 
 /// One worker's figures of one load stage, sent once when it moves past
@@ -244,6 +257,8 @@ pub struct Recorder {
     warmup: Vec<OpStats>,
     slowest: Slowest,
     stages: Option<StageRec>,
+    places: PlaceRec,
+    fine: FineRec,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -273,6 +288,8 @@ impl Recorder {
             warmup: fresh(nops),
             slowest: Slowest::new(nops),
             stages: None,
+            places: PlaceRec::default(),
+            fine: FineRec::default(),
         }
     }
 
@@ -323,6 +340,8 @@ impl Recorder {
             slow: None,
             last: false,
             stage: Some(stage),
+            places: None,
+            fine: None,
         })
     }
 
@@ -352,6 +371,9 @@ impl Recorder {
             st.completed(c.end);
         }
         if measured {
+            let trace = events.trace();
+            self.places.record(trace);
+            self.fine.record(c.end, c.result.is_ok(), latency, trace);
             let done = Finished {
                 latency_us: latency,
                 intended: c.intended,
@@ -412,6 +434,8 @@ impl Recorder {
                 Some(st) if last => Some(st.take(self.nops)),
                 _ => None,
             },
+            places: self.places.take(last),
+            fine: self.fine.take(last),
         }
     }
 
@@ -458,6 +482,7 @@ fn count(stats: &mut OpStats, open_loop: bool, c: &Completion<'_>, latency: u64,
     if !events.is_empty() {
         stats.events.merge(events);
     }
+    stats.server.record(events.trace());
 }
 
 fn fresh(n: usize) -> Vec<OpStats> {

@@ -97,6 +97,10 @@ pub struct RunResult {
     /// self-check), in shard order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drivers: Option<Vec<super::drivers::DriverRow>>,
+    /// The fault events of the run (injected, or observed by our client)
+    /// and each one's impact: throughput dip, p99 spike, recovery time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<super::impact::FaultImpact>,
     /// The machine the driver ran on (its host name; a pod's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -114,6 +118,9 @@ pub struct RunResult {
     /// The run ids a merge added up into this one, sorted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_runs: Option<Vec<String>>,
+    /// The hottest regions by RPCs, with their latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<super::places::RegionTable>,
     /// Which run of `run --repeat N` this is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat: Option<RepeatInfo>,
@@ -128,6 +135,9 @@ pub struct RunResult {
     /// (`run --start-at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<super::drivers::StartInfo>,
+    /// Per store: the RPCs sent to it, their share and latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stores: Option<Vec<super::places::StoreRow>>,
     /// The sweep cell this result is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepInfo>,
@@ -233,6 +243,10 @@ pub struct OpResult {
     pub failed_latency_us: Option<Percentiles>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_histogram: Option<String>,
+    /// The RPCs whose answers carried the store's own timing: client time
+    /// split into network and queueing, store wait and store work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<super::server_time::ServerTimeResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -374,6 +388,7 @@ pub(crate) fn op_result(kind: &str, s: &OpStats, secs: f64) -> OpResult {
         lateness_histogram: s.lateness.as_ref().map(hist::encode),
         failed_latency_us: s.failed_latency.as_ref().map(Percentiles::of),
         failed_histogram: s.failed_latency.as_ref().map(hist::encode),
+        server_time: None,
     }
 }
 
@@ -487,6 +502,7 @@ impl RunResult {
             cluster: None,
             driver_check: DriverCheck::judge(lateness(&summary.ops).as_ref(), info.cpu),
             drivers: None,
+            faults: None,
             host: None,
             memory: summary.peak_rss_bytes.map(|peak| MemoryInfo {
                 peak_rss_bytes: peak,
@@ -496,10 +512,12 @@ impl RunResult {
             merged_from: None,
             merged_runs: None,
             missing_shards: None,
+            regions: None,
             repeat: None,
             shard: None,
             slow_ops: slow_section(&names, &summary.slow),
             start: None,
+            stores: None,
             sweep: None,
             thresholds: None,
             baseline: None,

@@ -122,6 +122,7 @@ impl TraceStep {
                 store,
                 region,
                 answer,
+                ..
             } => {
                 let (answer, error) = match answer {
                     Answer::Ok => ("ok", None),

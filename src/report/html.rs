@@ -47,6 +47,17 @@ pub fn write(r: &RunResult, dir: &Path) -> Result<Written, ReportError> {
     for entry in CHARTS.iter().filter(|c| (c.shown)(r)) {
         body.push_str(&chart_section(entry, r, dir, &mut charts)?);
     }
+    // Where the time went: per store and region, server against client
+    // time, the faults and their impact.
+    for (id, heading, inner) in [
+        ("places", "Stores and regions", super::places::section(r)),
+        ("server-time", "Server time", super::server_time::section(r)),
+        ("faults", "Faults and recovery", super::faults::section(r)),
+    ] {
+        if let Some(inner) = inner {
+            body.push_str(&page::section(id, heading, &inner));
+        }
+    }
     if let Some(slowest) = super::slow::section(r) {
         body.push_str(&page::section("slow", "Slowest operations", &slowest));
     }

@@ -46,6 +46,24 @@ pub enum Answer {
     Failed(ErrorKind),
 }
 
+/// The time a store says it spent on one RPC: its answer's
+/// `exec_details_v2.time_detail_v2`, whole microseconds (`u32::MAX` at
+/// most). A store fills it in for the RPCs TiKV fills it in for (see
+/// `cluster::store`); the client keeps what came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerTime {
+    /// `total_rpc_wall_time_ns`: from the store receiving the request to
+    /// its answer being ready.
+    pub total_us: u32,
+    /// `wait_wall_time_ns`: queued in the store (scheduler latches, read
+    /// pool) before it ran.
+    pub wait_us: u32,
+    /// `process_wall_time_ns`: running it.
+    pub process_us: u32,
+    /// `kv_read_wall_time_ns`: reading the keys (reads only).
+    pub kv_read_us: u32,
+}
+
 /// What resolving a lock found out about the transaction that holds it
 /// (asked at the lock's primary with `check_txn_status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,12 +102,14 @@ pub enum Step {
     Tso { ts: u64 },
     /// Asked PD for the region of a key (a region cache miss).
     PdRegion,
-    /// One store RPC (`KvGet`, `KvPrewrite`, ...), one attempt of it.
+    /// One store RPC (`KvGet`, `KvPrewrite`, ...), one attempt of it, with
+    /// the time the store says it spent on it when its answer says so.
     Rpc {
         rpc: &'static str,
         store: u64,
         region: u64,
         answer: Answer,
+        server: Option<ServerTime>,
     },
     /// Slept before sending a request again, after `reason` (a region
     /// error, a busy or unreachable store).

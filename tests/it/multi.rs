@@ -289,6 +289,7 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         lateness_histogram: None,
         failed_latency_us: None,
         failed_histogram: None,
+        server_time: None,
     };
     let from = (base + seconds.iter().map(|s| s.0).min().unwrap_or(0)) * 1_000_000 + driver * 1000;
     let to =
@@ -327,6 +328,9 @@ fn synthetic(seconds: &Seconds, driver: i64) -> RunResult {
         cluster: None,
         driver_check: None,
         drivers: None,
+        faults: None,
+        regions: None,
+        stores: None,
         host: Some(format!("host-{driver}")),
         memory: Some(tikv_bench::metrics::MemoryInfo {
             peak_rss_bytes: 5_000 + driver as u64,

@@ -782,6 +782,7 @@ pub(crate) fn op_of(ty: &str, latencies: &[u64], failed: u64, secs: f64) -> OpRe
         lateness_histogram: Some(hist::encode(&late)),
         failed_latency_us: None,
         failed_histogram: None,
+        server_time: None,
     }
 }
 

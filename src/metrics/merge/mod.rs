@@ -164,15 +164,18 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         cluster: shared(results, |r| &r.cluster),
         driver_check,
         drivers: Some(driver_rows::rows(results)),
+        faults: None,
         host: None,
         memory: merge_memory(results),
         merged_from: Some(results.iter().map(|r| r.merged_from.unwrap_or(1)).sum()),
         merged_runs: (!runs.is_empty()).then_some(runs),
         missing_shards: None,
+        regions: None,
         repeat: shared(results, |r| &r.repeat),
         shard: None,
         slow_ops: merge_slow(results),
         start: None,
+        stores: None,
         sweep: shared(results, |r| &r.sweep),
         thresholds: None,
         baseline: None,
@@ -489,6 +492,7 @@ fn merge_op(name: &str, parts: &[&OpResult], measured_s: f64) -> Result<OpResult
         lateness_histogram: None,
         failed_latency_us: None,
         failed_histogram: None,
+        server_time: None,
     };
     for p in parts {
         out.ok += p.ok;

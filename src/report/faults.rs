@@ -1,0 +1,10 @@
+//! The report's section on the fault events with their impact (throughput dip, p99 spike, time to recover). (Issue 22: the shared interface; the
+//! section is filled in by the module's owner.)
+
+use crate::metrics::RunResult;
+
+/// The section's HTML, or `None` when the result has nothing for it.
+pub fn section(r: &RunResult) -> Option<String> {
+    let _ = r;
+    None
+}
