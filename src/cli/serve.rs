@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// on the wire.
     #[arg(long, value_parser = parse_duration)]
     pub write_latency: Option<Duration>,
+    /// Fault: the latency faults above apply to this store only (its id,
+    /// 1 to --stores), the others answer at once: a slow store.
+    #[arg(long, value_name = "STORE")]
+    pub latency_store: Option<u32>,
     /// Fault: time every store request waits in the store before it runs
     /// (e.g. 5ms); a request that waits past its max_execution_duration_ms
     /// is not carried out.
@@ -179,6 +183,14 @@ impl ServeArgs {
                 o.store, self.stores
             )));
         }
+        if let Some(n) = self.latency_store
+            && !(1..=self.stores).contains(&n)
+        {
+            return Err(BadInput(format!(
+                "--latency-store names store {n}, but stores are numbered 1 to {}",
+                self.stores
+            )));
+        }
         Ok(ClusterConfig {
             stores: self.stores,
             region_max_keys: self.region_max_keys,
@@ -193,12 +205,16 @@ impl ServeArgs {
                 store_offline: self.store_offline,
                 busy: self.busy,
                 busy_backoff: self.busy_backoff.unwrap_or_default(),
-                latency: match self.latency {
-                    Some(d) => Latency::same(d),
-                    None => Latency {
-                        read: self.read_latency.unwrap_or_default(),
-                        write: self.write_latency.unwrap_or_default(),
-                    },
+                latency: Latency {
+                    store: self.latency_store,
+                    ..match self.latency {
+                        Some(d) => Latency::same(d),
+                        None => Latency {
+                            read: self.read_latency.unwrap_or_default(),
+                            write: self.write_latency.unwrap_or_default(),
+                            store: None,
+                        },
+                    }
                 },
                 queue_wait: self.queue_wait.unwrap_or_default(),
                 pair_error: self.pair_error,
@@ -292,6 +308,14 @@ mod tests {
         };
         let ms = Duration::from_millis;
         assert_eq!(config(&["--latency", "2ms"]), Latency::same(ms(2)));
+        assert_eq!(
+            config(&["--read-latency", "3ms", "--latency-store", "2"]),
+            Latency {
+                read: ms(3),
+                write: ms(0),
+                store: Some(2)
+            }
+        );
         let split = config(&["--read-latency", "1ms", "--write-latency", "3ms"]);
         assert_eq!((split.read, split.write), (ms(1), ms(3)));
         assert_eq!(config(&["--write-latency", "3ms"]).read, Duration::ZERO);

@@ -153,18 +153,34 @@ pub enum Cost {
 }
 
 /// The latency fault: time on the wire added to each store request by its
-/// [`Cost`]. Written as one duration (the same for both) or as
-/// `{read: D, write: D}`; serialized the same way.
+/// [`Cost`], at every store or at one (`store`). Written as one duration
+/// (the same for both, every store) or as `{read: D, write: D, store: N}`;
+/// serialized the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Latency {
     pub read: Duration,
     pub write: Duration,
+    /// Only this store (its id, 1-based, as the outage names stores) is
+    /// slow; `None`: every store.
+    pub store: Option<u32>,
 }
 
 impl Latency {
     /// The same latency for every request.
     pub const fn same(d: Duration) -> Latency {
-        Latency { read: d, write: d }
+        Latency {
+            read: d,
+            write: d,
+            store: None,
+        }
+    }
+
+    /// The latency of a request of this cost to store `store`.
+    pub fn at(&self, cost: Cost, store: u64) -> Duration {
+        match self.store {
+            Some(s) if u64::from(s) != store => Duration::ZERO,
+            _ => self.of(cost),
+        }
     }
 
     /// The latency of a request of this cost.
@@ -183,13 +199,16 @@ impl Latency {
 impl Serialize for Latency {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        if self.read == self.write {
+        if self.read == self.write && self.store.is_none() {
             return ser_duration(&self.read, s);
         }
         let text = |d: Duration| humantime::format_duration(d).to_string();
-        let mut m = s.serialize_map(Some(2))?;
+        let mut m = s.serialize_map(Some(3))?;
         m.serialize_entry("read", &text(self.read))?;
         m.serialize_entry("write", &text(self.write))?;
+        if let Some(store) = self.store {
+            m.serialize_entry("store", &store)?;
+        }
         m.end()
     }
 }

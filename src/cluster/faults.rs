@@ -140,9 +140,9 @@ impl FaultState {
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Latency to add to a store request of this cost.
-    pub fn latency(&self, cost: Cost) -> Duration {
-        self.faults.latency.of(cost)
+    /// Latency to add to a request of this cost to store `store`.
+    pub fn latency(&self, cost: Cost, store: u64) -> Duration {
+        self.faults.latency.at(cost, store)
     }
 
     /// The transport load stores report to `BatchCommands` clients, if

@@ -246,13 +246,14 @@ pub struct FaultsSpec {
 
 /// The latency fault as written: one duration (`2ms`) for every request,
 /// or one per cost class (`{read: 500us, write: 2ms}`, either may be left
-/// out: zero).
+/// out: zero), optionally at one store only (`store: 2`).
 #[derive(Debug)]
 pub enum LatencySpec {
     Same(String),
     Split {
         read: Option<Sp<String>>,
         write: Option<Sp<String>>,
+        store: Option<Sp<i64>>,
     },
 }
 
@@ -263,7 +264,7 @@ impl<'de> Deserialize<'de> for LatencySpec {
             type Value = LatencySpec;
 
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a duration (2ms) or a map {read: D, write: D}")
+                f.write_str("a duration (2ms) or a map {read: D, write: D, store: N}")
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LatencySpec, E> {
@@ -271,15 +272,21 @@ impl<'de> Deserialize<'de> for LatencySpec {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LatencySpec, A::Error> {
-                let (mut read, mut write) = (None, None);
+                let (mut read, mut write, mut store) = (None, None, None);
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "read" => read = Some(map.next_value()?),
                         "write" => write = Some(map.next_value()?),
-                        other => return Err(de::Error::unknown_field(other, &["read", "write"])),
+                        "store" => store = Some(map.next_value()?),
+                        other => {
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["read", "write", "store"],
+                            ));
+                        }
                     }
                 }
-                Ok(LatencySpec::Split { read, write })
+                Ok(LatencySpec::Split { read, write, store })
             }
         }
         d.deserialize_any(V)

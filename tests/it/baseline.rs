@@ -220,6 +220,7 @@ async fn run_real<B: Backend>(w: &Workload, backend: B) -> RunResult {
 const SLOW_READS: Latency = Latency {
     read: Duration::from_millis(250),
     write: Duration::ZERO,
+    store: None,
 };
 
 /// `yaml` without faults, then with every store request of the cost

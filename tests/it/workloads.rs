@@ -399,6 +399,22 @@ fn latency_is_one_duration_or_a_read_and_a_write_one() {
         e.contains("f.yaml:4:") && e.contains("faults.latency"),
         "{e}"
     );
+    // One store only: the others answer at once; the store must exist.
+    let one = parse("{latency: {read: 5ms, store: 2}}").unwrap();
+    let l = one.cluster.faults.latency;
+    assert_eq!((l.read, l.store), (ms(5), Some(2)));
+    let json = serde_json::to_value(&one).unwrap();
+    assert_eq!(
+        json["cluster"]["faults"]["latency"],
+        serde_json::json!({"read": "5ms", "write": "0s", "store": 2})
+    );
+    let e = parse("{latency: {read: 5ms, store: 4}}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("f.yaml:4:") && e.contains("faults.latency.store"),
+        "{e}"
+    );
 }
 
 /// The head of the files below: an op mix on lines 1-3.

@@ -206,7 +206,7 @@ impl Store {
         I: IntoIterator<Item = &'k [u8]> + Clone,
     {
         self.refuse_if_offline()?;
-        let latency = self.shared.faults.latency(self.cost);
+        let latency = self.shared.faults.latency(self.cost, self.id);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }

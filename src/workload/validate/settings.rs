@@ -233,7 +233,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
             latency: f
                 .latency
                 .as_ref()
-                .map_or(Latency::default(), |v| latency(c, v)),
+                .map_or(Latency::default(), |v| latency(c, v, stores)),
             queue_wait: f
                 .queue_wait
                 .as_ref()
@@ -261,7 +261,7 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
 
 /// The latency fault: one duration for both cost classes, or each its own
 /// (one left out: zero).
-fn latency(c: &mut Checker, v: &Sp<LatencySpec>) -> Latency {
+fn latency(c: &mut Checker, v: &Sp<LatencySpec>, stores: u32) -> Latency {
     match &v.value {
         LatencySpec::Same(text) => {
             let spanned = Sp {
@@ -271,7 +271,7 @@ fn latency(c: &mut Checker, v: &Sp<LatencySpec>) -> Latency {
             };
             Latency::same(c.duration(&spanned, "faults.latency", true))
         }
-        LatencySpec::Split { read, write } => {
+        LatencySpec::Split { read, write, store } => {
             let mut one = |d: &Option<Sp<String>>, what| {
                 d.as_ref()
                     .map_or(Duration::ZERO, |d| c.duration(d, what, true))
@@ -279,6 +279,9 @@ fn latency(c: &mut Checker, v: &Sp<LatencySpec>) -> Latency {
             Latency {
                 read: one(read, "faults.latency.read"),
                 write: one(write, "faults.latency.write"),
+                store: store
+                    .as_ref()
+                    .map(|s| c.int::<u32>(s, 1, i64::from(stores), "faults.latency.store")),
             }
         }
     }

@@ -214,7 +214,11 @@ async fn each_request_waits_the_latency_of_its_read_or_write_cost() {
     use tonic::Request;
     let (read, write) = (Duration::from_millis(10), Duration::from_millis(70));
     let mut cfg = config(1, 1_000_000);
-    cfg.faults.latency = Latency { read, write };
+    cfg.faults.latency = Latency {
+        read,
+        write,
+        store: None,
+    };
     let cluster = tikv_bench::cluster::Cluster::new(cfg);
     let region = cluster.regions().locate(b"");
     let s = cluster.store_service(region.leader).unwrap();
@@ -264,4 +268,32 @@ async fn each_request_waits_the_latency_of_its_read_or_write_cost() {
         write,
         "check txn status"
     );
+}
+
+/// The latency fault at one store: requests to it wait, requests to the
+/// others do not.
+#[tokio::test(start_paused = true)]
+async fn a_latency_fault_at_one_store_slows_that_store_only() {
+    use tikv_bench::cluster::config::Latency;
+    use tikv_bench::proto::tikvpb::tikv_server::Tikv as _;
+    let slow = Duration::from_millis(40);
+    let mut cfg = config(3, 1_000_000);
+    cfg.faults.latency = Latency {
+        read: slow,
+        write: Duration::ZERO,
+        store: Some(2),
+    };
+    let cluster = tikv_bench::cluster::Cluster::new(cfg);
+    let region = cluster.regions().locate(b"");
+    for id in [1u64, 2, 3] {
+        // Each store answers (a not-leader error from a follower is an
+        // answer too): only store 2 makes the request wait.
+        let s = cluster.store_service(id).unwrap();
+        let began = tokio::time::Instant::now();
+        s.raw_get(tonic::Request::new(raw_get(&region, b"k")))
+            .await
+            .unwrap();
+        let expect = if id == 2 { slow } else { Duration::ZERO };
+        assert_eq!(began.elapsed(), expect, "store {id}");
+    }
 }
