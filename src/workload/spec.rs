@@ -248,6 +248,10 @@ pub struct FaultsSpec {
 /// or one per cost class (`{read: 500us, write: 2ms}`, either may be left
 /// out: zero), optionally at one store only (`store: 2`).
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per workload file, read once; boxing would only add noise"
+)]
 pub enum LatencySpec {
     Same(String),
     Split {
