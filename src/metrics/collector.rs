@@ -45,6 +45,9 @@ pub struct Live {
     /// Per op (indexed like the workload's ops), measured so far, as of the
     /// last final second.
     pub ops: Vec<LiveOp>,
+    /// Per store, the measured ops' RPCs so far, as of the last final
+    /// second (empty when none was traced).
+    pub stores: Vec<super::places::LiveStore>,
 }
 
 /// One op's measured totals so far.
@@ -173,6 +176,9 @@ impl Collector {
         if finalized || live.ops.len() != self.nops {
             live.ops = self.totals.iter().map(LiveOp::of).collect();
         }
+        if finalized {
+            live.stores = self.places.live();
+        }
         live.measured_ops += live_delta.0;
         live.errors += live_delta.1;
         live.retries += live_delta.2;
@@ -260,6 +266,7 @@ impl Collector {
         self.finalize(true);
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         live.ops = self.totals.iter().map(LiveOp::of).collect();
+        live.stores = self.places.live();
         drop(live);
         Summary {
             ops: self.totals,

@@ -1,7 +1,9 @@
 //! A Prometheus text endpoint (`--metrics-addr`) serving the running view
 //! of a run: measured ops by outcome, errors and retries by kind, latency
-//! summaries per op. Counts cover the measured phase; warmup ops are a
-//! separate counter. Anything other than `GET /metrics` gets 404.
+//! summaries per op, and per store (label `store="N"`) the RPCs sent by
+//! answer class and a latency summary of the answered ones. Counts cover
+//! the measured phase; warmup ops are a separate counter. Anything other
+//! than `GET /metrics` gets 404.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -67,6 +69,7 @@ impl Exposition {
             |op| &op.retries,
         );
         self.latency(&mut out, &run, &live);
+        store_series(&mut out, &run, &live);
         run_gauges(&mut out, &run, &live);
         out
     }
@@ -157,6 +160,63 @@ impl Exposition {
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP tikv_bench_{name} {help}");
     let _ = writeln!(out, "# TYPE tikv_bench_{name} {kind}");
+}
+
+/// Per store: `store_rpcs_total` by answer class and
+/// `store_rpc_latency_seconds`, a summary of the answered RPCs' client-side
+/// latency. Absent until a second with traced RPCs has ended.
+fn store_series(out: &mut String, run: &str, live: &Live) {
+    if live.stores.is_empty() {
+        return;
+    }
+    family(
+        out,
+        "store_rpcs_total",
+        "counter",
+        "RPC attempts of measured operations, by store and answer class.",
+    );
+    for s in &live.stores {
+        let a = &s.answers;
+        for (answer, n) in [
+            ("ok", a.ok),
+            ("key_error", a.key_error),
+            ("region_error", a.region_error),
+            ("failed", a.failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "tikv_bench_store_rpcs_total{{run=\"{run}\",store=\"{}\",answer=\"{answer}\"}} {n}",
+                s.store
+            );
+        }
+    }
+    family(
+        out,
+        "store_rpc_latency_seconds",
+        "summary",
+        "Client-side latency of the RPC attempts each store answered.",
+    );
+    for s in &live.stores {
+        let l = &s.latency;
+        let labels = format!("run=\"{run}\",store=\"{}\"", s.store);
+        for (q, us) in [("0.5", l.p50), ("0.99", l.p99), ("1", l.max)] {
+            let _ = writeln!(
+                out,
+                "tikv_bench_store_rpc_latency_seconds{{{labels},quantile=\"{q}\"}} {}",
+                us as f64 / 1e6
+            );
+        }
+        let _ = writeln!(
+            out,
+            "tikv_bench_store_rpc_latency_seconds_sum{{{labels}}} {}",
+            l.mean * l.count as f64 / 1e6
+        );
+        let _ = writeln!(
+            out,
+            "tikv_bench_store_rpc_latency_seconds_count{{{labels}}} {}",
+            l.count
+        );
+    }
 }
 
 /// The whole run's warmup count and, once a second has ended, its ops and

@@ -15,6 +15,7 @@ use super::drivers;
 use super::page::{self, Table, num, text};
 use super::plot::{Axis, Chart, Legend, Look, Mark, PALETTE, Panel, RGBColor, Scale, Series, Unit};
 use super::stages;
+use super::stores_chart;
 use crate::metrics::result::Interval;
 use crate::metrics::{RunResult, SearchEnd, hist};
 
@@ -88,6 +89,17 @@ pub(super) const CHARTS: &[ChartEntry] = &[
         after: drivers::table,
         absent: "",
         shown: drivers::shown,
+    },
+    ChartEntry {
+        id: "stores",
+        heading: "Stores",
+        nav: "stores",
+        alt: "p50 and p99 latency and share of RPCs per store",
+        caption: stores_chart::caption,
+        draw: stores_chart::draw,
+        after: nothing,
+        absent: "",
+        shown: stores_chart::shown,
     },
     ChartEntry {
         id: "memory",

@@ -27,6 +27,7 @@ pub mod runs;
 mod server_time;
 mod slow;
 pub mod stages;
+mod stores_chart;
 pub mod text;
 
 pub use compare::compare_to_dir;

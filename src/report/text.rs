@@ -19,6 +19,7 @@ pub fn summary(r: &RunResult) -> String {
     super::drivers::summary(&mut out, r);
     transport(&mut out, r);
     op_table(&mut out, r);
+    super::places::summary(&mut out, r);
     for name in r.op_names() {
         op_notes(&mut out, &name, r);
     }

@@ -23,6 +23,7 @@ mod drivers;
 mod garbage;
 mod merge_shards;
 mod multi;
+mod places;
 mod proto_wire;
 mod regression_cli;
 mod report;

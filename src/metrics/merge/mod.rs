@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use super::driver_rows::{self, HeldShard};
 use super::hist::{self, Hist, Percentiles};
 use super::memory::MemoryInfo;
+use super::places;
 use super::result::{LoadResult, OpResult, PhaseResult, RunResult, rate, round3};
 use super::sections::ShardInfo;
 use super::selfcheck::{CpuUse, DriverCheck};
@@ -98,6 +99,13 @@ pub enum MergeError {
         op: String,
         err: hist::HistogramDecodeError,
     },
+    /// A store's or region's stored histogram (`stores`, `regions`) could
+    /// not be read: the file was edited or cut.
+    #[error("{place}: {err}")]
+    PlaceHistogram {
+        place: String,
+        err: hist::HistogramDecodeError,
+    },
 }
 
 /// Merges `results` into one result.
@@ -170,12 +178,14 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         merged_from: Some(results.iter().map(|r| r.merged_from.unwrap_or(1)).sum()),
         merged_runs: (!runs.is_empty()).then_some(runs),
         missing_shards: None,
-        regions: None,
+        regions: places::merge_regions(&parts(results, |r| r.regions.as_ref()))
+            .map_err(place_error)?,
         repeat: shared(results, |r| &r.repeat),
         shard: None,
         slow_ops: merge_slow(results),
         start: None,
-        stores: None,
+        stores: places::merge_stores(&parts(results, |r| r.stores.as_ref()))
+            .map_err(place_error)?,
         sweep: shared(results, |r| &r.sweep),
         thresholds: None,
         baseline: None,
@@ -447,6 +457,18 @@ fn add_counts(dst: &mut BTreeMap<String, u64>, src: &BTreeMap<String, u64>) {
     for (k, v) in src {
         *dst.entry(k.clone()).or_insert(0) += v;
     }
+}
+
+/// Each result's section `get` picks.
+fn parts<'a, T>(
+    results: &'a [RunResult],
+    get: fn(&'a RunResult) -> Option<&'a T>,
+) -> Vec<Option<&'a T>> {
+    results.iter().map(get).collect()
+}
+
+fn place_error((place, err): places::PlaceDecodeError) -> MergeError {
+    MergeError::PlaceHistogram { place, err }
 }
 
 fn decode(op: &str, text: &str) -> Result<Hist, MergeError> {
