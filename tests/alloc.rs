@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use tikv_bench::metrics::{Clock, Completion, Recorder};
-use tikv_bench::vocab::trace::{Answer, Resolution, Step};
+use tikv_bench::vocab::trace::{Answer, Resolution, ServerTime, Step};
 use tikv_bench::vocab::{ErrorKind, Events, OpError, Outcome};
 use tikv_bench::workload::Workload;
 use tikv_bench::workload::checks::Tracker;
@@ -118,7 +118,13 @@ fn tracing_an_op_and_keeping_it_among_the_slowest_does_not_allocate_once_warm() 
                 store: n,
                 region: 7,
                 answer: Answer::KeyError(ErrorKind::KeyIsLocked),
-                server: None,
+                // Every other RPC with the store's time, recorded per op.
+                server: (n % 2 == 0).then_some(ServerTime {
+                    total_us: n as u32,
+                    wait_us: 0,
+                    process_us: n as u32,
+                    kv_read_us: 0,
+                }),
             };
             trace.push(t, Duration::from_micros(n), rpc);
             trace.resolved(

@@ -6,7 +6,10 @@
 //! (`max_execution_duration_ms`, the attempt's timeout, as client-go sets
 //! it), so that TiKV does not carry out a request its client gave up on,
 //! and names the client's API version and, under V2, its keyspace id
-//! (`Context.keyspace_id`, as client-go's codec sets it).
+//! (`Context.keyspace_id`, as client-go's codec sets it). It sets
+//! `record_time_stat` too, as TiDB does; the time the store says it spent
+//! on an answer (`exec_details_v2.time_detail_v2`) goes into the log with
+//! the attempt.
 //!
 //! Region errors, ServerIsBusy and unreachable stores are retried here,
 //! after updating the cache, as the workload's retry policy allows: at most
@@ -32,13 +35,13 @@ use tonic::{Code, Response, Status};
 use super::Error;
 use super::join::join_all;
 use super::region_cache::{CachedRegion, Lookup, Route};
-use super::rpc::{BatchRpc, Rpc, by_size};
+use super::rpc::{BatchRpc, Rpc, by_size, server_time};
 use super::stats::{Reason, RequestStats};
 use super::stores::StoreConn;
 use super::tikv::Client;
 use crate::proto::{RegionReply, errorpb, kvrpcpb};
 use crate::vocab::ErrorKind;
-use crate::vocab::trace::{self, Answer};
+use crate::vocab::trace::{self, Answer, ServerTime};
 use crate::vocab::{ApiVersion, Backoff};
 
 /// What one operation carries down through the client.
@@ -127,13 +130,15 @@ struct Sent<'c, 'a> {
     rpc: u8,
     at: std::time::Instant,
     answer: Answer,
+    /// The time the store says it spent, when its answer says so.
+    server: Option<ServerTime>,
 }
 
 impl Drop for Sent<'_, '_> {
     fn drop(&mut self) {
         let (store, region) = (self.route.store_id, self.route.region_id);
         let log = self.cx.stats.log();
-        log.rpc(self.at, self.rpc, store, region, self.answer);
+        log.rpc(self.at, self.rpc, (store, region), self.answer, self.server);
     }
 }
 
@@ -207,6 +212,8 @@ fn aimed<Q: Rpc>(
     req.aim(route);
     let ctx = req.context_mut().get_or_insert_default();
     ctx.max_execution_duration_ms = execution_ms(limit);
+    // Ask for the store's own timing, as TiDB does (TiKV sends it anyway).
+    ctx.record_time_stat = true;
     ctx.api_version = kvrpcpb::ApiVersion::from(api_version) as i32;
     ctx.keyspace_id = keyspace_id;
     let via = match route.store.stream() {
@@ -338,8 +345,11 @@ impl Client {
             rpc: Q::ID,
             at: trace::now(),
             answer: Answer::Failed(ErrorKind::Timeout),
+            server: None,
         };
-        let result = self.answer::<Q>(cx, route, limit, fut).await;
+        let result = self
+            .answer::<Q>(cx, route, limit, fut, &mut sent.server)
+            .await;
         sent.answer = match &result {
             Ok(reply) => Q::key_error(reply).map_or(Answer::Ok, Answer::KeyError),
             Err(AttemptError::Retry(f)) if f.region_error => Answer::RegionError(f.reason.name()),
@@ -349,13 +359,15 @@ impl Client {
         result
     }
 
-    /// [`Client::attempt`] without the log.
+    /// [`Client::attempt`] without the log; `server` gets the time the
+    /// store says it spent, if its answer (a region error too) says so.
     async fn answer<Q: Rpc>(
         &self,
         cx: &Ctx<'_>,
         route: &Route,
         limit: Instant,
         fut: impl Future<Output = Result<Response<Q::Reply>, Status>>,
+        server: &mut Option<ServerTime>,
     ) -> Result<Q::Reply, AttemptError> {
         let mut resp = match tokio::time::timeout_at(limit, fut).await {
             Ok(Ok(resp)) => resp.into_inner(),
@@ -371,6 +383,7 @@ impl Client {
                 }));
             }
         };
+        *server = server_time(&resp);
         match resp.take_region_error() {
             None => Ok(resp),
             Some(e) => Err(self.on_region_error(route, e)),

@@ -26,11 +26,12 @@ use crate::proto::RegionReply;
 use crate::proto::kvrpcpb::{self, Context};
 use crate::proto::tikvpb::tikv_client::TikvClient;
 use crate::vocab::ErrorKind;
+use crate::vocab::trace::ServerTime;
 
 /// A store request and how to send it.
 pub(crate) trait Rpc: Clone + Send + Sync {
     /// What the store answers.
-    type Reply: RegionReply + Send;
+    type Reply: RegionReply + ServerTimed + Send;
 
     /// The RPC's name (`RawGet`, `KvPrewrite`, ...), for messages.
     const NAME: &'static str;
@@ -173,6 +174,52 @@ rpcs! {
         kv_check_secondary_locks | CheckSecondaryLocks, "KvCheckSecondaryLocks", |r| one(&r.error);
     TxnHeartBeatRequest -> TxnHeartBeatResponse =
         kv_txn_heart_beat | TxnHeartBeat, "KvTxnHeartBeat", |r| one(&r.error);
+}
+
+/// An answer that may say how long the store spent on it.
+pub(crate) trait ServerTimed {
+    /// Its `exec_details_v2`, if its message has the field.
+    fn exec_details(&self) -> Option<&kvrpcpb::ExecDetailsV2> {
+        None
+    }
+}
+
+/// The time the store says it spent on an answer (`exec_details_v2.
+/// time_detail_v2`), when the answer carries a total: whole microseconds
+/// (rounded down, so parts never add up to more than their whole).
+pub(crate) fn server_time<R: ServerTimed>(reply: &R) -> Option<ServerTime> {
+    let t = reply.exec_details()?.time_detail_v2.as_ref()?;
+    let us = |ns: u64| u32::try_from(ns / 1000).unwrap_or(u32::MAX);
+    (t.total_rpc_wall_time_ns > 0).then(|| ServerTime {
+        total_us: us(t.total_rpc_wall_time_ns),
+        wait_us: us(t.wait_wall_time_ns),
+        process_us: us(t.process_wall_time_ns),
+        kv_read_us: us(t.kv_read_wall_time_ns),
+    })
+}
+
+/// Declares which answers have `exec_details_v2` (TiKV's raw answers and
+/// `KvScan`'s have none).
+macro_rules! server_timed {
+    (with: $($With:ident),*; without: $($Without:ident),* $(,)?) => {
+        $(impl ServerTimed for kvrpcpb::$With {
+            #[inline]
+            fn exec_details(&self) -> Option<&kvrpcpb::ExecDetailsV2> {
+                self.exec_details_v2.as_ref()
+            }
+        })*
+        $(impl ServerTimed for kvrpcpb::$Without {})*
+    };
+}
+
+server_timed! {
+    with: GetResponse, BatchGetResponse, PrewriteResponse, CommitResponse,
+        PessimisticLockResponse, PessimisticRollbackResponse, BatchRollbackResponse,
+        CheckTxnStatusResponse, CheckSecondaryLocksResponse, ResolveLockResponse,
+        TxnHeartBeatResponse;
+    without: RawGetResponse, RawBatchGetResponse, RawPutResponse, RawBatchPutResponse,
+        RawDeleteResponse, RawBatchDeleteResponse, RawScanResponse, RawDeleteRangeResponse,
+        RawCasResponse, RawGetKeyTtlResponse,
 }
 
 /// The position of `name` in `names` (at compile time).

@@ -1,12 +1,12 @@
 //! The steps the client itself takes for one op, in the order they start:
 //! each store RPC attempt (which RPC, store, region, how long, what came
-//! back), each region lookup at PD, each wait for a timestamp, and each
-//! backoff before sending again.
+//! back, and the time the store says it spent on it), each region lookup
+//! at PD, each wait for a timestamp, and each backoff before sending again.
 //!
 //! An op's requests may run concurrently (a batch split by region), so they
 //! log into a fixed array of relaxed atomics that lives in the op's
 //! [`RequestStats`](super::RequestStats): claiming a slot is one
-//! `fetch_add`, writing it three stores; nothing is locked or allocated.
+//! `fetch_add`, writing it five stores; nothing is locked or allocated.
 //! When the op is over the backend hands the log to the op's
 //! [`Trace`] ([`RpcLog::flush`]). Steps past [`SLOTS`] are counted, not
 //! kept.
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::rpc::RPC_NAMES;
 use super::stats::Reason;
 use crate::vocab::ErrorKind;
-use crate::vocab::trace::{self, Answer, Step, Trace};
+use crate::vocab::trace::{self, Answer, ServerTime, Step, Trace};
 
 /// Steps kept per op attempt: enough for a read that resolves a lock the
 /// most times the default transaction options allow (16 rounds of a read,
@@ -32,6 +32,8 @@ enum Kind {
     Tso = 2,
     PdRegion = 3,
     Backoff = 4,
+    /// An RPC whose answer said how long the store spent on it.
+    TimedRpc = 5,
 }
 
 /// An [`Answer`] in 16 bits: its class in the high byte, the reason or
@@ -67,8 +69,10 @@ pub struct RpcLog {
     /// Per slot: `start << 32 | duration` (µs, the start after `origin`
     /// rounded up),
     /// the region (of an RPC) or the timestamp (of a wait for one), and
-    /// `store << 32 | answer << 16 | rpc or reason << 8 | kind`.
-    slots: [[AtomicU64; 3]; SLOTS],
+    /// `store << 32 | answer << 16 | rpc or reason << 8 | kind`, and for
+    /// an RPC with the store's time `total << 32 | wait` and `process <<
+    /// 32 | kv read` (µs).
+    slots: [[AtomicU64; 5]; SLOTS],
 }
 
 impl Default for RpcLog {
@@ -76,7 +80,7 @@ impl Default for RpcLog {
         RpcLog {
             origin: trace::now(),
             next: AtomicUsize::new(0),
-            slots: [const { [const { AtomicU64::new(0) }; 3] }; SLOTS],
+            slots: [const { [const { AtomicU64::new(0) }; 5] }; SLOTS],
         }
     }
 }
@@ -87,7 +91,7 @@ fn micros(d: Duration) -> u64 {
 }
 
 impl RpcLog {
-    fn log(&self, at: Instant, dur: Duration, value: u64, meta: u64) {
+    fn log(&self, at: Instant, dur: Duration, value: u64, meta: u64, server: [u64; 2]) {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         let Some(slot) = self.slots.get(i) else {
             return;
@@ -96,39 +100,58 @@ impl RpcLog {
         // the step of the transaction that made it (a resolution before
         // its `KvCheckTxnStatus`).
         let since = at.saturating_duration_since(self.origin) + Duration::from_nanos(999);
-        let words = [(micros(since) << 32) | micros(dur), value, meta];
+        let [a, b] = server;
+        let words = [(micros(since) << 32) | micros(dur), value, meta, a, b];
         for (w, v) in slot.iter().zip(words) {
             w.store(v, Ordering::Relaxed);
         }
     }
 
     /// RPC number `rpc` (an index of [`RPC_NAMES`]) to `store` for `region`,
-    /// sent at `at` and answered (or given up) now.
-    pub(crate) fn rpc(&self, at: Instant, rpc: u8, store: u64, region: u64, answer: Answer) {
+    /// sent at `at` and answered (or given up) now, with the time the store
+    /// says it spent on it, if its answer says so.
+    pub(crate) fn rpc(
+        &self,
+        at: Instant,
+        rpc: u8,
+        (store, region): (u64, u64),
+        answer: Answer,
+        server: Option<ServerTime>,
+    ) {
         let dur = trace::now().saturating_duration_since(at);
+        let (kind, words) = match server {
+            Some(t) => (
+                Kind::TimedRpc,
+                [
+                    (u64::from(t.total_us) << 32) | u64::from(t.wait_us),
+                    (u64::from(t.process_us) << 32) | u64::from(t.kv_read_us),
+                ],
+            ),
+            None => (Kind::Rpc, [0, 0]),
+        };
         let meta = (store.min(u64::from(u32::MAX)) << 32)
             | (encode(answer) << 16)
             | (u64::from(rpc) << 8)
-            | Kind::Rpc as u64;
-        self.log(at, dur, region, meta);
+            | kind as u64;
+        self.log(at, dur, region, meta, words);
     }
 
     /// A wait for a timestamp, begun at `at`, that got `ts` (0: none).
     pub(crate) fn tso(&self, at: Instant, ts: u64) {
         let dur = trace::now().saturating_duration_since(at);
-        self.log(at, dur, ts, Kind::Tso as u64);
+        self.log(at, dur, ts, Kind::Tso as u64, [0, 0]);
     }
 
     /// A region lookup at PD, begun at `at`.
     pub(crate) fn pd_region(&self, at: Instant) {
         let dur = trace::now().saturating_duration_since(at);
-        self.log(at, dur, 0, Kind::PdRegion as u64);
+        self.log(at, dur, 0, Kind::PdRegion as u64, [0, 0]);
     }
 
     /// A backoff of `slept` for `reason`, starting now.
     pub(crate) fn backoff(&self, reason: Reason, slept: Duration) {
         let meta = ((reason as u64) << 8) | Kind::Backoff as u64;
-        self.log(trace::now(), slept, 0, meta);
+        self.log(trace::now(), slept, 0, meta, [0, 0]);
     }
 
     /// Steps logged, kept or not.
@@ -144,9 +167,10 @@ impl RpcLog {
     pub fn flush(&self, trace: &mut Trace) {
         let n = self.len();
         for slot in &self.slots[..n.min(SLOTS)] {
-            let [when, value, meta] = slot.each_ref().map(|w| w.load(Ordering::Relaxed));
+            let [when, value, meta, times, work] =
+                slot.each_ref().map(|w| w.load(Ordering::Relaxed));
             let step = match (meta & 0xff) as u8 {
-                k if k == Kind::Rpc as u8 => Step::Rpc {
+                k if k == Kind::Rpc as u8 || k == Kind::TimedRpc as u8 => Step::Rpc {
                     rpc: RPC_NAMES
                         .get(((meta >> 8) & 0xff) as usize)
                         .copied()
@@ -154,7 +178,12 @@ impl RpcLog {
                     store: meta >> 32,
                     region: value,
                     answer: decode((meta >> 16) & 0xffff),
-                    server: None,
+                    server: (k == Kind::TimedRpc as u8).then_some(ServerTime {
+                        total_us: (times >> 32) as u32,
+                        wait_us: times as u32,
+                        process_us: (work >> 32) as u32,
+                        kv_read_us: work as u32,
+                    }),
                 },
                 k if k == Kind::Tso as u8 => Step::Tso { ts: value },
                 k if k == Kind::PdRegion as u8 => Step::PdRegion,
@@ -193,7 +222,20 @@ mod tests {
         let log = RpcLog::default();
         let at = trace::now();
         log.tso(at, 42);
-        log.rpc(at, 3, 2, 5, Answer::KeyError(ErrorKind::KeyIsLocked));
+        log.rpc(
+            at,
+            3,
+            (2, 5),
+            Answer::KeyError(ErrorKind::KeyIsLocked),
+            None,
+        );
+        let took = ServerTime {
+            total_us: 900,
+            wait_us: 300,
+            process_us: 600,
+            kv_read_us: 200,
+        };
+        log.rpc(at, 4, (u64::from(u32::MAX), 6), Answer::Ok, Some(took));
         log.backoff(Reason::NotLeader, Duration::from_millis(2));
         let mut t = Trace::default();
         log.flush(&mut t);
@@ -209,11 +251,18 @@ mod tests {
                     answer: Answer::KeyError(ErrorKind::KeyIsLocked),
                     server: None,
                 },
+                Step::Rpc {
+                    rpc: RPC_NAMES[4],
+                    store: u64::from(u32::MAX),
+                    region: 6,
+                    answer: Answer::Ok,
+                    server: Some(took),
+                },
                 Step::Backoff {
                     reason: "not_leader"
                 }
             ]
         );
-        assert_eq!(t.spans()[2].dur, Duration::from_millis(2));
+        assert_eq!(t.spans()[3].dur, Duration::from_millis(2));
     }
 }

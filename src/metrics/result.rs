@@ -388,7 +388,7 @@ pub(crate) fn op_result(kind: &str, s: &OpStats, secs: f64) -> OpResult {
         lateness_histogram: s.lateness.as_ref().map(hist::encode),
         failed_latency_us: s.failed_latency.as_ref().map(Percentiles::of),
         failed_histogram: s.failed_latency.as_ref().map(hist::encode),
-        server_time: None,
+        server_time: s.server.result(),
     }
 }
 

@@ -28,6 +28,7 @@ mod proto_wire;
 mod regression_cli;
 mod report;
 mod schema;
+mod server_time;
 mod shape;
 mod slow_ops;
 mod stages;

@@ -22,10 +22,14 @@
 //!
 //! `BatchCommands` (`batch`) runs each request it carries through the same
 //! handler as its unary RPC.
+//!
+//! An answer carries the time the request spent in the store
+//! (`exec_details_v2`, for the RPCs TiKV fills it for: `timing`).
 
 mod batch;
 pub mod convert;
 mod raw;
+mod timing;
 mod txn;
 pub(crate) mod version;
 
@@ -133,6 +137,9 @@ pub struct Store {
     /// Requests this store has taken and not yet answered, unary or
     /// batched: the transport load it reports.
     in_flight: Arc<AtomicU64>,
+    /// The time the request this copy serves spends in the store, for its
+    /// answer's `exec_details_v2` (fresh in every copy).
+    clock: timing::Clock,
 }
 
 impl Store {
@@ -142,6 +149,7 @@ impl Store {
             shared,
             cost: Cost::Read,
             in_flight: Arc::new(AtomicU64::new(0)),
+            clock: timing::Clock::default(),
         }
     }
 
@@ -213,6 +221,7 @@ impl Store {
         // The request has arrived: its deadline runs from here, as TiKV
         // starts it when storage takes the request.
         let arrived = tokio::time::Instant::now();
+        self.clock.arrive();
         let ctx = ctx.ok_or_else(|| Status::invalid_argument("the request has no context"))?;
         if let Some(cmd) = cmd {
             let storage = self.shared.config.api_version;
@@ -244,7 +253,9 @@ impl Store {
         }
         let wait = faults.queue_wait();
         if !wait.is_zero() {
+            let queued = tokio::time::Instant::now();
             tokio::time::sleep(wait).await;
+            self.clock.waited(queued.elapsed());
         }
         if past_deadline(ctx, arrived) {
             faults.note_deadline_exceeded();
@@ -364,7 +375,10 @@ macro_rules! rpcs {
                 let load = batch::InFlight::enter(&store.in_flight);
                 tokio::spawn(async move {
                     let _load = load;
-                    $handler(&store, req).await
+                    let mut reply = $handler(&store, req).await?;
+                    let total = timing::UNARY_TIMED.contains(&stringify!($name));
+                    store.clock.fill(&mut reply, total);
+                    Ok(reply)
                 })
                 .await
                 .map_err(|e| Status::internal(format!("the store's handler failed: {e}")))?
@@ -388,7 +402,13 @@ macro_rules! rpcs {
             use batch_commands_request::request::Cmd as Req;
             use batch_commands_response::response::Cmd as Resp;
             match cmd {
-                $($(Req::$Cmd(req) => $handler(&store.serving(Cost::$cost), req).await.map(Resp::$Cmd),)?)*
+                $($(Req::$Cmd(req) => {
+                    let store = store.serving(Cost::$cost);
+                    let mut reply = $handler(&store, req).await?;
+                    let total = timing::BATCHED_TIMED.contains(&stringify!($Cmd));
+                    store.clock.fill(&mut reply, total);
+                    Ok(Resp::$Cmd(reply))
+                })?)*
                 Req::Empty(req) => Ok(Resp::Empty(batch::empty(req).await)),
             }
         }

@@ -35,22 +35,23 @@ pub(super) async fn get(s: &Store, req: GetRequest) -> Result<GetResponse, Statu
     need_key(&req.key, "key")?;
     admit!(s, req, GetResponse, Space::Txn, [req.key.as_slice()]);
     let resolved = resolved_locks(req.context.as_ref());
-    Ok(
-        match s.shared.storage.kv_get(&req.key, req.version, &resolved) {
-            Ok(Some(value)) => GetResponse {
-                value,
-                ..Default::default()
-            },
-            Ok(None) => GetResponse {
-                not_found: true,
-                ..Default::default()
-            },
-            Err(e) => GetResponse {
-                error: Some(e.into()),
-                ..Default::default()
-            },
+    let reading = tokio::time::Instant::now();
+    let read = s.shared.storage.kv_get(&req.key, req.version, &resolved);
+    s.clock.read(reading.elapsed());
+    Ok(match read {
+        Ok(Some(value)) => GetResponse {
+            value,
+            ..Default::default()
         },
-    )
+        Ok(None) => GetResponse {
+            not_found: true,
+            ..Default::default()
+        },
+        Err(e) => GetResponse {
+            error: Some(e.into()),
+            ..Default::default()
+        },
+    })
 }
 
 pub(super) async fn batch_get(s: &Store, req: BatchGetRequest) -> Result<BatchGetResponse, Status> {
@@ -58,10 +59,12 @@ pub(super) async fn batch_get(s: &Store, req: BatchGetRequest) -> Result<BatchGe
     let keys = req.keys.iter().map(Vec::as_slice);
     admit!(s, req, BatchGetResponse, Space::Txn, keys);
     let resolved = resolved_locks(req.context.as_ref());
+    let reading = tokio::time::Instant::now();
     let pairs = s
         .shared
         .storage
         .kv_batch_get(&req.keys, req.version, &resolved);
+    s.clock.read(reading.elapsed());
     Ok(BatchGetResponse {
         pairs: pairs.into_iter().map(Into::into).collect(),
         ..Default::default()
@@ -158,6 +161,9 @@ pub(super) async fn pessimistic_lock(
     // Values are read when asked for, or their existence is.
     let want_values = lock.return_values;
     let out = s.shared.storage.pessimistic_lock(&lock).await;
+    // Waiting for another transaction's lock is time in the store before
+    // the request could run (and TiKV's write detail says so too).
+    s.clock.waited(out.waited);
     let mut resp = PessimisticLockResponse {
         exec_details_v2: Some(ExecDetailsV2 {
             write_detail: Some(WriteDetail {

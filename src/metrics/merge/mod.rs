@@ -20,6 +20,7 @@ use super::places;
 use super::result::{LoadResult, OpResult, PhaseResult, RunResult, rate, round3};
 use super::sections::ShardInfo;
 use super::selfcheck::{CpuUse, DriverCheck};
+use super::server_time::ServerTimeResult;
 use super::slow::{SlowOp, keep_slowest};
 use super::stages::{AbortInfo, StageResult};
 use crate::backend::TargetInfo;
@@ -527,6 +528,11 @@ fn merge_op(name: &str, parts: &[&OpResult], measured_s: f64) -> Result<OpResult
         add_counts(&mut out.retries_by_kind, &p.retries_by_kind);
         add_counts(&mut out.outcomes, &p.outcomes);
         add_counts(&mut out.events, &p.events);
+        out.server_time = ServerTimeResult::merge(out.server_time.as_ref(), p.server_time.as_ref())
+            .map_err(|err| MergeError::Histogram {
+                op: name.to_string(),
+                err,
+            })?;
         for (k, msg) in &p.error_samples {
             // Keep the smallest message of a kind, so the order of merging
             // does not matter.

@@ -1,0 +1,237 @@
+//! The time a store spent on one request, reported in its answer's
+//! `exec_details_v2` as TiKV reports it (`src/server/service/kv.rs`).
+//!
+//! Each request's copy of the [`Store`](super::Store) carries a [`Clock`]:
+//! the gate starts it when the request arrives (after the injected wire
+//! latency, which is time on the wire, not in the store), the gate's
+//! injected queue wait and a pessimistic lock's wait for another
+//! transaction are noted as wait, and a read notes how long its storage
+//! call took. When the handler's answer is ready, [`Clock::fill`] writes:
+//!
+//! - `time_detail_v2.total_rpc_wall_time_ns` (and `time_detail`'s copy):
+//!   arrival to answer, for the RPCs TiKV times ([`UNARY_TIMED`] and
+//!   [`BATCHED_TIMED`]: TiKV's two lists differ), region errors included;
+//! - unless the answer is a region error, `wait_wall_time_ns` (the waits
+//!   noted), `process_wall_time_ns` (the rest of the time since arrival),
+//!   and for reads `kv_read_wall_time_ns` and `time_detail`'s milliseconds,
+//!   for every RPC whose answer has the field.
+//!
+//! So wait + process = total whenever there is a total, and the total
+//! never covers the wire. TiKV fills these whatever `Context.record_time_stat`
+//! says, and so does the stand-in.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::proto::kvrpcpb::{self, ExecDetailsV2, TimeDetail, TimeDetailV2};
+
+/// The unary RPCs (tonic's method names) whose answers TiKV gives a total
+/// (`handle_request!(..., has_time_detail)`). Not `kv_batch_get`: TiKV's
+/// unary BatchGet fills wait, process and kv read but no total.
+pub(super) const UNARY_TIMED: &[&str] = &[
+    "kv_get",
+    "kv_prewrite",
+    "kv_pessimistic_lock",
+    "kv_pessimistic_rollback",
+    "kv_commit",
+    "kv_batch_rollback",
+    "kv_txn_heart_beat",
+    "kv_check_txn_status",
+    "kv_check_secondary_locks",
+    "kv_scan_lock",
+    "kv_resolve_lock",
+];
+
+/// The BatchCommands commands whose answers TiKV gives a total
+/// (`handle_measures_for_batch_commands`): BatchGet is one, the two
+/// rollbacks are not.
+pub(super) const BATCHED_TIMED: &[&str] = &[
+    "Get",
+    "Prewrite",
+    "Commit",
+    "BatchGet",
+    "ResolveLock",
+    "PessimisticLock",
+    "CheckTxnStatus",
+    "TxnHeartBeat",
+    "CheckSecondaryLocks",
+];
+
+/// One request's time in the store (see the module doc). A clone is a
+/// fresh clock: each copy of a store serves a request of its own.
+#[derive(Debug, Default)]
+pub(crate) struct Clock {
+    arrived: OnceLock<Instant>,
+    wait_ns: AtomicU64,
+    /// The storage call's duration plus one (0: not a read).
+    read_ns: AtomicU64,
+}
+
+impl Clone for Clock {
+    fn clone(&self) -> Clock {
+        Clock::default()
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Clock {
+    /// The request has arrived (the first call counts).
+    pub(super) fn arrive(&self) {
+        let _ = self.arrived.set(Instant::now());
+    }
+
+    /// It waited `d` in the store before it could run.
+    pub(super) fn waited(&self, d: Duration) {
+        self.wait_ns.fetch_add(nanos(d), Ordering::Relaxed);
+    }
+
+    /// Its storage read took `d`.
+    pub(super) fn read(&self, d: Duration) {
+        self.read_ns
+            .store(nanos(d).saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// Writes the time into `reply` (see the module doc), the total only
+    /// when `total`. Nothing when the request never arrived.
+    pub(super) fn fill<R: Timed>(&self, reply: &mut R, total: bool) {
+        let Some(arrived) = self.arrived.get() else {
+            return;
+        };
+        let region_error = reply.is_region_error();
+        let Some(slot) = reply.exec_details() else {
+            return;
+        };
+        if region_error && !total {
+            return;
+        }
+        // At least 1 ns: a total of 0 reads as none (proto3 has no
+        // presence), and a paused clock can measure 0.
+        let total_ns = nanos(arrived.elapsed()).max(1);
+        let details = slot.get_or_insert_with(ExecDetailsV2::default);
+        let v1 = details.time_detail.get_or_insert_with(TimeDetail::default);
+        let v2 = details
+            .time_detail_v2
+            .get_or_insert_with(TimeDetailV2::default);
+        if total {
+            v1.total_rpc_wall_time_ns = total_ns;
+            v2.total_rpc_wall_time_ns = total_ns;
+        }
+        if region_error {
+            return;
+        }
+        let wait = self.wait_ns.load(Ordering::Relaxed).min(total_ns);
+        v2.wait_wall_time_ns = wait;
+        v2.process_wall_time_ns = total_ns - wait;
+        let read = self.read_ns.load(Ordering::Relaxed);
+        if read > 0 {
+            let read = (read - 1).min(total_ns - wait);
+            v2.kv_read_wall_time_ns = read;
+            v1.kv_read_wall_time_ms = read / 1_000_000;
+            v1.wait_wall_time_ms = wait / 1_000_000;
+            v1.process_wall_time_ms = (total_ns - wait) / 1_000_000;
+        }
+    }
+}
+
+/// An answer that may carry `exec_details_v2`.
+pub(crate) trait Timed {
+    /// Its `exec_details_v2`, if its message has one.
+    fn exec_details(&mut self) -> Option<&mut Option<ExecDetailsV2>> {
+        None
+    }
+
+    /// Whether it is a region error.
+    fn is_region_error(&self) -> bool {
+        false
+    }
+}
+
+macro_rules! timed {
+    (with: $($With:ident),*; without: $($Without:ident),* $(,)?) => {
+        $(impl Timed for kvrpcpb::$With {
+            fn exec_details(&mut self) -> Option<&mut Option<ExecDetailsV2>> {
+                Some(&mut self.exec_details_v2)
+            }
+
+            fn is_region_error(&self) -> bool {
+                self.region_error.is_some()
+            }
+        })*
+        $(impl Timed for kvrpcpb::$Without {})*
+    };
+}
+
+timed! {
+    with: GetResponse, BatchGetResponse, PrewriteResponse, CommitResponse,
+        PessimisticLockResponse, PessimisticRollbackResponse, BatchRollbackResponse,
+        CheckTxnStatusResponse, CheckSecondaryLocksResponse, ResolveLockResponse,
+        TxnHeartBeatResponse, ScanLockResponse;
+    without: RawGetResponse, RawBatchGetResponse, RawPutResponse, RawBatchPutResponse,
+        RawDeleteResponse, RawBatchDeleteResponse, RawScanResponse, RawBatchScanResponse,
+        RawDeleteRangeResponse, RawCasResponse, RawGetKeyTtlResponse, ScanResponse,
+        CleanupResponse,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v2(r: &kvrpcpb::GetResponse) -> TimeDetailV2 {
+        let d = r.exec_details_v2.as_ref().expect("exec details");
+        d.time_detail_v2.expect("time_detail_v2")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_total_runs_from_arrival_and_splits_into_wait_and_process() {
+        let clock = Clock::default();
+        let mut early = kvrpcpb::GetResponse::default();
+        clock.fill(&mut early, true);
+        assert_eq!(early.exec_details_v2, None, "not arrived: nothing");
+        clock.arrive();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        clock.waited(Duration::from_millis(5));
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        clock.read(Duration::from_millis(1));
+        let mut r = kvrpcpb::GetResponse::default();
+        clock.fill(&mut r, true);
+        let t = v2(&r);
+        assert_eq!(t.total_rpc_wall_time_ns, 7_000_000);
+        assert_eq!(t.wait_wall_time_ns, 5_000_000);
+        assert_eq!(t.process_wall_time_ns, 2_000_000);
+        assert_eq!(t.kv_read_wall_time_ns, 1_000_000);
+        let v1 = r.exec_details_v2.unwrap().time_detail.unwrap();
+        assert_eq!(
+            (
+                v1.wait_wall_time_ms,
+                v1.process_wall_time_ms,
+                v1.kv_read_wall_time_ms
+            ),
+            (5, 2, 1)
+        );
+        assert_eq!(v1.total_rpc_wall_time_ns, 7_000_000);
+
+        let mut untimed = kvrpcpb::GetResponse::default();
+        clock.fill(&mut untimed, false);
+        assert_eq!(v2(&untimed).total_rpc_wall_time_ns, 0, "no total asked");
+        assert_eq!(v2(&untimed).wait_wall_time_ns, 5_000_000);
+
+        let mut refused = kvrpcpb::GetResponse {
+            region_error: Some(Default::default()),
+            ..Default::default()
+        };
+        clock.fill(&mut refused, true);
+        let t = v2(&refused);
+        assert_eq!(
+            t.total_rpc_wall_time_ns, 7_000_000,
+            "a region error is timed"
+        );
+        assert_eq!((t.wait_wall_time_ns, t.process_wall_time_ns), (0, 0));
+        assert_eq!(clock.clone().arrived.get(), None, "a clone is fresh");
+    }
+}
