@@ -92,12 +92,12 @@ pub(super) const CHARTS: &[ChartEntry] = &[
     },
     ChartEntry {
         id: "stores",
-        heading: "Stores",
+        heading: "Stores and regions",
         nav: "stores",
         alt: "p50 and p99 latency and share of RPCs per store",
         caption: stores_chart::caption,
         draw: stores_chart::draw,
-        after: nothing,
+        after: stores_tables,
         absent: "",
         shown: stores_chart::shown,
     },
@@ -135,6 +135,11 @@ pub(super) const CHARTS: &[ChartEntry] = &[
         shown: has_stages,
     },
 ];
+
+/// Under the stores chart: the per-store and hot-region tables.
+fn stores_tables(r: &RunResult) -> String {
+    super::places::section(r).unwrap_or_default()
+}
 
 fn always(_: &RunResult) -> bool {
     true

@@ -47,10 +47,9 @@ pub fn write(r: &RunResult, dir: &Path) -> Result<Written, ReportError> {
     for entry in CHARTS.iter().filter(|c| (c.shown)(r)) {
         body.push_str(&chart_section(entry, r, dir, &mut charts)?);
     }
-    // Where the time went: per store and region, server against client
-    // time, the faults and their impact.
+    // Where the time went: server against client time (per store and
+    // region: under the stores chart), the faults and their impact.
     for (id, heading, inner) in [
-        ("places", "Stores and regions", super::places::section(r)),
         ("server-time", "Server time", super::server_time::section(r)),
         ("faults", "Faults and recovery", super::faults::section(r)),
     ] {
@@ -476,10 +475,15 @@ fn header(r: &RunResult) -> String {
         .as_ref()
         .map(|_| ("extra-driver_check", "driver"));
     let judged = r.baseline.as_ref().map(|_| (baseline::ID, "baseline"));
+    let timed = r.ops.values().any(|o| o.server_time.is_some());
+    let server = timed.then_some(("server-time", "server time"));
+    let faults = super::faults::section(r).map(|_| ("faults", "faults"));
     let links = judged
         .into_iter()
         .chain([("ops", "operations")])
         .chain(charts)
+        .chain(server)
+        .chain(faults)
         .chain(checks)
         .chain(driver)
         .chain([("run", "run"), ("workload", "workload")]);
