@@ -188,11 +188,19 @@ pub(crate) trait ServerTimed {
 /// time_detail_v2`), when the answer carries a total: whole microseconds
 /// (rounded down, so parts never add up to more than their whole).
 pub(crate) fn server_time<R: ServerTimed>(reply: &R) -> Option<ServerTime> {
-    let t = reply.exec_details()?.time_detail_v2.as_ref()?;
+    let details = reply.exec_details()?;
+    let t = details.time_detail_v2.as_ref()?;
     let us = |ns: u64| u32::try_from(ns / 1000).unwrap_or(u32::MAX);
+    // A write's waits are in its write detail (TiKV leaves the time
+    // detail's wait 0 for scheduler commands): the scheduler's latch wait
+    // and a pessimistic lock's wait for another transaction.
+    let written = details.write_detail.as_ref().map_or(0, |w| {
+        w.latch_wait_nanos
+            .saturating_add(w.pessimistic_lock_wait_nanos)
+    });
     (t.total_rpc_wall_time_ns > 0).then(|| ServerTime {
         total_us: us(t.total_rpc_wall_time_ns),
-        wait_us: us(t.wait_wall_time_ns),
+        wait_us: us(t.wait_wall_time_ns.saturating_add(written)),
         process_us: us(t.process_wall_time_ns),
         kv_read_us: us(t.kv_read_wall_time_ns),
     })

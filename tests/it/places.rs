@@ -176,7 +176,10 @@ async fn a_hotspot_puts_the_region_holding_its_hot_keys_at_the_top() {
     let dir = tempfile::tempdir().unwrap();
     html::write(&r, dir.path()).expect("the report is written");
     let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
-    assert!(page.contains("id=\"stores\""), "the section, with its chart");
+    assert!(
+        page.contains("id=\"stores\""),
+        "the section, with its chart"
+    );
     assert!(page.contains("Stores and regions"));
     assert!(dir.path().join("stores.png").exists(), "the chart");
     assert!(page.contains("Hottest regions"));

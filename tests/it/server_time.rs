@@ -245,3 +245,21 @@ async fn a_queue_wait_shows_as_store_wait_and_wire_latency_as_network() {
     assert_eq!(s.server_total.sum_us, 0, "{s:?}");
     assert_eq!(s.wait.us.max, 0, "{s:?}");
 }
+
+const WRITES: &str = "name: writes\nseed: 5\nkeys: {records: 50, txn_prefix: acct}\nconcurrency: 1\noperations: 40\nops:\n  - {name: write, type: txn, weight: 1, reads: 0, writes: 2}\n";
+
+/// A write's wait comes back where TiKV puts it (the write detail's latch
+/// wait; its time detail's wait is 0), and the client counts it as store
+/// wait all the same.
+#[tokio::test(start_paused = true)]
+async fn a_writes_queue_wait_is_read_from_its_write_detail() {
+    let queued = embedded(&format!(
+        "{WRITES}cluster: {{faults: {{queue_wait: 5ms}}}}\n"
+    ))
+    .await;
+    let s = server_time(&queued, "write");
+    assert!(s.rpcs >= 80, "a prewrite and a commit per op: {s:?}");
+    assert_eq!(s.wait.sum_us, 5000 * s.rpcs, "{s:?}");
+    assert_eq!(s.server_total.sum_us, 5000 * s.rpcs, "{s:?}");
+    assert_eq!(s.work.sum_us, 0, "{s:?}");
+}

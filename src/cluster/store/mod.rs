@@ -255,7 +255,7 @@ impl Store {
         if !wait.is_zero() {
             let queued = tokio::time::Instant::now();
             tokio::time::sleep(wait).await;
-            self.clock.waited(queued.elapsed());
+            self.clock.queued(queued.elapsed());
         }
         if past_deadline(ctx, arrived) {
             faults.note_deadline_exceeded();
@@ -377,7 +377,7 @@ macro_rules! rpcs {
                     let _load = load;
                     let mut reply = $handler(&store, req).await?;
                     let total = timing::UNARY_TIMED.contains(&stringify!($name));
-                    store.clock.fill(&mut reply, total);
+                    store.clock.fill(&mut reply, total, store.cost);
                     Ok(reply)
                 })
                 .await
@@ -406,7 +406,7 @@ macro_rules! rpcs {
                     let store = store.serving(Cost::$cost);
                     let mut reply = $handler(&store, req).await?;
                     let total = timing::BATCHED_TIMED.contains(&stringify!($Cmd));
-                    store.clock.fill(&mut reply, total);
+                    store.clock.fill(&mut reply, total, store.cost);
                     Ok(Resp::$Cmd(reply))
                 })?)*
                 Req::Empty(req) => Ok(Resp::Empty(batch::empty(req).await)),

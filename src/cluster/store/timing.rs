@@ -5,18 +5,23 @@
 //! the gate starts it when the request arrives (after the injected wire
 //! latency, which is time on the wire, not in the store), the gate's
 //! injected queue wait and a pessimistic lock's wait for another
-//! transaction are noted as wait, and a read notes how long its storage
-//! call took. When the handler's answer is ready, [`Clock::fill`] writes:
+//! transaction are noted, and a read notes how long its storage call took.
+//! When the handler's answer is ready, [`Clock::fill`] writes:
 //!
 //! - `time_detail_v2.total_rpc_wall_time_ns` (and `time_detail`'s copy):
 //!   arrival to answer, for the RPCs TiKV times ([`UNARY_TIMED`] and
 //!   [`BATCHED_TIMED`]: TiKV's two lists differ), region errors included;
-//! - unless the answer is a region error, `wait_wall_time_ns` (the waits
-//!   noted), `process_wall_time_ns` (the rest of the time since arrival),
-//!   and for reads `kv_read_wall_time_ns` and `time_detail`'s milliseconds,
-//!   for every RPC whose answer has the field.
+//! - unless the answer is a region error, for a read `wait_wall_time_ns`
+//!   (the queue wait: TiKV's read pool wait is there),
+//!   `process_wall_time_ns` (the rest of the time since arrival),
+//!   `kv_read_wall_time_ns` and `time_detail`'s milliseconds; for a write
+//!   (a scheduler command) `wait_wall_time_ns` stays 0, as TiKV's tracker
+//!   fills only process and suspend time for writes: the queue wait goes
+//!   into `write_detail.latch_wait_nanos` (the scheduler's wait before the
+//!   command runs) and a lock wait is in
+//!   `write_detail.pessimistic_lock_wait_nanos`, and process is the rest.
 //!
-//! So wait + process = total whenever there is a total, and the total
+//! So the waits + process = total whenever there is a total, and the total
 //! never covers the wire. TiKV fills these whatever `Context.record_time_stat`
 //! says, and so does the stand-in.
 
@@ -26,7 +31,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::proto::kvrpcpb::{self, ExecDetailsV2, TimeDetail, TimeDetailV2};
+use crate::cluster::config::Cost;
+use crate::proto::kvrpcpb::{self, ExecDetailsV2, TimeDetail, TimeDetailV2, WriteDetail};
 
 /// The unary RPCs (tonic's method names) whose answers TiKV gives a total
 /// (`handle_request!(..., has_time_detail)`). Not `kv_batch_get`: TiKV's
@@ -65,7 +71,10 @@ pub(super) const BATCHED_TIMED: &[&str] = &[
 #[derive(Debug, Default)]
 pub(crate) struct Clock {
     arrived: OnceLock<Instant>,
+    /// Queued in the store before running (the injected queue wait).
     wait_ns: AtomicU64,
+    /// A pessimistic lock's wait for another transaction's lock.
+    lock_wait_ns: AtomicU64,
     /// The storage call's duration plus one (0: not a read).
     read_ns: AtomicU64,
 }
@@ -86,9 +95,15 @@ impl Clock {
         let _ = self.arrived.set(Instant::now());
     }
 
-    /// It waited `d` in the store before it could run.
-    pub(super) fn waited(&self, d: Duration) {
+    /// It waited `d` in the store's queue before it could run.
+    pub(super) fn queued(&self, d: Duration) {
         self.wait_ns.fetch_add(nanos(d), Ordering::Relaxed);
+    }
+
+    /// It waited `d` for another transaction's lock (a pessimistic lock;
+    /// the handler reports it in `write_detail` itself).
+    pub(super) fn lock_waited(&self, d: Duration) {
+        self.lock_wait_ns.fetch_add(nanos(d), Ordering::Relaxed);
     }
 
     /// Its storage read took `d`.
@@ -97,9 +112,10 @@ impl Clock {
             .store(nanos(d).saturating_add(1), Ordering::Relaxed);
     }
 
-    /// Writes the time into `reply` (see the module doc), the total only
-    /// when `total`. Nothing when the request never arrived.
-    pub(super) fn fill<R: Timed>(&self, reply: &mut R, total: bool) {
+    /// Writes the time into `reply`, a request of `cost` (see the module
+    /// doc), the total only when `total`. Nothing when the request never
+    /// arrived.
+    pub(super) fn fill<R: Timed>(&self, reply: &mut R, total: bool, cost: Cost) {
         let Some(arrived) = self.arrived.get() else {
             return;
         };
@@ -125,7 +141,17 @@ impl Clock {
         if region_error {
             return;
         }
-        let wait = self.wait_ns.load(Ordering::Relaxed).min(total_ns);
+        let queued = self.wait_ns.load(Ordering::Relaxed).min(total_ns);
+        if cost == Cost::Write {
+            let locked = self.lock_wait_ns.load(Ordering::Relaxed);
+            v2.process_wall_time_ns = total_ns.saturating_sub(queued + locked);
+            let w = details
+                .write_detail
+                .get_or_insert_with(WriteDetail::default);
+            w.latch_wait_nanos = queued;
+            return;
+        }
+        let wait = queued;
         v2.wait_wall_time_ns = wait;
         v2.process_wall_time_ns = total_ns - wait;
         let read = self.read_ns.load(Ordering::Relaxed);
@@ -191,15 +217,15 @@ mod tests {
     async fn the_total_runs_from_arrival_and_splits_into_wait_and_process() {
         let clock = Clock::default();
         let mut early = kvrpcpb::GetResponse::default();
-        clock.fill(&mut early, true);
+        clock.fill(&mut early, true, Cost::Read);
         assert_eq!(early.exec_details_v2, None, "not arrived: nothing");
         clock.arrive();
         tokio::time::sleep(Duration::from_millis(5)).await;
-        clock.waited(Duration::from_millis(5));
+        clock.queued(Duration::from_millis(5));
         tokio::time::sleep(Duration::from_millis(2)).await;
         clock.read(Duration::from_millis(1));
         let mut r = kvrpcpb::GetResponse::default();
-        clock.fill(&mut r, true);
+        clock.fill(&mut r, true, Cost::Read);
         let t = v2(&r);
         assert_eq!(t.total_rpc_wall_time_ns, 7_000_000);
         assert_eq!(t.wait_wall_time_ns, 5_000_000);
@@ -217,7 +243,7 @@ mod tests {
         assert_eq!(v1.total_rpc_wall_time_ns, 7_000_000);
 
         let mut untimed = kvrpcpb::GetResponse::default();
-        clock.fill(&mut untimed, false);
+        clock.fill(&mut untimed, false, Cost::Read);
         assert_eq!(v2(&untimed).total_rpc_wall_time_ns, 0, "no total asked");
         assert_eq!(v2(&untimed).wait_wall_time_ns, 5_000_000);
 
@@ -225,7 +251,7 @@ mod tests {
             region_error: Some(Default::default()),
             ..Default::default()
         };
-        clock.fill(&mut refused, true);
+        clock.fill(&mut refused, true, Cost::Read);
         let t = v2(&refused);
         assert_eq!(
             t.total_rpc_wall_time_ns, 7_000_000,
@@ -233,5 +259,35 @@ mod tests {
         );
         assert_eq!((t.wait_wall_time_ns, t.process_wall_time_ns), (0, 0));
         assert_eq!(clock.clone().arrived.get(), None, "a clone is fresh");
+    }
+
+    /// A write (a scheduler command) reports its waits where TiKV does: in
+    /// the write detail, its time detail's wait left 0.
+    #[tokio::test(start_paused = true)]
+    async fn a_writes_waits_go_into_its_write_detail_not_the_time_detail() {
+        let clock = Clock::default();
+        clock.arrive();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        clock.queued(Duration::from_millis(3));
+        clock.lock_waited(Duration::from_millis(4));
+        let mut r = kvrpcpb::PessimisticLockResponse {
+            exec_details_v2: Some(ExecDetailsV2 {
+                write_detail: Some(WriteDetail {
+                    pessimistic_lock_wait_nanos: 4_000_000,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        clock.fill(&mut r, true, Cost::Write);
+        let d = r.exec_details_v2.unwrap();
+        let t = d.time_detail_v2.unwrap();
+        assert_eq!(t.total_rpc_wall_time_ns, 10_000_000);
+        assert_eq!(t.wait_wall_time_ns, 0, "TiKV leaves a write's wait 0");
+        assert_eq!(t.process_wall_time_ns, 3_000_000, "the rest");
+        let w = d.write_detail.unwrap();
+        assert_eq!(w.latch_wait_nanos, 3_000_000);
+        assert_eq!(w.pessimistic_lock_wait_nanos, 4_000_000);
     }
 }

@@ -162,8 +162,9 @@ pub(super) async fn pessimistic_lock(
     let want_values = lock.return_values;
     let out = s.shared.storage.pessimistic_lock(&lock).await;
     // Waiting for another transaction's lock is time in the store before
-    // the request could run (and TiKV's write detail says so too).
-    s.clock.waited(out.waited);
+    // the request could run: TiKV reports it in the write detail (below),
+    // not as the time detail's wait.
+    s.clock.lock_waited(out.waited);
     let mut resp = PessimisticLockResponse {
         exec_details_v2: Some(ExecDetailsV2 {
             write_detail: Some(WriteDetail {
