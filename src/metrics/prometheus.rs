@@ -16,6 +16,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use super::hist::Percentiles;
 use super::{Live, LiveOp};
 use crate::vocab::ErrorKind;
 use crate::workload::Workload;
@@ -128,32 +129,32 @@ impl Exposition {
         );
         for ((name, _), op) in self.ops.iter().zip(&live.ops) {
             let l = &op.latency;
-            let name = escape(name);
-            for (q, us) in [
+            let labels = format!("run=\"{run}\",op=\"{}\"", escape(name));
+            let quantiles = [
                 ("0.5", l.p50),
                 ("0.9", l.p90),
                 ("0.99", l.p99),
                 ("0.999", l.p999),
                 ("1", l.max),
-            ] {
-                let _ = writeln!(
-                    out,
-                    "tikv_bench_latency_seconds{{run=\"{run}\",op=\"{name}\",quantile=\"{q}\"}} {}",
-                    us as f64 / 1e6
-                );
-            }
-            let _ = writeln!(
-                out,
-                "tikv_bench_latency_seconds_sum{{run=\"{run}\",op=\"{name}\"}} {}",
-                l.mean * l.count as f64 / 1e6
-            );
-            let _ = writeln!(
-                out,
-                "tikv_bench_latency_seconds_count{{run=\"{run}\",op=\"{name}\"}} {}",
-                l.count
-            );
+            ];
+            summary(out, "latency_seconds", &labels, &quantiles, l);
         }
     }
+}
+
+/// One summary's samples: its quantiles (µs, written in seconds), sum
+/// and count, under `labels`.
+fn summary(out: &mut String, name: &str, labels: &str, quantiles: &[(&str, u64)], l: &Percentiles) {
+    for (q, us) in quantiles {
+        let _ = writeln!(
+            out,
+            "tikv_bench_{name}{{{labels},quantile=\"{q}\"}} {}",
+            *us as f64 / 1e6
+        );
+    }
+    let sum = l.mean * l.count as f64 / 1e6;
+    let _ = writeln!(out, "tikv_bench_{name}_sum{{{labels}}} {sum}");
+    let _ = writeln!(out, "tikv_bench_{name}_count{{{labels}}} {}", l.count);
 }
 
 /// A family's `HELP` and `TYPE` lines.
@@ -199,23 +200,8 @@ fn store_series(out: &mut String, run: &str, live: &Live) {
     for s in &live.stores {
         let l = &s.latency;
         let labels = format!("run=\"{run}\",store=\"{}\"", s.store);
-        for (q, us) in [("0.5", l.p50), ("0.99", l.p99), ("1", l.max)] {
-            let _ = writeln!(
-                out,
-                "tikv_bench_store_rpc_latency_seconds{{{labels},quantile=\"{q}\"}} {}",
-                us as f64 / 1e6
-            );
-        }
-        let _ = writeln!(
-            out,
-            "tikv_bench_store_rpc_latency_seconds_sum{{{labels}}} {}",
-            l.mean * l.count as f64 / 1e6
-        );
-        let _ = writeln!(
-            out,
-            "tikv_bench_store_rpc_latency_seconds_count{{{labels}}} {}",
-            l.count
-        );
+        let quantiles = [("0.5", l.p50), ("0.99", l.p99), ("1", l.max)];
+        summary(out, "store_rpc_latency_seconds", &labels, &quantiles, l);
     }
 }
 
