@@ -437,6 +437,13 @@ impl RunningCluster {
         self.cluster.fault_events()
     }
 
+    /// A reader of [`fault_events`](Self::fault_events) that holds the
+    /// cluster's state, for the driver to call at the end of a run.
+    pub fn fault_log(&self) -> impl Fn() -> (Vec<FaultEvent>, u64) + Send + Sync + 'static {
+        let shared = self.cluster.shared.clone();
+        move || shared.faults.events()
+    }
+
     /// The first PD member's address (the leader's unless it moved).
     pub fn pd_addr(&self) -> SocketAddr {
         self.cluster.shared.pd_addr().expect("bound when started")

@@ -361,6 +361,16 @@ pub(in crate::workload) fn check_thresholds(
                     c.duration(d, "a threshold's delay", true)
                 });
                 let th = parse_threshold(c, text, ops)?;
+                if abort && th.fault().is_some() {
+                    c.err(
+                        text,
+                        format!(
+                            "threshold '{}' judges a fault's impact, which is known once the run is over; it cannot abort_on_fail",
+                            th.text
+                        ),
+                    );
+                    return None;
+                }
                 if abort && th.relative() {
                     c.err(
                         text,
