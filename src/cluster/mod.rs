@@ -438,10 +438,22 @@ impl RunningCluster {
     }
 
     /// A reader of [`fault_events`](Self::fault_events) that holds the
-    /// cluster's state, for the driver to call at the end of a run.
-    pub fn fault_log(&self) -> impl Fn() -> (Vec<FaultEvent>, u64) + Send + Sync + 'static {
+    /// cluster's state, for the driver to call at the end of a run: each
+    /// event as (instant, kind, detail).
+    #[allow(clippy::type_complexity)]
+    pub fn fault_log(
+        &self,
+    ) -> impl Fn() -> (Vec<(std::time::Instant, &'static str, String)>, u64) + Send + Sync + 'static
+    {
         let shared = self.cluster.shared.clone();
-        move || shared.faults.events()
+        move || {
+            let (events, dropped) = shared.faults.events();
+            let list = events
+                .iter()
+                .map(|e| (e.at, e.what.kind(), e.what.detail()))
+                .collect();
+            (list, dropped)
+        }
     }
 
     /// The first PD member's address (the leader's unless it moved).

@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize};
 
 pub use fine::{Fine, FineRec, FineTimeline};
 
-use crate::cluster::FaultEvent;
+/// The injected events as a log hands them out: (instant, kind, detail).
+pub type LoggedEvents = (Vec<(std::time::Instant, &'static str, String)>, u64);
 use crate::metrics::Clock;
 use crate::metrics::result::Interval;
 
@@ -39,10 +40,10 @@ pub const FREQUENT: usize = 10;
 /// Where the driver reads the injected fault events at the end of a run
 /// (the embedded cluster's log), with how many were not kept.
 #[derive(Clone)]
-pub struct FaultLog(Arc<dyn Fn() -> (Vec<FaultEvent>, u64) + Send + Sync>);
+pub struct FaultLog(Arc<dyn Fn() -> LoggedEvents + Send + Sync>);
 
 impl FaultLog {
-    pub fn new(read: impl Fn() -> (Vec<FaultEvent>, u64) + Send + Sync + 'static) -> FaultLog {
+    pub fn new(read: impl Fn() -> LoggedEvents + Send + Sync + 'static) -> FaultLog {
         FaultLog(Arc::new(read))
     }
 
@@ -51,11 +52,11 @@ impl FaultLog {
         let (events, dropped) = (self.0)();
         let raw = events
             .iter()
-            .map(|e| RawEvent {
-                kind: e.what.kind().into(),
+            .map(|(at, kind, detail)| RawEvent {
+                kind: (*kind).into(),
                 source: Source::Injected,
-                at_unix_us: clock.unix_us(e.at),
-                detail: e.what.detail(),
+                at_unix_us: clock.unix_us(*at),
+                detail: detail.clone(),
             })
             .collect();
         (raw, dropped)
