@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 
 pub use super::abort::AbortWatch;
 use crate::metrics::hist::{self, Percentiles};
+use crate::metrics::impact::{EventImpact, FaultImpact};
 use crate::metrics::result::OpResult;
 use crate::metrics::{RunResult, ThresholdVerdict};
-pub use crate::workload::thresholds::{Cmp, Margin, Metric, Threshold, ThresholdError};
+pub use crate::workload::thresholds::{
+    Cmp, FaultFigure, FaultMetric, Margin, Metric, Threshold, ThresholdError,
+};
 
 /// The thresholds in the workload as run, recorded in the result.
 pub fn from_result(result: &RunResult) -> Result<Vec<Threshold>, ThresholdError> {
@@ -33,9 +36,75 @@ fn recorded(v: &serde_json::Value) -> Result<Threshold, ThresholdError> {
     Ok(t)
 }
 
-/// Judges every threshold against `result`.
+/// Judges every threshold against `result`: the ops' figures, and the
+/// fault events' impact (`recovery after store_offline < 2s`).
 pub fn evaluate(thresholds: &[Threshold], result: &RunResult) -> Vec<ThresholdVerdict> {
-    evaluate_ops(thresholds, &result.ops, result.measured.duration_s)
+    let mut verdicts = evaluate_ops(thresholds, &result.ops, result.measured.duration_s);
+    for t in thresholds {
+        if let Some(f) = t.fault() {
+            let (value, measured) = measure_fault(f, result.faults.as_ref());
+            verdicts.push(ThresholdVerdict {
+                threshold: t.text.clone(),
+                passed: value.is_some_and(|v| t.cmp.holds(v, t.limit)),
+                measured,
+            });
+        }
+    }
+    verdicts
+}
+
+/// The worst figure of the events of `f.kind`, with what to print; `None`
+/// (a failed verdict) when there is none to judge: no event of the kind,
+/// or one that did not recover.
+fn measure_fault(f: FaultMetric, faults: Option<&FaultImpact>) -> (Option<f64>, String) {
+    let events: Vec<&EventImpact> = faults.map_or(Vec::new(), |x| x.of_kind(f.kind).collect());
+    if events.is_empty() {
+        return (None, format!("no {} event in the run", f.kind));
+    }
+    let n = events.len();
+    let worst = |xs: Vec<f64>| xs.into_iter().reduce(f64::max);
+    match f.figure {
+        FaultFigure::Recovery => {
+            let judged: Vec<&&EventImpact> = events
+                .iter()
+                .filter(|e| e.level_ops_per_s.is_some())
+                .collect();
+            if judged.is_empty() {
+                return (None, format!("no {} event with a pre-fault level", f.kind));
+            }
+            let stuck = judged.iter().filter(|e| e.recovery_ms.is_none()).count();
+            if stuck > 0 {
+                return (
+                    None,
+                    format!("{stuck} of {n} {} events not recovered", f.kind),
+                );
+            }
+            let ms = worst(
+                judged
+                    .iter()
+                    .filter_map(|e| e.recovery_ms)
+                    .map(|m| m as f64)
+                    .collect(),
+            );
+            let us = ms.unwrap_or(0.0) * 1000.0;
+            let text = format!("worst of {n}: {}", crate::vocab::fmt::micros(us as u64));
+            (Some(us), text)
+        }
+        FaultFigure::Dip => match worst(events.iter().filter_map(|e| e.dip).collect()) {
+            Some(d) => (Some(d), format!("worst of {n}: {:.1}%", d * 100.0)),
+            None => (None, format!("no {} event with a pre-fault level", f.kind)),
+        },
+        FaultFigure::P99Spike => {
+            let peak = events.iter().filter_map(|e| e.p99_peak_us).max();
+            match peak {
+                Some(p) => (
+                    Some(p as f64),
+                    format!("worst of {n}: {}", crate::vocab::fmt::micros(p)),
+                ),
+                None => (None, format!("no p99 after the {} events", f.kind)),
+            }
+        }
+    }
 }
 
 /// Judges every absolute threshold against per-op figures over `secs`
@@ -48,7 +117,7 @@ pub fn evaluate_ops(
 ) -> Vec<ThresholdVerdict> {
     thresholds
         .iter()
-        .filter(|t| !t.relative())
+        .filter(|t| !t.relative() && t.fault().is_none())
         .map(|t| {
             let (value, measured) = measure(t, ops, secs);
             ThresholdVerdict {
@@ -100,6 +169,7 @@ fn measure(t: &Threshold, ops: &BTreeMap<String, OpResult>, secs: f64) -> (f64, 
             let v = if secs > 0.0 { n as f64 / secs } else { 0.0 };
             (v, format!("{v:.1}/s"))
         }
+        Metric::Fault(_) => (0.0, String::new()),
         Metric::Goodput => {
             let txn: Vec<_> = ops.iter().filter(|o| o.op_type == "txn").collect();
             let n: u64 = if t.op.is_none() && !txn.is_empty() {

@@ -16,6 +16,7 @@ use crate::backend::{
 use crate::checks::baseline::Named;
 use crate::cluster::{Cluster, RunningCluster};
 use crate::driver::{self, Interrupt, RunOptions};
+use crate::metrics::impact::FaultLog;
 use crate::metrics::{
     BaselineComparison, ClusterInfo, Live, RepeatInfo, RunResult, SweepInfo, hdrlog, prometheus,
 };
@@ -684,6 +685,10 @@ async fn run_embedded(
         .with_context(|| format!("cannot connect to the embedded cluster at {}", pd[0]))?;
     let plain = || running.storage().raw().non_atomic_cas_writes();
     let (start, plain_before) = (running.snapshot(), plain());
+    let opts = &RunOptions {
+        fault_log: Some(FaultLog::new(running.fault_log())),
+        ..opts.clone()
+    };
     let mut result = execute(w, backend, opts).await?;
     if let Some(verdicts) = &mut result.checks {
         checks::fail_on_plain_writes_to_cas_keys(verdicts, plain() - plain_before);

@@ -14,7 +14,7 @@ use clap::Args;
 
 use super::BadInput;
 use super::tls::ServeTlsArgs;
-use crate::cluster::config::{ClusterConfig, Faults, Latency, MIN_GC_LIFE_TIME, Outage};
+use crate::cluster::config::{BusyBurst, ClusterConfig, Faults, Latency, MIN_GC_LIFE_TIME, Outage};
 use crate::cluster::{Cluster, DEFAULT_SEED};
 use crate::vocab::ApiVersion;
 
@@ -50,6 +50,11 @@ pub struct ServeArgs {
     /// Fault: answer a store request ServerIsBusy with this probability (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub busy: f64,
+    /// Fault: a busy burst, every store answering ServerIsBusy from AFTER
+    /// the start FOR a while, as AFTER:FOR[:P] (e.g. 10s:2s, or 10s:2s:0.5
+    /// for half the requests; P defaults to 1).
+    #[arg(long, value_parser = parse_busy_burst, value_name = "AFTER:FOR[:P]")]
+    pub busy_burst: Option<BusyBurst>,
     /// Fault: the backoff the busy answers suggest (`backoff_ms`, e.g.
     /// 50ms); none by default.
     #[arg(long, value_parser = parse_duration)]
@@ -139,6 +144,33 @@ pub fn parse_outage(s: &str) -> Result<Outage, String> {
     })
 }
 
+/// `AFTER:FOR[:P]`: a busy burst.
+pub fn parse_busy_burst(s: &str) -> Result<BusyBurst, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (after, duration, p) = match parts.as_slice() {
+        [a, d] => (a, d, None),
+        [a, d, p] => (a, d, Some(p)),
+        _ => {
+            return Err(format!(
+                "'{s}' is not AFTER:FOR[:P] (e.g. 10s:2s: every request answered ServerIsBusy from 10s after the start, for 2s; 10s:2s:0.5 for half of them)"
+            ));
+        }
+    };
+    let probability = match p {
+        None => BusyBurst::DEFAULT_PROBABILITY,
+        Some(p) => p
+            .parse::<f64>()
+            .ok()
+            .filter(|p| p.is_finite() && *p > 0.0 && *p <= 1.0)
+            .ok_or_else(|| format!("'{p}' is not a probability in (0, 1] (e.g. 0.5)"))?,
+    };
+    Ok(BusyBurst {
+        after: parse_duration(after)?,
+        duration: parse_duration(duration)?,
+        probability,
+    })
+}
+
 impl ServeArgs {
     /// The cluster config these flags describe, checked.
     pub fn config(&self) -> Result<ClusterConfig, BadInput> {
@@ -204,6 +236,7 @@ impl ServeArgs {
                 transfer_leader_every: self.transfer_leader_every,
                 store_offline: self.store_offline,
                 busy: self.busy,
+                busy_burst: self.busy_burst,
                 busy_backoff: self.busy_backoff.unwrap_or_default(),
                 latency: Latency {
                     store: self.latency_store,

@@ -93,6 +93,10 @@ pub struct Faults {
     /// Probability that a store answers a request with ServerIsBusy.
     #[serde(skip_serializing_if = "is_zero")]
     pub busy: f64,
+    /// A window of ServerIsBusy answers (a store overloaded for a while),
+    /// on top of the always-on `busy` probability.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy_burst: Option<BusyBurst>,
     /// The backoff those busy answers suggest (`backoff_ms`), as a TiKV
     /// store does when it asks writers to hold off (a proposal delayed
     /// while a snapshot backup prepares); zero sends no hint, as TiKV's
@@ -230,6 +234,24 @@ pub struct Outage {
 
 impl Outage {
     pub const DEFAULT_FAILOVER: Duration = Duration::from_millis(300);
+}
+
+/// A busy burst: from `after` the cluster starts, for `duration`, every
+/// store answers each request ServerIsBusy with `probability` (default 1:
+/// every request, so the burst is a clean outage of service that the
+/// client backs off through; a lower one is a store that sheds part of its
+/// load).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BusyBurst {
+    #[serde(serialize_with = "ser_duration")]
+    pub after: Duration,
+    #[serde(rename = "for", serialize_with = "ser_duration")]
+    pub duration: Duration,
+    pub probability: f64,
+}
+
+impl BusyBurst {
+    pub const DEFAULT_PROBABILITY: f64 = 1.0;
 }
 
 fn is_zero(x: &f64) -> bool {

@@ -10,12 +10,16 @@
 //! raw read handlers; the periodic ones are background
 //! tasks that stop on shutdown. Every random choice comes from a seeded
 //! generator and every wait is tokio time, so a paused-clock test sees the
-//! same faults each run. What the faults did is counted for the snapshot.
+//! same faults each run. What the faults did is counted for the snapshot,
+//! and each fault event (a split, a leader transfer, the outage's steps, a
+//! busy burst's start and end) is logged with the instant it happened, on
+//! tokio's clock (a paused-clock test reads exact instants), for the run's
+//! fault impact (see `metrics::impact`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant as StdInstant};
 
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -25,7 +29,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::ClusterState;
-use super::config::{Cost, Faults, Outage};
+use super::config::{BusyBurst, Cost, Faults, Outage};
 use super::regions::Regions;
 use super::split::{self, RegionKeys};
 use crate::codec;
@@ -39,6 +43,83 @@ const SPLIT_FAULT_COUNT_CAP: usize = 1024;
 /// With more regions than this, the split fault ranks a seeded random
 /// sample of this many.
 const SPLIT_FAULT_SAMPLE: usize = 64;
+
+/// The event log keeps at most this many events (a split every 10 ms
+/// fills it in 100 s); later ones are counted, not kept.
+pub const MAX_EVENTS: usize = 20_000;
+
+/// One thing an injected fault did, and when (tokio's clock, as
+/// [`crate::vocab::trace::now`] reads it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultEvent {
+    pub at: StdInstant,
+    pub what: FaultWhat,
+}
+
+/// What a fault event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultWhat {
+    /// Region `region` split; `new` is the region split off it (`region`
+    /// is 0 when the split fell at a random key).
+    Split { region: u64, new: u64 },
+    /// Region `region`'s leadership moved from store `from` to `to`.
+    LeaderTransfer { region: u64, from: u64, to: u64 },
+    /// Store `store` went offline (the outage began).
+    StoreOffline { store: u64 },
+    /// The offline store's leaderships moved to other stores (`moved`).
+    Failover { store: u64, moved: u64 },
+    /// The offline store came back.
+    StoreOnline { store: u64 },
+    /// A busy burst began (ServerIsBusy with `probability`, per mille).
+    BusyBurstStart { per_mille: u32 },
+    /// The busy burst ended.
+    BusyBurstEnd,
+}
+
+impl FaultWhat {
+    /// The event's kind as results and thresholds name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FaultWhat::Split { .. } => "split",
+            FaultWhat::LeaderTransfer { .. } => "leader_transfer",
+            FaultWhat::StoreOffline { .. } => "store_offline",
+            FaultWhat::Failover { .. } => "failover",
+            FaultWhat::StoreOnline { .. } => "store_online",
+            FaultWhat::BusyBurstStart { .. } => "busy_burst",
+            FaultWhat::BusyBurstEnd => "busy_burst_end",
+        }
+    }
+
+    /// What happened, in a few words.
+    pub fn detail(&self) -> String {
+        match *self {
+            FaultWhat::Split { region: 0, new } => format!("new region {new}"),
+            FaultWhat::Split { region, new } => format!("region {region}, new region {new}"),
+            FaultWhat::LeaderTransfer { region, from, to } => {
+                format!("region {region}: store {from} -> {to}")
+            }
+            FaultWhat::StoreOffline { store } => format!("store {store} offline"),
+            FaultWhat::Failover { store, moved } => {
+                format!("{moved} leaderships moved off store {store}")
+            }
+            FaultWhat::StoreOnline { store } => format!("store {store} back online"),
+            FaultWhat::BusyBurstStart { per_mille } => {
+                format!(
+                    "ServerIsBusy on {:.1}% of requests",
+                    f64::from(per_mille) / 10.0
+                )
+            }
+            FaultWhat::BusyBurstEnd => "busy burst over".into(),
+        }
+    }
+}
+
+/// The fault events so far, oldest first, and how many were not kept.
+#[derive(Debug, Default)]
+struct EventLog {
+    events: Vec<FaultEvent>,
+    dropped: u64,
+}
 
 /// What the injected faults did so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -58,6 +139,8 @@ pub struct FaultCounts {
     pub unavailable_answers: u64,
     /// Outage windows begun.
     pub outages: u64,
+    /// Busy bursts begun.
+    pub busy_bursts: u64,
     /// Leaderships moved off the offline store by failovers.
     pub failover_moves: u64,
 }
@@ -71,6 +154,7 @@ struct Counters {
     pair_errors: AtomicU64,
     unavailable_answers: AtomicU64,
     outages: AtomicU64,
+    busy_bursts: AtomicU64,
     failover_moves: AtomicU64,
 }
 
@@ -95,6 +179,10 @@ pub(crate) struct FaultState {
     pair_rng: Mutex<Rng>,
     counters: Counters,
     outage: Mutex<OutageLog>,
+    /// True while a busy burst is on.
+    bursting: AtomicBool,
+    burst_rng: Mutex<Rng>,
+    events: Mutex<EventLog>,
 }
 
 impl FaultState {
@@ -111,6 +199,9 @@ impl FaultState {
             pair_rng: Mutex::new(pair_rng(seed)),
             counters: Counters::default(),
             outage: Mutex::new(OutageLog::default()),
+            bursting: AtomicBool::new(false),
+            burst_rng: Mutex::new(burst_rng(seed)),
+            events: Mutex::new(EventLog::default()),
         }
     }
 
@@ -118,6 +209,25 @@ impl FaultState {
         self.seed.store(seed, Ordering::Relaxed);
         *self.busy_rng.lock().unwrap_or_else(|e| e.into_inner()) = Rng::seed_from_u64(seed);
         *self.pair_rng.lock().unwrap_or_else(|e| e.into_inner()) = pair_rng(seed);
+        *self.burst_rng.lock().unwrap_or_else(|e| e.into_inner()) = burst_rng(seed);
+    }
+
+    /// Logs an event that happened now (tokio's clock).
+    fn event(&self, what: FaultWhat) {
+        let mut log = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if log.events.len() < MAX_EVENTS {
+            let at = crate::vocab::trace::now();
+            log.events.push(FaultEvent { at, what });
+        } else {
+            log.dropped += 1;
+        }
+    }
+
+    /// The fault events so far, oldest first (at most [`MAX_EVENTS`]), and
+    /// how many more happened but were not kept.
+    pub fn events(&self) -> (Vec<FaultEvent>, u64) {
+        let log = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        (log.events.clone(), log.dropped)
     }
 
     /// A generator for background task `n`, derived from the seed.
@@ -156,9 +266,15 @@ impl FaultState {
         self.faults.queue_wait
     }
 
-    /// Whether to answer this request ServerIsBusy (counted when true).
+    /// Whether to answer this request ServerIsBusy (counted when true):
+    /// with the `busy` probability, and inside a busy burst with the
+    /// burst's.
     pub fn busy(&self) -> bool {
-        let busy = draw(&self.busy_rng, self.faults.busy);
+        let burst = match self.faults.busy_burst {
+            Some(b) if self.bursting.load(Ordering::Acquire) => b.probability,
+            _ => 0.0,
+        };
+        let busy = draw(&self.busy_rng, self.faults.busy) || draw(&self.burst_rng, burst);
         if busy {
             self.counters.busy_answers.fetch_add(1, Ordering::Relaxed);
         }
@@ -206,6 +322,7 @@ impl FaultState {
             pair_errors: g(&c.pair_errors),
             unavailable_answers: g(&c.unavailable_answers),
             outages: g(&c.outages),
+            busy_bursts: g(&c.busy_bursts),
             failover_moves: g(&c.failover_moves),
         }
     }
@@ -246,7 +363,13 @@ fn pair_rng(seed: u64) -> Rng {
     Rng::seed_from_u64(seed ^ 0x7061_6972_5f65_7272)
 }
 
-/// Starts the periodic faults and the outage, as configured.
+/// The busy burst's generator, apart from the always-on busy answers'.
+fn burst_rng(seed: u64) -> Rng {
+    Rng::seed_from_u64(seed ^ 0x6275_7273_745f_6275)
+}
+
+/// Starts the periodic faults, the outage and the busy burst, as
+/// configured.
 pub(crate) fn spawn(shared: &Arc<ClusterState>) -> Vec<JoinHandle<()>> {
     let faults = &shared.faults.faults;
     let mut tasks = Vec::new();
@@ -265,6 +388,9 @@ pub(crate) fn spawn(shared: &Arc<ClusterState>) -> Vec<JoinHandle<()>> {
     }
     if let Some(outage) = faults.store_offline {
         tasks.push(tokio::spawn(run_outage(shared.clone(), outage)));
+    }
+    if let Some(burst) = faults.busy_burst {
+        tasks.push(tokio::spawn(run_busy_burst(shared.clone(), burst)));
     }
     tasks
 }
@@ -305,19 +431,23 @@ fn split_one(shared: &ClusterState, rng: &mut Rng) {
         })
         .max_by_key(|&(n, id)| (n, std::cmp::Reverse(id)));
     let at_middle = busiest
-        .is_some_and(|(n, id)| n >= 2 && matches!(split::split_middle(shared, id), Ok(Some(_))));
-    // Up to 8 random keys, until one lands inside a region and splits it.
-    let split = at_middle
-        || (0..8).any(|_| {
-            let key: [u8; 8] = rng.random();
-            split::split_at(shared, &codec::encode(&key)).is_ok()
+        .filter(|&(n, _)| n >= 2)
+        .and_then(|(_, id)| match split::split_middle(shared, id) {
+            Ok(Some(new)) => Some(FaultWhat::Split { region: id, new }),
+            _ => None,
         });
-    if split {
-        shared
-            .faults
-            .counters
-            .splits
-            .fetch_add(1, Ordering::Relaxed);
+    // Up to 8 random keys, until one lands inside a region and splits it.
+    let split = at_middle.or_else(|| {
+        (0..8).find_map(|_| {
+            let key: [u8; 8] = rng.random();
+            let new = split::split_at(shared, &codec::encode(&key)).ok()?;
+            Some(FaultWhat::Split { region: 0, new })
+        })
+    });
+    if let Some(what) = split {
+        let state = &shared.faults;
+        state.counters.splits.fetch_add(1, Ordering::Relaxed);
+        state.event(what);
     }
 }
 
@@ -339,11 +469,16 @@ fn transfer_one(shared: &ClusterState, rng: &mut Rng) {
     }
     let to = candidates[rng.random_range(0..candidates.len())];
     if shared.regions.transfer_leader(region.id, to).is_ok() {
-        shared
-            .faults
+        let state = &shared.faults;
+        state
             .counters
             .leader_transfers
             .fetch_add(1, Ordering::Relaxed);
+        state.event(FaultWhat::LeaderTransfer {
+            region: region.id,
+            from: region.leader,
+            to,
+        });
     }
 }
 
@@ -366,6 +501,7 @@ async fn run_outage(shared: Arc<ClusterState>, outage: Outage) {
     state.set_offline(store, true);
     state.counters.outages.fetch_add(1, Ordering::Relaxed);
     state.log(|l| l.offline_at_ms = Some(ms()));
+    state.event(FaultWhat::StoreOffline { store });
     if outage.failover < outage.duration {
         tokio::select! {
             _ = &mut stop => return,
@@ -378,6 +514,10 @@ async fn run_outage(shared: Arc<ClusterState>, outage: Outage) {
             .failover_moves
             .fetch_add(moved as u64, Ordering::Relaxed);
         state.log(|l| l.failover_at_ms = Some(ms()));
+        state.event(FaultWhat::Failover {
+            store,
+            moved: moved as u64,
+        });
     }
     tokio::select! {
         _ = &mut stop => return,
@@ -386,4 +526,27 @@ async fn run_outage(shared: Arc<ClusterState>, outage: Outage) {
     state.failed_over.store(0, Ordering::Release);
     state.set_offline(store, false);
     state.log(|l| l.online_at_ms = Some(ms()));
+    state.event(FaultWhat::StoreOnline { store });
+}
+
+/// Turns the busy burst on `after` the start and off `for` later.
+async fn run_busy_burst(shared: Arc<ClusterState>, burst: BusyBurst) {
+    let stop = shared.shutdown_signal();
+    tokio::pin!(stop);
+    let begin = Instant::now() + burst.after;
+    let state = &shared.faults;
+    tokio::select! {
+        _ = &mut stop => return,
+        _ = tokio::time::sleep_until(begin) => {}
+    }
+    state.bursting.store(true, Ordering::Release);
+    state.counters.busy_bursts.fetch_add(1, Ordering::Relaxed);
+    let per_mille = (burst.probability * 1000.0).round() as u32;
+    state.event(FaultWhat::BusyBurstStart { per_mille });
+    tokio::select! {
+        _ = &mut stop => return,
+        _ = tokio::time::sleep_until(begin + burst.duration) => {}
+    }
+    state.bursting.store(false, Ordering::Release);
+    state.event(FaultWhat::BusyBurstEnd);
 }

@@ -50,7 +50,7 @@ use crate::vocab::ApiVersion;
 use crate::vocab::tls::Tls;
 
 pub use config::ClusterConfig;
-pub use faults::FaultCounts;
+pub use faults::{FaultCounts, FaultEvent, FaultWhat};
 pub use regions::{Region, Regions};
 pub use split::SplitError;
 
@@ -267,6 +267,12 @@ impl Cluster {
         self.shared.faults.counts()
     }
 
+    /// The injected faults' events so far, oldest first (at most
+    /// [`faults::MAX_EVENTS`]), and how many more were not kept.
+    pub fn fault_events(&self) -> (Vec<FaultEvent>, u64) {
+        self.shared.faults.events()
+    }
+
     /// Regions split by the split checker so far.
     pub fn checker_splits(&self) -> u64 {
         self.shared.splits.count.load(Ordering::Relaxed)
@@ -426,6 +432,30 @@ pub struct RunningCluster {
 }
 
 impl RunningCluster {
+    /// The injected faults' events so far (see [`Cluster::fault_events`]).
+    pub fn fault_events(&self) -> (Vec<FaultEvent>, u64) {
+        self.cluster.fault_events()
+    }
+
+    /// A reader of [`fault_events`](Self::fault_events) that holds the
+    /// cluster's state, for the driver to call at the end of a run: each
+    /// event as (instant, kind, detail).
+    #[allow(clippy::type_complexity)]
+    pub fn fault_log(
+        &self,
+    ) -> impl Fn() -> (Vec<(std::time::Instant, &'static str, String)>, u64) + Send + Sync + 'static
+    {
+        let shared = self.cluster.shared.clone();
+        move || {
+            let (events, dropped) = shared.faults.events();
+            let list = events
+                .iter()
+                .map(|e| (e.at, e.what.kind(), e.what.detail()))
+                .collect();
+            (list, dropped)
+        }
+    }
+
     /// The first PD member's address (the leader's unless it moved).
     pub fn pd_addr(&self) -> SocketAddr {
         self.cluster.shared.pd_addr().expect("bound when started")

@@ -25,6 +25,7 @@ pub use worker::{Pacing, StopAt};
 
 use crate::backend::Backend;
 use crate::checks::thresholds::AbortWatch;
+use crate::metrics::impact::{self, FaultImpact, FaultLog, FineTimeline};
 use crate::metrics::result::{LoadResult, new_run_id};
 use crate::metrics::{
     AbortInfo, Clock, Collector, CpuUse, Live, Report, RunInfo, RunResult, ShardInfo, Summary,
@@ -60,6 +61,10 @@ pub struct RunOptions {
     /// The id the drivers of one sharded run share (`--run-id`), recorded
     /// in the result's `shard` section.
     pub run_id: Option<String>,
+    /// Where the injected fault events are read at the end (the embedded
+    /// cluster's log), for the result's `faults` section; their instants
+    /// are mapped with this run's own `Clock`.
+    pub fault_log: Option<FaultLog>,
 }
 
 /// A request to end a run early: the workers start no new op, the ops in
@@ -152,6 +157,7 @@ impl Default for RunOptions {
             interrupt: Interrupt::default(),
             start: None,
             run_id: None,
+            fault_log: None,
         }
     }
 }
@@ -261,6 +267,7 @@ pub async fn run<B: Backend>(
     progress.finish();
     let info = run_info(&shared, opts, started_unix_us, load, &measured);
     let mut result = RunResult::build(workload, &measured.summary, info);
+    result.faults = fault_impact(&result, &measured.summary.fine, opts, &shared.clock);
     result.start =
         waited.map(|w| w.info(shared.measure_start - start, result.measured_from_unix_us));
     result.host = os::host_name();
@@ -326,6 +333,26 @@ async fn finish<B: Backend>(
     }
     // Counted over the load, the checks and the measured ops.
     result.transport = shared.backend.transport();
+}
+
+/// The `faults` section: the injected events (read now, mapped with the
+/// workers' own clock) and those observed, with their impact.
+fn fault_impact(
+    result: &RunResult,
+    fine: &impact::Fine,
+    opts: &RunOptions,
+    clock: &Clock,
+) -> Option<FaultImpact> {
+    let (injected, dropped) = match &opts.fault_log {
+        Some(log) => log.read(clock),
+        None => (Vec::new(), 0),
+    };
+    let span = impact::span(
+        result.measured_from_unix_us,
+        result.measured_to_unix_us,
+        &result.timeline,
+    );
+    FaultImpact::build(injected, dropped, FineTimeline::from_fine(fine), &span)
 }
 
 /// The global numbers of the workers this driver runs.

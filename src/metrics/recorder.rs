@@ -289,7 +289,7 @@ impl Recorder {
             slowest: Slowest::new(nops),
             stages: None,
             places: PlaceRec::default(),
-            fine: FineRec::default(),
+            fine: FineRec::new(clock),
         }
     }
 

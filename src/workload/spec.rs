@@ -235,6 +235,8 @@ pub struct FaultsSpec {
     pub transfer_leader_every: Option<Sp<String>>,
     pub store_offline: Option<OutageSpec>,
     pub busy: Option<Sp<f64>>,
+    /// A window of ServerIsBusy answers: `{after: D, for: D, probability: P}`.
+    pub busy_burst: Option<BusyBurstSpec>,
     pub busy_backoff: Option<Sp<String>>,
     /// One duration for every request, or `{read: D, write: D}`.
     pub latency: Option<Sp<LatencySpec>>,
@@ -305,6 +307,16 @@ pub struct OutageSpec {
     #[serde(rename = "for")]
     pub duration: Sp<String>,
     pub failover: Option<Sp<String>>,
+}
+
+/// The busy burst as written: `probability` in (0, 1], default 1.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusyBurstSpec {
+    pub after: Sp<String>,
+    #[serde(rename = "for")]
+    pub duration: Sp<String>,
+    pub probability: Option<Sp<f64>>,
 }
 
 /// Parameters to vary: `run` executes every combination of the values

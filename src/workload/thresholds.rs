@@ -20,6 +20,16 @@
 //!   percentage points (`error rate < baseline + 0.1%`). Such a threshold
 //!   is judged with a statistical test (see `checks::baseline`), not on
 //!   the point figures alone; `max` has no such test and is refused.
+//!
+//! A fault's impact (see `metrics::impact`) has its own form, `FIGURE
+//! after KIND CMP VALUE`: FIGURE is `recovery` (time to recover, VALUE a
+//! duration), `dip` (the fraction of throughput lost, VALUE a percentage)
+//! or `p99 spike` (the highest per-second p99 after the event, VALUE a
+//! duration); KIND is an event kind ([`FAULT_KINDS`]) or `any`. The worst
+//! event of the kind is judged: one that did not recover fails a
+//! `recovery` threshold, and so does a run without an event of the kind
+//! (the fault the gate is about did not happen). These are judged once,
+//! on the result: never against a baseline, never `abort_on_fail`.
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Metric {
@@ -30,7 +40,46 @@ pub enum Metric {
     ErrorRate,
     Throughput,
     Goodput,
+    /// A figure of the fault events of one kind.
+    Fault(FaultMetric),
 }
+
+/// What a fault threshold judges: a figure of the worst event of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultMetric {
+    pub figure: FaultFigure,
+    /// An entry of [`FAULT_KINDS`], or `any`.
+    pub kind: &'static str,
+}
+
+/// The figure a fault threshold judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultFigure {
+    /// Time to recover, µs.
+    Recovery,
+    /// The fraction of the pre-fault throughput lost at the lowest.
+    Dip,
+    /// The highest per-second p99 after the event, µs.
+    P99Spike,
+}
+
+/// The event kinds a fault threshold may name: injected by the stand-in
+/// (the first seven) or observed by our client (the rest).
+pub const FAULT_KINDS: &[&str] = &[
+    "store_offline",
+    "failover",
+    "store_online",
+    "split",
+    "leader_transfer",
+    "busy_burst",
+    "busy_burst_end",
+    "store_unreachable",
+    "store_reachable",
+    "not_leader",
+    "epoch_not_match",
+    "server_is_busy",
+    "any",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmp {
@@ -93,6 +142,14 @@ impl Margin {
 }
 
 impl Threshold {
+    /// Whether the threshold judges a fault's impact.
+    pub fn fault(&self) -> Option<FaultMetric> {
+        match self.metric {
+            Metric::Fault(f) => Some(f),
+            _ => None,
+        }
+    }
+
     /// Whether the threshold is judged against a baseline.
     pub fn relative(&self) -> bool {
         self.baseline.is_some()
@@ -152,6 +209,23 @@ pub enum ThresholdError {
         op: String,
         ops: String,
     },
+    /// A fault threshold naming a figure or an event kind that does not
+    /// exist: use one of the listed ones.
+    #[error(
+        "threshold '{text}': unknown {what} '{name}'; write FIGURE after KIND, e.g. 'recovery after store_offline < 2s', with FIGURE one of: recovery, dip, p99 spike; KIND one of: {kinds}"
+    )]
+    UnknownFault {
+        text: String,
+        what: &'static str,
+        name: String,
+        kinds: String,
+    },
+    /// A fault threshold relative to a baseline: fault figures are one
+    /// event each, with no noise to test against; give an absolute limit.
+    #[error(
+        "threshold '{text}': a fault's impact cannot be judged against a baseline; give an absolute limit, e.g. 'recovery after store_offline < 2s'"
+    )]
+    FaultBaseline { text: String },
 }
 
 impl Threshold {
@@ -161,6 +235,9 @@ impl Threshold {
         let Some((lhs, cmp, rhs)) = split_cmp(text.trim()) else {
             return Err(ThresholdError::NoComparison { text: owned() });
         };
+        if let Some((figure, kind)) = lhs.split_once(" after ") {
+            return parse_fault(text, figure, kind, cmp, rhs.trim());
+        }
         let (metric_text, op) = match lhs.split_once(" of ").or_else(|| lhs.split_once(" OF ")) {
             Some((m, op)) => (m.trim(), Some(op.trim().to_string())),
             None => (lhs.trim(), None),
@@ -209,6 +286,7 @@ impl Threshold {
             ),
             Metric::ErrorRate => (parse_ratio(rhs), "ratio", "0.1% or 0.001"),
             Metric::Throughput | Metric::Goodput => (parse_rate(rhs), "rate", "500/s"),
+            Metric::Fault(_) => unreachable!("parsed by parse_fault"),
         };
         let limit = limit.ok_or_else(|| ThresholdError::BadLimit {
             text: owned(),
@@ -242,6 +320,67 @@ impl Threshold {
             _ => Ok(()),
         }
     }
+}
+
+/// `FIGURE after KIND CMP VALUE`.
+fn parse_fault(
+    text: &str,
+    figure: &str,
+    kind: &str,
+    cmp: Cmp,
+    rhs: &str,
+) -> Result<Threshold, ThresholdError> {
+    let unknown = |what, name: &str| ThresholdError::UnknownFault {
+        text: text.trim().to_string(),
+        what,
+        name: name.to_string(),
+        kinds: FAULT_KINDS.join(", "),
+    };
+    let figure_name = figure.split_whitespace().collect::<Vec<_>>().join(" ");
+    let figure = match figure_name.to_ascii_lowercase().as_str() {
+        "recovery" => FaultFigure::Recovery,
+        "dip" => FaultFigure::Dip,
+        "p99 spike" => FaultFigure::P99Spike,
+        other => return Err(unknown("figure", other)),
+    };
+    let kind = kind.trim();
+    let Some(&kind) = FAULT_KINDS.iter().find(|k| k.eq_ignore_ascii_case(kind)) else {
+        return Err(unknown("event kind", kind));
+    };
+    if strip_baseline(rhs).is_some() {
+        return Err(ThresholdError::FaultBaseline {
+            text: text.trim().to_string(),
+        });
+    }
+    let (limit, what, example) = match figure {
+        FaultFigure::Dip => (
+            rhs.strip_suffix('%').and_then(|_| parse_ratio(rhs)),
+            "percentage",
+            "dip after split < 20%",
+        ),
+        _ => (
+            humantime::parse_duration(rhs)
+                .ok()
+                .map(|d| d.as_secs_f64() * 1e6),
+            "duration",
+            "recovery after store_offline < 2s",
+        ),
+    };
+    let limit = limit.ok_or_else(|| ThresholdError::BadLimit {
+        text: text.trim().to_string(),
+        limit: rhs.to_string(),
+        kind: what,
+        example,
+    })?;
+    Ok(Threshold {
+        text: text.trim().to_string(),
+        metric: Metric::Fault(FaultMetric { figure, kind }),
+        op: None,
+        cmp,
+        limit,
+        abort: None,
+        baseline: None,
+    })
 }
 
 /// What follows the word `baseline` at the start of a limit, if it is one.

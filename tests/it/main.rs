@@ -21,6 +21,7 @@ mod distributions;
 mod driver;
 mod drivers;
 mod garbage;
+mod impact;
 mod merge_shards;
 mod multi;
 mod places;

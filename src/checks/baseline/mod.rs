@@ -246,6 +246,8 @@ fn unit(m: Metric) -> MetricUnit {
         Metric::Quantile(_) | Metric::Max | Metric::Mean => MetricUnit::Us,
         Metric::Throughput | Metric::Goodput => MetricUnit::PerS,
         Metric::ErrorRate => MetricUnit::Ratio,
+        // Refused against a baseline when parsed; for completeness.
+        Metric::Fault(_) => MetricUnit::Us,
     }
 }
 

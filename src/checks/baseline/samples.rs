@@ -185,6 +185,8 @@ fn row(metric: Metric, i: &Interval, names: &[String]) -> RawRow {
         Metric::Throughput => (out.num, out.den) = ((ok + failed) as f64, i.span_s),
         Metric::Goodput => (out.num, out.den) = (ok as f64, i.span_s),
         Metric::ErrorRate => (out.num, out.den) = (failed as f64, (ok + failed) as f64),
+        // Refused against a baseline when parsed.
+        Metric::Fault(_) => {}
         Metric::Quantile(_) | Metric::Mean | Metric::Max => {
             let mut h = hist::new_hist();
             for o in &ops {

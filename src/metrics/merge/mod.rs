@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use super::driver_rows::{self, HeldShard};
 use super::hist::{self, Hist, Percentiles};
+use super::impact;
 use super::memory::MemoryInfo;
 use super::places;
 use super::result::{LoadResult, OpResult, PhaseResult, RunResult, rate, round3};
@@ -128,6 +129,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
     let rates: Vec<f64> = results.iter().filter_map(|r| r.rate).collect();
     let ops = merge_ops(results, measured_s)?;
     let driver_check = merge_driver_check(results, &ops)?;
+    let timeline = merge_timeline(results, (from, to))?;
+    let faults = merge_faults(results, (from, to), &timeline);
     Ok(RunResult {
         schema: first.schema.clone(),
         tool: first.tool.clone(),
@@ -162,7 +165,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         warmup: merge_phase(results.iter().map(|r| &r.warmup), None),
         measured: merge_phase(results.iter().map(|r| &r.measured), Some(measured_s)),
         ops,
-        timeline: merge_timeline(results, (from, to))?,
+        timeline,
         interrupted: results.iter().any(|r| r.interrupted),
         stages,
         search: None,
@@ -173,7 +176,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         cluster: shared(results, |r| &r.cluster),
         driver_check,
         drivers: Some(driver_rows::rows(results)),
-        faults: None,
+        faults,
         host: None,
         memory: merge_memory(results),
         merged_from: Some(results.iter().map(|r| r.merged_from.unwrap_or(1)).sum()),
@@ -192,6 +195,17 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         baseline: None,
         transport: merge_transport(results),
     })
+}
+
+/// The drivers' fault sections added up, every figure computed again
+/// from the summed fine timeline and the merged per-second one.
+fn merge_faults(
+    results: &[RunResult],
+    (from, to): (i64, i64),
+    timeline: &[crate::metrics::result::Interval],
+) -> Option<impact::FaultImpact> {
+    let all: Vec<&impact::FaultImpact> = results.iter().filter_map(|r| r.faults.as_ref()).collect();
+    impact::FaultImpact::recompute(&all, &impact::span(from, to, timeline))
 }
 
 /// Refuses results that do not add up to one run: of other workloads,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::Checker;
 use super::tls::{TlsSpec, check_tls};
-use crate::cluster::config::MIN_GC_LIFE_TIME;
+use crate::cluster::config::{BusyBurst, MIN_GC_LIFE_TIME};
 use crate::vocab::op::DEFAULT_KEYSPACE;
 use crate::vocab::tls::Tls;
 use crate::vocab::{ApiVersion, ErrorKind, Jitter, RetryPolicy};
@@ -227,6 +227,25 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
                 }),
             }),
             busy: probability(c, f.busy.as_ref(), "faults.busy"),
+            busy_burst: f.busy_burst.map(|b| BusyBurst {
+                after: c.duration(&b.after, "faults.busy_burst.after", true),
+                duration: c.duration(&b.duration, "faults.busy_burst.for", false),
+                probability: b.probability.as_ref().map_or(
+                    BusyBurst::DEFAULT_PROBABILITY,
+                    |p| {
+                        if !(p.value.is_finite() && p.value > 0.0 && p.value <= 1.0) {
+                            c.err(
+                                p,
+                                format!(
+                                    "faults.busy_burst.probability is a probability in (0, 1], got {}",
+                                    p.value
+                                ),
+                            );
+                        }
+                        p.value
+                    },
+                ),
+            }),
             busy_backoff: f.busy_backoff.as_ref().map_or(Duration::ZERO, |v| {
                 c.duration(v, "faults.busy_backoff", true)
             }),
@@ -342,6 +361,16 @@ pub(in crate::workload) fn check_thresholds(
                     c.duration(d, "a threshold's delay", true)
                 });
                 let th = parse_threshold(c, text, ops)?;
+                if abort && th.fault().is_some() {
+                    c.err(
+                        text,
+                        format!(
+                            "threshold '{}' judges a fault's impact, which is known once the run is over; it cannot abort_on_fail",
+                            th.text
+                        ),
+                    );
+                    return None;
+                }
                 if abort && th.relative() {
                     c.err(
                         text,
