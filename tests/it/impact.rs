@@ -19,7 +19,7 @@ use tikv_bench::cluster::Cluster;
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::RunResult;
 use tikv_bench::metrics::impact::fine::SLOT_MS;
-use tikv_bench::metrics::impact::{FaultImpact, FaultLog, Source, span};
+use tikv_bench::metrics::impact::{EventImpact, FaultImpact, FaultLog, KindImpact, Source, span};
 use tikv_bench::vocab::{Backoff, TimeSource};
 use tikv_bench::workload::Workload;
 
@@ -329,4 +329,142 @@ fn a_fault_threshold_with_a_bad_kind_is_refused_with_its_position() {
     );
     let t = Threshold::parse("dip after any < 50%").unwrap();
     assert_eq!(t.limit, 0.5);
+}
+
+/// A fault event `t_s` into the measured phase, with figures.
+fn event_at(r: &RunResult, kind: &str, t_s: f64, recovery_ms: Option<u64>) -> EventImpact {
+    EventImpact {
+        kind: kind.into(),
+        source: Source::Injected,
+        at_unix_us: r.measured_from_unix_us + (t_s * 1e6) as i64,
+        t_s,
+        detail: format!("{kind} at {t_s}s"),
+        level_ops_per_s: Some(1000.0),
+        low_ops_per_s: Some(400.0),
+        dip: Some(0.6),
+        p99_before_us: Some(1_000),
+        p99_peak_us: Some(250_000),
+        recovery_ms,
+        note: recovery_ms.is_none().then(|| "not recovered".into()),
+    }
+}
+
+/// Pixels of exactly `color` in a PNG.
+fn pixels_of(path: &std::path::Path, color: [u8; 3]) -> usize {
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut buf).unwrap();
+    let step = frame.color_type.samples();
+    buf[..frame.buffer_size()]
+        .chunks(step)
+        .filter(|p| p[..3] == color)
+        .count()
+}
+
+/// The in-memory run of the report tests with an outage (one event each
+/// step) and a split every 100 ms (frequent: summed up by kind), as the
+/// impact computation would leave them.
+fn with_faults() -> RunResult {
+    let mut r = crate::report::result();
+    let mut events = vec![
+        event_at(&r, "store_offline", 0.3, Some(420)),
+        event_at(&r, "store_online", 1.0, None),
+    ];
+    let splits: Vec<EventImpact> = (0..12)
+        .map(|i| event_at(&r, "split", 0.1 * f64::from(i), Some(100)))
+        .collect();
+    events.extend(splits);
+    events.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    let kind = |kind: &str, count, worst, not_recovered| KindImpact {
+        kind: kind.into(),
+        source: Source::Injected,
+        count,
+        not_recovered,
+        worst_recovery_ms: worst,
+        median_recovery_ms: worst,
+        worst_dip: Some(0.6),
+        worst_p99_us: Some(250_000),
+    };
+    r.faults = Some(FaultImpact {
+        kinds: vec![
+            kind("split", 12, Some(100), 0),
+            kind("store_offline", 1, Some(420), 0),
+            kind("store_online", 1, None, 1),
+        ],
+        events,
+        dropped_events: 0,
+        fine: Default::default(),
+    });
+    r
+}
+
+#[test]
+fn the_report_lists_the_fault_events_and_marks_them_on_the_timeline_only_when_there_are_some() {
+    use scraper::{Html, Selector};
+    use tikv_bench::report::{html, text};
+    const RED: [u8; 3] = [214, 39, 40]; // store_offline's marks
+    let rows = |doc: &Html, css: &str| -> Vec<Vec<String>> {
+        let td = Selector::parse("td").unwrap();
+        doc.select(&Selector::parse(css).unwrap())
+            .map(|tr| {
+                tr.select(&td)
+                    .map(|c| c.text().collect::<String>())
+                    .collect()
+            })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let plain = crate::report::result();
+    let written = html::write(&plain, dir.path()).unwrap();
+    let doc = Html::parse_document(&std::fs::read_to_string(&written.html).unwrap());
+    assert!(rows(&doc, "section#faults tr").is_empty(), "no section");
+    assert_eq!(pixels_of(&dir.path().join("timeline.png"), RED), 0);
+    assert!(!text::summary(&plain).contains("fault events"));
+
+    let r = with_faults();
+    let written = html::write(&r, dir.path()).unwrap();
+    let doc = Html::parse_document(&std::fs::read_to_string(&written.html).unwrap());
+    let tables: Vec<_> = doc
+        .select(&Selector::parse("section#faults table").unwrap())
+        .collect();
+    assert_eq!(tables.len(), 2, "the events and the kinds");
+    // The rare kinds one row per event; the 12 splits only by kind.
+    let events = rows(&doc, "section#faults div.scroll:nth-of-type(1) tbody tr");
+    let events: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|c| (c[0].as_str(), c[2].as_str(), c[7].as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("store_offline", "0.30s", "420.00ms"),
+            ("store_online", "1.00s", "not recovered")
+        ]
+    );
+    let kinds = rows(&doc, "section#faults div.scroll:nth-of-type(2) tbody tr");
+    let kinds: Vec<(&str, &str, &str)> = kinds
+        .iter()
+        .map(|c| (c[0].as_str(), c[2].as_str(), c[3].as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("split", "12", "100.00ms"),
+            ("store_offline", "1", "420.00ms"),
+            ("store_online", "1", "not recovered")
+        ]
+    );
+    assert!(
+        pixels_of(&dir.path().join("timeline.png"), RED) > 20,
+        "the outage is marked"
+    );
+    let summary = text::summary(&r);
+    assert!(
+        summary.contains("store_offline ×1 (injected): worst recovery 420.00ms"),
+        "{summary}"
+    );
+    assert!(summary.contains("store_online ×1 (injected): worst recovery not recovered (1 of 1)"));
 }
