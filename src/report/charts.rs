@@ -320,8 +320,12 @@ fn latency_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
     }))
 }
 
-fn timeline_caption(_: &RunResult) -> &'static str {
-    "Per wall-clock second of the measured phase (past its first hour per 10 s, past ten hours per minute); the first and last seconds may be partial."
+fn timeline_caption(r: &RunResult) -> &'static str {
+    if r.faults.as_ref().is_some_and(|f| !f.events.is_empty()) {
+        "Per wall-clock second of the measured phase (past its first hour per 10 s, past ten hours per minute); the first and last seconds may be partial. Vertical lines mark the fault events, by kind (see \"Faults and recovery\")."
+    } else {
+        "Per wall-clock second of the measured phase (past its first hour per 10 s, past ten hours per minute); the first and last seconds may be partial."
+    }
 }
 
 fn timeline_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
@@ -361,6 +365,9 @@ fn timeline_chart(r: &RunResult) -> Result<Option<Chart>, ReportError> {
             ));
         }
     }
+    let marks = super::faults::marks(r);
+    rate.extend(marks.iter().cloned());
+    p99.extend(marks);
     let mark = if secs.len() < 30 {
         Mark::LinesPoints
     } else {

@@ -23,6 +23,7 @@ pub fn summary(r: &RunResult) -> String {
     for name in r.op_names() {
         op_notes(&mut out, &name, r);
     }
+    super::faults::summary(&mut out, r);
     stage_table(&mut out, r);
     search(&mut out, r);
     if let Some(cmp) = &r.baseline {

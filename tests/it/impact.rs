@@ -4,18 +4,23 @@
 //! back); the recovery threshold passes and fails as it should; a busy
 //! burst's events and ServerIsBusy answers fall inside its window; the
 //! fine timelines of two results add up exactly and the impact is
-//! computed again from the sum. On the real clock (the client's sockets
-//! are real), with bounds generous enough for two busy cores.
+//! computed again from the sum. The outage runs on tokio's paused clock
+//! (the sockets are loopback: an answer is in the kernel by the time the
+//! runtime next polls, before the clock moves) and gives the same figures
+//! each run; the others run on the real clock, with bounds generous enough
+//! for two busy cores.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tikv_bench::backend::{TargetInfo, TikvBackend};
 use tikv_bench::checks::thresholds::{self, Threshold};
 use tikv_bench::cluster::Cluster;
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::RunResult;
-use tikv_bench::metrics::impact::{FaultImpact, FaultLog, Source, span};
-use tikv_bench::vocab::RetryPolicy;
+use tikv_bench::metrics::impact::fine::SLOT_MS;
+use tikv_bench::metrics::impact::{EventImpact, FaultImpact, FaultLog, KindImpact, Source, span};
+use tikv_bench::vocab::{Backoff, TimeSource};
 use tikv_bench::workload::Workload;
 
 use crate::util::workload;
@@ -72,40 +77,169 @@ fn judge(r: &RunResult, text: &str) -> bool {
     v[0].passed
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_outage_recovers_after_its_failover_within_the_backoff_bound() {
-    let with = embedded(&workload(&outage("300ms"))).await;
-    let without = embedded(&workload(&outage("10s"))).await;
-    let faults = with.faults.as_ref().unwrap();
-    let kinds: Vec<&str> = faults.events.iter().map(|e| e.kind.as_str()).collect();
+/// `w` on a fresh embedded cluster on tokio's paused clock, the driver's
+/// wall clock pinned to the first millisecond of a second (see
+/// [`at_a_whole_second`]); `None` when the pin missed.
+async fn embedded_paused(w: &Workload) -> Option<RunResult> {
+    let running = Cluster::new(w.cluster.clone())
+        .with_seed(w.seed)
+        .start(([127, 0, 0, 1], 0).into())
+        .await
+        .expect("the stand-in starts");
+    let pd = [running.pd_addr().to_string()];
+    let info = TargetInfo {
+        kind: "embedded".into(),
+        description: "test stand-in".into(),
+    };
+    let backend = TikvBackend::connect(&pd, &w.client, info)
+        .await
+        .expect("our backend connects");
+    let opts = RunOptions {
+        time: TimeSource::Tokio,
+        fault_log: Some(FaultLog::new(running.fault_log())),
+        ..RunOptions::default()
+    };
+    at_a_whole_second();
+    let result = driver::run(w, Arc::new(backend), &opts)
+        .await
+        .expect("run succeeds");
+    running.shutdown().await;
+    // The run id begins with the driver's start, Unix µs in hex.
+    let started = result.run_id.split('-').next().unwrap();
+    let started = i64::from_str_radix(started, 16).unwrap();
+    (started.rem_euclid(1_000_000) < 1_000).then_some(result)
+}
+
+/// Blocks (the real clock; tokio's stands still) until the wall clock is
+/// within 200 µs past a whole second. On the paused clock every instant is
+/// a whole number of milliseconds after the driver's start, but the wall
+/// clock its `Clock` pins that start to is not: the fine timeline's 100 ms
+/// slots and the per-second rows are cut at Unix times, so two runs cut at
+/// different phases give figures a slot apart. Started in the first
+/// millisecond of a second, every instant falls in the same slot each run.
+fn at_a_whole_second() {
+    loop {
+        let sub = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_micros();
+        if sub < 200 {
+            return;
+        }
+        match 1_000_000 - sub {
+            left if left > 3_000 => {
+                std::thread::sleep(Duration::from_micros(u64::from(left) - 2_000))
+            }
+            _ => std::hint::spin_loop(),
+        }
+    }
+}
+
+/// [`embedded_paused`], tried again (a fresh cluster) when the pin missed
+/// (two busy cores can delay the driver's start past the millisecond).
+async fn paused_run(yaml: &str) -> RunResult {
+    let w = workload(yaml);
+    for _ in 0..5 {
+        if let Some(r) = embedded_paused(&w).await {
+            return r;
+        }
+    }
+    panic!("the driver never started within a millisecond of a whole second");
+}
+
+/// The figures of every event, without the Unix instants (two runs start
+/// at different seconds).
+fn figures(r: &RunResult) -> Vec<String> {
+    let f = r.faults.as_ref().expect("a faults section");
+    f.events
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {:?} t={} level={:?} low={:?} dip={:?} p99 {:?}->{:?} recovery={:?} {}",
+                e.kind,
+                e.source,
+                e.t_s,
+                e.level_ops_per_s,
+                e.low_ops_per_s,
+                e.dip,
+                e.p99_before_us,
+                e.p99_peak_us,
+                e.recovery_ms,
+                e.detail
+            )
+        })
+        .collect()
+}
+
+/// On tokio's paused clock, each store request costing 2 ms of the
+/// latency fault (so that a closed loop's time moves: with free requests
+/// the runtime is never idle and the clock never advances).
+fn paused_outage(failover: &str) -> String {
+    outage(failover).replace("  faults:\n", "  faults:\n    latency: 2ms\n")
+}
+
+/// The longest single backoff `w`'s retry policy sleeps (before jitter).
+fn longest_backoff_ms(w: &Workload) -> u64 {
+    let p = &w.client.retry;
+    let longest = (1..p.max_attempts).map(|a| Backoff::unjittered(p, a)).max();
+    longest.unwrap_or_default().as_millis() as u64
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_outage_recovers_after_its_failover_within_the_backoff_bound_the_same_each_run() {
+    let yaml = paused_outage("300ms");
+    let with = paused_run(&yaml).await;
+    let again = paused_run(&yaml).await;
+    let without = paused_run(&paused_outage("10s")).await;
+    // Deterministic for the seed: the same events with the same figures,
+    // read off the same fine timeline.
+    assert_eq!(figures(&with), figures(&again));
+    let (f, g) = (
+        with.faults.as_ref().unwrap(),
+        again.faults.as_ref().unwrap(),
+    );
+    assert_eq!((&f.fine.ok, &f.fine.failed), (&g.fine.ok, &g.fine.failed));
+    let kinds: Vec<&str> = f.events.iter().map(|e| e.kind.as_str()).collect();
     assert!(
         kinds.contains(&"failover") && kinds.contains(&"store_online"),
         "{kinds:?}"
     );
-    // Nothing recovers before the failover moves store 1's leaderships;
-    // after it the client needs at most its backoff (the client's and
-    // the driver's retry, each at most RetryPolicy's max delay) and a
-    // region reload; plus a slot of the fine timeline and slack for two
-    // busy cores.
-    let max_backoff = RetryPolicy::DEFAULT_MAX_DELAY.as_millis() as u64;
+    // The bounds. Recovery is read at the start of a 100 ms slot whose
+    // 500 ms window is back at 90% of the level: a slot that began before
+    // the failover may count when the rest of its window is at full speed,
+    // but not an earlier one (a closed loop never runs above its level,
+    // and a whole slot of the outage is more than the window's 10%
+    // allowance). After the failover a worker needs at most the backoff it
+    // is sleeping (the client's, or the driver's between attempts: each
+    // at most the policy's longest) and one request (2 ms; the region
+    // reload from PD is free on the paused clock), plus the slot.
+    let w = workload(&yaml);
+    let (failover, slot) = (300, SLOT_MS as u64);
+    let after = 2 * longest_backoff_ms(&w) + 2 + slot;
     let rec = recovery_ms(&with, "store_offline").expect("recovered");
     assert!(
-        (300..=300 + 2 * max_backoff + 100 + 400).contains(&rec),
-        "recovery {rec} ms"
+        (failover - slot..=failover + after).contains(&rec),
+        "recovery {rec} ms, not within {}..={} ms",
+        failover - slot,
+        failover + after
     );
-    let dip = faults.events[0].dip.unwrap();
+    let dip = f.events[0].dip.unwrap();
     assert!(
         dip > 0.5,
-        "an outage of one store of three stalls a closed loop: {dip}"
+        "an outage of the store holding half the keys stalls a closed loop: {dip}"
     );
-    // Without a failover, nothing recovers until the store is back (2 s).
+    // Without a failover, no leadership moves: every op on store 1's
+    // regions waits out its retries and gives up (unavailable), which adds
+    // nothing to the ok throughput recovery is read from, so the level
+    // comes back only with the store, 2 s after it left.
     let stuck = recovery_ms(&without, "store_offline").expect("recovered once back");
     assert!(
-        (1_900..=2_000 + 2 * max_backoff + 500).contains(&stuck),
+        (2_000 - slot..=2_000 + after).contains(&stuck),
         "{stuck} ms"
     );
+    assert!(without.ops.values().map(|o| o.failed).sum::<u64>() > 0);
     // The threshold judges the worst outage.
-    assert!(judge(&with, "recovery after store_offline < 2s"));
+    assert!(judge(&with, "recovery after store_offline < 1s"));
     assert!(!judge(&without, "recovery after store_offline < 1.5s"));
     assert!(
         !judge(&with, "recovery after busy_burst < 2s"),
@@ -195,4 +329,142 @@ fn a_fault_threshold_with_a_bad_kind_is_refused_with_its_position() {
     );
     let t = Threshold::parse("dip after any < 50%").unwrap();
     assert_eq!(t.limit, 0.5);
+}
+
+/// A fault event `t_s` into the measured phase, with figures.
+fn event_at(r: &RunResult, kind: &str, t_s: f64, recovery_ms: Option<u64>) -> EventImpact {
+    EventImpact {
+        kind: kind.into(),
+        source: Source::Injected,
+        at_unix_us: r.measured_from_unix_us + (t_s * 1e6) as i64,
+        t_s,
+        detail: format!("{kind} at {t_s}s"),
+        level_ops_per_s: Some(1000.0),
+        low_ops_per_s: Some(400.0),
+        dip: Some(0.6),
+        p99_before_us: Some(1_000),
+        p99_peak_us: Some(250_000),
+        recovery_ms,
+        note: recovery_ms.is_none().then(|| "not recovered".into()),
+    }
+}
+
+/// Pixels of exactly `color` in a PNG.
+fn pixels_of(path: &std::path::Path, color: [u8; 3]) -> usize {
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut buf).unwrap();
+    let step = frame.color_type.samples();
+    buf[..frame.buffer_size()]
+        .chunks(step)
+        .filter(|p| p[..3] == color)
+        .count()
+}
+
+/// The in-memory run of the report tests with an outage (one event each
+/// step) and a split every 100 ms (frequent: summed up by kind), as the
+/// impact computation would leave them.
+fn with_faults() -> RunResult {
+    let mut r = crate::report::result();
+    let mut events = vec![
+        event_at(&r, "store_offline", 0.3, Some(420)),
+        event_at(&r, "store_online", 1.0, None),
+    ];
+    let splits: Vec<EventImpact> = (0..12)
+        .map(|i| event_at(&r, "split", 0.1 * f64::from(i), Some(100)))
+        .collect();
+    events.extend(splits);
+    events.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    let kind = |kind: &str, count, worst, not_recovered| KindImpact {
+        kind: kind.into(),
+        source: Source::Injected,
+        count,
+        not_recovered,
+        worst_recovery_ms: worst,
+        median_recovery_ms: worst,
+        worst_dip: Some(0.6),
+        worst_p99_us: Some(250_000),
+    };
+    r.faults = Some(FaultImpact {
+        kinds: vec![
+            kind("split", 12, Some(100), 0),
+            kind("store_offline", 1, Some(420), 0),
+            kind("store_online", 1, None, 1),
+        ],
+        events,
+        dropped_events: 0,
+        fine: Default::default(),
+    });
+    r
+}
+
+#[test]
+fn the_report_lists_the_fault_events_and_marks_them_on_the_timeline_only_when_there_are_some() {
+    use scraper::{Html, Selector};
+    use tikv_bench::report::{html, text};
+    const RED: [u8; 3] = [214, 39, 40]; // store_offline's marks
+    let rows = |doc: &Html, css: &str| -> Vec<Vec<String>> {
+        let td = Selector::parse("td").unwrap();
+        doc.select(&Selector::parse(css).unwrap())
+            .map(|tr| {
+                tr.select(&td)
+                    .map(|c| c.text().collect::<String>())
+                    .collect()
+            })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let plain = crate::report::result();
+    let written = html::write(&plain, dir.path()).unwrap();
+    let doc = Html::parse_document(&std::fs::read_to_string(&written.html).unwrap());
+    assert!(rows(&doc, "section#faults tr").is_empty(), "no section");
+    assert_eq!(pixels_of(&dir.path().join("timeline.png"), RED), 0);
+    assert!(!text::summary(&plain).contains("fault events"));
+
+    let r = with_faults();
+    let written = html::write(&r, dir.path()).unwrap();
+    let doc = Html::parse_document(&std::fs::read_to_string(&written.html).unwrap());
+    let tables: Vec<_> = doc
+        .select(&Selector::parse("section#faults table").unwrap())
+        .collect();
+    assert_eq!(tables.len(), 2, "the events and the kinds");
+    // The rare kinds one row per event; the 12 splits only by kind.
+    let events = rows(&doc, "section#faults div.scroll:nth-of-type(1) tbody tr");
+    let events: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|c| (c[0].as_str(), c[2].as_str(), c[7].as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("store_offline", "0.30s", "420.00ms"),
+            ("store_online", "1.00s", "not recovered")
+        ]
+    );
+    let kinds = rows(&doc, "section#faults div.scroll:nth-of-type(2) tbody tr");
+    let kinds: Vec<(&str, &str, &str)> = kinds
+        .iter()
+        .map(|c| (c[0].as_str(), c[2].as_str(), c[3].as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("split", "12", "100.00ms"),
+            ("store_offline", "1", "420.00ms"),
+            ("store_online", "1", "not recovered")
+        ]
+    );
+    assert!(
+        pixels_of(&dir.path().join("timeline.png"), RED) > 20,
+        "the outage is marked"
+    );
+    let summary = text::summary(&r);
+    assert!(
+        summary.contains("store_offline ×1 (injected): worst recovery 420.00ms"),
+        "{summary}"
+    );
+    assert!(summary.contains("store_online ×1 (injected): worst recovery not recovered (1 of 1)"));
 }

@@ -165,6 +165,6 @@ pub fn impacts_by_source(
         |s: Source| -> Vec<RawEvent> { events.iter().filter(|e| e.source == s).cloned().collect() };
     let mut rows = impacts(&of(Source::Injected), fine, span);
     rows.extend(impacts(&of(Source::Observed), fine, span));
-    rows.sort_by(|a, b| (a.at_unix_us, a.source).cmp(&(b.at_unix_us, b.source)));
+    rows.sort_by_key(|r| (r.at_unix_us, r.source));
     rows
 }

@@ -7,6 +7,7 @@
 mod axis;
 
 use std::error::Error;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
@@ -109,6 +110,10 @@ pub struct Series {
 }
 
 impl Series {
+    fn is_rule(&self) -> bool {
+        matches!(self.look, Look::Rule { .. })
+    }
+
     /// A series drawn as its panel's mark says, without whiskers.
     pub fn plain(name: impl Into<String>, color: RGBColor, points: Vec<(f64, f64)>) -> Series {
         Series {
@@ -132,6 +137,12 @@ pub enum Look {
     /// A large ring round each point, no line: a point to notice (e.g. a
     /// curve's knee).
     Marked,
+    /// A vertical line across the plot at each point's x (its y is not
+    /// read), under the data: an event (a fault) on a time axis. When
+    /// `labelled`, the series name is written at the top of each line;
+    /// else (many events) the lines are fainter and only the legend names
+    /// them.
+    Rule { labelled: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -215,7 +226,7 @@ where
         .series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0));
-    let ys = panel.series.iter().flat_map(|s| {
+    let ys = panel.series.iter().filter(|s| !s.is_rule()).flat_map(|s| {
         s.points
             .iter()
             .map(|p| p.1)
@@ -300,6 +311,7 @@ where
                 .collect()
         })
         .collect();
+    draw_rules(chart, panel, &plotted, y)?;
     match panel.mark {
         Mark::Lines | Mark::LinesPoints => {
             for (s, pts) in panel.series.iter().zip(&plotted) {
@@ -308,6 +320,7 @@ where
                     Look::Plain => 0,
                     Look::Rings => 5,
                     Look::Marked => 11,
+                    Look::Rule { .. } => continue,
                 };
                 if ring > 0 {
                     let style = color.stroke_width(2);
@@ -322,6 +335,57 @@ where
             }
         }
         Mark::Bars => draw_bars(chart, panel, &plotted, x, y)?,
+    }
+    Ok(())
+}
+
+/// The panel's rules (see [`Look::Rule`]), each label a row lower when it
+/// would run into the one before it in its row.
+fn draw_rules<DB: DrawingBackend>(
+    chart: &mut Ctx<'_, DB>,
+    panel: &Panel,
+    plotted: &[Vec<(f64, f64)>],
+    y: &Laid,
+) -> Result<(), Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let (px, _) = chart.plotting_area().get_pixel_range();
+    let Range { start: lo, end: hi } = chart.x_range();
+    let per_px = (hi - lo) / f64::from((px.end - px.start).max(1));
+    let mut labels: Vec<(f64, &Series)> = Vec::new();
+    for (s, pts) in panel.series.iter().zip(plotted) {
+        let Look::Rule { labelled } = s.look else {
+            continue;
+        };
+        let style = s.color.mix(if labelled { 0.85 } else { 0.35 });
+        let lines = pts
+            .iter()
+            .map(|p| PathElement::new(vec![(p.0, y.lo), (p.0, y.hi)], style.stroke_width(1)));
+        chart.draw_series(lines)?;
+        if labelled {
+            labels.extend(pts.iter().map(|p| (p.0, s)));
+        }
+    }
+    labels.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Where each row's last label ends (plot coordinates).
+    let mut rows: Vec<f64> = Vec::new();
+    for (at, s) in labels {
+        let width = (s.name.chars().count() as f64 * 7.0 + 8.0) * per_px;
+        let row = match rows.iter().position(|end| *end < at) {
+            Some(r) => r,
+            None if rows.len() < 4 => {
+                rows.push(f64::NEG_INFINITY);
+                rows.len() - 1
+            }
+            None => 0,
+        };
+        rows[row] = at + width;
+        let font = (FONT, 12).into_font().color(&s.color);
+        let dy = 4 + 15 * row as i32;
+        chart.draw_series([
+            EmptyElement::at((at, y.hi)) + Text::new(s.name.clone(), (3, dy), font)
+        ])?;
     }
     Ok(())
 }
@@ -394,6 +458,11 @@ where
         area.draw(&Rectangle::new(
             [(x + 2, y - 6), (x + 20, y + 6)],
             s.color.filled(),
+        ))?;
+    } else if s.is_rule() {
+        area.draw(&PathElement::new(
+            vec![(x + 11, y - 8), (x + 11, y + 8)],
+            s.color.stroke_width(2),
         ))?;
     } else if s.look != Look::Plain {
         area.draw(&Circle::new((x + 11, y), 6, s.color.stroke_width(2)))?;
