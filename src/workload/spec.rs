@@ -249,8 +249,6 @@ pub struct FaultsSpec {
 /// The latency fault as written: one duration (`2ms`) for every request,
 /// or one per cost class (`{read: 500us, write: 2ms}`, either may be left
 /// out: zero), optionally at one store only (`store: 2`).
-// Parsed once per workload file: the variants' sizes do not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 #[allow(
     clippy::large_enum_variant,
