@@ -65,14 +65,17 @@ fn measure_fault(f: FaultMetric, faults: Option<&FaultImpact>) -> (Option<f64>, 
     let worst = |xs: Vec<f64>| xs.into_iter().reduce(f64::max);
     match f.figure {
         FaultFigure::Recovery => {
-            let judged: Vec<&&EventImpact> = events
-                .iter()
-                .filter(|e| e.level_ops_per_s.is_some())
-                .collect();
+            let judged: Vec<&&EventImpact> = events.iter().filter(|e| e.judged()).collect();
             if judged.is_empty() {
-                return (None, format!("no {} event with a pre-fault level", f.kind));
+                return (
+                    None,
+                    format!(
+                        "no {} event with a pre-fault level and time to recover",
+                        f.kind
+                    ),
+                );
             }
-            let stuck = judged.iter().filter(|e| e.recovery_ms.is_none()).count();
+            let stuck = judged.iter().filter(|e| e.not_recovered()).count();
             if stuck > 0 {
                 return (
                     None,

@@ -79,11 +79,7 @@ fn events_table(events: &[&EventImpact]) -> String {
         ],
     );
     for e in events {
-        let class = if e.level_ops_per_s.is_some() && e.recovery_ms.is_none() {
-            "flagged"
-        } else {
-            ""
-        };
+        let class = if e.not_recovered() { "flagged" } else { "" };
         t.row_of_class(
             class,
             [
@@ -139,7 +135,10 @@ fn percent(x: f64) -> String {
 }
 
 fn ms(n: u64) -> String {
-    micros(n * 1000)
+    match n {
+        0 => "0ms".into(),
+        n => micros(n * 1000),
+    }
 }
 
 fn p99s(before: Option<u64>, peak: Option<u64>) -> String {

@@ -238,6 +238,12 @@ async fn a_store_outage_recovers_after_its_failover_within_the_backoff_bound_the
         "{stuck} ms"
     );
     assert!(without.ops.values().map(|o| o.failed).sum::<u64>() > 0);
+    // The section is as docs/result.schema.json describes it.
+    let schema = crate::schema::validator();
+    for r in [&with, &without] {
+        let errors = crate::schema::errors(&schema, &serde_json::to_value(r).unwrap());
+        assert!(errors.is_empty(), "{errors:?}");
+    }
     // The threshold judges the worst outage.
     assert!(judge(&with, "recovery after store_offline < 1s"));
     assert!(!judge(&without, "recovery after store_offline < 1.5s"));

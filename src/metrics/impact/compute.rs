@@ -12,7 +12,8 @@
 //! - the **recovery**: from the event to the start of the first slot from
 //!   which every [`SMOOTH_MS`] window over the next [`HOLD_MS`] is back at
 //!   [`RECOVERED`] of the level; `None` ("not recovered") when the run
-//!   ends first.
+//!   ends first, or (not judged) when less than [`HOLD_MS`] was measured
+//!   after the event.
 
 use super::fine::FineTimeline;
 use super::{EventImpact, RawEvent};
@@ -29,6 +30,12 @@ pub const SMOOTH_MS: i64 = 500;
 pub const RECOVERED: f64 = 0.9;
 /// ... and staying there this long.
 pub const HOLD_MS: i64 = 1_000;
+
+/// The note of an event that did not recover before the run ended.
+pub const NOT_RECOVERED: &str = "not recovered";
+/// The note of an event too near the run's end to judge its recovery
+/// (less than [`HOLD_MS`] measured after it).
+pub const TOO_LATE: &str = "too near the end to judge";
 
 /// The run's measured span, Unix µs, and its per-second timeline.
 pub struct Span<'a> {
@@ -99,7 +106,14 @@ fn one(e: &RawEvent, level: Option<f64>, fine: &FineTimeline, span: &Span<'_>) -
     let back_us = recovered.map(|r| fine.start_us(r).max(e.at_unix_us));
     row.recovery_ms = back_us.map(|us| ((us - e.at_unix_us) / 1000) as u64);
     if recovered.is_none() {
-        row.note = Some("not recovered".into());
+        // Recovery needs the hold window measured after the event: with
+        // less, the run did not show it either way.
+        let note = if start > end - hold {
+            TOO_LATE
+        } else {
+            NOT_RECOVERED
+        };
+        row.note = Some(note.into());
     }
     let until = back_us.unwrap_or(span.to_us);
     (row.p99_before_us, row.p99_peak_us) = p99s(span.timeline, e.at_unix_us, until);

@@ -119,7 +119,7 @@ pub struct EventImpact {
     /// From the event until throughput was back (see [`compute`]).
     pub recovery_ms: Option<u64>,
     /// Why a figure is missing: "not recovered", "no pre-fault level",
-    /// "past the fine timeline".
+    /// "too near the end", "past the fine timeline".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -140,6 +140,18 @@ impl EventImpact {
             recovery_ms: None,
             note: None,
         }
+    }
+
+    /// Whether the event did not recover before the run ended (with the
+    /// hold window measured after it).
+    pub fn not_recovered(&self) -> bool {
+        self.recovery_ms.is_none() && self.note.as_deref() == Some(compute::NOT_RECOVERED)
+    }
+
+    /// Whether the event's recovery was judged: it recovered, or did not
+    /// with time to.
+    pub fn judged(&self) -> bool {
+        self.recovery_ms.is_some() || self.not_recovered()
     }
 
     fn raw(&self) -> RawEvent {
@@ -254,10 +266,7 @@ fn kinds(rows: &[EventImpact]) -> Vec<KindImpact> {
     let mut out: Vec<KindImpact> = by
         .into_iter()
         .map(|((source, kind), rows)| {
-            let not_recovered = rows
-                .iter()
-                .filter(|r| r.level_ops_per_s.is_some() && r.recovery_ms.is_none())
-                .count() as u64;
+            let not_recovered = rows.iter().filter(|r| r.not_recovered()).count() as u64;
             let mut rec: Vec<u64> = rows.iter().filter_map(|r| r.recovery_ms).collect();
             rec.sort_unstable();
             KindImpact {

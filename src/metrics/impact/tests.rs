@@ -82,6 +82,25 @@ fn a_run_that_ends_before_recovery_says_not_recovered() {
 }
 
 #[test]
+fn an_event_too_near_the_end_is_not_judged_not_recovered() {
+    // An outage at 5 s that recovers, then a split 0.5 s before the end:
+    // less than the hold window after it, so neither recovered nor not.
+    let f = run(
+        &dip(50, 10, 0, 40),
+        vec![event("store_offline", 5_000), event("split", 9_500)],
+    );
+    let split = &f.events[1];
+    assert_eq!(split.recovery_ms, None);
+    assert_eq!(split.note.as_deref(), Some(compute::TOO_LATE));
+    assert!(!split.not_recovered() && !split.judged());
+    assert!(f.events[0].judged());
+    assert_eq!(f.kinds[1].not_recovered, 0);
+    // The same split with the hold window after it recovers at once.
+    let f = run(&dip(50, 10, 0, 50), vec![event("split", 9_500)]);
+    assert_eq!(f.events[0].recovery_ms, Some(0));
+}
+
+#[test]
 fn an_event_inside_an_earlier_ones_trouble_keeps_the_level_before_it() {
     // Down at 5 s for 2 s; a second event at 6 s, mid-outage: its own
     // 5 s before are half outage, but its level is the first's.
