@@ -231,30 +231,35 @@ impl ServeArgs {
             gc_life_time: self.gc_life_time,
             api_version: self.api_version,
             keyspaces: self.keyspaces.clone(),
-            faults: Faults {
-                split_every: self.split_every,
-                transfer_leader_every: self.transfer_leader_every,
-                store_offline: self.store_offline,
-                busy: self.busy,
-                busy_burst: self.busy_burst,
-                busy_backoff: self.busy_backoff.unwrap_or_default(),
-                latency: Latency {
-                    store: self.latency_store,
-                    ..match self.latency {
-                        Some(d) => Latency::same(d),
-                        None => Latency {
-                            read: self.read_latency.unwrap_or_default(),
-                            write: self.write_latency.unwrap_or_default(),
-                            store: None,
-                        },
-                    }
-                },
-                queue_wait: self.queue_wait.unwrap_or_default(),
-                pair_error: self.pair_error,
-                transport_load: self.transport_load,
-            },
+            faults: self.faults(),
             tls: self.tls.load()?,
         })
+    }
+
+    /// The fault flags as the cluster's fault settings (checked above).
+    fn faults(&self) -> Faults {
+        Faults {
+            split_every: self.split_every,
+            transfer_leader_every: self.transfer_leader_every,
+            store_offline: self.store_offline,
+            busy: self.busy,
+            busy_burst: self.busy_burst,
+            busy_backoff: self.busy_backoff.unwrap_or_default(),
+            latency: Latency {
+                store: self.latency_store,
+                ..match self.latency {
+                    Some(d) => Latency::same(d),
+                    None => Latency {
+                        read: self.read_latency.unwrap_or_default(),
+                        write: self.write_latency.unwrap_or_default(),
+                        store: None,
+                    },
+                }
+            },
+            queue_wait: self.queue_wait.unwrap_or_default(),
+            pair_error: self.pair_error,
+            transport_load: self.transport_load,
+        }
     }
 }
 

@@ -7,9 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tikv_bench::backend::{Backend, Capacity, NoopBackend, TargetInfo, TikvBackend};
+use tikv_bench::backend::{Backend, Capacity, NoopBackend};
 use tikv_bench::checks::baseline::{self, BaselineError, Named};
-use tikv_bench::cluster::Cluster;
 use tikv_bench::cluster::config::Latency;
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::{BaselineComparison, Change, RunResult};
@@ -189,19 +188,8 @@ const TXN: &str = "name: txns\nseed: 11\nkeys: {records: 1000, txn_prefix: acct}
 /// and connected as `run` does, on the real clock; the cluster is shut
 /// down before returning.
 async fn embedded_run(w: &Workload) -> RunResult {
-    let running = Cluster::new(w.cluster.clone())
-        .with_seed(w.seed)
-        .start(([127, 0, 0, 1], 0).into())
-        .await
-        .expect("the stand-in starts");
-    let pd = [running.pd_addr().to_string()];
-    let info = TargetInfo {
-        kind: "embedded".into(),
-        description: "test stand-in".into(),
-    };
-    let backend = TikvBackend::connect(&pd, &w.client, info)
-        .await
-        .expect("our backend connects");
+    let running = crate::client_util::embedded(w).await;
+    let backend = crate::client_util::backend(&running, &w.client).await;
     let result = run_real(w, backend).await;
     running.shutdown().await;
     result

@@ -80,6 +80,16 @@ pub async fn connect_atomic(c: &RunningCluster) -> Client {
         .expect("our client connects")
 }
 
+/// `w`'s embedded cluster (its `cluster:` section and seed), started on
+/// loopback.
+pub async fn embedded(w: &tikv_bench::workload::Workload) -> RunningCluster {
+    tikv_bench::cluster::Cluster::new(w.cluster.clone())
+        .with_seed(w.seed)
+        .start(([127, 0, 0, 1], 0).into())
+        .await
+        .expect("the stand-in starts")
+}
+
 /// Our backend, connected to `c`'s PD with the workload's client settings.
 pub async fn backend(c: &RunningCluster, client: &ClientConfig) -> TikvBackend {
     let target = TargetInfo {

@@ -13,9 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tikv_bench::backend::{TargetInfo, TikvBackend};
 use tikv_bench::checks::thresholds::{self, Threshold};
-use tikv_bench::cluster::Cluster;
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::RunResult;
 use tikv_bench::metrics::impact::fine::SLOT_MS;
@@ -37,19 +35,8 @@ fn outage(failover: &str) -> String {
 /// `w` on a fresh embedded cluster, its fault log read by the driver, as
 /// `run` does.
 async fn embedded(w: &Workload) -> RunResult {
-    let running = Cluster::new(w.cluster.clone())
-        .with_seed(w.seed)
-        .start(([127, 0, 0, 1], 0).into())
-        .await
-        .expect("the stand-in starts");
-    let pd = [running.pd_addr().to_string()];
-    let info = TargetInfo {
-        kind: "embedded".into(),
-        description: "test stand-in".into(),
-    };
-    let backend = TikvBackend::connect(&pd, &w.client, info)
-        .await
-        .expect("our backend connects");
+    let running = crate::client_util::embedded(w).await;
+    let backend = crate::client_util::backend(&running, &w.client).await;
     let opts = RunOptions {
         fault_log: Some(FaultLog::new(running.fault_log())),
         ..RunOptions::default()
@@ -81,19 +68,8 @@ fn judge(r: &RunResult, text: &str) -> bool {
 /// wall clock pinned to the first millisecond of a second (see
 /// [`at_a_whole_second`]); `None` when the pin missed.
 async fn embedded_paused(w: &Workload) -> Option<RunResult> {
-    let running = Cluster::new(w.cluster.clone())
-        .with_seed(w.seed)
-        .start(([127, 0, 0, 1], 0).into())
-        .await
-        .expect("the stand-in starts");
-    let pd = [running.pd_addr().to_string()];
-    let info = TargetInfo {
-        kind: "embedded".into(),
-        description: "test stand-in".into(),
-    };
-    let backend = TikvBackend::connect(&pd, &w.client, info)
-        .await
-        .expect("our backend connects");
+    let running = crate::client_util::embedded(w).await;
+    let backend = crate::client_util::backend(&running, &w.client).await;
     let opts = RunOptions {
         time: TimeSource::Tokio,
         fault_log: Some(FaultLog::new(running.fault_log())),

@@ -6,7 +6,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use tikv_bench::backend::{TargetInfo, TikvBackend};
 use tikv_bench::cluster::Cluster;
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::places::{Answers, LiveStore, StoreRow};
@@ -41,14 +40,7 @@ async fn embedded<T>(w: &Workload, after: impl FnOnce(&Cluster) -> T) -> (RunRes
         .start(([127, 0, 0, 1], 0).into())
         .await
         .expect("the stand-in starts");
-    let pd = [running.pd_addr().to_string()];
-    let info = TargetInfo {
-        kind: "embedded".into(),
-        description: "test stand-in".into(),
-    };
-    let backend = TikvBackend::connect(&pd, &w.client, info)
-        .await
-        .expect("our backend connects");
+    let backend = crate::client_util::backend(&running, &w.client).await;
     let r = driver::run(w, Arc::new(backend), &RunOptions::default())
         .await
         .expect("run succeeds");

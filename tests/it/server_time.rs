@@ -6,8 +6,6 @@
 
 use std::sync::Arc;
 
-use tikv_bench::backend::{TargetInfo, TikvBackend};
-use tikv_bench::cluster::Cluster;
 use tikv_bench::driver::{self, RunOptions};
 use tikv_bench::metrics::RunResult;
 use tikv_bench::metrics::server_time::ServerTimeResult;
@@ -150,19 +148,8 @@ async fn the_stand_in_times_the_unary_rpcs_tikv_times() {
 /// on tokio's clock (paused when the test pauses it).
 async fn embedded(yaml: &str) -> RunResult {
     let w = Workload::parse(yaml, "t.yaml").expect("the workload parses");
-    let running = Cluster::new(w.cluster.clone())
-        .with_seed(w.seed)
-        .start(([127, 0, 0, 1], 0).into())
-        .await
-        .expect("the stand-in starts");
-    let info = TargetInfo {
-        kind: "embedded".into(),
-        description: "test stand-in".into(),
-    };
-    let pd = [running.pd_addr().to_string()];
-    let backend = TikvBackend::connect(&pd, &w.client, info)
-        .await
-        .expect("our backend connects");
+    let running = crate::client_util::embedded(&w).await;
+    let backend = crate::client_util::backend(&running, &w.client).await;
     let opts = RunOptions {
         time: TimeSource::Tokio,
         ..RunOptions::default()

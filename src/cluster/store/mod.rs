@@ -139,7 +139,7 @@ pub struct Store {
     in_flight: Arc<AtomicU64>,
     /// The time the request this copy serves spends in the store, for its
     /// answer's `exec_details_v2` (fresh in every copy).
-    clock: timing::Clock,
+    clock: timing::StoreClock,
 }
 
 impl Store {
@@ -149,7 +149,7 @@ impl Store {
             shared,
             cost: Cost::Read,
             in_flight: Arc::new(AtomicU64::new(0)),
-            clock: timing::Clock::default(),
+            clock: timing::StoreClock::default(),
         }
     }
 

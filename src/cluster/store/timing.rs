@@ -1,12 +1,12 @@
 //! The time a store spent on one request, reported in its answer's
 //! `exec_details_v2` as TiKV reports it (`src/server/service/kv.rs`).
 //!
-//! Each request's copy of the [`Store`](super::Store) carries a [`Clock`]:
+//! Each request's copy of the [`Store`](super::Store) carries a [`StoreClock`]:
 //! the gate starts it when the request arrives (after the injected wire
 //! latency, which is time on the wire, not in the store), the gate's
 //! injected queue wait and a pessimistic lock's wait for another
 //! transaction are noted, and a read notes how long its storage call took.
-//! When the handler's answer is ready, [`Clock::fill`] writes:
+//! When the handler's answer is ready, [`StoreClock::fill`] writes:
 //!
 //! - `time_detail_v2.total_rpc_wall_time_ns` (and `time_detail`'s copy):
 //!   arrival to answer, for the RPCs TiKV times ([`UNARY_TIMED`] and
@@ -69,7 +69,7 @@ pub(super) const BATCHED_TIMED: &[&str] = &[
 /// One request's time in the store (see the module doc). A clone is a
 /// fresh clock: each copy of a store serves a request of its own.
 #[derive(Debug, Default)]
-pub(crate) struct Clock {
+pub(crate) struct StoreClock {
     arrived: OnceLock<Instant>,
     /// Queued in the store before running (the injected queue wait).
     wait_ns: AtomicU64,
@@ -79,9 +79,9 @@ pub(crate) struct Clock {
     read_ns: AtomicU64,
 }
 
-impl Clone for Clock {
-    fn clone(&self) -> Clock {
-        Clock::default()
+impl Clone for StoreClock {
+    fn clone(&self) -> StoreClock {
+        StoreClock::default()
     }
 }
 
@@ -89,7 +89,7 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-impl Clock {
+impl StoreClock {
     /// The request has arrived (the first call counts).
     pub(super) fn arrive(&self) {
         let _ = self.arrived.set(Instant::now());
@@ -215,7 +215,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_total_runs_from_arrival_and_splits_into_wait_and_process() {
-        let clock = Clock::default();
+        let clock = StoreClock::default();
         let mut early = kvrpcpb::GetResponse::default();
         clock.fill(&mut early, true, Cost::Read);
         assert_eq!(early.exec_details_v2, None, "not arrived: nothing");
@@ -265,7 +265,7 @@ mod tests {
     /// the write detail, its time detail's wait left 0.
     #[tokio::test(start_paused = true)]
     async fn a_writes_waits_go_into_its_write_detail_not_the_time_detail() {
-        let clock = Clock::default();
+        let clock = StoreClock::default();
         clock.arrive();
         tokio::time::sleep(Duration::from_millis(10)).await;
         clock.queued(Duration::from_millis(3));

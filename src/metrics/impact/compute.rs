@@ -38,14 +38,18 @@ pub const NOT_RECOVERED: &str = "not recovered";
 pub const TOO_LATE: &str = "too near the end to judge";
 
 /// The run's measured span, Unix µs, and its per-second timeline.
-pub struct Span<'a> {
+pub struct MeasuredSpan<'a> {
     pub from_us: i64,
     pub to_us: i64,
     pub timeline: &'a [Interval],
 }
 
 /// The figures of every event, in order.
-pub fn impacts(events: &[RawEvent], fine: &FineTimeline, span: &Span<'_>) -> Vec<EventImpact> {
+pub fn impacts(
+    events: &[RawEvent],
+    fine: &FineTimeline,
+    span: &MeasuredSpan<'_>,
+) -> Vec<EventImpact> {
     let mut out: Vec<EventImpact> = Vec::with_capacity(events.len());
     // The level before the trouble under way began, and when it ends
     // (Unix µs): an event before then is part of it.
@@ -69,7 +73,12 @@ pub fn impacts(events: &[RawEvent], fine: &FineTimeline, span: &Span<'_>) -> Vec
 
 /// One event's figures; `level` when an earlier event's trouble is still
 /// under way.
-fn one(e: &RawEvent, level: Option<f64>, fine: &FineTimeline, span: &Span<'_>) -> EventImpact {
+fn one(
+    e: &RawEvent,
+    level: Option<f64>,
+    fine: &FineTimeline,
+    span: &MeasuredSpan<'_>,
+) -> EventImpact {
     let mut row = EventImpact::bare(e, span.from_us);
     let slot_us = i64::from(fine.slot_ms.max(1)) * 1000;
     // Slots wholly inside the measured span.
@@ -172,7 +181,7 @@ fn round4(x: f64) -> f64 {
 pub fn impacts_by_source(
     events: &[RawEvent],
     fine: &FineTimeline,
-    span: &Span<'_>,
+    span: &MeasuredSpan<'_>,
 ) -> Vec<EventImpact> {
     use super::Source;
     let of =

@@ -104,7 +104,7 @@ impl Signals {
 
 /// One slot: completions and signals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Slot {
+pub struct FineSlot {
     pub ok: u64,
     pub failed: u64,
     pub signals: Signals,
@@ -112,8 +112,8 @@ pub struct Slot {
     pub rpcs: bool,
 }
 
-impl Slot {
-    fn merge(&mut self, o: &Slot) {
+impl FineSlot {
+    fn merge(&mut self, o: &FineSlot) {
         self.ok += o.ok;
         self.failed += o.failed;
         self.signals.merge(&o.signals);
@@ -126,25 +126,25 @@ impl Slot {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fine {
     pub first: i64,
-    pub slots: Vec<Slot>,
+    pub slots: Vec<FineSlot>,
 }
 
 impl Fine {
     /// The slot numbered `n`, made if missing (slots before `first` are
     /// put in front).
     #[inline]
-    fn slot(&mut self, n: i64) -> &mut Slot {
+    fn slot(&mut self, n: i64) -> &mut FineSlot {
         if self.slots.is_empty() {
             self.first = n;
         } else if n < self.first {
             let more = (self.first - n) as usize;
             self.slots
-                .splice(0..0, std::iter::repeat_n(Slot::default(), more));
+                .splice(0..0, std::iter::repeat_n(FineSlot::default(), more));
             self.first = n;
         }
         let i = (n - self.first) as usize;
         if i >= self.slots.len() {
-            self.slots.resize(i + 1, Slot::default());
+            self.slots.resize(i + 1, FineSlot::default());
         }
         &mut self.slots[i]
     }
@@ -286,14 +286,14 @@ impl FineTimeline {
     /// Back into dense slots (for adding up and reading).
     pub fn to_fine(&self) -> Fine {
         let width = i64::from(self.slot_ms.max(1));
-        let mut slots: Vec<Slot> = self
+        let mut slots: Vec<FineSlot> = self
             .ok
             .iter()
             .zip(&self.failed)
-            .map(|(&ok, &failed)| Slot {
+            .map(|(&ok, &failed)| FineSlot {
                 ok,
                 failed,
-                ..Slot::default()
+                ..FineSlot::default()
             })
             .collect();
         for s in &self.signals {
@@ -356,9 +356,9 @@ mod tests {
             first,
             slots: ok
                 .iter()
-                .map(|&ok| Slot {
+                .map(|&ok| FineSlot {
                     ok,
-                    ..Slot::default()
+                    ..FineSlot::default()
                 })
                 .collect(),
         }

@@ -210,7 +210,7 @@ impl FaultImpact {
         injected: Vec<RawEvent>,
         dropped: u64,
         fine: FineTimeline,
-        span: &compute::Span<'_>,
+        span: &compute::MeasuredSpan<'_>,
     ) -> Option<FaultImpact> {
         let mut events = injected;
         events.extend(observed::derive(&fine));
@@ -231,7 +231,10 @@ impl FaultImpact {
     /// Merges several results' sections: fine timelines added, injected
     /// events joined, observed ones derived again from the sum, every
     /// figure computed again.
-    pub fn recompute(all: &[&FaultImpact], span: &compute::Span<'_>) -> Option<FaultImpact> {
+    pub fn recompute(
+        all: &[&FaultImpact],
+        span: &compute::MeasuredSpan<'_>,
+    ) -> Option<FaultImpact> {
         if all.is_empty() {
             return None;
         }
@@ -291,8 +294,8 @@ fn kinds(rows: &[EventImpact]) -> Vec<KindImpact> {
 }
 
 /// The span `compute` reads for a result being built or merged.
-pub fn span(from_us: i64, to_us: i64, timeline: &[Interval]) -> compute::Span<'_> {
-    compute::Span {
+pub fn span(from_us: i64, to_us: i64, timeline: &[Interval]) -> compute::MeasuredSpan<'_> {
+    compute::MeasuredSpan {
         from_us,
         to_us,
         timeline,

@@ -1,6 +1,6 @@
 //! The impact computation on synthetic timelines.
 
-use super::compute::{HOLD_MS, Span};
+use super::compute::{HOLD_MS, MeasuredSpan};
 use super::*;
 
 const T0: i64 = 1_700_000_000_000; // ms
@@ -28,7 +28,7 @@ fn event(kind: &str, at_ms: i64) -> RawEvent {
 
 fn run(ok: &[u64], events: Vec<RawEvent>) -> FaultImpact {
     let fine = timeline(ok);
-    let span = Span {
+    let span = MeasuredSpan {
         from_us: T0 * 1000,
         to_us: (T0 + 100 * ok.len() as i64) * 1000,
         timeline: &[],
@@ -168,7 +168,7 @@ fn observed_events_come_from_the_signals() {
     f.slots[53].signals = moved;
     f.slots[60].signals = back;
     fine = FineTimeline::from_fine(&f);
-    let span = Span {
+    let span = MeasuredSpan {
         from_us: T0 * 1000,
         to_us: (T0 + 10_000) * 1000,
         timeline: &[],

@@ -155,13 +155,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
             .unwrap_or_default(),
         measured_from_unix_us: from,
         measured_to_unix_us: to,
-        load: LoadResult {
-            records: results.iter().map(|r| r.load.records).sum(),
-            duration_s: results
-                .iter()
-                .map(|r| r.load.duration_s)
-                .fold(0.0, f64::max),
-        },
+        load: merge_load(results),
         warmup: merge_phase(results.iter().map(|r| &r.warmup), None),
         measured: merge_phase(results.iter().map(|r| &r.measured), Some(measured_s)),
         ops,
@@ -195,6 +189,17 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         baseline: None,
         transport: merge_transport(results),
     })
+}
+
+/// The drivers' load phases: records summed, the longest duration.
+fn merge_load(results: &[RunResult]) -> LoadResult {
+    LoadResult {
+        records: results.iter().map(|r| r.load.records).sum(),
+        duration_s: results
+            .iter()
+            .map(|r| r.load.duration_s)
+            .fold(0.0, f64::max),
+    }
 }
 
 /// The drivers' fault sections added up, every figure computed again

@@ -207,63 +207,9 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         v
     });
     let tls = check_tls(c, &TlsSpec::of_cluster(&s), Tls::server);
-    let faults = match s.faults {
-        None => Faults::default(),
-        Some(f) => Faults {
-            split_every: f
-                .split_every
-                .as_ref()
-                .map(|v| c.duration(v, "faults.split_every", false)),
-            transfer_leader_every: f
-                .transfer_leader_every
-                .as_ref()
-                .map(|v| c.duration(v, "faults.transfer_leader_every", false)),
-            store_offline: f.store_offline.map(|o| Outage {
-                store: c.int(&o.store, 1, i64::from(stores), "faults.store_offline.store"),
-                after: c.duration(&o.after, "faults.store_offline.after", true),
-                duration: c.duration(&o.duration, "faults.store_offline.for", false),
-                failover: o.failover.as_ref().map_or(Outage::DEFAULT_FAILOVER, |v| {
-                    c.duration(v, "faults.store_offline.failover", true)
-                }),
-            }),
-            busy: probability(c, f.busy.as_ref(), "faults.busy"),
-            busy_burst: f.busy_burst.map(|b| BusyBurst {
-                after: c.duration(&b.after, "faults.busy_burst.after", true),
-                duration: c.duration(&b.duration, "faults.busy_burst.for", false),
-                probability: b.probability.as_ref().map_or(
-                    BusyBurst::DEFAULT_PROBABILITY,
-                    |p| {
-                        if !(p.value.is_finite() && p.value > 0.0 && p.value <= 1.0) {
-                            c.err(
-                                p,
-                                format!(
-                                    "faults.busy_burst.probability is a probability in (0, 1], got {}",
-                                    p.value
-                                ),
-                            );
-                        }
-                        p.value
-                    },
-                ),
-            }),
-            busy_backoff: f.busy_backoff.as_ref().map_or(Duration::ZERO, |v| {
-                c.duration(v, "faults.busy_backoff", true)
-            }),
-            latency: f
-                .latency
-                .as_ref()
-                .map_or(Latency::default(), |v| latency(c, v, stores)),
-            queue_wait: f
-                .queue_wait
-                .as_ref()
-                .map_or(Duration::ZERO, |v| c.duration(v, "faults.queue_wait", true)),
-            pair_error: probability(c, f.pair_error.as_ref(), "faults.pair_error"),
-            transport_load: f
-                .transport_load
-                .as_ref()
-                .map(|v| c.int(v, 0, i64::MAX, "faults.transport_load")),
-        },
-    };
+    let faults = s
+        .faults
+        .map_or(Faults::default(), |f| check_faults(c, f, stores));
     ClusterConfig {
         stores,
         region_max_keys,
@@ -275,6 +221,64 @@ pub(in crate::workload) fn check_cluster(c: &mut Checker, s: ClusterSpec) -> Clu
         keyspaces: Vec::new(),
         faults,
         tls,
+    }
+}
+
+/// The `faults` section, store numbers checked against `stores`.
+fn check_faults(c: &mut Checker, f: FaultsSpec, stores: u32) -> Faults {
+    Faults {
+        split_every: f
+            .split_every
+            .as_ref()
+            .map(|v| c.duration(v, "faults.split_every", false)),
+        transfer_leader_every: f
+            .transfer_leader_every
+            .as_ref()
+            .map(|v| c.duration(v, "faults.transfer_leader_every", false)),
+        store_offline: f.store_offline.map(|o| Outage {
+            store: c.int(&o.store, 1, i64::from(stores), "faults.store_offline.store"),
+            after: c.duration(&o.after, "faults.store_offline.after", true),
+            duration: c.duration(&o.duration, "faults.store_offline.for", false),
+            failover: o.failover.as_ref().map_or(Outage::DEFAULT_FAILOVER, |v| {
+                c.duration(v, "faults.store_offline.failover", true)
+            }),
+        }),
+        busy: probability(c, f.busy.as_ref(), "faults.busy"),
+        busy_burst: f.busy_burst.map(|b| BusyBurst {
+            after: c.duration(&b.after, "faults.busy_burst.after", true),
+            duration: c.duration(&b.duration, "faults.busy_burst.for", false),
+            probability: b
+                .probability
+                .as_ref()
+                .map_or(BusyBurst::DEFAULT_PROBABILITY, |p| {
+                    if !(p.value.is_finite() && p.value > 0.0 && p.value <= 1.0) {
+                        c.err(
+                            p,
+                            format!(
+                                "faults.busy_burst.probability is a probability in (0, 1], got {}",
+                                p.value
+                            ),
+                        );
+                    }
+                    p.value
+                }),
+        }),
+        busy_backoff: f.busy_backoff.as_ref().map_or(Duration::ZERO, |v| {
+            c.duration(v, "faults.busy_backoff", true)
+        }),
+        latency: f
+            .latency
+            .as_ref()
+            .map_or(Latency::default(), |v| latency(c, v, stores)),
+        queue_wait: f
+            .queue_wait
+            .as_ref()
+            .map_or(Duration::ZERO, |v| c.duration(v, "faults.queue_wait", true)),
+        pair_error: probability(c, f.pair_error.as_ref(), "faults.pair_error"),
+        transport_load: f
+            .transport_load
+            .as_ref()
+            .map(|v| c.int(v, 0, i64::MAX, "faults.transport_load")),
     }
 }
 
